@@ -1,0 +1,55 @@
+/**
+ * The only module that reads environment variables. Validates every setting against the schema and
+ * fails with a message naming the setting; unknown `SLUICE_*` variables are rejected (typos must not
+ * silently fall back to defaults).
+ */
+import { SETTINGS, RENAMED, type Config, type SettingName } from './schema.js';
+import { StartupError } from '../errors.js';
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const known = new Set(Object.values(SETTINGS).map((s) => s.env));
+  for (const name of Object.keys(env)) {
+    if (RENAMED[name]) problems.push(`${name} was renamed: use ${RENAMED[name]} instead`);
+    else if (name.startsWith('SLUICE_') && !known.has(name)) problems.push(`${name} is not a Sluice setting (see the README's configuration table)`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(SETTINGS) as [SettingName, (typeof SETTINGS)[SettingName]][]) {
+    const raw = env[setting.env];
+    if (raw === undefined || raw === '') {
+      out[key] = setting.default;
+      continue;
+    }
+    const parsed = parseValue(setting.kind, raw.trim());
+    if (typeof parsed === 'object' && parsed !== null && 'problem' in parsed) problems.push(`${setting.env}=${JSON.stringify(raw)}: ${parsed.problem}`);
+    else out[key] = parsed;
+  }
+  if (problems.length > 0) throw new StartupError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  const config = out as Config;
+  if (config.wsIdleTimeoutSeconds !== 0 && config.wsIdleTimeoutSeconds < 8) {
+    throw new StartupError(`invalid configuration:\n  - SLUICE_WS_IDLE_TIMEOUT_S=${config.wsIdleTimeoutSeconds}: must be 0 or 8–960`);
+  }
+  return Object.freeze(config);
+}
+
+type Problem = { problem: string };
+
+function parseValue(kind: (typeof SETTINGS)[SettingName]['kind'], raw: string): string | number | boolean | Problem {
+  switch (kind.type) {
+    case 'int': {
+      if (!/^-?\d+$/.test(raw)) return { problem: 'must be a whole number' };
+      const n = Number(raw);
+      if (n < kind.min || n > kind.max) return { problem: `must be between ${kind.min} and ${kind.max}` };
+      return n;
+    }
+    case 'bool':
+      if (/^(true|1|yes|on)$/i.test(raw)) return true;
+      if (/^(false|0|no|off)$/i.test(raw)) return false;
+      return { problem: 'must be true or false' };
+    case 'enum':
+      return kind.values.includes(raw) ? raw : { problem: `must be one of ${kind.values.join(', ')}` };
+    case 'string':
+      if (kind.pattern && !kind.pattern.test(raw)) return { problem: `must be ${kind.patternHelp ?? `like ${kind.pattern}`}` };
+      return raw;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Sluice's one configuration schema: every setting with its env var, type, default and documentation.
+ * The README's settings table is generated from this table (`npm run docs:config`) and a test fails when
+ * they drift. librdkafka's own properties live in `native-config/*.properties`, passed through verbatim.
+ */
+
+type Kind =
+  | { type: 'int'; min: number; max: number }
+  | { type: 'string'; pattern?: RegExp; patternHelp?: string }
+  | { type: 'bool' }
+  | { type: 'enum'; values: readonly string[] };
+
+interface Setting<K extends Kind['type']> {
+  env: string;
+  kind: Extract<Kind, { type: K }>;
+  doc: string;
+  default: K extends 'int' ? number : K extends 'bool' ? boolean : string;
+}
+
+const int = (env: string, def: number, min: number, max: number, doc: string): Setting<'int'> =>
+  ({ env, kind: { type: 'int', min, max }, default: def, doc });
+const str = (env: string, def: string, doc: string, pattern?: RegExp, patternHelp?: string): Setting<'string'> =>
+  ({ env, kind: { type: 'string', pattern, patternHelp }, default: def, doc });
+const bool = (env: string, def: boolean, doc: string): Setting<'bool'> =>
+  ({ env, kind: { type: 'bool' }, default: def, doc });
+const oneOf = <V extends string>(env: string, def: V, values: readonly V[], doc: string): Setting<'enum'> =>
+  ({ env, kind: { type: 'enum', values }, default: def, doc });
+
+const MiB = 1024 * 1024;
+
+export const SETTINGS = {
+  port: int('SLUICE_PORT', 8080, 0, 65535, 'HTTP/WebSocket port of the gateway (0 picks a free port, printed at start).'),
+  host: str('SLUICE_HOST', '0.0.0.0', 'Address the gateway listens on.'),
+  kafkaBootstrapServers: str('KAFKA_BOOTSTRAP_SERVERS', '', 'Kafka cluster to use (`host:port,…`). Empty: start the embedded single-node broker and use it.',
+    /^$|^[^\s,]+:\d+(,[^\s,]+:\d+)*$/, 'a comma-separated list of host:port'),
+  embeddedKafkaPort: int('SLUICE_EMBEDDED_KAFKA_PORT', 9092, 1, 65535, 'Client port of the embedded broker (its controller uses the next port).'),
+  embeddedKafkaDir: str('SLUICE_EMBEDDED_KAFKA_DIR', '.kafka/data', 'Data folder of the embedded broker; kept across restarts.'),
+  maxBodyBytes: int('SLUICE_MAX_BODY_BYTES', 1 * MiB, 1, 256 * MiB, 'Largest request body accepted; enforced while reading (413 before buffering more).'),
+  ackMode: oneOf('SLUICE_ACK_MODE', 'durable', ['durable', 'fire'] as const,
+    '`durable`: answer 200 once Kafka acknowledged every record (acks=all). `fire`: answer 202 once queued. Per request: `?ack=all|none`.'),
+  keyField: str('SLUICE_KEY_FIELD', '', 'Top-level JSON field used as record key when the request has no `key` parameter (e.g. `device_id`). Empty: no key.'),
+  defaultTopic: str('SLUICE_DEFAULT_TOPIC', 'test-topic', 'Topic of the seed-compatible `POST /send` route.'),
+  createTopics: bool('SLUICE_CREATE_TOPICS', false, 'Create unknown topics through the Admin API when the cluster does not auto-create them.'),
+  createTopicPartitions: int('SLUICE_CREATE_TOPIC_PARTITIONS', 6, 1, 10000, 'Partitions of topics Sluice creates.'),
+  createTopicReplicationFactor: int('SLUICE_CREATE_TOPIC_REPLICATION_FACTOR', -1, -1, 32, 'Replication factor of topics Sluice creates (-1: broker default).'),
+  maxInflightRecords: int('SLUICE_MAX_INFLIGHT_RECORDS', 100_000, 1, 10_000_000,
+    'Records queued but not yet acknowledged, across all requests. A request that would pass it gets 503 before anything is queued. Keep ≤ `queue.buffering.max.messages`.'),
+  maxInflightBytes: int('SLUICE_MAX_INFLIGHT_BYTES', 256 * MiB, 1024, 16 * 1024 * MiB, 'Bytes of record values queued but not yet acknowledged; same rule as the record budget.'),
+  retryAfterSeconds: int('SLUICE_RETRY_AFTER_S', 1, 1, 3600, '`Retry-After` sent with 503 answers for a full queue.'),
+  metadataTimeoutMs: int('SLUICE_METADATA_TIMEOUT_MS', 5000, 100, 120_000, 'How long a topic lookup may take before the request gets 503.'),
+  producerConfigFile: str('SLUICE_PRODUCER_CONFIG', 'native-config/producer.properties', 'librdkafka producer properties, passed through verbatim.'),
+  consumerConfigFile: str('SLUICE_CONSUMER_CONFIG', 'native-config/consumer.properties', 'librdkafka consumer properties, passed through verbatim.'),
+  wsMaxBackpressureBytes: int('SLUICE_WS_MAX_BACKPRESSURE_BYTES', 1 * MiB, 1024, 1024 * MiB, 'Bytes buffered for one WebSocket before it is closed as too slow (close code 4008).'),
+  wsIdleTimeoutSeconds: int('SLUICE_WS_IDLE_TIMEOUT_S', 120, 0, 960, 'WebSocket idle timeout; pings are sent automatically. 0 disables, otherwise 8–960.'),
+  shutdownTimeoutMs: int('SLUICE_SHUTDOWN_TIMEOUT_MS', 30_000, 100, 600_000, 'How long graceful shutdown waits for Kafka to acknowledge queued records.'),
+  logLevel: oneOf('SLUICE_LOG_LEVEL', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'pino log level.'),
+  allowUwsFallback: bool('SLUICE_ALLOW_UWS_FALLBACK', false, 'Run even if uWebSockets.js fell back to its slow pure-JS server (its native binary did not load).'),
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+type ValueOf<S> = S extends Setting<infer K> ? (K extends 'int' ? number : K extends 'bool' ? boolean : string) : never;
+export type Config = {
+  readonly [K in SettingName]: K extends 'ackMode' ? 'durable' | 'fire'
+    : K extends 'logLevel' ? 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
+    : ValueOf<(typeof SETTINGS)[K]>;
+};
+
+/** Env vars that once existed under another name: say what to use instead. */
+export const RENAMED: Readonly<Record<string, string>> = {
+  SLUICE_BODY_LIMIT: 'SLUICE_MAX_BODY_BYTES',
+  SLUICE_ACKS: 'SLUICE_ACK_MODE',
+  KAFKA_BROKERS: 'KAFKA_BOOTSTRAP_SERVERS',
+};

@@ -1,0 +1,172 @@
+/**
+ * A real single-node Apache Kafka (KRaft, combined broker+controller) run from the Maven jars on the
+ * machine's Java. Used by the default start, the tests and the benchmarks. `start()` resolves only
+ * once the broker answers metadata requests; `stop()` sends SIGTERM and waits for a clean exit.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { ensureKafkaJars, LOG4J_CONFIG, PROJECT_ROOT } from './kafka-jars.js';
+import { waitForMetadata } from './metadata-probe.js';
+
+export interface EmbeddedBrokerOptions {
+  /** Client port; the controller listens on port + 1. */
+  port: number;
+  /** Storage folder; formatted on first use and reused afterwards. */
+  dataDir: string;
+  /** Kafka's own default is true; tests turn it off to check 404 on unknown topics. */
+  autoCreateTopics?: boolean;
+  /** Partitions of auto-created topics. */
+  numPartitions?: number;
+  heapMb?: number;
+  startTimeoutMs?: number;
+  log?: (msg: string) => void;
+}
+
+export class EmbeddedBroker {
+  readonly bootstrapServers: string;
+  private readonly opts: Required<EmbeddedBrokerOptions>;
+  private child: ChildProcess | undefined;
+  private stderrTail = '';
+
+  constructor(options: EmbeddedBrokerOptions) {
+    this.opts = {
+      autoCreateTopics: true,
+      numPartitions: 3,
+      heapMb: 1024,
+      startTimeoutMs: 90_000,
+      log: () => {},
+      ...options,
+      dataDir: resolve(PROJECT_ROOT, options.dataDir),
+    };
+    this.bootstrapServers = `127.0.0.1:${this.opts.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(detached = false): Promise<void> {
+    const { port, dataDir, log } = this.opts;
+    const libs = ensureKafkaJars(log);
+    for (const p of [port, port + 1]) {
+      if (!(await portIsFree(p))) {
+        throw new Error(`port ${p} on 127.0.0.1 is in use: is another Kafka running? Stop it, or point KAFKA_BOOTSTRAP_SERVERS at it`);
+      }
+    }
+    mkdirSync(dataDir, { recursive: true });
+    const serverProps = join(dataDir, 'server.properties');
+    writeFileSync(serverProps, this.serverProperties());
+    const classpath = join(libs, '*');
+    const jvm = [`-Xms256m`, `-Xmx${this.opts.heapMb}m`, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true',
+      `-Dlog4j2.configurationFile=${LOG4J_CONFIG}`, `-Dkafka.logs.dir=${dataDir}`, '-cp', classpath];
+
+    if (!existsSync(join(dataDir, 'log', 'meta.properties'))) {
+      // Kafka cluster ids are 16 random bytes in URL-safe base64 without padding.
+      const clusterId = randomBytes(16).toString('base64url');
+      log(`formatting KRaft storage in ${dataDir}`);
+      const fmt = spawnSync('java', [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', serverProps, '--ignore-formatted'], { encoding: 'utf8' });
+      if (fmt.error) throw new Error(`cannot run java: ${fmt.error.message}`);
+      if (fmt.status !== 0) throw new Error(`kafka-storage format failed (exit ${fmt.status}): ${fmt.stderr || fmt.stdout}`);
+    }
+
+    log(`starting Kafka broker on ${this.bootstrapServers}`);
+    const child = spawn('java', [...jvm, 'kafka.Kafka', serverProps], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached,
+    });
+    this.child = child;
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (chunk: string) => {
+      this.stderrTail = (this.stderrTail + chunk).slice(-4000);
+    });
+    const exited = new Promise<never>((_, reject) => {
+      child.once('exit', (code, signal) => reject(new Error(
+        `Kafka broker exited during start-up (code ${code}, signal ${signal}).\n${this.stderrTail}\n${this.serverLogTail()}`)));
+    });
+    exited.catch(() => {});
+    try {
+      await Promise.race([waitForMetadata(this.bootstrapServers, this.opts.startTimeoutMs), exited]);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    if (detached) {
+      child.stderr!.destroy();
+      child.unref();
+    }
+    log(`Kafka broker ready on ${this.bootstrapServers} (pid ${child.pid})`);
+  }
+
+  /** SIGTERM, then SIGKILL if the broker has not exited after `timeoutMs`. */
+  async stop(timeoutMs = 30_000): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await stopProcess(child.pid!, timeoutMs, new Promise<void>((res) => child.once('exit', () => res())));
+  }
+
+  private serverProperties(): string {
+    const { port, dataDir, autoCreateTopics, numPartitions } = this.opts;
+    return [
+      '# Written by Sluice for its embedded single-node broker; regenerated on every start.',
+      'process.roles=broker,controller',
+      'node.id=1',
+      `controller.quorum.voters=1@127.0.0.1:${port + 1}`,
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${port + 1}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      'controller.listener.names=CONTROLLER',
+      'inter.broker.listener.name=PLAINTEXT',
+      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      `log.dirs=${join(dataDir, 'log')}`,
+      `num.partitions=${numPartitions}`,
+      `auto.create.topics.enable=${autoCreateTopics}`,
+      'offsets.topic.replication.factor=1',
+      'transaction.state.log.replication.factor=1',
+      'transaction.state.log.min.isr=1',
+      'share.coordinator.state.topic.replication.factor=1',
+      'share.coordinator.state.topic.min.isr=1',
+      'group.initial.rebalance.delay.ms=0',
+      'num.network.threads=3',
+      'num.io.threads=4',
+      '',
+    ].join('\n');
+  }
+
+  private serverLogTail(): string {
+    try {
+      return readFileSync(join(this.opts.dataDir, 'server.log'), 'utf8').split('\n').slice(-30).join('\n');
+    } catch {
+      return '';
+    }
+  }
+}
+
+export async function stopProcess(pid: number, timeoutMs: number, exited?: Promise<void>): Promise<void> {
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutMs;
+  const poll = async () => {
+    while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  };
+  await (exited ? Promise.race([exited, poll()]) : poll());
+  if (alive()) process.kill(pid, 'SIGKILL');
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.once('error', () => res(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
+  });
+}

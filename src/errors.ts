@@ -1,0 +1,71 @@
+/**
+ * The one error registry. Every error a client can see has a stable code, an HTTP status, and says
+ * what the caller does next (`retriable`: retry the same request later; otherwise fix the request).
+ * `test/errors-documented.test.ts` fails when a code here is missing from the README.
+ */
+
+export interface ErrorSpec {
+  readonly status: number;
+  readonly retriable: boolean;
+  readonly description: string;
+}
+
+export const ERRORS = {
+  INVALID_JSON: { status: 400, retriable: false, description: 'The body is not valid JSON (or an NDJSON line is not); the message names the element index or line number.' },
+  INVALID_UTF8: { status: 400, retriable: false, description: 'The body is not valid UTF-8.' },
+  EMPTY_BATCH: { status: 400, retriable: false, description: 'The body holds no record (empty array or blank NDJSON).' },
+  INVALID_PARAMETER: { status: 400, retriable: false, description: 'A query parameter or header has a value Sluice does not accept.' },
+  NOT_A_JSON_CONTAINER: { status: 400, retriable: false, description: 'An `application/json` body must be an object (one record) or an array (one record per element).' },
+  ROUTE_NOT_FOUND: { status: 404, retriable: false, description: 'No such route.' },
+  TOPIC_NOT_FOUND: { status: 404, retriable: false, description: 'The topic does not exist and the cluster does not create topics on first use (set `SLUICE_CREATE_TOPICS=true` to let Sluice create it).' },
+  BODY_TOO_LARGE: { status: 413, retriable: false, description: 'The body is larger than `SLUICE_MAX_BODY_BYTES`; checked while reading, before it is buffered.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retriable: false, description: 'Content-Type is neither `application/json` nor `application/x-ndjson`.' },
+  INVALID_TOPIC: { status: 422, retriable: false, description: 'The topic name is not a legal Kafka topic name (1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`).' },
+  VALIDATION_FAILED: { status: 422, retriable: false, description: 'The JSON is valid but does not have the fields the route needs (seed route `/producer/{topic}`).' },
+  QUEUE_FULL: { status: 503, retriable: true, description: 'The producer queue or the in-flight budget is full; nothing of the request was queued. Retry after `Retry-After` seconds.' },
+  BROKER_UNAVAILABLE: { status: 503, retriable: true, description: 'No Kafka broker is reachable; nothing of the request was queued. Retry after `Retry-After` seconds.' },
+  DELIVERY_FAILED: { status: 503, retriable: true, description: 'Kafka did not acknowledge every record before `message.timeout.ms`; records the message counts as delivered may be in Kafka, so a retry of the whole request can duplicate them.' },
+  SHUTTING_DOWN: { status: 503, retriable: true, description: 'The gateway is draining for shutdown; retry against another instance.' },
+  INTERNAL: { status: 500, retriable: true, description: 'An unexpected error; it is logged with details.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** A client-facing error. Crosses threads as `{code, message, retriable}` (structuredClone drops the class). */
+export class SluiceError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retriable: boolean;
+  /** Extra JSON fields for the error body, e.g. the failing element index. */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'SluiceError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.retriable = ERRORS[code].retriable;
+    this.details = details;
+  }
+}
+
+export interface ErrorResponse {
+  status: number;
+  body: string;
+  retriable: boolean;
+}
+
+/** The one mapping from any thrown value to the HTTP answer. */
+export function toErrorResponse(err: unknown): ErrorResponse {
+  const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', 'internal error');
+  const payload = { error: { code: e.code, message: e.message, ...(e.details ?? {}) } };
+  return { status: e.status, body: JSON.stringify(payload), retriable: e.retriable };
+}
+
+/** Start-up failure: names the setting (or resource) at fault; the process exits non-zero. */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}

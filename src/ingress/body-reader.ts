@@ -1,0 +1,56 @@
+/**
+ * Reads a request body from uWS with the size limit enforced while reading: a declared Content-Length over
+ * the limit is refused before any byte is read, and an undeclared body is refused as soon as the running
+ * count passes the limit. uWS detaches each chunk after the callback, so every chunk is copied, into one
+ * buffer sized from Content-Length when it is known.
+ */
+import type { HttpResponse } from 'uWebSockets.js';
+import { SluiceError } from '../errors.js';
+
+export function bodyTooLarge(maxBytes: number): SluiceError {
+  return new SluiceError('BODY_TOO_LARGE', `request body is larger than the limit of ${maxBytes} bytes`, { limitBytes: maxBytes });
+}
+
+/**
+ * Must be called synchronously in the route handler. Calls exactly one of `done` or `fail`, unless the
+ * client aborts first.
+ */
+export function readBody(
+  res: HttpResponse,
+  maxBytes: number,
+  declaredLength: number,
+  done: (body: Buffer) => void,
+  fail: (err: SluiceError) => void,
+): void {
+  if (declaredLength > maxBytes) {
+    fail(bodyTooLarge(maxBytes));
+    return;
+  }
+  let whole = declaredLength >= 0 ? Buffer.allocUnsafe(declaredLength) : null;
+  let chunks: Buffer[] | null = null;
+  let received = 0;
+  let finished = false;
+  res.onData((chunk, isLast) => {
+    if (finished) return;
+    const n = chunk.byteLength;
+    if (received + n > maxBytes) {
+      finished = true;
+      fail(bodyTooLarge(maxBytes));
+      return;
+    }
+    if (whole && received + n <= whole.length) {
+      whole.set(new Uint8Array(chunk), received);
+    } else {
+      if (whole) {
+        chunks = [whole.subarray(0, received)];
+        whole = null;
+      }
+      (chunks ??= []).push(Buffer.from(chunk.slice(0)));
+    }
+    received += n;
+    if (isLast) {
+      finished = true;
+      done(whole ? whole.subarray(0, received) : Buffer.concat(chunks ?? [], received));
+    }
+  });
+}

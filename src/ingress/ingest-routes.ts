@@ -1,0 +1,182 @@
+/**
+ * HTTP ingest: `POST /topics/{topic}` and the seed-compatible `POST /producer/{topic}` and `POST /send`.
+ * Every route runs the same pipeline: read request metadata (synchronously: uWS invalidates `req` after
+ * the handler returns) → read the body under the limit → decode and validate all records → resolve the
+ * topic → produce → answer. Any failure before `produce()` means nothing of the request reached Kafka.
+ */
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { SluiceError, toErrorResponse } from '../errors.js';
+import { decodeRecords, type BodyFormat, type DecodedRecords } from '../decode/json-records.js';
+import { validateGeoMessage } from '../decode/seed-schemas.js';
+import type { GatewayProducer, DeliveryResult } from '../producer/gateway-producer.js';
+import { assertLegalTopicName, type TopicRegistry } from '../producer/topic-registry.js';
+import type { MessageHeader } from '../kafka-client.js';
+import { readBody } from './body-reader.js';
+import { guard, pathParameter, sendError, sendJson } from './respond.js';
+import type { Lifecycle } from './lifecycle.js';
+
+export interface IngestDeps {
+  config: Config;
+  producer: GatewayProducer;
+  topics: TopicRegistry;
+  lifecycle: Lifecycle;
+  log: Logger;
+}
+
+/** Per-route behaviour on top of the shared pipeline. */
+interface RouteSpec {
+  /** Checks and possibly rewrites decoded records (seed routes); throws to refuse the request. */
+  accept?(records: DecodedRecords): DecodedRecords;
+  /** The success answer. */
+  answer(result: DeliveryResult, durable: boolean, records: DecodedRecords): { status: number; body: string };
+}
+
+interface RequestMeta {
+  topic: string;
+  format: BodyFormat;
+  declaredLength: number;
+  key: string | null;
+  durable: boolean;
+  headers: MessageHeader[] | undefined;
+}
+
+const HEADER_PREFIX = 'x-kafka-header-';
+const MAX_KAFKA_HEADERS = 32;
+
+const topicsRoute: RouteSpec = {
+  answer: (r, durable) => durable
+    ? { status: 200, body: JSON.stringify(r) }
+    : { status: 202, body: JSON.stringify({ topic: r.topic, count: r.count }) },
+};
+
+const seedProducerRoute: RouteSpec = {
+  accept(records) {
+    if (records.count !== 1) throw new SluiceError('VALIDATION_FAILED', 'body must be one JSON object {name, message_id, lat, lon}');
+    const msg = validateGeoMessage(records.parsed[0]);
+    if (msg.message_id !== undefined) return records;
+    // The seed app's model filled in a message id; do the same and send the completed object.
+    const completed = { ...msg, message_id: randomUUID() };
+    const body = Buffer.from(JSON.stringify(completed));
+    return { ...records, body, starts: Int32Array.of(0), ends: Int32Array.of(body.length), parsed: [completed] };
+  },
+  answer(r, _durable, records) {
+    const msg = records.parsed[0] as { name: string; message_id: string | number };
+    return { status: 200, body: JSON.stringify({ name: msg.name, message_id: msg.message_id, topic: r.topic }) };
+  },
+};
+
+const seedSendRoute: RouteSpec = {
+  accept(records) {
+    const v = records.parsed[0];
+    if (records.count !== 1 || v === null || typeof v !== 'object' || Array.isArray(v)) {
+      throw new SluiceError('VALIDATION_FAILED', 'body must be one JSON object');
+    }
+    return records;
+  },
+  answer: () => ({ status: 200, body: '{"status":"sent"}' }),
+};
+
+export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void {
+  app.post('/topics/:topic', (res, req) => guard(res, () => handle(res, req, deps, topicsRoute, pathParameter(req, 0), true)));
+  app.post('/producer/:topic', (res, req) => guard(res, () => handle(res, req, deps, seedProducerRoute, pathParameter(req, 0), false)));
+  app.post('/send', (res, req) => guard(res, () => handle(res, req, deps, seedSendRoute, deps.config.defaultTopic, false)));
+}
+
+function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: RouteSpec, topic: string, ndjsonAllowed: boolean): void {
+  const { lifecycle, config } = deps;
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  if (lifecycle.draining) {
+    sendError(res, new SluiceError('SHUTTING_DOWN', 'gateway is shutting down'), true);
+    return;
+  }
+  let meta: RequestMeta;
+  try {
+    meta = readMeta(req, topic, config, ndjsonAllowed);
+    assertLegalTopicName(meta.topic);
+  } catch (err) {
+    sendError(res, err, true);
+    return;
+  }
+  // Start the topic lookup while the body streams in; its outcome is awaited after decoding.
+  let topicReady: Promise<unknown>;
+  try {
+    topicReady = Promise.resolve(deps.topics.ensure(meta.topic));
+  } catch (err) {
+    topicReady = Promise.reject(err);
+  }
+  topicReady.catch(() => {});
+
+  lifecycle.begin();
+  const finish = (status: number, body: string) => {
+    lifecycle.end();
+    if (!aborted) res.cork(() => sendJson(res, status, body));
+  };
+  const fail = (err: unknown, closeConnection = false) => {
+    lifecycle.end();
+    const e = toErrorResponse(err);
+    if (e.status >= 500) deps.log.warn({ topic: meta.topic, err: (err as Error).message }, 'ingest request failed');
+    if (!aborted) res.cork(() => sendError(res, err, closeConnection));
+  };
+
+  readBody(res, config.maxBodyBytes, meta.declaredLength, (body) => {
+    let records: DecodedRecords;
+    try {
+      records = decodeRecords(body, meta.format, config.keyField);
+      if (route.accept) records = route.accept(records);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    topicReady
+      .then(() => deps.producer.produceBatch({ topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable }))
+      .then((result) => {
+        const { status, body: answer } = route.answer(result, meta.durable, records);
+        finish(status, answer);
+      }, fail);
+  }, (err) => fail(err, true));
+}
+
+function readMeta(req: HttpRequest, topic: string, config: Config, ndjsonAllowed: boolean): RequestMeta {
+  const contentType = req.getHeader('content-type').toLowerCase();
+  const mediaType = contentType.split(';', 1)[0].trim();
+  let format: BodyFormat;
+  if (mediaType === 'application/json' || (mediaType === '' && !ndjsonAllowed)) format = 'json';
+  else if (ndjsonAllowed && (mediaType === 'application/x-ndjson' || mediaType === 'application/jsonl')) format = 'ndjson';
+  else {
+    const accepted = ndjsonAllowed ? 'application/json or application/x-ndjson' : 'application/json';
+    throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', `Content-Type "${contentType}" is not supported; send ${accepted}`);
+  }
+  const encoding = req.getHeader('content-encoding').toLowerCase();
+  if (encoding !== '' && encoding !== 'identity') {
+    throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding "${encoding}" is not supported`);
+  }
+  const lengthHeader = req.getHeader('content-length');
+  const declaredLength = lengthHeader === '' ? -1 : Number(lengthHeader);
+
+  const ack = req.getQuery('ack') ?? '';
+  let durable: boolean;
+  if (ack === '') durable = config.ackMode === 'durable';
+  else if (ack === 'all') durable = true;
+  else if (ack === 'none') durable = false;
+  else throw new SluiceError('INVALID_PARAMETER', `ack must be "all" (wait for Kafka) or "none" (fire and forget), not "${ack}"`);
+
+  const keyParam = req.getQuery('key');
+  const key = keyParam === undefined || keyParam === '' ? null : keyParam;
+
+  // Kafka header names are the request header names after the prefix, lower-cased (HTTP header names are case-insensitive).
+  let headers: MessageHeader[] | undefined;
+  req.forEach((name, value) => {
+    if (!name.startsWith(HEADER_PREFIX) || name.length === HEADER_PREFIX.length) return;
+    (headers ??= []).push({ [name.slice(HEADER_PREFIX.length)]: Buffer.from(value) });
+  });
+  if (headers && headers.length > MAX_KAFKA_HEADERS) {
+    throw new SluiceError('INVALID_PARAMETER', `at most ${MAX_KAFKA_HEADERS} X-Kafka-Header-* headers per request`);
+  }
+  return { topic, format, declaredLength, key, durable, headers };
+}

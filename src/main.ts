@@ -1,0 +1,53 @@
+/**
+ * `npm start`: loads and validates configuration, starts the embedded Kafka broker when no cluster is
+ * configured, then the gateway; SIGTERM/SIGINT shut down gracefully (no accepted record is dropped).
+ */
+import { loadConfig } from './config/load.js';
+import { StartupError } from './errors.js';
+import { createLogger } from './ops/logger.js';
+import { startGateway } from './gateway.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error(`sluice: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  const log = createLogger(config.logLevel);
+  let gateway;
+  try {
+    gateway = await startGateway(config, log);
+  } catch (err) {
+    const message = err instanceof StartupError ? err.message : (err as Error).stack ?? String(err);
+    log.fatal({ err: message }, 'start-up failed');
+    console.error(`sluice: start-up failed: ${message}`);
+    process.exit(1);
+  }
+  const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
+  log.info({ port: gateway.port, kafka: gateway.bootstrapServers }, 'sluice listening');
+  console.error([
+    `Sluice is up (Kafka: ${gateway.bootstrapServers}${config.kafkaBootstrapServers ? '' : ', embedded'})`,
+    `  ingest:    POST http://${host}:${gateway.port}/topics/{topic}`,
+    `  live:      ws://${host}:${gateway.port}/ws/topics/{topic}`,
+    `  health:    http://${host}:${gateway.port}/healthz  http://${host}:${gateway.port}/readyz`,
+  ].join('\n'));
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      log.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(130);
+    }
+    log.info({ signal }, 'signal received');
+    gateway.stop().then(() => process.exit(0), (err: Error) => {
+      log.error({ err: err.message }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+void main();

@@ -1,0 +1,231 @@
+/**
+ * The librdkafka producer behind every ingest route. One Producer for the process, on the main thread.
+ *
+ * Contract of `produceBatch`:
+ * - all-or-nothing admission: the request's records and bytes are reserved against Sluice's in-flight
+ *   budget (kept below librdkafka's queue limits) before the first `produce()`; if they do not fit, or no
+ *   broker is reachable, nothing is queued and the caller answers 503;
+ * - durable mode resolves once every record has a delivery report (acks=all, idempotent), with the
+ *   partitions and offsets Kafka assigned; any failed record fails the request (DELIVERY_FAILED);
+ * - fire mode resolves as soon as the records are queued.
+ * Delivery reports carry the request's context as `opaque` (one object per request, not per record).
+ */
+import type { Logger } from 'pino';
+import { Producer, CODES, type LibrdKafkaError, type DeliveryReport, type MessageHeader } from '../kafka-client.js';
+import { SluiceError } from '../errors.js';
+import type { DecodedRecords } from '../decode/json-records.js';
+
+export interface PartitionOffsets {
+  partition: number;
+  count: number;
+  /** Lowest and highest offset Kafka assigned to this request's records in the partition. */
+  offsets: [number, number];
+}
+
+export interface DeliveryResult {
+  topic: string;
+  count: number;
+  partitions: PartitionOffsets[];
+}
+
+export interface ProduceRequest {
+  topic: string;
+  records: DecodedRecords;
+  /** Key for every record (the `key` query parameter); overrides per-record keys. */
+  key: string | null;
+  headers: MessageHeader[] | undefined;
+  durable: boolean;
+}
+
+export interface ProducerLimits {
+  maxInflightRecords: number;
+  maxInflightBytes: number;
+  metadataTimeoutMs: number;
+}
+
+/** Per-request delivery bookkeeping, passed to librdkafka as the opaque of each record. */
+class DeliveryContext {
+  pending: number;
+  failed = 0;
+  firstError: LibrdKafkaError | null = null;
+  readonly first: number[] = [];
+  readonly last: number[] = [];
+  readonly counts: number[] = [];
+
+  constructor(
+    readonly topic: string,
+    readonly count: number,
+    readonly durable: boolean,
+    private readonly settle: ((ctx: DeliveryContext) => void) | null,
+  ) {
+    this.pending = count;
+  }
+
+  record(err: LibrdKafkaError | null, partition: number, offset: number): void {
+    if (err) {
+      this.failed++;
+      this.firstError ??= err;
+    } else if (this.counts[partition] === undefined) {
+      this.first[partition] = offset;
+      this.last[partition] = offset;
+      this.counts[partition] = 1;
+    } else {
+      if (offset < this.first[partition]) this.first[partition] = offset;
+      if (offset > this.last[partition]) this.last[partition] = offset;
+      this.counts[partition]++;
+    }
+    if (--this.pending === 0 && this.settle) this.settle(this);
+  }
+
+  result(): DeliveryResult {
+    const partitions: PartitionOffsets[] = [];
+    for (let p = 0; p < this.counts.length; p++) {
+      if (this.counts[p] !== undefined) partitions.push({ partition: p, count: this.counts[p], offsets: [this.first[p], this.last[p]] });
+    }
+    return { topic: this.topic, count: this.count, partitions };
+  }
+}
+
+export class GatewayProducer {
+  private readonly producer: InstanceType<typeof Producer>;
+  private connected = false;
+  private brokersUp = false;
+  private inflightRecords = 0;
+  private inflightBytes = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+  /** Records that failed in fire-and-forget requests (nobody is waiting to hear it). */
+  fireAndForgetFailures = 0;
+
+  constructor(
+    bootstrapServers: string,
+    properties: Record<string, string>,
+    private readonly limits: ProducerLimits,
+    private readonly log: Logger,
+  ) {
+    this.producer = new Producer({
+      'client.id': 'sluice',
+      ...properties,
+      'bootstrap.servers': bootstrapServers,
+      dr_cb: true,
+    });
+    this.producer.on('delivery-report', (err, report) => this.onDelivery(err, report));
+    this.producer.on('event.stats', (stats) => this.onStats(stats.message));
+    this.producer.on('event.error', (err) => {
+      if (err.code === CODES.ERRORS.ERR__ALL_BROKERS_DOWN) this.brokersUp = false;
+      this.log.warn({ code: err.code, err: err.message }, 'kafka producer error');
+    });
+  }
+
+  /** Connects; when no broker answers yet, keeps retrying in the background (the gateway serves 503 meanwhile). */
+  async connect(): Promise<boolean> {
+    const ok = await new Promise<boolean>((resolve) => {
+      this.producer.connect({ timeout: this.limits.metadataTimeoutMs }, (err) => {
+        if (err) this.log.warn({ err: err.message }, 'kafka not reachable yet; retrying in the background');
+        resolve(!err);
+      });
+    });
+    if (ok) {
+      this.connected = true;
+      this.brokersUp = true;
+      // Delivery reports are served by librdkafka's background thread, not a JS poll timer.
+      this.producer.setPollInBackground(true);
+    } else if (!this.closing) {
+      this.reconnectTimer = setTimeout(() => void this.connect(), 2000);
+    }
+    return ok;
+  }
+
+  /** True while the producer is connected and at least one broker connection is up. */
+  get ready(): boolean {
+    return this.connected && this.brokersUp;
+  }
+
+  get client(): InstanceType<typeof Producer> {
+    return this.producer;
+  }
+
+  produceBatch(req: ProduceRequest): Promise<DeliveryResult> {
+    const { topic, records, key, headers, durable } = req;
+    if (!this.ready) throw new SluiceError('BROKER_UNAVAILABLE', 'no Kafka broker is reachable; nothing was queued');
+    let bytes = 0;
+    for (let i = 0; i < records.count; i++) bytes += records.ends[i] - records.starts[i];
+    if (this.inflightRecords + records.count > this.limits.maxInflightRecords || this.inflightBytes + bytes > this.limits.maxInflightBytes) {
+      throw new SluiceError('QUEUE_FULL', `producer queue is full (${this.inflightRecords} records / ${this.inflightBytes} bytes awaiting Kafka); nothing was queued`);
+    }
+    this.inflightRecords += records.count;
+    this.inflightBytes += bytes;
+
+    return new Promise<DeliveryResult>((resolve, reject) => {
+      const ctx = new DeliveryContext(topic, records.count, durable, durable
+        ? (c) => {
+          if (c.failed === 0) resolve(c.result());
+          else reject(new SluiceError('DELIVERY_FAILED', `Kafka did not acknowledge ${c.failed} of ${c.count} records: ${c.firstError?.message}`,
+            { delivered: c.count - c.failed }));
+        }
+        : null);
+      const { body, starts, ends, keys } = records;
+      let i = 0;
+      try {
+        for (; i < records.count; i++) {
+          const recordKey = key ?? (keys ? keys[i] : null);
+          this.producer.produce(topic, null, body.subarray(starts[i], ends[i]), recordKey, null, ctx, headers);
+        }
+      } catch (err) {
+        // Only reachable if librdkafka's queue is smaller than Sluice's budget (checked at start-up) or
+        // the client is closing. Records 0..i-1 stay queued: say so rather than pretend nothing was.
+        const unsent = records.count - i;
+        this.inflightRecords -= unsent;
+        for (let j = i; j < records.count; j++) this.inflightBytes -= ends[j] - starts[j];
+        ctx.pending -= unsent;
+        const code = (err as LibrdKafkaError).code === CODES.ERRORS.ERR__QUEUE_FULL ? 'QUEUE_FULL' : 'BROKER_UNAVAILABLE';
+        this.log.error({ err: (err as Error).message, queued: i, of: records.count, topic }, 'produce failed part-way through a batch');
+        reject(new SluiceError(code, `${(err as Error).message}; ${i} of ${records.count} records were queued before the failure`, { queued: i }));
+        return;
+      }
+      if (!durable) resolve({ topic, count: records.count, partitions: [] });
+    });
+  }
+
+  private onDelivery(err: LibrdKafkaError | null, report: DeliveryReport): void {
+    this.inflightRecords--;
+    this.inflightBytes -= report.size;
+    const ctx = report.opaque as DeliveryContext;
+    if (err && !ctx.durable) this.fireAndForgetFailures++;
+    ctx.record(err, report.partition, report.offset);
+    if (err && !ctx.durable && ctx.pending === 0) {
+      this.log.error({ topic: ctx.topic, failed: ctx.failed, of: ctx.count, err: ctx.firstError?.message }, 'fire-and-forget records were not delivered');
+    }
+  }
+
+  private onStats(json: string): void {
+    const stats = JSON.parse(json) as { brokers?: Record<string, { state: string }> };
+    let up = false;
+    for (const b of Object.values(stats.brokers ?? {})) if (b.state === 'UP') up = true;
+    if (up !== this.brokersUp) this.log.info({ brokersUp: up }, up ? 'kafka reachable' : 'no kafka broker reachable');
+    this.brokersUp = up;
+  }
+
+  get inflight(): { records: number; bytes: number } {
+    return { records: this.inflightRecords, bytes: this.inflightBytes };
+  }
+
+  /** Waits until every queued record has a delivery report, or the timeout passes. */
+  flush(timeoutMs: number): Promise<void> {
+    if (!this.connected) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.producer.flush(timeoutMs, (err) => {
+        if (err) this.log.error({ err: err.message, inflight: this.inflight }, 'flush did not complete; records may be lost');
+        resolve();
+      });
+    });
+  }
+
+  async disconnect(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.reconnectTimer);
+    if (!this.connected) return;
+    this.connected = false;
+    await new Promise((resolve) => this.producer.disconnect(() => resolve(undefined)));
+  }
+}
