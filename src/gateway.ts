@@ -87,12 +87,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
 
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= (async () => {
-    log.info('shutting down: refusing new requests');
     lifecycle.draining = true;
     uws.us_listen_socket_close(listenSocket);
+    log.info({ requestsInProgress: lifecycle.requestsInProgress }, 'shutting down: refusing new requests');
     await lifecycle.idle(config.shutdownTimeoutMs);
+    log.info('requests in progress answered');
     hub?.closeAll();
     await pool.closeAll();
+    log.info('subscribers closed');
     await producer.flush(config.shutdownTimeoutMs);
     log.info({ undelivered: producer.inflight.records }, 'producer flushed');
     await producer.disconnect();

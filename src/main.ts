@@ -2,6 +2,7 @@
  * `npm start`: loads and validates configuration, starts the embedded Kafka broker when no cluster is
  * configured, then the gateway; SIGTERM/SIGINT shut down gracefully (no accepted record is dropped).
  */
+import './ops/threadpool.js';
 import { loadConfig } from './config/load.js';
 import { StartupError } from './errors.js';
 import { createLogger } from './ops/logger.js';

@@ -1,19 +1,25 @@
 /**
  * One librdkafka consumer per topic, shared by every subscriber of that topic (never one per socket).
- * It assigns all partitions itself at their current end offsets (live; no group, no rebalance wait),
- * reads in librdkafka's flowing mode on a native thread, and hands records to the sink in batches:
- * everything that arrived in one event-loop turn goes out as one batch.
+ * It assigns all partitions itself at their current end offsets (live; no group, no rebalance wait) and
+ * reads in batches with `consume(n)`: each call waits on a libuv pool thread for the first record (up to
+ * POLL_TIMEOUT_MS), then returns every record already fetched, up to BATCH_MAX — one batch for the sink.
+ *
+ * Not the flowing `consume()` mode: its `disconnect()` deadlocks while records are arriving (checked
+ * here: the process hangs and cannot even exit). With a batch loop, stopping is: end the loop, wait for
+ * the call in progress, then disconnect with no read in flight.
  */
 import type { Logger } from 'pino';
 import { KafkaConsumer, type Message } from '../kafka-client.js';
 
 export type BatchSink = (topic: string, records: Message[]) => void;
 
+const BATCH_MAX = 1000;
+const POLL_TIMEOUT_MS = 100;
+
 export class TopicConsumer {
   private readonly consumer: InstanceType<typeof KafkaConsumer>;
-  private batch: Message[] = [];
-  private flushScheduled = false;
   private stopped = false;
+  private loopDone: Promise<void> = Promise.resolve();
 
   constructor(
     readonly topic: string,
@@ -29,7 +35,6 @@ export class TopicConsumer {
       ...properties,
       'bootstrap.servers': bootstrapServers,
     }, {});
-    this.consumer.on('data', (m) => this.onRecord(m));
     this.consumer.on('event.error', (err) => this.log.warn({ topic, err: err.message }, 'fan-out consumer error'));
   }
 
@@ -42,29 +47,30 @@ export class TopicConsumer {
           err ? reject(err) : resolve({ topic: this.topic, partition, offset: offsets.highOffset }));
       })));
     this.consumer.assign(assignment);
-    this.consumer.consume();
+    this.consumer.setDefaultConsumeTimeout(POLL_TIMEOUT_MS);
+    // In the library, missing from its typings: return as soon as the first record is in, with what else is buffered.
+    (this.consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(v: boolean): void }).setDefaultIsTimeoutOnlyForFirstMessage(true);
+    this.loopDone = this.readLoop();
     this.log.info({ topic: this.topic, partitions }, 'fan-out consumer started');
   }
 
-  private onRecord(m: Message): void {
-    if (this.stopped) return;
-    this.batch.push(m);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flush);
+  private async readLoop(): Promise<void> {
+    while (!this.stopped) {
+      const batch = await new Promise<Message[]>((resolve) => {
+        this.consumer.consume(BATCH_MAX, (err, messages) => {
+          if (err) {
+            this.log.warn({ topic: this.topic, err: err.message }, 'fan-out read failed; retrying');
+            setTimeout(() => resolve([]), POLL_TIMEOUT_MS);
+          } else resolve(messages);
+        });
+      });
+      if (batch.length > 0 && !this.stopped) this.sink(this.topic, batch);
     }
   }
 
-  private readonly flush = (): void => {
-    this.flushScheduled = false;
-    const batch = this.batch;
-    this.batch = [];
-    if (batch.length > 0 && !this.stopped) this.sink(this.topic, batch);
-  };
-
   async stop(): Promise<void> {
     this.stopped = true;
-    // The native disconnect stops the flowing consume loop before closing (avoids upstream #34's crash).
+    await this.loopDone;
     if (this.consumer.isConnected()) await new Promise((resolve) => this.consumer.disconnect(() => resolve(undefined)));
   }
 }

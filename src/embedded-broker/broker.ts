@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { ensureKafkaJars, LOG4J_CONFIG, PROJECT_ROOT } from './kafka-jars.js';
+import { ensureKafkaJars, LOG4J_CONFIG } from './kafka-jars.js';
+import { PROJECT_ROOT } from '../project-root.js';
 import { waitForMetadata } from './metadata-probe.js';
 
 export interface EmbeddedBrokerOptions {

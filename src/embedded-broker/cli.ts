@@ -5,7 +5,8 @@
 import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { EmbeddedBroker, stopProcess } from './broker.js';
-import { ensureKafkaJars, PROJECT_ROOT } from './kafka-jars.js';
+import { ensureKafkaJars } from './kafka-jars.js';
+import { PROJECT_ROOT } from '../project-root.js';
 import { loadConfig } from '../config/load.js';
 
 const config = loadConfig();

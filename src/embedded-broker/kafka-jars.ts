@@ -7,10 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** Repository root: this module sits two levels down in both `src/` and `dist/`. */
-export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { PROJECT_ROOT } from '../project-root.js';
 const POM = join(PROJECT_ROOT, 'src', 'embedded-broker', 'pom.xml');
 export const LOG4J_CONFIG = join(PROJECT_ROOT, 'src', 'embedded-broker', 'log4j2.properties');
 

@@ -13,17 +13,18 @@ export function bodyTooLarge(maxBytes: number): SluiceError {
 
 /**
  * Must be called synchronously in the route handler. Calls exactly one of `done` or `fail`, unless the
- * client aborts first.
+ * client aborts first; `fail` says whether the answer should close the connection.
  */
 export function readBody(
   res: HttpResponse,
   maxBytes: number,
   declaredLength: number,
   done: (body: Buffer) => void,
-  fail: (err: SluiceError) => void,
+  fail: (err: SluiceError, closeConnection: boolean) => void,
 ): void {
   if (declaredLength > maxBytes) {
-    fail(bodyTooLarge(maxBytes));
+    // Nothing to gain from receiving a body already known to be too large: answer and close.
+    fail(bodyTooLarge(maxBytes), true);
     return;
   }
   let whole = declaredLength >= 0 ? Buffer.allocUnsafe(declaredLength) : null;
@@ -34,8 +35,11 @@ export function readBody(
     if (finished) return;
     const n = chunk.byteLength;
     if (received + n > maxBytes) {
+      // Answer at once but keep the connection: closing with unread upload data makes the kernel send a
+      // reset, and the client would see "connection reset" instead of the 413. The rest of the body is
+      // discarded by uWS as it arrives, never buffered.
       finished = true;
-      fail(bodyTooLarge(maxBytes));
+      fail(bodyTooLarge(maxBytes), false);
       return;
     }
     if (whole && received + n <= whole.length) {

@@ -88,8 +88,17 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void 
 function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: RouteSpec, topic: string, ndjsonAllowed: boolean): void {
   const { lifecycle, config } = deps;
   let aborted = false;
+  let settled = true;
+  // Every accepted request ends exactly once: answered, failed, or aborted by the client mid-upload.
+  const settle = () => {
+    if (!settled) {
+      settled = true;
+      lifecycle.end();
+    }
+  };
   res.onAborted(() => {
     aborted = true;
+    settle();
   });
   if (lifecycle.draining) {
     sendError(res, new SluiceError('SHUTTING_DOWN', 'gateway is shutting down'), true);
@@ -113,12 +122,13 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
   topicReady.catch(() => {});
 
   lifecycle.begin();
+  settled = false;
   const finish = (status: number, body: string) => {
-    lifecycle.end();
+    settle();
     if (!aborted) res.cork(() => sendJson(res, status, body));
   };
   const fail = (err: unknown, closeConnection = false) => {
-    lifecycle.end();
+    settle();
     const e = toErrorResponse(err);
     if (e.status >= 500) deps.log.warn({ topic: meta.topic, err: (err as Error).message }, 'ingest request failed');
     if (!aborted) res.cork(() => sendError(res, err, closeConnection));
@@ -139,7 +149,7 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
         const { status, body: answer } = route.answer(result, meta.durable, records);
         finish(status, answer);
       }, fail);
-  }, (err) => fail(err, true));
+  }, fail);
 }
 
 function readMeta(req: HttpRequest, topic: string, config: Config, ndjsonAllowed: boolean): RequestMeta {

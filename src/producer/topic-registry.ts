@@ -15,6 +15,8 @@ import { SluiceError } from '../errors.js';
 const UNKNOWN_TOPIC_OR_PART = 3;
 const TOPIC_ALREADY_EXISTS = 36;
 const NEGATIVE_CACHE_MS = 3000;
+/** How long a topic being auto-created may take to appear (a single node needs ~100 ms). */
+const AUTO_CREATE_WAIT_MS = 2000;
 const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 
 export interface TopicRegistryOptions {
@@ -81,7 +83,7 @@ export class TopicRegistry {
 
   /** Polls for a topic that is being created (auto-create or Admin API) until it has partitions. */
   private async waitForTopic(topic: string): Promise<TopicDescription | null> {
-    const deadline = Date.now() + Math.min(this.opts.metadataTimeoutMs, 3000);
+    const deadline = Date.now() + Math.min(this.opts.metadataTimeoutMs, AUTO_CREATE_WAIT_MS);
     let delay = 25;
     while (true) {
       const desc = await this.describe(topic);

@@ -1,0 +1,14 @@
+import K from '@confluentinc/kafka-javascript';
+const p = new K.Producer({'bootstrap.servers':'127.0.0.1:9092', 'linger.ms': 1});
+await new Promise(r => p.connect({}, r)); p.setPollInterval(10);
+const iv = setInterval(() => { for (let i=0;i<200;i++) p.produce('demo', 0, Buffer.from('{"x":1}')); }, 5);
+const c = new K.KafkaConsumer({'bootstrap.servers':'127.0.0.1:9092','group.id':'x-'+Date.now(), 'enable.auto.commit': false}, {});
+await new Promise((r, j) => c.connect({timeout: 5000}, (e) => e ? j(e) : r()));
+c.assign([{topic:'demo', partition:0, offset: 0}]);
+let n=0; c.on('data', (m) => n++);
+c.consume();
+await new Promise(r => setTimeout(r, 1500));
+console.time('disconnect'); console.log('got', n, process.argv[2]);
+if (process.argv[2] === 'unassign') c.unassign();
+c.disconnect(() => { console.timeEnd('disconnect'); clearInterval(iv); process.exit(0); });
+setTimeout(() => { console.log('disconnect hung, got', n); process.exit(1); }, 10000);

@@ -1,0 +1,46 @@
+/**
+ * The quick start's first command: with no KAFKA_BOOTSTRAP_SERVERS, Sluice starts its own Kafka broker,
+ * serves on it, and stops it again on SIGTERM.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { expect, it } from 'vitest';
+import { postJson, randomTopic, startSluice } from './helpers/sluice-process.js';
+import { readTopic } from './helpers/kafka-read.js';
+import { connect } from './helpers/websocket-client.js';
+
+function freePortPair(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port < 65000 ? port : 40000 + (port % 1000)));
+    });
+  });
+}
+
+it('starts an embedded broker when no cluster is configured, serves ingest and fan-out on it, and stops it', async () => {
+  const kafkaPort = await freePortPair();
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-embedded-'));
+  const sluice = await startSluice({ SLUICE_EMBEDDED_KAFKA_PORT: String(kafkaPort), SLUICE_EMBEDDED_KAFKA_DIR: dir }, 120_000);
+  const bootstrap = `127.0.0.1:${kafkaPort}`;
+  try {
+    expect(sluice.output()).toContain(`Kafka: ${bootstrap}, embedded`);
+    const topic = randomTopic();
+    const socket = await connect(`${sluice.wsUrl}/ws/topics/${topic}`);
+    await socket.waitForFrames(1);
+    const res = await postJson(`${sluice.url}/topics/${topic}`, '{"device_id":"d1","temp":21.5}');
+    expect(res.status).toBe(200);
+    expect(JSON.parse((await socket.waitForFrames(2))[1]).value).toEqual({ device_id: 'd1', temp: 21.5 });
+    expect((await readTopic(bootstrap, topic, 1)).map((r) => r.value)).toEqual(['{"device_id":"d1","temp":21.5}']);
+  } finally {
+    expect(await sluice.stop('SIGTERM')).toBe(0);
+  }
+  // The broker went down with the gateway: its port is free again.
+  const reopened = await new Promise<boolean>((resolve) => {
+    const srv = createServer().once('error', () => resolve(false)).listen(kafkaPort, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+  expect(reopened).toBe(true);
+  rmSync(dir, { recursive: true, force: true });
+});

@@ -1,0 +1,52 @@
+/**
+ * Independent reads of a topic with kcat (librdkafka's CLI, a separate client from the gateway's):
+ * what tests assert is what any Kafka consumer would see.
+ */
+import { spawnSync } from 'node:child_process';
+
+export interface KafkaRecord {
+  partition: number;
+  offset: number;
+  key: string | null;
+  value: string | null;
+  headers: Record<string, string>;
+}
+
+export function readTopicOnce(bootstrap: string, topic: string): KafkaRecord[] {
+  const r = spawnSync('kcat', ['-b', bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-J', '-m', '10'], {
+    encoding: 'utf8', maxBuffer: 512 * 1024 * 1024, timeout: 60_000,
+  });
+  if (r.error) throw r.error;
+  // A topic that does not exist reads as empty (that is what "nothing reached Kafka" looks like).
+  if (r.status !== 0 && /Unknown topic|not available|UNKNOWN_TOPIC/i.test(r.stderr)) return [];
+  if (r.status !== 0) throw new Error(`kcat failed (${r.status}): ${r.stderr}`);
+  return r.stdout.split('\n').filter((l) => l.trim() !== '').map((line) => {
+    const m = JSON.parse(line) as { partition: number; offset: number; key: string | null; payload: string | null; headers?: string[] };
+    const headers: Record<string, string> = {};
+    for (let i = 0; m.headers && i < m.headers.length; i += 2) headers[m.headers[i]] = m.headers[i + 1];
+    return { partition: m.partition, offset: m.offset, key: m.key, value: m.payload, headers };
+  });
+}
+
+/** Reads until at least `count` records are there (fire-and-forget writes land a little later), or times out. */
+export async function readTopic(bootstrap: string, topic: string, count: number, timeoutMs = 20_000): Promise<KafkaRecord[]> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const records = readTopicOnce(bootstrap, topic);
+    if (records.length >= count || Date.now() > deadline) return sortRecords(records);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export function sortRecords(records: KafkaRecord[]): KafkaRecord[] {
+  return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+}
+
+/** Partition count of a topic, from kcat's metadata listing (0 when the topic does not exist). */
+export function partitionCount(bootstrap: string, topic: string): number {
+  const r = spawnSync('kcat', ['-b', bootstrap, '-L', '-t', topic, '-J'], { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`kcat -L failed: ${r.stderr}`);
+  const meta = JSON.parse(r.stdout) as { topics: { topic: string; partitions: unknown[]; error?: string }[] };
+  const t = meta.topics.find((x) => x.topic === topic);
+  return t && !t.error ? t.partitions.length : 0;
+}

@@ -1,0 +1,98 @@
+/** Starts the built gateway (`dist/main.js`) as a real child process, the way `npm start` runs it. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface SluiceProcess {
+  url: string;
+  wsUrl: string;
+  port: number;
+  proc: ChildProcess;
+  /** Everything written to stdout (pino JSON lines) and stderr so far. */
+  output(): string;
+  /** Sends the signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export function randomTopic(prefix = 't'): string {
+  return `${prefix}-${randomBytes(5).toString('hex')}`;
+}
+
+export function sluiceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  // The gateway rejects unknown SLUICE_* variables: pass only what the test sets.
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SLUICE_') && !k.startsWith('KAFKA_')) env[k] = v;
+  return { ...env, SLUICE_PORT: '0', SLUICE_HOST: '127.0.0.1', SLUICE_LOG_LEVEL: 'info', ...extra };
+}
+
+/** Runs dist/main.js and waits for its "sluice listening" log line. */
+export async function startSluice(extra: Record<string, string>, timeoutMs = 60_000): Promise<SluiceProcess> {
+  const proc = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], { cwd: ROOT, env: sluiceEnv(extra), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /"port":(\d+)[^\n]*"msg":"sluice listening"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited (code ${code}) before listening:\n${out}`));
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}`,
+    port,
+    proc,
+    output: () => out,
+    exited,
+    stop: (signal = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs dist/main.js expecting it to fail start-up; resolves with exit code and output. */
+export function runSluiceExpectingExit(extra: Record<string, string>, timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
+  const proc = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], { cwd: ROOT, env: sluiceEnv(extra), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`gateway did not exit within ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output: out });
+    });
+  });
+}
+
+export async function postJson(url: string, body: string | Buffer, contentType = 'application/json', headers: Record<string, string> = {}) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': contentType, ...headers }, body });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}

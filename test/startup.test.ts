@@ -1,0 +1,56 @@
+/** Start-up refuses bad configuration with a message that names the setting, and refuses the slow uWS fallback. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { runSluiceExpectingExit } from './helpers/sluice-process.js';
+
+const kafka = inject('kafkaBootstrap');
+
+describe('configuration errors stop start-up and name the setting', () => {
+  it.each([
+    [{ SLUICE_PORT: 'eighty' }, /SLUICE_PORT="eighty": must be a whole number/],
+    [{ SLUICE_MAX_BODY_BYTES: '0' }, /SLUICE_MAX_BODY_BYTES="0": must be between 1 and/],
+    [{ SLUICE_ACK_MODE: 'sometimes' }, /SLUICE_ACK_MODE="sometimes": must be one of durable, fire/],
+    [{ SLUICE_CREATE_TOPICS: 'perhaps' }, /SLUICE_CREATE_TOPICS="perhaps": must be true or false/],
+    [{ SLUICE_PROT: '8080' }, /SLUICE_PROT is not a Sluice setting/],
+    [{ SLUICE_BODY_LIMIT: '10' }, /SLUICE_BODY_LIMIT was renamed: use SLUICE_MAX_BODY_BYTES instead/],
+    [{ KAFKA_BOOTSTRAP_SERVERS: 'no port here' }, /KAFKA_BOOTSTRAP_SERVERS="no port here": must be a comma-separated list of host:port/],
+  ])('%j', async (env, message) => {
+    const { code, output } = await runSluiceExpectingExit(env as Record<string, string>);
+    expect(code).toBe(2);
+    expect(output).toMatch(message);
+  });
+
+  it('a librdkafka property librdkafka rejects names the properties file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-conf-'));
+    const file = join(dir, 'producer.properties');
+    writeFileSync(file, 'compression.type=zip\n');
+    const { code, output } = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_PRODUCER_CONFIG: file });
+    expect(code).toBe(1);
+    expect(output).toContain(file);
+    expect(output).toMatch(/compression\.type/);
+  });
+
+  it('an in-flight budget larger than librdkafka\'s queue is refused (a batch could otherwise fail half-way)', async () => {
+    const { code, output } = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_MAX_INFLIGHT_RECORDS: '500000' });
+    expect(code).toBe(1);
+    expect(output).toMatch(/SLUICE_MAX_INFLIGHT_RECORDS=500000 exceeds queue\.buffering\.max\.messages/);
+  });
+
+  it('a missing properties file is named with its setting', async () => {
+    const { code, output } = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_CONSUMER_CONFIG: '/nonexistent/consumer.properties' });
+    expect(code).toBe(1);
+    expect(output).toMatch(/SLUICE_CONSUMER_CONFIG: cannot read \/nonexistent\/consumer\.properties/);
+  });
+});
+
+describe('uWebSockets.js native binary', () => {
+  it('refuses to run on the pure-JS fallback unless explicitly allowed', async () => {
+    // UWS_USE_FALLBACK makes the package load its fallback, as it silently does when the binary fails to load.
+    const { code, output } = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: kafka, UWS_USE_FALLBACK: 'true' });
+    expect(code).toBe(1);
+    expect(output).toMatch(/pure-JS fallback/);
+    expect(output).toMatch(/SLUICE_ALLOW_UWS_FALLBACK=true/);
+  });
+});
