@@ -17,7 +17,7 @@ import { registerIngestRoutes } from './ingress/ingest-routes.js';
 import { Lifecycle } from './ingress/lifecycle.js';
 import { sendError, setRetryAfterSeconds } from './ingress/respond.js';
 import { registerHealthRoutes } from './ops/health-routes.js';
-import { librdkafkaVersion } from './kafka-client.js';
+import { KafkaConsumer, librdkafkaVersion } from './kafka-client.js';
 
 export interface RunningGateway {
   port: number;
@@ -51,6 +51,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   } catch (err) {
     await broker?.stop();
     throw new StartupError(`${config.producerConfigFile} (SLUICE_PRODUCER_CONFIG): librdkafka refused it: ${(err as Error).message}`);
+  }
+  try {
+    // Fan-out consumers start on first subscription; building one now (no connection) checks their properties at start-up.
+    new KafkaConsumer({ 'group.id': 'sluice-config-check', ...consumerProps, 'bootstrap.servers': bootstrapServers }, {});
+  } catch (err) {
+    await broker?.stop();
+    throw new StartupError(`${config.consumerConfigFile} (SLUICE_CONSUMER_CONFIG): librdkafka refused it: ${(err as Error).message}`);
   }
   log.info({ librdkafka: librdkafkaVersion, bootstrapServers, producerConfig: maskSecrets(producerProps) }, 'effective producer configuration');
   await producer.connect();

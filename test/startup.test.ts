@@ -25,11 +25,21 @@ describe('configuration errors stop start-up and name the setting', () => {
   it('a librdkafka property librdkafka rejects names the properties file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-conf-'));
     const file = join(dir, 'producer.properties');
-    writeFileSync(file, 'compression.type=zip\n');
+    writeFileSync(file, 'batch.num.messages=many\n');
     const { code, output } = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_PRODUCER_CONFIG: file });
     expect(code).toBe(1);
     expect(output).toContain(file);
-    expect(output).toMatch(/compression\.type/);
+    expect(output).toMatch(/batch\.num\.messages/);
+  });
+
+  it('a consumer property librdkafka rejects is caught at start-up, not at the first subscription', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-conf-'));
+    const file = join(dir, 'consumer.properties');
+    writeFileSync(file, 'fetch.wait.max.ms=later\n');
+    const { code, output } = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_CONSUMER_CONFIG: file });
+    expect(code).toBe(1);
+    expect(output).toContain(`${file} (SLUICE_CONSUMER_CONFIG): librdkafka refused it`);
+    expect(output).toMatch(/fetch\.wait\.max\.ms/);
   });
 
   it('an in-flight budget larger than librdkafka\'s queue is refused (a batch could otherwise fail half-way)', async () => {

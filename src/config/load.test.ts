@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './load.js';
+import { SETTINGS } from './schema.js';
+import { parseProperties, maskSecrets } from './properties.js';
+
+describe('loadConfig', () => {
+  it('gives every setting its documented default', () => {
+    const c = loadConfig({});
+    for (const [k, s] of Object.entries(SETTINGS)) expect(c[k as keyof typeof c]).toBe(s.default);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('parses typed values', () => {
+    const c = loadConfig({ SLUICE_PORT: '9000', SLUICE_CREATE_TOPICS: 'yes', SLUICE_ACK_MODE: 'fire', KAFKA_BOOTSTRAP_SERVERS: 'a:1,b:2' });
+    expect(c.port).toBe(9000);
+    expect(c.createTopics).toBe(true);
+    expect(c.ackMode).toBe('fire');
+    expect(c.kafkaBootstrapServers).toBe('a:1,b:2');
+  });
+
+  it('lists every problem at once, each naming its variable', () => {
+    const attempt = () => loadConfig({ SLUICE_PORT: '70000', SLUICE_LOG_LEVEL: 'loud', SLUICE_TYPO: '1' });
+    expect(attempt).toThrow(/SLUICE_PORT="70000": must be between 0 and 65535/);
+    expect(attempt).toThrow(/SLUICE_TYPO is not a Sluice setting/);
+    expect(attempt).toThrow(/SLUICE_LOG_LEVEL="loud": must be one of/);
+  });
+
+  it('refuses an idle timeout uWS cannot use', () => {
+    expect(() => loadConfig({ SLUICE_WS_IDLE_TIMEOUT_S: '5' })).toThrow(/SLUICE_WS_IDLE_TIMEOUT_S=5: must be 0 or 8–960/);
+  });
+});
+
+describe('properties files', () => {
+  it('reads comments, both separators and continuation lines', () => {
+    expect(parseProperties('# c\n! c\na=1\nb : two words\nc=x\\\n  y\n\n')).toEqual({ a: '1', b: 'two words', c: 'xy' });
+  });
+  it('names the line it cannot read', () => {
+    expect(() => parseProperties('a=1\nnonsense\n', 'p.properties')).toThrow(/p\.properties:2/);
+  });
+  it('masks secrets for logs', () => {
+    expect(maskSecrets({ 'sasl.password': 'x', 'linger.ms': '5', 'sasl.oauthbearer.client.secret': 'y' }))
+      .toEqual({ 'sasl.password': '***', 'linger.ms': '5', 'sasl.oauthbearer.client.secret': '***' });
+  });
+});

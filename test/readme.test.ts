@@ -1,0 +1,28 @@
+/** The README keeps its promises: the two quick-start commands, every error code, the generated settings table. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { ERRORS } from '../src/errors.js';
+import { renderSettingsTable } from '../src/config/settings-table.js';
+import { ROOT } from './helpers/sluice-process.js';
+
+const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+
+it('the quick start is exactly two commands: start, then test, and CI runs the test one', () => {
+  const section = readme.slice(readme.indexOf('## Quick start'));
+  const block = /```\w*\n([\s\S]*?)```/.exec(section)![1];
+  const lines = block.split('\n').filter((l) => l.trim() !== '');
+  expect(lines).toEqual(['npm start', 'npm test']);
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  expect(pkg.scripts.prestart).toBe('bash .ci/setup');
+  expect(pkg.scripts.pretest).toBe('bash .ci/setup');
+  expect(readFileSync(join(ROOT, '.ci', 'run'), 'utf8')).toMatch(/^npm test$/m);
+});
+
+it('documents every error code', () => {
+  for (const [code, spec] of Object.entries(ERRORS)) expect(readme).toContain(`| \`${code}\` | ${spec.status} |`);
+});
+
+it('has the settings table generated from the schema (run `npm run docs:config` after changing it)', () => {
+  expect(readme).toContain(renderSettingsTable());
+});
