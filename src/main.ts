@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
-  log.info({ port: gateway.port, kafka: gateway.bootstrapServers }, 'sluice listening');
+  log.info({ port: gateway.port, kafka: gateway.bootstrapServers, embeddedKafka: config.kafkaBootstrapServers === '' }, 'sluice listening');
   console.error([
     `Sluice is up (Kafka: ${gateway.bootstrapServers}${config.kafkaBootstrapServers ? '' : ', embedded'})`,
     `  ingest:    POST http://${host}:${gateway.port}/topics/{topic}`,

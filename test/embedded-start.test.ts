@@ -26,7 +26,7 @@ it('starts an embedded broker when no cluster is configured, serves ingest and f
   const sluice = await startSluice({ SLUICE_EMBEDDED_KAFKA_PORT: String(kafkaPort), SLUICE_EMBEDDED_KAFKA_DIR: dir }, 120_000);
   const bootstrap = `127.0.0.1:${kafkaPort}`;
   try {
-    expect(sluice.output()).toContain(`Kafka: ${bootstrap}, embedded`);
+    expect(sluice.output()).toContain(`"kafka":"${bootstrap}","embeddedKafka":true`);
     const topic = randomTopic();
     const socket = await connect(`${sluice.wsUrl}/ws/topics/${topic}`);
     await socket.waitForFrames(1);
