@@ -3,20 +3,20 @@
  * → WebSocket out) and owns start-up and graceful shutdown order.
  */
 import type { Logger } from 'pino';
-import type { us_listen_socket } from 'uWebSockets.js';
 import type { Config } from './config/schema.js';
 import { maskSecrets, readPropertiesFile } from './config/properties.js';
-import { StartupError, SluiceError } from './errors.js';
+import { StartupError } from './errors.js';
 import { EmbeddedBroker } from './embedded-broker/broker.js';
 import { GatewayProducer } from './producer/gateway-producer.js';
+import { LocalProducePort } from './producer/local-produce-port.js';
+import type { ProducePort } from './producer/produce-port.js';
 import { TopicRegistry } from './producer/topic-registry.js';
 import { ConsumerPool } from './consumer/consumer-pool.js';
-import { SubscriberHub } from './fanout/subscriber-hub.js';
+import { SubscriptionRegistry, type FrameSink } from './consumer/subscription-registry.js';
+import type { SubscribeGate } from './fanout/subscriber-hub.js';
 import { loadUws } from './ingress/uws-native.js';
-import { registerIngestRoutes } from './ingress/ingest-routes.js';
-import { Lifecycle } from './ingress/lifecycle.js';
-import { sendError, setRetryAfterSeconds } from './ingress/respond.js';
-import { registerHealthRoutes } from './ops/health-routes.js';
+import { buildHttpApp, listen } from './ingress/http-app.js';
+import { IngressWorkers } from './ingress/ingress-workers.js';
 import { KafkaConsumer, librdkafkaVersion } from './kafka-client.js';
 
 export interface RunningGateway {
@@ -28,7 +28,6 @@ export interface RunningGateway {
 
 export async function startGateway(config: Config, log: Logger): Promise<RunningGateway> {
   const uws = loadUws(config.allowUwsFallback);
-  setRetryAfterSeconds(config.retryAfterSeconds);
   const producerProps = readPropertiesFile(config.producerConfigFile, 'SLUICE_PRODUCER_CONFIG');
   const consumerProps = readPropertiesFile(config.consumerConfigFile, 'SLUICE_CONSUMER_CONFIG');
   checkBudgetFitsQueue(config, producerProps);
@@ -63,53 +62,81 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   await producer.connect();
 
   const topics = new TopicRegistry(producer, config, log.child({ component: 'topics' }));
-  const app = uws.App();
-  const lifecycle = new Lifecycle();
-  let hub: SubscriberHub | undefined;
-  const pool = new ConsumerPool(bootstrapServers, consumerProps, (topic, records) => hub?.publishBatch(topic, records),
-    config.metadataTimeoutMs, log.child({ component: 'consumer' }));
-  hub = new SubscriberHub(app, {
-    acquire: async (topic) => {
-      const { partitions } = await topics.ensure(topic);
-      await pool.acquire(topic, partitions);
-    },
-    release: (topic) => pool.release(topic),
-  }, log.child({ component: 'fanout' }));
+  const subscriptions = new SubscriptionRegistry(topics);
+  const pool = new ConsumerPool(bootstrapServers, consumerProps, subscriptions.onRecords, config.metadataTimeoutMs, log.child({ component: 'consumer' }));
+  const producePort = new LocalProducePort(producer, topics);
 
-  registerIngestRoutes(app, { config, producer, topics, lifecycle, log: log.child({ component: 'ingest' }) });
-  hub.register({ maxBackpressureBytes: config.wsMaxBackpressureBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds });
-  registerHealthRoutes(app, { ready: () => producer.ready, draining: () => lifecycle.draining });
-  app.any('/*', (res, req) => {
-    const what = `${req.getMethod().toUpperCase()} ${req.getUrl()}`;
-    sendError(res, new SluiceError('ROUTE_NOT_FOUND', `no route for ${what}`));
-  });
-
-  const listenSocket = await new Promise<us_listen_socket | false>((resolve) => app.listen(config.host, config.port, resolve));
-  if (!listenSocket) {
+  let ingress: Ingress;
+  try {
+    ingress = config.ingressThreads === 0
+      ? await startMainThreadIngress(uws, config, producePort, subscriptions, () => producer.ready, log)
+      : await startWorkerIngress(config, producePort, subscriptions, () => producer.ready, log);
+  } catch (err) {
     await producer.disconnect();
     await broker?.stop();
-    throw new StartupError(`SLUICE_PORT=${config.port}: cannot listen on ${config.host}:${config.port} (in use?)`);
+    throw err;
   }
-  const port = uws.us_socket_local_port(listenSocket);
+  subscriptions.attach(pool, ingress.publishFrames);
 
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= (async () => {
-    lifecycle.draining = true;
-    uws.us_listen_socket_close(listenSocket);
-    log.info({ requestsInProgress: lifecycle.requestsInProgress }, 'shutting down: refusing new requests');
-    await lifecycle.idle(config.shutdownTimeoutMs);
+    log.info('shutting down: refusing new requests');
+    await ingress.drain(config.shutdownTimeoutMs);
     log.info('requests in progress answered');
-    hub?.closeAll();
+    ingress.closeSockets();
     await pool.closeAll();
-    log.info('subscribers closed');
     await producer.flush(config.shutdownTimeoutMs);
     log.info({ undelivered: producer.inflight.records }, 'producer flushed');
     await producer.disconnect();
     if (broker) await broker.stop();
+    await ingress.finished();
     log.info('shutdown complete');
   })());
 
-  return { port, bootstrapServers, stop };
+  return { port: ingress.port, bootstrapServers, stop };
+}
+
+/** The HTTP/WebSocket side, on the main thread or in worker threads. */
+interface Ingress {
+  port: number;
+  publishFrames: FrameSink;
+  /** Stop accepting; resolve once every request in progress is answered (or the timeout passed). */
+  drain(timeoutMs: number): Promise<void>;
+  /** Close every WebSocket with 1001. */
+  closeSockets(): void;
+  /** Resolves once the ingress holds no socket any more (worker threads have ended). */
+  finished(): Promise<void>;
+}
+
+async function startMainThreadIngress(uws: ReturnType<typeof loadUws>, config: Config, producer: ProducePort, gate: SubscribeGate,
+  ready: () => boolean, log: Logger): Promise<Ingress> {
+  const { app, hub, lifecycle } = buildHttpApp(uws, { config, producer, gate, ready, log });
+  const socket = await listen(app, config.host, config.port);
+  if (!socket) throw new StartupError(`SLUICE_PORT=${config.port}: cannot listen on ${config.host}:${config.port} (in use?)`);
+  return {
+    port: uws.us_socket_local_port(socket),
+    publishFrames: (topic, envelopes, values) => hub.publishFrames(topic, envelopes, values),
+    drain: (timeoutMs) => {
+      lifecycle.draining = true;
+      uws.us_listen_socket_close(socket);
+      return lifecycle.idle(timeoutMs);
+    },
+    closeSockets: () => hub.closeAll(),
+    finished: async () => {},
+  };
+}
+
+async function startWorkerIngress(config: Config, producer: ProducePort, gate: SubscribeGate, ready: () => boolean, log: Logger): Promise<Ingress> {
+  const workers = new IngressWorkers(config, producer, gate, ready, log.child({ component: 'ingress-workers' }));
+  const port = await workers.start(config.ingressThreads);
+  log.info({ threads: config.ingressThreads }, 'ingress worker threads listening');
+  return {
+    port,
+    publishFrames: workers.publishFrames,
+    drain: (t) => workers.drain(t),
+    closeSockets: () => workers.closeSockets(),
+    finished: () => workers.waitForExit(),
+  };
 }
 
 /** Sluice refuses whole requests against its budget; librdkafka's queue must be at least as large, or a batch could fail half-way. */

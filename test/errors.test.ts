@@ -3,6 +3,7 @@
  * Kafka: a batch is accepted whole or not at all.
  */
 import { connect as connectSocket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { postJson, randomTopic, startSluice, type SluiceProcess } from './helpers/sluice-process.js';
 import { readTopic, readTopicOnce } from './helpers/kafka-read.js';
@@ -128,6 +129,21 @@ describe('413 body over the limit', () => {
     expect(status).toBe(413);
     expect(JSON.parse(body).error.code).toBe('BODY_TOO_LARGE');
     expect(sentBytes).toBeLessThan(8 * 1024 * 1024);
+  });
+});
+
+describe('413 / 400 for compressed bodies', () => {
+  it('a decompression bomb gets 413 (the limit applies to the decoded size) and the gateway stays up', async () => {
+    const bomb = gzipSync(Buffer.alloc(3 * 1024 * 1024, 0x20)); // ~3 KB on the wire (under the 4 KB limit), 3 MB decoded
+    expect(bomb.length).toBeLessThan(4096);
+    const res = await postJson(`${sluice.url}/topics/${randomTopic()}`, bomb, 'application/json', { 'content-encoding': 'gzip' });
+    expectError(res, 413, 'BODY_TOO_LARGE');
+    expect(res.json.error.message).toMatch(/decoded/);
+    expect((await fetch(`${sluice.url}/healthz`)).status).toBe(200);
+  });
+
+  it('a body that does not decode gets 400 INVALID_ENCODING', async () => {
+    expectError(await postJson(`${sluice.url}/topics/${randomTopic()}`, 'plain', 'application/json', { 'content-encoding': 'lz4' }), 400, 'INVALID_ENCODING');
   });
 });
 

@@ -2,6 +2,10 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { postJson, randomTopic, startSluice, type SluiceProcess } from './helpers/sluice-process.js';
 import { readTopic } from './helpers/kafka-read.js';
+import { gzipSync } from 'node:zlib';
+import { createRequire } from 'node:module';
+
+const lz4 = createRequire(import.meta.url)('lz4') as { encode(b: Buffer): Buffer };
 
 const kafka = inject('kafkaBootstrap');
 let sluice: SluiceProcess;
@@ -84,6 +88,19 @@ describe('POST /topics/{topic}', () => {
     expect(res.json).toEqual({ topic, count: 3 });
     const records = await readTopic(kafka, topic, 3);
     expect(records.map((r) => r.value).sort()).toEqual(['{"a":1}', '{"a":2}', '{"a":3}']);
+  });
+
+  it('decodes gzip and lz4 (LZ4 frame) request bodies; records land byte-exact', async () => {
+    const lines = Array.from({ length: 1000 }, (_, i) => `{"device_id":"dev-${i % 13}","seq":${i},"reading":1.${i}0}`);
+    const body = Buffer.from(lines.join('\n'));
+    for (const [encoding, encoded] of [['gzip', gzipSync(body)], ['lz4', lz4.encode(body)]] as const) {
+      const topic = randomTopic(encoding);
+      const res = await postJson(`${sluice.url}/topics/${topic}`, encoded, 'application/x-ndjson', { 'content-encoding': encoding });
+      expect(res.status).toBe(200);
+      expect(res.json.count).toBe(1000);
+      const records = await readTopic(kafka, topic, 1000);
+      expect(records.map((r) => r.value).sort()).toEqual([...lines].sort());
+    }
   });
 
   it('a first POST to a topic that does not exist yet creates it (broker auto-create)', async () => {

@@ -12,7 +12,7 @@ import { partitionCount, readTopic, readTopicOnce } from './helpers/kafka-read.j
 import { connect } from './helpers/websocket-client.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'sluice-noauto-'));
-const broker = new EmbeddedBroker({ port: Number(process.env.SLUICE_TEST_KAFKA_PORT ?? 39092) + 10, dataDir, autoCreateTopics: false, heapMb: 512 });
+const broker = new EmbeddedBroker({ port: Number(process.env.SLUICE_TEST_KAFKA_PORT ?? 19092) + 10, dataDir, autoCreateTopics: false, heapMb: 512 });
 let strict: SluiceProcess;
 let creating: SluiceProcess;
 

@@ -34,3 +34,16 @@ function valueField(value: Buffer | null): string {
   }
   return `"value":${JSON.stringify(value.toString('base64'))},"valueEncoding":"base64"`;
 }
+
+/** Serialises a batch once for the channels that have subscribers; null where nobody listens. */
+export function encodeFrames(topic: string, records: readonly RecordLike[], envelopes: boolean, values: boolean) {
+  const topicJson = JSON.stringify(topic);
+  const env: string[] | null = envelopes ? new Array<string>(records.length) : null;
+  const val: Uint8Array[] | null = values ? [] : null;
+  for (let i = 0; i < records.length; i++) {
+    const m = records[i];
+    if (env) env[i] = encodeEnvelope(m, topicJson);
+    if (val && m.value) val.push(m.value);
+  }
+  return { envelopes: env, values: val };
+}

@@ -2,14 +2,13 @@
  * The subscriber side: WebSocket routes and publishing of record batches to sockets. It only needs a uWS
  * app and batches of records, never a Kafka client, so it can run in any thread that owns a uWS app.
  *
- * Each record is serialised once per topic and published once per channel through uWS pub/sub, so the
- * cost per extra subscriber is bytes on a socket, not JSON work. Channels:
+ * Each record is serialised once per topic (on the main thread, `encodeFrames`) and published once per
+ * channel through uWS pub/sub, so the cost per extra subscriber is bytes on a socket, not JSON work. Channels:
  *   `records/<topic>` — envelope frames for `/ws/topics/{topic}`
  *   `values/<topic>`  — the bare record value for the seed route `/consumer/{topic}`
  */
 import type { TemplatedApp, WebSocket, HttpResponse, HttpRequest, us_socket_context_t } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import { encodeEnvelope, type RecordLike } from './frame-encoder.js';
 import { SluiceError, toErrorResponse } from '../errors.js';
 import { pathParameter, sendError } from '../ingress/respond.js';
 
@@ -22,8 +21,8 @@ interface SocketData {
 
 export interface SubscribeGate {
   /** Resolves once the topic exists and its consumer delivers everything produced from now on. */
-  acquire(topic: string): Promise<void>;
-  release(topic: string): void;
+  acquire(topic: string, style: FrameStyle): Promise<void>;
+  release(topic: string, style: FrameStyle): void;
 }
 
 export interface HubOptions {
@@ -46,15 +45,15 @@ export class SubscriberHub {
     this.route('/consumer/:topic', 'value', opts);
   }
 
-  publishBatch(topic: string, records: readonly RecordLike[]): void {
-    const envelopes = `records/${topic}`;
-    const values = `values/${topic}`;
-    const wantEnvelopes = this.app.numSubscribers(envelopes) > 0;
-    const wantValues = this.app.numSubscribers(values) > 0;
-    const topicJson = JSON.stringify(topic);
-    for (const m of records) {
-      if (wantEnvelopes) this.app.publish(envelopes, encodeEnvelope(m, topicJson), false);
-      if (wantValues && m.value) this.app.publish(values, m.value, false);
+  /** Publishes frames serialised once (by `encodeFrames`) for a topic's two channels. */
+  publishFrames(topic: string, envelopes: readonly string[] | null, values: readonly Uint8Array[] | null): void {
+    if (envelopes) {
+      const channel = `records/${topic}`;
+      for (const frame of envelopes) this.app.publish(channel, frame, false);
+    }
+    if (values) {
+      const channel = `values/${topic}`;
+      for (const frame of values) this.app.publish(channel, frame, false);
     }
   }
 
@@ -90,9 +89,9 @@ export class SubscriberHub {
         if (s === 'value') ws.send(JSON.stringify({ Message: Buffer.from(message).toString('utf8') }), false);
       },
       close: (ws) => {
-        const { topic } = ws.getUserData();
+        const { topic, style: s } = ws.getUserData();
         this.sockets.delete(ws);
-        this.gate.release(topic);
+        this.gate.release(topic, s);
       },
     });
   }
@@ -110,9 +109,9 @@ export class SubscriberHub {
       sendError(res, new SluiceError('SHUTTING_DOWN', 'server shutting down'));
       return;
     }
-    this.gate.acquire(topic).then(() => {
+    this.gate.acquire(topic, style).then(() => {
       if (aborted) {
-        this.gate.release(topic);
+        this.gate.release(topic, style);
         return;
       }
       res.cork(() => res.upgrade<SocketData>({ topic, style }, secKey, protocol, extensions, context));

@@ -5,11 +5,8 @@
  * buffer sized from Content-Length when it is known.
  */
 import type { HttpResponse } from 'uWebSockets.js';
-import { SluiceError } from '../errors.js';
-
-export function bodyTooLarge(maxBytes: number): SluiceError {
-  return new SluiceError('BODY_TOO_LARGE', `request body is larger than the limit of ${maxBytes} bytes`, { limitBytes: maxBytes });
-}
+import type { SluiceError } from '../errors.js';
+import { bodyTooLarge } from '../decode/body-limit.js';
 
 /**
  * Must be called synchronously in the route handler. Calls exactly one of `done` or `fail`, unless the

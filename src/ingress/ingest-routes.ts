@@ -11,17 +11,17 @@ import type { Config } from '../config/schema.js';
 import { SluiceError, toErrorResponse } from '../errors.js';
 import { decodeRecords, type BodyFormat, type DecodedRecords } from '../decode/json-records.js';
 import { validateGeoMessage } from '../decode/seed-schemas.js';
-import type { GatewayProducer, DeliveryResult } from '../producer/gateway-producer.js';
-import { assertLegalTopicName, type TopicRegistry } from '../producer/topic-registry.js';
-import type { MessageHeader } from '../kafka-client.js';
+import { decodeBody, parseContentEncoding, type ContentEncoding } from '../decode/content-encoding.js';
+import { assertLegalTopicName } from '../decode/topic-name.js';
+import type { DeliveryResult } from '../producer/delivery-result.js';
+import type { ProducePort } from '../producer/produce-port.js';
 import { readBody } from './body-reader.js';
 import { guard, pathParameter, sendError, sendJson } from './respond.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export interface IngestDeps {
   config: Config;
-  producer: GatewayProducer;
-  topics: TopicRegistry;
+  producer: ProducePort;
   lifecycle: Lifecycle;
   log: Logger;
 }
@@ -37,10 +37,11 @@ interface RouteSpec {
 interface RequestMeta {
   topic: string;
   format: BodyFormat;
+  encoding: ContentEncoding;
   declaredLength: number;
   key: string | null;
   durable: boolean;
-  headers: MessageHeader[] | undefined;
+  headers: [string, string][] | null;
 }
 
 const HEADER_PREFIX = 'x-kafka-header-';
@@ -112,39 +113,30 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
     sendError(res, err, true);
     return;
   }
-  // Start the topic lookup while the body streams in; its outcome is awaited after decoding.
-  let topicReady: Promise<unknown>;
-  try {
-    topicReady = Promise.resolve(deps.topics.ensure(meta.topic));
-  } catch (err) {
-    topicReady = Promise.reject(err);
-  }
-  topicReady.catch(() => {});
-
   lifecycle.begin();
   settled = false;
   const finish = (status: number, body: string) => {
     settle();
-    if (!aborted) res.cork(() => sendJson(res, status, body));
+    // While draining, answers close their connection so keep-alive clients move on and threads can end.
+    if (!aborted) res.cork(() => sendJson(res, status, body, lifecycle.draining));
   };
   const fail = (err: unknown, closeConnection = false) => {
     settle();
     const e = toErrorResponse(err);
     if (e.status >= 500) deps.log.warn({ topic: meta.topic, err: (err as Error).message }, 'ingest request failed');
-    if (!aborted) res.cork(() => sendError(res, err, closeConnection));
+    if (!aborted) res.cork(() => sendError(res, err, closeConnection || lifecycle.draining));
   };
 
   readBody(res, config.maxBodyBytes, meta.declaredLength, (body) => {
     let records: DecodedRecords;
     try {
-      records = decodeRecords(body, meta.format, config.keyField);
+      records = decodeRecords(decodeBody(body, meta.encoding, config.maxBodyBytes), meta.format, config.keyField);
       if (route.accept) records = route.accept(records);
     } catch (err) {
       fail(err);
       return;
     }
-    topicReady
-      .then(() => deps.producer.produceBatch({ topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable }))
+    deps.producer.submit({ topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable })
       .then((result) => {
         const { status, body: answer } = route.answer(result, meta.durable, records);
         finish(status, answer);
@@ -162,10 +154,7 @@ function readMeta(req: HttpRequest, topic: string, config: Config, ndjsonAllowed
     const accepted = ndjsonAllowed ? 'application/json or application/x-ndjson' : 'application/json';
     throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', `Content-Type "${contentType}" is not supported; send ${accepted}`);
   }
-  const encoding = req.getHeader('content-encoding').toLowerCase();
-  if (encoding !== '' && encoding !== 'identity') {
-    throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding "${encoding}" is not supported`);
-  }
+  const encoding = parseContentEncoding(req.getHeader('content-encoding'));
   const lengthHeader = req.getHeader('content-length');
   const declaredLength = lengthHeader === '' ? -1 : Number(lengthHeader);
 
@@ -180,13 +169,13 @@ function readMeta(req: HttpRequest, topic: string, config: Config, ndjsonAllowed
   const key = keyParam === undefined || keyParam === '' ? null : keyParam;
 
   // Kafka header names are the request header names after the prefix, lower-cased (HTTP header names are case-insensitive).
-  let headers: MessageHeader[] | undefined;
+  let headers: [string, string][] | null = null;
   req.forEach((name, value) => {
     if (!name.startsWith(HEADER_PREFIX) || name.length === HEADER_PREFIX.length) return;
-    (headers ??= []).push({ [name.slice(HEADER_PREFIX.length)]: Buffer.from(value) });
+    (headers ??= []).push([name.slice(HEADER_PREFIX.length), value]);
   });
-  if (headers && headers.length > MAX_KAFKA_HEADERS) {
+  if (headers !== null && (headers as [string, string][]).length > MAX_KAFKA_HEADERS) {
     throw new SluiceError('INVALID_PARAMETER', `at most ${MAX_KAFKA_HEADERS} X-Kafka-Header-* headers per request`);
   }
-  return { topic, format, declaredLength, key, durable, headers };
+  return { topic, format, encoding, declaredLength, key, durable, headers };
 }

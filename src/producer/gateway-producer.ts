@@ -14,19 +14,7 @@ import type { Logger } from 'pino';
 import { Producer, CODES, type LibrdKafkaError, type DeliveryReport, type MessageHeader } from '../kafka-client.js';
 import { SluiceError } from '../errors.js';
 import type { DecodedRecords } from '../decode/json-records.js';
-
-export interface PartitionOffsets {
-  partition: number;
-  count: number;
-  /** Lowest and highest offset Kafka assigned to this request's records in the partition. */
-  offsets: [number, number];
-}
-
-export interface DeliveryResult {
-  topic: string;
-  count: number;
-  partitions: PartitionOffsets[];
-}
+import type { DeliveryResult, PartitionOffsets } from './delivery-result.js';
 
 export interface ProduceRequest {
   topic: string;

@@ -11,13 +11,13 @@ import type { Logger } from 'pino';
 import { AdminClient, type IAdminClient } from '../kafka-client.js';
 import type { GatewayProducer } from './gateway-producer.js';
 import { SluiceError } from '../errors.js';
+import { assertLegalTopicName } from '../decode/topic-name.js';
 
 const UNKNOWN_TOPIC_OR_PART = 3;
 const TOPIC_ALREADY_EXISTS = 36;
 const NEGATIVE_CACHE_MS = 3000;
 /** How long a topic being auto-created may take to appear (a single node needs ~100 ms). */
 const AUTO_CREATE_WAIT_MS = 2000;
-const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 
 export interface TopicRegistryOptions {
   createTopics: boolean;
@@ -27,12 +27,6 @@ export interface TopicRegistryOptions {
 }
 
 interface TopicDescription { partitions: number }
-
-export function assertLegalTopicName(topic: string): void {
-  if (!LEGAL_TOPIC.test(topic) || topic === '.' || topic === '..') {
-    throw new SluiceError('INVALID_TOPIC', `"${topic.slice(0, 300)}" is not a legal Kafka topic name (1-249 characters of a-z A-Z 0-9 . _ -, not "." or "..")`);
-  }
-}
 
 export class TopicRegistry {
   private readonly known = new Map<string, TopicDescription>();

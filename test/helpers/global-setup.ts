@@ -16,7 +16,8 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-test-kafka-'));
-  const port = Number(process.env.SLUICE_TEST_KAFKA_PORT ?? 39092);
+  // Below Linux's ephemeral port range (32768+): a client retrying a dead port there can connect to itself.
+  const port = Number(process.env.SLUICE_TEST_KAFKA_PORT ?? 19092);
   const broker = new EmbeddedBroker({ port, dataDir, log: (m) => console.error(`[test-kafka] ${m}`) });
   await broker.start();
   project.provide('kafkaBootstrap', broker.bootstrapServers);

@@ -26,7 +26,9 @@ export function sluiceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   // The gateway rejects unknown SLUICE_* variables: pass only what the test sets.
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SLUICE_') && !k.startsWith('KAFKA_')) env[k] = v;
-  return { ...env, SLUICE_PORT: '0', SLUICE_HOST: '127.0.0.1', SLUICE_LOG_LEVEL: 'info', ...extra };
+  // SLUICE_TEST_INGRESS_THREADS runs every test's gateways with that many ingress worker threads.
+  const threads = process.env.SLUICE_TEST_INGRESS_THREADS ? { SLUICE_INGRESS_THREADS: process.env.SLUICE_TEST_INGRESS_THREADS } : {};
+  return { ...env, SLUICE_PORT: '0', SLUICE_HOST: '127.0.0.1', SLUICE_LOG_LEVEL: 'info', ...threads, ...extra };
 }
 
 /** Runs dist/main.js and waits for its "sluice listening" log line. */

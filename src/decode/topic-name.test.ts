@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { assertLegalTopicName } from './topic-registry.js';
+import { assertLegalTopicName } from './topic-name.js';
 
 it('accepts legal Kafka topic names and refuses the rest with INVALID_TOPIC', () => {
   for (const ok of ['a', 'orders.v1', 'A_b-C.9', 'x'.repeat(249)]) expect(() => assertLegalTopicName(ok)).not.toThrow();

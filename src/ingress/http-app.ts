@@ -1,0 +1,52 @@
+/**
+ * Builds one uWS app with every route: ingest, WebSocket fan-out, health, 404. The same code serves on
+ * the main thread or in each ingress worker thread; what differs is only where the ProducePort and the
+ * SubscribeGate lead (directly to Kafka clients, or over a MessagePort to the main thread).
+ */
+import type { TemplatedApp } from 'uWebSockets.js';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { SluiceError } from '../errors.js';
+import type { ProducePort } from '../producer/produce-port.js';
+import { SubscriberHub, type SubscribeGate } from '../fanout/subscriber-hub.js';
+import { registerHealthRoutes } from '../ops/health-routes.js';
+import { registerIngestRoutes } from './ingest-routes.js';
+import { Lifecycle } from './lifecycle.js';
+import { sendError, setRetryAfterSeconds } from './respond.js';
+import type { loadUws } from './uws-native.js';
+
+export interface HttpAppDeps {
+  config: Config;
+  producer: ProducePort;
+  gate: SubscribeGate;
+  /** True while the producer reaches a broker. */
+  ready: () => boolean;
+  log: Logger;
+}
+
+export interface HttpApp {
+  app: TemplatedApp;
+  hub: SubscriberHub;
+  lifecycle: Lifecycle;
+}
+
+export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps): HttpApp {
+  const { config, log } = deps;
+  setRetryAfterSeconds(config.retryAfterSeconds);
+  const app = uws.App();
+  const lifecycle = new Lifecycle();
+  const hub = new SubscriberHub(app, deps.gate, log.child({ component: 'fanout' }));
+  registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, log: log.child({ component: 'ingest' }) });
+  hub.register({ maxBackpressureBytes: config.wsMaxBackpressureBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds });
+  registerHealthRoutes(app, { ready: deps.ready, draining: () => lifecycle.draining });
+  app.any('/*', (res, req) => {
+    const what = `${req.getMethod().toUpperCase()} ${req.getUrl()}`;
+    sendError(res, new SluiceError('ROUTE_NOT_FOUND', `no route for ${what}`));
+  });
+  return { app, hub, lifecycle };
+}
+
+/** Listens; resolves with the listen socket, or false when the port cannot be bound. */
+export function listen(app: TemplatedApp, host: string, port: number) {
+  return new Promise<Parameters<Parameters<TemplatedApp['listen']>[2]>[0]>((resolve) => app.listen(host, port, resolve));
+}

@@ -1,0 +1,57 @@
+/**
+ * Entry point of an ingress worker thread: one uWS app on the shared port (Linux spreads connections
+ * across the threads' listen sockets with SO_REUSEPORT). It reads, decodes and validates requests and
+ * serves WebSocket subscribers; Kafka work happens on the main thread, reached through MainThreadLink.
+ */
+import { parentPort, workerData, threadId } from 'node:worker_threads';
+import type { us_listen_socket } from 'uWebSockets.js';
+import { createLogger } from '../ops/logger.js';
+import { loadUws } from './uws-native.js';
+import { buildHttpApp, listen } from './http-app.js';
+import { MainThreadLink } from './main-thread-link.js';
+import type { ToWorker, WorkerInit } from './thread-protocol.js';
+
+const { config, ready: initiallyReady } = workerData as WorkerInit;
+const port = parentPort!;
+const log = createLogger(config.logLevel).child({ thread: threadId });
+const uws = loadUws(config.allowUwsFallback);
+const link = new MainThreadLink(port);
+let ready = initiallyReady;
+const { app, hub, lifecycle } = buildHttpApp(uws, { config, producer: link, gate: link, ready: () => ready, log });
+let listenSocket: us_listen_socket | false = false;
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.type) {
+    case 'results':
+      link.onResults(msg.outcomes);
+      break;
+    case 'frames':
+      hub.publishFrames(msg.topic, msg.envelopes, msg.values);
+      break;
+    case 'acquired':
+      link.onAcquired(msg.id, msg.error);
+      break;
+    case 'ready':
+      ready = msg.ready;
+      break;
+    case 'listen':
+      void listen(app, config.host, msg.port).then((socket) => {
+        listenSocket = socket;
+        link.post(socket ? { type: 'listening', port: uws.us_socket_local_port(socket) } : { type: 'listen-failed', port: msg.port });
+      });
+      break;
+    case 'drain':
+      lifecycle.draining = true;
+      if (listenSocket) uws.us_listen_socket_close(listenSocket);
+      listenSocket = false;
+      void lifecycle.idle(msg.timeoutMs).then(() => link.post({ type: 'drained' }));
+      break;
+    case 'close':
+      // Let the thread end by itself once uWS's last connection is gone (see IngressWorkers.close).
+      hub.closeAll();
+      if (listenSocket) uws.us_listen_socket_close(listenSocket);
+      listenSocket = false;
+      port.unref();
+      break;
+  }
+});

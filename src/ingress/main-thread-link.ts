@@ -1,0 +1,105 @@
+/**
+ * Worker-thread side of the link to the main thread: a ProducePort and a SubscribeGate that forward to
+ * the Kafka clients there. Submissions made during one event-loop turn leave as one message, their
+ * record bytes packed into one transferred ArrayBuffer.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { SluiceError, type ErrorCode } from '../errors.js';
+import type { DeliveryResult } from '../producer/delivery-result.js';
+import type { ProducePort, ProduceSubmission } from '../producer/produce-port.js';
+import type { FrameStyle, SubscribeGate } from '../fanout/subscriber-hub.js';
+import type { PlainError, ProduceDescriptor, ProduceOutcome, ToMain } from './thread-protocol.js';
+
+interface Waiter<T> {
+  resolve: (v: T) => void;
+  reject: (e: Error) => void;
+}
+
+export function fromPlainError(e: PlainError): SluiceError {
+  return new SluiceError(e.code as ErrorCode, e.message, e.details);
+}
+
+export class MainThreadLink implements ProducePort, SubscribeGate {
+  private queue: { s: ProduceSubmission; w: Waiter<DeliveryResult> }[] = [];
+  private scheduled = false;
+  private nextId = 1;
+  private readonly produceWaiters = new Map<number, Waiter<DeliveryResult>>();
+  private readonly acquireWaiters = new Map<number, Waiter<void>>();
+
+  constructor(private readonly port: MessagePort) {}
+
+  submit(s: ProduceSubmission): Promise<DeliveryResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ s, w: { resolve, reject } });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.flush);
+      }
+    });
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    const queue = this.queue;
+    this.queue = [];
+    let bytes = 0;
+    let records = 0;
+    for (const { s } of queue) {
+      records += s.records.count;
+      for (let i = 0; i < s.records.count; i++) bytes += s.records.ends[i] - s.records.starts[i];
+    }
+    const body = Buffer.from(new ArrayBuffer(bytes));
+    const starts = new Int32Array(records);
+    const ends = new Int32Array(records);
+    const requests: ProduceDescriptor[] = [];
+    let offset = 0;
+    let r = 0;
+    for (const { s, w } of queue) {
+      const id = this.nextId++;
+      this.produceWaiters.set(id, w);
+      const rec = s.records;
+      requests.push({ id, topic: s.topic, key: s.key, headers: s.headers, durable: s.durable, first: r, count: rec.count, keys: rec.keys });
+      for (let i = 0; i < rec.count; i++, r++) {
+        starts[r] = offset;
+        offset += rec.body.copy(body, offset, rec.starts[i], rec.ends[i]);
+        ends[r] = offset;
+      }
+    }
+    const msg: ToMain = { type: 'produce', requests, body: body.buffer as ArrayBuffer, starts: starts.buffer, ends: ends.buffer };
+    this.port.postMessage(msg, [msg.body, msg.starts, msg.ends]);
+  };
+
+  onResults(outcomes: ProduceOutcome[]): void {
+    for (const o of outcomes) {
+      const w = this.produceWaiters.get(o.id);
+      if (!w) continue;
+      this.produceWaiters.delete(o.id);
+      if ('result' in o) w.resolve(o.result);
+      else w.reject(fromPlainError(o.error));
+    }
+  }
+
+  acquire(topic: string, style: FrameStyle): Promise<void> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.acquireWaiters.set(id, { resolve, reject });
+      this.post({ type: 'acquire', id, topic, style });
+    });
+  }
+
+  onAcquired(id: number, error?: PlainError): void {
+    const w = this.acquireWaiters.get(id);
+    if (!w) return;
+    this.acquireWaiters.delete(id);
+    if (error) w.reject(fromPlainError(error));
+    else w.resolve();
+  }
+
+  release(topic: string, style: FrameStyle): void {
+    this.post({ type: 'release', topic, style });
+  }
+
+  post(msg: ToMain): void {
+    this.port.postMessage(msg);
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * What the HTTP side needs from the producer side, whichever thread each runs in: submit one request's
+ * validated records, get Kafka's answer. `LocalProducePort` calls the producer directly (ingress on the
+ * main thread); the worker-thread ingress uses a port that batches submissions to the main thread.
+ */
+import type { DecodedRecords } from '../decode/json-records.js';
+import type { DeliveryResult } from './delivery-result.js';
+
+export interface ProduceSubmission {
+  topic: string;
+  records: DecodedRecords;
+  /** Key for every record (the `key` query parameter); overrides per-record keys. */
+  key: string | null;
+  /** Kafka headers as [name, value] pairs, the same for every record of the request. */
+  headers: [string, string][] | null;
+  durable: boolean;
+}
+
+export interface ProducePort {
+  /** Resolves with Kafka's answer (durable) or once queued (fire); rejects with a SluiceError. */
+  submit(submission: ProduceSubmission): Promise<DeliveryResult>;
+}
