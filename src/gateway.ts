@@ -2,7 +2,9 @@
  * Composition root: wires the data path (HTTP in → decode → producer → Kafka → consumer → subscriber hub
  * → WebSocket out) and owns start-up and graceful shutdown order.
  */
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { PROJECT_ROOT } from './project-root.js';
 import type { Config } from './config/schema.js';
 import { maskSecrets, readPropertiesFile } from './config/properties.js';
 import { StartupError } from './errors.js';
@@ -19,6 +21,12 @@ import { buildHttpApp, listen } from './ingress/http-app.js';
 import { IngressWorkers } from './ingress/ingress-workers.js';
 import { KafkaConsumer, librdkafkaVersion } from './kafka-client.js';
 
+const PRODUCER_PROFILES: Record<Config['producerProfile'], string> = {
+  default: 'native-config/producer.properties',
+  throughput: 'native-config/producer.throughput.properties',
+  'low-latency': 'native-config/producer.low-latency.properties',
+};
+
 export interface RunningGateway {
   port: number;
   bootstrapServers: string;
@@ -28,9 +36,11 @@ export interface RunningGateway {
 
 export async function startGateway(config: Config, log: Logger): Promise<RunningGateway> {
   const uws = loadUws(config.allowUwsFallback);
-  const producerProps = readPropertiesFile(config.producerConfigFile, 'SLUICE_PRODUCER_CONFIG');
-  const consumerProps = readPropertiesFile(config.consumerConfigFile, 'SLUICE_CONSUMER_CONFIG');
-  checkBudgetFitsQueue(config, producerProps);
+  const producerFile = resolve(PROJECT_ROOT, config.producerConfigFile || PRODUCER_PROFILES[config.producerProfile]);
+  const producerProps = readPropertiesFile(producerFile, config.producerConfigFile ? 'SLUICE_PRODUCER_CONFIG' : 'SLUICE_PRODUCER_PROFILE');
+  const consumerFile = resolve(PROJECT_ROOT, config.consumerConfigFile);
+  const consumerProps = readPropertiesFile(consumerFile, 'SLUICE_CONSUMER_CONFIG');
+  checkBudgetFitsQueue(config, producerProps, producerFile);
 
   let broker: EmbeddedBroker | undefined;
   let bootstrapServers = config.kafkaBootstrapServers;
@@ -49,16 +59,16 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     producer = new GatewayProducer(bootstrapServers, producerProps, config, log.child({ component: 'producer' }));
   } catch (err) {
     await broker?.stop();
-    throw new StartupError(`${config.producerConfigFile} (SLUICE_PRODUCER_CONFIG): librdkafka refused it: ${(err as Error).message}`);
+    throw new StartupError(`${producerFile} (SLUICE_PRODUCER_CONFIG / SLUICE_PRODUCER_PROFILE): librdkafka refused it: ${(err as Error).message}`);
   }
   try {
     // Fan-out consumers start on first subscription; building one now (no connection) checks their properties at start-up.
     new KafkaConsumer({ 'group.id': 'sluice-config-check', ...consumerProps, 'bootstrap.servers': bootstrapServers }, {});
   } catch (err) {
     await broker?.stop();
-    throw new StartupError(`${config.consumerConfigFile} (SLUICE_CONSUMER_CONFIG): librdkafka refused it: ${(err as Error).message}`);
+    throw new StartupError(`${consumerFile} (SLUICE_CONSUMER_CONFIG): librdkafka refused it: ${(err as Error).message}`);
   }
-  log.info({ librdkafka: librdkafkaVersion, bootstrapServers, producerConfig: maskSecrets(producerProps) }, 'effective producer configuration');
+  log.info({ librdkafka: librdkafkaVersion, bootstrapServers, producerConfigFile: producerFile, producerConfig: maskSecrets(producerProps) }, 'effective producer configuration');
   await producer.connect();
 
   const topics = new TopicRegistry(producer, config, log.child({ component: 'topics' }));
@@ -140,13 +150,13 @@ async function startWorkerIngress(config: Config, producer: ProducePort, gate: S
 }
 
 /** Sluice refuses whole requests against its budget; librdkafka's queue must be at least as large, or a batch could fail half-way. */
-function checkBudgetFitsQueue(config: Config, props: Record<string, string>): void {
+function checkBudgetFitsQueue(config: Config, props: Record<string, string>, file: string): void {
   const maxMessages = Number(props['queue.buffering.max.messages'] ?? 100_000);
   const maxKbytes = Number(props['queue.buffering.max.kbytes'] ?? 1_048_576);
   if (config.maxInflightRecords > maxMessages) {
-    throw new StartupError(`SLUICE_MAX_INFLIGHT_RECORDS=${config.maxInflightRecords} exceeds queue.buffering.max.messages=${maxMessages} in ${config.producerConfigFile}; lower the first or raise the second`);
+    throw new StartupError(`SLUICE_MAX_INFLIGHT_RECORDS=${config.maxInflightRecords} exceeds queue.buffering.max.messages=${maxMessages} in ${file}; lower the first or raise the second`);
   }
   if (config.maxInflightBytes > maxKbytes * 1024) {
-    throw new StartupError(`SLUICE_MAX_INFLIGHT_BYTES=${config.maxInflightBytes} exceeds queue.buffering.max.kbytes=${maxKbytes} (KiB) in ${config.producerConfigFile}; lower the first or raise the second`);
+    throw new StartupError(`SLUICE_MAX_INFLIGHT_BYTES=${config.maxInflightBytes} exceeds queue.buffering.max.kbytes=${maxKbytes} (KiB) in ${file}; lower the first or raise the second`);
   }
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { runSluiceExpectingExit } from './helpers/sluice-process.js';
+import { runSluiceExpectingExit, startSluice } from './helpers/sluice-process.js';
 
 const kafka = inject('kafkaBootstrap');
 
@@ -52,6 +52,19 @@ describe('configuration errors stop start-up and name the setting', () => {
     const { code, output } = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_CONSUMER_CONFIG: '/nonexistent/consumer.properties' });
     expect(code).toBe(1);
     expect(output).toMatch(/SLUICE_CONSUMER_CONFIG: cannot read \/nonexistent\/consumer\.properties/);
+  });
+});
+
+describe('producer profiles', () => {
+  it.each([['default', '1'], ['throughput', '20'], ['low-latency', '0']])('%s starts and logs its effective producer configuration (linger.ms=%s)', async (profile, linger) => {
+    const sluice = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_PRODUCER_PROFILE: profile });
+    try {
+      expect(sluice.output()).toContain(`"linger.ms":"${linger}"`);
+      expect(sluice.output()).toMatch(new RegExp(`"producerConfigFile":"[^"]*native-config/producer\\.${profile === 'default' ? '' : `${profile}\\.`}properties"`));
+      expect((await fetch(`${sluice.url}/readyz`)).status).toBe(200);
+    } finally {
+      await sluice.stop();
+    }
   });
 });
 

@@ -10,11 +10,13 @@
 // regenerated per record, so lz4 barely shrinks them (the Node ceiling's JSON compresses well).
 // The tool's own output goes to stderr.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Kafka from '@confluentinc/kafka-javascript';
+import { deviceRecord } from '../records.mjs';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -56,13 +58,18 @@ if (!existsSync(join(libs, `kafka-tools-${kafkaVersion}.jar`))) {
 // Node ceiling does.
 await ensureTopic(args.bootstrap, args.topic);
 
+// Same bytes as the Node ceiling and the HTTP scenarios: device JSON records padded to --record-size
+// (the tool's default payload is random letters, which lz4 can hardly compress).
+const payloadFile = join(mkdtempSync(join(tmpdir(), 'sluice-java-perf-')), 'payload.ndjson');
+writeFileSync(payloadFile, Array.from({ length: 1024 }, (_, i) => deviceRecord(i, recordSize)).join('\n'));
+
 const javaArgs = [
   '-Xmx1g',
   '-cp', join(libs, '*'),
   'org.apache.kafka.tools.ProducerPerformance',
   '--topic', args.topic,
   '--num-records', String(records),
-  '--record-size', String(recordSize),
+  '--payload-file', payloadFile,
   '--throughput', '-1',
   '--producer-props',
   `bootstrap.servers=${args.bootstrap}`,
@@ -143,3 +150,4 @@ async function ensureTopic(bootstrap, topic, timeoutMs = 30_000) {
     await new Promise((resolve) => client.disconnect(5_000, resolve));
   }
 }
+

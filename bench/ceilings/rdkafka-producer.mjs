@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Kafka from '@confluentinc/kafka-javascript';
+import { deviceRecord } from '../records.mjs';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const QUEUE_FULL = Kafka.CODES.ERRORS.ERR__QUEUE_FULL; // -184
@@ -55,17 +56,9 @@ function readProperties(file) {
   return props;
 }
 
-/** A small rotating pool of device-style JSON records, each padded to exactly `size` bytes. */
+/** A small rotating pool of device JSON records (the bench's one record shape), pre-built so generation doesn't dominate. */
 function recordPool(size, count = 1024) {
-  const pool = [];
-  for (let i = 0; i < count; i++) {
-    const head = `{"device_id":"dev-${i % 100}","seq":${i},"pad":"`;
-    const tail = '"}';
-    const padLength = size - Buffer.byteLength(head) - tail.length;
-    if (padLength < 0) throw new Error(`--record-size ${size} is too small for the record template (min ${size - padLength})`);
-    pool.push(Buffer.from(head + 'x'.repeat(padLength) + tail));
-  }
-  return pool;
+  return Array.from({ length: count }, (_, i) => Buffer.from(deviceRecord(i, size)));
 }
 
 const pool = recordPool(recordSize);

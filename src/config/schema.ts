@@ -50,7 +50,9 @@ export const SETTINGS = {
   maxInflightBytes: int('SLUICE_MAX_INFLIGHT_BYTES', 256 * MiB, 1024, 16 * 1024 * MiB, 'Bytes of record values queued but not yet acknowledged; same rule as the record budget.'),
   retryAfterSeconds: int('SLUICE_RETRY_AFTER_S', 1, 1, 3600, '`Retry-After` sent with 503 answers for a full queue.'),
   metadataTimeoutMs: int('SLUICE_METADATA_TIMEOUT_MS', 5000, 100, 120_000, 'How long a topic lookup may take before the request gets 503.'),
-  producerConfigFile: str('SLUICE_PRODUCER_CONFIG', 'native-config/producer.properties', 'librdkafka producer properties, passed through verbatim.'),
+  producerProfile: oneOf('SLUICE_PRODUCER_PROFILE', 'default', ['default', 'throughput', 'low-latency'] as const,
+    'Producer tuning profile: `native-config/producer.properties` (default: linger 1 ms, lz4), `producer.throughput.properties` (linger 20 ms, zstd), `producer.low-latency.properties` (linger 0).'),
+  producerConfigFile: str('SLUICE_PRODUCER_CONFIG', '', 'librdkafka producer properties file, passed through verbatim; overrides the profile. Empty: the profile\'s file.'),
   consumerConfigFile: str('SLUICE_CONSUMER_CONFIG', 'native-config/consumer.properties', 'librdkafka consumer properties, passed through verbatim.'),
   wsMaxBackpressureBytes: int('SLUICE_WS_MAX_BACKPRESSURE_BYTES', 1 * MiB, 1024, 1024 * MiB, 'Bytes buffered for one WebSocket before it is closed as too slow (close code 4008).'),
   wsIdleTimeoutSeconds: int('SLUICE_WS_IDLE_TIMEOUT_S', 120, 0, 960, 'WebSocket idle timeout; pings are sent automatically. 0 disables, otherwise 8–960.'),
@@ -63,6 +65,7 @@ export type SettingName = keyof typeof SETTINGS;
 type ValueOf<S> = S extends Setting<infer K> ? (K extends 'int' ? number : K extends 'bool' ? boolean : string) : never;
 export type Config = {
   readonly [K in SettingName]: K extends 'ackMode' ? 'durable' | 'fire'
+    : K extends 'producerProfile' ? 'default' | 'throughput' | 'low-latency'
     : K extends 'logLevel' ? 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
     : ValueOf<(typeof SETTINGS)[K]>;
 };

@@ -18,6 +18,12 @@ export interface SluiceProcess {
   exited: Promise<number | null>;
 }
 
+// A failed test must not leave gateways running (they would load the machine and the next run's broker).
+const spawned = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of spawned) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+});
+
 export function randomTopic(prefix = 't'): string {
   return `${prefix}-${randomBytes(5).toString('hex')}`;
 }
@@ -34,6 +40,8 @@ export function sluiceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 /** Runs dist/main.js and waits for its "sluice listening" log line. */
 export async function startSluice(extra: Record<string, string>, timeoutMs = 60_000): Promise<SluiceProcess> {
   const proc = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], { cwd: ROOT, env: sluiceEnv(extra), stdio: ['ignore', 'pipe', 'pipe'] });
+  spawned.add(proc);
+  proc.once('exit', () => spawned.delete(proc));
   let out = '';
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {

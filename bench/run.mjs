@@ -1,0 +1,418 @@
+// Sluice load benchmark: every scenario side by side in one run on this machine, each in a fresh
+// process, checked for correct answers before it is timed, and every record a scenario claims delivered
+// counted in Kafka afterwards.
+//
+//   npm run bench                   full run (2 rounds, alternating order; ~15 s per scenario and round)
+//   npm run bench -- --quick        a few seconds per scenario, one round (the test suite runs this)
+//   options: --only a,b   --rounds N   --duration S   --bootstrap host:port (use a running broker)
+//            --out DIR (default bench/results)   --no-readme (do not update README's table)
+//
+// Writes DIR/latest.json and DIR/latest.md. Load comes from autocannon in this process.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createRequire } from 'node:module';
+import autocannon from 'autocannon';
+import Kafka from '@confluentinc/kafka-javascript';
+import { EmbeddedBroker } from '../dist/embedded-broker/broker.js';
+import { deviceRecord } from './records.mjs';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const require = createRequire(import.meta.url);
+const lz4 = require('lz4');
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    bootstrap: { type: 'string' },
+    out: { type: 'string', default: join(ROOT, 'bench', 'results') },
+    'no-readme': { type: 'boolean', default: false },
+  },
+});
+const QUICK = args.quick;
+const DURATION_S = Number(args.duration ?? (QUICK ? 3 : 15));
+const ROUNDS = Number(args.rounds ?? (QUICK ? 1 : 2));
+const OVERLOAD_S = QUICK ? 5 : 60;
+const RECORD_BYTES = 200;
+
+// ---------------------------------------------------------------- payloads
+const record = (i) => deviceRecord(i, RECORD_BYTES);
+const SINGLE = record(1);
+const ndjson = (n) => Array.from({ length: n }, (_, i) => record(i)).join('\n');
+const NDJSON_100 = ndjson(100);
+const NDJSON_1000 = ndjson(1000);
+const LZ4_1000 = lz4.encode(Buffer.from(NDJSON_1000));
+
+// ---------------------------------------------------------------- scenarios
+const sluice = (env = {}) => ({ cmd: [process.execPath, join(ROOT, 'dist', 'main.js')], env: { SLUICE_LOG_LEVEL: 'info', ...env }, sluice: true });
+const peer = (file) => ({ cmd: [process.execPath, join(ROOT, 'bench', 'peers', file)], env: {} });
+const JSON_CT = 'application/json';
+const ND_CT = 'application/x-ndjson';
+
+const SCENARIOS = [
+  { name: 'http-ceiling', server: { cmd: [process.execPath, join(ROOT, 'bench', 'servers', 'http-ceiling.mjs')], env: {} }, body: SINGLE, ct: JSON_CT, records: 1, connections: 100, kafka: false },
+  { name: 'kafka-ceiling-java', producer: 'java-producer-perf.mjs' },
+  { name: 'kafka-ceiling-node', producer: 'rdkafka-producer.mjs' },
+  { name: 'sluice-single-durable', server: sluice(), body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 200 },
+  { name: 'sluice-single-fire', server: sluice(), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
+  { name: 'sluice-ndjson-100', server: sluice(), body: NDJSON_100, ct: ND_CT, records: 100, connections: 50, expect: 200 },
+  { name: 'sluice-ndjson-1000', server: sluice(), body: NDJSON_1000, ct: ND_CT, records: 1000, connections: 16, expect: 200 },
+  { name: 'sluice-lz4-1000', server: sluice(), body: LZ4_1000, ct: ND_CT, headers: { 'content-encoding': 'lz4' }, records: 1000, connections: 16, expect: 200 },
+  { name: 'sluice-single-fire-threads-0', server: sluice({ SLUICE_INGRESS_THREADS: '0' }), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
+  { name: 'sluice-single-fire-threads-1', server: sluice({ SLUICE_INGRESS_THREADS: '1' }), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
+  { name: 'sluice-single-fire-threads-2', server: sluice({ SLUICE_INGRESS_THREADS: '2' }), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
+  { name: 'sluice-ndjson-1000-threads-0', server: sluice({ SLUICE_INGRESS_THREADS: '0' }), body: NDJSON_1000, ct: ND_CT, records: 1000, connections: 16, expect: 200 },
+  { name: 'sluice-ndjson-1000-threads-2', server: sluice({ SLUICE_INGRESS_THREADS: '2' }), body: NDJSON_1000, ct: ND_CT, records: 1000, connections: 16, expect: 200 },
+  { name: 'peer-fastify-kafkajs', server: peer('fastify-kafkajs.mjs'), body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 200 },
+  { name: 'peer-fastify-ckjs', server: peer('fastify-ckjs.mjs'), body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 200 },
+  { name: 'peer-fastify-kafkajs-fire', server: peer('fastify-kafkajs.mjs'), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
+  { name: 'peer-fastify-ckjs-fire', server: peer('fastify-ckjs.mjs'), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
+  // Runs last: offers twice the highest single-record rate Sluice sustained in this run (durable answers).
+  { name: 'overload', server: sluice(), body: SINGLE, ct: JSON_CT, records: 1, connections: 400, expect: 200, overload: true },
+];
+
+// ---------------------------------------------------------------- process helpers
+function startServer(spec, bootstrap) {
+  const env = { ...process.env, ...spec.env, PORT: '0', HOST: '127.0.0.1', KAFKA_BOOTSTRAP_SERVERS: bootstrap };
+  if (spec.sluice) Object.assign(env, { SLUICE_PORT: '0', SLUICE_HOST: '127.0.0.1' });
+  for (const k of Object.keys(env)) if (k.startsWith('SLUICE_') && !(k in spec.env) && !['SLUICE_PORT', 'SLUICE_HOST'].includes(k)) delete env[k];
+  const child = spawn(spec.cmd[0], spec.cmd.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 60_000);
+    const onData = (c) => {
+      out += c.toString();
+      const m = /"port":(\d+)[^\n]*"msg":"(?:sluice )?listening"|"msg":"listening","port":(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1] ?? m[2]));
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (c) => { out += c.toString(); });
+    exited.then((code) => reject(new Error(`server exited (${code}) before listening:\n${out}`)));
+  });
+  return { child, port, exited, output: () => out };
+}
+
+async function stopServer(server) {
+  if (server.child.exitCode === null) server.child.kill('SIGTERM');
+  const timeout = new Promise((r) => setTimeout(() => r('timeout'), 45_000));
+  if ((await Promise.race([server.exited, timeout])) === 'timeout') server.child.kill('SIGKILL');
+}
+
+/** CPU seconds and RSS of a process and its children, from /proc. */
+function procTree(pid) {
+  const pids = [pid];
+  try {
+    for (const p of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) pids.push(Number(p));
+  } catch { /* gone */ }
+  let cpu = 0;
+  let rss = 0;
+  for (const p of pids) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      cpu += (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (100/s)
+      rss += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    } catch { /* gone */ }
+  }
+  return { cpu, rss };
+}
+
+/** CPU % and peak RSS of a process tree while it runs (sampled, so short-lived processes are covered). */
+function sampler(pid) {
+  const start = procTree(pid);
+  const t0 = Date.now();
+  let peakRss = start.rss;
+  let lastCpu = start.cpu;
+  let lastAt = t0;
+  const sample = () => {
+    const now = procTree(pid);
+    if (now.cpu > 0) {
+      lastCpu = Math.max(lastCpu, now.cpu);
+      lastAt = Date.now();
+    }
+    peakRss = Math.max(peakRss, now.rss);
+  };
+  const timer = setInterval(sample, 200);
+  return () => {
+    clearInterval(timer);
+    sample();
+    return { cpuPct: ((lastCpu - start.cpu) / (Math.max(1, lastAt - t0) / 1000)) * 100, rssMB: peakRss };
+  };
+}
+
+// ---------------------------------------------------------------- Kafka helpers
+let admin;
+async function kafkaCount(bootstrap, topic) {
+  admin ??= await new Promise((resolve, reject) => {
+    const p = new Kafka.Producer({ 'bootstrap.servers': bootstrap });
+    p.connect({}, (err) => (err ? reject(err) : resolve(p)));
+  });
+  const meta = await new Promise((resolve, reject) => admin.getMetadata({ topic, timeout: 10_000 }, (e, m) => (e ? reject(e) : resolve(m))));
+  const t = meta.topics.find((x) => x.name === topic);
+  if (!t) return 0;
+  let total = 0;
+  for (const { id } of t.partitions) {
+    const { highOffset, lowOffset } = await retry(() => new Promise((resolve, reject) => admin.queryWatermarkOffsets(topic, id, 10_000, (e, o) => (e ? reject(e) : resolve(o)))));
+    total += highOffset - lowOffset;
+  }
+  return total;
+}
+
+/** Leadership of a just-created topic settles within moments: retry transient metadata errors. */
+async function retry(fn, attempts = 20) {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+// ---------------------------------------------------------------- runners
+const topicFor = (name, round) => `bench-${name}-r${round}-${Math.random().toString(36).slice(2, 8)}`;
+
+async function smokeCheck(url, s, bootstrap, topic) {
+  const res = await fetch(`${url}/topics/${topic}${s.query ?? ''}`, { method: 'POST', headers: { 'content-type': s.ct, ...(s.headers ?? {}) }, body: s.body });
+  const text = await res.text();
+  const okStatus = s.kafka === false ? 200 : s.expect;
+  if (res.status !== okStatus) throw new Error(`${s.name}: smoke check got ${res.status} ${text}, expected ${okStatus}`);
+  if (s.kafka === false) return 0;
+  const deadline = Date.now() + 10_000;
+  while ((await kafkaCount(bootstrap, topic)) < s.records) {
+    if (Date.now() > deadline) throw new Error(`${s.name}: smoke-check records did not reach Kafka`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (s.kafka !== false && s.expect === 200) {
+    const body = JSON.parse(text);
+    if (body.count !== s.records) throw new Error(`${s.name}: smoke check answered count ${body.count}, sent ${s.records}`);
+  }
+  return s.records;
+}
+
+async function runHttpScenario(s, round, bootstrap, sustainable) {
+  const server = startServer(s.server, bootstrap);
+  const port = await server.port;
+  const url = `http://127.0.0.1:${port}`;
+  const topic = topicFor(s.name, round);
+  const warm = await smokeCheck(url, s, bootstrap, topic);
+  const duration = s.overload ? OVERLOAD_S : DURATION_S;
+  const overallRate = s.overload ? Math.max(100, Math.round(2 * sustainable)) : undefined;
+  const stop = sampler(server.child.pid);
+  const result = await autocannon({
+    url: `${url}/topics/${topic}${s.query ?? ''}`,
+    method: 'POST',
+    headers: { 'content-type': s.ct, ...(s.headers ?? {}) },
+    body: s.body,
+    connections: s.connections,
+    duration,
+    timeout: 10,
+    ...(overallRate ? { overallRate } : {}),
+  });
+  const usage = stop();
+  let recovery;
+  if (s.overload) {
+    // Load drops back to a normal level: does throughput come back?
+    const after = await autocannon({ url: `${url}/topics/${topic}`, method: 'POST', headers: { 'content-type': s.ct }, body: s.body, connections: 100, duration: Math.min(DURATION_S, 5), timeout: 10 });
+    recovery = { requestsPerSec: after.requests.average, non2xx: after.non2xx, errors: after.errors, twoxx: after['2xx'] };
+  }
+  await stopServer(server);
+  const ok = result['2xx'] + (recovery?.twoxx ?? 0);
+  const claimed = s.kafka === false ? 0 : ok * s.records + warm;
+  const counted = s.kafka === false ? 0 : await kafkaCount(bootstrap, topic);
+  const seconds = duration;
+  const okPerSec = result['2xx'] / seconds;
+  return {
+    requestsPerSec: result.requests.average,
+    recordsPerSec: okPerSec * s.records,
+    mbPerSec: (okPerSec * s.records * RECORD_BYTES) / 1e6,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    p999Ms: result.latency.p99_9 ?? result.latency.p99,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+    status503: result.statusCodeStats?.['503']?.count ?? 0,
+    cpuPct: usage.cpuPct,
+    rssMB: usage.rssMB,
+    recordsClaimed: claimed,
+    recordsCounted: counted,
+    lost: Math.max(0, claimed - counted),
+    connections: s.connections,
+    recordsPerRequest: s.records,
+    ...(overallRate ? { offeredRequestsPerSec: overallRate, durationS: duration } : {}),
+    ...(recovery ? { recoveryRequestsPerSec: recovery.requestsPerSec, recoveryNon2xx: recovery.non2xx, recoveryErrors: recovery.errors } : {}),
+  };
+}
+
+async function runProducerCeiling(s, round, bootstrap) {
+  const topic = topicFor(s.name, round);
+  const records = QUICK ? 100_000 : 1_000_000;
+  const child = spawn(process.execPath, [join(ROOT, 'bench', 'ceilings', s.producer), '--topic', topic, '--records', String(records), '--record-size', String(RECORD_BYTES), '--bootstrap', bootstrap], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stop = sampler(child.pid);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c) => { out += c; });
+  child.stderr.on('data', (c) => { err += c; });
+  const code = await new Promise((r) => child.once('exit', r));
+  const usage = stop();
+  if (code !== 0) throw new Error(`${s.name} failed (${code}): ${err}`);
+  const r = JSON.parse(out.trim().split('\n').pop());
+  const counted = await kafkaCount(bootstrap, topic);
+  return {
+    requestsPerSec: 0, // no HTTP: one produce() per record
+    recordsPerSec: r.recordsPerSec,
+    mbPerSec: r.mbPerSec,
+    p50Ms: r.p50Ms ?? 0,
+    p99Ms: r.p99Ms ?? 0,
+    p999Ms: r.p999Ms ?? 0,
+    errors: r.failed ?? 0,
+    non2xx: 0,
+    cpuPct: usage.cpuPct,
+    rssMB: usage.rssMB,
+    recordsClaimed: records,
+    recordsCounted: counted,
+    lost: Math.max(0, records - counted),
+  };
+}
+
+// ---------------------------------------------------------------- main
+function environment(bootstrap) {
+  const pom = readFileSync(join(ROOT, 'src', 'embedded-broker', 'pom.xml'), 'utf8');
+  return {
+    date: new Date().toISOString(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    librdkafka: Kafka.librdkafkaVersion,
+    kafka: /<kafka\.version>([^<]+)</.exec(pom)?.[1],
+    broker: `single KRaft node at ${bootstrap} (same machine)`,
+    loadGenerator: 'autocannon (in the bench process, same machine)',
+    flags: { quick: QUICK, rounds: ROUNDS, durationS: DURATION_S, overloadS: OVERLOAD_S, recordBytes: RECORD_BYTES, producerConfig: 'native-config/producer.properties' },
+  };
+}
+
+function average(runs) {
+  const out = {};
+  for (const key of Object.keys(runs[0])) out[key] = runs.reduce((a, r) => a + (r[key] ?? 0), 0) / runs.length;
+  out.recordsClaimed = runs.reduce((a, r) => a + r.recordsClaimed, 0);
+  out.recordsCounted = runs.reduce((a, r) => a + r.recordsCounted, 0);
+  out.lost = runs.reduce((a, r) => a + r.lost, 0);
+  out.rounds = runs.length;
+  return out;
+}
+
+function ratios(sc) {
+  const r = (a, b) => (sc[a] && sc[b] && b !== a ? sc[a] : undefined);
+  const div = (x, y) => (x !== undefined && y ? x / y : undefined);
+  const out = {
+    'sluice-ndjson-1000/kafka-ceiling-node records': div(r('sluice-ndjson-1000', 'kafka-ceiling-node')?.recordsPerSec, sc['kafka-ceiling-node']?.recordsPerSec),
+    'sluice-ndjson-1000/kafka-ceiling-java records': div(sc['sluice-ndjson-1000']?.recordsPerSec, sc['kafka-ceiling-java']?.recordsPerSec),
+    'sluice-single-fire/http-ceiling requests': div(sc['sluice-single-fire']?.requestsPerSec, sc['http-ceiling']?.requestsPerSec),
+    'sluice-single-durable/http-ceiling requests': div(sc['sluice-single-durable']?.requestsPerSec, sc['http-ceiling']?.requestsPerSec),
+    'sluice-single-durable/peer-fastify-kafkajs requests': div(sc['sluice-single-durable']?.requestsPerSec, sc['peer-fastify-kafkajs']?.requestsPerSec),
+    'sluice-single-durable/peer-fastify-ckjs requests': div(sc['sluice-single-durable']?.requestsPerSec, sc['peer-fastify-ckjs']?.requestsPerSec),
+    'sluice-single-fire/peer-fastify-kafkajs-fire requests': div(sc['sluice-single-fire']?.requestsPerSec, sc['peer-fastify-kafkajs-fire']?.requestsPerSec),
+    'sluice-single-fire/peer-fastify-ckjs-fire requests': div(sc['sluice-single-fire']?.requestsPerSec, sc['peer-fastify-ckjs-fire']?.requestsPerSec),
+    'sluice-single-fire threads-2/threads-0 requests': div(sc['sluice-single-fire-threads-2']?.requestsPerSec, sc['sluice-single-fire-threads-0']?.requestsPerSec),
+    'sluice-single-fire threads-1/threads-0 requests': div(sc['sluice-single-fire-threads-1']?.requestsPerSec, sc['sluice-single-fire-threads-0']?.requestsPerSec),
+    'sluice-ndjson-1000 threads-2/threads-0 records': div(sc['sluice-ndjson-1000-threads-2']?.recordsPerSec, sc['sluice-ndjson-1000-threads-0']?.recordsPerSec),
+  };
+  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
+  return out;
+}
+
+const fmt = (n, d = 0) => (typeof n === 'number' ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '');
+
+function markdown(result, command) {
+  const e = result.environment;
+  const lines = [
+    `Environment: ${e.cpu}, ${e.cores} cores, ${e.memoryGB} GiB; Node ${e.node}; librdkafka ${e.librdkafka}; Apache Kafka ${e.kafka} (${e.broker}); load: ${e.loadGenerator}; ${e.flags.rounds} round(s) × ${e.flags.durationS} s (overload ${e.flags.overloadS} s), ${e.flags.recordBytes}-byte JSON records; ${e.date}.`,
+    `Command: \`${command}\``,
+    '',
+    '| scenario | req/s | records/s | MB/s | p50 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU % | peak RSS MB | records claimed / counted in Kafka |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const [name, s] of Object.entries(result.scenarios)) {
+    lines.push(`| ${name} | ${fmt(s.requestsPerSec)} | ${fmt(s.recordsPerSec)} | ${fmt(s.mbPerSec, 1)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${fmt(s.errors)} | ${fmt(s.non2xx)} | ${fmt(s.cpuPct)} | ${fmt(s.rssMB)} | ${fmt(s.recordsClaimed)} / ${fmt(s.recordsCounted)} |`);
+  }
+  lines.push('', '| ratio | value |', '| --- | ---: |');
+  for (const [k, v] of Object.entries(result.ratios)) lines.push(`| ${k} | ${fmt(v, 2)} |`);
+  const o = result.scenarios.overload;
+  if (o) lines.push('', `Overload: ${fmt(o.offeredRequestsPerSec)} req/s offered (2× the best single-record rate above; autocannon delivers what it can of it) for ${o.durationS} s → ${fmt(o.requestsPerSec)} req/s answered, ${fmt(o.status503)} × 503, ${fmt(o.timeouts)} timeouts, ${fmt(o.errors)} errors, peak RSS ${fmt(o.rssMB)} MB; afterwards, at normal load: ${fmt(o.recoveryRequestsPerSec)} req/s.`);
+  return lines.join('\n') + '\n';
+}
+
+async function main() {
+  const only = args.only ? new Set(args.only.split(',')) : null;
+  const scenarios = SCENARIOS.filter((s) => !only || only.has(s.name));
+  let broker;
+  let bootstrap = args.bootstrap;
+  let dataDir;
+  if (!bootstrap) {
+    dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-kafka-'));
+    broker = new EmbeddedBroker({ port: 29092, dataDir, heapMb: 2048, log: (m) => console.error(`[bench-kafka] ${m}`) });
+    await broker.start();
+    bootstrap = broker.bootstrapServers;
+  }
+  const runs = new Map();
+  const sustainable = [];
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      const regular = scenarios.filter((s) => !s.overload);
+      const order = round % 2 === 1 ? regular : [...regular].reverse();
+      for (const s of [...order, ...scenarios.filter((x) => x.overload)]) {
+        if (s.overload && round < ROUNDS) continue; // once, at the very end
+        process.stderr.write(`[bench] round ${round}: ${s.name} … `);
+        const sus = sustainable.length ? Math.max(...sustainable) : 1000;
+        const r = s.producer ? await runProducerCeiling(s, round, bootstrap) : await runHttpScenario(s, round, bootstrap, sus);
+        if (s.name === 'sluice-single-durable' || s.name === 'sluice-single-fire') sustainable.push(r.requestsPerSec);
+        process.stderr.write(`${fmt(r.requestsPerSec)} req/s, ${fmt(r.recordsPerSec)} records/s, p99 ${fmt(r.p99Ms, 1)} ms, counted ${r.recordsCounted}/${r.recordsClaimed}\n`);
+        runs.set(s.name, [...(runs.get(s.name) ?? []), r]);
+      }
+    }
+  } finally {
+    if (admin) await new Promise((r) => admin.disconnect(r));
+    if (broker) await broker.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }
+  const scenariosOut = {};
+  for (const s of scenarios) if (runs.has(s.name)) scenariosOut[s.name] = average(runs.get(s.name));
+  const result = { environment: environment(bootstrap), scenarios: scenariosOut, ratios: ratios(scenariosOut) };
+  const command = QUICK ? 'npm run bench -- --quick' : 'npm run bench';
+  mkdirSync(args.out, { recursive: true });
+  writeFileSync(join(args.out, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
+  const md = markdown(result, command);
+  writeFileSync(join(args.out, 'latest.md'), md);
+  if (!QUICK && !args['no-readme'] && !args.only) {
+    const readmePath = join(ROOT, 'README.md');
+    const readme = readFileSync(readmePath, 'utf8');
+    const a = readme.indexOf('<!-- bench:start -->');
+    const b = readme.indexOf('<!-- bench:end -->');
+    if (a >= 0 && b > a) writeFileSync(readmePath, readme.slice(0, a) + '<!-- bench:start -->\n' + md + readme.slice(b));
+  }
+  process.stdout.write(md);
+  const lost = Object.entries(scenariosOut).filter(([, s]) => s.lost > 0);
+  if (lost.length) {
+    console.error(`records claimed but missing from Kafka: ${lost.map(([n, s]) => `${n}: ${s.lost}`).join(', ')}`);
+    process.exit(1);
+  }
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err.stack ?? err);
+  process.exit(1);
+});
