@@ -64,6 +64,8 @@ const SCENARIOS = [
   { name: 'sluice-ndjson-100', server: sluice(), body: NDJSON_100, ct: ND_CT, records: 100, connections: 50, expect: 200 },
   { name: 'sluice-ndjson-1000', server: sluice(), body: NDJSON_1000, ct: ND_CT, records: 1000, connections: 16, expect: 200 },
   { name: 'sluice-lz4-1000', server: sluice(), body: LZ4_1000, ct: ND_CT, headers: { 'content-encoding': 'lz4' }, records: 1000, connections: 16, expect: 200 },
+  { name: 'sluice-ndjson-1000-offload', server: sluice({ SLUICE_DECODE_OFFLOAD_BYTES: '65536' }), body: NDJSON_1000, ct: ND_CT, records: 1000, connections: 16, expect: 200 },
+  { name: 'sluice-lz4-1000-offload', server: sluice({ SLUICE_DECODE_OFFLOAD_BYTES: '4096' }), body: LZ4_1000, ct: ND_CT, headers: { 'content-encoding': 'lz4' }, records: 1000, connections: 16, expect: 200 },
   { name: 'sluice-single-fire-threads-0', server: sluice({ SLUICE_INGRESS_THREADS: '0' }), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
   { name: 'sluice-single-fire-threads-1', server: sluice({ SLUICE_INGRESS_THREADS: '1' }), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
   { name: 'sluice-single-fire-threads-2', server: sluice({ SLUICE_INGRESS_THREADS: '2' }), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
@@ -328,6 +330,8 @@ function ratios(sc) {
     'sluice-single-fire/peer-fastify-ckjs-fire requests': div(sc['sluice-single-fire']?.requestsPerSec, sc['peer-fastify-ckjs-fire']?.requestsPerSec),
     'sluice-single-fire threads-2/threads-0 requests': div(sc['sluice-single-fire-threads-2']?.requestsPerSec, sc['sluice-single-fire-threads-0']?.requestsPerSec),
     'sluice-single-fire threads-1/threads-0 requests': div(sc['sluice-single-fire-threads-1']?.requestsPerSec, sc['sluice-single-fire-threads-0']?.requestsPerSec),
+    'sluice-ndjson-1000 offload/inline records': div(sc['sluice-ndjson-1000-offload']?.recordsPerSec, sc['sluice-ndjson-1000']?.recordsPerSec),
+    'sluice-lz4-1000 offload/inline records': div(sc['sluice-lz4-1000-offload']?.recordsPerSec, sc['sluice-lz4-1000']?.recordsPerSec),
     'sluice-ndjson-1000 threads-2/threads-0 records': div(sc['sluice-ndjson-1000-threads-2']?.recordsPerSec, sc['sluice-ndjson-1000-threads-0']?.recordsPerSec),
   };
   for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
@@ -342,11 +346,11 @@ function markdown(result, command) {
     `Environment: ${e.cpu}, ${e.cores} cores, ${e.memoryGB} GiB; Node ${e.node}; librdkafka ${e.librdkafka}; Apache Kafka ${e.kafka} (${e.broker}); load: ${e.loadGenerator}; ${e.flags.rounds} round(s) × ${e.flags.durationS} s (overload ${e.flags.overloadS} s), ${e.flags.recordBytes}-byte JSON records; ${e.date}.`,
     `Command: \`${command}\``,
     '',
-    '| scenario | req/s | records/s | MB/s | p50 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU % | peak RSS MB | records claimed / counted in Kafka |',
+    '| scenario | req/s | records/s | MB/s | p50 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU % | peak RSS MB | records claimed / counted in Kafka (lost) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const [name, s] of Object.entries(result.scenarios)) {
-    lines.push(`| ${name} | ${fmt(s.requestsPerSec)} | ${fmt(s.recordsPerSec)} | ${fmt(s.mbPerSec, 1)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${fmt(s.errors)} | ${fmt(s.non2xx)} | ${fmt(s.cpuPct)} | ${fmt(s.rssMB)} | ${fmt(s.recordsClaimed)} / ${fmt(s.recordsCounted)} |`);
+    lines.push(`| ${name} | ${fmt(s.requestsPerSec)} | ${fmt(s.recordsPerSec)} | ${fmt(s.mbPerSec, 1)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${fmt(s.errors)} | ${fmt(s.non2xx)} | ${fmt(s.cpuPct)} | ${fmt(s.rssMB)} | ${fmt(s.recordsClaimed)} / ${fmt(s.recordsCounted)}${s.lost > 0 ? ` (**${fmt(s.lost)} lost**)` : ''} |`);
   }
   lines.push('', '| ratio | value |', '| --- | ---: |');
   for (const [k, v] of Object.entries(result.ratios)) lines.push(`| ${k} | ${fmt(v, 2)} |`);
@@ -404,11 +408,10 @@ async function main() {
     if (a >= 0 && b > a) writeFileSync(readmePath, readme.slice(0, a) + '<!-- bench:start -->\n' + md + readme.slice(b));
   }
   process.stdout.write(md);
+  // A peer losing records is a finding to report; Sluice or a ceiling losing one fails the run.
   const lost = Object.entries(scenariosOut).filter(([, s]) => s.lost > 0);
-  if (lost.length) {
-    console.error(`records claimed but missing from Kafka: ${lost.map(([n, s]) => `${n}: ${s.lost}`).join(', ')}`);
-    process.exit(1);
-  }
+  if (lost.length) console.error(`records claimed but missing from Kafka: ${lost.map(([n, s]) => `${n}: ${s.lost}`).join(', ')}`);
+  if (lost.some(([name]) => !name.startsWith('peer-'))) process.exit(1);
   process.exit(0);
 }
 

@@ -24,6 +24,7 @@ export const ERRORS = {
   INVALID_TOPIC: { status: 422, retriable: false, description: 'The topic name is not a legal Kafka topic name (1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`).' },
   VALIDATION_FAILED: { status: 422, retriable: false, description: 'The JSON is valid but does not have the fields the route needs (seed route `/producer/{topic}`).' },
   QUEUE_FULL: { status: 503, retriable: true, description: 'The producer queue or the in-flight budget is full; nothing of the request was queued. Retry after `Retry-After` seconds.' },
+  OVERLOADED: { status: 503, retriable: true, description: 'The gateway is receiving more request bodies at once than `SLUICE_MAX_READING_BYTES` allows; nothing was queued. Retry after `Retry-After` seconds.' },
   BROKER_UNAVAILABLE: { status: 503, retriable: true, description: 'No Kafka broker is reachable; nothing of the request was queued. Retry after `Retry-After` seconds.' },
   DELIVERY_FAILED: { status: 503, retriable: true, description: 'Kafka did not acknowledge every record before `message.timeout.ms`; records the message counts as delivered may be in Kafka, so a retry of the whole request can duplicate them.' },
   SHUTTING_DOWN: { status: 503, retriable: true, description: 'The gateway is draining for shutdown; retry against another instance.' },

@@ -120,7 +120,7 @@ interface Ingress {
 
 async function startMainThreadIngress(uws: ReturnType<typeof loadUws>, config: Config, producer: ProducePort, gate: SubscribeGate,
   ready: () => boolean, log: Logger): Promise<Ingress> {
-  const { app, hub, lifecycle } = buildHttpApp(uws, { config, producer, gate, ready, log });
+  const { app, hub, lifecycle, close } = buildHttpApp(uws, { config, producer, gate, ready, log });
   const socket = await listen(app, config.host, config.port);
   if (!socket) throw new StartupError(`SLUICE_PORT=${config.port}: cannot listen on ${config.host}:${config.port} (in use?)`);
   return {
@@ -132,7 +132,7 @@ async function startMainThreadIngress(uws: ReturnType<typeof loadUws>, config: C
       return lifecycle.idle(timeoutMs);
     },
     closeSockets: () => hub.closeAll(),
-    finished: async () => {},
+    finished: close,
   };
 }
 

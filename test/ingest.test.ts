@@ -138,3 +138,28 @@ function javaMurmur2Partition(key: string, partitions: number): number {
   h ^= h >>> 15;
   return (h & 0x7fffffff) % partitions;
 }
+
+describe('large bodies decoded on the piscina pool (SLUICE_DECODE_OFFLOAD_BYTES)', () => {
+  let offload: SluiceProcess;
+  beforeAll(async () => {
+    offload = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_DECODE_OFFLOAD_BYTES: '1024', SLUICE_KEY_FIELD: 'device_id' });
+  });
+  afterAll(async () => {
+    await offload?.stop();
+  });
+
+  it('lands the same records, keys and bytes as inline decoding, and reports errors the same way', async () => {
+    const lines = Array.from({ length: 2000 }, (_, i) => `{"device_id":"d${i % 5}","seq":${i}}`);
+    const topic = randomTopic('offload');
+    const res = await postJson(`${offload.url}/topics/${topic}`, lz4.encode(Buffer.from(lines.join('\n'))), 'application/x-ndjson', { 'content-encoding': 'lz4' });
+    expect(res.status).toBe(200);
+    expect(res.json.count).toBe(2000);
+    const records = await readTopic(kafka, topic, 2000);
+    expect(records.map((r) => r.value).sort()).toEqual([...lines].sort());
+    for (const r of records) expect(r.key).toBe(JSON.parse(r.value!).device_id);
+
+    const bad = await postJson(`${offload.url}/topics/${topic}`, `${lines.slice(0, 500).join('\n')}\n{"broken":\n`, 'application/x-ndjson');
+    expect(bad.status).toBe(400);
+    expect(bad.json.error).toMatchObject({ code: 'INVALID_JSON', line: 501 });
+  });
+});

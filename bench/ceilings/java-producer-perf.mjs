@@ -14,35 +14,14 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import Kafka from '@confluentinc/kafka-javascript';
 import { deviceRecord } from '../records.mjs';
+import { parseCeilingArgs } from './ceiling-args.mjs';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-const { values: args } = parseArgs({
-  options: {
-    bootstrap: { type: 'string', default: process.env.KAFKA_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092' },
-    topic: { type: 'string' },
-    records: { type: 'string', default: '500000' },
-    'record-size': { type: 'string', default: '200' },
-  },
-});
-if (!args.topic) {
-  console.error('usage: java-producer-perf.mjs --topic T [--records N] [--record-size BYTES] [--bootstrap HOST:PORT]');
-  process.exit(2);
-}
-const records = positiveInt('records');
-const recordSize = positiveInt('record-size');
-
-function positiveInt(name) {
-  const n = Number(args[name]);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`--${name} must be a positive integer, got ${args[name]}`);
-    process.exit(2);
-  }
-  return n;
-}
+const args = parseCeilingArgs('java-producer-perf.mjs');
+const { records, recordSize } = args;
 
 const pom = readFileSync(join(REPO_ROOT, 'src', 'embedded-broker', 'pom.xml'), 'utf8');
 const kafkaVersion = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)?.[1];

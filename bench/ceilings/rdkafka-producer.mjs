@@ -10,38 +10,15 @@
 // Exits 1 if any record failed. Progress and errors go to stderr.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import Kafka from '@confluentinc/kafka-javascript';
 import { deviceRecord } from '../records.mjs';
+import { parseCeilingArgs } from './ceiling-args.mjs';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const QUEUE_FULL = Kafka.CODES.ERRORS.ERR__QUEUE_FULL; // -184
 
-const { values: args } = parseArgs({
-  options: {
-    config: { type: 'string', default: `${REPO_ROOT}native-config/producer.properties` },
-    bootstrap: { type: 'string', default: process.env.KAFKA_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092' },
-    topic: { type: 'string' },
-    records: { type: 'string', default: '500000' },
-    'record-size': { type: 'string', default: '200' },
-  },
-});
-if (!args.topic) {
-  console.error('usage: rdkafka-producer.mjs --topic T [--records N] [--record-size BYTES] [--bootstrap HOST:PORT] [--config FILE]');
-  process.exit(2);
-}
-const topic = args.topic;
-const records = positiveInt('records');
-const recordSize = positiveInt('record-size');
-
-function positiveInt(name) {
-  const n = Number(args[name]);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`--${name} must be a positive integer, got ${args[name]}`);
-    process.exit(2);
-  }
-  return n;
-}
+const args = parseCeilingArgs('rdkafka-producer.mjs', { config: { type: 'string', default: `${REPO_ROOT}native-config/producer.properties` } }, ' [--config FILE]');
+const { topic, records, recordSize } = args;
 
 /** librdkafka `.properties` file: key=value lines; blank lines and #/! comments skipped. */
 function readProperties(file) {

@@ -1,14 +1,11 @@
-// Peer for the benchmark: Fastify + @confluentinc/kafka-javascript (librdkafka) through its KafkaJS-compatible API.
-// POST /topics/:topic with application/json (object = 1 record, array = 1 record per element)
-// or application/x-ndjson (1 record per non-empty line). ?ack=none answers 202 before Kafka acknowledges.
+// Peer for the benchmark: Fastify + @confluentinc/kafka-javascript (librdkafka) through its KafkaJS-compatible
+// API — what a team adopting Confluent's client would write. Same producer tuning as Sluice's default
+// profile where the API allows it (idempotent, acks=all, lz4, linger 1 ms).
 //
 //   PORT=0 KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 node bench/peers/fastify-ckjs.mjs
-import Fastify from 'fastify';
+import { startFastifyPeer } from './fastify-peer.mjs';
 
 const { Kafka, CompressionTypes, logLevel } = (await import('@confluentinc/kafka-javascript')).KafkaJS;
-
-const port = Number(process.env.PORT ?? 0);
-const host = process.env.HOST ?? '127.0.0.1';
 const brokers = (process.env.KAFKA_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092').split(',');
 
 // WARN and above go to stderr (console.warn/error); the default INFO level would log to stdout,
@@ -16,63 +13,12 @@ const brokers = (process.env.KAFKA_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092').split(
 const kafka = new Kafka({ kafkaJS: { clientId: 'bench-fastify-ckjs', brokers, logLevel: logLevel.WARN } });
 const producer = kafka.producer({
   // librdkafka property: the KafkaJS-style block has no linger setting.
-  'linger.ms': 10,
+  'linger.ms': 1,
   kafkaJS: { idempotent: true, acks: -1, compression: CompressionTypes.LZ4, logLevel: logLevel.WARN },
 });
 await producer.connect();
 
-const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
-app.removeContentTypeParser('text/plain'); // JSON and NDJSON only; anything else gets 415
-
-app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (req, body, done) => {
-  const items = [];
-  for (const line of body.split('\n')) {
-    if (line.trim() === '') continue;
-    try {
-      items.push(JSON.parse(line));
-    } catch {
-      const err = new Error(`line ${items.length + 1} is not valid JSON`);
-      err.statusCode = 400;
-      return done(err);
-    }
-  }
-  done(null, items);
+await startFastifyPeer({
+  send: (topic, messages) => producer.send({ topic, messages }),
+  disconnect: () => producer.disconnect(),
 });
-
-// ?ack=none sends still in progress; shutdown waits for them so accepted records are not dropped.
-const inBackground = new Set();
-
-app.post('/topics/:topic', async (req, reply) => {
-  const { topic } = req.params;
-  if (req.body === undefined) return reply.code(400).send({ error: 'empty body' });
-  const items = Array.isArray(req.body) ? req.body : [req.body];
-  const messages = items.map((item) => ({ value: JSON.stringify(item) }));
-  const count = messages.length;
-  if (count === 0) return { topic, count };
-
-  if (req.query.ack === 'none') {
-    const sending = producer
-      .send({ topic, messages })
-      .catch((err) => console.error(JSON.stringify({ msg: 'background send failed', topic, count, error: err.message })))
-      .finally(() => inBackground.delete(sending));
-    inBackground.add(sending);
-    return reply.code(202).send({ topic, count });
-  }
-  await producer.send({ topic, messages });
-  return { topic, count };
-});
-
-await app.listen({ port, host });
-console.log(JSON.stringify({ msg: 'listening', port: app.server.address().port }));
-
-let closing = false;
-async function shutdown() {
-  if (closing) return;
-  closing = true;
-  await app.close();
-  await Promise.allSettled(inBackground);
-  await producer.disconnect();
-  process.exit(0);
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);

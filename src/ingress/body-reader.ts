@@ -3,14 +3,35 @@
  * the limit is refused before any byte is read, and an undeclared body is refused as soon as the running
  * count passes the limit. uWS detaches each chunk after the callback, so every chunk is copied, into one
  * buffer sized from Content-Length when it is known.
+ *
+ * All bodies being read at once share one budget (`SLUICE_MAX_READING_BYTES`, split across ingress
+ * threads): many slow or large uploads together get 503 instead of growing memory without bound.
  */
 import type { HttpResponse } from 'uWebSockets.js';
-import type { SluiceError } from '../errors.js';
+import { SluiceError } from '../errors.js';
 import { bodyTooLarge } from '../decode/body-limit.js';
+
+let readingBytes = 0;
+let readingBudget = Number.POSITIVE_INFINITY;
+
+/** Set once at start-up: this thread's share of SLUICE_MAX_READING_BYTES. */
+export function setReadingBudget(bytes: number): void {
+  readingBudget = bytes;
+}
+
+function overloaded(): SluiceError {
+  return new SluiceError('OVERLOADED', 'the gateway is reading too many request bodies at once; nothing was queued');
+}
+
+export interface BodyRead {
+  /** The client went away: give the budget back and ignore further data. */
+  cancel(): void;
+}
 
 /**
  * Must be called synchronously in the route handler. Calls exactly one of `done` or `fail`, unless the
- * client aborts first; `fail` says whether the answer should close the connection.
+ * client aborts first (then the caller calls `cancel`); `fail` says whether the answer should close the
+ * connection.
  */
 export function readBody(
   res: HttpResponse,
@@ -18,26 +39,45 @@ export function readBody(
   declaredLength: number,
   done: (body: Buffer) => void,
   fail: (err: SluiceError, closeConnection: boolean) => void,
-): void {
+): BodyRead {
+  let finished = false;
+  // Bytes of the budget this request holds: its declared length up front, or what arrived so far.
+  let held = 0;
+  const finish = () => {
+    finished = true;
+    readingBytes -= held;
+    held = 0;
+  };
   if (declaredLength > maxBytes) {
     // Nothing to gain from receiving a body already known to be too large: answer and close.
     fail(bodyTooLarge(maxBytes), true);
-    return;
+    return { cancel: () => {} };
+  }
+  if (declaredLength > 0) {
+    if (readingBytes + declaredLength > readingBudget) {
+      fail(overloaded(), true);
+      return { cancel: () => {} };
+    }
+    held = declaredLength;
+    readingBytes += declaredLength;
   }
   let whole = declaredLength >= 0 ? Buffer.allocUnsafe(declaredLength) : null;
   let chunks: Buffer[] | null = null;
   let received = 0;
-  let finished = false;
   res.onData((chunk, isLast) => {
     if (finished) return;
     const n = chunk.byteLength;
-    if (received + n > maxBytes) {
+    if (received + n > maxBytes || (declaredLength < 0 && readingBytes + n > readingBudget)) {
       // Answer at once but keep the connection: closing with unread upload data makes the kernel send a
-      // reset, and the client would see "connection reset" instead of the 413. The rest of the body is
-      // discarded by uWS as it arrives, never buffered.
-      finished = true;
-      fail(bodyTooLarge(maxBytes), false);
+      // reset, and the client would see "connection reset" instead of the answer. The rest of the body
+      // is discarded by uWS as it arrives, never buffered.
+      finish();
+      fail(received + n > maxBytes ? bodyTooLarge(maxBytes) : overloaded(), false);
       return;
+    }
+    if (declaredLength < 0) {
+      held += n;
+      readingBytes += n;
     }
     if (whole && received + n <= whole.length) {
       whole.set(new Uint8Array(chunk), received);
@@ -50,8 +90,9 @@ export function readBody(
     }
     received += n;
     if (isLast) {
-      finished = true;
+      finish();
       done(whole ? whole.subarray(0, received) : Buffer.concat(chunks ?? [], received));
     }
   });
+  return { cancel: () => finished || finish() };
 }

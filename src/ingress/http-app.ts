@@ -13,6 +13,8 @@ import { registerHealthRoutes } from '../ops/health-routes.js';
 import { registerIngestRoutes } from './ingest-routes.js';
 import { Lifecycle } from './lifecycle.js';
 import { sendError, setRetryAfterSeconds } from './respond.js';
+import { setReadingBudget } from './body-reader.js';
+import { DecodePool } from '../decode/decode-pool.js';
 import type { loadUws } from './uws-native.js';
 
 export interface HttpAppDeps {
@@ -28,22 +30,26 @@ export interface HttpApp {
   app: TemplatedApp;
   hub: SubscriberHub;
   lifecycle: Lifecycle;
+  /** Releases the decode pool's threads. */
+  close(): Promise<void>;
 }
 
 export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps): HttpApp {
   const { config, log } = deps;
   setRetryAfterSeconds(config.retryAfterSeconds);
+  setReadingBudget(Math.floor(config.maxReadingBytes / Math.max(1, config.ingressThreads)));
   const app = uws.App();
   const lifecycle = new Lifecycle();
   const hub = new SubscriberHub(app, deps.gate, log.child({ component: 'fanout' }));
-  registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, log: log.child({ component: 'ingest' }) });
+  const decodePool = config.decodeOffloadBytes > 0 ? new DecodePool(config.decodeThreads, log.child({ component: 'decode-pool' })) : undefined;
+  registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, decodePool, log: log.child({ component: 'ingest' }) });
   hub.register({ maxBackpressureBytes: config.wsMaxBackpressureBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds });
   registerHealthRoutes(app, { ready: deps.ready, draining: () => lifecycle.draining });
   app.any('/*', (res, req) => {
     const what = `${req.getMethod().toUpperCase()} ${req.getUrl()}`;
     sendError(res, new SluiceError('ROUTE_NOT_FOUND', `no route for ${what}`));
   });
-  return { app, hub, lifecycle };
+  return { app, hub, lifecycle, close: async () => decodePool?.close() };
 }
 
 /** Listens; resolves with the listen socket, or false when the port cannot be bound. */

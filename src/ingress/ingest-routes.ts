@@ -12,10 +12,11 @@ import { SluiceError, toErrorResponse } from '../errors.js';
 import { decodeRecords, type BodyFormat, type DecodedRecords } from '../decode/json-records.js';
 import { validateGeoMessage } from '../decode/seed-schemas.js';
 import { decodeBody, parseContentEncoding, type ContentEncoding } from '../decode/content-encoding.js';
+import type { DecodePool } from '../decode/decode-pool.js';
 import { assertLegalTopicName } from '../decode/topic-name.js';
 import type { DeliveryResult } from '../producer/delivery-result.js';
 import type { ProducePort } from '../producer/produce-port.js';
-import { readBody } from './body-reader.js';
+import { readBody, type BodyRead } from './body-reader.js';
 import { guard, pathParameter, sendError, sendJson } from './respond.js';
 import type { Lifecycle } from './lifecycle.js';
 
@@ -23,6 +24,8 @@ export interface IngestDeps {
   config: Config;
   producer: ProducePort;
   lifecycle: Lifecycle;
+  /** Present when SLUICE_DECODE_OFFLOAD_BYTES > 0. */
+  decodePool?: DecodePool;
   log: Logger;
 }
 
@@ -97,8 +100,10 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
       lifecycle.end();
     }
   };
+  let bodyRead: BodyRead | undefined;
   res.onAborted(() => {
     aborted = true;
+    bodyRead?.cancel();
     settle();
   });
   if (lifecycle.draining) {
@@ -127,20 +132,24 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
     if (!aborted) res.cork(() => sendError(res, err, closeConnection || lifecycle.draining));
   };
 
-  readBody(res, config.maxBodyBytes, meta.declaredLength, (body) => {
-    let records: DecodedRecords;
+  bodyRead = readBody(res, config.maxBodyBytes, meta.declaredLength, (body) => {
+    let decoded: DecodedRecords | Promise<DecodedRecords>;
     try {
-      records = decodeRecords(decodeBody(body, meta.encoding, config.maxBodyBytes), meta.format, config.keyField);
-      if (route.accept) records = route.accept(records);
+      // Large bodies of the plain ingest route decode on the pool; seed routes' bodies are one small object.
+      decoded = deps.decodePool && !route.accept && config.decodeOffloadBytes > 0 && body.length >= config.decodeOffloadBytes
+        ? deps.decodePool.decode(body, meta.encoding, meta.format, config.keyField, config.maxBodyBytes)
+        : decodeRecords(decodeBody(body, meta.encoding, config.maxBodyBytes), meta.format, config.keyField);
+      if (route.accept && !(decoded instanceof Promise)) decoded = route.accept(decoded);
     } catch (err) {
       fail(err);
       return;
     }
-    deps.producer.submit({ topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable })
-      .then((result) => {
-        const { status, body: answer } = route.answer(result, meta.durable, records);
-        finish(status, answer);
-      }, fail);
+    Promise.resolve(decoded).then((records) =>
+      deps.producer.submit({ topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable })
+        .then((result) => {
+          const { status, body: answer } = route.answer(result, meta.durable, records);
+          finish(status, answer);
+        })).catch(fail);
   }, fail);
 }
 

@@ -17,7 +17,7 @@ const log = createLogger(config.logLevel).child({ thread: threadId });
 const uws = loadUws(config.allowUwsFallback);
 const link = new MainThreadLink(port);
 let ready = initiallyReady;
-const { app, hub, lifecycle } = buildHttpApp(uws, { config, producer: link, gate: link, ready: () => ready, log });
+const { app, hub, lifecycle, close } = buildHttpApp(uws, { config, producer: link, gate: link, ready: () => ready, log });
 let listenSocket: us_listen_socket | false = false;
 
 port.on('message', (msg: ToWorker) => {
@@ -51,6 +51,7 @@ port.on('message', (msg: ToWorker) => {
       hub.closeAll();
       if (listenSocket) uws.us_listen_socket_close(listenSocket);
       listenSocket = false;
+      void close();
       port.unref();
       break;
   }
