@@ -51,7 +51,7 @@ const LZ4_1000 = lz4.encode(Buffer.from(NDJSON_1000));
 
 // ---------------------------------------------------------------- scenarios
 const sluice = (env = {}) => ({ cmd: [process.execPath, join(ROOT, 'dist', 'main.js')], env: { SLUICE_LOG_LEVEL: 'info', ...env }, sluice: true });
-const peer = (file) => ({ cmd: [process.execPath, join(ROOT, 'bench', 'peers', file)], env: {} });
+const peer = (file, env = {}) => ({ cmd: [process.execPath, join(ROOT, 'bench', 'peers', file)], env });
 const JSON_CT = 'application/json';
 const ND_CT = 'application/x-ndjson';
 
@@ -64,8 +64,8 @@ const SCENARIOS = [
   { name: 'sluice-ndjson-100', server: sluice(), body: NDJSON_100, ct: ND_CT, records: 100, connections: 50, expect: 200 },
   { name: 'sluice-ndjson-1000', server: sluice(), body: NDJSON_1000, ct: ND_CT, records: 1000, connections: 16, expect: 200 },
   { name: 'sluice-lz4-1000', server: sluice(), body: LZ4_1000, ct: ND_CT, headers: { 'content-encoding': 'lz4' }, records: 1000, connections: 16, expect: 200 },
-  { name: 'sluice-ndjson-1000-offload', server: sluice({ SLUICE_DECODE_OFFLOAD_BYTES: '65536' }), body: NDJSON_1000, ct: ND_CT, records: 1000, connections: 16, expect: 200 },
-  { name: 'sluice-lz4-1000-offload', server: sluice({ SLUICE_DECODE_OFFLOAD_BYTES: '4096' }), body: LZ4_1000, ct: ND_CT, headers: { 'content-encoding': 'lz4' }, records: 1000, connections: 16, expect: 200 },
+  { name: 'sluice-ndjson-1000-inline', server: sluice({ SLUICE_DECODE_OFFLOAD_BYTES: '0' }), body: NDJSON_1000, ct: ND_CT, records: 1000, connections: 16, expect: 200 },
+  { name: 'sluice-lz4-1000-inline', server: sluice({ SLUICE_DECODE_OFFLOAD_BYTES: '0' }), body: LZ4_1000, ct: ND_CT, headers: { 'content-encoding': 'lz4' }, records: 1000, connections: 16, expect: 200 },
   { name: 'sluice-single-fire-threads-0', server: sluice({ SLUICE_INGRESS_THREADS: '0' }), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
   { name: 'sluice-single-fire-threads-1', server: sluice({ SLUICE_INGRESS_THREADS: '1' }), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
   { name: 'sluice-single-fire-threads-2', server: sluice({ SLUICE_INGRESS_THREADS: '2' }), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
@@ -73,6 +73,7 @@ const SCENARIOS = [
   { name: 'sluice-ndjson-1000-threads-2', server: sluice({ SLUICE_INGRESS_THREADS: '2' }), body: NDJSON_1000, ct: ND_CT, records: 1000, connections: 16, expect: 200 },
   { name: 'peer-fastify-kafkajs', server: peer('fastify-kafkajs.mjs'), body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 200 },
   { name: 'peer-fastify-ckjs', server: peer('fastify-ckjs.mjs'), body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 200 },
+  { name: 'peer-fastify-ckjs-tuned', server: peer('fastify-ckjs.mjs', { PEER_LINGER_MS: '1' }), body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 200 },
   { name: 'peer-fastify-kafkajs-fire', server: peer('fastify-kafkajs.mjs'), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
   { name: 'peer-fastify-ckjs-fire', server: peer('fastify-ckjs.mjs'), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
   // Runs last: offers twice the highest single-record rate Sluice sustained in this run (durable answers).
@@ -330,8 +331,9 @@ function ratios(sc) {
     'sluice-single-fire/peer-fastify-ckjs-fire requests': div(sc['sluice-single-fire']?.requestsPerSec, sc['peer-fastify-ckjs-fire']?.requestsPerSec),
     'sluice-single-fire threads-2/threads-0 requests': div(sc['sluice-single-fire-threads-2']?.requestsPerSec, sc['sluice-single-fire-threads-0']?.requestsPerSec),
     'sluice-single-fire threads-1/threads-0 requests': div(sc['sluice-single-fire-threads-1']?.requestsPerSec, sc['sluice-single-fire-threads-0']?.requestsPerSec),
-    'sluice-ndjson-1000 offload/inline records': div(sc['sluice-ndjson-1000-offload']?.recordsPerSec, sc['sluice-ndjson-1000']?.recordsPerSec),
-    'sluice-lz4-1000 offload/inline records': div(sc['sluice-lz4-1000-offload']?.recordsPerSec, sc['sluice-lz4-1000']?.recordsPerSec),
+    'sluice-single-durable/peer-fastify-ckjs-tuned requests': div(sc['sluice-single-durable']?.requestsPerSec, sc['peer-fastify-ckjs-tuned']?.requestsPerSec),
+    'sluice-ndjson-1000 pool-decoded (default)/inline records': div(sc['sluice-ndjson-1000']?.recordsPerSec, sc['sluice-ndjson-1000-inline']?.recordsPerSec),
+    'sluice-lz4-1000 pool-decoded (default)/inline records': div(sc['sluice-lz4-1000']?.recordsPerSec, sc['sluice-lz4-1000-inline']?.recordsPerSec),
     'sluice-ndjson-1000 threads-2/threads-0 records': div(sc['sluice-ndjson-1000-threads-2']?.recordsPerSec, sc['sluice-ndjson-1000-threads-0']?.recordsPerSec),
   };
   for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];

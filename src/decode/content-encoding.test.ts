@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
-import { decodeBody, decodeLz4Frame, parseContentEncoding } from './content-encoding.js';
+import { decodeBody, decodeLz4Frame, estimateDecodedBytes, parseContentEncoding } from './content-encoding.js';
 
 const lz4 = createRequire(import.meta.url)('lz4') as { encode(b: Buffer, o?: object): Buffer };
 const ndjson = Buffer.from(Array.from({ length: 5000 }, (_, i) => JSON.stringify({ device_id: `d${i % 50}`, seq: i })).join('\n'));
@@ -28,6 +28,19 @@ describe('decodeBody', () => {
       expect(() => decodeBody(bad, 'lz4', 1 << 20)).toThrow(expect.objectContaining({ code: 'INVALID_ENCODING' }));
     }
     expect(() => decodeBody(Buffer.from('nope'), 'gzip', 1 << 20)).toThrow(expect.objectContaining({ code: 'INVALID_ENCODING' }));
+  });
+
+  it('estimates the decoded size from the gzip trailer or the LZ4 frame descriptor, without decoding', () => {
+    expect(estimateDecodedBytes(gzipSync(ndjson), 'gzip')).toBe(ndjson.length);
+    const framed = lz4.encode(ndjson); // this encoder declares no content size: 4:1 is assumed
+    expect(estimateDecodedBytes(framed, 'lz4')).toBe(framed.length * 4);
+    const declared = Buffer.alloc(15);
+    declared.writeUInt32LE(0x184d2204, 0);
+    declared[4] = 0x48; // version 01, content size present
+    declared[5] = 0x70;
+    declared.writeBigUInt64LE(123456n, 6);
+    expect(estimateDecodedBytes(declared, 'lz4')).toBe(123456);
+    expect(estimateDecodedBytes(ndjson, 'identity')).toBe(ndjson.length);
   });
 
   it('parses the header, refusing encodings it does not decode with 415', () => {

@@ -34,6 +34,20 @@ export function decodeBody(body: Buffer, encoding: ContentEncoding, maxBytes: nu
   return decodeLz4Frame(body, maxBytes);
 }
 
+/**
+ * What a body will decode to, without decoding it: gzip's trailer holds the size (mod 2^32), an LZ4
+ * frame may declare it; otherwise assume 4:1, typical for device JSON. Used to send big bodies to the
+ * decode pool and keep small ones on the event loop.
+ */
+export function estimateDecodedBytes(body: Buffer, encoding: ContentEncoding): number {
+  if (encoding === 'identity') return body.length;
+  if (encoding === 'gzip' && body.length >= 18) return body.readUInt32LE(body.length - 4);
+  if (encoding === 'lz4' && body.length >= 15 && body.readUInt32LE(0) === LZ4_MAGIC && (body[4] & 0x08) !== 0) {
+    return Number(body.readBigUInt64LE(6));
+  }
+  return body.length * 4;
+}
+
 const LZ4_MAGIC = 0x184d2204;
 const BLOCK_MAX_SIZES: Record<number, number> = { 4: 64 * 1024, 5: 256 * 1024, 6: 1024 * 1024, 7: 4 * 1024 * 1024 };
 

@@ -11,7 +11,7 @@ import type { Config } from '../config/schema.js';
 import { SluiceError, toErrorResponse } from '../errors.js';
 import { decodeRecords, type BodyFormat, type DecodedRecords } from '../decode/json-records.js';
 import { validateGeoMessage } from '../decode/seed-schemas.js';
-import { decodeBody, parseContentEncoding, type ContentEncoding } from '../decode/content-encoding.js';
+import { decodeBody, estimateDecodedBytes, parseContentEncoding, type ContentEncoding } from '../decode/content-encoding.js';
 import type { DecodePool } from '../decode/decode-pool.js';
 import { assertLegalTopicName } from '../decode/topic-name.js';
 import type { DeliveryResult } from '../producer/delivery-result.js';
@@ -136,7 +136,7 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
     let decoded: DecodedRecords | Promise<DecodedRecords>;
     try {
       // Large bodies of the plain ingest route decode on the pool; seed routes' bodies are one small object.
-      decoded = deps.decodePool && !route.accept && config.decodeOffloadBytes > 0 && body.length >= config.decodeOffloadBytes
+      decoded = deps.decodePool && !route.accept && estimateDecodedBytes(body, meta.encoding) >= config.decodeOffloadBytes
         ? deps.decodePool.decode(body, meta.encoding, meta.format, config.keyField, config.maxBodyBytes)
         : decodeRecords(decodeBody(body, meta.encoding, config.maxBodyBytes), meta.format, config.keyField);
       if (route.accept && !(decoded instanceof Promise)) decoded = route.accept(decoded);
