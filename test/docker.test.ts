@@ -1,0 +1,28 @@
+/**
+ * docker/ without a Docker engine: the compose file must pass `docker-compose config` (Debian's
+ * docker-compose validates without a daemon) and describe the tested layout; the image must build the
+ * native client and run as a non-root user.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { ROOT } from './helpers/sluice-process.js';
+
+it('compose.yaml validates and has three KRaft brokers, a 6-partition RF-3 min-ISR-2 topic and the gateway', () => {
+  const r = spawnSync('docker-compose', ['-f', join(ROOT, 'docker', 'compose.yaml'), 'config'], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  const config = r.stdout;
+  for (const broker of ['kafka-1', 'kafka-2', 'kafka-3']) expect(config).toContain(`${broker}:`);
+  expect(config).toMatch(/KAFKA_PROCESS_ROLES: broker,controller/);
+  expect(config).toMatch(/--partitions 6 --replication-factor 3 --config min\.insync\.replicas=2/);
+  expect(config).toMatch(/KAFKA_BOOTSTRAP_SERVERS: kafka-1:9092,kafka-2:9092,kafka-3:9092/);
+});
+
+it('the Dockerfile builds the native client from source in a build stage and runs as a non-root user', () => {
+  const dockerfile = readFileSync(join(ROOT, 'docker', 'Dockerfile'), 'utf8');
+  expect(dockerfile.match(/^FROM /gm)).toHaveLength(2);
+  expect(dockerfile).toMatch(/CKJS_LINKING=dynamic npm ci/);
+  expect(dockerfile).toMatch(/^USER node$/m);
+  expect(dockerfile).toMatch(/COPY native-config/);
+});
