@@ -17,7 +17,8 @@ import { ConsumerPool } from './consumer/consumer-pool.js';
 import { SubscriptionRegistry, type FrameSink } from './consumer/subscription-registry.js';
 import type { SubscribeGate } from './fanout/subscriber-hub.js';
 import { loadUws } from './ingress/uws-native.js';
-import { buildHttpApp, listen } from './ingress/http-app.js';
+import { buildHttpApp, listen, type HttpAppDeps } from './ingress/http-app.js';
+import { GatewayMetrics } from './ops/metrics.js';
 import { IngressWorkers } from './ingress/ingress-workers.js';
 import { KafkaConsumer, librdkafkaVersion } from './kafka-client.js';
 
@@ -54,9 +55,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     bootstrapServers = broker.bootstrapServers;
   }
 
+  const metrics = new GatewayMetrics();
   let producer: GatewayProducer;
   try {
-    producer = new GatewayProducer(bootstrapServers, producerProps, config, log.child({ component: 'producer' }));
+    producer = new GatewayProducer(bootstrapServers, producerProps, config, log.child({ component: 'producer' }), metrics);
   } catch (err) {
     await broker?.stop();
     throw new StartupError(`${producerFile} (SLUICE_PRODUCER_CONFIG / SLUICE_PRODUCER_PROFILE): librdkafka refused it: ${(err as Error).message}`);
@@ -73,14 +75,25 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
 
   const topics = new TopicRegistry(producer, config, log.child({ component: 'topics' }));
   const subscriptions = new SubscriptionRegistry(topics);
-  const pool = new ConsumerPool(bootstrapServers, consumerProps, subscriptions.onRecords, config.metadataTimeoutMs, log.child({ component: 'consumer' }));
+  const pool = new ConsumerPool(bootstrapServers, consumerProps, subscriptions.onRecords, config.metadataTimeoutMs, log.child({ component: 'consumer' }), metrics);
   const producePort = new LocalProducePort(producer, topics);
+  const metricsText = () => {
+    // Gauges read at scrape time rather than updated on the hot path.
+    const inflight = producer.inflight;
+    metrics.inflightRecords.set(inflight.records);
+    metrics.inflightBytes.set(inflight.bytes);
+    const subs = subscriptions.counts();
+    metrics.subscribers.labels('websocket').set(subs.envelope);
+    metrics.subscribers.labels('seed-websocket').set(subs.value);
+    return metrics.registry.metrics();
+  };
+  const countRequest = (route: string, status: number, records: number) => metrics.countRequest(route, status, records);
 
   let ingress: Ingress;
   try {
     ingress = config.ingressThreads === 0
-      ? await startMainThreadIngress(uws, config, producePort, subscriptions, () => producer.ready, log)
-      : await startWorkerIngress(config, producePort, subscriptions, () => producer.ready, log);
+      ? await startMainThreadIngress(uws, config, producePort, subscriptions, () => producer.ready, countRequest, metricsText, log)
+      : await startWorkerIngress(config, producePort, subscriptions, () => producer.ready, metrics, metricsText, log);
   } catch (err) {
     await producer.disconnect();
     await broker?.stop();
@@ -119,8 +132,8 @@ interface Ingress {
 }
 
 async function startMainThreadIngress(uws: ReturnType<typeof loadUws>, config: Config, producer: ProducePort, gate: SubscribeGate,
-  ready: () => boolean, log: Logger): Promise<Ingress> {
-  const { app, hub, lifecycle, close } = buildHttpApp(uws, { config, producer, gate, ready, log });
+  ready: () => boolean, countRequest: HttpAppDeps['countRequest'], metricsText: () => Promise<string>, log: Logger): Promise<Ingress> {
+  const { app, hub, lifecycle, close } = buildHttpApp(uws, { config, producer, gate, ready, countRequest, metricsText, log });
   const socket = await listen(app, config.host, config.port);
   if (!socket) throw new StartupError(`SLUICE_PORT=${config.port}: cannot listen on ${config.host}:${config.port} (in use?)`);
   return {
@@ -136,8 +149,9 @@ async function startMainThreadIngress(uws: ReturnType<typeof loadUws>, config: C
   };
 }
 
-async function startWorkerIngress(config: Config, producer: ProducePort, gate: SubscribeGate, ready: () => boolean, log: Logger): Promise<Ingress> {
-  const workers = new IngressWorkers(config, producer, gate, ready, log.child({ component: 'ingress-workers' }));
+async function startWorkerIngress(config: Config, producer: ProducePort, gate: SubscribeGate, ready: () => boolean,
+  metrics: GatewayMetrics, metricsText: () => Promise<string>, log: Logger): Promise<Ingress> {
+  const workers = new IngressWorkers(config, producer, gate, ready, metrics, metricsText, log.child({ component: 'ingress-workers' }));
   const port = await workers.start(config.ingressThreads);
   log.info({ threads: config.ingressThreads }, 'ingress worker threads listening');
   return {

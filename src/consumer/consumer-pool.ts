@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { TopicConsumer, type BatchSink } from './topic-consumer.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
 
 const IDLE_GRACE_MS = 10_000;
 
@@ -24,13 +25,15 @@ export class ConsumerPool {
     private readonly sink: BatchSink,
     private readonly timeoutMs: number,
     private readonly log: Logger,
+    private readonly metrics?: GatewayMetrics,
   ) {}
 
   /** Takes a reference on the topic's consumer; resolves once it is positioned (live from now on). */
   acquire(topic: string, partitions: number): Promise<void> {
     let entry = this.entries.get(topic);
     if (!entry) {
-      const consumer = new TopicConsumer(topic, this.bootstrapServers, this.properties, this.sink, this.log);
+      const consumer = new TopicConsumer(topic, this.bootstrapServers, this.properties, this.sink, this.log,
+        (stats) => this.metrics?.onConsumerStats(stats));
       const ready = consumer.start(partitions, this.timeoutMs);
       entry = { consumer, ready, refs: 0, idleTimer: undefined };
       this.entries.set(topic, entry);
@@ -53,6 +56,7 @@ export class ConsumerPool {
     entry.idleTimer = setTimeout(() => {
       if (entry.refs > 0 || this.entries.get(topic) !== entry) return;
       this.entries.delete(topic);
+      this.metrics?.forgetTopic(topic);
       void entry.consumer.stop().then(() => this.log.info({ topic }, 'fan-out consumer stopped (no subscribers)'));
     }, IDLE_GRACE_MS);
     entry.idleTimer.unref();

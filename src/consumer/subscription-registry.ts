@@ -46,6 +46,17 @@ export class SubscriptionRegistry implements SubscribeGate {
     this.pool!.release(topic);
   }
 
+  /** Open subscriptions by frame style, for metrics. */
+  counts(): { envelope: number; value: number } {
+    let envelope = 0;
+    let value = 0;
+    for (const d of this.demand.values()) {
+      envelope += d.envelope;
+      value += d.value;
+    }
+    return { envelope, value };
+  }
+
   /** The consumer pool's batch sink. */
   readonly onRecords = (topic: string, records: Message[]): void => {
     const d = this.demand.get(topic);

@@ -10,6 +10,7 @@
  */
 import type { Logger } from 'pino';
 import { KafkaConsumer, type Message } from '../kafka-client.js';
+import type { LibrdkafkaStats } from '../ops/metrics.js';
 
 export type BatchSink = (topic: string, records: Message[]) => void;
 
@@ -27,6 +28,7 @@ export class TopicConsumer {
     properties: Record<string, string>,
     private readonly sink: BatchSink,
     private readonly log: Logger,
+    onStats: (stats: LibrdkafkaStats) => void = () => {},
   ) {
     this.consumer = new KafkaConsumer({
       'client.id': `sluice-fanout-${topic}`,
@@ -36,6 +38,7 @@ export class TopicConsumer {
       'bootstrap.servers': bootstrapServers,
     }, {});
     this.consumer.on('event.error', (err) => this.log.warn({ topic, err: err.message }, 'fan-out consumer error'));
+    this.consumer.on('event.stats', (stats) => onStats(JSON.parse(stats.message) as LibrdkafkaStats));
   }
 
   /** Resolves once the consumer is positioned at the end of every partition: records produced afterwards are delivered. */

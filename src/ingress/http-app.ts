@@ -23,6 +23,9 @@ export interface HttpAppDeps {
   gate: SubscribeGate;
   /** True while the producer reaches a broker. */
   ready: () => boolean;
+  countRequest: (route: string, status: number, records: number) => void;
+  /** Prometheus text for GET /metrics (gathered on the main thread). */
+  metricsText: () => Promise<string>;
   log: Logger;
 }
 
@@ -42,9 +45,21 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
   const lifecycle = new Lifecycle();
   const hub = new SubscriberHub(app, deps.gate, log.child({ component: 'fanout' }));
   const decodePool = config.decodeOffloadBytes > 0 ? new DecodePool(config.decodeThreads, log.child({ component: 'decode-pool' })) : undefined;
-  registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, decodePool, log: log.child({ component: 'ingest' }) });
+  registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, decodePool, countRequest: deps.countRequest, log: log.child({ component: 'ingest' }) });
   hub.register({ maxBackpressureBytes: config.wsMaxBackpressureBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds });
   registerHealthRoutes(app, { ready: deps.ready, draining: () => lifecycle.draining });
+  app.get('/metrics', (res) => {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    deps.metricsText().then((text) => {
+      if (aborted) return;
+      res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8').end(text));
+    }, (err: unknown) => {
+      if (!aborted) res.cork(() => sendError(res, err));
+    });
+  });
   app.any('/*', (res, req) => {
     const what = `${req.getMethod().toUpperCase()} ${req.getUrl()}`;
     sendError(res, new SluiceError('ROUTE_NOT_FOUND', `no route for ${what}`));

@@ -26,11 +26,15 @@ export interface IngestDeps {
   lifecycle: Lifecycle;
   /** Present when SLUICE_DECODE_OFFLOAD_BYTES > 0. */
   decodePool?: DecodePool;
+  /** Counts one answered request (route name, status, records accepted). */
+  countRequest: (route: string, status: number, records: number) => void;
   log: Logger;
 }
 
 /** Per-route behaviour on top of the shared pipeline. */
 interface RouteSpec {
+  /** Label for metrics. */
+  name: string;
   /** Checks and possibly rewrites decoded records (seed routes); throws to refuse the request. */
   accept?(records: DecodedRecords): DecodedRecords;
   /** The success answer. */
@@ -51,12 +55,14 @@ const HEADER_PREFIX = 'x-kafka-header-';
 const MAX_KAFKA_HEADERS = 32;
 
 const topicsRoute: RouteSpec = {
+  name: 'topics',
   answer: (r, durable) => durable
     ? { status: 200, body: JSON.stringify(r) }
     : { status: 202, body: JSON.stringify({ topic: r.topic, count: r.count }) },
 };
 
 const seedProducerRoute: RouteSpec = {
+  name: 'producer',
   accept(records) {
     if (records.count !== 1) throw new SluiceError('VALIDATION_FAILED', 'body must be one JSON object {name, message_id, lat, lon}');
     const msg = validateGeoMessage(records.parsed[0]);
@@ -73,6 +79,7 @@ const seedProducerRoute: RouteSpec = {
 };
 
 const seedSendRoute: RouteSpec = {
+  name: 'send',
   accept(records) {
     const v = records.parsed[0];
     if (records.count !== 1 || v === null || typeof v !== 'object' || Array.isArray(v)) {
@@ -120,14 +127,16 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
   }
   lifecycle.begin();
   settled = false;
-  const finish = (status: number, body: string) => {
+  const finish = (status: number, body: string, records: number) => {
     settle();
+    deps.countRequest(route.name, status, records);
     // While draining, answers close their connection so keep-alive clients move on and threads can end.
     if (!aborted) res.cork(() => sendJson(res, status, body, lifecycle.draining));
   };
   const fail = (err: unknown, closeConnection = false) => {
     settle();
     const e = toErrorResponse(err);
+    deps.countRequest(route.name, e.status, 0);
     if (e.status >= 500) deps.log.warn({ topic: meta.topic, err: (err as Error).message }, 'ingest request failed');
     if (!aborted) res.cork(() => sendError(res, err, closeConnection || lifecycle.draining));
   };
@@ -148,7 +157,7 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
       deps.producer.submit({ topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable })
         .then((result) => {
           const { status, body: answer } = route.answer(result, meta.durable, records);
-          finish(status, answer);
+          finish(status, answer, records.count);
         })).catch(fail);
   }, fail);
 }

@@ -10,6 +10,7 @@ import { loadUws } from './uws-native.js';
 import { buildHttpApp, listen } from './http-app.js';
 import { MainThreadLink } from './main-thread-link.js';
 import type { ToWorker, WorkerInit } from './thread-protocol.js';
+import { RequestTally } from '../ops/metrics.js';
 
 const { config, ready: initiallyReady } = workerData as WorkerInit;
 const port = parentPort!;
@@ -17,7 +18,19 @@ const log = createLogger(config.logLevel).child({ thread: threadId });
 const uws = loadUws(config.allowUwsFallback);
 const link = new MainThreadLink(port);
 let ready = initiallyReady;
-const { app, hub, lifecycle, close } = buildHttpApp(uws, { config, producer: link, gate: link, ready: () => ready, log });
+// Request counts travel to the main thread's metrics once a second, not per request.
+const tally = new RequestTally();
+const flushCounts = () => {
+  const counts = tally.drain();
+  if (counts.length > 0) link.post({ type: 'request-counts', counts });
+};
+const countsTimer = setInterval(flushCounts, 1000);
+countsTimer.unref();
+const { app, hub, lifecycle, close } = buildHttpApp(uws, {
+  config, producer: link, gate: link, ready: () => ready, log,
+  countRequest: (route, status, records) => tally.add(route, status, records),
+  metricsText: () => link.metricsText(),
+});
 let listenSocket: us_listen_socket | false = false;
 
 port.on('message', (msg: ToWorker) => {
@@ -33,6 +46,9 @@ port.on('message', (msg: ToWorker) => {
       break;
     case 'ready':
       ready = msg.ready;
+      break;
+    case 'metrics-text':
+      link.onMetricsText(msg.id, msg.text);
       break;
     case 'listen':
       void listen(app, config.host, msg.port).then((socket) => {
@@ -52,6 +68,8 @@ port.on('message', (msg: ToWorker) => {
       if (listenSocket) uws.us_listen_socket_close(listenSocket);
       listenSocket = false;
       void close();
+      clearInterval(countsTimer);
+      flushCounts();
       port.unref();
       break;
   }

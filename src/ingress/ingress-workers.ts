@@ -10,6 +10,7 @@ import type { Config } from '../config/schema.js';
 import { SluiceError, StartupError } from '../errors.js';
 import type { ProducePort } from '../producer/produce-port.js';
 import type { SubscribeGate } from '../fanout/subscriber-hub.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
 import type { PlainError, ProduceOutcome, ToMain, ToWorker, WorkerInit } from './thread-protocol.js';
 
 function freePort(host: string): Promise<number> {
@@ -78,6 +79,8 @@ export class IngressWorkers {
     private readonly producer: ProducePort,
     private readonly gate: SubscribeGate,
     private readonly isReady: () => boolean,
+    private readonly metrics: GatewayMetrics,
+    private readonly metricsText: () => Promise<string>,
     private readonly log: Logger,
   ) {}
 
@@ -140,6 +143,12 @@ export class IngressWorkers {
         break;
       case 'release':
         this.gate.release(msg.topic, msg.style);
+        break;
+      case 'request-counts':
+        this.metrics.addRequests(msg.counts);
+        break;
+      case 'metrics-request':
+        this.metricsText().then((text) => h.send({ type: 'metrics-text', id: msg.id, text }), () => h.send({ type: 'metrics-text', id: msg.id, text: '' }));
         break;
       default:
         h.notify(msg);

@@ -25,6 +25,7 @@ export class MainThreadLink implements ProducePort, SubscribeGate {
   private nextId = 1;
   private readonly produceWaiters = new Map<number, Waiter<DeliveryResult>>();
   private readonly acquireWaiters = new Map<number, Waiter<void>>();
+  private readonly metricsWaiters = new Map<number, Waiter<string>>();
 
   constructor(private readonly port: MessagePort) {}
 
@@ -93,6 +94,20 @@ export class MainThreadLink implements ProducePort, SubscribeGate {
     this.acquireWaiters.delete(id);
     if (error) w.reject(fromPlainError(error));
     else w.resolve();
+  }
+
+  /** Prometheus text from the main thread, where the metrics live. */
+  metricsText(): Promise<string> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.metricsWaiters.set(id, { resolve, reject });
+      this.post({ type: 'metrics-request', id });
+    });
+  }
+
+  onMetricsText(id: number, text: string): void {
+    this.metricsWaiters.get(id)?.resolve(text);
+    this.metricsWaiters.delete(id);
   }
 
   release(topic: string, style: FrameStyle): void {

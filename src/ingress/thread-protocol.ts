@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import type { DeliveryResult } from '../producer/delivery-result.js';
 import type { ErrorCode } from '../errors.js';
 import type { FrameStyle } from '../fanout/subscriber-hub.js';
+import type { RequestCounts } from '../ops/metrics.js';
 
 export interface WorkerInit {
   config: Config;
@@ -40,7 +41,9 @@ export type ToMain =
   | { type: 'produce'; requests: ProduceDescriptor[]; body: ArrayBuffer; starts: ArrayBuffer; ends: ArrayBuffer }
   | { type: 'acquire'; id: number; topic: string; style: FrameStyle }
   | { type: 'release'; topic: string; style: FrameStyle }
-  | { type: 'drained' };
+  | { type: 'drained' }
+  | { type: 'request-counts'; counts: RequestCounts }
+  | { type: 'metrics-request'; id: number };
 
 export type ToWorker =
   | { type: 'listen'; port: number }
@@ -49,4 +52,5 @@ export type ToWorker =
   | { type: 'ready'; ready: boolean }
   | { type: 'frames'; topic: string; envelopes: string[] | null; values: Uint8Array[] | null }
   | { type: 'drain'; timeoutMs: number }
+  | { type: 'metrics-text'; id: number; text: string }
   | { type: 'close' };

@@ -15,6 +15,7 @@ import { Producer, CODES, type LibrdKafkaError, type DeliveryReport, type Messag
 import { SluiceError } from '../errors.js';
 import type { DecodedRecords } from '../decode/json-records.js';
 import type { DeliveryResult, PartitionOffsets } from './delivery-result.js';
+import type { GatewayMetrics, LibrdkafkaStats } from '../ops/metrics.js';
 
 export interface ProduceRequest {
   topic: string;
@@ -40,11 +41,13 @@ class DeliveryContext {
   readonly last: number[] = [];
   readonly counts: number[] = [];
 
+  readonly startedAt = performance.now();
+
   constructor(
     readonly topic: string,
     readonly count: number,
     readonly durable: boolean,
-    private readonly settle: ((ctx: DeliveryContext) => void) | null,
+    private readonly settle: (ctx: DeliveryContext) => void,
   ) {
     this.pending = count;
   }
@@ -62,7 +65,7 @@ class DeliveryContext {
       if (offset > this.last[partition]) this.last[partition] = offset;
       this.counts[partition]++;
     }
-    if (--this.pending === 0 && this.settle) this.settle(this);
+    if (--this.pending === 0) this.settle(this);
   }
 
   result(): DeliveryResult {
@@ -90,6 +93,7 @@ export class GatewayProducer {
     properties: Record<string, string>,
     private readonly limits: ProducerLimits,
     private readonly log: Logger,
+    private readonly metrics?: GatewayMetrics,
   ) {
     this.producer = new Producer({
       'client.id': 'sluice',
@@ -145,13 +149,20 @@ export class GatewayProducer {
     this.inflightBytes += bytes;
 
     return new Promise<DeliveryResult>((resolve, reject) => {
-      const ctx = new DeliveryContext(topic, records.count, durable, durable
-        ? (c) => {
-          if (c.failed === 0) resolve(c.result());
-          else reject(new SluiceError('DELIVERY_FAILED', `Kafka did not acknowledge ${c.failed} of ${c.count} records: ${c.firstError?.message}`,
-            { delivered: c.count - c.failed }));
-        }
-        : null);
+      const ctx = new DeliveryContext(topic, records.count, durable, (c) => {
+        // Once per request: metrics and the answer, never per record.
+        this.metrics?.recordsDelivered.labels('ok').inc(c.count - c.failed);
+        if (c.failed > 0) this.metrics?.recordsDelivered.labels('failed').inc(c.failed);
+        this.metrics?.deliveryLatency.observe((performance.now() - c.startedAt) / 1000);
+        if (!c.durable) {
+          if (c.failed > 0) {
+            this.fireAndForgetFailures += c.failed;
+            this.log.error({ topic: c.topic, failed: c.failed, of: c.count, err: c.firstError?.message }, 'fire-and-forget records were not delivered');
+          }
+        } else if (c.failed === 0) resolve(c.result());
+        else reject(new SluiceError('DELIVERY_FAILED', `Kafka did not acknowledge ${c.failed} of ${c.count} records: ${c.firstError?.message}`,
+          { delivered: c.count - c.failed }));
+      });
       const { body, starts, ends, keys } = records;
       let i = 0;
       try {
@@ -178,16 +189,12 @@ export class GatewayProducer {
   private onDelivery(err: LibrdKafkaError | null, report: DeliveryReport): void {
     this.inflightRecords--;
     this.inflightBytes -= report.size;
-    const ctx = report.opaque as DeliveryContext;
-    if (err && !ctx.durable) this.fireAndForgetFailures++;
-    ctx.record(err, report.partition, report.offset);
-    if (err && !ctx.durable && ctx.pending === 0) {
-      this.log.error({ topic: ctx.topic, failed: ctx.failed, of: ctx.count, err: ctx.firstError?.message }, 'fire-and-forget records were not delivered');
-    }
+    (report.opaque as DeliveryContext).record(err, report.partition, report.offset);
   }
 
   private onStats(json: string): void {
-    const stats = JSON.parse(json) as { brokers?: Record<string, { state: string }> };
+    const stats = JSON.parse(json) as LibrdkafkaStats;
+    this.metrics?.onProducerStats(stats);
     let up = false;
     for (const b of Object.values(stats.brokers ?? {})) if (b.state === 'UP') up = true;
     if (up !== this.brokersUp) this.log.info({ brokersUp: up }, up ? 'kafka reachable' : 'no kafka broker reachable');

@@ -1,0 +1,121 @@
+/**
+ * Prometheus metrics (`GET /metrics`), declared once here. Series are Sluice's own (`sluice_` prefix)
+ * with bounded labels (route, status, result, broker, and topic/partition only for topics with
+ * subscribers). Counted per request or per batch, never per record. Kept on the main thread; ingress
+ * worker threads send their request counts in one message per second.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type RequestCounts = [route: string, status: number, requests: number, records: number][];
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({ name: 'sluice_http_requests_total', help: 'Ingest requests answered, by route and status.', labelNames: ['route', 'status'], registers: [this.registry] });
+  readonly recordsReceived = new Counter({ name: 'sluice_records_received_total', help: 'Records in requests answered 2xx.', labelNames: ['route'], registers: [this.registry] });
+  readonly recordsDelivered = new Counter({ name: 'sluice_records_delivered_total', help: 'Records with a delivery report from Kafka, by result.', labelNames: ['result'], registers: [this.registry] });
+  readonly deliveryLatency = new Histogram({
+    name: 'sluice_delivery_latency_seconds', help: 'From the first produce() of a request to the last delivery report of its records.',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
+  });
+  readonly inflightRecords = new Gauge({ name: 'sluice_producer_inflight_records', help: 'Records queued in the producer, not yet acknowledged.', registers: [this.registry] });
+  readonly inflightBytes = new Gauge({ name: 'sluice_producer_inflight_bytes', help: 'Value bytes queued in the producer, not yet acknowledged.', registers: [this.registry] });
+  readonly queueMessages = new Gauge({ name: 'sluice_kafka_producer_queue_messages', help: 'librdkafka msg_cnt: messages in the producer queues.', registers: [this.registry] });
+  readonly queueFill = new Gauge({ name: 'sluice_kafka_producer_queue_fill_ratio', help: 'librdkafka msg_cnt / msg_max.', registers: [this.registry] });
+  readonly txMessages = new Gauge({ name: 'sluice_kafka_tx_messages', help: 'librdkafka txmsgs: messages sent to brokers since start.', registers: [this.registry] });
+  readonly txRetries = new Gauge({ name: 'sluice_kafka_tx_retries', help: 'librdkafka txretries summed over brokers since start.', registers: [this.registry] });
+  readonly brokerRtt = new Gauge({ name: 'sluice_kafka_broker_rtt_seconds', help: 'librdkafka average broker round-trip time over the last statistics window.', labelNames: ['broker'], registers: [this.registry] });
+  readonly brokersUp = new Gauge({ name: 'sluice_kafka_brokers_up', help: 'Broker connections in state UP.', registers: [this.registry] });
+  readonly subscribers = new Gauge({ name: 'sluice_subscribers', help: 'Open subscriptions, by transport.', labelNames: ['transport'], registers: [this.registry] });
+  readonly consumerLag = new Gauge({ name: 'sluice_consumer_lag_records', help: 'Fan-out consumer lag per partition: end offset minus the next offset handed to subscribers.', labelNames: ['topic', 'partition'], registers: [this.registry] });
+
+  private readonly lagPartitions = new Map<string, Set<string>>();
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
+  }
+
+  /** Request counts from any thread, summed per route and status. */
+  addRequests(counts: RequestCounts): void {
+    for (const [route, status, requests, records] of counts) {
+      this.requests.labels(route, String(status)).inc(requests);
+      if (records > 0) this.recordsReceived.labels(route).inc(records);
+    }
+  }
+
+  /** librdkafka producer statistics (statistics.interval.ms). */
+  onProducerStats(stats: LibrdkafkaStats): void {
+    this.queueMessages.set(stats.msg_cnt ?? 0);
+    this.queueFill.set(stats.msg_max ? (stats.msg_cnt ?? 0) / stats.msg_max : 0);
+    this.txMessages.set(stats.txmsgs ?? 0);
+    let retries = 0;
+    let up = 0;
+    this.brokerRtt.reset();
+    for (const b of Object.values(stats.brokers ?? {})) {
+      retries += b.txretries ?? 0;
+      if (b.state === 'UP') up++;
+      if (b.nodeid !== undefined && b.nodeid >= 0 && b.rtt) this.brokerRtt.labels(String(b.nodeid)).set((b.rtt.avg ?? 0) / 1e6);
+    }
+    this.txRetries.set(retries);
+    this.brokersUp.set(up);
+  }
+
+  /** librdkafka consumer statistics of one fan-out consumer. */
+  onConsumerStats(stats: LibrdkafkaStats): void {
+    for (const [topic, t] of Object.entries(stats.topics ?? {})) {
+      for (const [partition, p] of Object.entries(t.partitions ?? {})) {
+        if (partition === '-1') continue;
+        // Fan-out consumers never commit, so librdkafka's consumer_lag (against the committed offset)
+        // stays -1: measure against the next offset handed to the application instead.
+        const end = p.ls_offset !== undefined && p.ls_offset >= 0 ? p.ls_offset : p.hi_offset;
+        const lag = p.consumer_lag !== undefined && p.consumer_lag >= 0 ? p.consumer_lag
+          : end !== undefined && end >= 0 && p.app_offset !== undefined && p.app_offset >= 0 ? end - p.app_offset : undefined;
+        if (lag === undefined) continue;
+        this.consumerLag.labels(topic, partition).set(lag);
+        const known = this.lagPartitions.get(topic) ?? new Set<string>();
+        known.add(partition);
+        this.lagPartitions.set(topic, known);
+      }
+    }
+  }
+
+  /** A topic lost its last subscriber: drop its lag series so labels stay bounded. */
+  forgetTopic(topic: string): void {
+    for (const partition of this.lagPartitions.get(topic) ?? []) this.consumerLag.remove({ topic, partition });
+    this.lagPartitions.delete(topic);
+  }
+
+  /** One answered ingest request (main-thread ingress). */
+  countRequest(route: string, status: number, records: number): void {
+    this.requests.labels(route, String(status)).inc();
+    if (records > 0) this.recordsReceived.labels(route).inc(records);
+  }
+}
+
+export interface LibrdkafkaStats {
+  msg_cnt?: number;
+  msg_max?: number;
+  txmsgs?: number;
+  brokers?: Record<string, { state?: string; nodeid?: number; txretries?: number; rtt?: { avg?: number } }>;
+  topics?: Record<string, { partitions?: Record<string, { consumer_lag?: number; app_offset?: number; ls_offset?: number; hi_offset?: number }> }>;
+}
+
+/** Request counts gathered in one thread between flushes (a worker posts them to the main thread). */
+export class RequestTally {
+  private readonly counts = new Map<string, [string, number, number, number]>();
+
+  add(route: string, status: number, records: number): void {
+    const key = `${route} ${status}`;
+    const entry = this.counts.get(key);
+    if (entry) {
+      entry[2]++;
+      entry[3] += records;
+    } else this.counts.set(key, [route, status, 1, records]);
+  }
+
+  drain(): RequestCounts {
+    const out = [...this.counts.values()];
+    this.counts.clear();
+    return out;
+  }
+}

@@ -1,0 +1,61 @@
+/** GET /metrics: Prometheus text with Sluice's own series, counted per request/batch, from real traffic. */
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { postJson, randomTopic, startSluice, type SluiceProcess } from './helpers/sluice-process.js';
+import { connect } from './helpers/websocket-client.js';
+
+const kafka = inject('kafkaBootstrap');
+let sluice: SluiceProcess;
+
+beforeAll(async () => {
+  sluice = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka });
+});
+afterAll(async () => {
+  await sluice?.stop();
+});
+
+function value(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** Polls until `check` passes: worker threads report counts once a second, librdkafka stats every few. */
+async function scrapeUntil(check: (text: string) => boolean, timeoutMs = 15_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const res = await fetch(`${sluice.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await res.text();
+    if (check(text) || Date.now() > deadline) return text;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+it('counts requests by route and status, records in and delivered, delivery latency, subscribers, broker state and consumer lag', async () => {
+  const topic = randomTopic('metrics');
+  const socket = await connect(`${sluice.wsUrl}/ws/topics/${topic}`);
+  await socket.waitForFrames(1);
+  for (let i = 0; i < 3; i++) expect((await postJson(`${sluice.url}/topics/${topic}`, '[{"a":1},{"a":2}]')).status).toBe(200);
+  expect((await postJson(`${sluice.url}/topics/${topic}`, '[{"a":')).status).toBe(400);
+  expect((await postJson(`${sluice.url}/send`, '{"seed":true}')).status).toBe(200);
+  await socket.waitForFrames(7);
+
+  const text = await scrapeUntil((t) => value(t, 'sluice_http_requests_total{route="topics",status="200"}') === 3
+    && (value(t, 'sluice_kafka_brokers_up') ?? 0) >= 1
+    && t.includes(`sluice_consumer_lag_records{topic="${topic}"`));
+  expect(value(text, 'sluice_http_requests_total{route="topics",status="200"}')).toBe(3);
+  expect(value(text, 'sluice_http_requests_total{route="topics",status="400"}')).toBe(1);
+  expect(value(text, 'sluice_http_requests_total{route="send",status="200"}')).toBe(1);
+  expect(value(text, 'sluice_records_received_total{route="topics"}')).toBe(6);
+  expect(value(text, 'sluice_records_delivered_total{result="ok"}')).toBe(7);
+  expect(value(text, 'sluice_delivery_latency_seconds_count')).toBe(4);
+  expect(value(text, 'sluice_subscribers{transport="websocket"}')).toBe(1);
+  expect(value(text, 'sluice_producer_inflight_records')).toBe(0);
+  expect(value(text, 'sluice_kafka_tx_messages')).toBeGreaterThanOrEqual(7);
+  expect(text).toMatch(/^sluice_kafka_broker_rtt_seconds\{broker="1"\} /m);
+  expect(text).toMatch(new RegExp(`^sluice_consumer_lag_records\\{topic="${topic}",partition="\\d+"\\} 0$`, 'm'));
+  expect(text).toMatch(/^sluice_process_resident_memory_bytes /m);
+  // Only Sluice's own series: nothing unprefixed.
+  for (const line of text.split('\n')) if (line && !line.startsWith('#')) expect(line).toMatch(/^sluice_/);
+  socket.ws.close();
+});
