@@ -19,6 +19,7 @@ import type { SubscribeGate } from './fanout/subscriber-hub.js';
 import { loadUws } from './ingress/uws-native.js';
 import { buildHttpApp, listen, type HttpAppDeps } from './ingress/http-app.js';
 import { GatewayMetrics } from './ops/metrics.js';
+import { AccessControl } from './ingress/access-control.js';
 import { IngressWorkers } from './ingress/ingress-workers.js';
 import { KafkaConsumer, librdkafkaVersion } from './kafka-client.js';
 
@@ -37,6 +38,8 @@ export interface RunningGateway {
 
 export async function startGateway(config: Config, log: Logger): Promise<RunningGateway> {
   const uws = loadUws(config.allowUwsFallback);
+  // Each ingress thread loads the keys itself; checking the file here makes a bad one stop start-up.
+  if (config.apiKeysFile) AccessControl.fromFile(config.apiKeysFile);
   const producerFile = resolve(PROJECT_ROOT, config.producerConfigFile || PRODUCER_PROFILES[config.producerProfile]);
   const producerProps = readPropertiesFile(producerFile, config.producerConfigFile ? 'SLUICE_PRODUCER_CONFIG' : 'SLUICE_PRODUCER_PROFILE');
   const consumerFile = resolve(PROJECT_ROOT, config.consumerConfigFile);

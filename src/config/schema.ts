@@ -63,6 +63,7 @@ export const SETTINGS = {
   wsIdleTimeoutSeconds: int('SLUICE_WS_IDLE_TIMEOUT_S', 120, 0, 960, 'WebSocket idle timeout; pings are sent automatically. 0 disables, otherwise 8–960.'),
   shutdownTimeoutMs: int('SLUICE_SHUTDOWN_TIMEOUT_MS', 30_000, 100, 600_000, 'How long graceful shutdown waits for Kafka to acknowledge queued records.'),
   logLevel: oneOf('SLUICE_LOG_LEVEL', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'pino log level.'),
+  apiKeysFile: str('SLUICE_API_KEYS_FILE', '', 'JSON file of hashed API keys with produce/subscribe topic patterns and rate limits (see README). Empty: no keys required.'),
   allowUwsFallback: bool('SLUICE_ALLOW_UWS_FALLBACK', false, 'Run even if uWebSockets.js fell back to its slow pure-JS server (its native binary did not load).'),
 } as const;
 

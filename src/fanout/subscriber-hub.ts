@@ -11,6 +11,7 @@ import type { TemplatedApp, WebSocket, HttpResponse, HttpRequest, us_socket_cont
 import type { Logger } from 'pino';
 import { SluiceError, toErrorResponse } from '../errors.js';
 import { pathParameter, sendError } from '../ingress/respond.js';
+import { presentedKey, type AccessControl } from '../ingress/access-control.js';
 
 export type FrameStyle = 'envelope' | 'value';
 
@@ -37,7 +38,7 @@ export class SubscriberHub {
   private readonly sockets = new Set<WebSocket<SocketData>>();
   private closing = false;
 
-  constructor(private readonly app: TemplatedApp, private readonly gate: SubscribeGate, private readonly log: Logger) {}
+  constructor(private readonly app: TemplatedApp, private readonly gate: SubscribeGate, private readonly access: AccessControl, private readonly log: Logger) {}
 
   /** Registers `/ws/topics/:topic` (envelopes) and the seed-compatible `/consumer/:topic` (bare values). */
   register(opts: HubOptions): void {
@@ -101,12 +102,19 @@ export class SubscriberHub {
     const secKey = req.getHeader('sec-websocket-key');
     const protocol = req.getHeader('sec-websocket-protocol');
     const extensions = req.getHeader('sec-websocket-extensions');
+    const key = presentedKey((h) => req.getHeader(h), (q) => req.getQuery(q));
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
     });
     if (this.closing) {
       sendError(res, new SluiceError('SHUTTING_DOWN', 'server shutting down'));
+      return;
+    }
+    try {
+      this.access.check(key, 'subscribe', topic);
+    } catch (err) {
+      sendError(res, err);
       return;
     }
     this.gate.acquire(topic, style).then(() => {

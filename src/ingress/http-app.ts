@@ -15,6 +15,7 @@ import { Lifecycle } from './lifecycle.js';
 import { sendError, setRetryAfterSeconds } from './respond.js';
 import { setReadingBudget } from './body-reader.js';
 import { DecodePool } from '../decode/decode-pool.js';
+import { AccessControl } from './access-control.js';
 import type { loadUws } from './uws-native.js';
 
 export interface HttpAppDeps {
@@ -43,9 +44,10 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
   setReadingBudget(Math.floor(config.maxReadingBytes / Math.max(1, config.ingressThreads)));
   const app = uws.App();
   const lifecycle = new Lifecycle();
-  const hub = new SubscriberHub(app, deps.gate, log.child({ component: 'fanout' }));
+  const access = config.apiKeysFile ? AccessControl.fromFile(config.apiKeysFile) : AccessControl.open();
+  const hub = new SubscriberHub(app, deps.gate, access, log.child({ component: 'fanout' }));
   const decodePool = config.decodeOffloadBytes > 0 ? new DecodePool(config.decodeThreads, log.child({ component: 'decode-pool' })) : undefined;
-  registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, decodePool, countRequest: deps.countRequest, log: log.child({ component: 'ingest' }) });
+  registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, decodePool, access, countRequest: deps.countRequest, log: log.child({ component: 'ingest' }) });
   hub.register({ maxBackpressureBytes: config.wsMaxBackpressureBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds });
   registerHealthRoutes(app, { ready: deps.ready, draining: () => lifecycle.draining });
   app.get('/metrics', (res) => {

@@ -17,6 +17,7 @@ import { assertLegalTopicName } from '../decode/topic-name.js';
 import type { DeliveryResult } from '../producer/delivery-result.js';
 import type { ProducePort } from '../producer/produce-port.js';
 import { readBody, type BodyRead } from './body-reader.js';
+import { presentedKey, type AccessControl } from './access-control.js';
 import { guard, pathParameter, sendError, sendJson } from './respond.js';
 import type { Lifecycle } from './lifecycle.js';
 
@@ -26,6 +27,7 @@ export interface IngestDeps {
   lifecycle: Lifecycle;
   /** Present when SLUICE_DECODE_OFFLOAD_BYTES > 0. */
   decodePool?: DecodePool;
+  access: AccessControl;
   /** Counts one answered request (route name, status, records accepted). */
   countRequest: (route: string, status: number, records: number) => void;
   log: Logger;
@@ -121,6 +123,7 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
   try {
     meta = readMeta(req, topic, config, ndjsonAllowed);
     assertLegalTopicName(meta.topic);
+    deps.access.check(presentedKey((h) => req.getHeader(h), (q) => req.getQuery(q)), 'produce', meta.topic);
   } catch (err) {
     sendError(res, err, true);
     return;

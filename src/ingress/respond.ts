@@ -7,8 +7,8 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { SluiceError, toErrorResponse } from '../errors.js';
 
 const STATUS_LINES: Record<number, string> = {
-  200: '200 OK', 202: '202 Accepted', 400: '400 Bad Request', 404: '404 Not Found', 405: '405 Method Not Allowed',
-  413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 422: '422 Unprocessable Entity',
+  200: '200 OK', 202: '202 Accepted', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed',
+  413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 422: '422 Unprocessable Entity', 429: '429 Too Many Requests',
   500: '500 Internal Server Error', 503: '503 Service Unavailable',
 };
 
@@ -33,7 +33,8 @@ export function sendError(res: HttpResponse, err: unknown, closeConnection = fal
   const e = toErrorResponse(err);
   res.writeStatus(STATUS_LINES[e.status] ?? String(e.status));
   res.writeHeader('content-type', 'application/json');
-  if (e.status === 503) res.writeHeader('retry-after', retryAfterSeconds);
+  if (e.status === 503 || e.status === 429) res.writeHeader('retry-after', retryAfterSeconds);
+  if (e.status === 401) res.writeHeader('www-authenticate', 'Bearer');
   res.end(e.body, closeConnection);
 }
 
