@@ -17,7 +17,7 @@ import { ConsumerPool } from './consumer/consumer-pool.js';
 import { SubscriptionRegistry, type FrameSink } from './consumer/subscription-registry.js';
 import type { SubscribeGate } from './fanout/subscriber-hub.js';
 import { loadUws } from './ingress/uws-native.js';
-import { buildHttpApp, listen, type HttpAppDeps } from './ingress/http-app.js';
+import { buildHttpApp, checkTlsSettings, listen, type HttpAppDeps } from './ingress/http-app.js';
 import { GatewayMetrics } from './ops/metrics.js';
 import { AccessControl } from './ingress/access-control.js';
 import { IngressWorkers } from './ingress/ingress-workers.js';
@@ -40,6 +40,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   const uws = loadUws(config.allowUwsFallback);
   // Each ingress thread loads the keys itself; checking the file here makes a bad one stop start-up.
   if (config.apiKeysFile) AccessControl.fromFile(config.apiKeysFile);
+  checkTlsSettings(uws, config);
   const producerFile = resolve(PROJECT_ROOT, config.producerConfigFile || PRODUCER_PROFILES[config.producerProfile]);
   const producerProps = readPropertiesFile(producerFile, config.producerConfigFile ? 'SLUICE_PRODUCER_CONFIG' : 'SLUICE_PRODUCER_PROFILE');
   const consumerFile = resolve(PROJECT_ROOT, config.consumerConfigFile);

@@ -27,12 +27,13 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
+  const [http, ws] = config.tlsCertFile ? ['https', 'wss'] : ['http', 'ws'];
   log.info({ port: gateway.port, kafka: gateway.bootstrapServers, embeddedKafka: config.kafkaBootstrapServers === '' }, 'sluice listening');
   console.error([
     `Sluice is up (Kafka: ${gateway.bootstrapServers}${config.kafkaBootstrapServers ? '' : ', embedded'})`,
-    `  ingest:    POST http://${host}:${gateway.port}/topics/{topic}`,
-    `  live:      ws://${host}:${gateway.port}/ws/topics/{topic}`,
-    `  health:    http://${host}:${gateway.port}/healthz  http://${host}:${gateway.port}/readyz`,
+    `  ingest:    POST ${http}://${host}:${gateway.port}/topics/{topic}`,
+    `  live:      ${ws}://${host}:${gateway.port}/ws/topics/{topic}`,
+    `  health:    ${http}://${host}:${gateway.port}/healthz  ${http}://${host}:${gateway.port}/readyz  ${http}://${host}:${gateway.port}/metrics`,
   ].join('\n'));
 
   let signals = 0;

@@ -63,6 +63,9 @@ export const SETTINGS = {
   wsIdleTimeoutSeconds: int('SLUICE_WS_IDLE_TIMEOUT_S', 120, 0, 960, 'WebSocket idle timeout; pings are sent automatically. 0 disables, otherwise 8–960.'),
   shutdownTimeoutMs: int('SLUICE_SHUTDOWN_TIMEOUT_MS', 30_000, 100, 600_000, 'How long graceful shutdown waits for Kafka to acknowledge queued records.'),
   logLevel: oneOf('SLUICE_LOG_LEVEL', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'pino log level.'),
+  tlsCertFile: str('SLUICE_TLS_CERT_FILE', '', 'PEM certificate (chain) for HTTPS and WSS; with SLUICE_TLS_KEY_FILE. Empty: plain HTTP.'),
+  tlsKeyFile: str('SLUICE_TLS_KEY_FILE', '', 'PEM private key for SLUICE_TLS_CERT_FILE.'),
+  tlsKeyPassphrase: str('SLUICE_TLS_KEY_PASSPHRASE', '', 'Passphrase of an encrypted SLUICE_TLS_KEY_FILE (never logged).'),
   apiKeysFile: str('SLUICE_API_KEYS_FILE', '', 'JSON file of hashed API keys with produce/subscribe topic patterns and rate limits (see README). Empty: no keys required.'),
   allowUwsFallback: bool('SLUICE_ALLOW_UWS_FALLBACK', false, 'Run even if uWebSockets.js fell back to its slow pure-JS server (its native binary did not load).'),
 } as const;

@@ -6,7 +6,8 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { SluiceError } from '../errors.js';
+import { accessSync, constants } from 'node:fs';
+import { SluiceError, StartupError } from '../errors.js';
 import type { ProducePort } from '../producer/produce-port.js';
 import { SubscriberHub, type SubscribeGate } from '../fanout/subscriber-hub.js';
 import { registerHealthRoutes } from '../ops/health-routes.js';
@@ -42,7 +43,9 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
   const { config, log } = deps;
   setRetryAfterSeconds(config.retryAfterSeconds);
   setReadingBudget(Math.floor(config.maxReadingBytes / Math.max(1, config.ingressThreads)));
-  const app = uws.App();
+  const app = config.tlsCertFile
+    ? uws.SSLApp({ cert_file_name: config.tlsCertFile, key_file_name: config.tlsKeyFile, passphrase: config.tlsKeyPassphrase || undefined })
+    : uws.App();
   const lifecycle = new Lifecycle();
   const access = config.apiKeysFile ? AccessControl.fromFile(config.apiKeysFile) : AccessControl.open();
   const hub = new SubscriberHub(app, deps.gate, access, log.child({ component: 'fanout' }));
@@ -72,4 +75,24 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
 /** Listens; resolves with the listen socket, or false when the port cannot be bound. */
 export function listen(app: TemplatedApp, host: string, port: number) {
   return new Promise<Parameters<Parameters<TemplatedApp['listen']>[2]>[0]>((resolve) => app.listen(host, port, resolve));
+}
+
+/** HTTPS settings come as a pair of readable files; checked on the main thread before any app is built. */
+export function checkTlsSettings(uws: ReturnType<typeof loadUws>, config: Config): void {
+  if (!config.tlsCertFile && !config.tlsKeyFile) return;
+  if (!config.tlsCertFile || !config.tlsKeyFile) {
+    throw new StartupError('SLUICE_TLS_CERT_FILE and SLUICE_TLS_KEY_FILE go together: set both for HTTPS, or neither');
+  }
+  for (const [name, file] of [['SLUICE_TLS_CERT_FILE', config.tlsCertFile], ['SLUICE_TLS_KEY_FILE', config.tlsKeyFile]]) {
+    try {
+      accessSync(file, constants.R_OK);
+    } catch (err) {
+      throw new StartupError(`${name}: cannot read ${file}: ${(err as Error).message}`);
+    }
+  }
+  try {
+    uws.SSLApp({ cert_file_name: config.tlsCertFile, key_file_name: config.tlsKeyFile, passphrase: config.tlsKeyPassphrase || undefined });
+  } catch (err) {
+    throw new StartupError(`SLUICE_TLS_CERT_FILE / SLUICE_TLS_KEY_FILE: uWS could not load them (${(err as Error).message}); check that the key matches the certificate and the passphrase`);
+  }
 }
