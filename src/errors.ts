@@ -22,6 +22,7 @@ export const ERRORS = {
   ROUTE_NOT_FOUND: { status: 404, retriable: false, description: 'No such route.' },
   TOPIC_NOT_FOUND: { status: 404, retriable: false, description: 'The topic does not exist and the cluster does not create topics on first use (set `SLUICE_CREATE_TOPICS=true` to let Sluice create it).' },
   BODY_TOO_LARGE: { status: 413, retriable: false, description: 'The body, as sent or once decoded, is larger than `SLUICE_MAX_BODY_BYTES`; checked while reading and while decoding.' },
+  TOO_MANY_RECORDS: { status: 413, retriable: false, description: 'The body holds more records than `SLUICE_MAX_RECORDS_PER_REQUEST`; split it.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retriable: false, description: 'Content-Type is neither `application/json` nor `application/x-ndjson`, or Content-Encoding is not gzip or lz4.' },
   RATE_LIMITED: { status: 429, retriable: true, description: 'The API key is over its request rate; retry after `Retry-After` seconds.' },
   INVALID_TOPIC: { status: 422, retriable: false, description: 'The topic name is not a legal Kafka topic name (1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`).' },

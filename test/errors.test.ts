@@ -132,6 +132,23 @@ describe('413 body over the limit', () => {
   });
 });
 
+describe('413 TOO_MANY_RECORDS', () => {
+  it('refuses a body with more records than allowed per request, writing none of them', async () => {
+    const limited = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_MAX_RECORDS_PER_REQUEST: '5' });
+    try {
+      const topic = randomTopic();
+      expect((await postJson(`${limited.url}/topics/${topic}`, '[1,2,3,4,5]')).status).toBe(200);
+      const res = await postJson(`${limited.url}/topics/${topic}`, '1\n2\n3\n4\n5\n6\n', 'application/x-ndjson');
+      expectError(res, 413, 'TOO_MANY_RECORDS');
+      expect(res.json.error.limit).toBe(5);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(readTopicOnce(kafka, topic)).toHaveLength(5);
+    } finally {
+      await limited.stop();
+    }
+  });
+});
+
 describe('413 / 400 for compressed bodies', () => {
   it('a decompression bomb gets 413 (the limit applies to the decoded size) and the gateway stays up', async () => {
     const bomb = gzipSync(Buffer.alloc(3 * 1024 * 1024, 0x20)); // ~3 KB on the wire (under the 4 KB limit), 3 MB decoded

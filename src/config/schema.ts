@@ -35,6 +35,7 @@ export const SETTINGS = {
     /^$|^[^\s,]+:\d+(,[^\s,]+:\d+)*$/, 'a comma-separated list of host:port'),
   embeddedKafkaPort: int('SLUICE_EMBEDDED_KAFKA_PORT', 9092, 1, 65535, 'Client port of the embedded broker (its controller uses the next port).'),
   embeddedKafkaDir: str('SLUICE_EMBEDDED_KAFKA_DIR', '.kafka/data', 'Data folder of the embedded broker; kept across restarts.'),
+  maxRecordsPerRequest: int('SLUICE_MAX_RECORDS_PER_REQUEST', 10_000, 1, 1_000_000, 'Records one request may carry; more gets 413 TOO_MANY_RECORDS, nothing written.'),
   ingressThreads: int('SLUICE_INGRESS_THREADS', 0, 0, 64,
     'Worker threads serving HTTP and WebSocket on the shared port (0: serve on the main thread, beside the Kafka clients).'),
   maxBodyBytes: int('SLUICE_MAX_BODY_BYTES', 1 * MiB, 1, 256 * MiB, 'Largest request body accepted; enforced while reading (413 before buffering more).'),

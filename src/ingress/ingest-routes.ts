@@ -156,12 +156,16 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
       fail(err);
       return;
     }
-    Promise.resolve(decoded).then((records) =>
-      deps.producer.submit({ topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable })
+    Promise.resolve(decoded).then((records) => {
+      if (records.count > config.maxRecordsPerRequest) {
+        throw new SluiceError('TOO_MANY_RECORDS', `the body holds ${records.count} records; at most ${config.maxRecordsPerRequest} per request`, { limit: config.maxRecordsPerRequest });
+      }
+      return deps.producer.submit({ topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable })
         .then((result) => {
           const { status, body: answer } = route.answer(result, meta.durable, records);
           finish(status, answer, records.count);
-        })).catch(fail);
+        });
+    }).catch(fail);
   }, fail);
 }
 
