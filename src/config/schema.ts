@@ -67,6 +67,7 @@ export const SETTINGS = {
   tlsCertFile: str('SLUICE_TLS_CERT_FILE', '', 'PEM certificate (chain) for HTTPS and WSS; with SLUICE_TLS_KEY_FILE. Empty: plain HTTP.'),
   tlsKeyFile: str('SLUICE_TLS_KEY_FILE', '', 'PEM private key for SLUICE_TLS_CERT_FILE.'),
   tlsKeyPassphrase: str('SLUICE_TLS_KEY_PASSPHRASE', '', 'Passphrase of an encrypted SLUICE_TLS_KEY_FILE (never logged).'),
+  corsOrigins: str('SLUICE_CORS_ORIGINS', '', 'Origins whose web pages may POST records and open WebSockets (`*` or a comma-separated list). Empty: no CORS headers, WebSocket origins unchecked.'),
   apiKeysFile: str('SLUICE_API_KEYS_FILE', '', 'JSON file of hashed API keys with produce/subscribe topic patterns and rate limits (see README). Empty: no keys required.'),
   allowUwsFallback: bool('SLUICE_ALLOW_UWS_FALLBACK', false, 'Run even if uWebSockets.js fell back to its slow pure-JS server (its native binary did not load).'),
 } as const;

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { SluiceError, toErrorResponse } from '../errors.js';
 import { pathParameter, sendError } from '../ingress/respond.js';
 import { presentedKey, type AccessControl } from '../ingress/access-control.js';
+import { originForbidden } from '../ingress/cors.js';
 
 export type FrameStyle = 'envelope' | 'value';
 
@@ -103,6 +104,7 @@ export class SubscriberHub {
     const protocol = req.getHeader('sec-websocket-protocol');
     const extensions = req.getHeader('sec-websocket-extensions');
     const key = presentedKey((h) => req.getHeader(h), (q) => req.getQuery(q));
+    const origin = req.getHeader('origin');
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
@@ -112,6 +114,7 @@ export class SubscriberHub {
       return;
     }
     try {
+      if (originForbidden(origin)) throw new SluiceError('FORBIDDEN', `origin "${origin}" is not in SLUICE_CORS_ORIGINS`);
       this.access.check(key, 'subscribe', topic);
     } catch (err) {
       sendError(res, err);

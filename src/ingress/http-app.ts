@@ -17,6 +17,7 @@ import { sendError, setRetryAfterSeconds } from './respond.js';
 import { setReadingBudget } from './body-reader.js';
 import { DecodePool } from '../decode/decode-pool.js';
 import { AccessControl } from './access-control.js';
+import { answerPreflight, setCorsOrigins } from './cors.js';
 import type { loadUws } from './uws-native.js';
 
 export interface HttpAppDeps {
@@ -42,6 +43,7 @@ export interface HttpApp {
 export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps): HttpApp {
   const { config, log } = deps;
   setRetryAfterSeconds(config.retryAfterSeconds);
+  setCorsOrigins(config.corsOrigins);
   setReadingBudget(Math.floor(config.maxReadingBytes / Math.max(1, config.ingressThreads)));
   const app = config.tlsCertFile
     ? uws.SSLApp({ cert_file_name: config.tlsCertFile, key_file_name: config.tlsKeyFile, passphrase: config.tlsKeyPassphrase || undefined })
@@ -65,6 +67,7 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
       if (!aborted) res.cork(() => sendError(res, err));
     });
   });
+  app.options('/*', (res, req) => answerPreflight(res, req));
   app.any('/*', (res, req) => {
     const what = `${req.getMethod().toUpperCase()} ${req.getUrl()}`;
     sendError(res, new SluiceError('ROUTE_NOT_FOUND', `no route for ${what}`));

@@ -18,6 +18,7 @@ import type { DeliveryResult } from '../producer/delivery-result.js';
 import type { ProducePort } from '../producer/produce-port.js';
 import { readBody, type BodyRead } from './body-reader.js';
 import { presentedKey, type AccessControl } from './access-control.js';
+import { allowedOrigin } from './cors.js';
 import { guard, pathParameter, sendError, sendJson } from './respond.js';
 import type { Lifecycle } from './lifecycle.js';
 
@@ -115,8 +116,9 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
     bodyRead?.cancel();
     settle();
   });
+  const cors = allowedOrigin(req.getHeader('origin'));
   if (lifecycle.draining) {
-    sendError(res, new SluiceError('SHUTTING_DOWN', 'gateway is shutting down'), true);
+    sendError(res, new SluiceError('SHUTTING_DOWN', 'gateway is shutting down'), true, cors);
     return;
   }
   let meta: RequestMeta;
@@ -125,7 +127,7 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
     assertLegalTopicName(meta.topic);
     deps.access.check(presentedKey((h) => req.getHeader(h), (q) => req.getQuery(q)), 'produce', meta.topic);
   } catch (err) {
-    sendError(res, err, true);
+    sendError(res, err, true, cors);
     return;
   }
   lifecycle.begin();
@@ -134,14 +136,14 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
     settle();
     deps.countRequest(route.name, status, records);
     // While draining, answers close their connection so keep-alive clients move on and threads can end.
-    if (!aborted) res.cork(() => sendJson(res, status, body, lifecycle.draining));
+    if (!aborted) res.cork(() => sendJson(res, status, body, lifecycle.draining, cors));
   };
   const fail = (err: unknown, closeConnection = false) => {
     settle();
     const e = toErrorResponse(err);
     deps.countRequest(route.name, e.status, 0);
     if (e.status >= 500) deps.log.warn({ topic: meta.topic, err: (err as Error).message }, 'ingest request failed');
-    if (!aborted) res.cork(() => sendError(res, err, closeConnection || lifecycle.draining));
+    if (!aborted) res.cork(() => sendError(res, err, closeConnection || lifecycle.draining, cors));
   };
 
   bodyRead = readBody(res, config.maxBodyBytes, meta.declaredLength, (body) => {

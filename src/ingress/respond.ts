@@ -19,9 +19,10 @@ export function setRetryAfterSeconds(seconds: number): void {
   retryAfterSeconds = String(seconds);
 }
 
-export function sendJson(res: HttpResponse, status: number, body: string, closeConnection = false): void {
+export function sendJson(res: HttpResponse, status: number, body: string, closeConnection = false, allowOrigin: string | null = null): void {
   res.writeStatus(STATUS_LINES[status] ?? String(status));
   res.writeHeader('content-type', 'application/json');
+  if (allowOrigin) writeCors(res, allowOrigin);
   res.end(body, closeConnection);
 }
 
@@ -29,13 +30,21 @@ export function sendJson(res: HttpResponse, status: number, body: string, closeC
  * Answers with the error's status and JSON body. `closeConnection` is for answers given before the body
  * was read (413 on Content-Length, 415, 422): closing is the only way to stop the client's upload.
  */
-export function sendError(res: HttpResponse, err: unknown, closeConnection = false): void {
+export function sendError(res: HttpResponse, err: unknown, closeConnection = false, allowOrigin: string | null = null): void {
   const e = toErrorResponse(err);
   res.writeStatus(STATUS_LINES[e.status] ?? String(e.status));
   res.writeHeader('content-type', 'application/json');
+  if (allowOrigin) writeCors(res, allowOrigin);
   if (e.status === 503 || e.status === 429) res.writeHeader('retry-after', retryAfterSeconds);
   if (e.status === 401) res.writeHeader('www-authenticate', 'Bearer');
   res.end(e.body, closeConnection);
+}
+
+function writeCors(res: HttpResponse, origin: string): void {
+  res.writeHeader('access-control-allow-origin', origin);
+  res.writeHeader('vary', 'Origin');
+  // Clients read Retry-After to back off.
+  res.writeHeader('access-control-expose-headers', 'Retry-After');
 }
 
 /** A path parameter, percent-decoded; malformed escapes are kept as-is (and then fail name validation). */
