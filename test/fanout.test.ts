@@ -1,17 +1,10 @@
 /** Live fan-out: records POSTed after a socket subscribed reach it as envelope frames, in partition order. */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { postJson, randomTopic, startSluice, type SluiceProcess } from './helpers/sluice-process.js';
+import { describe, expect, inject, it } from 'vitest';
+import { postJson, randomTopic, sluiceForFile } from './helpers/sluice-process.js';
 import { connect } from './helpers/websocket-client.js';
 
 const kafka = inject('kafkaBootstrap');
-let sluice: SluiceProcess;
-
-beforeAll(async () => {
-  sluice = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka });
-});
-afterAll(async () => {
-  await sluice?.stop();
-});
+const gateway = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka }));
 
 interface Frame { topic: string; partition: number; offset: number; timestamp: number; key: string | null; value: unknown }
 
@@ -19,9 +12,9 @@ describe('WebSocket /ws/topics/{topic}', () => {
   it('delivers every record posted after subscribing, once, in partition order, to every socket', async () => {
     const topic = randomTopic();
     // Create the topic first so both sockets share a consumer from the start.
-    expect((await postJson(`${sluice.url}/topics/${topic}`, '{"before":"subscribe"}')).status).toBe(200);
-    const a = await connect(`${sluice.wsUrl}/ws/topics/${topic}`);
-    const b = await connect(`${sluice.wsUrl}/ws/topics/${topic}`);
+    expect((await postJson(`${gateway().url}/topics/${topic}`, '{"before":"subscribe"}')).status).toBe(200);
+    const a = await connect(`${gateway().wsUrl}/ws/topics/${topic}`);
+    const b = await connect(`${gateway().wsUrl}/ws/topics/${topic}`);
     for (const s of [a, b]) expect(JSON.parse((await s.waitForFrames(1))[0])).toEqual({ event: 'subscribed', topic });
 
     const devices = ['dev-a', 'dev-b', 'dev-c', 'dev-d'];
@@ -30,7 +23,7 @@ describe('WebSocket /ws/topics/{topic}', () => {
       const lines = [];
       for (let i = round; i < round + 5; i++) for (const d of devices) lines.push(`{"device":"${d}","seq":${i},"big":12345678901234567890}`);
       // One request per device keeps the key; several requests interleave across partitions.
-      await Promise.all(devices.map((d) => postJson(`${sluice.url}/topics/${topic}?key=${d}`,
+      await Promise.all(devices.map((d) => postJson(`${gateway().url}/topics/${topic}?key=${d}`,
         lines.filter((l) => l.includes(`"${d}"`)).join('\n'), 'application/x-ndjson')));
     }
     const total = devices.length * perDevice;
@@ -60,25 +53,25 @@ describe('WebSocket /ws/topics/{topic}', () => {
 
   it('subscribing to a topic that does not exist yet creates it (auto-create) and works live', async () => {
     const topic = randomTopic('sub-first');
-    const s = await connect(`${sluice.wsUrl}/ws/topics/${topic}`);
+    const s = await connect(`${gateway().wsUrl}/ws/topics/${topic}`);
     await s.waitForFrames(1);
-    expect((await postJson(`${sluice.url}/topics/${topic}`, '{"hello":"live"}')).status).toBe(200);
+    expect((await postJson(`${gateway().url}/topics/${topic}`, '{"hello":"live"}')).status).toBe(200);
     const frame = JSON.parse((await s.waitForFrames(2))[1]) as Frame;
     expect(frame.value).toEqual({ hello: 'live' });
     s.ws.close();
   });
 
   it('refuses an illegal topic name with 422 before upgrading', async () => {
-    await expect(connect(`${sluice.wsUrl}/ws/topics/bad*name`)).rejects.toMatchObject({ status: 422 });
+    await expect(connect(`${gateway().wsUrl}/ws/topics/bad*name`)).rejects.toMatchObject({ status: 422 });
   });
 });
 
 describe('seed-compatible routes', () => {
   it('WebSocket /consumer/{topic}: {"Message":"connected"} first, then each record value', async () => {
     const topic = randomTopic('geostream');
-    const s = await connect(`${sluice.wsUrl}/consumer/${topic}`);
+    const s = await connect(`${gateway().wsUrl}/consumer/${topic}`);
     expect(JSON.parse((await s.waitForFrames(1))[0])).toEqual({ Message: 'connected' });
-    const res = await postJson(`${sluice.url}/producer/${topic}`, JSON.stringify({ name: 'bus-12', message_id: 'm-1', lat: 52.52, lon: 13.405 }));
+    const res = await postJson(`${gateway().url}/producer/${topic}`, JSON.stringify({ name: 'bus-12', message_id: 'm-1', lat: 52.52, lon: 13.405 }));
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ name: 'bus-12', message_id: 'm-1', topic });
     const frames = await s.waitForFrames(2);
@@ -88,10 +81,10 @@ describe('seed-compatible routes', () => {
 
   it('POST /producer/{topic} fills in message_id like the seed model, and answers 422 on a bad body', async () => {
     const topic = randomTopic('geostream');
-    const res = await postJson(`${sluice.url}/producer/${topic}`, '{"name":"car","lat":1.5,"lon":2.5}');
+    const res = await postJson(`${gateway().url}/producer/${topic}`, '{"name":"car","lat":1.5,"lon":2.5}');
     expect(res.status).toBe(200);
     expect(res.json.message_id).toMatch(/^[0-9a-f-]{36}$/);
-    const bad = await postJson(`${sluice.url}/producer/${topic}`, '{"name":"car","lat":"north"}');
+    const bad = await postJson(`${gateway().url}/producer/${topic}`, '{"name":"car","lat":"north"}');
     expect(bad.status).toBe(422);
     expect(bad.json.error.code).toBe('VALIDATION_FAILED');
     expect(bad.json.error.message).toMatch(/lat|lon/);

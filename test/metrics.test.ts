@@ -1,17 +1,10 @@
 /** GET /metrics: Prometheus text with Sluice's own series, counted per request/batch, from real traffic. */
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { postJson, randomTopic, startSluice, type SluiceProcess } from './helpers/sluice-process.js';
+import { expect, inject, it } from 'vitest';
+import { postJson, randomTopic, sluiceForFile } from './helpers/sluice-process.js';
 import { connect } from './helpers/websocket-client.js';
 
 const kafka = inject('kafkaBootstrap');
-let sluice: SluiceProcess;
-
-beforeAll(async () => {
-  sluice = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka });
-});
-afterAll(async () => {
-  await sluice?.stop();
-});
+const gateway = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka }));
 
 function value(text: string, series: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(series + ' '));
@@ -22,7 +15,7 @@ function value(text: string, series: string): number | undefined {
 async function scrapeUntil(check: (text: string) => boolean, timeoutMs = 15_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (true) {
-    const res = await fetch(`${sluice.url}/metrics`);
+    const res = await fetch(`${gateway().url}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
@@ -33,11 +26,11 @@ async function scrapeUntil(check: (text: string) => boolean, timeoutMs = 15_000)
 
 it('counts requests by route and status, records in and delivered, delivery latency, subscribers, broker state and consumer lag', async () => {
   const topic = randomTopic('metrics');
-  const socket = await connect(`${sluice.wsUrl}/ws/topics/${topic}`);
+  const socket = await connect(`${gateway().wsUrl}/ws/topics/${topic}`);
   await socket.waitForFrames(1);
-  for (let i = 0; i < 3; i++) expect((await postJson(`${sluice.url}/topics/${topic}`, '[{"a":1},{"a":2}]')).status).toBe(200);
-  expect((await postJson(`${sluice.url}/topics/${topic}`, '[{"a":')).status).toBe(400);
-  expect((await postJson(`${sluice.url}/send`, '{"seed":true}')).status).toBe(200);
+  for (let i = 0; i < 3; i++) expect((await postJson(`${gateway().url}/topics/${topic}`, '[{"a":1},{"a":2}]')).status).toBe(200);
+  expect((await postJson(`${gateway().url}/topics/${topic}`, '[{"a":')).status).toBe(400);
+  expect((await postJson(`${gateway().url}/send`, '{"seed":true}')).status).toBe(200);
   await socket.waitForFrames(7);
 
   const text = await scrapeUntil((t) => value(t, 'sluice_http_requests_total{route="topics",status="200"}') === 3

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -105,4 +106,16 @@ export async function postJson(url: string, body: string | Buffer, contentType =
     json = undefined;
   }
   return { status: res.status, headers: res.headers, text, json };
+}
+
+/** A gateway for the whole test file: started before its tests, stopped after them. */
+export function sluiceForFile(env: () => Record<string, string>): () => SluiceProcess {
+  let sluice: SluiceProcess | undefined;
+  beforeAll(async () => {
+    sluice = await startSluice(env());
+  });
+  afterAll(async () => {
+    await sluice?.stop();
+  });
+  return () => sluice!;
 }
