@@ -18,7 +18,7 @@ import { SubscriptionRegistry, type FrameSink } from './consumer/subscription-re
 import type { SubscribeGate } from './fanout/subscriber-hub.js';
 import { loadUws } from './ingress/uws-native.js';
 import { buildHttpApp, checkTlsSettings, listen, type HttpAppDeps } from './ingress/http-app.js';
-import { GatewayMetrics } from './ops/metrics.js';
+import { GatewayMetrics, RequestTally } from './ops/metrics.js';
 import { AccessControl } from './ingress/access-control.js';
 import { IngressWorkers } from './ingress/ingress-workers.js';
 import { KafkaConsumer, librdkafkaVersion } from './kafka-client.js';
@@ -83,6 +83,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   const producePort = new LocalProducePort(producer, topics);
   const metricsText = () => {
     // Gauges read at scrape time rather than updated on the hot path.
+    metrics.addRequests(tally.drain());
     const inflight = producer.inflight;
     metrics.inflightRecords.set(inflight.records);
     metrics.inflightBytes.set(inflight.bytes);
@@ -91,7 +92,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     metrics.subscribers.labels('seed-websocket').set(subs.value);
     return metrics.registry.metrics();
   };
-  const countRequest = (route: string, status: number, records: number) => metrics.countRequest(route, status, records);
+  // Requests are tallied in a plain Map and handed to prom-client at scrape time: no label lookups per request.
+  const tally = new RequestTally();
+  const countRequest = (route: string, status: number, records: number) => tally.add(route, status, records);
 
   let ingress: Ingress;
   try {

@@ -1,8 +1,8 @@
 /**
  * Prometheus metrics (`GET /metrics`), declared once here. Series are Sluice's own (`sluice_` prefix)
  * with bounded labels (route, status, result, broker, and topic/partition only for topics with
- * subscribers). Counted per request or per batch, never per record. Kept on the main thread; ingress
- * worker threads send their request counts in one message per second.
+ * subscribers). Requests are tallied in plain Maps and added to the registry in bulk (at scrape time on
+ * the main thread, once a second from ingress worker threads); nothing is counted per record.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -85,11 +85,6 @@ export class GatewayMetrics {
     this.lagPartitions.delete(topic);
   }
 
-  /** One answered ingest request (main-thread ingress). */
-  countRequest(route: string, status: number, records: number): void {
-    this.requests.labels(route, String(status)).inc();
-    if (records > 0) this.recordsReceived.labels(route).inc(records);
-  }
 }
 
 export interface LibrdkafkaStats {
@@ -102,19 +97,22 @@ export interface LibrdkafkaStats {
 
 /** Request counts gathered in one thread between flushes (a worker posts them to the main thread). */
 export class RequestTally {
-  private readonly counts = new Map<string, [string, number, number, number]>();
+  // route → status → [route, status, requests, records]; nested so counting allocates nothing.
+  private readonly counts = new Map<string, Map<number, [string, number, number, number]>>();
 
   add(route: string, status: number, records: number): void {
-    const key = `${route} ${status}`;
-    const entry = this.counts.get(key);
+    let byStatus = this.counts.get(route);
+    if (!byStatus) this.counts.set(route, (byStatus = new Map()));
+    const entry = byStatus.get(status);
     if (entry) {
       entry[2]++;
       entry[3] += records;
-    } else this.counts.set(key, [route, status, 1, records]);
+    } else byStatus.set(status, [route, status, 1, records]);
   }
 
   drain(): RequestCounts {
-    const out = [...this.counts.values()];
+    const out: RequestCounts = [];
+    for (const byStatus of this.counts.values()) for (const e of byStatus.values()) out.push(e);
     this.counts.clear();
     return out;
   }
