@@ -6,6 +6,7 @@
 import type { Message } from '../kafka-client.js';
 import type { FrameStyle, SubscribeGate } from '../fanout/subscriber-hub.js';
 import { encodeFrames } from '../fanout/frame-encoder.js';
+import { SluiceError } from '../errors.js';
 import type { ConsumerPool } from './consumer-pool.js';
 import type { TopicRegistry } from '../producer/topic-registry.js';
 
@@ -34,7 +35,8 @@ export class SubscriptionRegistry implements SubscribeGate {
       await this.pool!.acquire(topic, partitions);
     } catch (err) {
       this.release(topic, style);
-      throw err;
+      // A client error code, not a 500: the consumer could not reach its partitions in time.
+      throw err instanceof SluiceError ? err : new SluiceError('BROKER_UNAVAILABLE', `cannot start reading ${topic}: ${(err as Error).message}`);
     }
   }
 

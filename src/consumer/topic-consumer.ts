@@ -11,6 +11,7 @@
 import type { Logger } from 'pino';
 import { KafkaConsumer, type Message } from '../kafka-client.js';
 import type { LibrdkafkaStats } from '../ops/metrics.js';
+import { SluiceError } from '../errors.js';
 
 export type BatchSink = (topic: string, records: Message[]) => void;
 
@@ -44,11 +45,21 @@ export class TopicConsumer {
   /** Resolves once the consumer is positioned at the end of every partition: records produced afterwards are delivered. */
   async start(partitions: number, timeoutMs: number): Promise<void> {
     await new Promise<void>((resolve, reject) => this.consumer.connect({ timeout: timeoutMs }, (err) => (err ? reject(err) : resolve())));
-    const assignment = await Promise.all(Array.from({ length: partitions }, (_, partition) =>
-      new Promise<{ topic: string; partition: number; offset: number }>((resolve, reject) => {
-        this.consumer.queryWatermarkOffsets(this.topic, partition, timeoutMs, (err, offsets) =>
-          err ? reject(err) : resolve({ topic: this.topic, partition, offset: offsets.highOffset }));
-      })));
+    const deadline = Date.now() + timeoutMs;
+    const assignment = await Promise.all(Array.from({ length: partitions }, async (_, partition) => {
+      // Just after a topic is created its partition leaders may not be elected yet: retry until the deadline.
+      for (;;) {
+        try {
+          const offset = await new Promise<number>((resolve, reject) => {
+            this.consumer.queryWatermarkOffsets(this.topic, partition, timeoutMs, (err, offsets) => (err ? reject(err) : resolve(offsets.highOffset)));
+          });
+          return { topic: this.topic, partition, offset };
+        } catch (err) {
+          if (Date.now() > deadline) throw new SluiceError('BROKER_UNAVAILABLE', `cannot find the end of ${this.topic}/${partition}: ${(err as Error).message}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }));
     this.consumer.assign(assignment);
     this.consumer.setDefaultConsumeTimeout(POLL_TIMEOUT_MS);
     // In the library, missing from its typings: return as soon as the first record is in, with what else is buffered.
