@@ -80,7 +80,8 @@ export class TopicRegistry {
     const deadline = Date.now() + Math.min(this.opts.metadataTimeoutMs, AUTO_CREATE_WAIT_MS);
     let delay = 25;
     while (true) {
-      const desc = await this.describe(topic);
+      // Producing or subscribing before every new partition has a leader races the election.
+      const desc = await this.describe(topic, true);
       if (desc || Date.now() > deadline) return desc;
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 400);
@@ -92,7 +93,7 @@ export class TopicRegistry {
     return this.admin;
   }
 
-  private describe(topic: string): Promise<TopicDescription | null> {
+  private describe(topic: string, requireLeaders = false): Promise<TopicDescription | null> {
     return new Promise((resolve, reject) => {
       this.adminClient().describeTopics([topic], { timeout: this.opts.metadataTimeoutMs }, (err, descriptions) => {
         if (err) {
@@ -102,7 +103,8 @@ export class TopicRegistry {
         const d = descriptions[0];
         if (d.error && d.error.code === UNKNOWN_TOPIC_OR_PART) resolve(null);
         else if (d.error) reject(new SluiceError('BROKER_UNAVAILABLE', `cannot look up topic "${topic}": ${d.error.message}`));
-        else resolve(d.partitions.length > 0 ? { partitions: d.partitions.length } : null);
+        // A topic is ready once it has partitions and, when just created, a leader for each of them.
+        else resolve(d.partitions.length > 0 && (!requireLeaders || d.partitions.every((p) => p.leader)) ? { partitions: d.partitions.length } : null);
       });
     });
   }
