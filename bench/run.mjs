@@ -317,26 +317,27 @@ function average(runs) {
   return out;
 }
 
+// [label, numerator scenario, denominator scenario, field]; a ratio is reported when both ran.
+const RATIOS = [
+  ['sluice-ndjson-1000/kafka-ceiling-node records', 'sluice-ndjson-1000', 'kafka-ceiling-node', 'recordsPerSec'],
+  ['sluice-ndjson-1000/kafka-ceiling-java records', 'sluice-ndjson-1000', 'kafka-ceiling-java', 'recordsPerSec'],
+  ['sluice-single-fire/http-ceiling requests', 'sluice-single-fire', 'http-ceiling', 'requestsPerSec'],
+  ['sluice-single-durable/http-ceiling requests', 'sluice-single-durable', 'http-ceiling', 'requestsPerSec'],
+  ['sluice-single-durable/peer-fastify-kafkajs requests', 'sluice-single-durable', 'peer-fastify-kafkajs', 'requestsPerSec'],
+  ['sluice-single-durable/peer-fastify-ckjs requests', 'sluice-single-durable', 'peer-fastify-ckjs', 'requestsPerSec'],
+  ['sluice-single-fire/peer-fastify-kafkajs-fire requests', 'sluice-single-fire', 'peer-fastify-kafkajs-fire', 'requestsPerSec'],
+  ['sluice-single-fire/peer-fastify-ckjs-fire requests', 'sluice-single-fire', 'peer-fastify-ckjs-fire', 'requestsPerSec'],
+  ['sluice-single-fire threads-2/threads-0 requests', 'sluice-single-fire-threads-2', 'sluice-single-fire-threads-0', 'requestsPerSec'],
+  ['sluice-single-fire threads-1/threads-0 requests', 'sluice-single-fire-threads-1', 'sluice-single-fire-threads-0', 'requestsPerSec'],
+  ['sluice-single-durable/peer-fastify-ckjs-tuned requests', 'sluice-single-durable', 'peer-fastify-ckjs-tuned', 'requestsPerSec'],
+  ['sluice-ndjson-1000 pool-decoded (default)/inline records', 'sluice-ndjson-1000', 'sluice-ndjson-1000-inline', 'recordsPerSec'],
+  ['sluice-lz4-1000 pool-decoded (default)/inline records', 'sluice-lz4-1000', 'sluice-lz4-1000-inline', 'recordsPerSec'],
+  ['sluice-ndjson-1000 threads-2/threads-0 records', 'sluice-ndjson-1000-threads-2', 'sluice-ndjson-1000-threads-0', 'recordsPerSec'],
+];
+
 function ratios(sc) {
-  const r = (a, b) => (sc[a] && sc[b] && b !== a ? sc[a] : undefined);
-  const div = (x, y) => (x !== undefined && y ? x / y : undefined);
-  const out = {
-    'sluice-ndjson-1000/kafka-ceiling-node records': div(r('sluice-ndjson-1000', 'kafka-ceiling-node')?.recordsPerSec, sc['kafka-ceiling-node']?.recordsPerSec),
-    'sluice-ndjson-1000/kafka-ceiling-java records': div(sc['sluice-ndjson-1000']?.recordsPerSec, sc['kafka-ceiling-java']?.recordsPerSec),
-    'sluice-single-fire/http-ceiling requests': div(sc['sluice-single-fire']?.requestsPerSec, sc['http-ceiling']?.requestsPerSec),
-    'sluice-single-durable/http-ceiling requests': div(sc['sluice-single-durable']?.requestsPerSec, sc['http-ceiling']?.requestsPerSec),
-    'sluice-single-durable/peer-fastify-kafkajs requests': div(sc['sluice-single-durable']?.requestsPerSec, sc['peer-fastify-kafkajs']?.requestsPerSec),
-    'sluice-single-durable/peer-fastify-ckjs requests': div(sc['sluice-single-durable']?.requestsPerSec, sc['peer-fastify-ckjs']?.requestsPerSec),
-    'sluice-single-fire/peer-fastify-kafkajs-fire requests': div(sc['sluice-single-fire']?.requestsPerSec, sc['peer-fastify-kafkajs-fire']?.requestsPerSec),
-    'sluice-single-fire/peer-fastify-ckjs-fire requests': div(sc['sluice-single-fire']?.requestsPerSec, sc['peer-fastify-ckjs-fire']?.requestsPerSec),
-    'sluice-single-fire threads-2/threads-0 requests': div(sc['sluice-single-fire-threads-2']?.requestsPerSec, sc['sluice-single-fire-threads-0']?.requestsPerSec),
-    'sluice-single-fire threads-1/threads-0 requests': div(sc['sluice-single-fire-threads-1']?.requestsPerSec, sc['sluice-single-fire-threads-0']?.requestsPerSec),
-    'sluice-single-durable/peer-fastify-ckjs-tuned requests': div(sc['sluice-single-durable']?.requestsPerSec, sc['peer-fastify-ckjs-tuned']?.requestsPerSec),
-    'sluice-ndjson-1000 pool-decoded (default)/inline records': div(sc['sluice-ndjson-1000']?.recordsPerSec, sc['sluice-ndjson-1000-inline']?.recordsPerSec),
-    'sluice-lz4-1000 pool-decoded (default)/inline records': div(sc['sluice-lz4-1000']?.recordsPerSec, sc['sluice-lz4-1000-inline']?.recordsPerSec),
-    'sluice-ndjson-1000 threads-2/threads-0 records': div(sc['sluice-ndjson-1000-threads-2']?.recordsPerSec, sc['sluice-ndjson-1000-threads-0']?.recordsPerSec),
-  };
-  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
+  const out = {};
+  for (const [label, a, b, field] of RATIOS) if (sc[a] && sc[b]?.[field]) out[label] = sc[a][field] / sc[b][field];
   return out;
 }
 

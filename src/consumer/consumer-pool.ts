@@ -62,10 +62,6 @@ export class ConsumerPool {
     entry.idleTimer.unref();
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   async closeAll(): Promise<void> {
     const all = [...this.entries.values()];
     this.entries.clear();

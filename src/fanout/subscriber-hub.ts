@@ -59,10 +59,6 @@ export class SubscriberHub {
     }
   }
 
-  get subscriberCount(): number {
-    return this.sockets.size;
-  }
-
   /** Closes every socket with 1001 and refuses new ones. */
   closeAll(): void {
     this.closing = true;

@@ -15,10 +15,6 @@ export class Lifecycle {
     if (--this.inProgress === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  get requestsInProgress(): number {
-    return this.inProgress;
-  }
-
   /** Resolves when no request is in progress, or after `timeoutMs`. */
   idle(timeoutMs: number): Promise<void> {
     if (this.inProgress === 0) return Promise.resolve();

@@ -85,8 +85,6 @@ export class GatewayProducer {
   private inflightBytes = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closing = false;
-  /** Records that failed in fire-and-forget requests (nobody is waiting to hear it). */
-  fireAndForgetFailures = 0;
 
   constructor(
     bootstrapServers: string,
@@ -156,7 +154,6 @@ export class GatewayProducer {
         this.metrics?.deliveryLatency.observe((performance.now() - c.startedAt) / 1000);
         if (!c.durable) {
           if (c.failed > 0) {
-            this.fireAndForgetFailures += c.failed;
             this.log.error({ topic: c.topic, failed: c.failed, of: c.count, err: c.firstError?.message }, 'fire-and-forget records were not delivered');
           }
         } else if (c.failed === 0) resolve(c.result());
