@@ -31,6 +31,7 @@ export const ERRORS = {
   OVERLOADED: { status: 503, retriable: true, description: 'The gateway is receiving more request bodies at once than `SLUICE_MAX_READING_BYTES` allows; nothing was queued. Retry after `Retry-After` seconds.' },
   BROKER_UNAVAILABLE: { status: 503, retriable: true, description: 'No Kafka broker is reachable; nothing of the request was queued. Retry after `Retry-After` seconds.' },
   DELIVERY_FAILED: { status: 503, retriable: true, description: 'Kafka did not acknowledge every record before `message.timeout.ms`; records the message counts as delivered may be in Kafka, so a retry of the whole request can duplicate them.' },
+  TOO_SLOW: { status: 503, retriable: true, description: 'Sent to a subscriber, not as an HTTP answer: it fell more than `SLUICE_WS_MAX_BACKPRESSURE_BYTES` (or, while replaying, `SLUICE_REPLAY_BUFFER_BYTES`) behind and is closed (WebSocket close code 4008, SSE `event: error`); reconnect with `from=<last token>`.' },
   SHUTTING_DOWN: { status: 503, retriable: true, description: 'The gateway is draining for shutdown; retry against another instance.' },
   INTERNAL: { status: 500, retriable: true, description: 'An unexpected error; it is logged with details.' },
 } as const satisfies Record<string, ErrorSpec>;
@@ -74,4 +75,20 @@ export class StartupError extends Error {
     super(message);
     this.name = 'StartupError';
   }
+}
+
+/** An error as it crosses threads (structuredClone drops an Error's class and fields). */
+export interface PlainError {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export function toPlainError(err: unknown): PlainError {
+  if (err instanceof SluiceError) return { code: err.code, message: err.message, details: err.details };
+  return { code: 'INTERNAL', message: 'internal error' };
+}
+
+export function fromPlainError(e: PlainError): SluiceError {
+  return new SluiceError(e.code, e.message, e.details);
 }

@@ -13,9 +13,8 @@ import { GatewayProducer } from './producer/gateway-producer.js';
 import { LocalProducePort } from './producer/local-produce-port.js';
 import type { ProducePort } from './producer/produce-port.js';
 import { TopicRegistry } from './producer/topic-registry.js';
-import { ConsumerPool } from './consumer/consumer-pool.js';
-import { SubscriptionRegistry, type FrameSink } from './consumer/subscription-registry.js';
-import type { SubscribeGate } from './fanout/subscriber-hub.js';
+import { SubscriptionRegistry } from './consumer/subscription-registry.js';
+import type { FanoutGate, HubPort } from './fanout/fanout-protocol.js';
 import { loadUws } from './ingress/uws-native.js';
 import { buildHttpApp, checkTlsSettings, listen, type HttpAppDeps } from './ingress/http-app.js';
 import { GatewayMetrics, RequestTally } from './ops/metrics.js';
@@ -78,8 +77,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   await producer.connect();
 
   const topics = new TopicRegistry(producer, config, log.child({ component: 'topics' }));
-  const subscriptions = new SubscriptionRegistry(topics);
-  const pool = new ConsumerPool(bootstrapServers, consumerProps, subscriptions.onRecords, config.metadataTimeoutMs, log.child({ component: 'consumer' }), metrics);
+  const subscriptions = new SubscriptionRegistry(topics, config, bootstrapServers, consumerProps, log.child({ component: 'consumer' }), metrics);
+  const connectFanout = (hub: HubPort) => subscriptions.connect(hub);
   const producePort = new LocalProducePort(producer, topics);
   const metricsText = () => {
     // Gauges read at scrape time rather than updated on the hot path.
@@ -87,9 +86,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     const inflight = producer.inflight;
     metrics.inflightRecords.set(inflight.records);
     metrics.inflightBytes.set(inflight.bytes);
-    const subs = subscriptions.counts();
-    metrics.subscribers.labels('websocket').set(subs.envelope);
-    metrics.subscribers.labels('seed-websocket').set(subs.value);
+    for (const [transport, n] of Object.entries(subscriptions.counts())) metrics.subscribers.labels(transport).set(n);
+    const drops = ingress?.takeSlowDrops();
+    if (drops) metrics.addSlowDrops(drops);
     return metrics.registry.metrics();
   };
   // Requests are tallied in a plain Map and handed to prom-client at scrape time: no label lookups per request.
@@ -99,14 +98,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   let ingress: Ingress;
   try {
     ingress = config.ingressThreads === 0
-      ? await startMainThreadIngress(uws, config, producePort, subscriptions, () => producer.ready, countRequest, metricsText, log)
-      : await startWorkerIngress(config, producePort, subscriptions, () => producer.ready, metrics, metricsText, log);
+      ? await startMainThreadIngress(uws, config, producePort, connectFanout, () => producer.ready, countRequest, metricsText, log)
+      : await startWorkerIngress(config, producePort, connectFanout, () => producer.ready, metrics, metricsText, log);
   } catch (err) {
     await producer.disconnect();
     await broker?.stop();
     throw err;
   }
-  subscriptions.attach(pool, ingress.publishFrames);
 
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= (async () => {
@@ -114,7 +112,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     await ingress.drain(config.shutdownTimeoutMs);
     log.info('requests in progress answered');
     ingress.closeSockets();
-    await pool.closeAll();
+    await subscriptions.closeAll();
     await producer.flush(config.shutdownTimeoutMs);
     log.info({ undelivered: producer.inflight.records }, 'producer flushed');
     await producer.disconnect();
@@ -129,7 +127,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
 /** The HTTP/WebSocket side, on the main thread or in worker threads. */
 interface Ingress {
   port: number;
-  publishFrames: FrameSink;
+  /** Slow-subscriber closes not yet counted in metrics (main-thread ingress; workers post theirs). */
+  takeSlowDrops(): Record<string, number> | null;
   /** Stop accepting; resolve once every request in progress is answered (or the timeout passed). */
   drain(timeoutMs: number): Promise<void>;
   /** Close every WebSocket with 1001. */
@@ -138,14 +137,14 @@ interface Ingress {
   finished(): Promise<void>;
 }
 
-async function startMainThreadIngress(uws: ReturnType<typeof loadUws>, config: Config, producer: ProducePort, gate: SubscribeGate,
+async function startMainThreadIngress(uws: ReturnType<typeof loadUws>, config: Config, producer: ProducePort, connectFanout: (hub: HubPort) => FanoutGate,
   ready: () => boolean, countRequest: HttpAppDeps['countRequest'], metricsText: () => Promise<string>, log: Logger): Promise<Ingress> {
-  const { app, hub, lifecycle, close } = buildHttpApp(uws, { config, producer, gate, ready, countRequest, metricsText, log });
+  const { app, hub, lifecycle, close } = buildHttpApp(uws, { config, producer, connectFanout, ready, countRequest, metricsText, log });
   const socket = await listen(app, config.host, config.port);
   if (!socket) throw new StartupError(`SLUICE_PORT=${config.port}: cannot listen on ${config.host}:${config.port} (in use?)`);
   return {
     port: uws.us_socket_local_port(socket),
-    publishFrames: (topic, envelopes, values) => hub.publishFrames(topic, envelopes, values),
+    takeSlowDrops: () => hub.takeSlowDrops(),
     drain: (timeoutMs) => {
       lifecycle.draining = true;
       uws.us_listen_socket_close(socket);
@@ -156,14 +155,14 @@ async function startMainThreadIngress(uws: ReturnType<typeof loadUws>, config: C
   };
 }
 
-async function startWorkerIngress(config: Config, producer: ProducePort, gate: SubscribeGate, ready: () => boolean,
+async function startWorkerIngress(config: Config, producer: ProducePort, connectFanout: (hub: HubPort) => FanoutGate, ready: () => boolean,
   metrics: GatewayMetrics, metricsText: () => Promise<string>, log: Logger): Promise<Ingress> {
-  const workers = new IngressWorkers(config, producer, gate, ready, metrics, metricsText, log.child({ component: 'ingress-workers' }));
+  const workers = new IngressWorkers(config, producer, connectFanout, ready, metrics, metricsText, log.child({ component: 'ingress-workers' }));
   const port = await workers.start(config.ingressThreads);
   log.info({ threads: config.ingressThreads }, 'ingress worker threads listening');
   return {
     port,
-    publishFrames: workers.publishFrames,
+    takeSlowDrops: () => null,
     drain: (t) => workers.drain(t),
     closeSockets: () => workers.closeSockets(),
     finished: () => workers.waitForExit(),

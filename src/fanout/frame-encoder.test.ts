@@ -14,3 +14,13 @@ describe('encodeEnvelope', () => {
     expect(JSON.parse(encodeEnvelope({ ...base, value: null })).value).toBeNull();
   });
 });
+
+describe('encodeEnvelope with a token', () => {
+  it('appends the resume token and hands back the parsed value', async () => {
+    const { readValue } = await import('./frame-encoder.js');
+    const value = readValue(Buffer.from('{"temp":51}'));
+    expect(value.parsed).toEqual({ temp: 51 });
+    const frame = encodeEnvelope({ ...base, key: null, value: Buffer.from('{"temp":51}') }, '"t"', 'djE6NQ', value);
+    expect(JSON.parse(frame)).toEqual({ topic: 't', partition: 2, offset: 41, timestamp: 1700000000000, key: null, value: { temp: 51 }, token: 'djE6NQ' });
+  });
+});

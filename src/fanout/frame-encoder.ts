@@ -1,8 +1,9 @@
 /**
- * Serialises a Kafka record once into the frame every subscriber of the topic receives:
- * `{"topic","partition","offset","timestamp","key","value"}`. A value that is JSON (everything Sluice
+ * Serialises a Kafka record once into the frame every subscriber of a channel receives:
+ * `{"topic","partition","offset","timestamp","key","value","token"}`. A value that is JSON (everything Sluice
  * produced) is embedded as-is, without a parse/stringify round trip changing its bytes; any other value
- * is sent as a string with `"valueEncoding":"text"` (UTF-8) or `"base64"` (binary).
+ * is sent as a string with `"valueEncoding":"text"` (UTF-8) or `"base64"` (binary). `token` is the resume
+ * token of the position just after the record.
  */
 import { isUtf8 } from 'node:buffer';
 
@@ -15,35 +16,33 @@ export interface RecordLike {
   value: Buffer | null;
 }
 
-export function encodeEnvelope(m: RecordLike, topicJson: string = JSON.stringify(m.topic)): string {
-  let key = 'null';
-  if (m.key != null) key = JSON.stringify(typeof m.key === 'string' ? m.key : m.key.toString('utf8'));
-  return `{"topic":${topicJson},"partition":${m.partition},"offset":${m.offset},"timestamp":${m.timestamp ?? null},"key":${key},${valueField(m.value)}}`;
+/** A record value read once: its envelope field, and the parsed JSON for `where` filters (undefined if not JSON). */
+export interface ValueText {
+  field: string;
+  parsed: unknown;
 }
 
-function valueField(value: Buffer | null): string {
-  if (value === null) return '"value":null';
+export function readValue(value: Buffer | null): ValueText {
+  if (value === null) return { field: '"value":null', parsed: null };
   if (isUtf8(value)) {
     const text = value.toString('utf8');
     try {
-      JSON.parse(text);
-      return `"value":${text}`;
+      // Parsing is also the validity check that lets the text be embedded verbatim.
+      return { field: `"value":${text}`, parsed: JSON.parse(text) as unknown };
     } catch {
-      return `"value":${JSON.stringify(text)},"valueEncoding":"text"`;
+      return { field: `"value":${JSON.stringify(text)},"valueEncoding":"text"`, parsed: undefined };
     }
   }
-  return `"value":${JSON.stringify(value.toString('base64'))},"valueEncoding":"base64"`;
+  return { field: `"value":${JSON.stringify(value.toString('base64'))},"valueEncoding":"base64"`, parsed: undefined };
 }
 
-/** Serialises a batch once for the channels that have subscribers; null where nobody listens. */
-export function encodeFrames(topic: string, records: readonly RecordLike[], envelopes: boolean, values: boolean) {
-  const topicJson = JSON.stringify(topic);
-  const env: string[] | null = envelopes ? new Array<string>(records.length) : null;
-  const val: Uint8Array[] | null = values ? [] : null;
-  for (let i = 0; i < records.length; i++) {
-    const m = records[i];
-    if (env) env[i] = encodeEnvelope(m, topicJson);
-    if (val && m.value) val.push(m.value);
-  }
-  return { envelopes: env, values: val };
+export function keyText(key: Buffer | string | null | undefined): string | null {
+  if (key == null) return null;
+  return typeof key === 'string' ? key : key.toString('utf8');
+}
+
+export function encodeEnvelope(m: RecordLike, topicJson: string = JSON.stringify(m.topic), token: string | null = null, value: ValueText = readValue(m.value)): string {
+  const key = keyText(m.key);
+  const tokenField = token === null ? '' : `,"token":"${token}"`;
+  return `{"topic":${topicJson},"partition":${m.partition},"offset":${m.offset},"timestamp":${m.timestamp ?? null},"key":${key === null ? 'null' : JSON.stringify(key)},${value.field}${tokenField}}`;
 }

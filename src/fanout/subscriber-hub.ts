@@ -1,127 +1,243 @@
 /**
- * The subscriber side: WebSocket routes and publishing of record batches to sockets. It only needs a uWS
- * app and batches of records, never a Kafka client, so it can run in any thread that owns a uWS app.
+ * The subscriber side: WebSocket and SSE routes, and the sockets of this thread. It never touches a Kafka
+ * client, so it runs in whichever thread owns the uWS app (main thread or each ingress worker); it asks the
+ * subscription registry on the main thread for subscriptions through a FanoutGate and is fed through the
+ * HubPort it implements, in batches.
  *
- * Each record is serialised once per topic (on the main thread, `encodeFrames`) and published once per
- * channel through uWS pub/sub, so the cost per extra subscriber is bytes on a socket, not JSON work. Channels:
- *   `records/<topic>` — envelope frames for `/ws/topics/{topic}`
- *   `values/<topic>`  — the bare record value for the seed route `/consumer/{topic}`
+ * Routes:
+ *   /ws/topics/{topic}?from&key&where&group  envelope frames with resume tokens; more topics by control message
+ *   /ws                                      no topic yet; `{"op":"subscribe",…}` / `{"op":"unsubscribe",…}`
+ *   /sse/topics/{topic}?same                 Server-Sent Events, `id:` = resume token, `Last-Event-ID` resumes
+ *   /consumer/{topic}                        seed-compatible: bare values, `{"Message":"connected"}` first
+ * Live frames reach WebSockets by uWS pub/sub (one publish per frame and channel, bytes copied per socket)
+ * and SSE streams by one pre-built chunk per batch and channel. A subscriber whose buffer passes the limit
+ * is closed as too slow (WebSocket 4008, SSE `event: error`) and can resume from its last token.
  */
 import type { TemplatedApp, WebSocket, HttpResponse, HttpRequest, us_socket_context_t } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import { SluiceError, toErrorResponse } from '../errors.js';
+import { SluiceError, toErrorResponse, type PlainError } from '../errors.js';
 import { pathParameter, sendError } from '../ingress/respond.js';
 import { presentedKey, type AccessControl } from '../ingress/access-control.js';
-import { originForbidden } from '../ingress/cors.js';
+import { allowedOrigin, originForbidden } from '../ingress/cors.js';
+import { readControlMessage, readSubscribeOptions, type SubscribeOptions } from './subscribe-options.js';
+import { SseStream, sseRecords } from './sse-stream.js';
+import {
+  CLOSE_GOING_AWAY, CLOSE_SUBSCRIPTION_FAILED, CLOSE_TOO_SLOW,
+  type FanoutGate, type FrameStyle, type HubPort, type SubscribeRequest, type Transport,
+} from './fanout-protocol.js';
 
-export type FrameStyle = 'envelope' | 'value';
+interface Connection {
+  transport: Transport;
+  ws: WebSocket<SocketData> | null;
+  sse: SseStream | null;
+  /** API key presented at connect time, checked again for each subscribe message. */
+  apiKey: string;
+  /** topic → subscription id */
+  subs: Map<string, number>;
+  /** Acks held until the socket's buffer drains (flow control of replays and group deliveries). */
+  heldAcks: [sub: number, ackId: number][];
+  closed: boolean;
+}
+
+interface Subscription {
+  conn: Connection;
+  topic: string;
+  style: FrameStyle;
+  channel: string | null;
+  /** Subscribed by the URL: if it fails, the connection closes (there is nothing else on it). */
+  fromUrl: boolean;
+}
 
 interface SocketData {
-  topic: string;
+  conn: Connection;
+  initial: SubscribeOptions | null;
   style: FrameStyle;
 }
 
-export interface SubscribeGate {
-  /** Resolves once the topic exists and its consumer delivers everything produced from now on. */
-  acquire(topic: string, style: FrameStyle): Promise<void>;
-  release(topic: string, style: FrameStyle): void;
-}
-
 export interface HubOptions {
-  maxBackpressureBytes: number;
+  maxBufferedBytes: number;
   idleTimeoutSeconds: number;
+  sseHeartbeatSeconds: number;
 }
 
-/** Close code for sockets closed because the server shuts down (RFC 6455 "going away"). */
-export const CLOSE_GOING_AWAY = 1001;
+const SWEEP_INTERVAL_MS = 100;
 
-export class SubscriberHub {
-  private readonly sockets = new Set<WebSocket<SocketData>>();
+export class SubscriberHub implements HubPort {
+  private gate!: FanoutGate;
+  private readonly connections = new Set<Connection>();
+  private readonly subs = new Map<number, Subscription>();
+  private readonly sseChannels = new Map<string, Set<Connection>>();
+  private nextSub = 1;
   private closing = false;
+  private sweepScheduled = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private opts!: HubOptions;
+  private slowDrops: Record<Transport, number> = { websocket: 0, sse: 0, 'seed-websocket': 0 };
 
-  constructor(private readonly app: TemplatedApp, private readonly gate: SubscribeGate, private readonly access: AccessControl, private readonly log: Logger) {}
+  constructor(private readonly app: TemplatedApp, private readonly access: AccessControl, private readonly log: Logger) {}
 
-  /** Registers `/ws/topics/:topic` (envelopes) and the seed-compatible `/consumer/:topic` (bare values). */
-  register(opts: HubOptions): void {
-    this.route('/ws/topics/:topic', 'envelope', opts);
-    this.route('/consumer/:topic', 'value', opts);
-  }
-
-  /** Publishes frames serialised once (by `encodeFrames`) for a topic's two channels. */
-  publishFrames(topic: string, envelopes: readonly string[] | null, values: readonly Uint8Array[] | null): void {
-    if (envelopes) {
-      const channel = `records/${topic}`;
-      for (const frame of envelopes) this.app.publish(channel, frame, false);
-    }
-    if (values) {
-      const channel = `values/${topic}`;
-      for (const frame of values) this.app.publish(channel, frame, false);
-    }
-  }
-
-  /** Closes every socket with 1001 and refuses new ones. */
-  closeAll(): void {
-    this.closing = true;
-    for (const ws of [...this.sockets]) ws.end(CLOSE_GOING_AWAY, 'server shutting down');
-    this.sockets.clear();
-  }
-
-  private route(pattern: string, style: FrameStyle, opts: HubOptions): void {
-    this.app.ws<SocketData>(pattern, {
+  /** Registers the routes; `gate` leads to the subscription registry (directly, or through the main-thread link). */
+  register(gate: FanoutGate, opts: HubOptions): void {
+    this.gate = gate;
+    this.opts = opts;
+    const ws = (pattern: string, style: FrameStyle, withTopic: boolean) => this.app.ws<SocketData>(pattern, {
       maxPayloadLength: 16 * 1024,
-      maxBackpressure: opts.maxBackpressureBytes,
+      // A hard stop far above the soft limit the sweep enforces with a proper close frame.
+      maxBackpressure: opts.maxBufferedBytes * 4,
       closeOnBackpressureLimit: 1,
       idleTimeout: opts.idleTimeoutSeconds,
       sendPingsAutomatically: true,
-      upgrade: (res, req, context) => this.upgrade(res, req, context, style),
-      open: (ws) => {
-        const { topic, style: s } = ws.getUserData();
-        this.sockets.add(ws);
-        ws.subscribe(s === 'envelope' ? `records/${topic}` : `values/${topic}`);
-        // The consumer is positioned before the upgrade, so this frame promises: records produced from now on reach you.
-        ws.send(s === 'envelope' ? JSON.stringify({ event: 'subscribed', topic }) : '{"Message":"connected"}', false);
-      },
-      message: (ws, message) => {
-        // Seed clients may send text; answer like the seed app did.
-        const { style: s } = ws.getUserData();
-        if (s === 'value') ws.send(JSON.stringify({ Message: Buffer.from(message).toString('utf8') }), false);
-      },
-      close: (ws) => {
-        const { topic, style: s } = ws.getUserData();
-        this.sockets.delete(ws);
-        this.gate.release(topic, s);
-      },
+      upgrade: (res, req, context) => this.upgrade(res, req, context, style, withTopic),
+      open: (socket) => this.open(socket),
+      message: (socket, message) => this.message(socket, Buffer.from(message).toString('utf8')),
+      drain: (socket) => this.drained(socket.getUserData().conn),
+      close: (socket, code) => this.closed(socket.getUserData().conn, code),
     });
+    ws('/ws/topics/:topic', 'envelope', true);
+    ws('/ws', 'envelope', false);
+    ws('/consumer/:topic', 'value', true);
+    this.app.get('/sse/topics/:topic', (res, req) => this.sse(res, req));
+    this.heartbeat = setInterval(() => {
+      for (const c of this.connections) c.sse?.write(': keep-alive\n\n');
+    }, opts.sseHeartbeatSeconds * 1000);
+    this.heartbeat.unref();
   }
 
-  private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, style: FrameStyle): void {
-    const topic = pathParameter(req, 0);
+  /** Closes every subscriber (WebSocket 1001) and refuses new ones. */
+  closeAll(): void {
+    this.closing = true;
+    clearInterval(this.heartbeat);
+    for (const c of [...this.connections]) {
+      if (c.ws) c.ws.end(CLOSE_GOING_AWAY, 'server shutting down');
+      else if (c.sse) {
+        c.sse.event('error', JSON.stringify({ error: { code: 'SHUTTING_DOWN', message: 'server shutting down' } }));
+        c.sse.end();
+        this.closed(c, CLOSE_GOING_AWAY);
+      }
+    }
+  }
+
+  /** Slow-subscriber closes since the last call (null if none), for metrics. */
+  takeSlowDrops(): Record<Transport, number> | null {
+    const d = this.slowDrops;
+    if (d.websocket + d.sse + d['seed-websocket'] === 0) return null;
+    this.slowDrops = { websocket: 0, sse: 0, 'seed-websocket': 0 };
+    return d;
+  }
+
+  // ---- HubPort: called by the registry (directly or from the main-thread link), in order ----
+
+  subscribed(sub: number, token: string | null): void {
+    const s = this.subs.get(sub);
+    if (!s) return;
+    if (s.style === 'value') return this.sendText(s.conn, '{"Message":"connected"}');
+    const data = JSON.stringify(token === null ? { event: 'subscribed', topic: s.topic } : { event: 'subscribed', topic: s.topic, token });
+    if (s.conn.sse) s.conn.sse.event('subscribed', data, token);
+    else this.sendText(s.conn, data);
+  }
+
+  failed(sub: number, error: PlainError, slow: boolean): void {
+    const s = this.subs.get(sub);
+    if (!s) return;
+    if (slow) return this.closeSlow(s.conn, error.message);
+    this.forget(sub, s);
+    const frame = JSON.stringify({ event: 'error', topic: s.topic, error: { code: error.code, message: error.message } });
+    if (s.conn.sse) {
+      s.conn.sse.event('error', frame);
+      s.conn.sse.end();
+      this.closed(s.conn, CLOSE_SUBSCRIPTION_FAILED);
+    } else if (s.conn.ws && !s.conn.closed) {
+      this.sendText(s.conn, frame);
+      if (s.fromUrl) s.conn.ws.end(CLOSE_SUBSCRIPTION_FAILED, truncateReason(`${error.code}: ${error.message}`));
+    }
+  }
+
+  deliver(sub: number, frames: string[], tokens: string[] | null, ackId: number): void {
+    const s = this.subs.get(sub);
+    if (!s || s.conn.closed) {
+      if (ackId) this.gate.ack(sub, ackId, false);
+      return;
+    }
+    const c = s.conn;
+    if (c.sse) c.sse.write(sseRecords(frames, tokens));
+    else c.ws!.cork(() => {
+      for (const f of frames) c.ws!.send(f, false);
+    });
+    if (this.buffered(c) > this.opts.maxBufferedBytes) {
+      if (ackId) this.gate.ack(sub, ackId, true);
+      return this.closeSlow(c, 'send buffer full');
+    }
+    if (!ackId) return;
+    if (this.buffered(c) <= this.opts.maxBufferedBytes / 4) this.gate.ack(sub, ackId, true);
+    else c.heldAcks.push([sub, ackId]);
+  }
+
+  join(sub: number, channel: string): void {
+    const s = this.subs.get(sub);
+    if (!s || s.conn.closed) return;
+    s.channel = channel;
+    if (s.conn.ws) s.conn.ws.subscribe(channel);
+    else {
+      let set = this.sseChannels.get(channel);
+      if (!set) this.sseChannels.set(channel, (set = new Set()));
+      set.add(s.conn);
+    }
+  }
+
+  publish(channel: string, frames: string[], tokens: string[] | null): void {
+    if (this.app.numSubscribers(channel) > 0) for (const f of frames) this.app.publish(channel, f, false);
+    const streams = this.sseChannels.get(channel);
+    if (streams) {
+      const chunk = sseRecords(frames, tokens);
+      for (const c of streams) {
+        c.sse!.write(chunk);
+        if (c.sse!.buffered > this.opts.maxBufferedBytes) this.closeSlow(c, 'send buffer full');
+      }
+    }
+    this.scheduleSweep();
+  }
+
+  publishValues(channel: string, values: Uint8Array[]): void {
+    for (const v of values) this.app.publish(channel, v, false);
+    this.scheduleSweep();
+  }
+
+  // ---- connections ----
+
+  private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, style: FrameStyle, withTopic: boolean): void {
     const secKey = req.getHeader('sec-websocket-key');
     const protocol = req.getHeader('sec-websocket-protocol');
     const extensions = req.getHeader('sec-websocket-extensions');
-    const key = presentedKey((h) => req.getHeader(h), (q) => req.getQuery(q));
+    const apiKey = presentedKey((h) => req.getHeader(h), (q) => req.getQuery(q));
     const origin = req.getHeader('origin');
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
     });
-    if (this.closing) {
-      sendError(res, new SluiceError('SHUTTING_DOWN', 'server shutting down'));
-      return;
-    }
+    let initial: SubscribeOptions | null = null;
     try {
+      if (this.closing) throw new SluiceError('SHUTTING_DOWN', 'server shutting down');
       if (originForbidden(origin)) throw new SluiceError('FORBIDDEN', `origin "${origin}" is not in SLUICE_CORS_ORIGINS`);
-      this.access.check(key, 'subscribe', topic);
+      if (withTopic) {
+        const topic = pathParameter(req, 0);
+        initial = style === 'value' ? readSubscribeOptions(topic, () => undefined) : readSubscribeOptions(topic, (q) => req.getQuery(q));
+        this.access.check(apiKey, 'subscribe', topic);
+      } else this.access.check(apiKey, 'subscribe', null);
     } catch (err) {
       sendError(res, err);
       return;
     }
-    this.gate.acquire(topic, style).then(() => {
-      if (aborted) {
-        this.gate.release(topic, style);
-        return;
-      }
-      res.cork(() => res.upgrade<SocketData>({ topic, style }, secKey, protocol, extensions, context));
+    const conn: Connection = { transport: style === 'value' ? 'seed-websocket' : 'websocket', ws: null, sse: null, apiKey, subs: new Map(), heldAcks: [], closed: false };
+    const data: SocketData = { conn, initial, style };
+    if (!initial) {
+      res.cork(() => res.upgrade<SocketData>(data, secKey, protocol, extensions, context));
+      return;
+    }
+    // Refusals (unknown topic, broker down) are HTTP answers: check before upgrading.
+    const topic = initial.topic;
+    this.gate.prepare(topic).then(() => {
+      if (aborted) return this.gate.unprepare(topic);
+      res.cork(() => res.upgrade<SocketData>(data, secKey, protocol, extensions, context));
     }, (err: unknown) => {
       if (aborted) return;
       const e = toErrorResponse(err);
@@ -129,4 +245,160 @@ export class SubscriberHub {
       res.cork(() => sendError(res, err));
     });
   }
+
+  private open(socket: WebSocket<SocketData>): void {
+    const { conn, initial, style } = socket.getUserData();
+    conn.ws = socket;
+    this.connections.add(conn);
+    if (initial) {
+      this.subscribe(conn, initial, style, true);
+      this.gate.unprepare(initial.topic);
+    }
+  }
+
+  private message(socket: WebSocket<SocketData>, text: string): void {
+    const { conn, style } = socket.getUserData();
+    if (style === 'value') {
+      // Seed clients may send text; answer like the seed app did.
+      socket.send(JSON.stringify({ Message: text }), false);
+      return;
+    }
+    let topic: string | undefined;
+    try {
+      const msg = readControlMessage(text);
+      topic = msg.op === 'subscribe' ? msg.options.topic : msg.topic;
+      if (msg.op === 'subscribe') {
+        if (conn.subs.has(topic)) throw new SluiceError('INVALID_PARAMETER', `already subscribed to ${topic}; unsubscribe first`);
+        this.access.check(conn.apiKey, 'subscribe', topic);
+        this.subscribe(conn, msg.options, 'envelope', false);
+      } else {
+        const sub = conn.subs.get(topic);
+        if (sub === undefined) throw new SluiceError('INVALID_PARAMETER', `not subscribed to ${topic}`);
+        this.unsubscribe(sub);
+        this.sendText(conn, JSON.stringify({ event: 'unsubscribed', topic }));
+      }
+    } catch (err) {
+      const { body } = toErrorResponse(err);
+      this.sendText(conn, `{"event":"error",${topic === undefined ? '' : `"topic":${JSON.stringify(topic)},`}${body.slice(1)}`);
+    }
+  }
+
+  private sse(res: HttpResponse, req: HttpRequest): void {
+    const topicParam = pathParameter(req, 0);
+    const apiKey = presentedKey((h) => req.getHeader(h), (q) => req.getQuery(q));
+    const origin = req.getHeader('origin');
+    const lastEventId = req.getHeader('last-event-id');
+    let aborted = false;
+    let conn: Connection | undefined;
+    res.onAborted(() => {
+      aborted = true;
+      if (conn) {
+        conn.sse!.closed = true;
+        this.closed(conn, 1006);
+      }
+    });
+    let options: SubscribeOptions;
+    try {
+      if (this.closing) throw new SluiceError('SHUTTING_DOWN', 'server shutting down');
+      if (originForbidden(origin)) throw new SluiceError('FORBIDDEN', `origin "${origin}" is not in SLUICE_CORS_ORIGINS`);
+      options = readSubscribeOptions(topicParam, (q) => req.getQuery(q), lastEventId);
+      this.access.check(apiKey, 'subscribe', topicParam);
+    } catch (err) {
+      sendError(res, err, false, allowedOrigin(origin));
+      return;
+    }
+    const topic = options.topic;
+    this.gate.prepare(topic).then(() => {
+      if (aborted) return this.gate.unprepare(topic);
+      conn = { transport: 'sse', ws: null, sse: new SseStream(res, allowedOrigin(origin), 1000), apiKey, subs: new Map(), heldAcks: [], closed: false };
+      const c = conn;
+      c.sse!.onDrain(() => this.drained(c));
+      this.connections.add(c);
+      this.subscribe(c, options, 'envelope', true);
+      this.gate.unprepare(topic);
+    }, (err: unknown) => {
+      if (!aborted) res.cork(() => sendError(res, err, false, allowedOrigin(origin)));
+    });
+  }
+
+  private subscribe(conn: Connection, o: SubscribeOptions, style: FrameStyle, fromUrl: boolean): void {
+    const sub = this.nextSub++;
+    conn.subs.set(o.topic, sub);
+    this.subs.set(sub, { conn, topic: o.topic, style, channel: null, fromUrl });
+    const req: SubscribeRequest = { sub, ...o, style, transport: conn.transport };
+    this.gate.subscribe(req);
+  }
+
+  private unsubscribe(sub: number): void {
+    const s = this.subs.get(sub);
+    if (!s) return;
+    this.forget(sub, s);
+    if (s.channel && s.conn.ws && !s.conn.closed) s.conn.ws.unsubscribe(s.channel);
+  }
+
+  /** Drops the subscription here and at the registry. */
+  private forget(sub: number, s: Subscription): void {
+    this.subs.delete(sub);
+    s.conn.subs.delete(s.topic);
+    if (s.channel && s.conn.sse) this.sseChannels.get(s.channel)?.delete(s.conn);
+    this.gate.unsubscribe(sub);
+  }
+
+  private closed(conn: Connection, _code: number): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    this.connections.delete(conn);
+    for (const sub of [...conn.subs.values()]) {
+      const s = this.subs.get(sub);
+      if (s) this.forget(sub, s);
+    }
+    for (const [sub, ackId] of conn.heldAcks.splice(0)) this.gate.ack(sub, ackId, false);
+  }
+
+  private drained(conn: Connection): void {
+    if (conn.closed || conn.heldAcks.length === 0 || this.buffered(conn) > this.opts.maxBufferedBytes / 4) return;
+    for (const [sub, ackId] of conn.heldAcks.splice(0)) this.gate.ack(sub, ackId, true);
+  }
+
+  private buffered(conn: Connection): number {
+    return conn.ws ? conn.ws.getBufferedAmount() : conn.sse!.buffered;
+  }
+
+  private sendText(conn: Connection, text: string): void {
+    if (conn.closed) return;
+    if (conn.sse) conn.sse.write(`data: ${text}\n\n`);
+    else conn.ws!.cork(() => conn.ws!.send(text, false));
+  }
+
+  private closeSlow(conn: Connection, why: string): void {
+    if (conn.closed) return;
+    this.slowDrops[conn.transport]++;
+    const reason = truncateReason(`too slow: ${why}; reconnect with from=<last token>`);
+    this.log.info({ transport: conn.transport, topics: [...conn.subs.keys()] }, 'closing a slow subscriber');
+    if (conn.ws) {
+      conn.ws.end(CLOSE_TOO_SLOW, reason); // its close handler forgets the subscriptions
+    } else {
+      conn.sse!.event('error', JSON.stringify({ error: { code: 'TOO_SLOW', message: reason } }));
+      conn.sse!.end();
+      this.closed(conn, CLOSE_TOO_SLOW);
+    }
+  }
+
+  /** WebSockets fed by publish are checked against the soft limit a few times a second (uWS gives no per-socket result). */
+  private scheduleSweep(): void {
+    if (this.sweepScheduled) return;
+    this.sweepScheduled = true;
+    setTimeout(() => {
+      this.sweepScheduled = false;
+      for (const c of this.connections) {
+        if (c.ws && !c.closed && c.ws.getBufferedAmount() > this.opts.maxBufferedBytes) this.closeSlow(c, 'send buffer full');
+      }
+    }, SWEEP_INTERVAL_MS).unref();
+  }
 }
+
+/** WebSocket close reasons are limited to 123 bytes. */
+function truncateReason(text: string): string {
+  return Buffer.byteLength(text) <= 123 ? text : Buffer.from(text).subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '...';
+}
+

@@ -68,13 +68,13 @@ export class AccessControl {
     return ac;
   }
 
-  /** Throws 401 / 403 / 429 as a SluiceError; returns the key id (or null when access is open). */
-  check(presented: string, access: Access, topic: string): string | null {
+  /** Throws 401 / 403 / 429 as a SluiceError; returns the key id (or null when access is open). A null topic checks the key only (`/ws`, before any subscribe). */
+  check(presented: string, access: Access, topic: string | null): string | null {
     if (!this.enabled) return null;
     if (presented === '') throw new SluiceError('UNAUTHORIZED', 'an API key is required: send X-API-Key or Authorization: Bearer');
     const entry = this.byHash.get(hashApiKey(presented));
     if (!entry) throw new SluiceError('UNAUTHORIZED', 'the API key is not valid');
-    if (!entry[access].some((p) => p.test(topic))) {
+    if (topic !== null && !entry[access].some((p) => p.test(topic))) {
       throw new SluiceError('FORBIDDEN', `API key "${entry.id}" may not ${access} ${access === 'produce' ? 'to' : ''} topic "${topic}"`.replace('  ', ' '));
     }
     if (entry.requestsPerSec > 0) {

@@ -9,7 +9,8 @@ import type { Config } from '../config/schema.js';
 import { accessSync, constants } from 'node:fs';
 import { SluiceError, StartupError } from '../errors.js';
 import type { ProducePort } from '../producer/produce-port.js';
-import { SubscriberHub, type SubscribeGate } from '../fanout/subscriber-hub.js';
+import { SubscriberHub } from '../fanout/subscriber-hub.js';
+import type { FanoutGate, HubPort } from '../fanout/fanout-protocol.js';
 import { registerHealthRoutes } from '../ops/health-routes.js';
 import { registerIngestRoutes } from './ingest-routes.js';
 import { Lifecycle } from './lifecycle.js';
@@ -23,7 +24,8 @@ import type { loadUws } from './uws-native.js';
 export interface HttpAppDeps {
   config: Config;
   producer: ProducePort;
-  gate: SubscribeGate;
+  /** Connects this app's subscriber hub to the subscription registry (directly, or over the main-thread link). */
+  connectFanout: (hub: HubPort) => FanoutGate;
   /** True while the producer reaches a broker. */
   ready: () => boolean;
   countRequest: (route: string, status: number, records: number) => void;
@@ -50,10 +52,12 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
     : uws.App();
   const lifecycle = new Lifecycle();
   const access = config.apiKeysFile ? AccessControl.fromFile(config.apiKeysFile) : AccessControl.open();
-  const hub = new SubscriberHub(app, deps.gate, access, log.child({ component: 'fanout' }));
+  const hub = new SubscriberHub(app, access, log.child({ component: 'fanout' }));
   const decodePool = config.decodeOffloadBytes > 0 ? new DecodePool(config.decodeThreads, log.child({ component: 'decode-pool' })) : undefined;
   registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, decodePool, access, countRequest: deps.countRequest, log: log.child({ component: 'ingest' }) });
-  hub.register({ maxBackpressureBytes: config.wsMaxBackpressureBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds });
+  hub.register(deps.connectFanout(hub), {
+    maxBufferedBytes: config.wsMaxBackpressureBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds, sseHeartbeatSeconds: config.sseHeartbeatSeconds,
+  });
   registerHealthRoutes(app, { ready: deps.ready, draining: () => lifecycle.draining });
   app.get('/metrics', (res) => {
     let aborted = false;

@@ -9,7 +9,7 @@ import { createLogger } from '../ops/logger.js';
 import { loadUws } from './uws-native.js';
 import { buildHttpApp, listen } from './http-app.js';
 import { MainThreadLink } from './main-thread-link.js';
-import type { ToWorker, WorkerInit } from './thread-protocol.js';
+import { applyHubCall, type ToWorker, type WorkerInit } from './thread-protocol.js';
 import { RequestTally } from '../ops/metrics.js';
 
 const { config, ready: initiallyReady } = workerData as WorkerInit;
@@ -23,11 +23,13 @@ const tally = new RequestTally();
 const flushCounts = () => {
   const counts = tally.drain();
   if (counts.length > 0) link.post({ type: 'request-counts', counts });
+  const drops = hub.takeSlowDrops();
+  if (drops) link.post({ type: 'slow-drops', drops });
 };
 const countsTimer = setInterval(flushCounts, 1000);
 countsTimer.unref();
 const { app, hub, lifecycle, close } = buildHttpApp(uws, {
-  config, producer: link, gate: link, ready: () => ready, log,
+  config, producer: link, connectFanout: () => link, ready: () => ready, log,
   countRequest: (route, status, records) => tally.add(route, status, records),
   metricsText: () => link.metricsText(),
 });
@@ -38,11 +40,11 @@ port.on('message', (msg: ToWorker) => {
     case 'results':
       link.onResults(msg.outcomes);
       break;
-    case 'frames':
-      hub.publishFrames(msg.topic, msg.envelopes, msg.values);
+    case 'hub':
+      applyHubCall(hub, msg);
       break;
-    case 'acquired':
-      link.onAcquired(msg.id, msg.error);
+    case 'gate-prepared':
+      link.onPrepared(msg.id, msg.error);
       break;
     case 'ready':
       ready = msg.ready;

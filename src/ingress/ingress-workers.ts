@@ -1,17 +1,17 @@
 /**
  * Main-thread side of the worker-thread ingress: starts the workers, feeds their produce batches to the
- * Kafka producer and answers in batches, gates their subscriptions, and broadcasts consumed frames to
- * every worker (uWS pub/sub is per thread, and any worker may hold subscribers of a topic).
+ * Kafka producer and answers in batches, and connects each worker's subscriber hub to the subscription
+ * registry (uWS pub/sub is per thread: the registry publishes a batch to every hub with subscribers of it).
  */
 import { createServer, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { SluiceError, StartupError } from '../errors.js';
+import { StartupError, toPlainError } from '../errors.js';
 import type { ProducePort } from '../producer/produce-port.js';
-import type { SubscribeGate } from '../fanout/subscriber-hub.js';
+import type { FanoutGate, HubPort } from '../fanout/fanout-protocol.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
-import type { PlainError, ProduceOutcome, ToMain, ToWorker, WorkerInit } from './thread-protocol.js';
+import { applyGateCall, hubPortOver, type ProduceOutcome, type ToMain, type ToWorker, type WorkerInit } from './thread-protocol.js';
 
 function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -24,12 +24,9 @@ function freePort(host: string): Promise<number> {
   });
 }
 
-function toPlainError(err: unknown): PlainError {
-  if (err instanceof SluiceError) return { code: err.code, message: err.message, details: err.details };
-  return { code: 'INTERNAL', message: 'internal error' };
-}
-
 class WorkerHandle {
+  /** This worker's hub as the subscription registry sees it. */
+  gate: FanoutGate | undefined;
   private outcomes: ProduceOutcome[] = [];
   private scheduled = false;
   private readonly waiters = new Map<ToMain['type'], ((m: ToMain) => void)[]>();
@@ -77,7 +74,7 @@ export class IngressWorkers {
   constructor(
     private readonly config: Config,
     private readonly producer: ProducePort,
-    private readonly gate: SubscribeGate,
+    private readonly connectFanout: (hub: HubPort) => FanoutGate,
     private readonly isReady: () => boolean,
     private readonly metrics: GatewayMetrics,
     private readonly metricsText: () => Promise<string>,
@@ -92,6 +89,7 @@ export class IngressWorkers {
     for (let i = 0; i < count; i++) {
       const worker = new Worker(new URL('./ingress-worker.js', import.meta.url), { workerData: init, name: `sluice-ingress-${i + 1}` });
       const handle = new WorkerHandle(worker);
+      handle.gate = this.connectFanout(hubPortOver((msg) => handle.send(msg)));
       this.handles.push(handle);
       worker.on('message', (msg: ToMain) => this.onMessage(handle, msg));
       worker.on('error', (err) => this.log.fatal({ err: err.stack, worker: i + 1 }, 'ingress worker crashed'));
@@ -115,11 +113,6 @@ export class IngressWorkers {
     return port;
   }
 
-  /** Frame sink for the subscription registry: every worker gets the batch. */
-  readonly publishFrames = (topic: string, envelopes: string[] | null, values: Uint8Array[] | null): void => {
-    this.broadcast({ type: 'frames', topic, envelopes, values });
-  };
-
   private broadcast(msg: ToWorker): void {
     for (const h of this.handles) h.send(msg);
   }
@@ -137,12 +130,15 @@ export class IngressWorkers {
         }
         break;
       }
-      case 'acquire':
-        this.gate.acquire(msg.topic, msg.style)
-          .then(() => h.send({ type: 'acquired', id: msg.id }), (err: unknown) => h.send({ type: 'acquired', id: msg.id, error: toPlainError(err) }));
+      case 'gate-prepare':
+        h.gate!.prepare(msg.topic)
+          .then(() => h.send({ type: 'gate-prepared', id: msg.id }), (err: unknown) => h.send({ type: 'gate-prepared', id: msg.id, error: toPlainError(err) }));
         break;
-      case 'release':
-        this.gate.release(msg.topic, msg.style);
+      case 'gate':
+        applyGateCall(h.gate!, msg);
+        break;
+      case 'slow-drops':
+        this.metrics.addSlowDrops(msg.drops);
         break;
       case 'request-counts':
         this.metrics.addRequests(msg.counts);

@@ -1,30 +1,26 @@
 /**
- * Worker-thread side of the link to the main thread: a ProducePort and a SubscribeGate that forward to
+ * Worker-thread side of the link to the main thread: a ProducePort and a FanoutGate that forward to
  * the Kafka clients there. Submissions made during one event-loop turn leave as one message, their
  * record bytes packed into one transferred ArrayBuffer.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { SluiceError, type ErrorCode } from '../errors.js';
+import { fromPlainError, type PlainError } from '../errors.js';
 import type { DeliveryResult } from '../producer/delivery-result.js';
 import type { ProducePort, ProduceSubmission } from '../producer/produce-port.js';
-import type { FrameStyle, SubscribeGate } from '../fanout/subscriber-hub.js';
-import type { PlainError, ProduceDescriptor, ProduceOutcome, ToMain } from './thread-protocol.js';
+import type { FanoutGate, SubscribeRequest } from '../fanout/fanout-protocol.js';
+import type { ProduceDescriptor, ProduceOutcome, ToMain } from './thread-protocol.js';
 
 interface Waiter<T> {
   resolve: (v: T) => void;
   reject: (e: Error) => void;
 }
 
-export function fromPlainError(e: PlainError): SluiceError {
-  return new SluiceError(e.code as ErrorCode, e.message, e.details);
-}
-
-export class MainThreadLink implements ProducePort, SubscribeGate {
+export class MainThreadLink implements ProducePort, FanoutGate {
   private queue: { s: ProduceSubmission; w: Waiter<DeliveryResult> }[] = [];
   private scheduled = false;
   private nextId = 1;
   private readonly produceWaiters = new Map<number, Waiter<DeliveryResult>>();
-  private readonly acquireWaiters = new Map<number, Waiter<void>>();
+  private readonly prepareWaiters = new Map<number, Waiter<void>>();
   private readonly metricsWaiters = new Map<number, Waiter<string>>();
 
   constructor(private readonly port: MessagePort) {}
@@ -80,20 +76,36 @@ export class MainThreadLink implements ProducePort, SubscribeGate {
     }
   }
 
-  acquire(topic: string, style: FrameStyle): Promise<void> {
+  prepare(topic: string): Promise<void> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.acquireWaiters.set(id, { resolve, reject });
-      this.post({ type: 'acquire', id, topic, style });
+      this.prepareWaiters.set(id, { resolve, reject });
+      this.post({ type: 'gate-prepare', id, topic });
     });
   }
 
-  onAcquired(id: number, error?: PlainError): void {
-    const w = this.acquireWaiters.get(id);
+  onPrepared(id: number, error?: PlainError): void {
+    const w = this.prepareWaiters.get(id);
     if (!w) return;
-    this.acquireWaiters.delete(id);
+    this.prepareWaiters.delete(id);
     if (error) w.reject(fromPlainError(error));
     else w.resolve();
+  }
+
+  unprepare(topic: string): void {
+    this.post({ type: 'gate', method: 'unprepare', args: [topic] });
+  }
+
+  subscribe(req: SubscribeRequest): void {
+    this.post({ type: 'gate', method: 'subscribe', args: [req] });
+  }
+
+  unsubscribe(sub: number): void {
+    this.post({ type: 'gate', method: 'unsubscribe', args: [sub] });
+  }
+
+  ack(sub: number, ackId: number, handed: boolean): void {
+    this.post({ type: 'gate', method: 'ack', args: [sub, ackId, handed] });
   }
 
   /** Prometheus text from the main thread, where the metrics live. */
@@ -108,10 +120,6 @@ export class MainThreadLink implements ProducePort, SubscribeGate {
   onMetricsText(id: number, text: string): void {
     this.metricsWaiters.get(id)?.resolve(text);
     this.metricsWaiters.delete(id);
-  }
-
-  release(topic: string, style: FrameStyle): void {
-    this.post({ type: 'release', topic, style });
   }
 
   post(msg: ToMain): void {

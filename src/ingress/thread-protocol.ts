@@ -6,8 +6,8 @@
  */
 import type { Config } from '../config/schema.js';
 import type { DeliveryResult } from '../producer/delivery-result.js';
-import type { ErrorCode } from '../errors.js';
-import type { FrameStyle } from '../fanout/subscriber-hub.js';
+import type { PlainError } from '../errors.js';
+import type { FanoutGate, HubPort, Transport } from '../fanout/fanout-protocol.js';
 import type { RequestCounts } from '../ops/metrics.js';
 
 export interface WorkerInit {
@@ -27,20 +27,15 @@ export interface ProduceDescriptor {
   keys: (string | null)[] | null;
 }
 
-export interface PlainError {
-  code: ErrorCode;
-  message: string;
-  details?: Record<string, unknown>;
-}
-
 export type ProduceOutcome = { id: number; result: DeliveryResult } | { id: number; error: PlainError };
 
 export type ToMain =
   | { type: 'listening'; port: number }
   | { type: 'listen-failed'; port: number }
   | { type: 'produce'; requests: ProduceDescriptor[]; body: ArrayBuffer; starts: ArrayBuffer; ends: ArrayBuffer }
-  | { type: 'acquire'; id: number; topic: string; style: FrameStyle }
-  | { type: 'release'; topic: string; style: FrameStyle }
+  | { type: 'gate-prepare'; id: number; topic: string }
+  | GateCall
+  | { type: 'slow-drops'; drops: Record<Transport, number> }
   | { type: 'drained' }
   | { type: 'request-counts'; counts: RequestCounts }
   | { type: 'metrics-request'; id: number };
@@ -48,9 +43,34 @@ export type ToMain =
 export type ToWorker =
   | { type: 'listen'; port: number }
   | { type: 'results'; outcomes: ProduceOutcome[] }
-  | { type: 'acquired'; id: number; error?: PlainError }
+  | { type: 'gate-prepared'; id: number; error?: PlainError }
+  | HubCall
   | { type: 'ready'; ready: boolean }
-  | { type: 'frames'; topic: string; envelopes: string[] | null; values: Uint8Array[] | null }
   | { type: 'drain'; timeoutMs: number }
   | { type: 'metrics-text'; id: number; text: string }
   | { type: 'close' };
+
+/** A HubPort call from the registry to a worker's hub, in order. */
+export type HubCall = { [K in keyof HubPort]: { type: 'hub'; method: K; args: Parameters<HubPort[K]> } }[keyof HubPort];
+/** A FanoutGate call (other than prepare, which is answered) from a worker's hub to the registry. */
+type GateMethod = Exclude<keyof FanoutGate, 'prepare'>;
+export type GateCall = { [K in GateMethod]: { type: 'gate'; method: K; args: Parameters<FanoutGate[K]> } }[GateMethod];
+
+/** A HubPort whose calls travel as messages (main thread → worker). */
+export function hubPortOver(send: (msg: HubCall) => void): HubPort {
+  const call = <K extends keyof HubPort>(method: K) => (...args: Parameters<HubPort[K]>) => send({ type: 'hub', method, args } as HubCall);
+  return {
+    subscribed: call('subscribed'), failed: call('failed'), deliver: call('deliver'),
+    join: call('join'), publish: call('publish'), publishValues: call('publishValues'),
+  };
+}
+
+/** Runs a HubPort call received from the main thread. */
+export function applyHubCall(hub: HubPort, msg: HubCall): void {
+  (hub[msg.method] as (...args: unknown[]) => void).apply(hub, msg.args);
+}
+
+/** Runs a FanoutGate call received from a worker. */
+export function applyGateCall(gate: FanoutGate, msg: GateCall): void {
+  (gate[msg.method] as (...args: unknown[]) => void).apply(gate, msg.args);
+}

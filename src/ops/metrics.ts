@@ -29,6 +29,8 @@ export class GatewayMetrics {
   readonly subscribers = new Gauge({ name: 'sluice_subscribers', help: 'Open subscriptions, by transport.', labelNames: ['transport'], registers: [this.registry] });
   readonly consumerLag = new Gauge({ name: 'sluice_consumer_lag_records', help: 'Fan-out consumer lag per partition: end offset minus the next offset handed to subscribers.', labelNames: ['topic', 'partition'], registers: [this.registry] });
 
+  readonly slowDrops = new Counter({ name: 'sluice_subscribers_dropped_slow_total', help: 'Subscribers closed for falling too far behind (WebSocket close 4008, SSE error TOO_SLOW), by transport.', labelNames: ['transport'], registers: [this.registry] });
+
   private readonly lagPartitions = new Map<string, Set<string>>();
 
   constructor() {
@@ -41,6 +43,10 @@ export class GatewayMetrics {
       this.requests.labels(route, String(status)).inc(requests);
       if (records > 0) this.recordsReceived.labels(route).inc(records);
     }
+  }
+
+  addSlowDrops(drops: Record<string, number>): void {
+    for (const [transport, n] of Object.entries(drops)) if (n > 0) this.slowDrops.labels(transport).inc(n);
   }
 
   /** librdkafka producer statistics (statistics.interval.ms). */

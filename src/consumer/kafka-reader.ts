@@ -1,0 +1,168 @@
+/**
+ * One librdkafka consumer on one topic, read in batches with `consume(n)`: each call waits on a libuv pool
+ * thread for the first record (up to POLL_TIMEOUT_MS), then returns every record already fetched, up to
+ * `batchMax` — one batch for the sink. A sink may return a promise: the next read waits for it (flow
+ * control for replays and group members).
+ *
+ * Used three ways: a topic's shared live feed and a replay (partitions assigned by hand at chosen offsets,
+ * nothing committed), and a consumer group (subscribe; offsets committed by the caller).
+ *
+ * Not the flowing `consume()` mode: its `disconnect()` deadlocks while records are arriving (checked
+ * here: the process hangs and cannot even exit). With a batch loop, stopping is: end the loop, wait for
+ * the call in progress, then disconnect with no read in flight.
+ */
+import type { Logger } from 'pino';
+import { KafkaConsumer, type Message } from '../kafka-client.js';
+import type { LibrdkafkaStats } from '../ops/metrics.js';
+import { SluiceError } from '../errors.js';
+
+export type { Message };
+export type BatchSink = (records: Message[]) => void | Promise<void>;
+
+const POLL_TIMEOUT_MS = 100;
+
+export interface KafkaReaderOptions {
+  topic: string;
+  clientId: string;
+  groupId: string;
+  bootstrapServers: string;
+  properties: Record<string, string>;
+  /** Set last: what this use of the reader needs whatever the properties file says. */
+  overrides?: Record<string, string | boolean | number>;
+  batchMax?: number;
+  log: Logger;
+  onStats?: (stats: LibrdkafkaStats) => void;
+}
+
+export interface PartitionOffset {
+  partition: number;
+  offset: number;
+}
+
+export class KafkaReader {
+  readonly topic: string;
+  private readonly consumer: InstanceType<typeof KafkaConsumer>;
+  private readonly log: Logger;
+  private readonly batchMax: number;
+  private stopped = false;
+  private loopDone: Promise<void> = Promise.resolve();
+
+  constructor(o: KafkaReaderOptions) {
+    this.topic = o.topic;
+    this.log = o.log;
+    this.batchMax = o.batchMax ?? 1000;
+    this.consumer = new KafkaConsumer({
+      'client.id': o.clientId,
+      'group.id': o.groupId,
+      ...o.properties,
+      ...o.overrides,
+      'bootstrap.servers': o.bootstrapServers,
+    }, {});
+    this.consumer.on('event.error', (err) => this.log.warn({ topic: o.topic, err: err.message }, 'consumer error'));
+    if (o.onStats) {
+      const onStats = o.onStats;
+      this.consumer.on('event.stats', (stats) => onStats(JSON.parse(stats.message) as LibrdkafkaStats));
+    }
+  }
+
+  connect(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.consumer.connect({ timeout: timeoutMs }, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Low and high watermarks of every partition. Just after a topic is created its leaders may not be elected: retry until the deadline. */
+  watermarks(partitions: number, timeoutMs: number): Promise<{ low: number; high: number }[]> {
+    const deadline = Date.now() + timeoutMs;
+    return Promise.all(Array.from({ length: partitions }, async (_, partition) => {
+      for (;;) {
+        try {
+          return await new Promise<{ low: number; high: number }>((resolve, reject) => {
+            this.consumer.queryWatermarkOffsets(this.topic, partition, timeoutMs, (err, o) => (err ? reject(err) : resolve({ low: o.lowOffset, high: o.highOffset })));
+          });
+        } catch (err) {
+          if (Date.now() > deadline) throw new SluiceError('BROKER_UNAVAILABLE', `cannot find the offsets of ${this.topic}/${partition}: ${(err as Error).message}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }));
+  }
+
+  /** The first offset of each partition at or after `timestampMs`; -1 where there is none (the end). */
+  offsetsForTimes(timestampMs: number, partitions: number, timeoutMs: number): Promise<number[]> {
+    const query = Array.from({ length: partitions }, (_, partition) => ({ topic: this.topic, partition, offset: timestampMs }));
+    return new Promise((resolve, reject) => this.consumer.offsetsForTimes(query, timeoutMs, (err, offsets) => {
+      if (err) reject(new SluiceError('BROKER_UNAVAILABLE', `cannot find offsets for time ${timestampMs} in ${this.topic}: ${err.message}`));
+      else {
+        const out = new Array<number>(partitions).fill(-1);
+        for (const o of offsets) out[o.partition] = o.offset;
+        resolve(out);
+      }
+    }));
+  }
+
+  /** Reads the given partitions from the given offsets (no group membership, nothing committed). */
+  startAssigned(assignment: PartitionOffset[], sink: BatchSink): void {
+    this.consumer.assign(assignment.map((a) => ({ topic: this.topic, partition: a.partition, offset: a.offset })));
+    this.startLoop(sink);
+  }
+
+  /** Joins the consumer group (`group.id`) and reads what the group assigns to this member. */
+  startSubscribed(sink: BatchSink): void {
+    this.consumer.subscribe([this.topic]);
+    this.startLoop(sink);
+  }
+
+  /** Next offset to read per partition (-1001 when not known yet). */
+  positions(partitions: number[]): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const p of this.consumer.position(partitions.map((partition) => ({ topic: this.topic, partition })))) out.set(p.partition, p.offset ?? -1001);
+    return out;
+  }
+
+  pause(partitions: number[]): void {
+    this.consumer.pause(partitions.map((partition) => ({ topic: this.topic, partition })));
+  }
+
+  /** Commits next offsets to the consumer group (asynchronously). */
+  commit(offsets: PartitionOffset[]): void {
+    if (offsets.length === 0 || !this.consumer.isConnected()) return;
+    try {
+      this.consumer.commit(offsets.map((o) => ({ topic: this.topic, partition: o.partition, offset: o.offset })));
+    } catch (err) {
+      // Not a member of the group any more (rebalance): the next owner re-reads from the last commit.
+      this.log.warn({ topic: this.topic, err: (err as Error).message }, 'commit refused');
+    }
+  }
+
+  private startLoop(sink: BatchSink): void {
+    this.consumer.setDefaultConsumeTimeout(POLL_TIMEOUT_MS);
+    // In the library, missing from its typings: return as soon as the first record is in, with what else is buffered.
+    (this.consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(v: boolean): void }).setDefaultIsTimeoutOnlyForFirstMessage(true);
+    this.loopDone = this.readLoop(sink);
+  }
+
+  private async readLoop(sink: BatchSink): Promise<void> {
+    while (!this.stopped) {
+      const batch = await new Promise<Message[]>((resolve) => {
+        this.consumer.consume(this.batchMax, (err, messages) => {
+          if (err) {
+            this.log.warn({ topic: this.topic, err: err.message }, 'read failed; retrying');
+            setTimeout(() => resolve([]), POLL_TIMEOUT_MS);
+          } else resolve(messages);
+        });
+      });
+      if (this.stopped) break;
+      try {
+        const pending = sink(batch);
+        if (pending) await pending;
+      } catch (err) {
+        this.log.error({ topic: this.topic, err: (err as Error).stack }, 'batch sink failed');
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loopDone;
+    if (this.consumer.isConnected()) await new Promise((resolve) => this.consumer.disconnect(() => resolve(undefined)));
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Reads a subscription's options — `from`, `key`, `where`, `group` — from a query string or a
+ * `{"op":"subscribe",…}` control message into a SubscribeRequest, refusing bad values with
+ * INVALID_PARAMETER before anything reaches Kafka. Pure: runs in whichever thread holds the socket.
+ */
+import { SluiceError } from '../errors.js';
+import { assertLegalTopicName } from '../decode/topic-name.js';
+import { decodeResumeToken } from '../consumer/resume-token.js';
+import { parseRecordFilter } from '../consumer/record-filter.js';
+import type { StartFrom, SubscribeRequest } from './fanout-protocol.js';
+
+const GROUP = /^[A-Za-z0-9._-]{1,100}$/;
+const MAX_KEY_LENGTH = 1024;
+
+export type SubscribeOptions = Pick<SubscribeRequest, 'topic' | 'from' | 'key' | 'where' | 'group'>;
+
+/** `get` returns a parameter's value, or undefined/'' when absent. `lastEventId` (SSE) resumes when `from` is absent. */
+export function readSubscribeOptions(topic: string, get: (name: string) => string | undefined | null, lastEventId = ''): SubscribeOptions {
+  assertLegalTopicName(topic);
+  const fromText = get('from') || lastEventId;
+  const from = parseFrom(fromText || 'latest');
+  const key = get('key') || null;
+  if (key !== null && key.length > MAX_KEY_LENGTH) throw new SluiceError('INVALID_PARAMETER', `key is longer than ${MAX_KEY_LENGTH} characters`);
+  const where = get('where') || null;
+  parseRecordFilter(key, where); // refuse a bad filter here, as a 400 / error frame
+  const group = get('group') || null;
+  if (group !== null) {
+    if (!GROUP.test(group)) throw new SluiceError('INVALID_PARAMETER', 'group must be 1-100 characters of A-Z a-z 0-9 . _ -');
+    if (from.kind === 'time' || from.kind === 'token') {
+      throw new SluiceError('INVALID_PARAMETER', 'a group resumes from its committed offsets: with group, from may only be latest or earliest (where a new group starts)');
+    }
+    if (key !== null || where !== null) throw new SluiceError('INVALID_PARAMETER', 'key and where filters are not available with group');
+  }
+  return { topic, from, key, where, group };
+}
+
+function parseFrom(text: string): StartFrom {
+  if (text === 'latest') return { kind: 'latest' };
+  if (text === 'earliest') return { kind: 'earliest' };
+  if (/^\d{1,15}$/.test(text)) return { kind: 'time', timestampMs: Number(text) };
+  const offsets = decodeResumeToken(text);
+  if (offsets) return { kind: 'token', offsets };
+  throw new SluiceError('INVALID_PARAMETER', `from must be latest, earliest, a timestamp in epoch milliseconds, or a resume token from a frame (got "${text.slice(0, 80)}")`);
+}
+
+/** A control message on a WebSocket: `{"op":"subscribe","topic":…,…}` or `{"op":"unsubscribe","topic":…}`. */
+export type ControlMessage = { op: 'subscribe'; options: SubscribeOptions } | { op: 'unsubscribe'; topic: string };
+
+export function readControlMessage(text: string): ControlMessage {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    throw new SluiceError('INVALID_JSON', 'a control message must be a JSON object like {"op":"subscribe","topic":"t"}');
+  }
+  if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) throw new SluiceError('INVALID_PARAMETER', 'a control message must be a JSON object like {"op":"subscribe","topic":"t"}');
+  const m = msg as Record<string, unknown>;
+  if (typeof m.topic !== 'string') throw new SluiceError('INVALID_PARAMETER', 'a control message needs "topic" (a string)');
+  const option = (name: string): string | undefined => {
+    const v = m[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'number' && name === 'from') return String(v);
+    if (typeof v !== 'string') throw new SluiceError('INVALID_PARAMETER', `"${name}" must be a string`);
+    return v;
+  };
+  if (m.op === 'subscribe') return { op: 'subscribe', options: readSubscribeOptions(m.topic, option) };
+  if (m.op === 'unsubscribe') {
+    assertLegalTopicName(m.topic);
+    return { op: 'unsubscribe', topic: m.topic };
+  }
+  throw new SluiceError('INVALID_PARAMETER', '"op" must be "subscribe" or "unsubscribe"');
+}
