@@ -18,6 +18,7 @@ import { setReadingBudget } from './body-reader.js';
 import { DecodePool } from '../decode/decode-pool.js';
 import { AccessControl } from './access-control.js';
 import { answerPreflight, setCorsOrigins } from './cors.js';
+import { registerDashboardRoutes } from './dashboard-route.js';
 import type { loadUws } from './uws-native.js';
 
 export interface HttpAppDeps {
@@ -55,6 +56,7 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
   registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, decodePool, access, countRequest: deps.countRequest, log: log.child({ component: 'ingest' }) });
   hub.register({ maxBackpressureBytes: config.wsMaxBackpressureBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds });
   registerHealthRoutes(app, { ready: deps.ready, draining: () => lifecycle.draining });
+  registerDashboardRoutes(app);
   app.get('/metrics', (res) => {
     let aborted = false;
     res.onAborted(() => {
