@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     `Sluice is up (Kafka: ${gateway.bootstrapServers}${config.kafkaBootstrapServers ? '' : ', embedded'})`,
     `  ingest:    POST ${http}://${host}:${gateway.port}/topics/{topic}`,
     `  live:      ${ws}://${host}:${gateway.port}/ws/topics/{topic}`,
+    `  dashboard: ${http}://${host}:${gateway.port}/`,
     `  health:    ${http}://${host}:${gateway.port}/healthz  ${http}://${host}:${gateway.port}/readyz  ${http}://${host}:${gateway.port}/metrics`,
   ].join('\n'));
 

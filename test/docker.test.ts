@@ -25,4 +25,6 @@ it('the Dockerfile builds the native client from source in a build stage and run
   expect(dockerfile).toMatch(/CKJS_LINKING=dynamic npm ci/);
   expect(dockerfile).toMatch(/^USER node$/m);
   expect(dockerfile).toMatch(/COPY native-config/);
+  // GET / serves the dashboard from these files: the runtime image needs them beside dist/.
+  expect(dockerfile).toMatch(/COPY src\/dashboard \.\/src\/dashboard/);
 });

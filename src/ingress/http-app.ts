@@ -19,6 +19,7 @@ import { setReadingBudget } from './body-reader.js';
 import { DecodePool } from '../decode/decode-pool.js';
 import { AccessControl } from './access-control.js';
 import { answerPreflight, setCorsOrigins } from './cors.js';
+import { registerDashboardRoutes } from './dashboard-route.js';
 import type { loadUws } from './uws-native.js';
 
 export interface HttpAppDeps {
@@ -59,6 +60,7 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
     maxBufferedBytes: config.wsMaxBackpressureBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds, sseHeartbeatSeconds: config.sseHeartbeatSeconds,
   });
   registerHealthRoutes(app, { ready: deps.ready, draining: () => lifecycle.draining });
+  registerDashboardRoutes(app);
   app.get('/metrics', (res) => {
     let aborted = false;
     res.onAborted(() => {
