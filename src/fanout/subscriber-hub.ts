@@ -61,6 +61,7 @@ export interface HubOptions {
 }
 
 const SWEEP_INTERVAL_MS = 100;
+const HARD_LIMIT_MARGIN_BYTES = 64 * 1024 * 1024;
 
 export class SubscriberHub implements HubPort {
   private gate!: FanoutGate;
@@ -82,8 +83,10 @@ export class SubscriberHub implements HubPort {
     this.opts = opts;
     const ws = (pattern: string, style: FrameStyle, withTopic: boolean) => this.app.ws<SocketData>(pattern, {
       maxPayloadLength: 16 * 1024,
-      // A hard stop far above the soft limit the sweep enforces with a proper close frame.
-      maxBackpressure: opts.maxBufferedBytes * 4,
+      // A hard stop (abrupt close) far above the soft limit, which the sweep enforces with a proper 4008
+      // close frame within SWEEP_INTERVAL_MS: uWS updates a socket's buffered amount only as it drains
+      // published frames, so a burst may pass the soft limit before the sweep sees it.
+      maxBackpressure: opts.maxBufferedBytes + HARD_LIMIT_MARGIN_BYTES,
       closeOnBackpressureLimit: 1,
       idleTimeout: opts.idleTimeoutSeconds,
       sendPingsAutomatically: true,
