@@ -290,7 +290,7 @@ describe('faults on a 3-broker KRaft cluster', () => {
     const durableDuring = duringOutage.filter((b) => b.ack === 'all' && b.startedAt >= allDeadAt);
     expect(durableDuring.length).toBeGreaterThan(0);
     expect(durableDuring.filter((b) => b.status !== 503)).toEqual([]);
-    for (const b of duringOutage) if (b.status === 503) expect(['BROKER_UNAVAILABLE', 'DELIVERY_FAILED']).toContain(b.code);
+    for (const b of duringOutage) if (b.status === 503) expect(['BROKER_UNAVAILABLE', 'DELIVERY_FAILED', 'QUEUE_FULL']).toContain(b.code);
     // Acknowledged before and after: all there, once; refused "nothing queued" batches: nothing there.
     expect(a.acknowledged).toBeGreaterThan(0);
     expect(a.missingAcknowledged).toBe(0);
