@@ -5,7 +5,7 @@
  * batches of uniquely numbered records, then reads the topic with kcat and checks, record by record and
  * batch by batch, what the answers promised. The README's "Delivery guarantees" table names these tests.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
@@ -166,7 +166,7 @@ function producerConfigWith(overrides: Record<string, string>): string {
     if (!line.test(text)) throw new Error(`native-config/producer.properties has no ${k}`);
     text = text.replace(line, `${k}=${v}`);
   }
-  const file = join(mkdtempSync(join(tmpdir(), 'sluice-faults-')), 'producer.properties');
+  const file = join(scratch, 'producer.properties');
   writeFileSync(file, text);
   return file;
 }
@@ -187,10 +187,14 @@ async function readyStatus(url: string): Promise<number> {
 }
 
 const cluster = new KraftCluster();
+const scratch = mkdtempSync(join(tmpdir(), 'sluice-faults-'));
 
 describe('faults on a 3-broker KRaft cluster', () => {
   beforeAll(() => cluster.start(), 300_000);
-  afterAll(() => cluster.stop(), 120_000);
+  afterAll(async () => {
+    await cluster.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  }, 120_000);
 
   it('leader-crash: a partition leader killed (kill -9) and restarted under load: every acknowledged record is in Kafka exactly once', async () => {
     const topic = randomTopic('leader-loss');
