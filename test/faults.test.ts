@@ -113,6 +113,8 @@ interface Audit {
   /** Batches with some but not all records in Kafka (all-or-nothing does not cover DELIVERY_FAILED or lost 202s). */
   partialBatches: number;
   unanswered: number;
+  /** Records in Kafka of requests that got no answer. */
+  unansweredWritten: number;
   otherStatuses: Record<string, number>;
 }
 
@@ -124,7 +126,7 @@ function audit(records: KafkaRecord[], batches: Batch[]): Audit {
   }
   const a: Audit = {
     batches: batches.length, acknowledged: 0, acknowledgedFire: 0, found: copies.size, duplicates: 0, missingAcknowledged: 0, lostFire: 0,
-    refused: {}, refusedRecords: 0, writtenDespiteRefusal: 0, deliveredUndercounted: 0, partialBatches: 0, unanswered: 0, otherStatuses: {},
+    refused: {}, refusedRecords: 0, writtenDespiteRefusal: 0, deliveredUndercounted: 0, partialBatches: 0, unanswered: 0, unansweredWritten: 0, otherStatuses: {},
   };
   for (const c of copies.values()) a.duplicates += c - 1;
   for (const b of batches) {
@@ -147,6 +149,7 @@ function audit(records: KafkaRecord[], batches: Batch[]): Audit {
       }
     } else if (b.status === 'no answer') {
       a.unanswered++;
+      a.unansweredWritten += found;
     } else {
       a.otherStatuses[b.status] = (a.otherStatuses[b.status] ?? 0) + 1;
     }
@@ -330,6 +333,8 @@ describe('faults on a 3-broker KRaft cluster', () => {
     expect(a.lostFire).toBe(0);
     expect(a.duplicates).toBe(0);
     expect(a.writtenDespiteRefusal).toBe(0);
+    // Requests the draining gateway did not answer (connection refused or closed) were not processed at all.
+    expect(a.unansweredWritten).toBe(0);
     expect(a.partialBatches).toBe(0);
   }, 300_000);
 
