@@ -26,3 +26,15 @@ it('documents every error code', () => {
 it('has the settings table generated from the schema (run `npm run docs:config` after changing it)', () => {
   expect(readme).toContain(renderSettingsTable());
 });
+
+it('the delivery guarantee table cites a fault test for every row, and each exists', () => {
+  const section = readme.slice(readme.indexOf('## Delivery guarantees'), readme.indexOf('## Watching records live'));
+  const faults = readFileSync(join(ROOT, 'test', 'faults.test.ts'), 'utf8');
+  const rows = section.split('\n').filter((l) => l.startsWith('| **'));
+  expect(rows.length).toBe(4);
+  for (const row of rows) {
+    const test = /\| `([a-z-]+)` \|$/.exec(row)?.[1];
+    expect(test, row).toBeDefined();
+    expect(faults).toContain(`it('${test}: `);
+  }
+});

@@ -1,7 +1,8 @@
 /**
- * A real single-node Apache Kafka (KRaft, combined broker+controller) run from the Maven jars on the
- * machine's Java. Used by the default start, the tests and the benchmarks. `start()` resolves only
- * once the broker answers metadata requests; `stop()` sends SIGTERM and waits for a clean exit.
+ * A real Apache Kafka node (KRaft, combined broker+controller) run from the Maven jars on the machine's
+ * Java: by default a single-node cluster (the default start, the tests, the benchmarks); with `quorum`,
+ * one voter of a multi-node cluster (the fault tests). `start()` resolves only once the broker answers
+ * metadata requests; `stop()` sends SIGTERM and waits for a clean exit; `kill()` simulates a crash.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,7 +25,22 @@ export interface EmbeddedBrokerOptions {
   heapMb?: number;
   startTimeoutMs?: number;
   log?: (msg: string) => void;
+  /** Membership of a multi-node KRaft cluster. Default: a single node that is its own quorum. */
+  quorum?: KraftQuorum;
 }
+
+export interface KraftQuorum {
+  nodeId: number;
+  /** Every voter (this node included): node id and client port; each controller listens on port + 1. */
+  voters: { nodeId: number; port: number }[];
+  /** Shared by all nodes: storage is formatted with it. */
+  clusterId: string;
+  /** Replication factor of new topics and of Kafka's internal topics. */
+  replicationFactor: number;
+  minInsyncReplicas: number;
+}
+
+const SINGLE_NODE = { replicationFactor: 1, minInsyncReplicas: 1 };
 
 export class EmbeddedBroker {
   readonly bootstrapServers: string;
@@ -39,6 +55,7 @@ export class EmbeddedBroker {
       heapMb: 1024,
       startTimeoutMs: 90_000,
       log: () => {},
+      quorum: { nodeId: 1, voters: [{ nodeId: 1, port: options.port }], clusterId: '', ...SINGLE_NODE },
       ...options,
       dataDir: resolve(PROJECT_ROOT, options.dataDir),
     };
@@ -66,7 +83,7 @@ export class EmbeddedBroker {
 
     if (!existsSync(join(dataDir, 'log', 'meta.properties'))) {
       // Kafka cluster ids are 16 random bytes in URL-safe base64 without padding.
-      const clusterId = randomBytes(16).toString('base64url');
+      const clusterId = this.opts.quorum.clusterId || randomBytes(16).toString('base64url');
       log(`formatting KRaft storage in ${dataDir}`);
       const fmt = spawnSync('java', [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', serverProps, '--ignore-formatted'], { encoding: 'utf8' });
       if (fmt.error) throw new Error(`cannot run java: ${fmt.error.message}`);
@@ -109,13 +126,25 @@ export class EmbeddedBroker {
     await stopProcess(child.pid!, timeoutMs, new Promise<void>((res) => child.once('exit', () => res())));
   }
 
+  /** Sends `signal` (SIGKILL: a crash) without waiting for a clean exit; resolves once the process is gone. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((res) => child.once('exit', () => res()));
+    child.kill(signal);
+    await exited;
+  }
+
   private serverProperties(): string {
-    const { port, dataDir, autoCreateTopics, numPartitions } = this.opts;
+    const { port, dataDir, autoCreateTopics, numPartitions, quorum } = this.opts;
+    const rf = quorum.replicationFactor;
+    const minIsr = quorum.minInsyncReplicas;
     return [
-      '# Written by Sluice for its embedded single-node broker; regenerated on every start.',
+      '# Written by Sluice for its embedded broker; regenerated on every start.',
       'process.roles=broker,controller',
-      'node.id=1',
-      `controller.quorum.voters=1@127.0.0.1:${port + 1}`,
+      `node.id=${quorum.nodeId}`,
+      `controller.quorum.voters=${quorum.voters.map((v) => `${v.nodeId}@127.0.0.1:${v.port + 1}`).join(',')}`,
       `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${port + 1}`,
       `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
       'controller.listener.names=CONTROLLER',
@@ -124,11 +153,13 @@ export class EmbeddedBroker {
       `log.dirs=${join(dataDir, 'log')}`,
       `num.partitions=${numPartitions}`,
       `auto.create.topics.enable=${autoCreateTopics}`,
-      'offsets.topic.replication.factor=1',
-      'transaction.state.log.replication.factor=1',
-      'transaction.state.log.min.isr=1',
-      'share.coordinator.state.topic.replication.factor=1',
-      'share.coordinator.state.topic.min.isr=1',
+      `default.replication.factor=${rf}`,
+      `min.insync.replicas=${minIsr}`,
+      `offsets.topic.replication.factor=${rf}`,
+      `transaction.state.log.replication.factor=${rf}`,
+      `transaction.state.log.min.isr=${minIsr}`,
+      `share.coordinator.state.topic.replication.factor=${rf}`,
+      `share.coordinator.state.topic.min.isr=${minIsr}`,
       'group.initial.rebalance.delay.ms=0',
       'num.network.threads=3',
       'num.io.threads=4',
