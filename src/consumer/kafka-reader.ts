@@ -27,7 +27,8 @@ export interface KafkaReaderOptions {
   groupId: string;
   bootstrapServers: string;
   properties: Record<string, string>;
-  /** Set last: what this use of the reader needs whatever the properties file says. */
+  /** Set last: what this use of the reader needs whatever the properties file says. `auto.offset.reset` goes
+   * into the topic configuration: an (even empty) topic configuration replaces the one set globally. */
   overrides?: Record<string, string | boolean | number>;
   batchMax?: number;
   log: Logger;
@@ -51,13 +52,14 @@ export class KafkaReader {
     this.topic = o.topic;
     this.log = o.log;
     this.batchMax = o.batchMax ?? 1000;
+    const { 'auto.offset.reset': offsetReset, ...overrides } = o.overrides ?? {};
     this.consumer = new KafkaConsumer({
       'client.id': o.clientId,
       'group.id': o.groupId,
       ...o.properties,
-      ...o.overrides,
+      ...overrides,
       'bootstrap.servers': o.bootstrapServers,
-    }, {});
+    }, offsetReset === undefined ? {} : { 'auto.offset.reset': offsetReset as 'earliest' | 'latest' });
     this.consumer.on('event.error', (err) => this.log.warn({ topic: o.topic, err: err.message }, 'consumer error'));
     if (o.onStats) {
       const onStats = o.onStats;
