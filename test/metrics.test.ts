@@ -2,6 +2,7 @@
 import { expect, inject, it } from 'vitest';
 import { postJson, randomTopic, sluiceForFile } from './helpers/sluice-process.js';
 import { connect } from './helpers/websocket-client.js';
+import { openSse } from './helpers/sse-client.js';
 
 const kafka = inject('kafkaBootstrap');
 const gateway = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka }));
@@ -16,7 +17,7 @@ async function scrapeUntil(check: (text: string) => boolean, timeoutMs = 15_000)
   const deadline = Date.now() + timeoutMs;
   while (true) {
     const res = await fetch(`${gateway().url}/metrics`);
-    expect(res.status).toBe(200);
+    expect(res.status, await res.clone().text()).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
     if (check(text) || Date.now() > deadline) return text;
@@ -28,6 +29,8 @@ it('counts requests by route and status, records in and delivered, delivery late
   const topic = randomTopic('metrics');
   const socket = await connect(`${gateway().wsUrl}/ws/topics/${topic}`);
   await socket.waitForFrames(1);
+  const sse = await openSse(`${gateway().url}/sse/topics/${topic}`);
+  await sse.waitForEvents(1);
   for (let i = 0; i < 3; i++) expect((await postJson(`${gateway().url}/topics/${topic}`, '[{"a":1},{"a":2}]')).status).toBe(200);
   expect((await postJson(`${gateway().url}/topics/${topic}`, '[{"a":')).status).toBe(400);
   expect((await postJson(`${gateway().url}/send`, '{"seed":true}')).status).toBe(200);
@@ -43,6 +46,8 @@ it('counts requests by route and status, records in and delivered, delivery late
   expect(value(text, 'sluice_records_delivered_total{result="ok"}')).toBe(7);
   expect(value(text, 'sluice_delivery_latency_seconds_count')).toBe(4);
   expect(value(text, 'sluice_subscribers{transport="websocket"}')).toBe(1);
+  expect(value(text, 'sluice_subscribers{transport="sse"}')).toBe(1);
+  expect(value(text, 'sluice_subscribers{transport="seed-websocket"}')).toBe(0);
   expect(value(text, 'sluice_producer_inflight_records')).toBe(0);
   expect(value(text, 'sluice_kafka_tx_messages')).toBeGreaterThanOrEqual(7);
   expect(text).toMatch(/^sluice_kafka_broker_rtt_seconds\{broker="1"\} /m);
@@ -51,4 +56,5 @@ it('counts requests by route and status, records in and delivered, delivery late
   // Only Sluice's own series: nothing unprefixed.
   for (const line of text.split('\n')) if (line && !line.startsWith('#')) expect(line).toMatch(/^sluice_/);
   socket.ws.close();
+  sse.close();
 });
