@@ -3,7 +3,7 @@
  * control messages (malformed ones get an error frame, the socket stays), and `group=` queue semantics.
  */
 import { describe, expect, inject, it } from 'vitest';
-import { postJson, randomTopic, sluiceForFile } from './helpers/sluice-process.js';
+import { postJson, randomTopic, sluiceForFile, startSluice } from './helpers/sluice-process.js';
 import { connect, type RecordingSocket } from './helpers/websocket-client.js';
 import { openSse } from './helpers/sse-client.js';
 
@@ -134,5 +134,25 @@ describe('groups', () => {
     expect(recordsOf(late).map((f) => f.value.after as number).sort((x, y) => x - y)).toEqual(Array.from({ length: 10 }, (_, k) => k));
     late.ws.close();
     watcher.ws.close();
+  });
+});
+
+describe('bounds on Kafka consumers', () => {
+  it('a subscription to one topic more than SLUICE_MAX_LIVE_TOPICS, or one group more than SLUICE_MAX_GROUPS, is refused with OVERLOADED', async () => {
+    const small = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_MAX_LIVE_TOPICS: '1', SLUICE_MAX_GROUPS: '0' });
+    try {
+      const first = await connect(`${small.wsUrl}/ws/topics/${randomTopic('bound')}`);
+      await first.waitForFrames(1);
+      await expect(connect(`${small.wsUrl}/ws/topics/${randomTopic('bound')}`)).rejects.toMatchObject({ status: 503, body: expect.stringContaining('SLUICE_MAX_LIVE_TOPICS') });
+      const sse = await fetch(`${small.url}/sse/topics/${randomTopic('bound')}`);
+      expect(sse.status).toBe(503);
+      expect(((await sse.json()) as { error: { code: string } }).error.code).toBe('OVERLOADED');
+      first.ws.send(JSON.stringify({ op: 'subscribe', topic: randomTopic('bound'), group: 'g' }));
+      await until(() => parsed(first).some((f) => f.event === 'error'), 'an error frame');
+      expect(parsed(first).find((f) => f.event === 'error')!.error).toMatchObject({ code: 'OVERLOADED', message: expect.stringContaining('SLUICE_MAX_GROUPS') });
+      first.ws.close();
+    } finally {
+      await small.stop();
+    }
   });
 });

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { KafkaReader, type Message } from './kafka-reader.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
+import { SluiceError } from '../errors.js';
 
 const IDLE_GRACE_MS = 10_000;
 
@@ -32,6 +33,7 @@ export class ConsumerPool {
     private readonly properties: Record<string, string>,
     private readonly hooks: LiveFeedHooks,
     private readonly timeoutMs: number,
+    private readonly maxTopics: number,
     private readonly log: Logger,
     private readonly metrics?: GatewayMetrics,
   ) {}
@@ -40,6 +42,9 @@ export class ConsumerPool {
   acquire(topic: string, partitions: number): Promise<void> {
     let entry = this.entries.get(topic);
     if (!entry) {
+      if (this.entries.size >= this.maxTopics) {
+        return Promise.reject(new SluiceError('OVERLOADED', `${this.entries.size} topics are followed live (SLUICE_MAX_LIVE_TOPICS); retry later`));
+      }
       const reader = new KafkaReader({
         topic, clientId: `sluice-live-${topic}`,
         // Required by librdkafka even though partitions are assigned by hand and nothing is committed.

@@ -77,7 +77,7 @@ export class SubscriptionRegistry {
       started: (topic, next) => this.topicStates.set(topic, { position: new PositionVector(next), channels: new Map() }),
       batch: (topic, records) => this.onLiveBatch(topic, records),
       stopped: (topic) => this.topicStates.delete(topic),
-    }, config.metadataTimeoutMs, log, metrics);
+    }, config.metadataTimeoutMs, config.maxLiveTopics, log, metrics);
   }
 
   /** Connects a hub; returns the gate it uses. */
@@ -182,6 +182,9 @@ export class SubscriptionRegistry {
     const key = `${req.topic}\n${req.group}`;
     let feed = this.groups.get(key);
     if (!feed) {
+      if (this.groups.size >= this.config.maxGroups) {
+        throw new SluiceError('OVERLOADED', `${this.groups.size} consumer groups have members here (SLUICE_MAX_GROUPS); retry later`);
+      }
       const reader = new KafkaReader({
         topic: req.topic, clientId: `sluice-group-${req.group}`, groupId: `${this.config.groupIdPrefix}${req.group}`,
         bootstrapServers: this.bootstrapServers, properties: this.consumerProps, log: this.log,
