@@ -11,13 +11,16 @@ import { postJson, randomTopic, startSluice } from './helpers/sluice-process.js'
 import { readTopic } from './helpers/kafka-read.js';
 import { connect } from './helpers/websocket-client.js';
 
-function freePortPair(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port < 65000 ? port : 40000 + (port % 1000)));
-    });
-  });
+const portFree = (port: number) => new Promise<boolean>((resolve) => {
+  const srv = createServer().once('error', () => resolve(false)).listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+});
+
+/** A client port whose next port (the controller's) is free too, below the ephemeral range (32768+) where other connections take ports. */
+async function freePortPair(): Promise<number> {
+  for (;;) {
+    const port = 20000 + 2 * Math.floor(Math.random() * 6000);
+    if ((await portFree(port)) && (await portFree(port + 1))) return port;
+  }
 }
 
 it('starts an embedded broker when no cluster is configured, serves ingest and fan-out on it, and stops it', async () => {
@@ -38,9 +41,6 @@ it('starts an embedded broker when no cluster is configured, serves ingest and f
     expect(await sluice.stop('SIGTERM')).toBe(0);
   }
   // The broker went down with the gateway: its port is free again.
-  const reopened = await new Promise<boolean>((resolve) => {
-    const srv = createServer().once('error', () => resolve(false)).listen(kafkaPort, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-  expect(reopened).toBe(true);
+  expect(await portFree(kafkaPort)).toBe(true);
   rmSync(dir, { recursive: true, force: true });
 });
