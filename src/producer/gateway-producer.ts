@@ -12,7 +12,8 @@
  */
 import type { Logger } from 'pino';
 import { Producer, CODES, type LibrdKafkaError, type DeliveryReport, type MessageHeader } from '../kafka-client.js';
-import { SluiceError } from '../errors.js';
+import { SluiceError, StartupError } from '../errors.js';
+import { classifyKafkaRefusal, explainKafkaRefusal, type KafkaRefusal } from '../config/kafka-security.js';
 import type { DecodedRecords } from '../decode/json-records.js';
 import type { DeliveryResult, PartitionOffsets } from './delivery-result.js';
 import type { GatewayMetrics, LibrdkafkaStats } from '../ops/metrics.js';
@@ -87,8 +88,8 @@ export class GatewayProducer {
   private closing = false;
 
   constructor(
-    bootstrapServers: string,
-    properties: Record<string, string>,
+    private readonly bootstrapServers: string,
+    private readonly properties: Record<string, string>,
     private readonly limits: ProducerLimits,
     private readonly log: Logger,
     private readonly metrics?: GatewayMetrics,
@@ -107,23 +108,67 @@ export class GatewayProducer {
     });
   }
 
-  /** Connects; when no broker answers yet, keeps retrying in the background (the gateway serves 503 meanwhile). */
+  /**
+   * Start-up connect. A cluster that does not answer yet is retried in the background (the gateway answers
+   * 503 meanwhile); a cluster that refuses Sluice (credentials, certificates, protocol) cannot be fixed by
+   * retrying, so that throws a StartupError naming the cause instead.
+   */
   async connect(): Promise<boolean> {
-    const ok = await new Promise<boolean>((resolve) => {
-      this.producer.connect({ timeout: this.limits.metadataTimeoutMs }, (err) => {
-        if (err) this.log.warn({ err: err.message }, 'kafka not reachable yet; retrying in the background');
-        resolve(!err);
-      });
-    });
-    if (ok) {
-      this.connected = true;
-      this.brokersUp = true;
-      // Delivery reports are served by librdkafka's background thread, not a JS poll timer.
-      this.producer.setPollInBackground(true);
-    } else if (!this.closing) {
-      this.reconnectTimer = setTimeout(() => void this.connect(), 2000);
+    const { ok, refusal, error } = await this.attempt();
+    if (refusal) throw new StartupError(explainKafkaRefusal(refusal, this.properties, this.bootstrapServers));
+    // Anything but "no broker answered in time" is a client that cannot work (e.g. a key librdkafka cannot load).
+    if (error && error.code !== CODES.ERRORS.ERR__TRANSPORT && error.code !== CODES.ERRORS.ERR__TIMED_OUT) {
+      throw new StartupError(`the Kafka producer cannot connect: ${error.message}`);
     }
+    if (!ok) this.retryLater();
     return ok;
+  }
+
+  private async reconnect(): Promise<void> {
+    const { ok, refusal, error } = await this.attempt();
+    if (refusal) this.log.error(explainKafkaRefusal(refusal, this.properties, this.bootstrapServers));
+    else if (!ok) this.log.warn({ err: error?.message }, 'kafka not reachable yet; retrying in the background');
+    if (!ok) this.retryLater();
+  }
+
+  private retryLater(): void {
+    if (!this.closing) this.reconnectTimer = setTimeout(() => void this.reconnect(), 2000);
+  }
+
+  /**
+   * One connection attempt. librdkafka reports why a broker connection failed only in its log while the
+   * client is not yet connected (error events are served by polling, which starts after connecting), so the
+   * log is watched for refusals: a decisive one ends the attempt at once, an ambiguous one counts once the
+   * attempt has failed.
+   */
+  private async attempt(): Promise<{ ok: boolean; refusal?: KafkaRefusal; error?: LibrdKafkaError }> {
+    const protocol = this.properties['security.protocol'];
+    let seen: KafkaRefusal | undefined;
+    let onRefusal: (r: KafkaRefusal) => void = () => {};
+    const refused = new Promise<KafkaRefusal>((resolve) => (onRefusal = resolve));
+    const onLog = (log: { severity: number; message: string }) => {
+      const refusal = log.severity <= 6 ? classifyKafkaRefusal(log.message, protocol) : undefined;
+      if (refusal && (!seen || (refusal.decisive && !seen.decisive))) seen = refusal;
+      if (refusal?.decisive) onRefusal(refusal);
+    };
+    this.producer.on('event.log', onLog);
+    const connected = new Promise<LibrdKafkaError | null>((resolve) => this.producer.connect({ timeout: this.limits.metadataTimeoutMs }, (err) => resolve(err)));
+    try {
+      const first = await Promise.race([connected, refused]);
+      if (first !== null && 'kind' in first) {
+        // Refused: once the attempt ends, drop a connection that was made after all.
+        void connected.then((err) => { if (!err) this.producer.disconnect(); });
+        return { ok: false, refusal: first };
+      }
+      if (first) return { ok: false, refusal: seen, error: first };
+    } finally {
+      this.producer.off('event.log', onLog);
+    }
+    this.connected = true;
+    this.brokersUp = true;
+    // Delivery reports are served by librdkafka's background thread, not a JS poll timer.
+    this.producer.setPollInBackground(true);
+    return { ok: true };
   }
 
   /** True while the producer is connected and at least one broker connection is up. */
