@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyKafkaRefusal, explainKafkaRefusal, kafkaSecurityProperties } from './kafka-security.js';
 import { loadConfig } from './load.js';
 import { maskSecrets } from './properties.js';
@@ -25,6 +25,7 @@ beforeAll(() => {
   writeFileSync(f('empty'), '');
   writeFileSync(f('security.properties'), '# from a profile\nsecurity.protocol=SASL_SSL\nsasl.mechanisms=PLAIN\nssl.endpoint.identification.algorithm=none\n');
 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('settings → librdkafka properties', () => {
   it('nothing configured: nothing added (the properties files decide, PLAINTEXT by default)', () => {
@@ -56,6 +57,12 @@ describe('settings → librdkafka properties', () => {
       'security.protocol': 'SASL_SSL', 'sasl.mechanisms': 'SCRAM-SHA-256', 'ssl.endpoint.identification.algorithm': 'none',
       'sasl.username': 'u', 'sasl.password': 'p',
     });
+  });
+
+  it('the example profile in native-config/ is usable as it stands, given the password', () => {
+    const p = props({ KAFKA_SECURITY_CONFIG: 'native-config/security.sasl-ssl.properties', KAFKA_SASL_PASSWORD: 'pw' });
+    expect(p).toMatchObject({ 'security.protocol': 'SASL_SSL', 'sasl.mechanisms': 'SCRAM-SHA-512', 'sasl.username': 'sluice', 'sasl.password': 'pw' });
+    expect(() => props({ KAFKA_SECURITY_CONFIG: 'native-config/security.sasl-ssl.properties' })).toThrow(/needs KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE/);
   });
 
   it('every secret it produces is masked in the effective-configuration log line', () => {

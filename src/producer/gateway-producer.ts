@@ -78,6 +78,14 @@ class DeliveryContext {
   }
 }
 
+/**
+ * Connect errors that mean the client itself cannot work, so retrying is pointless: librdkafka could not
+ * create it (ERR__STATE from the binding, e.g. a key it cannot load), a bad argument, TLS or SASL set-up
+ * failures, a fatal error. Everything else (transport, timeouts, all brokers down) is waited out.
+ */
+const UNUSABLE_CLIENT = new Set<number>([CODES.ERRORS.ERR__STATE, CODES.ERRORS.ERR__INVALID_ARG, CODES.ERRORS.ERR__SSL,
+  CODES.ERRORS.ERR__AUTHENTICATION, CODES.ERRORS.ERR__FATAL]);
+
 export class GatewayProducer {
   private readonly producer: InstanceType<typeof Producer>;
   private connected = false;
@@ -116,10 +124,7 @@ export class GatewayProducer {
   async connect(): Promise<boolean> {
     const { ok, refusal, error } = await this.attempt();
     if (refusal) throw new StartupError(explainKafkaRefusal(refusal, this.properties, this.bootstrapServers));
-    // Anything but "no broker answered in time" is a client that cannot work (e.g. a key librdkafka cannot load).
-    if (error && error.code !== CODES.ERRORS.ERR__TRANSPORT && error.code !== CODES.ERRORS.ERR__TIMED_OUT) {
-      throw new StartupError(`the Kafka producer cannot connect: ${error.message}`);
-    }
+    if (error && UNUSABLE_CLIENT.has(error.code)) throw new StartupError(`the Kafka producer cannot connect: ${error.message}`);
     if (!ok) this.retryLater();
     return ok;
   }
@@ -138,31 +143,27 @@ export class GatewayProducer {
   /**
    * One connection attempt. librdkafka reports why a broker connection failed only in its log while the
    * client is not yet connected (error events are served by polling, which starts after connecting), so the
-   * log is watched for refusals: a decisive one ends the attempt at once, an ambiguous one counts once the
-   * attempt has failed.
+   * log is watched for refusals during the attempt; a decisive one wins over an ambiguous one. The attempt
+   * always runs to its end (up to SLUICE_METADATA_TIMEOUT_MS): exiting while librdkafka's connect still
+   * runs on the thread pool crashes the process (SIGSEGV, seen here).
    */
   private async attempt(): Promise<{ ok: boolean; refusal?: KafkaRefusal; error?: LibrdKafkaError }> {
     const protocol = this.properties['security.protocol'];
-    let seen: KafkaRefusal | undefined;
-    let onRefusal: (r: KafkaRefusal) => void = () => {};
-    const refused = new Promise<KafkaRefusal>((resolve) => (onRefusal = resolve));
+    let refusal: KafkaRefusal | undefined;
     const onLog = (log: { severity: number; message: string }) => {
-      const refusal = log.severity <= 6 ? classifyKafkaRefusal(log.message, protocol) : undefined;
-      if (refusal && (!seen || (refusal.decisive && !seen.decisive))) seen = refusal;
-      if (refusal?.decisive) onRefusal(refusal);
+      const seen = log.severity <= 6 ? classifyKafkaRefusal(log.message, protocol) : undefined;
+      if (seen && (!refusal || (seen.decisive && !refusal.decisive))) refusal = seen;
     };
     this.producer.on('event.log', onLog);
-    const connected = new Promise<LibrdKafkaError | null>((resolve) => this.producer.connect({ timeout: this.limits.metadataTimeoutMs }, (err) => resolve(err)));
-    try {
-      const first = await Promise.race([connected, refused]);
-      if (first !== null && 'kind' in first) {
-        // Refused: once the attempt ends, drop a connection that was made after all.
-        void connected.then((err) => { if (!err) this.producer.disconnect(); });
-        return { ok: false, refusal: first };
-      }
-      if (first) return { ok: false, refusal: seen, error: first };
-    } finally {
-      this.producer.off('event.log', onLog);
+    const error = await new Promise<LibrdKafkaError | null>((resolve) => this.producer.connect({ timeout: this.limits.metadataTimeoutMs }, (err) => resolve(err)));
+    // Log lines reach JS through their own async hand-off and may trail the connect callback.
+    if (error) await new Promise((r) => setTimeout(r, 200));
+    this.producer.off('event.log', onLog);
+    if (error) return { ok: false, refusal, error };
+    if (refusal?.decisive) {
+      // Connected after all (another bootstrap server let us in), yet one refused: a broker Sluice cannot use.
+      await new Promise((resolve) => this.producer.disconnect(() => resolve(undefined)));
+      return { ok: false, refusal };
     }
     this.connected = true;
     this.brokersUp = true;
