@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { PROJECT_ROOT } from './project-root.js';
 import type { Config } from './config/schema.js';
 import { maskSecrets, readPropertiesFile } from './config/properties.js';
+import { kafkaSecurityProperties } from './config/kafka-security.js';
 import { StartupError } from './errors.js';
 import { EmbeddedBroker } from './embedded-broker/broker.js';
 import { GatewayProducer } from './producer/gateway-producer.js';
@@ -41,9 +42,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   if (config.apiKeysFile) AccessControl.fromFile(config.apiKeysFile);
   checkTlsSettings(uws, config);
   const producerFile = resolve(PROJECT_ROOT, config.producerConfigFile || PRODUCER_PROFILES[config.producerProfile]);
-  const producerProps = readPropertiesFile(producerFile, config.producerConfigFile ? 'SLUICE_PRODUCER_CONFIG' : 'SLUICE_PRODUCER_PROFILE');
+  const security = kafkaSecurityProperties(config);
+  const producerProps = { ...readPropertiesFile(producerFile, config.producerConfigFile ? 'SLUICE_PRODUCER_CONFIG' : 'SLUICE_PRODUCER_PROFILE'), ...security };
   const consumerFile = resolve(PROJECT_ROOT, config.consumerConfigFile);
-  const consumerProps = readPropertiesFile(consumerFile, 'SLUICE_CONSUMER_CONFIG');
+  const consumerProps = { ...readPropertiesFile(consumerFile, 'SLUICE_CONSUMER_CONFIG'), ...security };
   checkBudgetFitsQueue(config, producerProps, producerFile);
 
   let broker: EmbeddedBroker | undefined;
@@ -74,7 +76,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     throw new StartupError(`${consumerFile} (SLUICE_CONSUMER_CONFIG): librdkafka refused it: ${(err as Error).message}`);
   }
   log.info({ librdkafka: librdkafkaVersion, bootstrapServers, producerConfigFile: producerFile, producerConfig: maskSecrets(producerProps) }, 'effective producer configuration');
-  await producer.connect();
+  await producer.connect().catch(async (err: unknown) => { await broker?.stop(); throw err; });
 
   const topics = new TopicRegistry(producer, config, log.child({ component: 'topics' }));
   const subscriptions = new SubscriptionRegistry(topics, config, bootstrapServers, consumerProps, log.child({ component: 'consumer' }), metrics);

@@ -1,17 +1,20 @@
 /**
  * The only module that reads environment variables. Validates every setting against the schema and
- * fails with a message naming the setting; unknown `SLUICE_*` variables are rejected (typos must not
- * silently fall back to defaults).
+ * fails with a message naming the setting; unknown `SLUICE_*`, `KAFKA_SASL_*`, `KAFKA_SSL_*` and
+ * `KAFKA_SECURITY_*` variables are rejected (typos must not silently fall back to defaults).
  */
 import { SETTINGS, RENAMED, type Config, type SettingName } from './schema.js';
 import { StartupError } from '../errors.js';
+
+/** Prefixes only Sluice uses: an unknown name there is a typo (a misspelt KAFKA_SASL_PASSWORD must not pass unnoticed). */
+const OWN_PREFIXES = /^(SLUICE_|KAFKA_SASL_|KAFKA_SSL_|KAFKA_SECURITY_)/;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   const known = new Set(Object.values(SETTINGS).map((s) => s.env));
   for (const name of Object.keys(env)) {
     if (RENAMED[name]) problems.push(`${name} was renamed: use ${RENAMED[name]} instead`);
-    else if (name.startsWith('SLUICE_') && !known.has(name)) problems.push(`${name} is not a Sluice setting (see the README's configuration table)`);
+    else if (OWN_PREFIXES.test(name) && !known.has(name)) problems.push(`${name} is not a Sluice setting (see the README's configuration table)`);
   }
   const out: Record<string, unknown> = {};
   for (const [key, setting] of Object.entries(SETTINGS) as [SettingName, (typeof SETTINGS)[SettingName]][]) {

@@ -31,9 +31,12 @@ export function readPropertiesFile(path: string, settingName: string): Record<st
   return parseProperties(text, path);
 }
 
-/** For logs: values of secret-looking keys are masked. */
+/**
+ * For logs: values of secret-looking keys are masked (sasl.password, ssl.key.password, ssl.keystore.password,
+ * sasl.oauthbearer.client.secret, ssl.key.pem, sasl.oauthbearer.config, which may carry a secret).
+ */
 export function maskSecrets(props: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(props)) out[k] = /password|secret|key\.pem|token/i.test(k) ? '***' : v;
+  for (const [k, v] of Object.entries(props)) out[k] = /password|secret|key\.pem|token|oauthbearer\.config|^ssl_key$/i.test(k) ? '***' : v;
   return out;
 }

@@ -33,6 +33,19 @@ export const SETTINGS = {
   host: str('SLUICE_HOST', '0.0.0.0', 'Address the gateway listens on.'),
   kafkaBootstrapServers: str('KAFKA_BOOTSTRAP_SERVERS', '', 'Kafka cluster to use (`host:port,…`). Empty: start the embedded single-node broker and use it.',
     /^$|^[^\s,]+:\d+(,[^\s,]+:\d+)*$/, 'a comma-separated list of host:port'),
+  kafkaSecurityProtocol: oneOf('KAFKA_SECURITY_PROTOCOL', '', ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const,
+    'How Sluice connects to Kafka: `SASL_SSL` (TLS + user/password), `SSL` (TLS, optionally with a client certificate), `SASL_PLAINTEXT`, `PLAINTEXT`. Empty: as the properties files say (librdkafka default PLAINTEXT). Applies to the producer and the fan-out consumers.'),
+  kafkaSaslMechanism: oneOf('KAFKA_SASL_MECHANISM', '', ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const,
+    'SASL mechanism with `SASL_SSL`/`SASL_PLAINTEXT` (Confluent Cloud and most managed clusters: `PLAIN`; MSK and self-hosted: usually `SCRAM-SHA-512`).'),
+  kafkaSaslUsername: str('KAFKA_SASL_USERNAME', '', 'SASL user name (Confluent Cloud: the API key).'),
+  kafkaSaslPassword: str('KAFKA_SASL_PASSWORD', '', 'SASL password (Confluent Cloud: the API secret). Never logged; prefer KAFKA_SASL_PASSWORD_FILE.'),
+  kafkaSaslPasswordFile: str('KAFKA_SASL_PASSWORD_FILE', '', 'File holding the SASL password (e.g. a mounted secret; one trailing newline is ignored). Not with KAFKA_SASL_PASSWORD.'),
+  kafkaSslCaFile: str('KAFKA_SSL_CA_FILE', '', 'PEM file of the CA certificate(s) that signed the brokers\' certificates. Empty: the system CA store (enough for public clouds).'),
+  kafkaSslCertFile: str('KAFKA_SSL_CERT_FILE', '', 'PEM client certificate for mTLS (brokers with `ssl.client.auth=required`); with KAFKA_SSL_KEY_FILE.'),
+  kafkaSslKeyFile: str('KAFKA_SSL_KEY_FILE', '', 'PEM private key of KAFKA_SSL_CERT_FILE, plain or encrypted.'),
+  kafkaSslKeyPassword: str('KAFKA_SSL_KEY_PASSWORD', '', 'Password of an encrypted KAFKA_SSL_KEY_FILE. Never logged.'),
+  kafkaSslKeyPasswordFile: str('KAFKA_SSL_KEY_PASSWORD_FILE', '', 'File holding the password of KAFKA_SSL_KEY_FILE. Not with KAFKA_SSL_KEY_PASSWORD.'),
+  kafkaSecurityConfig: str('KAFKA_SECURITY_CONFIG', '', 'librdkafka properties file merged into both the producer and the consumer properties, for security options the settings above do not cover (OAUTHBEARER, PKCS#12 key stores, …); see `native-config/security.sasl-ssl.properties`. The KAFKA_SECURITY_*, KAFKA_SASL_* and KAFKA_SSL_* settings override its lines.'),
   embeddedKafkaPort: int('SLUICE_EMBEDDED_KAFKA_PORT', 9092, 1, 65535, 'Client port of the embedded broker (its controller uses the next port).'),
   embeddedKafkaDir: str('SLUICE_EMBEDDED_KAFKA_DIR', '.kafka/data', 'Data folder of the embedded broker; kept across restarts.'),
   maxRecordsPerRequest: int('SLUICE_MAX_RECORDS_PER_REQUEST', 10_000, 1, 1_000_000, 'Records one request may carry; more gets 413 TOO_MANY_RECORDS, nothing written.'),
@@ -87,6 +100,8 @@ type ValueOf<S> = S extends Setting<infer K> ? (K extends 'int' ? number : K ext
 export type Config = {
   readonly [K in SettingName]: K extends 'ackMode' ? 'durable' | 'fire'
     : K extends 'producerProfile' ? 'default' | 'throughput' | 'low-latency'
+    : K extends 'kafkaSecurityProtocol' ? '' | 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL'
+    : K extends 'kafkaSaslMechanism' ? '' | 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'
     : K extends 'logLevel' ? 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
     : ValueOf<(typeof SETTINGS)[K]>;
 };

@@ -27,6 +27,22 @@ export interface EmbeddedBrokerOptions {
   log?: (msg: string) => void;
   /** Membership of a multi-node KRaft cluster. Default: a single node that is its own quorum. */
   quorum?: KraftQuorum;
+  /**
+   * Listeners beside the PLAINTEXT one (which stays the inter-broker listener and the one start-up probes),
+   * e.g. `{ name: 'SECURE', port: 9094, protocol: 'SASL_SSL' }`. Their TLS/SASL settings go in `serverProperties`.
+   */
+  extraListeners?: readonly ExtraListener[];
+  /** Appended to server.properties (after Sluice's own lines, so they may override them). */
+  serverProperties?: Readonly<Record<string, string>>;
+  /** Extra `kafka-storage format` arguments, e.g. `--add-scram 'SCRAM-SHA-512=[name=alice,password=…]'` pairs. */
+  formatArgs?: readonly string[];
+}
+
+export interface ExtraListener {
+  /** Listener name (upper case by Kafka convention); per-listener properties use `listener.name.<lower-case name>.`. */
+  name: string;
+  port: number;
+  protocol: 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
 }
 
 export interface KraftQuorum {
@@ -56,6 +72,9 @@ export class EmbeddedBroker {
       startTimeoutMs: 90_000,
       log: () => {},
       quorum: { nodeId: 1, voters: [{ nodeId: 1, port: options.port }], clusterId: '', ...SINGLE_NODE },
+      extraListeners: [],
+      serverProperties: {},
+      formatArgs: [],
       ...options,
       dataDir: resolve(PROJECT_ROOT, options.dataDir),
     };
@@ -69,7 +88,7 @@ export class EmbeddedBroker {
   async start(detached = false): Promise<void> {
     const { port, dataDir, log } = this.opts;
     const libs = ensureKafkaJars(log);
-    for (const p of [port, port + 1]) {
+    for (const p of [port, port + 1, ...this.opts.extraListeners.map((l) => l.port)]) {
       if (!(await portIsFree(p))) {
         throw new Error(`port ${p} on 127.0.0.1 is in use: is another Kafka running? Stop it, or point KAFKA_BOOTSTRAP_SERVERS at it`);
       }
@@ -82,10 +101,10 @@ export class EmbeddedBroker {
       `-Dlog4j2.configurationFile=${LOG4J_CONFIG}`, `-Dkafka.logs.dir=${dataDir}`, '-cp', classpath];
 
     if (!existsSync(join(dataDir, 'log', 'meta.properties'))) {
-      // Kafka cluster ids are 16 random bytes in URL-safe base64 without padding.
+      // Kafka cluster ids are 16 random bytes in URL-safe base64 without padding; one may start with "-", so it goes as --cluster-id=….
       const clusterId = this.opts.quorum.clusterId || randomBytes(16).toString('base64url');
       log(`formatting KRaft storage in ${dataDir}`);
-      const fmt = spawnSync('java', [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', serverProps, '--ignore-formatted'], { encoding: 'utf8' });
+      const fmt = spawnSync('java', [...jvm, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', serverProps, '--ignore-formatted', ...this.opts.formatArgs], { encoding: 'utf8' });
       if (fmt.error) throw new Error(`cannot run java: ${fmt.error.message}`);
       if (fmt.status !== 0) throw new Error(`kafka-storage format failed (exit ${fmt.status}): ${fmt.stderr || fmt.stdout}`);
     }
@@ -137,19 +156,21 @@ export class EmbeddedBroker {
   }
 
   private serverProperties(): string {
-    const { port, dataDir, autoCreateTopics, numPartitions, quorum } = this.opts;
+    const { port, dataDir, autoCreateTopics, numPartitions, quorum, extraListeners, serverProperties } = this.opts;
     const rf = quorum.replicationFactor;
     const minIsr = quorum.minInsyncReplicas;
+    const listeners = extraListeners.map((l) => `,${l.name}://127.0.0.1:${l.port}`).join('');
+    const protocols = extraListeners.map((l) => `,${l.name}:${l.protocol}`).join('');
     return [
       '# Written by Sluice for its embedded broker; regenerated on every start.',
       'process.roles=broker,controller',
       `node.id=${quorum.nodeId}`,
       `controller.quorum.voters=${quorum.voters.map((v) => `${v.nodeId}@127.0.0.1:${v.port + 1}`).join(',')}`,
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${port + 1}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${port + 1}${listeners}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}${listeners}`,
       'controller.listener.names=CONTROLLER',
       'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${protocols}`,
       `log.dirs=${join(dataDir, 'log')}`,
       `num.partitions=${numPartitions}`,
       `auto.create.topics.enable=${autoCreateTopics}`,
@@ -163,6 +184,7 @@ export class EmbeddedBroker {
       'group.initial.rebalance.delay.ms=0',
       'num.network.threads=3',
       'num.io.threads=4',
+      ...Object.entries(serverProperties).map(([k, v]) => `${k}=${v}`),
       '',
     ].join('\n');
   }

@@ -12,7 +12,8 @@
  */
 import type { Logger } from 'pino';
 import { Producer, CODES, type LibrdKafkaError, type DeliveryReport, type MessageHeader } from '../kafka-client.js';
-import { SluiceError } from '../errors.js';
+import { SluiceError, StartupError } from '../errors.js';
+import { classifyKafkaRefusal, explainKafkaRefusal, type KafkaRefusal } from '../config/kafka-security.js';
 import type { DecodedRecords } from '../decode/json-records.js';
 import type { DeliveryResult, PartitionOffsets } from './delivery-result.js';
 import type { GatewayMetrics, LibrdkafkaStats } from '../ops/metrics.js';
@@ -77,6 +78,14 @@ class DeliveryContext {
   }
 }
 
+/**
+ * Connect errors that mean the client itself cannot work, so retrying is pointless: librdkafka could not
+ * create it (ERR__STATE from the binding, e.g. a key it cannot load), a bad argument, TLS or SASL set-up
+ * failures, a fatal error. Everything else (transport, timeouts, all brokers down) is waited out.
+ */
+const UNUSABLE_CLIENT = new Set<number>([CODES.ERRORS.ERR__STATE, CODES.ERRORS.ERR__INVALID_ARG, CODES.ERRORS.ERR__SSL,
+  CODES.ERRORS.ERR__AUTHENTICATION, CODES.ERRORS.ERR__FATAL]);
+
 export class GatewayProducer {
   private readonly producer: InstanceType<typeof Producer>;
   private connected = false;
@@ -87,8 +96,8 @@ export class GatewayProducer {
   private closing = false;
 
   constructor(
-    bootstrapServers: string,
-    properties: Record<string, string>,
+    private readonly bootstrapServers: string,
+    private readonly properties: Record<string, string>,
     private readonly limits: ProducerLimits,
     private readonly log: Logger,
     private readonly metrics?: GatewayMetrics,
@@ -107,23 +116,60 @@ export class GatewayProducer {
     });
   }
 
-  /** Connects; when no broker answers yet, keeps retrying in the background (the gateway serves 503 meanwhile). */
+  /**
+   * Start-up connect. A cluster that does not answer yet is retried in the background (the gateway answers
+   * 503 meanwhile); a cluster that refuses Sluice (credentials, certificates, protocol) cannot be fixed by
+   * retrying, so that throws a StartupError naming the cause instead.
+   */
   async connect(): Promise<boolean> {
-    const ok = await new Promise<boolean>((resolve) => {
-      this.producer.connect({ timeout: this.limits.metadataTimeoutMs }, (err) => {
-        if (err) this.log.warn({ err: err.message }, 'kafka not reachable yet; retrying in the background');
-        resolve(!err);
-      });
-    });
-    if (ok) {
-      this.connected = true;
-      this.brokersUp = true;
-      // Delivery reports are served by librdkafka's background thread, not a JS poll timer.
-      this.producer.setPollInBackground(true);
-    } else if (!this.closing) {
-      this.reconnectTimer = setTimeout(() => void this.connect(), 2000);
-    }
+    const { ok, refusal, error } = await this.attempt();
+    if (refusal) throw new StartupError(explainKafkaRefusal(refusal, this.properties, this.bootstrapServers));
+    if (error && UNUSABLE_CLIENT.has(error.code)) throw new StartupError(`the Kafka producer cannot connect: ${error.message}`);
+    if (!ok) this.retryLater();
     return ok;
+  }
+
+  private async reconnect(): Promise<void> {
+    const { ok, refusal, error } = await this.attempt();
+    if (refusal) this.log.error(explainKafkaRefusal(refusal, this.properties, this.bootstrapServers));
+    else if (!ok) this.log.warn({ err: error?.message }, 'kafka not reachable yet; retrying in the background');
+    if (!ok) this.retryLater();
+  }
+
+  private retryLater(): void {
+    if (!this.closing) this.reconnectTimer = setTimeout(() => void this.reconnect(), 2000);
+  }
+
+  /**
+   * One connection attempt. librdkafka reports why a broker connection failed only in its log while the
+   * client is not yet connected (error events are served by polling, which starts after connecting), so the
+   * log is watched for refusals during the attempt; a decisive one wins over an ambiguous one. The attempt
+   * always runs to its end (up to SLUICE_METADATA_TIMEOUT_MS): exiting while librdkafka's connect still
+   * runs on the thread pool crashes the process (SIGSEGV, seen here).
+   */
+  private async attempt(): Promise<{ ok: boolean; refusal?: KafkaRefusal; error?: LibrdKafkaError }> {
+    const protocol = this.properties['security.protocol'];
+    let refusal: KafkaRefusal | undefined;
+    const onLog = (log: { severity: number; message: string }) => {
+      const seen = log.severity <= 6 ? classifyKafkaRefusal(log.message, protocol) : undefined;
+      if (seen && (!refusal || (seen.decisive && !refusal.decisive))) refusal = seen;
+    };
+    this.producer.on('event.log', onLog);
+    const error = await new Promise<LibrdKafkaError | null>((resolve) => this.producer.connect({ timeout: this.limits.metadataTimeoutMs }, (err) => resolve(err)));
+    // Log lines reach JS through their own async hand-off and may trail the connect callback.
+    if (error) await new Promise((r) => setTimeout(r, 200));
+    this.producer.off('event.log', onLog);
+    if (error) return { ok: false, refusal, error };
+    if (refusal?.decisive) {
+      // Connected after all (another bootstrap server let us in), yet one refused: a broker Sluice cannot use.
+      await new Promise((resolve) => this.producer.disconnect(() => resolve(undefined)));
+      return { ok: false, refusal };
+    }
+    this.connected = true;
+    this.brokersUp = true;
+    // Delivery reports are served by librdkafka's background thread, not a JS poll timer.
+    this.producer.setPollInBackground(true);
+    return { ok: true };
   }
 
   /** True while the producer is connected and at least one broker connection is up. */

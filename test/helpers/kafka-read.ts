@@ -12,8 +12,13 @@ export interface KafkaRecord {
   headers: Record<string, string>;
 }
 
-export function readTopicOnce(bootstrap: string, topic: string): KafkaRecord[] {
-  const r = spawnSync('kcat', ['-b', bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-J', '-m', '10'], {
+/** librdkafka properties for kcat (`-X key=value`), e.g. security.protocol=SASL_SSL against a secured listener. */
+export type KcatProperties = Record<string, string>;
+
+const kcatArgs = (props: KcatProperties) => Object.entries(props).flatMap(([k, v]) => ['-X', `${k}=${v}`]);
+
+export function readTopicOnce(bootstrap: string, topic: string, props: KcatProperties = {}): KafkaRecord[] {
+  const r = spawnSync('kcat', ['-b', bootstrap, ...kcatArgs(props), '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-J', '-m', '10'], {
     encoding: 'utf8', maxBuffer: 512 * 1024 * 1024, timeout: 60_000,
   });
   if (r.error) throw r.error;
@@ -29,10 +34,10 @@ export function readTopicOnce(bootstrap: string, topic: string): KafkaRecord[] {
 }
 
 /** Reads until at least `count` records are there (fire-and-forget writes land a little later), or times out. */
-export async function readTopic(bootstrap: string, topic: string, count: number, timeoutMs = 20_000): Promise<KafkaRecord[]> {
+export async function readTopic(bootstrap: string, topic: string, count: number, timeoutMs = 20_000, props: KcatProperties = {}): Promise<KafkaRecord[]> {
   const deadline = Date.now() + timeoutMs;
   while (true) {
-    const records = readTopicOnce(bootstrap, topic);
+    const records = readTopicOnce(bootstrap, topic, props);
     if (records.length >= count || Date.now() > deadline) return sortRecords(records);
     await new Promise((r) => setTimeout(r, 250));
   }
