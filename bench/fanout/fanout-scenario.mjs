@@ -8,7 +8,7 @@
 //   3. records POSTed at `rate`/s for the duration (gateway CPU sampled), then the fast clients drain;
 //   4. the slow clients (stopped reading after subscribing) read again to learn whether the server closed
 //      them and with which code; every fast client's frames are checked against the acknowledged offsets.
-import { fork } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -19,18 +19,25 @@ const SWARM = fileURLToPath(new URL('./subscriber-swarm.mjs', import.meta.url));
 const BUCKETS_PER_MS = 10; // as in subscriber-swarm.mjs
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Soft limit on open files of this process (inherited by the gateway and the swarms). */
-export function openFileLimit() {
-  const m = /^Max open files\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-  return m && m[1] !== 'unlimited' ? Number(m[1]) : Infinity;
+/** Soft (or, with `hard`, hard) limit on open files of this process, which children inherit. */
+export function openFileLimit(hard = false) {
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  const v = m?.[hard ? 2 : 1];
+  return !v || v === 'unlimited' ? Infinity : Number(v);
 }
 
-const swarmProcesses = (n) => (n >= 2000 ? 2 : 1);
+const swarmProcesses = (n) => (n >= 1000 ? 2 : 1);
 
-function checkFileLimit(n) {
-  const limit = openFileLimit();
-  const need = n + 1000; // the gateway holds every socket, plus Kafka connections, files and the poster's sockets
-  if (limit < need) throw new Error(`${n} subscribers need an open-file limit of at least ${need} (gateway), found ${limit}: raise it (ulimit -n ${need}) before npm run bench`);
+/**
+ * A command that runs `cmd` with at least `need` open files: the gateway holds one descriptor per
+ * subscriber. A soft limit below that (1024 is a common default) is raised up to the hard limit through
+ * the shell's `ulimit -n`, which `exec`s the command so its pid stays the one sampled.
+ */
+function withOpenFiles(cmd, need) {
+  if (openFileLimit() >= need) return cmd;
+  const hard = openFileLimit(true);
+  if (hard < need) throw new Error(`this scenario needs ${need} open files per process, but the hard limit is ${hard}: raise it (e.g. ulimit -Hn ${need} as root, or LimitNOFILE in systemd) and run again`);
+  return ['/bin/sh', '-c', `ulimit -n ${need} && exec "$0" "$@"`, ...cmd];
 }
 
 async function rssKB(pid, samples = 5) {
@@ -88,8 +95,9 @@ async function smokeCheck(port, topic) {
   return s;
 }
 
-function startSwarm() {
-  const child = fork(SWARM, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function startSwarm(sockets) {
+  const [cmd, ...argv] = withOpenFiles([process.execPath, SWARM], sockets + 256);
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const queue = [];
   const waiters = [];
   child.on('message', (m) => {
@@ -141,9 +149,9 @@ function percentile(hist, total, p) {
  * process spec for startServer. Resolves with the scenario's fields for latest.json.
  */
 export async function runFanoutScenario({ name, server: spec, fanout: f }, { bootstrap, topic, durationS, log = () => {} }) {
-  checkFileLimit(f.subscribers);
   const slowTotal = Math.round((f.subscribers * (f.slowPct ?? 1)) / 100);
-  const server = startServer(spec, bootstrap);
+  // Every subscriber's socket, plus Kafka connections, files and the poster's sockets.
+  const server = startServer({ ...spec, cmd: withOpenFiles(spec.cmd, f.subscribers + 1000) }, bootstrap);
   const swarms = [];
   let sentinelSocket;
   try {
@@ -156,9 +164,10 @@ export async function runFanoutScenario({ name, server: spec, fanout: f }, { boo
     // N sockets, subscribed, idle.
     const procs = swarmProcesses(f.subscribers);
     const connectStart = Date.now();
-    for (let i = 0; i < procs; i++) swarms.push(startSwarm());
+    const share = (i) => Math.floor(f.subscribers / procs) + (i < f.subscribers % procs ? 1 : 0);
+    for (let i = 0; i < procs; i++) swarms.push(startSwarm(share(i)));
     const connected = await Promise.all(swarms.map((sw, i) => {
-      const count = Math.floor(f.subscribers / procs) + (i < f.subscribers % procs ? 1 : 0);
+      const count = share(i);
       const slowCount = Math.floor(slowTotal / procs) + (i < slowTotal % procs ? 1 : 0);
       return sw.ask({ cmd: 'connect', host: '127.0.0.1', port, path: `/ws/topics/${topic}`, count, slowCount, concurrency: 128 }, 'connected', 60_000 + f.subscribers * 20);
     }));
