@@ -188,6 +188,8 @@ function onData(c, chunk) {
       c.closedByUs = true;
       c.sock.destroy();
       failed++;
+      connecting--;
+      openNext();
       checkConnected();
       return;
     }
@@ -260,14 +262,18 @@ function open(c) {
   });
   sock.on('close', () => {
     const wasHandshaking = c.state === HANDSHAKE;
+    const wasWaiting = c.state === AWAIT_SUBSCRIBED;
     if (c.state !== CLOSED) {
       c.state = CLOSED;
       if (!c.closedByUs && c.closeCode === 0) c.closeCode = 1006;
     }
     if (wasHandshaking) {
       connecting--;
-      failed++;
       openNext();
+    }
+    if (wasHandshaking || wasWaiting) {
+      if (!c.error) c.error = `closed before the subscribed frame (${c.closeCode})`;
+      failed++;
       checkConnected();
     }
   });
