@@ -204,10 +204,14 @@ export async function runFanoutScenario({ name, server: spec, fanout: f }, { boo
     await Promise.all(swarms.map((sw) => sw.ask({ cmd: 'resumeSlow', quietMs: 2000 }, 'slowDone', 120_000)));
     const reports = await Promise.all(swarms.map((sw) => sw.ask({ cmd: 'report', acked: posted.acknowledged }, 'report', 120_000)));
 
-    const merged = new Map();
-    for (const r of reports) for (const [b, c] of r.hist) merged.set(b, (merged.get(b) ?? 0) + c);
-    const hist = [...merged.entries()].sort((a, b) => a[0] - b[0]);
+    const merge = (k) => {
+      const m = new Map();
+      for (const r of reports) for (const [b, c] of r[k]) m.set(b, (m.get(b) ?? 0) + c);
+      return [...m.entries()].sort((a, b) => a[0] - b[0]);
+    };
+    const hist = merge('hist');
     const samples = hist.reduce((a, [, c]) => a + c, 0);
+    const kafkaHist = merge('kafkaHist');
     const sum = (k) => reports.reduce((a, r) => a + r[k], 0);
     const mergeCounts = (k) => {
       const out = {};
@@ -239,6 +243,9 @@ export async function runFanoutScenario({ name, server: spec, fanout: f }, { boo
       p99Ms: percentile(hist, samples, 99),
       p999Ms: percentile(hist, samples, 99.9),
       maxMs: Math.max(...reports.map((r) => r.maxLatencyMs)),
+      // From the record's Kafka timestamp (whole ms, stamped when the gateway produced it) to the frame.
+      produceToFrameP50Ms: percentile(kafkaHist, samples, 50),
+      produceToFrameP99Ms: percentile(kafkaHist, samples, 99),
       lost: sum('lost'),
       duplicated: sum('duplicated'),
       unexpected: sum('unexpected'),
