@@ -7,6 +7,8 @@
 //   options: --only a,b   --rounds N   --duration S   --bootstrap host:port (use a running broker)
 //            --kafka-port P (port of the bench's own broker, default 29092; P+1 is its controller)
 //            --out DIR (default bench/results)   --no-readme (do not update README's table)
+//            --merge (keep the scenarios of DIR/latest.json that this run does not repeat; with --only,
+//                     e.g. --only fanout-1000,fanout-5000 --merge, refreshes those rows and README's table)
 //
 // Writes DIR/latest.json and DIR/latest.md. Ingest load comes from autocannon in this process; the
 // fan-out scenarios (bench/fanout/) POST from this process and subscribe from 1–2 child processes.
@@ -38,6 +40,7 @@ const { values: args } = parseArgs({
     'kafka-port': { type: 'string', default: '29092' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
     'no-readme': { type: 'boolean', default: false },
+    merge: { type: 'boolean', default: false },
   },
 });
 const QUICK = args.quick;
@@ -307,6 +310,7 @@ const fmt = (n, d = 0) => (typeof n === 'number' ? n.toLocaleString('en-US', { m
 function markdown(result, command) {
   const e = result.environment;
   const lines = [
+    ...(e.merged ? [`Rows ${e.merged.scenarios.join(', ')} are kept from the run of ${e.merged.from}; the others are from the run below.`] : []),
     `Environment: ${e.cpu}, ${e.cores} cores, ${e.memoryGB} GiB; Node ${e.node}; librdkafka ${e.librdkafka}; Apache Kafka ${e.kafka} (${e.broker}); load: ${e.loadGenerator}; ${e.flags.rounds} round(s) × ${e.flags.durationS} s (overload ${e.flags.overloadS} s), ${e.flags.recordBytes}-byte JSON records; ${e.date}.`,
     `Command: \`${command}\``,
   ];
@@ -322,13 +326,20 @@ function markdown(result, command) {
   const fanout = entries.filter(([, x]) => x.subscribers !== undefined);
   if (fanout.length) {
     lines.push('', 'Fan-out: N WebSocket subscribers on one topic while single records are POSTed at a steady rate; latency is POST-to-frame, from the send time in each record to its arrival at a subscriber; lost/duplicated compare every fast subscriber\'s frames with the offsets the POSTs were acknowledged; 1% of the subscribers (5% in fanout-slow) stop reading after subscribing.', '',
-      '| scenario | subscribers | gateway threads | records/s offered × s | frame bytes | frames/s delivered | p50 ms | p99 ms | p99.9 ms | lost | duplicated | slow clients closed by server (close codes) | RSS per idle socket KB | gateway CPU % | subscriber CPU % |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+      '| scenario | subscribers | gateway threads | records/s offered × s | frame bytes | frames/s delivered | p50 ms | p99 ms | p99.9 ms | p99 ms from Kafka timestamp | lost | duplicated | slow clients closed by server (close codes) | RSS per idle socket KB | gateway CPU % | subscriber CPU % |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const [name, s] of fanout) {
       const codes = Object.entries(s.slowCloseCodes ?? {}).map(([c, n]) => `${n}× ${c}`).join(', ');
       const failed = s.connectFailed ? ` (**${fmt(s.connectFailed)} failed to connect**)` : '';
-      lines.push(`| ${name} | ${fmt(s.subscribers)}${failed} | ${s.ingressThreads} | ${fmt(s.recordsPerSec)} × ${fmt(s.durationS)} | ${fmt(s.frameBytes)} | ${fmt(s.framesPerSec)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${s.lost > 0 ? `**${fmt(s.lost)}**` : fmt(s.lost)} | ${s.duplicated > 0 ? `**${fmt(s.duplicated)}**` : fmt(s.duplicated)} | ${fmt(s.slowDrops)} of ${fmt(s.slowClients)}${codes ? ` (${codes})` : ''} | ${fmt(s.rssPerConnKB, 1)} | ${fmt(s.cpuPct)} | ${fmt(s.clientCpuPct)} |`);
+      lines.push(`| ${name} | ${fmt(s.subscribers)}${failed} | ${s.ingressThreads} | ${fmt(s.recordsPerSec)} × ${fmt(s.durationS)} | ${fmt(s.frameBytes)} | ${fmt(s.framesPerSec)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${fmt(s.produceToFrameP99Ms, 1)} | ${s.lost > 0 ? `**${fmt(s.lost)}**` : fmt(s.lost)} | ${s.duplicated > 0 ? `**${fmt(s.duplicated)}**` : fmt(s.duplicated)} | ${fmt(s.slowDrops)} of ${fmt(s.slowClients)}${codes ? ` (${codes})` : ''} | ${fmt(s.rssPerConnKB, 1)} | ${fmt(s.cpuPct)} | ${fmt(s.clientCpuPct)} |`);
     }
+  }
+  const goal = result.scenarios['fanout-1000'];
+  if (goal) {
+    const worstKB = Math.max(...fanout.map(([, x]) => x.rssPerConnKB));
+    const bad = fanout.filter(([, x]) => x.lost + x.duplicated > 0).map(([n]) => n);
+    const verdict = (ok) => (ok ? 'met' : '**not met**');
+    lines.push('', `Goals (issue #4): p99 ≤ 50 ms at 1,000 subscribers × 1,000 records/s: ${fmt(goal.p99Ms, 1)} ms, ${verdict(goal.p99Ms <= 50)}; 0 lost or duplicated frames: ${bad.length ? `**not met** (${bad.join(', ')})` : 'met'}; ≤ 10 KB RSS per idle socket: at most ${fmt(worstKB, 1)} KB, ${verdict(worstKB <= 10)}.`);
   }
   if (Object.keys(result.ratios).length) lines.push('', '| ratio | value |', '| --- | ---: |');
   for (const [k, v] of Object.entries(result.ratios)) lines.push(`| ${k} | ${fmt(v, 2)} |`);
@@ -380,13 +391,32 @@ async function main() {
   }
   const scenariosOut = {};
   for (const s of scenarios) if (runs.has(s.name)) scenariosOut[s.name] = average(runs.get(s.name));
-  const result = { environment: environment(bootstrap), scenarios: scenariosOut, ratios: ratios(scenariosOut) };
-  const command = QUICK ? 'npm run bench -- --quick' : 'npm run bench';
+  const env = environment(bootstrap);
+  let all = scenariosOut;
+  if (args.merge) {
+    let previous;
+    try {
+      previous = JSON.parse(readFileSync(join(args.out, 'latest.json'), 'utf8'));
+    } catch { /* nothing to merge with */ }
+    if (previous) {
+      const kept = Object.keys(previous.scenarios).filter((n) => !(n in scenariosOut));
+      all = {};
+      // The order of SCENARIOS, then anything the previous file had that this version no longer runs.
+      for (const n of [...SCENARIOS.map((x) => x.name), ...kept]) {
+        if (n in scenariosOut) all[n] = scenariosOut[n];
+        else if (kept.includes(n)) all[n] = previous.scenarios[n];
+      }
+      if (kept.length) env.merged = { from: previous.environment?.date, scenarios: kept };
+    }
+  }
+  const result = { environment: env, scenarios: all, ratios: ratios(all) };
+  const argv = process.argv.slice(2);
+  const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
   mkdirSync(args.out, { recursive: true });
   writeFileSync(join(args.out, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
   const md = markdown(result, command);
   writeFileSync(join(args.out, 'latest.md'), md);
-  if (!QUICK && !args['no-readme'] && !args.only) {
+  if (!QUICK && !args['no-readme'] && (!args.only || args.merge)) {
     const readmePath = join(ROOT, 'README.md');
     const readme = readFileSync(readmePath, 'utf8');
     const a = readme.indexOf('<!-- bench:start -->');
