@@ -132,6 +132,22 @@ function startSwarm(sockets) {
   return { child, ask, stop };
 }
 
+/** Union of two per-partition sets of sorted, disjoint [lo, hi] offset runs. */
+function mergeAcknowledged(a, b) {
+  const out = {};
+  for (const p of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const runs = [...(a[p] ?? []), ...(b[p] ?? [])].sort((x, y) => x[0] - y[0]);
+    const merged = [];
+    for (const [lo, hi] of runs) {
+      const last = merged[merged.length - 1];
+      if (last && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+      else merged.push([lo, hi]);
+    }
+    out[p] = merged;
+  }
+  return out;
+}
+
 /** p-th percentile (0–100) of the merged 0.1 ms histogram, in ms. */
 function percentile(hist, total, p) {
   if (total === 0) return 0;
@@ -148,7 +164,7 @@ function percentile(hist, total, p) {
  * Runs one scenario. `f` = { subscribers, rate (records/s), slowPct, durationS }; `server` = the gateway's
  * process spec for startServer. Resolves with the scenario's fields for latest.json.
  */
-export async function runFanoutScenario({ name, server: spec, fanout: f }, { bootstrap, topic, durationS, log = () => {} }) {
+export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap, topic, durationS, warmupS = 0, log = () => {} }) {
   const slowTotal = Math.round((f.subscribers * (f.slowPct ?? 1)) / 100);
   // Every subscriber's socket, plus Kafka connections, files and the poster's sockets.
   const server = startServer({ ...spec, cmd: withOpenFiles(spec.cmd, f.subscribers + 1000) }, bootstrap);
@@ -179,30 +195,43 @@ export async function runFanoutScenario({ name, server: spec, fanout: f }, { boo
     const rssIdle = await rssKB(pid);
     const rssPerConnKB = subscribed > 0 ? (rssIdle - rssBefore) / subscribed : 0;
 
+    // Drain: until every fast client has `expected` record frames, or nothing moves for 5 s.
+    const drain = async (expected) => {
+      let lastProgress = Date.now();
+      let lastFrames = -1;
+      for (;;) {
+        const st = await Promise.all(swarms.map((sw) => sw.ask({ cmd: 'status', expected }, 'status')));
+        const frames = st.reduce((a, s) => a + s.fastFrames, 0);
+        if (st.every((s) => s.open === 0)) return;
+        if (frames !== lastFrames) {
+          lastFrames = frames;
+          lastProgress = Date.now();
+        } else if (Date.now() - lastProgress > 5000) return;
+        await sleep(250);
+      }
+    };
+    const post = (seconds) => postSteadily({ port, topic, rate: f.rate, durationS: seconds, recordBytes: f.recordBytes ?? 0 });
+
+    // Warm-up at the same rate, unmeasured (a fresh gateway's JIT; a broker that has not served yet),
+    // though its records are checked for loss like the others.
+    let warm = { acked: 0, acknowledged: {} };
+    if (warmupS > 0) {
+      warm = await post(warmupS);
+      await drain(warm.acked);
+      await Promise.all(swarms.map((sw) => sw.ask({ cmd: 'resetStats' }, 'reset')));
+    }
+
     // Steady load.
     const stopGateway = sampler(pid);
     const stopSwarms = swarms.map((sw) => sampler(sw.child.pid));
-    const posted = await postSteadily({ port, topic, rate: f.rate, durationS, recordBytes: f.recordBytes ?? 0 });
-    // Drain: until every fast client has every acknowledged record, or nothing moves for 5 s.
-    let lastProgress = Date.now();
-    let lastFrames = -1;
-    for (;;) {
-      const st = await Promise.all(swarms.map((sw) => sw.ask({ cmd: 'status', expected: posted.acked }, 'status')));
-      const open = st.reduce((a, s) => a + s.open, 0);
-      const frames = st.reduce((a, s) => a + s.fastFrames, 0);
-      if (open === 0) break;
-      if (frames !== lastFrames) {
-        lastFrames = frames;
-        lastProgress = Date.now();
-      } else if (Date.now() - lastProgress > 5000) break;
-      await sleep(250);
-    }
+    const posted = await post(durationS);
+    await drain(warm.acked + posted.acked);
     const gateway = stopGateway();
     const clients = stopSwarms.map((stop) => stop());
 
     // Slow clients read again: were they closed, and how?
     await Promise.all(swarms.map((sw) => sw.ask({ cmd: 'resumeSlow', quietMs: 2000 }, 'slowDone', 120_000)));
-    const reports = await Promise.all(swarms.map((sw) => sw.ask({ cmd: 'report', acked: posted.acknowledged }, 'report', 120_000)));
+    const reports = await Promise.all(swarms.map((sw) => sw.ask({ cmd: 'report', acked: mergeAcknowledged(warm.acknowledged, posted.acknowledged) }, 'report', 120_000)));
 
     const merge = (k) => {
       const m = new Map();
@@ -231,6 +260,7 @@ export async function runFanoutScenario({ name, server: spec, fanout: f }, { boo
       slowClients: sum('slowClients'),
       recordsPerSec: f.rate, // offered
       durationS,
+      warmupS,
       recordsPosted: posted.sent,
       recordsAcked: posted.acked,
       postFailures: posted.sent - posted.acked,

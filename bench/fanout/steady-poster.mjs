@@ -39,10 +39,12 @@ function postOne(agent, port, path, body) {
 
 /**
  * Sends `rate` records/s for `durationS` seconds (the due count is recomputed every millisecond, so the
- * rate holds even when timers fire late) and waits for every answer. Resolves with the acknowledged
+ * rate holds even when timers fire late) and waits for every answer. Devices each have their own
+ * connection, so there are enough connections that a slow answer does not hold later records back here
+ * (their send time is stamped before they wait for a connection, so such a wait would count as latency). Resolves with the acknowledged
  * offsets per partition, as sorted disjoint [lo, hi] runs.
  */
-export async function postSteadily({ port, topic, rate, durationS, recordBytes = 0, connections = 32 }) {
+export async function postSteadily({ port, topic, rate, durationS, recordBytes = 0, connections = 256 }) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const path = `/topics/${encodeURIComponent(topic)}`;
   const offsets = new Map(); // partition → acknowledged offsets

@@ -413,6 +413,18 @@ process.on('message', (msg) => {
       process.send({ type: 'status', complete, open, fastFrames });
       break;
     }
+    case 'resetStats':
+      // After the warm-up: latency and throughput start again; per-client offsets (for loss) are kept.
+      hist.fill(0);
+      kafkaHist.fill(0);
+      maxLatencyMs = 0;
+      negativeLatencies = 0;
+      fastFrames = 0;
+      fastBytes = 0;
+      firstFrameAt = 0;
+      lastFrameAt = 0;
+      process.send({ type: 'reset' });
+      break;
     case 'resumeSlow':
       resumeSlow(msg.quietMs);
       break;
