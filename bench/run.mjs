@@ -326,7 +326,7 @@ function markdown(result, command) {
   }
   const fanout = entries.filter(([, x]) => x.subscribers !== undefined);
   if (fanout.length) {
-    lines.push('', 'Fan-out: N WebSocket subscribers on one topic while single records are POSTed at a steady rate; latency is POST-to-frame, from the send time in each record to its arrival at a subscriber, after a 5 s unmeasured warm-up at the same rate; lost/duplicated compare every fast subscriber\'s frames with the offsets the POSTs were acknowledged; 1% of the subscribers (5% in fanout-slow) stop reading after subscribing.', '',
+    lines.push('', `Fan-out: N WebSocket subscribers on one topic while single records are POSTed at a steady rate; latency is POST-to-frame, from the send time in each record to its arrival at a subscriber${fanout[0][1].warmupS ? `, after a ${fmt(fanout[0][1].warmupS)} s unmeasured warm-up at the same rate` : ''}; lost/duplicated compare every fast subscriber's frames with the offsets the POSTs were acknowledged; 1% of the subscribers (5% in fanout-slow) stop reading after subscribing.`, '',
       '| scenario | subscribers | gateway threads | records/s offered × s | frame bytes | frames/s delivered | p50 ms | p99 ms | p99.9 ms | p99 ms from Kafka timestamp | lost | duplicated | slow clients closed by server (close codes) | RSS per idle socket KB | gateway CPU % | subscriber CPU % |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const [name, s] of fanout) {
