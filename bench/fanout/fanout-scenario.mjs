@@ -248,6 +248,12 @@ export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap
       return out;
     };
     const fastFrames = sum('fastFrames');
+    const fastClosed = mergeCounts('fastClosed');
+    if (Object.keys(fastClosed).length || posted.acked < posted.sent) {
+      // Say why: the gateway's own log (a signal from outside, an error) beats guessing from close codes.
+      const notable = server.output().split('\n').filter((l) => /"level":(40|50|60)|signal|shutting|shutdown/.test(l)).slice(-5);
+      log(`fast subscribers closed by the server ${JSON.stringify(fastClosed)}, ${posted.sent - posted.acked} POSTs failed ${JSON.stringify(posted.failures)}; gateway log: ${notable.join(' | ') || '(nothing notable)'}`);
+    }
     const lastFrameAt = Math.max(...reports.map((r) => r.lastFrameAt));
     const deliverySeconds = Math.max(0.001, (lastFrameAt - posted.startedAt) / 1000);
     return {
@@ -280,7 +286,7 @@ export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap
       duplicated: sum('duplicated'),
       unexpected: sum('unexpected'),
       clientsWithLoss: sum('clientsWithLoss'),
-      fastClosedByServer: mergeCounts('fastClosed'),
+      fastClosedByServer: fastClosed,
       slowDrops: sum('slowDropped'),
       slowCloseCodes: mergeCounts('slowCloseCodes'),
       slowCloseReasons: reports.flatMap((r) => r.slowCloseReasons).slice(0, 3),
