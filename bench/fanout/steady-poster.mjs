@@ -39,13 +39,15 @@ function postOne(agent, port, path, body) {
 
 /**
  * Sends `rate` records/s for `durationS` seconds (the due count is recomputed every millisecond, so the
- * rate holds even when timers fire late) and waits for every answer. Devices each have their own
- * connection, so there are enough connections that a slow answer does not hold later records back here
- * (their send time is stamped before they wait for a connection, so such a wait would count as latency). Resolves with the acknowledged
- * offsets per partition, as sorted disjoint [lo, hi] runs.
+ * rate holds even when timers fire late), waits for every answer, and resolves with the acknowledged
+ * offsets per partition as sorted disjoint [lo, hi] runs. Devices each have their own connection, so
+ * there are enough connections (rate / 4, at least 8, at most 256) that a slow answer does not hold
+ * later records back here (a record's send time is stamped before it waits for a connection). They are
+ * used in turn (FIFO), so none sits idle long enough for the gateway's keep-alive timeout to close it
+ * just as a request goes out (that race shows up as ECONNRESET).
  */
-export async function postSteadily({ port, topic, rate, durationS, recordBytes = 0, connections = 256 }) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+export async function postSteadily({ port, topic, rate, durationS, recordBytes = 0, connections = Math.min(256, Math.max(8, Math.ceil(rate / 4))) }) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections, scheduling: 'fifo' });
   const path = `/topics/${encodeURIComponent(topic)}`;
   const offsets = new Map(); // partition → acknowledged offsets
   const failures = {};
