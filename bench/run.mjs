@@ -5,9 +5,13 @@
 //   npm run bench                   full run (2 rounds, alternating order; ~15 s per scenario and round)
 //   npm run bench -- --quick        a few seconds per scenario, one round (the test suite runs this)
 //   options: --only a,b   --rounds N   --duration S   --bootstrap host:port (use a running broker)
+//            --kafka-port P (port of the bench's own broker, default 29092; P+1 is its controller)
 //            --out DIR (default bench/results)   --no-readme (do not update README's table)
+//            --merge (keep the scenarios of DIR/latest.json that this run does not repeat; with --only,
+//                     e.g. --only fanout-1000,fanout-5000 --merge, refreshes those rows and README's table)
 //
-// Writes DIR/latest.json and DIR/latest.md. Load comes from autocannon in this process.
+// Writes DIR/latest.json and DIR/latest.md. Ingest load comes from autocannon in this process; the
+// fan-out scenarios (bench/fanout/) POST from this process and subscribe from 1–2 child processes.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -19,6 +23,8 @@ import autocannon from 'autocannon';
 import Kafka from '@confluentinc/kafka-javascript';
 import { EmbeddedBroker } from '../dist/embedded-broker/broker.js';
 import { deviceRecord } from './records.mjs';
+import { startServer, stopServer, sampler } from './processes.mjs';
+import { runFanoutScenario, openFileLimit } from './fanout/fanout-scenario.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -31,8 +37,10 @@ const { values: args } = parseArgs({
     rounds: { type: 'string' },
     duration: { type: 'string' },
     bootstrap: { type: 'string' },
+    'kafka-port': { type: 'string', default: '29092' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
     'no-readme': { type: 'boolean', default: false },
+    merge: { type: 'boolean', default: false },
   },
 });
 const QUICK = args.quick;
@@ -40,6 +48,9 @@ const DURATION_S = Number(args.duration ?? (QUICK ? 3 : 15));
 const ROUNDS = Number(args.rounds ?? (QUICK ? 1 : 2));
 const OVERLOAD_S = QUICK ? 5 : 60;
 const RECORD_BYTES = 200;
+// Records/s offered to 5,000 and 10,000 subscribers: 100,000 frames/s each (see the scenarios below).
+const FANOUT_5000_RATE = 20;
+const FANOUT_10000_RATE = 10;
 
 // ---------------------------------------------------------------- payloads
 const record = (i) => deviceRecord(i, RECORD_BYTES);
@@ -76,82 +87,21 @@ const SCENARIOS = [
   { name: 'peer-fastify-ckjs-tuned', server: peer('fastify-ckjs.mjs', { PEER_LINGER_MS: '1' }), body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 200 },
   { name: 'peer-fastify-kafkajs-fire', server: peer('fastify-kafkajs.mjs'), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
   { name: 'peer-fastify-ckjs-fire', server: peer('fastify-ckjs.mjs'), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
+  // Fan-out: N WebSocket subscribers on one topic, records POSTed at a steady rate (bench/fanout/). 1% of
+  // the subscribers stop reading after subscribing. 1,000 records/s to 5,000 or 10,000 sockets is 5–10 M
+  // frames/s, beyond a 2-core machine that also runs the broker and the subscribers; and at low rates
+  // every record is its own write to every socket (no batching), so those scenarios offer 100,000
+  // frames/s: fan-out to many sockets, not saturation. Quick runs (the test suite) run only fanout-slow:
+  // 100 subscribers, 5 of them stalled, with records big enough that the stalled ones pass the gateway's
+  // buffer limit (after filling the loopback socket buffers, ~4 MB) within seconds.
+  { name: 'fanout-1000', server: sluice({ SLUICE_INGRESS_THREADS: '0' }), fanout: { subscribers: 1000, rate: 1000, slowPct: 1 }, full: true },
+  { name: 'fanout-1000-threads-2', server: sluice({ SLUICE_INGRESS_THREADS: '2' }), fanout: { subscribers: 1000, rate: 1000, slowPct: 1 }, full: true },
+  { name: 'fanout-5000', server: sluice({ SLUICE_INGRESS_THREADS: '0' }), fanout: { subscribers: 5000, rate: FANOUT_5000_RATE, slowPct: 1 }, full: true },
+  { name: 'fanout-10000', server: sluice({ SLUICE_INGRESS_THREADS: '0' }), fanout: { subscribers: 10000, rate: FANOUT_10000_RATE, slowPct: 1 }, full: true },
+  { name: 'fanout-slow', server: sluice({ SLUICE_INGRESS_THREADS: '0' }), fanout: { subscribers: 100, rate: 1000, slowPct: 5, recordBytes: 2048, durationS: QUICK ? 5 : 10 } },
   // Runs last: offers twice the highest single-record rate Sluice sustained in this run (durable answers).
   { name: 'overload', server: sluice(), body: SINGLE, ct: JSON_CT, records: 1, connections: 400, expect: 200, overload: true },
 ];
-
-// ---------------------------------------------------------------- process helpers
-function startServer(spec, bootstrap) {
-  const env = { ...process.env, ...spec.env, PORT: '0', HOST: '127.0.0.1', KAFKA_BOOTSTRAP_SERVERS: bootstrap };
-  if (spec.sluice) Object.assign(env, { SLUICE_PORT: '0', SLUICE_HOST: '127.0.0.1' });
-  for (const k of Object.keys(env)) if (k.startsWith('SLUICE_') && !(k in spec.env) && !['SLUICE_PORT', 'SLUICE_HOST'].includes(k)) delete env[k];
-  const child = spawn(spec.cmd[0], spec.cmd.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 60_000);
-    const onData = (c) => {
-      out += c.toString();
-      const m = /"port":(\d+)[^\n]*"msg":"(?:sluice )?listening"|"msg":"listening","port":(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1] ?? m[2]));
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (c) => { out += c.toString(); });
-    exited.then((code) => reject(new Error(`server exited (${code}) before listening:\n${out}`)));
-  });
-  return { child, port, exited, output: () => out };
-}
-
-async function stopServer(server) {
-  if (server.child.exitCode === null) server.child.kill('SIGTERM');
-  const timeout = new Promise((r) => setTimeout(() => r('timeout'), 45_000));
-  if ((await Promise.race([server.exited, timeout])) === 'timeout') server.child.kill('SIGKILL');
-}
-
-/** CPU seconds and RSS of a process and its children, from /proc. */
-function procTree(pid) {
-  const pids = [pid];
-  try {
-    for (const p of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) pids.push(Number(p));
-  } catch { /* gone */ }
-  let cpu = 0;
-  let rss = 0;
-  for (const p of pids) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      cpu += (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (100/s)
-      rss += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-    } catch { /* gone */ }
-  }
-  return { cpu, rss };
-}
-
-/** CPU % and peak RSS of a process tree while it runs (sampled, so short-lived processes are covered). */
-function sampler(pid) {
-  const start = procTree(pid);
-  const t0 = Date.now();
-  let peakRss = start.rss;
-  let lastCpu = start.cpu;
-  let lastAt = t0;
-  const sample = () => {
-    const now = procTree(pid);
-    if (now.cpu > 0) {
-      lastCpu = Math.max(lastCpu, now.cpu);
-      lastAt = Date.now();
-    }
-    peakRss = Math.max(peakRss, now.rss);
-  };
-  const timer = setInterval(sample, 200);
-  return () => {
-    clearInterval(timer);
-    sample();
-    return { cpuPct: ((lastCpu - start.cpu) / (Math.max(1, lastAt - t0) / 1000)) * 100, rssMB: peakRss };
-  };
-}
 
 // ---------------------------------------------------------------- Kafka helpers
 let admin;
@@ -259,6 +209,12 @@ async function runHttpScenario(s, round, bootstrap, sustainable) {
   };
 }
 
+async function runFanout(s, round, bootstrap) {
+  const durationS = args.duration ? DURATION_S : (s.fanout.durationS ?? (QUICK ? 5 : DURATION_S));
+  // Quick runs check the harness, not the numbers: no warm-up.
+  return runFanoutScenario(s, { bootstrap, topic: topicFor(s.name, round), durationS, warmupS: QUICK ? 0 : 5, log: (m) => process.stderr.write(`\n[bench] ${s.name}: ${m}\n`) });
+}
+
 async function runProducerCeiling(s, round, bootstrap) {
   const topic = topicFor(s.name, round);
   const records = QUICK ? 100_000 : 1_000_000;
@@ -303,16 +259,23 @@ function environment(bootstrap) {
     kafka: /<kafka\.version>([^<]+)</.exec(pom)?.[1],
     broker: `single KRaft node at ${bootstrap} (same machine)`,
     loadGenerator: 'autocannon (in the bench process, same machine)',
+    fanoutClients: 'single-record durable POSTs from the bench process; subscribers: bench/fanout/subscriber-swarm.mjs in 1–2 child processes (same machine)',
+    openFileLimit: openFileLimit(),
     flags: { quick: QUICK, rounds: ROUNDS, durationS: DURATION_S, overloadS: OVERLOAD_S, recordBytes: RECORD_BYTES, producerConfig: 'native-config/producer.properties' },
   };
 }
 
+// Counts that add up across rounds (a loss in any round shows); every other number is averaged.
+const SUMMED = new Set(['recordsClaimed', 'recordsCounted', 'lost', 'duplicated', 'unexpected', 'clientsWithLoss', 'connectFailed', 'postFailures', 'badFrames']);
+
 function average(runs) {
   const out = {};
-  for (const key of Object.keys(runs[0])) out[key] = runs.reduce((a, r) => a + (r[key] ?? 0), 0) / runs.length;
-  out.recordsClaimed = runs.reduce((a, r) => a + r.recordsClaimed, 0);
-  out.recordsCounted = runs.reduce((a, r) => a + r.recordsCounted, 0);
-  out.lost = runs.reduce((a, r) => a + r.lost, 0);
+  for (const key of Object.keys(runs[0])) {
+    const values = runs.map((r) => r[key]);
+    if (values.some((v) => v !== undefined && typeof v !== 'number')) out[key] = values[values.length - 1]; // breakdowns: the last round's
+    else if (SUMMED.has(key)) out[key] = values.reduce((a, v) => a + (v ?? 0), 0);
+    else out[key] = values.reduce((a, v) => a + (v ?? 0), 0) / runs.length;
+  }
   out.rounds = runs.length;
   return out;
 }
@@ -333,6 +296,8 @@ const RATIOS = [
   ['sluice-ndjson-1000 pool-decoded (default)/inline records', 'sluice-ndjson-1000', 'sluice-ndjson-1000-inline', 'recordsPerSec'],
   ['sluice-lz4-1000 pool-decoded (default)/inline records', 'sluice-lz4-1000', 'sluice-lz4-1000-inline', 'recordsPerSec'],
   ['sluice-ndjson-1000 threads-2/threads-0 records', 'sluice-ndjson-1000-threads-2', 'sluice-ndjson-1000-threads-0', 'recordsPerSec'],
+  ['fanout-1000 threads-2/threads-0 frames', 'fanout-1000-threads-2', 'fanout-1000', 'framesPerSec'],
+  ['fanout-1000 threads-2/threads-0 p99 latency', 'fanout-1000-threads-2', 'fanout-1000', 'p99Ms'],
 ];
 
 function ratios(sc) {
@@ -346,16 +311,38 @@ const fmt = (n, d = 0) => (typeof n === 'number' ? n.toLocaleString('en-US', { m
 function markdown(result, command) {
   const e = result.environment;
   const lines = [
+    ...(e.merged ? [`Rows ${e.merged.scenarios.join(', ')} are kept from the run of ${e.merged.from}; the others are from the run below.`] : []),
     `Environment: ${e.cpu}, ${e.cores} cores, ${e.memoryGB} GiB; Node ${e.node}; librdkafka ${e.librdkafka}; Apache Kafka ${e.kafka} (${e.broker}); load: ${e.loadGenerator}; ${e.flags.rounds} round(s) × ${e.flags.durationS} s (overload ${e.flags.overloadS} s), ${e.flags.recordBytes}-byte JSON records; ${e.date}.`,
     `Command: \`${command}\``,
-    '',
-    '| scenario | req/s | records/s | MB/s | p50 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU % | peak RSS MB | records claimed / counted in Kafka (lost) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
-  for (const [name, s] of Object.entries(result.scenarios)) {
+  const entries = Object.entries(result.scenarios);
+  const ingest = entries.filter(([, x]) => x.subscribers === undefined);
+  if (ingest.length) {
+    lines.push('', '| scenario | req/s | records/s | MB/s | p50 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU % | peak RSS MB | records claimed / counted in Kafka (lost) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  }
+  for (const [name, s] of ingest) {
     lines.push(`| ${name} | ${fmt(s.requestsPerSec)} | ${fmt(s.recordsPerSec)} | ${fmt(s.mbPerSec, 1)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${fmt(s.errors)} | ${fmt(s.non2xx)} | ${fmt(s.cpuPct)} | ${fmt(s.rssMB)} | ${fmt(s.recordsClaimed)} / ${fmt(s.recordsCounted)}${s.lost > 0 ? ` (**${fmt(s.lost)} lost**)` : ''} |`);
   }
-  lines.push('', '| ratio | value |', '| --- | ---: |');
+  const fanout = entries.filter(([, x]) => x.subscribers !== undefined);
+  if (fanout.length) {
+    lines.push('', `Fan-out: N WebSocket subscribers on one topic while single records are POSTed at a steady rate; latency is POST-to-frame, from the send time in each record to its arrival at a subscriber${fanout[0][1].warmupS ? `, after a ${fmt(fanout[0][1].warmupS)} s unmeasured warm-up at the same rate` : ''}; lost/duplicated compare every fast subscriber's frames with the offsets the POSTs were acknowledged; 1% of the subscribers (5% in fanout-slow) stop reading after subscribing.`, '',
+      '| scenario | subscribers | gateway threads | records/s offered × s | frame bytes | frames/s delivered | p50 ms | p99 ms | p99.9 ms | p99 ms from Kafka timestamp | lost | duplicated | slow clients closed by server (close codes) | RSS per idle socket KB | gateway CPU % | subscriber CPU % |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const [name, s] of fanout) {
+      const codes = Object.entries(s.slowCloseCodes ?? {}).map(([c, n]) => `${n}× ${c}`).join(', ');
+      const failed = s.connectFailed ? ` (**${fmt(s.connectFailed)} failed to connect**)` : '';
+      lines.push(`| ${name} | ${fmt(s.subscribers)}${failed} | ${s.ingressThreads} | ${fmt(s.recordsPerSec)} × ${fmt(s.durationS)} | ${fmt(s.frameBytes)} | ${fmt(s.framesPerSec)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${fmt(s.produceToFrameP99Ms, 1)} | ${s.lost > 0 ? `**${fmt(s.lost)}**` : fmt(s.lost)} | ${s.duplicated > 0 ? `**${fmt(s.duplicated)}**` : fmt(s.duplicated)} | ${fmt(s.slowDrops)} of ${fmt(s.slowClients)}${codes ? ` (${codes})` : ''} | ${fmt(s.rssPerConnKB, 1)} | ${fmt(s.cpuPct)} | ${fmt(s.clientCpuPct)} |`);
+    }
+  }
+  const goal = result.scenarios['fanout-1000'];
+  if (goal) {
+    const worstKB = Math.max(...fanout.map(([, x]) => x.rssPerConnKB));
+    const bad = fanout.filter(([, x]) => x.lost + x.duplicated > 0).map(([n]) => n);
+    const verdict = (ok) => (ok ? 'met' : '**not met**');
+    lines.push('', `Goals (issue #4): p99 ≤ 50 ms at 1,000 subscribers × 1,000 records/s: ${fmt(goal.p99Ms, 1)} ms, ${verdict(goal.p99Ms <= 50)}; 0 lost or duplicated frames: ${bad.length ? `**not met** (${bad.join(', ')})` : 'met'}; ≤ 10 KB RSS per idle socket: at most ${fmt(worstKB, 1)} KB, ${verdict(worstKB <= 10)}.`);
+  }
+  if (Object.keys(result.ratios).length) lines.push('', '| ratio | value |', '| --- | ---: |');
   for (const [k, v] of Object.entries(result.ratios)) lines.push(`| ${k} | ${fmt(v, 2)} |`);
   const o = result.scenarios.overload;
   if (o) lines.push('', `Overload: ${fmt(o.offeredRequestsPerSec)} req/s offered (2× the best single-record rate above; autocannon delivers what it can of it) for ${o.durationS} s → ${fmt(o.requestsPerSec)} req/s answered, ${fmt(o.status503)} × 503, ${fmt(o.timeouts)} timeouts, ${fmt(o.errors)} errors, peak RSS ${fmt(o.rssMB)} MB; afterwards, at normal load: ${fmt(o.recoveryRequestsPerSec)} req/s.`);
@@ -364,13 +351,15 @@ function markdown(result, command) {
 
 async function main() {
   const only = args.only ? new Set(args.only.split(',')) : null;
-  const scenarios = SCENARIOS.filter((s) => !only || only.has(s.name));
+  // Quick runs skip the big fan-out scenarios (minutes each with thousands of sockets) unless named.
+  const scenarios = SCENARIOS.filter((s) => (only ? only.has(s.name) : !(QUICK && s.full)));
+  if (only) for (const name of only) if (!SCENARIOS.some((s) => s.name === name)) throw new Error(`--only: no scenario "${name}"`);
   let broker;
   let bootstrap = args.bootstrap;
   let dataDir;
   if (!bootstrap) {
     dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-kafka-'));
-    broker = new EmbeddedBroker({ port: 29092, dataDir, heapMb: 2048, log: (m) => console.error(`[bench-kafka] ${m}`) });
+    broker = new EmbeddedBroker({ port: Number(args['kafka-port']), dataDir, heapMb: 2048, log: (m) => console.error(`[bench-kafka] ${m}`) });
     await broker.start();
     bootstrap = broker.bootstrapServers;
   }
@@ -384,6 +373,12 @@ async function main() {
         if (s.overload && round < ROUNDS) continue; // once, at the very end
         process.stderr.write(`[bench] round ${round}: ${s.name} … `);
         const sus = sustainable.length ? Math.max(...sustainable) : 1000;
+        if (s.fanout) {
+          const r = await runFanout(s, round, bootstrap);
+          process.stderr.write(`${fmt(r.subscribed)} subscribed, ${fmt(r.framesPerSec)} frames/s, p50/p99/p99.9 ${fmt(r.p50Ms, 1)}/${fmt(r.p99Ms, 1)}/${fmt(r.p999Ms, 1)} ms, lost ${r.lost}, duplicated ${r.duplicated}, slow closed ${r.slowDrops}/${r.slowClients}, ${fmt(r.rssPerConnKB, 1)} KB/socket\n`);
+          runs.set(s.name, [...(runs.get(s.name) ?? []), r]);
+          continue;
+        }
         const r = s.producer ? await runProducerCeiling(s, round, bootstrap) : await runHttpScenario(s, round, bootstrap, sus);
         if (s.name === 'sluice-single-durable' || s.name === 'sluice-single-fire') sustainable.push(r.requestsPerSec);
         process.stderr.write(`${fmt(r.requestsPerSec)} req/s, ${fmt(r.recordsPerSec)} records/s, p99 ${fmt(r.p99Ms, 1)} ms, counted ${r.recordsCounted}/${r.recordsClaimed}\n`);
@@ -397,13 +392,32 @@ async function main() {
   }
   const scenariosOut = {};
   for (const s of scenarios) if (runs.has(s.name)) scenariosOut[s.name] = average(runs.get(s.name));
-  const result = { environment: environment(bootstrap), scenarios: scenariosOut, ratios: ratios(scenariosOut) };
-  const command = QUICK ? 'npm run bench -- --quick' : 'npm run bench';
+  const env = environment(bootstrap);
+  let all = scenariosOut;
+  if (args.merge) {
+    let previous;
+    try {
+      previous = JSON.parse(readFileSync(join(args.out, 'latest.json'), 'utf8'));
+    } catch { /* nothing to merge with */ }
+    if (previous) {
+      const kept = Object.keys(previous.scenarios).filter((n) => !(n in scenariosOut));
+      all = {};
+      // The order of SCENARIOS, then anything the previous file had that this version no longer runs.
+      for (const n of [...SCENARIOS.map((x) => x.name), ...kept]) {
+        if (n in scenariosOut) all[n] = scenariosOut[n];
+        else if (kept.includes(n)) all[n] = previous.scenarios[n];
+      }
+      if (kept.length) env.merged = { from: previous.environment?.date, scenarios: kept };
+    }
+  }
+  const result = { environment: env, scenarios: all, ratios: ratios(all) };
+  const argv = process.argv.slice(2);
+  const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
   mkdirSync(args.out, { recursive: true });
   writeFileSync(join(args.out, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
   const md = markdown(result, command);
   writeFileSync(join(args.out, 'latest.md'), md);
-  if (!QUICK && !args['no-readme'] && !args.only) {
+  if (!QUICK && !args['no-readme'] && (!args.only || args.merge)) {
     const readmePath = join(ROOT, 'README.md');
     const readme = readFileSync(readmePath, 'utf8');
     const a = readme.indexOf('<!-- bench:start -->');
@@ -412,9 +426,12 @@ async function main() {
   }
   process.stdout.write(md);
   // A peer losing records is a finding to report; Sluice or a ceiling losing one fails the run.
-  const lost = Object.entries(scenariosOut).filter(([, s]) => s.lost > 0);
+  const lost = Object.entries(scenariosOut).filter(([, s]) => s.lost > 0 && s.subscribers === undefined);
   if (lost.length) console.error(`records claimed but missing from Kafka: ${lost.map(([n, s]) => `${n}: ${s.lost}`).join(', ')}`);
-  if (lost.some(([name]) => !name.startsWith('peer-'))) process.exit(1);
+  // A subscriber that kept up missing a frame, or getting one twice, is a Sluice failure too.
+  const frames = Object.entries(scenariosOut).filter(([, s]) => s.subscribers !== undefined && s.lost + s.duplicated > 0);
+  if (frames.length) console.error(`fan-out frames lost / duplicated: ${frames.map(([n, s]) => `${n}: ${s.lost} / ${s.duplicated}`).join(', ')}`);
+  if (frames.length || lost.some(([name]) => !name.startsWith('peer-'))) process.exit(1);
   process.exit(0);
 }
 

@@ -1,0 +1,79 @@
+// Processes under test: start a server in a fresh process and learn its port, stop it, and sample the
+// CPU and RSS of a process tree from /proc (bench/run.mjs and the fan-out scenarios share these).
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+export function startServer(spec, bootstrap) {
+  const env = { ...process.env, ...spec.env, PORT: '0', HOST: '127.0.0.1', KAFKA_BOOTSTRAP_SERVERS: bootstrap };
+  if (spec.sluice) Object.assign(env, { SLUICE_PORT: '0', SLUICE_HOST: '127.0.0.1' });
+  for (const k of Object.keys(env)) if (k.startsWith('SLUICE_') && !(k in spec.env) && !['SLUICE_PORT', 'SLUICE_HOST'].includes(k)) delete env[k];
+  const child = spawn(spec.cmd[0], spec.cmd.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 60_000);
+    const onData = (c) => {
+      out += c.toString();
+      const m = /"port":(\d+)[^\n]*"msg":"(?:sluice )?listening"|"msg":"listening","port":(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1] ?? m[2]));
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (c) => { out += c.toString(); });
+    exited.then((code) => reject(new Error(`server exited (${code}) before listening:\n${out}`)));
+  });
+  return { child, port, exited, output: () => out };
+}
+
+export async function stopServer(server) {
+  if (server.child.exitCode === null) server.child.kill('SIGTERM');
+  const timeout = new Promise((r) => setTimeout(() => r('timeout'), 45_000));
+  if ((await Promise.race([server.exited, timeout])) === 'timeout') server.child.kill('SIGKILL');
+}
+
+/** CPU seconds and RSS of a process and its children, from /proc. */
+export function procTree(pid) {
+  const pids = [pid];
+  try {
+    for (const p of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) pids.push(Number(p));
+  } catch { /* gone */ }
+  let cpu = 0;
+  let rss = 0;
+  for (const p of pids) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      cpu += (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (100/s)
+      rss += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    } catch { /* gone */ }
+  }
+  return { cpu, rss };
+}
+
+/** CPU % and peak RSS of a process tree while it runs (sampled, so short-lived processes are covered). */
+export function sampler(pid) {
+  const start = procTree(pid);
+  const t0 = Date.now();
+  let peakRss = start.rss;
+  let lastCpu = start.cpu;
+  let lastAt = t0;
+  const sample = () => {
+    const now = procTree(pid);
+    if (now.cpu > 0) {
+      lastCpu = Math.max(lastCpu, now.cpu);
+      lastAt = Date.now();
+    }
+    peakRss = Math.max(peakRss, now.rss);
+  };
+  const timer = setInterval(sample, 200);
+  return () => {
+    clearInterval(timer);
+    sample();
+    return { cpuPct: ((lastCpu - start.cpu) / (Math.max(1, lastAt - t0) / 1000)) * 100, rssMB: peakRss };
+  };
+}
