@@ -34,6 +34,7 @@ export class ConsumerPool {
     private readonly hooks: LiveFeedHooks,
     private readonly timeoutMs: number,
     private readonly maxTopics: number,
+    private readonly lingerMs: number,
     private readonly log: Logger,
     private readonly metrics?: GatewayMetrics,
   ) {}
@@ -49,7 +50,7 @@ export class ConsumerPool {
         topic, clientId: `sluice-live-${topic}`,
         // Required by librdkafka even though partitions are assigned by hand and nothing is committed.
         groupId: `sluice-live-${process.pid}-${topic}`,
-        bootstrapServers: this.bootstrapServers, properties: this.properties, log: this.log,
+        bootstrapServers: this.bootstrapServers, properties: this.properties, log: this.log, lingerMs: this.lingerMs,
         onStats: (stats) => this.metrics?.onConsumerStats(stats),
       });
       const ready = (async () => {

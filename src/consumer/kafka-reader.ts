@@ -31,6 +31,12 @@ export interface KafkaReaderOptions {
    * into the topic configuration: an (even empty) topic configuration replaces the one set globally. */
   overrides?: Record<string, string | boolean | number>;
   batchMax?: number;
+  /**
+   * After the first records of a batch arrive, wait this long and take what came meanwhile into the same
+   * batch. Fan-out cost is per write to each socket, not per record: at steady low rates records would
+   * otherwise arrive one per batch, one write per record per socket.
+   */
+  lingerMs?: number;
   log: Logger;
   onStats?: (stats: LibrdkafkaStats) => void;
 }
@@ -45,6 +51,7 @@ export class KafkaReader {
   private readonly consumer: InstanceType<typeof KafkaConsumer>;
   private readonly log: Logger;
   private readonly batchMax: number;
+  private readonly lingerMs: number;
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
 
@@ -52,6 +59,7 @@ export class KafkaReader {
     this.topic = o.topic;
     this.log = o.log;
     this.batchMax = o.batchMax ?? 1000;
+    this.lingerMs = o.lingerMs ?? 0;
     const { 'auto.offset.reset': offsetReset, ...overrides } = o.overrides ?? {};
     this.consumer = new KafkaConsumer({
       'client.id': o.clientId,
@@ -136,7 +144,6 @@ export class KafkaReader {
   }
 
   private startLoop(sink: BatchSink): void {
-    this.consumer.setDefaultConsumeTimeout(POLL_TIMEOUT_MS);
     // In the library, missing from its typings: return as soon as the first record is in, with what else is buffered.
     (this.consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(v: boolean): void }).setDefaultIsTimeoutOnlyForFirstMessage(true);
     this.loopDone = this.readLoop(sink);
@@ -144,14 +151,11 @@ export class KafkaReader {
 
   private async readLoop(sink: BatchSink): Promise<void> {
     while (!this.stopped) {
-      const batch = await new Promise<Message[]>((resolve) => {
-        this.consumer.consume(this.batchMax, (err, messages) => {
-          if (err) {
-            this.log.warn({ topic: this.topic, err: err.message }, 'read failed; retrying');
-            setTimeout(() => resolve([]), POLL_TIMEOUT_MS);
-          } else resolve(messages);
-        });
-      });
+      const batch = await this.read(this.batchMax, POLL_TIMEOUT_MS);
+      if (this.lingerMs > 0 && batch.length > 0 && batch.length < this.batchMax && !this.stopped) {
+        await new Promise((r) => setTimeout(r, this.lingerMs));
+        for (const m of await this.read(this.batchMax - batch.length, 0)) batch.push(m);
+      }
       if (this.stopped) break;
       try {
         const pending = sink(batch);
@@ -160,6 +164,19 @@ export class KafkaReader {
         this.log.error({ topic: this.topic, err: (err as Error).stack }, 'batch sink failed');
       }
     }
+  }
+
+  /** Up to `max` records: waits up to `timeoutMs` for the first, then takes what is already fetched. */
+  private read(max: number, timeoutMs: number): Promise<Message[]> {
+    this.consumer.setDefaultConsumeTimeout(timeoutMs);
+    return new Promise<Message[]>((resolve) => {
+      this.consumer.consume(max, (err, messages) => {
+        if (err) {
+          this.log.warn({ topic: this.topic, err: err.message }, 'read failed; retrying');
+          setTimeout(() => resolve([]), POLL_TIMEOUT_MS);
+        } else resolve(messages);
+      });
+    });
   }
 
   async stop(): Promise<void> {

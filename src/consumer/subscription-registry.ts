@@ -77,7 +77,7 @@ export class SubscriptionRegistry {
       started: (topic, next) => this.topicStates.set(topic, { position: new PositionVector(next), channels: new Map() }),
       batch: (topic, records) => this.onLiveBatch(topic, records),
       stopped: (topic) => this.topicStates.delete(topic),
-    }, config.metadataTimeoutMs, config.maxLiveTopics, log, metrics);
+    }, config.metadataTimeoutMs, config.maxLiveTopics, config.fanoutLingerMs, log, metrics);
   }
 
   /** Connects a hub; returns the gate it uses. */
