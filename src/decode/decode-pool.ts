@@ -13,13 +13,7 @@ export class DecodePool {
   private readonly pool: Piscina;
 
   constructor(threads: number, private readonly log: Logger) {
-    // atomics 'disabled': with piscina's default ('sync') a busy worker waits for its next task in Atomics.wait
-    // and its event loop never turns, so native memory Node frees from it never is: every body that failed to
-    // gunzip leaked ~15 KB (a client sending invalid gzip could grow the gateway by GBs a minute). Tasks here
-    // take milliseconds; the message-port hop this costs instead is microseconds.
-    this.pool = new Piscina({
-      filename: new URL('./decode-task.js', import.meta.url).href, minThreads: 1, maxThreads: threads, name: 'default', atomics: 'disabled',
-    });
+    this.pool = new Piscina({ filename: new URL('./decode-task.js', import.meta.url).href, minThreads: 1, maxThreads: threads, name: 'default' });
   }
 
   async decode(raw: Buffer, encoding: ContentEncoding, format: BodyFormat, keyField: string, maxBytes: number): Promise<DecodedRecords> {
