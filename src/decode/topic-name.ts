@@ -8,3 +8,16 @@ export function assertLegalTopicName(topic: string): void {
     throw new SluiceError('INVALID_TOPIC', `"${topic.slice(0, 300)}" is not a legal Kafka topic name (1-249 characters of a-z A-Z 0-9 . _ -, not "." or "..")`);
   }
 }
+
+/**
+ * Kafka's internal topics: brokers refuse produce requests to them, which reached clients as a retriable
+ * 503 DELIVERY_FAILED ("Broker: Invalid topic") that no retry can fix.
+ */
+const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state', '__share_group_state']);
+
+export function assertProducibleTopicName(topic: string): void {
+  assertLegalTopicName(topic);
+  if (INTERNAL_TOPICS.has(topic)) {
+    throw new SluiceError('INVALID_TOPIC', `"${topic}" is one of Kafka's internal topics; clients cannot produce to it`);
+  }
+}

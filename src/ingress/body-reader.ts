@@ -5,7 +5,11 @@
  * buffer sized from Content-Length when it is known.
  *
  * All bodies being read at once share one budget (`SLUICE_MAX_READING_BYTES`, split across ingress
- * threads): many slow or large uploads together get 503 instead of growing memory without bound.
+ * threads): many slow or large uploads together get 503 instead of growing memory without bound. The
+ * budget counts bytes actually received, not declared lengths: reserving a Content-Length up front let
+ * a few hundred connections that declare 1 MiB and then send nothing (slowloris) hold the whole budget
+ * and get every other upload refused until uWS's idle timeout closed them. A declared length still
+ * gets 503 up front when it cannot fit beside the bytes in hand.
  */
 import type { HttpResponse } from 'uWebSockets.js';
 import { SluiceError } from '../errors.js';
@@ -41,7 +45,7 @@ export function readBody(
   fail: (err: SluiceError, closeConnection: boolean) => void,
 ): BodyRead {
   let finished = false;
-  // Bytes of the budget this request holds: its declared length up front, or what arrived so far.
+  // Bytes of the budget this request holds: what arrived so far.
   let held = 0;
   const finish = () => {
     finished = true;
@@ -53,21 +57,18 @@ export function readBody(
     fail(bodyTooLarge(maxBytes), true);
     return { cancel: () => {} };
   }
-  if (declaredLength > 0) {
-    if (readingBytes + declaredLength > readingBudget) {
-      fail(overloaded(), true);
-      return { cancel: () => {} };
-    }
-    held = declaredLength;
-    readingBytes += declaredLength;
+  if (declaredLength > 0 && readingBytes + declaredLength > readingBudget) {
+    fail(overloaded(), true);
+    return { cancel: () => {} };
   }
-  let whole = declaredLength >= 0 ? Buffer.allocUnsafe(declaredLength) : null;
+  // Allocated at the first chunk, so a connection that never sends its body costs nothing.
+  let whole: Buffer | null = null;
   let chunks: Buffer[] | null = null;
   let received = 0;
   res.onData((chunk, isLast) => {
     if (finished) return;
     const n = chunk.byteLength;
-    if (received + n > maxBytes || (declaredLength < 0 && readingBytes + n > readingBudget)) {
+    if (received + n > maxBytes || readingBytes + n > readingBudget) {
       // Answer at once but keep the connection: closing with unread upload data makes the kernel send a
       // reset, and the client would see "connection reset" instead of the answer. The rest of the body
       // is discarded by uWS as it arrives, never buffered.
@@ -75,10 +76,9 @@ export function readBody(
       fail(received + n > maxBytes ? bodyTooLarge(maxBytes) : overloaded(), false);
       return;
     }
-    if (declaredLength < 0) {
-      held += n;
-      readingBytes += n;
-    }
+    held += n;
+    readingBytes += n;
+    if (received === 0 && declaredLength > 0) whole = Buffer.allocUnsafe(declaredLength);
     if (whole && received + n <= whole.length) {
       whole.set(new Uint8Array(chunk), received);
     } else {

@@ -13,7 +13,7 @@ import { decodeRecords, type BodyFormat, type DecodedRecords } from '../decode/j
 import { validateGeoMessage } from '../decode/seed-schemas.js';
 import { decodeBody, estimateDecodedBytes, parseContentEncoding, type ContentEncoding } from '../decode/content-encoding.js';
 import type { DecodePool } from '../decode/decode-pool.js';
-import { assertLegalTopicName } from '../decode/topic-name.js';
+import { assertProducibleTopicName } from '../decode/topic-name.js';
 import type { DeliveryResult } from '../producer/delivery-result.js';
 import type { ProducePort } from '../producer/produce-port.js';
 import { readBody, type BodyRead } from './body-reader.js';
@@ -56,6 +56,13 @@ interface RequestMeta {
 
 const HEADER_PREFIX = 'x-kafka-header-';
 const MAX_KAFKA_HEADERS = 32;
+/**
+ * uWS parses a header block that arrives in one read whatever its size, but keeps at most 4 KiB of one
+ * that spans reads and closes the connection without an answer beyond that: whether 5 KiB of headers
+ * worked depended on TCP segmentation. Refusing every block over 4 KiB makes the limit the same for all
+ * clients (431 here, or that close when uWS sees the block first).
+ */
+const MAX_HEADER_BLOCK_BYTES = 4096;
 
 const topicsRoute: RouteSpec = {
   name: 'topics',
@@ -124,7 +131,7 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
   let meta: RequestMeta;
   try {
     meta = readMeta(req, topic, config, ndjsonAllowed);
-    assertLegalTopicName(meta.topic);
+    assertProducibleTopicName(meta.topic);
     deps.access.check(presentedKey((h) => req.getHeader(h), (q) => req.getQuery(q)), 'produce', meta.topic);
   } catch (err) {
     sendError(res, err, true, cors);
@@ -172,6 +179,24 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
 }
 
 function readMeta(req: HttpRequest, topic: string, config: Config, ndjsonAllowed: boolean): RequestMeta {
+  // Kafka header names are the request header names after the prefix, lower-cased (HTTP header names are case-insensitive).
+  let headers: [string, string][] | null = null;
+  // The fewest bytes the header block can have had ("METHOD url?query HTTP/1.1", "name:value" lines, CRLFs),
+  // so only blocks certainly over the limit are refused.
+  const query = req.getQuery();
+  let headerBytes = req.getMethod().length + req.getUrl().length + (query ? query.length + 1 : 0) + 14;
+  req.forEach((name, value) => {
+    headerBytes += name.length + value.length + 3;
+    if (!name.startsWith(HEADER_PREFIX) || name.length === HEADER_PREFIX.length) return;
+    (headers ??= []).push([name.slice(HEADER_PREFIX.length), value]);
+  });
+  if (headerBytes > MAX_HEADER_BLOCK_BYTES) {
+    throw new SluiceError('HEADERS_TOO_LARGE', `the request's headers take more than ${MAX_HEADER_BLOCK_BYTES} bytes`, { limitBytes: MAX_HEADER_BLOCK_BYTES });
+  }
+  if (headers !== null && (headers as [string, string][]).length > MAX_KAFKA_HEADERS) {
+    throw new SluiceError('INVALID_PARAMETER', `at most ${MAX_KAFKA_HEADERS} X-Kafka-Header-* headers per request`);
+  }
+
   const contentType = req.getHeader('content-type').toLowerCase();
   const mediaType = contentType.split(';', 1)[0].trim();
   let format: BodyFormat;
@@ -195,14 +220,5 @@ function readMeta(req: HttpRequest, topic: string, config: Config, ndjsonAllowed
   const keyParam = req.getQuery('key');
   const key = keyParam === undefined || keyParam === '' ? null : keyParam;
 
-  // Kafka header names are the request header names after the prefix, lower-cased (HTTP header names are case-insensitive).
-  let headers: [string, string][] | null = null;
-  req.forEach((name, value) => {
-    if (!name.startsWith(HEADER_PREFIX) || name.length === HEADER_PREFIX.length) return;
-    (headers ??= []).push([name.slice(HEADER_PREFIX.length), value]);
-  });
-  if (headers !== null && (headers as [string, string][]).length > MAX_KAFKA_HEADERS) {
-    throw new SluiceError('INVALID_PARAMETER', `at most ${MAX_KAFKA_HEADERS} X-Kafka-Header-* headers per request`);
-  }
   return { topic, format, encoding, declaredLength, key, durable, headers };
 }
