@@ -396,7 +396,6 @@
     const counts = [];
     for (let s = now - SPARK_SECONDS; s < now; s++) counts.push(state.buckets.get(s) || 0);
     el.rateNow.textContent = String(counts[counts.length - 1]);
-    el.total.textContent = String(state.total);
     const { ctx, w, h } = fitCanvas(el.spark);
     const max = Math.max(1, ...counts);
     const pad = 3;
@@ -586,6 +585,8 @@
 
   let lastSpark = 0;
   function render() {
+    // The total follows every render; the sparkline (complete seconds only) is redrawn once a second.
+    el.total.textContent = String(state.total);
     renderTable();
     renderPlot();
     renderPartitions();
