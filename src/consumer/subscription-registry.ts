@@ -85,7 +85,7 @@ export class SubscriptionRegistry {
     const hub: Hub = { index: this.hubs.length, port };
     this.hubs.push(hub);
     return {
-      prepare: (topic) => this.prepare(topic),
+      prepare: async (topic) => void (await this.prepare(topic)),
       unprepare: (topic) => this.pool.release(topic),
       subscribe: (req) => void this.subscribe(hub, req),
       unsubscribe: (sub) => this.unsubscribe(hub, sub),
@@ -107,11 +107,13 @@ export class SubscriptionRegistry {
     await Promise.all([this.pool.closeAll(), ...groups.map((g) => g.stop())]);
   }
 
-  private async prepare(topic: string): Promise<void> {
+  /** Takes a reference on the topic's live feed once it is positioned; resolves with the topic's partition count. */
+  private async prepare(topic: string): Promise<number> {
     const known = this.topics.ensure(topic);
     const { partitions } = known instanceof Promise ? await known : known;
     try {
       await this.pool.acquire(topic, partitions);
+      return partitions;
     } catch (err) {
       this.pool.release(topic);
       // A client error code, not a 500: the consumer could not reach its partitions in time.
@@ -125,7 +127,7 @@ export class SubscriptionRegistry {
     this.subs.set(id, s);
     try {
       if (req.group !== null) return await this.joinGroup(s);
-      await this.prepare(req.topic);
+      const partitions = await this.prepare(req.topic);
       s.holdsFeed = true;
       if (s.cancelled) return;
       const state = this.topicStates.get(req.topic)!;
@@ -140,7 +142,6 @@ export class SubscriptionRegistry {
         throw new SluiceError('OVERLOADED', `${this.replays} replays are in progress (SLUICE_MAX_REPLAYS); subscribe from latest, or retry later`);
       }
       this.replays++;
-      const { partitions } = await this.topics.ensure(req.topic);
       const replay = new Replay({
         topic: req.topic, partitions, from: req.from, filter: channel.filter, maxBufferBytes: this.config.replayBufferBytes,
         timeoutMs: this.config.metadataTimeoutMs,
