@@ -3,22 +3,15 @@
  * headers, and topic names. Sent over bare sockets (HTTP clients normalise paths and cap headers
  * themselves); each refusal leaves nothing in Kafka.
  */
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { expect, inject, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { randomTopic, startSluice, type SluiceProcess } from './helpers/sluice-process.js';
+import { randomTopic, sluiceForFile } from './helpers/sluice-process.js';
 import { readTopic, readTopicOnce } from './helpers/kafka-read.js';
 import { postHead, rawExchange } from './helpers/raw-http.js';
 
 const kafka = inject('kafkaBootstrap');
-let sluice: SluiceProcess;
-
-beforeAll(async () => {
-  sluice = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka });
-});
-afterAll(async () => {
-  expect(await sluice.stop()).toBe(0);
-});
+const sluice = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka }), { expectCleanExit: true });
 
 /** A POST of one record `{"id":…}` to `path` with `extra` headers; the whole request as [head, body]. */
 function request(path: string, id: string, extra: Record<string, string> = {}): [string, string] {
@@ -42,12 +35,12 @@ it('header size: up to 4 KiB is served however it arrives; over 4 KiB is 431 HEA
   // 4096 bytes of request head, delivered in two TCP writes: uWS buffers up to 4 KiB of an incomplete head.
   const [fitHead, fitBody] = pad(4096, 'fits');
   expect(fitHead.length).toBe(4096);
-  const fits = await rawExchange(sluice.port, [fitHead.slice(0, 100), fitHead.slice(100) + fitBody], { gapMs: 100 });
+  const fits = await rawExchange(sluice().port, [fitHead.slice(0, 100), fitHead.slice(100) + fitBody], { gapMs: 100 });
   expect(fits.status, fits.body).toBe(200);
 
   // 5000 bytes in one write: parsed by uWS, refused by Sluice with 431 and the connection closed.
   const [bigHead, bigBody] = pad(5000, 'big-one-write');
-  const big = await rawExchange(sluice.port, [bigHead + bigBody], { waitForClose: true });
+  const big = await rawExchange(sluice().port, [bigHead + bigBody], { waitForClose: true });
   expect(big.status).toBe(431);
   expect(big.head).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large/);
   expect(JSON.parse(big.body).error).toMatchObject({ code: 'HEADERS_TOO_LARGE', limitBytes: 4096 });
@@ -55,11 +48,11 @@ it('header size: up to 4 KiB is served however it arrives; over 4 KiB is 431 HEA
 
   // Many small headers adding up to more than 4 KiB: the same 431.
   const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`x-h${i}`, 'v'.repeat(110)]));
-  const manyRes = await rawExchange(sluice.port, request(path, 'many-small', many), { waitForClose: true });
+  const manyRes = await rawExchange(sluice().port, request(path, 'many-small', many), { waitForClose: true });
   expect(manyRes.status).toBe(431);
 
   // The same 5000 bytes split across writes: uWS drops the connection as soon as it holds 4 KiB, no answer.
-  const split = await rawExchange(sluice.port, [bigHead.slice(0, 100), bigHead.slice(100) + bigBody], { gapMs: 100, waitForClose: true });
+  const split = await rawExchange(sluice().port, [bigHead.slice(0, 100), bigHead.slice(100) + bigBody], { gapMs: 100, waitForClose: true });
   console.log(`header block of 5000 bytes in two writes: ${split.status ?? 'no answer'}, closed by the server after ${split.ms} ms`);
   expect(split.status).toBeNull();
   expect(split.closedByServer).toBe(true);
@@ -75,18 +68,18 @@ it.concurrent('header count: 48 header lines are served; 49 or more cannot be pa
   const path = `/topics/${topic}`;
   // postHead adds Host; request() adds content-type and content-length: 3 + fillers.
   const fillers = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-f${i}`, 'v']));
-  const ok = await rawExchange(sluice.port, request(path, 'h48', fillers(45)));
+  const ok = await rawExchange(sluice().port, request(path, 'h48', fillers(45)));
   expect(ok.status, ok.body).toBe(200);
 
   // A small request with 49 header lines: uWS waits for a head it can never parse until its idle timeout.
-  const small = await rawExchange(sluice.port, request(path, 'h49', fillers(46)), { waitForClose: true, timeoutMs: 60_000 });
+  const small = await rawExchange(sluice().port, request(path, 'h49', fillers(46)), { waitForClose: true, timeoutMs: 60_000 });
   console.log(`49 header lines, small request: ${small.status ?? 'no answer'}, closed by the server after ${small.ms} ms`);
   expect(small.status).toBeNull();
   expect(small.closedByServer).toBe(true);
 
   // With 4 KiB or more already sent (e.g. a body after the head), it closes at once.
   const [head, body] = request(path, 'h200', fillers(197));
-  const burst = await rawExchange(sluice.port, [head + body + ' '.repeat(4096)], { waitForClose: true, timeoutMs: 60_000 });
+  const burst = await rawExchange(sluice().port, [head + body + ' '.repeat(4096)], { waitForClose: true, timeoutMs: 60_000 });
   console.log(`200 header lines + 4 KiB: ${burst.status ?? 'no answer'}, closed by the server after ${burst.ms} ms`);
   expect(burst.status).toBeNull();
   expect(burst.closedByServer).toBe(true);
@@ -94,7 +87,7 @@ it.concurrent('header count: 48 header lines are served; 49 or more cannot be pa
 
   // 32 X-Kafka-Header-* headers (the Kafka header limit) fit beside a client's usual dozen.
   const kafkaHeaders = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`x-kafka-header-k${i}`, `v${i}`]));
-  const withKafkaHeaders = await rawExchange(sluice.port, request(path, 'kafka-headers', { ...kafkaHeaders, ...fillers(12) }));
+  const withKafkaHeaders = await rawExchange(sluice().port, request(path, 'kafka-headers', { ...kafkaHeaders, ...fillers(12) }));
   expect(withKafkaHeaders.status, withKafkaHeaders.body).toBe(200);
 
   const records = await readTopic(kafka, topic, 2);
@@ -111,12 +104,12 @@ it.concurrent('malformed heads get no answer: a bad Content-Length or one beside
     postHead(`/topics/${topic}`, { ...json, 'content-length': '1.5' }),
     postHead(`/topics/${topic}`, { ...json, 'content-length': '-14' }),
     postHead(`/topics/${topic}`, { ...json, 'content-length': 14, 'transfer-encoding': 'chunked' }),
-  ].map((head) => rawExchange(sluice.port, [head + body], { waitForClose: true })));
+  ].map((head) => rawExchange(sluice().port, [head + body], { waitForClose: true })));
   const junk = await Promise.all([
     `POST /topics/${topic}\r\n\r\n`,
     `POST /topics/${topic} HTTP/1.1\nHost: a\nContent-Length: 14\n\n`,
     '\x00\x01\x02\r\n\r\n',
-  ].map((head) => rawExchange(sluice.port, [head + body], { waitForClose: true, timeoutMs: 60_000 })));
+  ].map((head) => rawExchange(sluice().port, [head + body], { waitForClose: true, timeoutMs: 60_000 })));
   for (const res of [...atOnce, ...junk]) {
     expect(res.status).toBeNull();
     expect(res.closedByServer).toBe(true);
@@ -127,7 +120,7 @@ it.concurrent('malformed heads get no answer: a bad Content-Length or one beside
 });
 
 async function expectInvalidTopic(rawPath: string) {
-  const res = await rawExchange(sluice.port, request(rawPath, 'never'));
+  const res = await rawExchange(sluice().port, request(rawPath, 'never'));
   expect(res.status, `${rawPath}: ${res.body}`).toBe(422);
   expect(JSON.parse(res.body).error.code).toBe('INVALID_TOPIC');
 }
@@ -136,7 +129,7 @@ it('topic name length: 249 characters are a topic, 250 are 422 INVALID_TOPIC and
   const stem = `len-${randomBytes(5).toString('hex')}-`;
   const longest = stem + 'x'.repeat(249 - stem.length);
   const tooLong = longest + 'x';
-  const ok = await rawExchange(sluice.port, request(`/topics/${longest}`, 'longest'));
+  const ok = await rawExchange(sluice().port, request(`/topics/${longest}`, 'longest'));
   expect(ok.status, ok.body).toBe(200);
   expect((await readTopic(kafka, longest, 1)).map((r) => r.value)).toEqual(['{"id":"longest"}']);
   await expectInvalidTopic(`/topics/${tooLong}`);

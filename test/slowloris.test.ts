@@ -5,21 +5,14 @@
  * budget by bytes received, so connections that declare a large body and trickle it hold nothing.
  * Normal requests during the attack are compared with a baseline from the same run (a ratio, not times).
  */
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { expect, inject, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { postJson, randomTopic, startSluice, type SluiceProcess } from './helpers/sluice-process.js';
+import { postJson, randomTopic, sluiceForFile } from './helpers/sluice-process.js';
 import { readTopic, readTopicOnce } from './helpers/kafka-read.js';
 import { postHead, trickle, type Trickler } from './helpers/raw-http.js';
 
 const kafka = inject('kafkaBootstrap');
-let sluice: SluiceProcess;
-
-beforeAll(async () => {
-  sluice = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka });
-});
-afterAll(async () => {
-  expect(await sluice.stop()).toBe(0);
-});
+const sluice = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka }), { expectCleanExit: true });
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -30,7 +23,7 @@ async function timedPosts(topic: string, n: number, tag: string) {
   for (let i = 0; i < n; i++) {
     const id = `${tag}-${i}`;
     const t = performance.now();
-    const res = await postJson(`${sluice.url}/topics/${topic}`, JSON.stringify({ id }));
+    const res = await postJson(`${sluice().url}/topics/${topic}`, JSON.stringify({ id }));
     ms.push(performance.now() - t);
     expect(res.status, res.text).toBe(200);
     ids.push(id);
@@ -65,7 +58,7 @@ it('500 connections trickling request headers: normal requests are still answere
   const baseline = await timedPosts(topic, 60, 'baseline');
 
   const tag = randomBytes(4).toString('hex');
-  const slow = Array.from({ length: 500 }, (_, i) => trickle(sluice.port,
+  const slow = Array.from({ length: 500 }, (_, i) => trickle(sluice().port,
     postHead(`/topics/${topic}`, { 'content-type': 'application/json', 'content-length': 40, 'x-padding': 'p'.repeat(200) }) + JSON.stringify({ slow: `${tag}-${i}` }), 500));
   await connected(slow);
   await new Promise((r) => setTimeout(r, 1000));
@@ -83,7 +76,7 @@ it('500 connections trickling request headers: normal requests are still answere
   const records = await readTopic(kafka, topic, 140);
   expect(records).toHaveLength(140);
   expect(records.some((r) => r.value?.includes(tag))).toBe(false);
-  expect((await fetch(`${sluice.url}/healthz`)).status).toBe(200);
+  expect((await fetch(`${sluice().url}/healthz`)).status).toBe(200);
 });
 
 it('300 connections declaring a 1 MiB body and trickling it hold no reading budget: uploads still get 200, and the slow ones are closed with nothing written', async () => {
@@ -96,14 +89,14 @@ it('300 connections declaring a 1 MiB body and trickling it hold no reading budg
   const tag = randomBytes(4).toString('hex');
   const slow = Array.from({ length: 300 }, (_, i) => {
     const body = `[${JSON.stringify({ slow: `${tag}-${i}` })}`;
-    const t = trickle(sluice.port, body, 500);
+    const t = trickle(sluice().port, body, 500);
     t.socket.once('connect', () => t.socket.write(postHead(`/topics/${topic}`, { 'content-type': 'application/json', 'content-length': 1024 * 1024 })));
     return t;
   });
   await connected(slow);
   await new Promise((r) => setTimeout(r, 1500));
   const during = await timedPosts(topic, 60, 'during');
-  const big = await postJson(`${sluice.url}/topics/${topic}`, JSON.stringify([{ id: 'big', pad: 'b'.repeat(512 * 1024) }]));
+  const big = await postJson(`${sluice().url}/topics/${topic}`, JSON.stringify([{ id: 'big', pad: 'b'.repeat(512 * 1024) }]));
   expect(big.status, big.text).toBe(200);
   const ratio = median(during.ms) / median(baseline.ms);
   console.log(`slow bodies (300 × 1 MiB declared): median POST ${median(baseline.ms).toFixed(2)} ms before, ${median(during.ms).toFixed(2)} ms during; ratio ${ratio.toFixed(2)}`);

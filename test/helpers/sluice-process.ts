@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -108,14 +108,15 @@ export async function postJson(url: string, body: string | Buffer, contentType =
   return { status: res.status, headers: res.headers, text, json };
 }
 
-/** A gateway for the whole test file: started before its tests, stopped after them. */
-export function sluiceForFile(env: () => Record<string, string>): () => SluiceProcess {
+/** A gateway for the whole test file: started before its tests, stopped after them (`expectCleanExit`: and it must exit 0). */
+export function sluiceForFile(env: () => Record<string, string>, { expectCleanExit = false } = {}): () => SluiceProcess {
   let sluice: SluiceProcess | undefined;
   beforeAll(async () => {
     sluice = await startSluice(env());
   });
   afterAll(async () => {
-    await sluice?.stop();
+    const code = await sluice?.stop();
+    if (expectCleanExit) expect(code).toBe(0);
   });
   return () => sluice!;
 }

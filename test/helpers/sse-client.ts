@@ -1,3 +1,5 @@
+import { Arrivals } from './arrivals.js';
+
 /** A Server-Sent Events test client (fetch + a small parser) that records every event and can send Last-Event-ID. */
 export interface SseEvent {
   event: string;
@@ -18,9 +20,9 @@ export interface SseClient {
 export async function openSse(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
   const abort = new AbortController();
   const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: abort.signal });
-  const events: SseEvent[] = [];
+  const arrivals = new Arrivals<SseEvent>((e) => e.data, 'events');
+  const events = arrivals.items;
   const comments: string[] = [];
-  const waiters: (() => void)[] = [];
   if (!res.ok || !res.body) {
     const body = await res.text();
     throw Object.assign(new Error(`HTTP ${res.status}: ${body}`), { status: res.status, body });
@@ -38,10 +40,9 @@ export async function openSse(url: string, headers: Record<string, string> = {})
           const line = buffer.slice(0, nl);
           buffer = buffer.slice(nl + 1);
           if (line === '') {
-            if (hasData) events.push(current);
+            if (hasData) arrivals.push(current);
             current = { event: 'message', id: null, data: '' };
             hasData = false;
-            for (const w of waiters.splice(0)) w();
           } else if (line.startsWith(':')) comments.push(line.slice(1).trim());
           else {
             const colon = line.indexOf(':');
@@ -58,7 +59,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
     } catch {
       // aborted
     }
-    for (const w of waiters.splice(0)) w();
+    arrivals.wake();
   })();
   return {
     events,
@@ -66,17 +67,6 @@ export async function openSse(url: string, headers: Record<string, string> = {})
     status: res.status,
     ended,
     close: () => abort.abort(),
-    waitForEvents(n, timeoutMs = 20_000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`got ${events.length} of ${n} events: ${events.slice(-3).map((e) => e.data).join(' | ')}`)), timeoutMs);
-        const check = () => {
-          if (events.length >= n) {
-            clearTimeout(timer);
-            resolve(events.slice(0, n));
-          } else waiters.push(check);
-        };
-        check();
-      });
-    },
+    waitForEvents: (n, timeoutMs) => arrivals.waitFor(n, timeoutMs),
   };
 }

@@ -1,5 +1,6 @@
 /** A WebSocket test client that records every frame and the close code. */
 import WebSocket from 'ws';
+import { Arrivals } from './arrivals.js';
 
 export interface RecordingSocket {
   ws: WebSocket;
@@ -11,12 +12,9 @@ export interface RecordingSocket {
 
 export async function connect(url: string): Promise<RecordingSocket> {
   const ws = new WebSocket(url);
-  const frames: string[] = [];
-  const waiters: (() => void)[] = [];
-  ws.on('message', (data) => {
-    frames.push(data.toString());
-    for (const w of waiters.splice(0)) w();
-  });
+  const arrivals = new Arrivals<string>((f) => f, 'frames');
+  const frames = arrivals.items;
+  ws.on('message', (data) => arrivals.push(data.toString()));
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -31,17 +29,6 @@ export async function connect(url: string): Promise<RecordingSocket> {
     ws,
     frames,
     closed,
-    waitForFrames(n, timeoutMs = 20_000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`got ${frames.length} of ${n} frames: ${frames.slice(-3).join(' | ')}`)), timeoutMs);
-        const check = () => {
-          if (frames.length >= n) {
-            clearTimeout(timer);
-            resolve(frames.slice(0, n));
-          } else waiters.push(check);
-        };
-        check();
-      });
-    },
+    waitForFrames: (n, timeoutMs) => arrivals.waitFor(n, timeoutMs),
   };
 }
