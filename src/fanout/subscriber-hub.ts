@@ -217,15 +217,13 @@ export class SubscriberHub implements HubPort {
     res.onAborted(() => {
       aborted = true;
     });
-    let initial: SubscribeOptions | null = null;
+    let initial: SubscribeOptions | null;
     try {
-      if (this.closing) throw new SluiceError('SHUTTING_DOWN', 'server shutting down');
-      if (originForbidden(origin)) throw new SluiceError('FORBIDDEN', `origin "${origin}" is not in SLUICE_CORS_ORIGINS`);
-      if (withTopic) {
+      initial = this.admit(origin, apiKey, () => {
+        if (!withTopic) return null;
         const topic = pathParameter(req, 0);
-        initial = style === 'value' ? readSubscribeOptions(topic, () => undefined) : readSubscribeOptions(topic, (q) => req.getQuery(q));
-        this.access.check(apiKey, 'subscribe', topic);
-      } else this.access.check(apiKey, 'subscribe', null);
+        return style === 'value' ? readSubscribeOptions(topic, () => undefined) : readSubscribeOptions(topic, (q) => req.getQuery(q));
+      });
     } catch (err) {
       sendError(res, err);
       return;
@@ -249,7 +247,19 @@ export class SubscriberHub implements HubPort {
     });
   }
 
-  private open(socket: WebSocket<SocketData>): void {
+  /**
+   * The checks before a WebSocket upgrade or an SSE stream, in this order: shutting down, origin, options,
+   * API key (for the topic, or the key alone on `/ws`). Throws the refusal; returns the options read.
+   */
+  private admit<O extends SubscribeOptions | null>(origin: string, apiKey: string, readOptions: () => O): O {
+    if (this.closing) throw new SluiceError('SHUTTING_DOWN', 'server shutting down');
+    if (originForbidden(origin)) throw new SluiceError('FORBIDDEN', `origin "${origin}" is not in SLUICE_CORS_ORIGINS`);
+    const options = readOptions();
+    this.access.check(apiKey, 'subscribe', options?.topic ?? null);
+    return options;
+  }
+
+    private open(socket: WebSocket<SocketData>): void {
     const { conn, initial, style } = socket.getUserData();
     conn.ws = socket;
     this.connections.add(conn);
@@ -302,10 +312,7 @@ export class SubscriberHub implements HubPort {
     });
     let options: SubscribeOptions;
     try {
-      if (this.closing) throw new SluiceError('SHUTTING_DOWN', 'server shutting down');
-      if (originForbidden(origin)) throw new SluiceError('FORBIDDEN', `origin "${origin}" is not in SLUICE_CORS_ORIGINS`);
-      options = readSubscribeOptions(topicParam, (q) => req.getQuery(q), lastEventId);
-      this.access.check(apiKey, 'subscribe', topicParam);
+      options = this.admit(origin, apiKey, () => readSubscribeOptions(topicParam, (q) => req.getQuery(q), lastEventId));
     } catch (err) {
       sendError(res, err, false, allowedOrigin(origin));
       return;
