@@ -15,11 +15,12 @@ import { LocalProducePort } from './producer/local-produce-port.js';
 import type { ProducePort } from './producer/produce-port.js';
 import { TopicRegistry } from './producer/topic-registry.js';
 import { SubscriptionRegistry } from './consumer/subscription-registry.js';
-import type { FanoutGate, HubPort } from './fanout/fanout-protocol.js';
+import { kafkaReaderFactory, openReaderCounts } from './consumer/kafka-reader.js';
+import type { FanoutGate, HubPort } from './subscription/protocol.js';
 import { loadUws } from './ingress/uws-native.js';
 import { buildHttpApp, checkTlsSettings, listen, type HttpAppDeps } from './ingress/http-app.js';
 import { GatewayMetrics, RequestTally } from './ops/metrics.js';
-import { AccessControl } from './ingress/access-control.js';
+import { AccessControl } from './http/access-control.js';
 import { IngressWorkers } from './ingress/ingress-workers.js';
 import { KafkaConsumer, librdkafkaVersion } from './kafka-client.js';
 
@@ -79,7 +80,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   await producer.connect().catch(async (err: unknown) => { await broker?.stop(); throw err; });
 
   const topics = new TopicRegistry(producer, config, log.child({ component: 'topics' }));
-  const subscriptions = new SubscriptionRegistry(topics, config, bootstrapServers, consumerProps, log.child({ component: 'consumer' }), metrics);
+  const subscriptions = new SubscriptionRegistry({
+    topics, config, log: log.child({ component: 'consumer' }),
+    newReader: kafkaReaderFactory(bootstrapServers, consumerProps, log.child({ component: 'consumer' })),
+    onConsumerStats: (stats) => metrics.onConsumerStats(stats), forgetTopic: (topic) => metrics.forgetTopic(topic),
+  });
   const connectFanout = (hub: HubPort) => subscriptions.connect(hub);
   const producePort = new LocalProducePort(producer, topics);
   const metricsText = () => {
@@ -89,6 +94,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     metrics.inflightRecords.set(inflight.records);
     metrics.inflightBytes.set(inflight.bytes);
     for (const [transport, n] of Object.entries(subscriptions.counts())) metrics.subscribers.labels(transport).set(n);
+    const life = subscriptions.lifecycle();
+    metrics.setLifecycle(openReaderCounts(), life.subscriptions, life.replaysInProgress, life.groupMembers);
     const drops = ingress?.takeSlowDrops();
     if (drops) metrics.addSlowDrops(drops);
     return metrics.registry.metrics();

@@ -21,7 +21,52 @@ export type BatchSink = (records: Message[]) => void | Promise<void>;
 
 const POLL_TIMEOUT_MS = 100;
 
+/** What a Kafka consumer is used for: `sluice_kafka_consumers{role}`. */
+export type ReaderRole = 'live' | 'replay' | 'group';
+
+export interface PartitionOffset {
+  partition: number;
+  offset: number;
+}
+
+/**
+ * What the live feeds, replays and group feeds need of a consumer: a KafkaReader, or a fake in unit tests.
+ * `stop()` is the one release: idempotent, valid in every state (before, during or after `connect`, with a
+ * read in flight), and it settles only once the consumer is disconnected.
+ */
+export interface FanoutReader {
+  connect(timeoutMs: number): Promise<void>;
+  watermarks(partitions: number, timeoutMs: number): Promise<{ low: number; high: number }[]>;
+  offsetsForTimes(timestampMs: number, partitions: number, timeoutMs: number): Promise<number[]>;
+  startAssigned(assignment: PartitionOffset[], sink: BatchSink): void;
+  startSubscribed(sink: BatchSink): void;
+  positions(partitions: number[]): Map<number, number>;
+  pause(partitions: number[]): void;
+  commit(offsets: PartitionOffset[]): void;
+  stop(): Promise<void>;
+}
+
+/** What differs between the consumers Sluice makes; bootstrap servers, properties and logger are the factory's. */
+export interface ReaderSpec {
+  role: ReaderRole;
+  topic: string;
+  clientId: string;
+  groupId: string;
+  overrides?: KafkaReaderOptions['overrides'];
+  batchMax?: number;
+  lingerMs?: number;
+  onStats?: KafkaReaderOptions['onStats'];
+}
+export type ReaderFactory = (spec: ReaderSpec) => FanoutReader;
+
+/** Consumers created and not yet disconnected, by role (a gauge: each should be 0 with no client connected). */
+const openReaders: Record<ReaderRole, number> = { live: 0, replay: 0, group: 0 };
+export function openReaderCounts(): Readonly<Record<ReaderRole, number>> {
+  return openReaders;
+}
+
 export interface KafkaReaderOptions {
+  role: ReaderRole;
   topic: string;
   clientId: string;
   groupId: string;
@@ -41,22 +86,21 @@ export interface KafkaReaderOptions {
   onStats?: (stats: LibrdkafkaStats) => void;
 }
 
-export interface PartitionOffset {
-  partition: number;
-  offset: number;
-}
-
-export class KafkaReader {
+export class KafkaReader implements FanoutReader {
   readonly topic: string;
+  private readonly role: ReaderRole;
   private readonly consumer: InstanceType<typeof KafkaConsumer>;
   private readonly log: Logger;
   private readonly batchMax: number;
   private readonly lingerMs: number;
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
+  private connecting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
 
   constructor(o: KafkaReaderOptions) {
     this.topic = o.topic;
+    this.role = o.role;
     this.log = o.log;
     this.batchMax = o.batchMax ?? 1000;
     this.lingerMs = o.lingerMs ?? 0;
@@ -73,10 +117,13 @@ export class KafkaReader {
       const onStats = o.onStats;
       this.consumer.on('event.stats', (stats) => onStats(JSON.parse(stats.message) as LibrdkafkaStats));
     }
+    openReaders[this.role]++;
   }
 
   connect(timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => this.consumer.connect({ timeout: timeoutMs }, (err) => (err ? reject(err) : resolve())));
+    if (this.stopped) return Promise.reject(new SluiceError('SHUTTING_DOWN', 'the consumer was stopped before it connected'));
+    this.connecting = new Promise<void>((resolve, reject) => this.consumer.connect({ timeout: timeoutMs }, (err) => (err ? reject(err) : resolve())));
+    return this.connecting;
   }
 
   /** Low and high watermarks of every partition. Just after a topic is created its leaders may not be elected: retry until the deadline. */
@@ -89,6 +136,7 @@ export class KafkaReader {
             this.consumer.queryWatermarkOffsets(this.topic, partition, timeoutMs, (err, o) => (err ? reject(err) : resolve({ low: o.lowOffset, high: o.highOffset })));
           });
         } catch (err) {
+          if (this.stopped) throw new SluiceError('SHUTTING_DOWN', `the consumer of ${this.topic} was stopped`);
           if (Date.now() > deadline) throw new SluiceError('BROKER_UNAVAILABLE', `cannot find the offsets of ${this.topic}/${partition}: ${(err as Error).message}`);
           await new Promise((r) => setTimeout(r, 100));
         }
@@ -111,12 +159,14 @@ export class KafkaReader {
 
   /** Reads the given partitions from the given offsets (no group membership, nothing committed). */
   startAssigned(assignment: PartitionOffset[], sink: BatchSink): void {
+    if (this.stopped) return; // stopped while its owner awaited: never start reading for nobody
     this.consumer.assign(assignment.map((a) => ({ topic: this.topic, partition: a.partition, offset: a.offset })));
     this.startLoop(sink);
   }
 
   /** Joins the consumer group (`group.id`) and reads what the group assigns to this member. */
   startSubscribed(sink: BatchSink): void {
+    if (this.stopped) return;
     this.consumer.subscribe([this.topic]);
     this.startLoop(sink);
   }
@@ -179,9 +229,21 @@ export class KafkaReader {
     });
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.stopped = true;
-    await this.loopDone;
-    if (this.consumer.isConnected()) await new Promise((resolve) => this.consumer.disconnect(() => resolve(undefined)));
+    this.stopping ??= (async () => {
+      await this.loopDone;
+      // A stop during connect (the client left meanwhile) must wait for it: disconnecting a consumer that
+      // is still connecting leaves it connected once the connect completes — a consumer nobody owns.
+      await this.connecting?.catch(() => {});
+      if (this.consumer.isConnected()) await new Promise((resolve) => this.consumer.disconnect(() => resolve(undefined)));
+      openReaders[this.role]--;
+    })();
+    return this.stopping;
   }
+}
+
+/** The factory the gateway gives the registry: every consumer with the same servers, properties and logger. */
+export function kafkaReaderFactory(bootstrapServers: string, properties: Record<string, string>, log: Logger): ReaderFactory {
+  return (spec) => new KafkaReader({ ...spec, bootstrapServers, properties, log });
 }

@@ -10,14 +10,17 @@
  *      there on reaches it by publish. Main-thread code is not interrupted between 3 and 4, and messages to a
  *      thread keep their order, so no live batch falls between the last buffered frame and the join.
  * A start past J (a token from a gateway whose feed was ahead) drops the buffered frames before the start.
+ *
+ * `cancel()` may come at any await of `run()` (connect, watermarks, offsets for a time, a read or a delivery
+ * in flight, the wait for live frames): `run()` then settles promptly and its reader is stopped in every case.
  */
 import type { Logger } from 'pino';
 import { SluiceError } from '../errors.js';
-import { KafkaReader, type Message } from './kafka-reader.js';
-import { PositionVector, encodeResumeToken } from './resume-token.js';
-import type { RecordFilter } from './record-filter.js';
-import { encodeEnvelope, keyText, readValue } from '../fanout/frame-encoder.js';
-import type { StartFrom } from '../fanout/fanout-protocol.js';
+import type { FanoutReader, Message } from './kafka-reader.js';
+import { PositionVector, encodeResumeToken } from '../subscription/resume-token.js';
+import type { RecordFilter } from '../subscription/record-filter.js';
+import { encodeEnvelope, keyText, readValue } from '../subscription/frame-encoder.js';
+import type { StartFrom } from '../subscription/protocol.js';
 
 const REPLAY_BATCH_MAX = 500;
 
@@ -28,7 +31,7 @@ export interface ReplayDeps {
   filter: RecordFilter | null;
   maxBufferBytes: number;
   timeoutMs: number;
-  newReader: (batchMax: number) => KafkaReader;
+  newReader: (batchMax: number) => FanoutReader;
   /** Sends frames to the subscriber; resolves when its thread acknowledges them (false: the socket is gone). */
   deliver: (frames: string[], tokens: string[]) => Promise<boolean>;
   /** Synchronously: take the live position as join point, start buffering live frames here, send `subscribed` with the start token. */
@@ -44,8 +47,10 @@ export class Replay {
   private readonly buffered: { frames: string[]; tokens: string[]; partitions: number[]; offsets: number[] }[] = [];
   private bufferedBytes = 0;
   private wake: (() => void) | undefined;
+  /** Ends the history read early: set while `readHistory` waits on the reader's batches. */
+  private endHistory: (() => void) | undefined;
   private cancelled = false;
-  private reader: KafkaReader | undefined;
+  private reader: FanoutReader | undefined;
   private start: number[] = [];
 
   constructor(private readonly d: ReplayDeps) {}
@@ -64,26 +69,35 @@ export class Replay {
   cancel(): void {
     this.cancelled = true;
     this.wake?.();
+    // A cancel while the reader is inside a read: its loop sees `stopped` and never calls the sink again,
+    // so the history wait must be ended from here or `run()` would never settle (and its slot never return).
+    this.endHistory?.();
     void this.reader?.stop();
   }
 
-  /** Resolves once joined (or cancelled); rejects when the history cannot be read. */
+  /** Resolves once joined, or promptly once cancelled; rejects when the history cannot be read. */
   async run(): Promise<void> {
     const reader = (this.reader = this.d.newReader(REPLAY_BATCH_MAX));
     try {
+      if (this.cancelled) return;
       await reader.connect(this.d.timeoutMs);
+      if (this.cancelled) return;
       const marks = await reader.watermarks(this.d.partitions, this.d.timeoutMs);
+      if (this.cancelled) return;
       this.start = await this.startOffsets(reader, marks);
       if (this.cancelled) return;
       const join = this.d.begin(encodeResumeToken(this.start));
       await this.readHistory(reader, join);
+    } catch (err) {
+      if (this.cancelled) return; // the client left; a failure it caused (a stopped reader) is nobody's news
+      throw err;
     } finally {
       await reader.stop();
     }
     await this.drainBuffer();
   }
 
-  private async startOffsets(reader: KafkaReader, marks: { low: number; high: number }[]): Promise<number[]> {
+  private async startOffsets(reader: FanoutReader, marks: { low: number; high: number }[]): Promise<number[]> {
     const from = this.d.from;
     if (from.kind === 'earliest') return marks.map((m) => m.low);
     if (from.kind === 'time') {
@@ -94,13 +108,14 @@ export class Replay {
     return marks.map((m, p) => Math.min(Math.max(from.offsets[p] ?? m.low, m.low), m.high));
   }
 
-  private async readHistory(reader: KafkaReader, join: number[]): Promise<void> {
+  private async readHistory(reader: FanoutReader, join: number[]): Promise<void> {
     const position = new PositionVector(this.start.slice());
     const open = new Set<number>();
     for (let p = 0; p < this.d.partitions; p++) if (this.start[p] < join[p]) open.add(p);
     if (open.size === 0) return;
     const topicJson = JSON.stringify(this.d.topic);
     await new Promise<void>((resolve) => {
+      this.endHistory = resolve;
       const finish = (p: number) => {
         open.delete(p);
         reader.pause([p]);
@@ -131,6 +146,7 @@ export class Replay {
         if (this.cancelled || open.size === 0) resolve();
       });
     });
+    this.endHistory = undefined;
   }
 
   private async drainBuffer(): Promise<void> {

@@ -1,95 +1,95 @@
 /**
  * Main-thread side of fan-out: every subscription of every hub (the main thread's uWS app or an ingress
- * worker's), the channels they share, and the consumers that feed them.
+ * worker's), the channels they share, and the consumers that feed them. Each subscription is a
+ * Subscription object that owns what it acquires (see subscription.ts); the registry holds the shared
+ * parts: live feeds (ConsumerPool), group feeds (GroupPool), the replay slots, channels and ack ids.
  *
- * A channel is what a set of subscribers receive identically: (topic, frame style, filter). Each live batch
- * of a topic is serialised once — one frame and one resume token per record — and each channel's selection
- * is published once to each hub holding members of that channel (uWS pub/sub then copies bytes to sockets).
- * Subscriptions from a position in the past run a Replay first; `group=` subscriptions are members of a
- * GroupFeed. Kafka connections: one live feed per topic with subscribers, one per replay in progress (at
- * most SLUICE_MAX_REPLAYS), one per (topic, group) with members here, plus the producer.
+ * Each live batch of a topic is serialised once — one frame and one resume token per record — and each
+ * channel's selection is published once to each hub holding members of that channel (uWS pub/sub then
+ * copies bytes to sockets). Kafka connections: one live feed per topic with subscribers (at most
+ * SLUICE_MAX_LIVE_TOPICS), one per replay in progress (at most SLUICE_MAX_REPLAYS), one per (topic, group)
+ * with members here (at most SLUICE_MAX_GROUPS), plus the producer.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { SluiceError, toPlainError } from '../errors.js';
-import type { FanoutGate, HubPort, SubscribeRequest, Transport } from '../fanout/fanout-protocol.js';
-import { encodeEnvelope, keyText, readValue } from '../fanout/frame-encoder.js';
-import type { TopicRegistry } from '../producer/topic-registry.js';
-import type { GatewayMetrics } from '../ops/metrics.js';
+import { SluiceError } from '../errors.js';
+import type { FanoutGate, HubPort, SubscribeRequest, SubscriptionState, Transport } from '../subscription/protocol.js';
+import { encodeEnvelope, keyText, readValue } from '../subscription/frame-encoder.js';
+import { parseRecordFilter } from '../subscription/record-filter.js';
+import { PositionVector } from '../subscription/resume-token.js';
+import type { LibrdkafkaStats } from '../ops/metrics.js';
 import { ConsumerPool } from './consumer-pool.js';
-import { GroupFeed, type GroupMember } from './group-feed.js';
-import { KafkaReader, type Message } from './kafka-reader.js';
-import { parseRecordFilter, type RecordFilter } from './record-filter.js';
-import { PositionVector } from './resume-token.js';
-import { Replay } from './replay.js';
+import { GroupPool } from './group-feed.js';
+import type { Message, ReaderFactory } from './kafka-reader.js';
+import { Subscription, type Channel, type HubRef, type SubscriptionHost, type TopicState } from './subscription.js';
 
-interface Hub {
-  index: number;
-  port: HubPort;
+/** How the registry learns a topic's partition count (the producer's TopicRegistry, or a fake in tests). */
+export interface TopicLookup {
+  ensure(topic: string): { partitions: number } | Promise<{ partitions: number }>;
 }
 
-interface Channel {
-  name: string;
-  style: 'envelope' | 'value';
-  filter: RecordFilter | null;
-  /** Joined subscribers per hub. */
-  members: Map<Hub, number>;
-  replays: Set<Replay>;
+export type RegistryConfig = Pick<Config, 'metadataTimeoutMs' | 'maxLiveTopics' | 'fanoutLingerMs' | 'maxReplays' | 'replayBufferBytes' | 'maxGroups' | 'groupIdPrefix'>;
+
+export interface RegistryDeps {
+  topics: TopicLookup;
+  newReader: ReaderFactory;
+  config: RegistryConfig;
+  log: Logger;
+  /** Per-topic metrics of live feeds. */
+  onConsumerStats?: (stats: LibrdkafkaStats) => void;
+  forgetTopic?: (topic: string) => void;
+  /** How long a live feed outlives its last subscriber (default 10 s). */
+  liveFeedIdleGraceMs?: number;
 }
 
-interface TopicState {
-  position: PositionVector;
-  channels: Map<string, Channel>;
+/** What `/metrics` shows of the subscription lifecycle; every number is 0 with no client connected. */
+export interface LifecycleCounts {
+  subscriptions: Record<Transport, Record<SubscriptionState, number>>;
+  replaysInProgress: number;
+  groupMembers: number;
+  liveFeeds: number;
+  groupFeeds: number;
 }
 
-interface Subscription {
-  hub: Hub;
-  req: SubscribeRequest;
-  holdsFeed: boolean;
-  channel?: Channel;
-  replay?: Replay;
-  group?: { feed: GroupFeed; member: GroupMember; key: string };
-  joinedChannel: boolean;
-  /** Deliveries not acknowledged yet: answered `false` if the subscription ends first. */
-  acks: Set<number>;
-  cancelled: boolean;
-}
-
-export class SubscriptionRegistry {
-  private readonly hubs: Hub[] = [];
+export class SubscriptionRegistry implements SubscriptionHost {
+  private readonly hubs: HubRef[] = [];
   private readonly subs = new Map<string, Subscription>();
   private readonly topicStates = new Map<string, TopicState>();
-  private readonly groups = new Map<string, GroupFeed>();
   private readonly acks = new Map<number, (handed: boolean) => void>();
+  private readonly replayRuns = new Set<Promise<void>>();
   private nextAck = 1;
-  private replays = 0;
+  private replaySlots = 0;
+  private closing = false;
   readonly pool: ConsumerPool;
+  readonly groups: GroupPool;
+  readonly log: Logger;
+  readonly timeoutMs: number;
+  readonly replayBufferBytes: number;
 
-  constructor(
-    private readonly topics: TopicRegistry,
-    private readonly config: Config,
-    private readonly bootstrapServers: string,
-    private readonly consumerProps: Record<string, string>,
-    private readonly log: Logger,
-    private readonly metrics?: GatewayMetrics,
-  ) {
-    this.pool = new ConsumerPool(bootstrapServers, consumerProps, {
+  constructor(private readonly deps: RegistryDeps) {
+    const { config, log } = deps;
+    this.log = log;
+    this.timeoutMs = config.metadataTimeoutMs;
+    this.replayBufferBytes = config.replayBufferBytes;
+    this.pool = new ConsumerPool(deps.newReader, {
       started: (topic, next) => this.topicStates.set(topic, { position: new PositionVector(next), channels: new Map() }),
       batch: (topic, records) => this.onLiveBatch(topic, records),
       stopped: (topic) => this.topicStates.delete(topic),
-    }, config.metadataTimeoutMs, config.maxLiveTopics, config.fanoutLingerMs, log, metrics);
+      forget: deps.forgetTopic,
+    }, { timeoutMs: config.metadataTimeoutMs, maxTopics: config.maxLiveTopics, lingerMs: config.fanoutLingerMs, idleGraceMs: deps.liveFeedIdleGraceMs }, log, deps.onConsumerStats);
+    this.groups = new GroupPool(deps.newReader, { maxGroups: config.maxGroups, groupIdPrefix: config.groupIdPrefix, timeoutMs: config.metadataTimeoutMs }, log);
   }
 
   /** Connects a hub; returns the gate it uses. */
   connect(port: HubPort): FanoutGate {
-    const hub: Hub = { index: this.hubs.length, port };
+    const hub: HubRef = { index: this.hubs.length, port };
     this.hubs.push(hub);
+    const find = (sub: number) => this.subs.get(`${hub.index}:${sub}`);
     return {
-      prepare: async (topic) => void (await this.prepare(topic)),
-      unprepare: (topic) => this.pool.release(topic),
-      subscribe: (req) => void this.subscribe(hub, req),
-      unsubscribe: (sub) => this.unsubscribe(hub, sub),
-      ack: (_sub, ackId, handed) => this.ack(ackId, handed),
+      open: (req) => this.open(hub, req),
+      start: (sub) => find(sub)?.start(),
+      close: (sub) => find(sub)?.close(),
+      ack: (_sub, ackId, handed) => this.answerAck(ackId, handed),
     };
   }
 
@@ -100,177 +100,124 @@ export class SubscriptionRegistry {
     return out;
   }
 
+  lifecycle(): LifecycleCounts {
+    const zero = (): Record<SubscriptionState, number> => ({ preparing: 0, replaying: 0, live: 0 });
+    const subscriptions: LifecycleCounts['subscriptions'] = { websocket: zero(), sse: zero(), 'seed-websocket': zero() };
+    for (const s of this.subs.values()) if (s.state !== 'closed') subscriptions[s.req.transport][s.state]++;
+    return { subscriptions, replaysInProgress: this.replaySlots, groupMembers: this.groups.members, liveFeeds: this.pool.size, groupFeeds: this.groups.size };
+  }
+
+  /** Closes every subscription, then stops every consumer; resolves once all are disconnected. */
   async closeAll(): Promise<void> {
-    for (const s of this.subs.values()) s.replay?.cancel();
-    const groups = [...this.groups.values()];
-    this.groups.clear();
-    await Promise.all([this.pool.closeAll(), ...groups.map((g) => g.stop())]);
+    this.closing = true;
+    for (const s of [...this.subs.values()]) s.close();
+    await Promise.all([this.pool.closeAll(), this.groups.closeAll(), ...this.replayRuns]);
   }
 
-  /** Takes a reference on the topic's live feed once it is positioned; resolves with the topic's partition count. */
-  private async prepare(topic: string): Promise<number> {
-    const known = this.topics.ensure(topic);
-    const { partitions } = known instanceof Promise ? await known : known;
-    try {
-      await this.pool.acquire(topic, partitions);
-      return partitions;
-    } catch (err) {
-      this.pool.release(topic);
-      // A client error code, not a 500: the consumer could not reach its partitions in time.
-      throw err instanceof SluiceError ? err : new SluiceError('BROKER_UNAVAILABLE', `cannot start reading ${topic}: ${(err as Error).message}`);
-    }
-  }
-
-  private async subscribe(hub: Hub, req: SubscribeRequest): Promise<void> {
+  private open(hub: HubRef, req: SubscribeRequest): void {
     const id = `${hub.index}:${req.sub}`;
-    const s: Subscription = { hub, req, holdsFeed: false, joinedChannel: false, acks: new Set(), cancelled: false };
+    if (this.closing) {
+      hub.port.failed(req.sub, { code: 'SHUTTING_DOWN', message: 'server shutting down' }, false);
+      return;
+    }
+    if (this.subs.has(id)) return; // a hub never reuses an id; a repeated open is ignored
+    const s = new Subscription(id, hub, req, this);
     this.subs.set(id, s);
-    try {
-      if (req.group !== null) return await this.joinGroup(s);
-      const partitions = await this.prepare(req.topic);
-      s.holdsFeed = true;
-      if (s.cancelled) return;
-      const state = this.topicStates.get(req.topic)!;
-      const channel = this.channelFor(req, state);
-      s.channel = channel;
-      if (req.from.kind === 'latest') {
-        hub.port.subscribed(req.sub, req.style === 'envelope' ? state.position.token() : null);
-        this.join(s, channel);
-        return;
-      }
-      if (this.replays >= this.config.maxReplays) {
-        throw new SluiceError('OVERLOADED', `${this.replays} replays are in progress (SLUICE_MAX_REPLAYS); subscribe from latest, or retry later`);
-      }
-      this.replays++;
-      const replay = new Replay({
-        topic: req.topic, partitions, from: req.from, filter: channel.filter, maxBufferBytes: this.config.replayBufferBytes,
-        timeoutMs: this.config.metadataTimeoutMs,
-        newReader: (batchMax) => new KafkaReader({
-          topic: req.topic, clientId: `sluice-replay-${req.topic}`, groupId: `sluice-replay-${process.pid}`, batchMax,
-          bootstrapServers: this.bootstrapServers, properties: this.consumerProps, log: this.log,
-        }),
-        deliver: (frames, tokens) => this.deliver(s, frames, tokens),
-        begin: (startToken) => {
-          channel.replays.add(replay);
-          hub.port.subscribed(req.sub, startToken);
-          return state.position.copy();
-        },
-        livePosition: () => state.position.next,
-        join: () => {
-          channel.replays.delete(replay);
-          this.join(s, channel);
-        },
-        log: this.log,
-      });
-      s.replay = replay;
-      try {
-        await replay.run();
-      } finally {
-        this.replays--;
-        channel.replays.delete(replay);
-      }
-    } catch (err) {
-      if (s.cancelled) return;
-      this.log.warn({ topic: req.topic, err: (err as Error).message }, 'subscription failed');
-      hub.port.failed(req.sub, toPlainError(err), false);
-      this.unsubscribe(hub, req.sub);
+    void s.run();
+  }
+
+  // ---- SubscriptionHost: what a subscription acquires, and where it gives it back ----
+
+  ensureTopic(topic: string) {
+    return this.deps.topics.ensure(topic);
+  }
+
+  acquireFeed(topic: string, partitions: number) {
+    return this.pool.acquire(topic, partitions);
+  }
+
+  acquireGroup(topic: string, group: string, startAt: 'earliest' | 'latest') {
+    return this.groups.acquire(topic, group, startAt);
+  }
+
+  takeReplaySlot(): void {
+    const max = this.deps.config.maxReplays;
+    if (this.replaySlots >= max) {
+      throw new SluiceError('OVERLOADED', `${this.replaySlots} replays are in progress (SLUICE_MAX_REPLAYS=${max}); subscribe from latest, or retry later`);
+    }
+    this.replaySlots++;
+  }
+
+  giveReplaySlot(): void {
+    this.replaySlots--;
+  }
+
+  newReplayReader(topic: string, batchMax: number) {
+    return this.deps.newReader({ role: 'replay', topic, clientId: `sluice-replay-${topic}`, groupId: `sluice-replay-${process.pid}`, batchMax });
+  }
+
+  topicState(topic: string): TopicState | undefined {
+    return this.topicStates.get(topic);
+  }
+
+  channelFor(req: SubscribeRequest, state: TopicState): Channel {
+    const filter = parseRecordFilter(req.key, req.where);
+    const name = req.style === 'value' ? `v:${req.topic}` : `r:${req.topic}${filter ? `\n${filter.canonical}` : ''}`;
+    let channel = state.channels.get(name);
+    if (!channel) state.channels.set(name, (channel = { name, style: req.style, filter, members: new Map(), replaying: new Set() }));
+    return channel;
+  }
+
+  joinChannel(s: Subscription, channel: Channel): void {
+    channel.members.set(s.hub, (channel.members.get(s.hub) ?? 0) + 1);
+    s.hub.port.join(s.req.sub, channel.name);
+  }
+
+  leaveChannel(s: Subscription, channel: Channel, joined: boolean): void {
+    channel.replaying.delete(s);
+    if (joined) {
+      const n = (channel.members.get(s.hub) ?? 1) - 1;
+      if (n > 0) channel.members.set(s.hub, n);
+      else channel.members.delete(s.hub);
+    }
+    if (channel.members.size === 0 && channel.replaying.size === 0) {
+      const state = this.topicStates.get(s.req.topic);
+      if (state?.channels.get(channel.name) === channel) state.channels.delete(channel.name);
     }
   }
 
-  private async joinGroup(s: Subscription): Promise<void> {
-    const { req, hub } = s;
-    await this.topics.ensure(req.topic);
-    const key = `${req.topic}\n${req.group}`;
-    let feed = this.groups.get(key);
-    if (!feed) {
-      if (this.groups.size >= this.config.maxGroups) {
-        throw new SluiceError('OVERLOADED', `${this.groups.size} consumer groups have members here (SLUICE_MAX_GROUPS); retry later`);
-      }
-      const reader = new KafkaReader({
-        topic: req.topic, clientId: `sluice-group-${req.group}`, groupId: `${this.config.groupIdPrefix}${req.group}`,
-        bootstrapServers: this.bootstrapServers, properties: this.consumerProps, log: this.log,
-        overrides: { 'enable.auto.commit': false, 'enable.auto.offset.store': false, 'auto.offset.reset': req.from.kind === 'earliest' ? 'earliest' : 'latest' },
-      });
-      feed = new GroupFeed(req.topic, reader, this.config.metadataTimeoutMs, this.log);
-      this.groups.set(key, feed);
-      const started = feed;
-      started.ready.catch((err: Error) => {
-        this.log.error({ topic: req.topic, group: req.group, err: err.message }, 'group consumer failed to start');
-        if (this.groups.get(key) === started) this.groups.delete(key);
-      });
-    }
-    const member: GroupMember = { deliver: (frames) => this.deliver(s, frames, null) };
-    s.group = { feed, member, key };
-    feed.add(member);
-    await feed.ready;
-    if (!s.cancelled) hub.port.subscribed(req.sub, null);
-  }
-
-  private deliver(s: Subscription, frames: string[], tokens: string[] | null): Promise<boolean> {
-    if (s.cancelled) return Promise.resolve(false);
+  expectAck(done: (handed: boolean) => void): number {
     const ackId = this.nextAck++;
-    return new Promise((resolve) => {
-      s.acks.add(ackId);
-      this.acks.set(ackId, (handed) => {
-        s.acks.delete(ackId);
-        resolve(handed);
-      });
-      s.hub.port.deliver(s.req.sub, frames, tokens, ackId);
-    });
+    this.acks.set(ackId, done);
+    return ackId;
   }
 
-  private ack(ackId: number, handed: boolean): void {
+  answerAck(ackId: number, handed: boolean): void {
     const done = this.acks.get(ackId);
     this.acks.delete(ackId);
     done?.(handed);
   }
 
-  private unsubscribe(hub: Hub, sub: number): void {
-    const id = `${hub.index}:${sub}`;
-    const s = this.subs.get(id);
-    if (!s) return;
-    this.subs.delete(id);
-    s.cancelled = true;
-    s.replay?.cancel();
-    for (const ackId of s.acks) this.ack(ackId, false);
-    const ch = s.channel;
-    if (ch && s.joinedChannel) {
-      const n = (ch.members.get(hub) ?? 1) - 1;
-      if (n > 0) ch.members.set(hub, n);
-      else ch.members.delete(hub);
-    }
-    if (ch && ch.members.size === 0 && ch.replays.size === 0) this.topicStates.get(s.req.topic)?.channels.delete(ch.name);
-    if (s.group && s.group.feed.remove(s.group.member)) {
-      this.groups.delete(s.group.key);
-      void s.group.feed.stop();
-    }
-    if (s.holdsFeed) this.pool.release(s.req.topic);
+  forget(s: Subscription): void {
+    if (this.subs.get(s.id) === s) this.subs.delete(s.id);
   }
 
-  private join(s: Subscription, channel: Channel): void {
-    channel.members.set(s.hub, (channel.members.get(s.hub) ?? 0) + 1);
-    s.joinedChannel = true;
-    s.hub.port.join(s.req.sub, channel.name);
+  track(run: Promise<void>): void {
+    this.replayRuns.add(run);
+    const done = () => void this.replayRuns.delete(run);
+    run.then(done, done);
   }
 
-  private channelFor(req: SubscribeRequest, state: TopicState): Channel {
-    const filter = parseRecordFilter(req.key, req.where);
-    const name = req.style === 'value' ? `v:${req.topic}` : `r:${req.topic}${filter ? `\n${filter.canonical}` : ''}`;
-    let channel = state.channels.get(name);
-    if (!channel) state.channels.set(name, (channel = { name, style: req.style, filter, members: new Map(), replays: new Set() }));
-    return channel;
-  }
+  // ---- live batches ----
 
   /** One live batch: serialise once, select per channel, publish once per hub, buffer for replays about to join. */
   private onLiveBatch(topic: string, records: Message[]): void {
     const state = this.topicStates.get(topic);
     if (!state) return;
     let envelopes = false;
-    let values = false;
     let parse = false;
     for (const ch of state.channels.values()) {
-      if (ch.style === 'value') values = true;
-      else envelopes = true;
+      if (ch.style === 'envelope') envelopes = true;
       if (ch.filter?.needsValue) parse = true;
     }
     const n = records.length;
@@ -290,7 +237,7 @@ export class SubscriptionRegistry {
       frames[i] = encodeEnvelope(m, topicJson, token, value);
       tokens[i] = token;
     }
-    for (const ch of state.channels.values()) {
+    for (const ch of [...state.channels.values()]) {
       if (ch.style === 'value') {
         const vals: Uint8Array[] = [];
         for (const m of records) if (m.value) vals.push(m.value);
@@ -313,23 +260,11 @@ export class SubscriptionRegistry {
         if (selFrames.length === 0) continue;
       }
       for (const hub of ch.members.keys()) hub.port.publish(ch.name, selFrames, selTokens);
-      if (ch.replays.size > 0) this.bufferForReplays(ch, records, selFrames, selTokens, selIndex);
-    }
-  }
-
-  private bufferForReplays(ch: Channel, records: Message[], frames: string[], tokens: string[], index: number[] | null): void {
-    const partitions = frames.map((_, j) => records[index ? index[j] : j].partition);
-    const offsets = frames.map((_, j) => records[index ? index[j] : j].offset);
-    for (const replay of ch.replays) {
-      try {
-        replay.buffer(frames, tokens, partitions, offsets);
-      } catch (err) {
-        ch.replays.delete(replay);
-        for (const s of [...this.subs.values()]) {
-          if (s.replay !== replay) continue;
-          s.hub.port.failed(s.req.sub, toPlainError(err), true);
-          this.unsubscribe(s.hub, s.req.sub);
-        }
+      if (ch.replaying.size > 0) {
+        const partitions = selFrames.map((_, j) => records[selIndex ? selIndex[j] : j].partition);
+        const offsets = selFrames.map((_, j) => records[selIndex ? selIndex[j] : j].offset);
+        // A replay over its buffer bound fails (and leaves the set) while the set is walked: walk a copy.
+        for (const s of [...ch.replaying]) s.bufferLive(selFrames, selTokens, partitions, offsets);
       }
     }
   }

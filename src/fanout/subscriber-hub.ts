@@ -2,29 +2,31 @@
  * The subscriber side: WebSocket and SSE routes, and the sockets of this thread. It never touches a Kafka
  * client, so it runs in whichever thread owns the uWS app (main thread or each ingress worker); it asks the
  * subscription registry on the main thread for subscriptions through a FanoutGate and is fed through the
- * HubPort it implements, in batches.
+ * HubPort it implements, in batches (the seam: `src/subscription/protocol.ts`).
  *
  * Routes:
  *   /ws/topics/{topic}?from&key&where&group  envelope frames with resume tokens; more topics by control message
  *   /ws                                      no topic yet; `{"op":"subscribe",…}` / `{"op":"unsubscribe",…}`
  *   /sse/topics/{topic}?same                 Server-Sent Events, `id:` = resume token, `Last-Event-ID` resumes
  *   /consumer/{topic}                        seed-compatible: bare values, `{"Message":"connected"}` first
+ * A subscription in the URL is opened before the upgrade (or the SSE answer), so a refusal is an HTTP
+ * answer; the upgrade happens at `ready`, and a client that leaves before it is closed at the registry.
  * Live frames reach WebSockets by uWS pub/sub (one publish per frame and channel, bytes copied per socket)
  * and SSE streams by one pre-built chunk per batch and channel. A subscriber whose buffer passes the limit
  * is closed as too slow (WebSocket 4008, SSE `event: error`) and can resume from its last token.
  */
 import type { TemplatedApp, WebSocket, HttpResponse, HttpRequest, us_socket_context_t } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import { SluiceError, toErrorResponse, type PlainError } from '../errors.js';
-import { pathParameter, sendError } from '../ingress/respond.js';
-import { presentedKey, type AccessControl } from '../ingress/access-control.js';
-import { allowedOrigin, originForbidden } from '../ingress/cors.js';
-import { readControlMessage, readSubscribeOptions, type SubscribeOptions } from './subscribe-options.js';
+import { ERRORS, SluiceError, fromPlainError, toErrorResponse, type PlainError } from '../errors.js';
+import { pathParameter, sendError } from '../http/respond.js';
+import { presentedKey, type AccessControl } from '../http/access-control.js';
+import { allowedOrigin, originForbidden } from '../http/cors.js';
+import { readControlMessage, readSubscribeOptions, type SubscribeOptions } from '../subscription/subscribe-options.js';
 import { SseStream, sseRecords } from './sse-stream.js';
 import {
   CLOSE_GOING_AWAY, CLOSE_SUBSCRIPTION_FAILED, CLOSE_TOO_SLOW,
-  type FanoutGate, type FrameStyle, type HubPort, type SubscribeRequest, type Transport,
-} from './fanout-protocol.js';
+  type FanoutGate, type FrameStyle, type HubPort, type Transport,
+} from '../subscription/protocol.js';
 
 interface Connection {
   transport: Transport;
@@ -50,8 +52,16 @@ interface Subscription {
 
 interface SocketData {
   conn: Connection;
-  initial: SubscribeOptions | null;
+  /** The subscription opened before the upgrade (0: none, a bare `/ws`). */
+  initialSub: number;
+  initialTopic: string;
   style: FrameStyle;
+}
+
+/** A subscription opened before its upgrade or SSE answer, waiting for `ready` (or a refusal). */
+interface PendingAnswer {
+  proceed(): void;
+  refuse(error: PlainError): void;
 }
 
 export interface HubOptions {
@@ -68,6 +78,7 @@ export class SubscriberHub implements HubPort {
   private readonly connections = new Set<Connection>();
   private readonly subs = new Map<number, Subscription>();
   private readonly sseChannels = new Map<string, Set<Connection>>();
+  private readonly pending = new Map<number, PendingAnswer>();
   private nextSub = 1;
   private closing = false;
   private sweepScheduled = false;
@@ -110,6 +121,11 @@ export class SubscriberHub implements HubPort {
   closeAll(): void {
     this.closing = true;
     clearInterval(this.heartbeat);
+    for (const [sub, p] of [...this.pending]) {
+      this.pending.delete(sub);
+      this.gate.close(sub);
+      p.refuse({ code: 'SHUTTING_DOWN', message: 'server shutting down' });
+    }
     for (const c of [...this.connections]) {
       if (c.ws) c.ws.end(CLOSE_GOING_AWAY, 'server shutting down');
       else if (c.sse) {
@@ -128,7 +144,19 @@ export class SubscriberHub implements HubPort {
     return d;
   }
 
+  /** Subscriptions waiting for `ready` before their upgrade or SSE answer (a gauge: 0 when idle). */
+  get pendingAnswers(): number {
+    return this.pending.size;
+  }
+
   // ---- HubPort: called by the registry (directly or from the main-thread link), in order ----
+
+  ready(sub: number): void {
+    const p = this.pending.get(sub);
+    if (!p) return; // the client left before: its close is on the way to the registry
+    this.pending.delete(sub);
+    p.proceed();
+  }
 
   subscribed(sub: number, token: string | null): void {
     const s = this.subs.get(sub);
@@ -140,6 +168,11 @@ export class SubscriberHub implements HubPort {
   }
 
   failed(sub: number, error: PlainError, slow: boolean): void {
+    const p = this.pending.get(sub);
+    if (p) {
+      this.pending.delete(sub);
+      return p.refuse(error);
+    }
     const s = this.subs.get(sub);
     if (!s) return;
     if (slow) return this.closeSlow(s.conn, error.message);
@@ -213,10 +246,6 @@ export class SubscriberHub implements HubPort {
     const extensions = req.getHeader('sec-websocket-extensions');
     const apiKey = presentedKey((h) => req.getHeader(h), (q) => req.getQuery(q));
     const origin = req.getHeader('origin');
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
     let initial: SubscribeOptions | null;
     try {
       initial = this.admit(origin, apiKey, () => {
@@ -229,22 +258,33 @@ export class SubscriberHub implements HubPort {
       return;
     }
     const conn: Connection = { transport: style === 'value' ? 'seed-websocket' : 'websocket', ws: null, sse: null, apiKey, subs: new Map(), heldAcks: [], closed: false };
-    const data: SocketData = { conn, initial, style };
+    const data: SocketData = { conn, initialSub: 0, initialTopic: initial?.topic ?? '', style };
+    const upgradeNow = () => res.cork(() => res.upgrade<SocketData>(data, secKey, protocol, extensions, context));
     if (!initial) {
-      res.cork(() => res.upgrade<SocketData>(data, secKey, protocol, extensions, context));
+      res.onAborted(() => {});
+      upgradeNow();
       return;
     }
-    // Refusals (unknown topic, broker down) are HTTP answers: check before upgrading.
+    // Refusals (unknown topic, a limit reached, broker down) are HTTP answers: the subscription is opened
+    // first and the upgrade waits for `ready`.
+    const sub = (data.initialSub = this.nextSub++);
     const topic = initial.topic;
-    this.gate.prepare(topic).then(() => {
-      if (aborted) return this.gate.unprepare(topic);
-      res.cork(() => res.upgrade<SocketData>(data, secKey, protocol, extensions, context));
-    }, (err: unknown) => {
-      if (aborted) return;
-      const e = toErrorResponse(err);
-      if (e.status >= 500) this.log.warn({ topic, err: (err as Error).message }, 'subscribe failed');
-      res.cork(() => sendError(res, err));
+    res.onAborted(() => {
+      // The client left before the upgrade: the subscription gives back what it acquired so far.
+      if (this.pending.delete(sub)) this.gate.close(sub);
     });
+    this.pending.set(sub, {
+      proceed: () => {
+        upgradeNow();
+        // uWS calls `open` inside upgrade(); if it did not (the socket died in between), nobody owns the subscription.
+        if (conn.ws === null) this.gate.close(sub);
+      },
+      refuse: (error) => {
+        if (ERRORS[error.code].status >= 500) this.log.warn({ topic, code: error.code, err: error.message }, 'subscribe refused');
+        res.cork(() => sendError(res, fromPlainError(error)));
+      },
+    });
+    this.gate.open({ sub, ...initial, style, transport: conn.transport, beforeUpgrade: true });
   }
 
   /**
@@ -259,13 +299,13 @@ export class SubscriberHub implements HubPort {
     return options;
   }
 
-    private open(socket: WebSocket<SocketData>): void {
-    const { conn, initial, style } = socket.getUserData();
+  private open(socket: WebSocket<SocketData>): void {
+    const { conn, initialSub, initialTopic, style } = socket.getUserData();
     conn.ws = socket;
     this.connections.add(conn);
-    if (initial) {
-      this.subscribe(conn, initial, style, true);
-      this.gate.unprepare(initial.topic);
+    if (initialSub) {
+      this.track(conn, initialSub, initialTopic, style, true);
+      this.gate.start(initialSub);
     }
   }
 
@@ -283,7 +323,9 @@ export class SubscriberHub implements HubPort {
       if (msg.op === 'subscribe') {
         if (conn.subs.has(topic)) throw new SluiceError('INVALID_PARAMETER', `already subscribed to ${topic}; unsubscribe first`);
         this.access.check(conn.apiKey, 'subscribe', topic);
-        this.subscribe(conn, msg.options, 'envelope', false);
+        const sub = this.nextSub++;
+        this.track(conn, sub, topic, 'envelope', false);
+        this.gate.open({ sub, ...msg.options, style: 'envelope', transport: conn.transport, beforeUpgrade: false });
       } else {
         const sub = conn.subs.get(topic);
         if (sub === undefined) throw new SluiceError('INVALID_PARAMETER', `not subscribed to ${topic}`);
@@ -301,11 +343,11 @@ export class SubscriberHub implements HubPort {
     const apiKey = presentedKey((h) => req.getHeader(h), (q) => req.getQuery(q));
     const origin = req.getHeader('origin');
     const lastEventId = req.getHeader('last-event-id');
-    let aborted = false;
+    const sub = this.nextSub++;
     let conn: Connection | undefined;
     res.onAborted(() => {
-      aborted = true;
-      if (conn) {
+      if (this.pending.delete(sub)) this.gate.close(sub); // left before the stream began
+      else if (conn) {
         conn.sse!.closed = true;
         this.closed(conn, 1006);
       }
@@ -318,25 +360,24 @@ export class SubscriberHub implements HubPort {
       return;
     }
     const topic = options.topic;
-    this.gate.prepare(topic).then(() => {
-      if (aborted) return this.gate.unprepare(topic);
-      conn = { transport: 'sse', ws: null, sse: new SseStream(res, allowedOrigin(origin), 1000), apiKey, subs: new Map(), heldAcks: [], closed: false };
-      const c = conn;
-      c.sse!.onDrain(() => this.drained(c));
-      this.connections.add(c);
-      this.subscribe(c, options, 'envelope', true);
-      this.gate.unprepare(topic);
-    }, (err: unknown) => {
-      if (!aborted) res.cork(() => sendError(res, err, false, allowedOrigin(origin)));
+    this.pending.set(sub, {
+      proceed: () => {
+        const c: Connection = { transport: 'sse', ws: null, sse: new SseStream(res, allowedOrigin(origin), 1000), apiKey, subs: new Map(), heldAcks: [], closed: false };
+        conn = c;
+        c.sse!.onDrain(() => this.drained(c));
+        this.connections.add(c);
+        this.track(c, sub, topic, 'envelope', true);
+        this.gate.start(sub);
+      },
+      refuse: (error) => res.cork(() => sendError(res, fromPlainError(error), false, allowedOrigin(origin))),
     });
+    this.gate.open({ sub, ...options, style: 'envelope', transport: 'sse', beforeUpgrade: true });
   }
 
-  private subscribe(conn: Connection, o: SubscribeOptions, style: FrameStyle, fromUrl: boolean): void {
-    const sub = this.nextSub++;
-    conn.subs.set(o.topic, sub);
-    this.subs.set(sub, { conn, topic: o.topic, style, channel: null, fromUrl });
-    const req: SubscribeRequest = { sub, ...o, style, transport: conn.transport };
-    this.gate.subscribe(req);
+  /** The hub's record of a subscription its connection holds. */
+  private track(conn: Connection, sub: number, topic: string, style: FrameStyle, fromUrl: boolean): void {
+    conn.subs.set(topic, sub);
+    this.subs.set(sub, { conn, topic, style, channel: null, fromUrl });
   }
 
   private unsubscribe(sub: number): void {
@@ -350,8 +391,12 @@ export class SubscriberHub implements HubPort {
   private forget(sub: number, s: Subscription): void {
     this.subs.delete(sub);
     s.conn.subs.delete(s.topic);
-    if (s.channel && s.conn.sse) this.sseChannels.get(s.channel)?.delete(s.conn);
-    this.gate.unsubscribe(sub);
+    if (s.channel && s.conn.sse) {
+      const streams = this.sseChannels.get(s.channel);
+      streams?.delete(s.conn);
+      if (streams?.size === 0) this.sseChannels.delete(s.channel); // channel names come and go with topics: no empty sets left behind
+    }
+    this.gate.close(sub);
   }
 
   private closed(conn: Connection, _code: number): void {

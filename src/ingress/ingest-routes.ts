@@ -17,9 +17,9 @@ import { assertProducibleTopicName } from '../decode/topic-name.js';
 import type { DeliveryResult } from '../producer/delivery-result.js';
 import type { ProducePort } from '../producer/produce-port.js';
 import { readBody, type BodyRead } from './body-reader.js';
-import { presentedKey, type AccessControl } from './access-control.js';
-import { allowedOrigin } from './cors.js';
-import { guard, pathParameter, sendError, sendJson } from './respond.js';
+import { presentedKey, type AccessControl } from '../http/access-control.js';
+import { allowedOrigin } from '../http/cors.js';
+import { guard, pathParameter, sendError, sendJson } from '../http/respond.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export interface IngestDeps {

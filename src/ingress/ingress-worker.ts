@@ -43,9 +43,6 @@ port.on('message', (msg: ToWorker) => {
     case 'hub':
       applyHubCall(hub, msg);
       break;
-    case 'gate-prepared':
-      link.onPrepared(msg.id, msg.error);
-      break;
     case 'ready':
       ready = msg.ready;
       break;

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { StartupError, toPlainError } from '../errors.js';
 import type { ProducePort } from '../producer/produce-port.js';
-import type { FanoutGate, HubPort } from '../fanout/fanout-protocol.js';
+import type { FanoutGate, HubPort } from '../subscription/protocol.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import { applyGateCall, hubPortOver, type ProduceOutcome, type ToMain, type ToWorker, type WorkerInit } from './thread-protocol.js';
 
@@ -130,10 +130,6 @@ export class IngressWorkers {
         }
         break;
       }
-      case 'gate-prepare':
-        h.gate!.prepare(msg.topic)
-          .then(() => h.send({ type: 'gate-prepared', id: msg.id }), (err: unknown) => h.send({ type: 'gate-prepared', id: msg.id, error: toPlainError(err) }));
-        break;
       case 'gate':
         applyGateCall(h.gate!, msg);
         break;

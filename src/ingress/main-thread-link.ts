@@ -4,10 +4,10 @@
  * record bytes packed into one transferred ArrayBuffer.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { fromPlainError, type PlainError } from '../errors.js';
+import { fromPlainError } from '../errors.js';
 import type { DeliveryResult } from '../producer/delivery-result.js';
 import type { ProducePort, ProduceSubmission } from '../producer/produce-port.js';
-import type { FanoutGate, SubscribeRequest } from '../fanout/fanout-protocol.js';
+import type { FanoutGate, SubscribeRequest } from '../subscription/protocol.js';
 import type { ProduceDescriptor, ProduceOutcome, ToMain } from './thread-protocol.js';
 
 interface Waiter<T> {
@@ -20,7 +20,6 @@ export class MainThreadLink implements ProducePort, FanoutGate {
   private scheduled = false;
   private nextId = 1;
   private readonly produceWaiters = new Map<number, Waiter<DeliveryResult>>();
-  private readonly prepareWaiters = new Map<number, Waiter<void>>();
   private readonly metricsWaiters = new Map<number, Waiter<string>>();
 
   constructor(private readonly port: MessagePort) {}
@@ -76,32 +75,16 @@ export class MainThreadLink implements ProducePort, FanoutGate {
     }
   }
 
-  prepare(topic: string): Promise<void> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.prepareWaiters.set(id, { resolve, reject });
-      this.post({ type: 'gate-prepare', id, topic });
-    });
+  open(req: SubscribeRequest): void {
+    this.post({ type: 'gate', method: 'open', args: [req] });
   }
 
-  onPrepared(id: number, error?: PlainError): void {
-    const w = this.prepareWaiters.get(id);
-    if (!w) return;
-    this.prepareWaiters.delete(id);
-    if (error) w.reject(fromPlainError(error));
-    else w.resolve();
+  start(sub: number): void {
+    this.post({ type: 'gate', method: 'start', args: [sub] });
   }
 
-  unprepare(topic: string): void {
-    this.post({ type: 'gate', method: 'unprepare', args: [topic] });
-  }
-
-  subscribe(req: SubscribeRequest): void {
-    this.post({ type: 'gate', method: 'subscribe', args: [req] });
-  }
-
-  unsubscribe(sub: number): void {
-    this.post({ type: 'gate', method: 'unsubscribe', args: [sub] });
+  close(sub: number): void {
+    this.post({ type: 'gate', method: 'close', args: [sub] });
   }
 
   ack(sub: number, ackId: number, handed: boolean): void {

@@ -7,7 +7,7 @@
 import type { Config } from '../config/schema.js';
 import type { DeliveryResult } from '../producer/delivery-result.js';
 import type { PlainError } from '../errors.js';
-import type { FanoutGate, HubPort, Transport } from '../fanout/fanout-protocol.js';
+import type { FanoutGate, HubPort, Transport } from '../subscription/protocol.js';
 import type { RequestCounts } from '../ops/metrics.js';
 
 export interface WorkerInit {
@@ -33,7 +33,6 @@ export type ToMain =
   | { type: 'listening'; port: number }
   | { type: 'listen-failed'; port: number }
   | { type: 'produce'; requests: ProduceDescriptor[]; body: ArrayBuffer; starts: ArrayBuffer; ends: ArrayBuffer }
-  | { type: 'gate-prepare'; id: number; topic: string }
   | GateCall
   | { type: 'slow-drops'; drops: Record<Transport, number> }
   | { type: 'drained' }
@@ -43,7 +42,6 @@ export type ToMain =
 export type ToWorker =
   | { type: 'listen'; port: number }
   | { type: 'results'; outcomes: ProduceOutcome[] }
-  | { type: 'gate-prepared'; id: number; error?: PlainError }
   | HubCall
   | { type: 'ready'; ready: boolean }
   | { type: 'drain'; timeoutMs: number }
@@ -52,15 +50,14 @@ export type ToWorker =
 
 /** A HubPort call from the registry to a worker's hub, in order. */
 export type HubCall = { [K in keyof HubPort]: { type: 'hub'; method: K; args: Parameters<HubPort[K]> } }[keyof HubPort];
-/** A FanoutGate call (other than prepare, which is answered) from a worker's hub to the registry. */
-type GateMethod = Exclude<keyof FanoutGate, 'prepare'>;
-export type GateCall = { [K in GateMethod]: { type: 'gate'; method: K; args: Parameters<FanoutGate[K]> } }[GateMethod];
+/** A FanoutGate call from a worker's hub to the registry, in order. */
+export type GateCall = { [K in keyof FanoutGate]: { type: 'gate'; method: K; args: Parameters<FanoutGate[K]> } }[keyof FanoutGate];
 
 /** A HubPort whose calls travel as messages (main thread → worker). */
 export function hubPortOver(send: (msg: HubCall) => void): HubPort {
   const call = <K extends keyof HubPort>(method: K) => (...args: Parameters<HubPort[K]>) => send({ type: 'hub', method, args } as HubCall);
   return {
-    subscribed: call('subscribed'), failed: call('failed'), deliver: call('deliver'),
+    ready: call('ready'), subscribed: call('subscribed'), failed: call('failed'), deliver: call('deliver'),
     join: call('join'), publish: call('publish'), publishValues: call('publishValues'),
   };
 }

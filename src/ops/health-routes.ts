@@ -1,6 +1,6 @@
 /** `GET /healthz`: the process serves requests. `GET /readyz`: 200 only while the producer reaches a broker. */
 import type { TemplatedApp } from 'uWebSockets.js';
-import { sendJson } from '../ingress/respond.js';
+import { sendJson } from '../http/respond.js';
 
 export interface Readiness {
   ready(): boolean;

@@ -29,6 +29,12 @@ export class GatewayMetrics {
   readonly subscribers = new Gauge({ name: 'sluice_subscribers', help: 'Open subscriptions, by transport.', labelNames: ['transport'], registers: [this.registry] });
   readonly consumerLag = new Gauge({ name: 'sluice_consumer_lag_records', help: 'Fan-out consumer lag per partition: end offset minus the next offset handed to subscribers.', labelNames: ['topic', 'partition'], registers: [this.registry] });
 
+  // The subscription lifecycle: with no client connected, every series below reads 0 (live consumers once their idle grace has passed).
+  readonly kafkaConsumers = new Gauge({ name: 'sluice_kafka_consumers', help: 'Kafka consumers open (created and not yet disconnected), by role: live (one per followed topic), replay (one per replay in progress), group (one per topic and group with members here).', labelNames: ['role'], registers: [this.registry] });
+  readonly subscriptions = new Gauge({ name: 'sluice_subscriptions', help: 'Subscriptions by lifecycle state (preparing: topic lookup, consumer start, waiting for the upgrade; replaying: reading history; live) and transport.', labelNames: ['state', 'transport'], registers: [this.registry] });
+  readonly replaysInProgress = new Gauge({ name: 'sluice_replays_in_progress', help: 'Replay slots held (at most SLUICE_MAX_REPLAYS).', registers: [this.registry] });
+  readonly groupMembers = new Gauge({ name: 'sluice_group_members', help: 'Subscriptions that records of a consumer group are dealt to.', registers: [this.registry] });
+
   readonly slowDrops = new Counter({ name: 'sluice_subscribers_dropped_slow_total', help: 'Subscribers closed for falling too far behind (WebSocket close 4008, SSE error TOO_SLOW), by transport.', labelNames: ['transport'], registers: [this.registry] });
 
   private readonly lagPartitions = new Map<string, Set<string>>();
@@ -43,6 +49,16 @@ export class GatewayMetrics {
       this.requests.labels(route, String(status)).inc(requests);
       if (records > 0) this.recordsReceived.labels(route).inc(records);
     }
+  }
+
+  /** Lifecycle gauges, read at scrape time from the registry and the open consumers. */
+  setLifecycle(consumers: Readonly<Record<string, number>>, subscriptions: Readonly<Record<string, Readonly<Record<string, number>>>>, replays: number, groupMembers: number): void {
+    for (const [role, n] of Object.entries(consumers)) this.kafkaConsumers.labels(role).set(n);
+    for (const [transport, byState] of Object.entries(subscriptions)) {
+      for (const [state, n] of Object.entries(byState)) this.subscriptions.labels(state, transport).set(n);
+    }
+    this.replaysInProgress.set(replays);
+    this.groupMembers.set(groupMembers);
   }
 
   addSlowDrops(drops: Record<string, number>): void {

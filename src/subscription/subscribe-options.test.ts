@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readControlMessage, readSubscribeOptions } from './subscribe-options.js';
-import { encodeResumeToken } from '../consumer/resume-token.js';
+import { encodeResumeToken } from './resume-token.js';
 
 const q = (params: Record<string, string>) => (name: string) => params[name];
 

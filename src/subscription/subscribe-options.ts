@@ -5,9 +5,9 @@
  */
 import { SluiceError } from '../errors.js';
 import { assertLegalTopicName } from '../decode/topic-name.js';
-import { decodeResumeToken } from '../consumer/resume-token.js';
-import { parseRecordFilter } from '../consumer/record-filter.js';
-import type { StartFrom, SubscribeRequest } from './fanout-protocol.js';
+import { decodeResumeToken } from './resume-token.js';
+import { parseRecordFilter } from './record-filter.js';
+import type { StartFrom, SubscribeRequest } from './protocol.js';
 
 const GROUP = /^[A-Za-z0-9._-]{1,100}$/;
 const MAX_KEY_LENGTH = 1024;

@@ -1,0 +1,238 @@
+/**
+ * One (client, topic) subscription on the Kafka side, and the one owner of everything it acquires:
+ *
+ *   preparing ──► replaying ──► live ──► closed          (closed from any state, by close() or a failure)
+ *   topic lookup; live-feed lease (or group lease); replay slot; [ready → start]; replay reader; channel
+ *   membership or group membership; deliveries not yet acknowledged.
+ *
+ * Each resource is recorded in a field in the same synchronous step that acquires it, so `close()` — one
+ * idempotent release, valid in every state — gives back exactly what is held at that moment. After every
+ * `await` the code checks `closed` and stops: whatever the await was for has been given back by close()
+ * already, or (the replay's reader) is stopped by the run that owns it. No other code adjusts these counts.
+ */
+import type { Logger } from 'pino';
+import { SluiceError, toPlainError } from '../errors.js';
+import type { HubPort, SubscribeRequest, SubscriptionState } from '../subscription/protocol.js';
+import type { PositionVector } from '../subscription/resume-token.js';
+import type { RecordFilter } from '../subscription/record-filter.js';
+import type { FeedLease } from './consumer-pool.js';
+import type { GroupLease, GroupMember } from './group-feed.js';
+import type { FanoutReader } from './kafka-reader.js';
+import { Replay } from './replay.js';
+
+/** A channel is what a set of subscribers receive identically: (topic, frame style, filter). */
+export interface Channel {
+  name: string;
+  style: 'envelope' | 'value';
+  filter: RecordFilter | null;
+  /** Joined subscribers per hub. */
+  members: Map<HubRef, number>;
+  /** Subscriptions replaying towards this channel: live frames are buffered for them. */
+  replaying: Set<Subscription>;
+}
+
+export interface TopicState {
+  position: PositionVector;
+  channels: Map<string, Channel>;
+}
+
+/** A hub as the registry knows it: its index (subscription ids are per hub) and the port that reaches it. */
+export interface HubRef {
+  index: number;
+  port: HubPort;
+}
+
+/** What a subscription needs of its registry. */
+export interface SubscriptionHost {
+  readonly log: Logger;
+  readonly timeoutMs: number;
+  readonly replayBufferBytes: number;
+  ensureTopic(topic: string): { partitions: number } | Promise<{ partitions: number }>;
+  acquireFeed(topic: string, partitions: number): FeedLease;
+  acquireGroup(topic: string, group: string, startAt: 'earliest' | 'latest'): GroupLease;
+  /** Takes one of SLUICE_MAX_REPLAYS slots; throws OVERLOADED when none is free. */
+  takeReplaySlot(): void;
+  giveReplaySlot(): void;
+  newReplayReader(topic: string, batchMax: number): FanoutReader;
+  topicState(topic: string): TopicState | undefined;
+  channelFor(req: SubscribeRequest, state: TopicState): Channel;
+  joinChannel(s: Subscription, channel: Channel): void;
+  leaveChannel(s: Subscription, channel: Channel, joined: boolean): void;
+  /** Registers an ack id whose answer resolves `done`. */
+  expectAck(done: (handed: boolean) => void): number;
+  answerAck(ackId: number, handed: boolean): void;
+  forget(s: Subscription): void;
+  /** A replay run in progress, so shutdown can wait for its reader to stop. */
+  track(run: Promise<void>): void;
+}
+
+export class Subscription {
+  private lifecycle: SubscriptionState | 'closed' = 'preparing';
+  private feed: FeedLease | undefined;
+  private group: GroupLease | undefined;
+  private member: GroupMember | undefined;
+  private holdsReplaySlot = false;
+  private replay: Replay | undefined;
+  private channel: Channel | undefined;
+  private joined = false;
+  private readonly acks = new Set<number>();
+  private started: boolean;
+  private startWaiter: (() => void) | undefined;
+
+  constructor(readonly id: string, readonly hub: HubRef, readonly req: SubscribeRequest, private readonly host: SubscriptionHost) {
+    this.started = !req.beforeUpgrade;
+  }
+
+  get state(): SubscriptionState | 'closed' {
+    return this.lifecycle;
+  }
+
+  get closed(): boolean {
+    return this.lifecycle === 'closed';
+  }
+
+  /** Runs the subscription up to live; never rejects (a failure is reported to the hub and closes it). */
+  async run(): Promise<void> {
+    try {
+      if (this.req.group !== null) await this.runGroupMember(this.req.group);
+      else await this.runBroadcast();
+    } catch (err) {
+      this.fail(err, false);
+    }
+  }
+
+  /** The hub's socket or stream exists now (after `ready`). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.startWaiter?.();
+  }
+
+  /** The one release: idempotent, from every state. */
+  close(): void {
+    if (this.lifecycle === 'closed') return;
+    this.lifecycle = 'closed';
+    this.host.forget(this);
+    this.startWaiter?.();
+    if (this.replay) this.replay.cancel(); // its run gives the slot back once its reader has stopped
+    else this.giveReplaySlot();
+    for (const ackId of [...this.acks]) this.host.answerAck(ackId, false);
+    if (this.channel) this.host.leaveChannel(this, this.channel, this.joined);
+    this.joined = false;
+    if (this.member) this.group!.feed.remove(this.member);
+    this.group?.release();
+    this.feed?.release();
+  }
+
+  /** Ends the subscription with an error for the client (`slow`: it fell behind; closed like a slow socket). */
+  fail(err: unknown, slow: boolean): void {
+    if (this.closed) return;
+    const plain = toPlainError(err);
+    if (plain.code === 'INTERNAL') this.host.log.error({ topic: this.req.topic, err: (err as Error).stack }, 'subscription failed');
+    else this.host.log.warn({ topic: this.req.topic, code: plain.code, err: plain.message }, 'subscription failed');
+    this.hub.port.failed(this.req.sub, plain, slow);
+    this.close();
+  }
+
+  /** Live frames for a replaying subscription's channel; over its buffer bound it fails as too slow. */
+  bufferLive(frames: string[], tokens: string[], partitions: number[], offsets: number[]): void {
+    try {
+      this.replay?.buffer(frames, tokens, partitions, offsets);
+    } catch (err) {
+      this.fail(err, true);
+    }
+  }
+
+  /** Frames to this subscriber alone; resolves true once handed to its socket, false if it is gone. */
+  deliver(frames: string[], tokens: string[] | null): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const ackId = this.host.expectAck((handed) => {
+        this.acks.delete(ackId);
+        resolve(handed);
+      });
+      this.acks.add(ackId);
+      this.hub.port.deliver(this.req.sub, frames, tokens, ackId);
+    });
+  }
+
+  private async runBroadcast(): Promise<void> {
+    const { req, host } = this;
+    const { partitions } = await host.ensureTopic(req.topic);
+    if (this.closed) return;
+    this.feed = host.acquireFeed(req.topic, partitions);
+    const wantsHistory = req.from.kind !== 'latest';
+    if (wantsHistory) {
+      host.takeReplaySlot();
+      this.holdsReplaySlot = true;
+    }
+    await this.feed.ready;
+    if (this.closed || !(await this.upgraded())) return;
+    const state = host.topicState(req.topic);
+    if (!state) throw new SluiceError('SHUTTING_DOWN', 'server shutting down');
+    const channel = (this.channel = host.channelFor(req, state));
+    if (req.from.kind === 'latest') {
+      this.lifecycle = 'live';
+      this.hub.port.subscribed(req.sub, req.style === 'envelope' ? state.position.token() : null);
+      host.joinChannel(this, channel);
+      this.joined = true;
+      return;
+    }
+    this.lifecycle = 'replaying';
+    const replay = (this.replay = new Replay({
+      topic: req.topic, partitions, from: req.from, filter: channel.filter, maxBufferBytes: host.replayBufferBytes, timeoutMs: host.timeoutMs,
+      newReader: (batchMax) => host.newReplayReader(req.topic, batchMax),
+      deliver: (frames, tokens) => this.deliver(frames, tokens),
+      begin: (startToken) => {
+        channel.replaying.add(this);
+        this.hub.port.subscribed(req.sub, startToken);
+        return state.position.copy();
+      },
+      livePosition: () => state.position.next,
+      join: () => {
+        channel.replaying.delete(this);
+        this.lifecycle = 'live';
+        host.joinChannel(this, channel);
+        this.joined = true;
+      },
+      log: host.log,
+    }));
+    const run = replay.run();
+    host.track(run);
+    try {
+      await run;
+    } finally {
+      channel.replaying.delete(this);
+      this.giveReplaySlot();
+    }
+  }
+
+  private async runGroupMember(group: string): Promise<void> {
+    const { req, host } = this;
+    await host.ensureTopic(req.topic);
+    if (this.closed) return;
+    this.group = host.acquireGroup(req.topic, group, req.from.kind === 'earliest' ? 'earliest' : 'latest');
+    await this.group.feed.ready;
+    if (this.closed || !(await this.upgraded())) return;
+    this.lifecycle = 'live';
+    this.hub.port.subscribed(req.sub, null);
+    // Dealt to only now that its socket exists; may at once hand it records a departed member left.
+    this.member = { deliver: (frames) => this.deliver(frames, null) };
+    this.group.feed.add(this.member);
+  }
+
+  /** Before an upgrade: says `ready` and waits for `start` (true) or `close` (false). */
+  private upgraded(): boolean | Promise<boolean> {
+    if (this.started) return true;
+    return new Promise<boolean>((resolve) => {
+      this.startWaiter = () => resolve(!this.closed);
+      this.hub.port.ready(this.req.sub);
+    });
+  }
+
+  private giveReplaySlot(): void {
+    if (!this.holdsReplaySlot) return;
+    this.holdsReplaySlot = false;
+    this.host.giveReplaySlot();
+  }
+}
