@@ -107,6 +107,18 @@ export class SubscriptionRegistry implements SubscriptionHost {
     return { subscriptions, replaysInProgress: this.replaySlots, groupMembers: this.groups.members, liveFeeds: this.pool.size, groupFeeds: this.groups.size };
   }
 
+  /** Deliveries sent and not yet acknowledged by a hub. */
+  get pendingAcks(): number {
+    return this.acks.size;
+  }
+
+  /** Channels over every followed topic. */
+  get channelCount(): number {
+    let n = 0;
+    for (const state of this.topicStates.values()) n += state.channels.size;
+    return n;
+  }
+
   /** Closes every subscription, then stops every consumer; resolves once all are disconnected. */
   async closeAll(): Promise<void> {
     this.closing = true;

@@ -1,0 +1,303 @@
+/**
+ * The subscription lifecycle against fake readers (test/helpers/fake-kafka.ts), where every asynchronous
+ * step waits until the test resolves it: a subscription of every kind is closed at every await point, and
+ * a fast-check model drives random sequences of opens, closes, starts, steps, failures and new records.
+ * After each step the registry's references, slots and members must match what the open subscriptions
+ * may hold; after everything is closed, nothing may be left: no consumer, slot, member, channel or ack.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import pino from 'pino';
+import { SubscriptionRegistry } from './subscription-registry.js';
+import type { FanoutGate, StartFrom, SubscribeRequest } from '../subscription/protocol.js';
+import { encodeResumeToken } from '../subscription/resume-token.js';
+import { FakeCluster, FakeTopics, RecordingHub, Scheduler, settle } from '../../test/helpers/fake-kafka.js';
+
+const log = pino({ level: 'silent' });
+const PARTITIONS = 2;
+
+interface Env {
+  sched: Scheduler;
+  cluster: FakeCluster;
+  registry: SubscriptionRegistry;
+  hub: RecordingHub;
+  gate: FanoutGate;
+}
+
+function setup(maxReplays = 16, history = 0): Env {
+  const sched = new Scheduler();
+  const cluster = new FakeCluster(sched);
+  cluster.createTopic('t', PARTITIONS);
+  if (history > 0) cluster.append('t', history);
+  const registry = new SubscriptionRegistry({
+    topics: new FakeTopics(cluster, PARTITIONS), newReader: cluster.newReader, log, liveFeedIdleGraceMs: 0,
+    config: { metadataTimeoutMs: 1000, maxLiveTopics: 4, fanoutLingerMs: 0, maxReplays, replayBufferBytes: 1 << 20, maxGroups: 4, groupIdPrefix: 'sluice-' },
+  });
+  const hub = new RecordingHub(sched);
+  const gate = registry.connect(hub);
+  hub.gate = gate;
+  return { sched, cluster, registry, hub, gate };
+}
+
+function request(sub: number, topic: string, from: StartFrom, group: string | null, beforeUpgrade: boolean): SubscribeRequest {
+  return { sub, topic, from, key: null, where: null, group, style: 'envelope', transport: 'websocket', beforeUpgrade };
+}
+
+/** Everything a subscription can hold, summed: all zero once no subscription is open. */
+function held(env: Env) {
+  const life = env.registry.lifecycle();
+  const subscriptions = Object.values(life.subscriptions).reduce((n, byState) => n + byState.preparing + byState.replaying + byState.live, 0);
+  return {
+    subscriptions, replays: life.replaysInProgress, groupMembers: life.groupMembers, liveFeeds: life.liveFeeds, groupFeeds: life.groupFeeds,
+    acks: env.registry.pendingAcks, channels: env.registry.channelCount, consumers: env.cluster.openReaders(),
+  };
+}
+
+const NOTHING_HELD = { subscriptions: 0, replays: 0, groupMembers: 0, liveFeeds: 0, groupFeeds: 0, acks: 0, channels: 0, consumers: { live: 0, replay: 0, group: 0 } };
+
+const KINDS: { name: string; from: StartFrom; group: string | null }[] = [
+  { name: 'from=latest', from: { kind: 'latest' }, group: null },
+  { name: 'from=earliest', from: { kind: 'earliest' }, group: null },
+  { name: 'from=<time>', from: { kind: 'time', timestampMs: 1_000_100 }, group: null },
+  { name: 'from=<token>', from: { kind: 'token', offsets: [300, 200] }, group: null },
+  { name: 'group=', from: { kind: 'earliest' }, group: 'g' },
+];
+
+/** Steps that never end by themselves: a live or group feed polls for as long as it runs. */
+const polling = (label: string) => label === 'live:read' || label === 'group:read';
+
+describe('a subscription closed at every await point gives everything back', () => {
+  for (const kind of KINDS) {
+    for (const beforeUpgrade of [true, false]) {
+      it(`${kind.name}${beforeUpgrade ? ', opened before the upgrade' : ', by control message'}`, async () => {
+        let reachedLive = false;
+        // k: how many steps (resolved awaits, or the hub's start) happen before the client leaves.
+        for (let k = 0; !reachedLive; k++) {
+          expect(k, 'the subscription never reached live').toBeLessThan(200);
+          // 1,200 records: a replay needs several reads and deliveries, each an await point.
+          const env = setup(16, 1200);
+          env.gate.open(request(1, 't', kind.from, kind.group, beforeUpgrade));
+          await settle();
+          let started = false;
+          for (let n = 0; n < k; n++) {
+            if (!started && env.hub.of(1, 'ready').length > 0) {
+              started = true;
+              env.gate.start(1);
+              await settle();
+              continue;
+            }
+            const i = env.sched.pending.findIndex((p) => !polling(p.label));
+            if (i < 0) break;
+            await env.sched.step(i);
+          }
+          const live = env.hub.of(1, 'subscribed').length > 0 && (kind.from.kind === 'latest' || kind.group !== null || env.hub.of(1, 'join').length > 0);
+          reachedLive = live && env.sched.pending.every((p) => polling(p.label));
+          expect(env.hub.of(1, 'failed'), `failed after ${k} steps`).toEqual([]);
+          const eventsBeforeClose = env.hub.events.length;
+          env.gate.close(1);
+          env.gate.close(1); // idempotent
+          await env.sched.drain();
+          expect(held(env), `after closing at step ${k}`).toEqual(NOTHING_HELD);
+          expect(env.registry.lifecycle().subscriptions.websocket).toEqual({ preparing: 0, replaying: 0, live: 0 });
+          // A client that left hears nothing more.
+          expect(env.hub.events.slice(eventsBeforeClose).filter((e) => e.sub === 1), `events after close at step ${k}`).toEqual([]);
+          for (const r of env.cluster.readers) expect(r.disconnected).toBe(true);
+        }
+      });
+    }
+  }
+});
+
+describe('failures while starting give everything back', () => {
+  for (const kind of KINDS) {
+    it(`${kind.name}: each step that can fail, failed`, async () => {
+      for (let k = 0; k < 12; k++) {
+        const env = setup(16, 50);
+        env.gate.open(request(1, 't', kind.from, kind.group, false));
+        await settle();
+        for (let n = 0; n < k; n++) {
+          const i = env.sched.pending.findIndex((p) => !polling(p.label));
+          if (i < 0) break;
+          await env.sched.step(i);
+        }
+        const i = env.sched.pending.findIndex((p) => /:(connect|watermarks|offsetsForTimes)$|^ensure$/.test(p.label));
+        if (i < 0) break;
+        await env.sched.step(i, true);
+        await env.sched.drain();
+        expect(env.hub.of(1, 'failed')).toHaveLength(1);
+        env.gate.close(1);
+        await env.sched.drain();
+        expect(held(env), `after failing at step ${k}`).toEqual(NOTHING_HELD);
+      }
+    });
+  }
+});
+
+describe('limits', () => {
+  it('replay slots: the 17th replay is refused while 16 run, and served once they have left', async () => {
+    const env = setup(16, 2000);
+    for (let sub = 1; sub <= 17; sub++) env.gate.open(request(sub, 't', { kind: 'earliest' }, null, true));
+    await env.sched.drain(10_000, polling);
+    expect(env.hub.of(17, 'failed')).toMatchObject([{ detail: { code: 'OVERLOADED' } }]);
+    expect(env.registry.lifecycle().replaysInProgress).toBe(16);
+    // The first 16 leave before their upgrade: the slots come back without a replay having begun.
+    for (let sub = 1; sub <= 16; sub++) env.gate.close(sub);
+    await env.sched.drain();
+    expect(held(env)).toEqual(NOTHING_HELD);
+    env.gate.open(request(18, 't', { kind: 'earliest' }, null, false));
+    await env.sched.drain(10_000, polling);
+    expect(env.hub.of(18, 'join')).toHaveLength(1);
+    env.gate.close(18);
+    await env.sched.drain();
+    expect(held(env)).toEqual(NOTHING_HELD);
+  });
+
+  it('a subscription opened after shutdown began is refused and holds nothing', async () => {
+    const env = setup();
+    const closing = env.registry.closeAll();
+    env.gate.open(request(1, 't', { kind: 'latest' }, null, true));
+    await env.sched.drain();
+    await closing;
+    expect(env.hub.of(1, 'failed')).toMatchObject([{ detail: { code: 'SHUTTING_DOWN' } }]);
+    expect(held(env)).toEqual(NOTHING_HELD);
+  });
+});
+
+describe('replays hand over to live with no gap and no duplicate', () => {
+  it('records appended at every point of a replay arrive exactly once, in order per partition', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(fc.nat(40), { minLength: 1, maxLength: 8 }), fc.nat(), async (appends, seed) => {
+      const env = setup(16, 30);
+      const frames: { partition: number; offset: number }[] = [];
+      const collect = (list: string[]) => {
+        for (const f of list) {
+          const { partition, offset } = JSON.parse(f) as { partition: number; offset: number };
+          frames.push({ partition, offset });
+        }
+      };
+      // Subscriber 2 (live) keeps the feed; subscriber 1 replays from the beginning while records arrive.
+      env.gate.open(request(2, 't', { kind: 'latest' }, null, false));
+      await env.sched.drain(1000, polling);
+      const originalDeliver = env.hub.deliver.bind(env.hub);
+      env.hub.deliver = (sub, list, tokens, ackId) => {
+        if (sub === 1) collect(list);
+        originalDeliver(sub, list, tokens, ackId);
+      };
+      env.gate.open(request(1, 't', { kind: 'earliest' }, null, false));
+      const total = () => env.cluster.topics.get('t')!.reduce((n, p) => n + p.length, 0);
+      const joined = () => env.hub.of(1, 'join')[0]?.detail as { publishedAt: number } | undefined;
+      const seen = () => frames.length + (joined() ? (env.hub.published.get('r:t')?.length ?? 0) - joined()!.publishedAt : 0);
+      let a = 0;
+      for (let step = 0; step < 5000 && !(a >= appends.length && joined() && seen() >= total()); step++) {
+        if (a < appends.length && (seed + step) % 3 === 0) env.cluster.append('t', appends[a++]);
+        await env.sched.step((seed + step) % env.sched.pending.length);
+      }
+      expect(joined()).toBeDefined();
+      for (const f of (env.hub.published.get('r:t') ?? []).slice(joined()!.publishedAt)) collect([f]);
+      const perPartition = env.cluster.topics.get('t')!.map((p) => p.length);
+      for (let p = 0; p < PARTITIONS; p++) {
+        expect(frames.filter((f) => f.partition === p).map((f) => f.offset)).toEqual(Array.from({ length: perPartition[p] }, (_, i) => i));
+      }
+      env.gate.close(1);
+      env.gate.close(2);
+      await env.sched.drain();
+      expect(held(env)).toEqual(NOTHING_HELD);
+    }), { numRuns: 60 });
+  });
+});
+
+describe('model: random opens, closes, starts, steps, failures and records', () => {
+  type Action =
+    | { type: 'open'; kind: number; topic: number; beforeUpgrade: boolean }
+    | { type: 'close'; pick: number }
+    | { type: 'start'; pick: number }
+    | { type: 'step'; pick: number; fail: boolean }
+    | { type: 'append'; count: number };
+  const action: fc.Arbitrary<Action> = fc.oneof(
+    fc.record({ type: fc.constant('open' as const), kind: fc.nat(KINDS.length - 1), topic: fc.nat(2), beforeUpgrade: fc.boolean() }),
+    fc.record({ type: fc.constant('close' as const), pick: fc.nat() }),
+    fc.record({ type: fc.constant('start' as const), pick: fc.nat() }),
+    fc.record({ type: fc.constant('step' as const), pick: fc.nat(), fail: fc.nat(9).map((n) => n < 3) }),
+    fc.record({ type: fc.constant('append' as const), count: fc.integer({ min: 1, max: 600 }) }),
+  );
+
+  async function runModel(actions: Action[]): Promise<void> {
+      const env = setup(3, 100);
+      for (const topic of ['t', 'u']) env.cluster.createTopic(topic, PARTITIONS);
+      const topics = ['t', 'u', 'v'];
+      // The model: open subscriptions (neither closed by the client nor failed) and what each asked for.
+      const open = new Map<number, { topic: string; history: boolean; group: boolean; beforeUpgrade: boolean; started: boolean }>();
+      /** Subscriptions that left (closed by the client, or failed), with the hub event count at that moment. */
+      const gone = new Map<number, number>();
+      let nextSub = 1;
+      const failedSubs = () => new Set(env.hub.events.filter((e) => e.type === 'failed').map((e) => e.sub));
+      const check = () => {
+        for (const sub of failedSubs()) {
+          if (open.delete(sub)) gone.set(sub, env.hub.events.findIndex((e) => e.sub === sub && e.type === 'failed') + 1);
+        }
+        const life = env.registry.lifecycle();
+        const subscriptions = Object.values(life.subscriptions).reduce((n, s) => n + s.preparing + s.replaying + s.live, 0);
+        expect(subscriptions).toBe(open.size);
+        for (const topic of topics) {
+          const broadcast = [...open.values()].filter((s) => s.topic === topic && !s.group).length;
+          expect(env.registry.pool.refs(topic)).toBeLessThanOrEqual(broadcast);
+        }
+        const histories = [...open.values()].filter((s) => s.history && !s.group).length;
+        expect(life.replaysInProgress).toBeLessThanOrEqual(Math.min(3, histories));
+        expect(life.groupMembers).toBeLessThanOrEqual([...open.values()].filter((s) => s.group && s.started).length);
+        expect(env.cluster.openReaders().replay).toBeLessThanOrEqual(3);
+      };
+      const pick = (n: number, list: number[]) => (list.length === 0 ? undefined : list[n % list.length]);
+      for (const a of actions) {
+        if (a.type === 'open') {
+          const kind = KINDS[a.kind];
+          const sub = nextSub++;
+          open.set(sub, { topic: topics[a.topic], history: kind.from.kind !== 'latest', group: kind.group !== null, beforeUpgrade: a.beforeUpgrade, started: !a.beforeUpgrade });
+          env.gate.open(request(sub, topics[a.topic], kind.from.kind === 'token' ? { kind: 'token', offsets: [5, 5] } : kind.from, kind.group, a.beforeUpgrade));
+        } else if (a.type === 'close') {
+          const sub = pick(a.pick, [...open.keys()]);
+          if (sub !== undefined) {
+            open.delete(sub);
+            gone.set(sub, env.hub.events.length);
+            env.gate.close(sub);
+          }
+        } else if (a.type === 'start') {
+          const ready = [...open.entries()].filter(([sub, s]) => !s.started && env.hub.of(sub, 'ready').length > 0).map(([sub]) => sub);
+          const sub = pick(a.pick, ready);
+          if (sub !== undefined) {
+            open.get(sub)!.started = true;
+            env.gate.start(sub);
+          }
+        } else if (a.type === 'step') {
+          if (env.sched.pending.length > 0) {
+            const i = a.pick % env.sched.pending.length;
+            const canFail = /:(connect|watermarks|offsetsForTimes)$|^ensure$/.test(env.sched.pending[i].label);
+            await env.sched.step(i, a.fail && canFail);
+          }
+        } else {
+          env.cluster.append(topics[a.count % 2], a.count);
+        }
+        await settle();
+        check();
+      }
+      // Idle: every step that ends by itself has ended. Each open subscription then holds exactly its share.
+      await env.sched.quiesce(polling);
+      check();
+      for (const topic of topics) {
+        const broadcast = [...open.values()].filter((s) => s.topic === topic && !s.group).length;
+        expect(env.registry.pool.refs(topic), `references on ${topic}`).toBe(broadcast);
+      }
+      expect(env.registry.lifecycle().groupMembers).toBe([...open.values()].filter((s) => s.group && s.started).length);
+      const waitingForUpgrade = [...open.values()].filter((s) => s.history && !s.group && !s.started).length;
+      expect(env.registry.lifecycle().replaysInProgress).toBe(waitingForUpgrade);
+      // A client that left hears nothing after it left: no ready, subscribed, join or deliver.
+      for (const [sub, leftAt] of gone) expect(env.hub.events.slice(leftAt).filter((e) => e.sub === sub), `events for ${sub} after it left`).toEqual([]);
+      for (const sub of [...open.keys()]) env.gate.close(sub);
+      await env.sched.drain();
+      expect(held(env)).toEqual(NOTHING_HELD);
+      for (const r of env.cluster.readers) expect(r.disconnected).toBe(true);
+  }
+
+  it('references, slots and members never exceed what open subscriptions may hold, match it when idle, and all return', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 60 }), runModel), { numRuns: 150 });
+  });
+});
