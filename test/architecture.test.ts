@@ -1,0 +1,63 @@
+/**
+ * The folders of src/ follow the data path and import one way: no two folders import each other, and the
+ * two halves of fan-out — the Kafka side (consumer/) and the socket side (fanout/) — meet only at the seam
+ * in subscription/. Reads the import statements of every non-test source file.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { expect, it } from 'vitest';
+import { ROOT } from './helpers/sluice-process.js';
+
+const SRC = join(ROOT, 'src');
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sources(path);
+    return name.endsWith('.ts') && !name.endsWith('.test.ts') ? [path] : [];
+  });
+}
+
+/** Top-level folder of a file under src/ (null for files directly in src/, such as errors.ts and gateway.ts). */
+function folderOf(file: string): string | null {
+  const parts = relative(SRC, file).split('/');
+  return parts.length > 1 ? parts[0] : null;
+}
+
+function folderImports(): Map<string, Map<string, string[]>> {
+  const graph = new Map<string, Map<string, string[]>>();
+  for (const file of sources(SRC)) {
+    const from = folderOf(file);
+    if (!from) continue;
+    for (const m of readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
+      const to = folderOf(resolve(dirname(file), m[1]));
+      if (!to || to === from) continue;
+      const edges = graph.get(from) ?? new Map<string, string[]>();
+      edges.set(to, [...(edges.get(to) ?? []), relative(SRC, file)]);
+      graph.set(from, edges);
+    }
+  }
+  return graph;
+}
+
+it('no two folders of src/ import each other', () => {
+  const graph = folderImports();
+  const cycles: string[] = [];
+  for (const [a, edges] of graph) {
+    for (const [b, files] of edges) {
+      const back = graph.get(b)?.get(a);
+      if (back && a < b) cycles.push(`${a} ↔ ${b}: ${a}→${b} in ${files.join(', ')}; ${b}→${a} in ${back.join(', ')}`);
+    }
+  }
+  expect(cycles).toEqual([]);
+});
+
+it('the Kafka side (consumer/) and the socket side (fanout/) meet only at subscription/', () => {
+  const graph = folderImports();
+  expect(graph.get('consumer')?.get('fanout') ?? []).toEqual([]);
+  expect(graph.get('fanout')?.get('consumer') ?? []).toEqual([]);
+  expect(graph.get('consumer')?.has('subscription')).toBe(true);
+  expect(graph.get('fanout')?.has('subscription')).toBe(true);
+  // The seam itself depends on neither half.
+  expect([...(graph.get('subscription')?.keys() ?? [])].filter((f) => f === 'consumer' || f === 'fanout')).toEqual([]);
+});
