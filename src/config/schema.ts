@@ -76,7 +76,7 @@ export const SETTINGS = {
   wsMaxBackpressureBytes: int('SLUICE_WS_MAX_BACKPRESSURE_BYTES', 1 * MiB, 1024, 1024 * MiB,
     'Bytes buffered for one subscriber (WebSocket or SSE) before it is closed as too slow (WebSocket close code 4008); it can resume with its last token. Bounds memory per subscriber.'),
   maxReplays: int('SLUICE_MAX_REPLAYS', 16, 0, 10_000,
-    'Subscriptions reading history (`from=earliest|<time>|<token>`) at once; each holds one Kafka consumer until it has caught up. More are refused (error frame / SSE error, code OVERLOADED).'),
+    'Subscriptions reading history (`from=earliest|<time>|<token>`) at once; each holds one Kafka consumer until it has caught up (a slot is taken before the upgrade and given back when the replay joins live or the client leaves). More are refused with 503 OVERLOADED before the upgrade (an error frame for a `/ws` subscribe message).'),
   replayBufferBytes: int('SLUICE_REPLAY_BUFFER_BYTES', 16 * MiB, 1024, 4096 * MiB,
     'Live frames held for one replaying subscriber until its history is sent; past this it is closed as too slow (4008) and resumes from its token.'),
   fanoutLingerMs: int('SLUICE_FANOUT_LINGER_MS', 0, 0, 1000,
