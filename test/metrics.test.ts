@@ -55,6 +55,19 @@ it('counts requests by route and status, records in and delivered, delivery late
   expect(text).toMatch(/^sluice_process_resident_memory_bytes /m);
   // Only Sluice's own series: nothing unprefixed.
   for (const line of text.split('\n')) if (line && !line.startsWith('#')) expect(line).toMatch(/^sluice_/);
+  expect(value(text, 'sluice_subscriptions{state="live",transport="websocket"}')).toBe(1);
+  expect(value(text, 'sluice_subscriptions{state="live",transport="sse"}')).toBe(1);
+  expect(value(text, 'sluice_subscriptions{state="preparing",transport="websocket"}')).toBe(0);
+  expect(value(text, 'sluice_kafka_consumers{role="live"}')).toBe(1);
+  expect(value(text, 'sluice_kafka_consumers{role="replay"}')).toBe(0);
+  expect(value(text, 'sluice_replays_in_progress')).toBe(0);
+  expect(value(text, 'sluice_group_members')).toBe(0);
   socket.ws.close();
   sse.close();
+  // With nobody connected the subscriptions are gone at once; the live consumer after its 10 s grace.
+  const idle = await scrapeUntil((t) => value(t, 'sluice_kafka_consumers{role="live"}') === 0, 30_000);
+  for (const transport of ['websocket', 'sse']) {
+    for (const state of ['preparing', 'replaying', 'live']) expect(value(idle, `sluice_subscriptions{state="${state}",transport="${transport}"}`)).toBe(0);
+  }
+  expect(value(idle, 'sluice_kafka_consumers{role="live"}')).toBe(0);
 });

@@ -82,15 +82,7 @@ export class ConsumerPool {
     feed.idleTimer = undefined;
     feed.refs++;
     const held = feed;
-    let released = false;
-    return {
-      ready: held.ready,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.release(held);
-      },
-    };
+    return { ready: held.ready, release: once(() => this.release(held)) };
   }
 
   private start(topic: string, partitions: number): Feed {
@@ -149,4 +141,14 @@ export class ConsumerPool {
     for (const feed of all) this.forget(feed);
     await Promise.all(all.map((feed) => feed.reader.stop()));
   }
+}
+
+/** A lease's release: the first call gives the reference back, later ones do nothing. */
+export function once(release: () => void): () => void {
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    release();
+  };
 }

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import type { FanoutReader, Message, PartitionOffset, ReaderFactory } from './kafka-reader.js';
 import { encodeEnvelope } from '../subscription/frame-encoder.js';
 import { SluiceError } from '../errors.js';
+import { once } from './consumer-pool.js';
 
 export interface GroupMember {
   /** Sends frames to the member; resolves with true once handed to its socket, false if it is gone. */
@@ -181,14 +182,11 @@ export class GroupPool {
     }
     pooled.leases++;
     const held = pooled;
-    let released = false;
     return {
       feed: held.feed,
-      release: () => {
-        if (released) return;
-        released = true;
+      release: once(() => {
         if (--held.leases === 0) this.drop(held);
-      },
+      }),
     };
   }
 
