@@ -4,7 +4,8 @@
  * one voter of a multi-node cluster (the fault tests). `start()` resolves only once the broker answers
  * metadata requests; `stop()` sends SIGTERM and waits for a clean exit; `kill()` simulates a crash.
  * Unless started `detached` (`npm run kafka:start`'s background service), the broker runs under watchdog.sh and
- * ends with the process that started it, even one killed with SIGKILL.
+ * ends with the process that started it, even one killed with SIGKILL. Every start records the JVM in
+ * `<dataDir>/broker.pid` (pid-file.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,9 @@ import type { Readable } from 'node:stream';
 import { join, resolve } from 'node:path';
 import { ensureKafkaJars, LOG4J_CONFIG } from './kafka-jars.js';
 import { PROJECT_ROOT } from '../project-root.js';
+import { StartupError } from '../errors.js';
 import { waitForMetadata } from './metadata-probe.js';
+import { isRunning, pidFilePath, processStartTime, removeBrokerRecord, runningBroker, writeBrokerRecord } from './pid-file.js';
 
 const WATCHDOG = join(PROJECT_ROOT, 'src', 'embedded-broker', 'watchdog.sh');
 /** How long watchdog.sh lets an orphaned broker shut down cleanly before SIGKILL; as long as stop() waits by default. */
@@ -102,9 +105,12 @@ export class EmbeddedBroker {
   async start(detached = false): Promise<void> {
     const { port, dataDir, log } = this.opts;
     const libs = ensureKafkaJars(log);
+    // Before the port check: a broker left on this folder holds the log directory's lock even when its ports differ.
+    await this.clearLeftover();
     for (const p of [port, port + 1, ...this.opts.extraListeners.map((l) => l.port)]) {
       if (!(await portIsFree(p))) {
-        throw new Error(`port ${p} on 127.0.0.1 is in use: is another Kafka running? Stop it, or point KAFKA_BOOTSTRAP_SERVERS at it`);
+        throw new StartupError(`port ${p} on 127.0.0.1 is in use, and not by a broker recorded in ${pidFilePath(dataDir)}: is another Kafka running? `
+          + 'Stop it, point KAFKA_BOOTSTRAP_SERVERS at it, or set SLUICE_EMBEDDED_KAFKA_PORT to a free port');
       }
     }
     mkdirSync(dataDir, { recursive: true });
@@ -143,6 +149,9 @@ export class EmbeddedBroker {
     try {
       const pid = detached ? child.pid ?? await exited : await Promise.race([readPid(child.stdout!), exited]);
       this.jvmPid = pid;
+      // Written before the broker is ready: a start that dies while waiting still leaves the JVM findable.
+      const owner = detached ? undefined : { pid: process.pid, startTime: processStartTime(process.pid) ?? '' };
+      writeBrokerRecord(dataDir, { pid, startTime: processStartTime(pid) ?? '', port, owner });
       await Promise.race([waitForMetadata(this.bootstrapServers, this.opts.startTimeoutMs), exited]);
     } catch (err) {
       await this.stop();
@@ -155,21 +164,22 @@ export class EmbeddedBroker {
     log(`Kafka broker ready on ${this.bootstrapServers} (pid ${this.jvmPid})`);
   }
 
-  /** SIGTERM, then SIGKILL if the broker has not exited after `timeoutMs`. */
+  /** SIGTERM, then SIGKILL if the broker has not exited after `timeoutMs`; removes the pid file. */
   async stop(timeoutMs = 30_000): Promise<void> {
     const { child, jvmPid } = this;
     this.child = this.jvmPid = undefined;
     if (!child || jvmPid === undefined) return;
     const childExit = exitOf(child);
     await stopProcess(jvmPid, timeoutMs);
-    // Stuck in the kernel even after SIGKILL: its watchdog cannot exit either.
+    // Stuck in the kernel even after SIGKILL: the pid file stays, for the next start to find it.
     if (isRunning(jvmPid)) return;
     // watchdog.sh exits right after reaping the JVM, having stopped its watcher first (see there): waiting for it
     // means this process cannot exit, close the pipe and wake the watcher in between.
     await childExit;
+    removeBrokerRecord(this.opts.dataDir, jvmPid);
   }
 
-  /** Sends `signal` (SIGKILL: a crash) to the JVM without waiting for a clean exit; resolves once it is gone. */
+  /** Sends `signal` (SIGKILL: a crash) to the JVM without waiting for a clean exit; resolves once it is gone. Leaves the pid file, as a crash would. */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const { child, jvmPid } = this;
     this.child = this.jvmPid = undefined;
@@ -177,6 +187,30 @@ export class EmbeddedBroker {
     const childExit = exitOf(child);
     sendSignal(jvmPid, signal);
     await childExit;
+  }
+
+  /**
+   * A broker an earlier start left running on this data folder (its pid file, checked in /proc). One started by
+   * `npm run kafka:start`, or whose owner still runs, is in use: refused. One whose owner is gone outlived it (the
+   * owner predates the watchdog, or the watchdog was killed too, or — the race this guards — the owner was restarted
+   * right after a crash while the watchdog still waits for the orphan to shut down): it is stopped and a fresh broker
+   * started, rather than reused, so that the new broker is tied to its new owner.
+   */
+  private async clearLeftover(): Promise<void> {
+    const { dataDir, log } = this.opts;
+    const prev = runningBroker(dataDir);
+    if (!prev) return;
+    const where = `${dataDir} (pid ${prev.pid}, bootstrap.servers=127.0.0.1:${prev.port})`;
+    if (!prev.owner) {
+      throw new StartupError(`the Kafka broker started by "npm run kafka:start" is running on ${where}: stop it with "npm run kafka:stop" first, or point KAFKA_BOOTSTRAP_SERVERS at it`);
+    }
+    if (isRunning(prev.owner.pid, prev.owner.startTime)) {
+      throw new StartupError(`process ${prev.owner.pid} runs its embedded Kafka broker on ${where}: stop that process first, or give this one its own SLUICE_EMBEDDED_KAFKA_DIR and SLUICE_EMBEDDED_KAFKA_PORT`);
+    }
+    log(`stopping the Kafka broker that process ${prev.owner.pid}, now gone, left running on ${where}`);
+    await stopProcess(prev.pid, 30_000);
+    if (isRunning(prev.pid, prev.startTime)) throw new StartupError(`the Kafka broker left running on ${where} survived SIGKILL; stop it by hand`);
+    removeBrokerRecord(dataDir, prev.pid);
   }
 
   private serverProperties(): string {
@@ -232,15 +266,6 @@ export async function stopProcess(pid: number, timeoutMs: number): Promise<void>
 function sendSignal(pid: number, sig: NodeJS.Signals): boolean {
   try {
     process.kill(pid, sig);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
     return true;
   } catch {
     return false;
