@@ -3,15 +3,25 @@
  * Java: by default a single-node cluster (the default start, the tests, the benchmarks); with `quorum`,
  * one voter of a multi-node cluster (the fault tests). `start()` resolves only once the broker answers
  * metadata requests; `stop()` sends SIGTERM and waits for a clean exit; `kill()` simulates a crash.
+ * Unless started `detached` (`npm run kafka:start`'s background service), the broker runs under watchdog.sh and
+ * ends with the process that started it, even one killed with SIGKILL. Every start records the JVM in
+ * `<dataDir>/broker.pid` (pid-file.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import type { Readable } from 'node:stream';
 import { join, resolve } from 'node:path';
 import { ensureKafkaJars, LOG4J_CONFIG } from './kafka-jars.js';
 import { PROJECT_ROOT } from '../project-root.js';
+import { StartupError } from '../errors.js';
 import { waitForMetadata } from './metadata-probe.js';
+import { isRunning, pidFilePath, processStartTime, removeBrokerRecord, runningBroker, writeBrokerRecord } from './pid-file.js';
+
+const WATCHDOG = join(PROJECT_ROOT, 'src', 'embedded-broker', 'watchdog.sh');
+/** How long watchdog.sh lets an orphaned broker shut down cleanly before SIGKILL; as long as stop() waits by default. */
+const WATCHDOG_GRACE_S = 30;
 
 export interface EmbeddedBrokerOptions {
   /** Client port; the controller listens on port + 1. */
@@ -61,7 +71,9 @@ const SINGLE_NODE = { replicationFactor: 1, minInsyncReplicas: 1 };
 export class EmbeddedBroker {
   readonly bootstrapServers: string;
   private readonly opts: Required<EmbeddedBrokerOptions>;
+  /** watchdog.sh, or the JVM itself when detached. */
   private child: ChildProcess | undefined;
+  private jvmPid: number | undefined;
   private stderrTail = '';
 
   constructor(options: EmbeddedBrokerOptions) {
@@ -81,16 +93,24 @@ export class EmbeddedBroker {
     this.bootstrapServers = `127.0.0.1:${this.opts.port}`;
   }
 
+  /** The JVM's pid (never watchdog.sh's): what to signal to stop or crash the broker. */
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.jvmPid;
   }
 
+  /**
+   * `detached`: a background service for `npm run kafka:start`, in its own session and not tied to this process.
+   * Otherwise the broker ends with this process, whatever ends it.
+   */
   async start(detached = false): Promise<void> {
     const { port, dataDir, log } = this.opts;
     const libs = ensureKafkaJars(log);
+    // Before the port check: a broker left on this folder holds the log directory's lock even when its ports differ.
+    await this.clearLeftover();
     for (const p of [port, port + 1, ...this.opts.extraListeners.map((l) => l.port)]) {
       if (!(await portIsFree(p))) {
-        throw new Error(`port ${p} on 127.0.0.1 is in use: is another Kafka running? Stop it, or point KAFKA_BOOTSTRAP_SERVERS at it`);
+        throw new StartupError(`port ${p} on 127.0.0.1 is in use, and not by a broker recorded in ${pidFilePath(dataDir)}: is another Kafka running? `
+          + 'Stop it, point KAFKA_BOOTSTRAP_SERVERS at it, or set SLUICE_EMBEDDED_KAFKA_PORT to a free port');
       }
     }
     mkdirSync(dataDir, { recursive: true });
@@ -110,21 +130,28 @@ export class EmbeddedBroker {
     }
 
     log(`starting Kafka broker on ${this.bootstrapServers}`);
-    const child = spawn('java', [...jvm, 'kafka.Kafka', serverProps], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      detached,
-    });
+    const command = [...jvm, 'kafka.Kafka', serverProps];
+    // The watchdog's stdin is a pipe whose other end only this process holds: it closes when this process dies.
+    const child = detached
+      ? spawn('java', command, { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
+      : spawn('sh', [WATCHDOG, String(WATCHDOG_GRACE_S), 'java', ...command], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-4000);
     });
     const exited = new Promise<never>((_, reject) => {
+      child.once('error', (err) => reject(new Error(`cannot run ${detached ? 'java' : 'sh'}: ${err.message}`)));
       child.once('exit', (code, signal) => reject(new Error(
         `Kafka broker exited during start-up (code ${code}, signal ${signal}).\n${this.stderrTail}\n${this.serverLogTail()}`)));
     });
     exited.catch(() => {});
     try {
+      const pid = detached ? child.pid ?? await exited : await Promise.race([readPid(child.stdout!), exited]);
+      this.jvmPid = pid;
+      // Written before the broker is ready: a start that dies while waiting still leaves the JVM findable.
+      const owner = detached ? undefined : { pid: process.pid, startTime: processStartTime(process.pid) ?? '' };
+      writeBrokerRecord(dataDir, { pid, startTime: processStartTime(pid) ?? '', port, owner });
       await Promise.race([waitForMetadata(this.bootstrapServers, this.opts.startTimeoutMs), exited]);
     } catch (err) {
       await this.stop();
@@ -134,25 +161,56 @@ export class EmbeddedBroker {
       child.stderr!.destroy();
       child.unref();
     }
-    log(`Kafka broker ready on ${this.bootstrapServers} (pid ${child.pid})`);
+    log(`Kafka broker ready on ${this.bootstrapServers} (pid ${this.jvmPid})`);
   }
 
-  /** SIGTERM, then SIGKILL if the broker has not exited after `timeoutMs`. */
+  /** SIGTERM, then SIGKILL if the broker has not exited after `timeoutMs`; removes the pid file. */
   async stop(timeoutMs = 30_000): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    await stopProcess(child.pid!, timeoutMs, new Promise<void>((res) => child.once('exit', () => res())));
+    const { child, jvmPid } = this;
+    this.child = this.jvmPid = undefined;
+    if (!child || jvmPid === undefined) return;
+    const childExit = exitOf(child);
+    await stopProcess(jvmPid, timeoutMs);
+    // Stuck in the kernel even after SIGKILL: the pid file stays, for the next start to find it.
+    if (isRunning(jvmPid)) return;
+    // watchdog.sh exits right after reaping the JVM, having stopped its watcher first (see there): waiting for it
+    // means this process cannot exit, close the pipe and wake the watcher in between.
+    await childExit;
+    removeBrokerRecord(this.opts.dataDir, jvmPid);
   }
 
-  /** Sends `signal` (SIGKILL: a crash) without waiting for a clean exit; resolves once the process is gone. */
+  /** Sends `signal` (SIGKILL: a crash) to the JVM without waiting for a clean exit; resolves once it is gone. Leaves the pid file, as a crash would. */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((res) => child.once('exit', () => res()));
-    child.kill(signal);
-    await exited;
+    const { child, jvmPid } = this;
+    this.child = this.jvmPid = undefined;
+    if (!child || jvmPid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const childExit = exitOf(child);
+    sendSignal(jvmPid, signal);
+    await childExit;
+  }
+
+  /**
+   * A broker an earlier start left running on this data folder (its pid file, checked in /proc). One started by
+   * `npm run kafka:start`, or whose owner still runs, is in use: refused. One whose owner is gone outlived it (the
+   * owner predates the watchdog, or the watchdog was killed too, or — the race this guards — the owner was restarted
+   * right after a crash while the watchdog still waits for the orphan to shut down): it is stopped and a fresh broker
+   * started, rather than reused, so that the new broker is tied to its new owner.
+   */
+  private async clearLeftover(): Promise<void> {
+    const { dataDir, log } = this.opts;
+    const prev = runningBroker(dataDir);
+    if (!prev) return;
+    const where = `${dataDir} (pid ${prev.pid}, bootstrap.servers=127.0.0.1:${prev.port})`;
+    if (!prev.owner) {
+      throw new StartupError(`the Kafka broker started by "npm run kafka:start" is running on ${where}: stop it with "npm run kafka:stop" first, or point KAFKA_BOOTSTRAP_SERVERS at it`);
+    }
+    if (isRunning(prev.owner.pid, prev.owner.startTime)) {
+      throw new StartupError(`process ${prev.owner.pid} runs its embedded Kafka broker on ${where}: stop that process first, or give this one its own SLUICE_EMBEDDED_KAFKA_DIR and SLUICE_EMBEDDED_KAFKA_PORT`);
+    }
+    log(`stopping the Kafka broker that process ${prev.owner.pid}, now gone, left running on ${where}`);
+    await stopProcess(prev.pid, 30_000);
+    if (isRunning(prev.pid, prev.startTime)) throw new StartupError(`the Kafka broker left running on ${where} survived SIGKILL; stop it by hand`);
+    removeBrokerRecord(dataDir, prev.pid);
   }
 
   private serverProperties(): string {
@@ -198,23 +256,50 @@ export class EmbeddedBroker {
   }
 }
 
-export async function stopProcess(pid: number, timeoutMs: number, exited?: Promise<void>): Promise<void> {
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!alive()) return;
-  process.kill(pid, 'SIGTERM');
+/** SIGTERM; SIGKILL if `pid` still runs after `timeoutMs`; resolves once it is gone (or, stuck in the kernel, 10 s after SIGKILL). */
+export async function stopProcess(pid: number, timeoutMs: number): Promise<void> {
+  if (!sendSignal(pid, 'SIGTERM') || (await gone(pid, timeoutMs))) return;
+  sendSignal(pid, 'SIGKILL');
+  await gone(pid, 10_000);
+}
+
+function sendSignal(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function gone(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  const poll = async () => {
-    while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  };
-  await (exited ? Promise.race([exited, poll()]) : poll());
-  if (alive()) process.kill(pid, 'SIGKILL');
+  while (isRunning(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return true;
+}
+
+const exitOf = (child: ChildProcess) => new Promise<void>((res) => {
+  if (child.exitCode !== null || child.signalCode !== null) res();
+  else child.once('exit', () => res());
+});
+
+/** watchdog.sh's one line on stdout: the JVM's pid. */
+function readPid(stdout: Readable): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    stdout.setEncoding('utf8');
+    stdout.on('data', (chunk: string) => {
+      text += chunk;
+      if (!text.includes('\n')) return;
+      const pid = Number(text.slice(0, text.indexOf('\n')));
+      if (Number.isInteger(pid) && pid > 0) resolve(pid);
+      else reject(new Error(`watchdog.sh reported ${JSON.stringify(text)} instead of the JVM's pid`));
+    });
+    stdout.once('end', () => reject(new Error(`watchdog.sh reported no JVM pid (stdout: ${JSON.stringify(text)})`)));
+  });
 }
 
 function portIsFree(port: number): Promise<boolean> {

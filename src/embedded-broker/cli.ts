@@ -1,34 +1,36 @@
 /**
  * `npm run kafka:start` / `npm run kafka:stop` (and `fetch-jars`, used by set-up): the embedded broker as a background service for manual
- * use (kcat, the Java perf tools). Sluice's own start manages the broker itself.
+ * use (kcat, the Java perf tools). Sluice's own start manages the broker itself; `stop` also stops a broker that one left running.
  */
-import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { EmbeddedBroker, stopProcess } from './broker.js';
 import { ensureKafkaJars } from './kafka-jars.js';
+import { isRunning, pidFilePath, removeBrokerRecord, runningBroker } from './pid-file.js';
 import { PROJECT_ROOT } from '../project-root.js';
 import { loadConfig } from '../config/load.js';
 
 const config = loadConfig();
-const pidFile = join(PROJECT_ROOT, '.kafka', 'broker.pid');
+const dataDir = resolve(PROJECT_ROOT, config.embeddedKafkaDir);
 const log = (msg: string) => console.error(`[kafka] ${msg}`);
 
 async function main(command: string | undefined): Promise<void> {
   if (command === 'start') {
-    if (existsSync(pidFile)) throw new Error(`a broker started by this command may be running (pid file ${pidFile}); run "npm run kafka:stop" first`);
-    const broker = new EmbeddedBroker({ port: config.embeddedKafkaPort, dataDir: config.embeddedKafkaDir, log });
+    // Detached: the broker is a service that outlives this command; start() refuses if one already runs on the data folder.
+    const broker = new EmbeddedBroker({ port: config.embeddedKafkaPort, dataDir, log });
     await broker.start(true);
-    writeFileSync(pidFile, String(broker.pid));
     console.log(`Kafka ready: bootstrap.servers=${broker.bootstrapServers} (pid ${broker.pid}); stop with "npm run kafka:stop"`);
   } else if (command === 'stop') {
-    if (!existsSync(pidFile)) {
-      console.log('no broker started by "npm run kafka:start" is recorded');
+    // Whichever start recorded it: this command's, or a gateway's (one running, or one that died and left it).
+    const broker = runningBroker(dataDir);
+    if (!broker) {
+      console.log(`no Kafka broker recorded in ${pidFilePath(dataDir)} is running`);
       return;
     }
-    const pid = Number(readFileSync(pidFile, 'utf8'));
-    await stopProcess(pid, 30_000);
-    rmSync(pidFile);
-    console.log(`Kafka broker (pid ${pid}) stopped`);
+    await stopProcess(broker.pid, 30_000);
+    if (isRunning(broker.pid, broker.startTime)) throw new Error(`Kafka broker (pid ${broker.pid}) survived SIGKILL; stop it by hand`);
+    removeBrokerRecord(dataDir, broker.pid);
+    const by = broker.owner ? `the embedded broker of process ${broker.owner.pid}` : 'started by "npm run kafka:start"';
+    console.log(`Kafka broker (pid ${broker.pid}, ${by}) stopped`);
   } else if (command === 'fetch-jars') {
     ensureKafkaJars(log);
   } else {
