@@ -21,8 +21,9 @@ async function main(): Promise<void> {
   try {
     gateway = await startGateway(config, log);
   } catch (err) {
-    const message = err instanceof StartupError ? err.message : (err as Error).stack ?? String(err);
-    log.fatal({ err: message }, 'start-up failed');
+    // One clean message on stderr in every start mode; the stack of an unexpected failure goes to the JSON log only.
+    const message = err instanceof Error ? err.message : String(err);
+    log.fatal({ err: err instanceof StartupError ? message : (err as Error).stack ?? message }, 'start-up failed');
     console.error(`sluice: start-up failed: ${message}`);
     process.exit(1);
   }
