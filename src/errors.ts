@@ -1,40 +1,46 @@
 /**
- * The one error registry. Every error a client can see has a stable code, an HTTP status, and says
- * what the caller does next (`retriable`: retry the same request later; otherwise fix the request).
- * `test/errors-documented.test.ts` fails when a code here is missing from the README.
+ * The one error registry. Every error a client can see has a stable code, an HTTP status, and says what
+ * the caller does next: `retriable` (retry the same request later; otherwise fix the request) goes into
+ * every error body, and `retryAfter` decides the `Retry-After` header. The README's error table is
+ * generated from this table (`npm run docs:config`) and `test/readme.test.ts` fails when they drift.
  */
 
 export interface ErrorSpec {
   readonly status: number;
   readonly retriable: boolean;
+  /** Answers carry `Retry-After` (SLUICE_RETRY_AFTER_S, or the error's own wait): a later retry can succeed. */
+  readonly retryAfter: boolean;
   readonly description: string;
 }
 
+const fix = (status: number, description: string): ErrorSpec => ({ status, retriable: false, retryAfter: false, description });
+const later = (status: number, description: string): ErrorSpec => ({ status, retriable: true, retryAfter: true, description });
+
 export const ERRORS = {
-  INVALID_JSON: { status: 400, retriable: false, description: 'The body is not valid JSON (or an NDJSON line is not); the message names the element index or line number.' },
-  INVALID_UTF8: { status: 400, retriable: false, description: 'The body is not valid UTF-8.' },
-  EMPTY_BATCH: { status: 400, retriable: false, description: 'The body holds no record (empty array or blank NDJSON).' },
-  INVALID_PARAMETER: { status: 400, retriable: false, description: 'A query parameter or header has a value Sluice does not accept.' },
-  INVALID_ENCODING: { status: 400, retriable: false, description: 'The body does not decode with its `Content-Encoding` (corrupt gzip or LZ4 frame).' },
-  NOT_A_JSON_CONTAINER: { status: 400, retriable: false, description: 'An `application/json` body must be an object (one record) or an array (one record per element).' },
-  UNAUTHORIZED: { status: 401, retriable: false, description: 'API keys are configured and the request has none, or one that is not valid.' },
-  FORBIDDEN: { status: 403, retriable: false, description: 'The API key may not produce to (or subscribe to) this topic.' },
-  ROUTE_NOT_FOUND: { status: 404, retriable: false, description: 'No such route.' },
-  TOPIC_NOT_FOUND: { status: 404, retriable: false, description: 'The topic does not exist and the cluster does not create topics on first use (set `SLUICE_CREATE_TOPICS=true` to let Sluice create it).' },
-  BODY_TOO_LARGE: { status: 413, retriable: false, description: 'The body, as sent or once decoded, is larger than `SLUICE_MAX_BODY_BYTES`; checked while reading and while decoding.' },
-  TOO_MANY_RECORDS: { status: 413, retriable: false, description: 'The body holds more records than `SLUICE_MAX_RECORDS_PER_REQUEST`; split it.' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, retriable: false, description: 'Content-Type is neither `application/json` nor `application/x-ndjson`, or Content-Encoding is not gzip or lz4.' },
-  HEADERS_TOO_LARGE: { status: 431, retriable: false, description: 'The request\'s header block is over 4 KiB (request line and all headers); send fewer or shorter headers.' },
-  RATE_LIMITED: { status: 429, retriable: true, description: 'The API key is over its request rate; retry after `Retry-After` seconds.' },
-  INVALID_TOPIC: { status: 422, retriable: false, description: 'The topic name is not a legal Kafka topic name (1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`), or names one of Kafka\'s internal topics (produce only).' },
-  VALIDATION_FAILED: { status: 422, retriable: false, description: 'The JSON is valid but does not have the fields the route needs (seed route `/producer/{topic}`).' },
-  QUEUE_FULL: { status: 503, retriable: true, description: 'The producer queue or the in-flight budget is full; nothing of the request was queued. Retry after `Retry-After` seconds.' },
-  OVERLOADED: { status: 503, retriable: true, description: 'A bound was reached: request bodies being received at once (`SLUICE_MAX_READING_BYTES`; nothing was queued), or for a subscription live topics (`SLUICE_MAX_LIVE_TOPICS`), replays (`SLUICE_MAX_REPLAYS`) or groups (`SLUICE_MAX_GROUPS`); the message names it. Retry after `Retry-After` seconds.' },
-  BROKER_UNAVAILABLE: { status: 503, retriable: true, description: 'No Kafka broker is reachable; nothing of the request was queued. Retry after `Retry-After` seconds.' },
-  DELIVERY_FAILED: { status: 503, retriable: true, description: 'Kafka did not acknowledge every record before `message.timeout.ms`; records the message counts as delivered may be in Kafka, so a retry of the whole request can duplicate them.' },
-  TOO_SLOW: { status: 503, retriable: true, description: 'Sent to a subscriber, not as an HTTP answer: it fell more than `SLUICE_WS_MAX_BACKPRESSURE_BYTES` (or, while replaying, `SLUICE_REPLAY_BUFFER_BYTES`) behind and is closed (WebSocket close code 4008, SSE `event: error`); reconnect with `from=<last token>`.' },
-  SHUTTING_DOWN: { status: 503, retriable: true, description: 'The gateway is draining for shutdown; retry against another instance.' },
-  INTERNAL: { status: 500, retriable: true, description: 'An unexpected error; it is logged with details.' },
+  INVALID_JSON: fix(400, 'The body (or an NDJSON line) is not valid JSON; `index` names the array element, `line` the NDJSON line. Fix and resend.'),
+  INVALID_UTF8: fix(400, 'The body is not valid UTF-8.'),
+  EMPTY_BATCH: fix(400, 'No record in the body (empty array, blank NDJSON, empty body).'),
+  INVALID_PARAMETER: fix(400, 'A query parameter or header is not accepted (e.g. `ack=maybe`, too many Kafka headers).'),
+  INVALID_ENCODING: fix(400, 'The body does not decode with its `Content-Encoding` (corrupt gzip or LZ4 frame).'),
+  NOT_A_JSON_CONTAINER: fix(400, 'An `application/json` body must be an object (one record) or an array (one record per element).'),
+  UNAUTHORIZED: fix(401, 'API keys are configured and the request has none, or an unknown one.'),
+  FORBIDDEN: fix(403, 'The API key may not produce to (or subscribe to) this topic, or the page\'s origin is not in `SLUICE_CORS_ORIGINS`.'),
+  ROUTE_NOT_FOUND: fix(404, 'No such route.'),
+  TOPIC_NOT_FOUND: fix(404, 'The topic does not exist and is not created on first use (see `SLUICE_CREATE_TOPICS`).'),
+  BODY_TOO_LARGE: fix(413, 'Body over `SLUICE_MAX_BODY_BYTES` (default 1 MiB) as sent or once decoded: refused from `Content-Length` before reading, as soon as a streamed body passes the limit, or as soon as decoding does. `limitBytes` gives the limit.'),
+  TOO_MANY_RECORDS: fix(413, 'More records in one body than `SLUICE_MAX_RECORDS_PER_REQUEST` (default 10,000); nothing written. Split it.'),
+  UNSUPPORTED_MEDIA_TYPE: fix(415, 'Content-Type is not JSON/NDJSON, or a Content-Encoding other than gzip or lz4.'),
+  HEADERS_TOO_LARGE: fix(431, 'The request line and headers take more than 4 KiB (see [Connection limits](#connection-limits)); send fewer or shorter headers.'),
+  RATE_LIMITED: later(429, 'The API key is over its `requestsPerSec`; retry after `Retry-After`.'),
+  INVALID_TOPIC: fix(422, 'Not a legal Kafka topic name (1–249 of `a-z A-Z 0-9 . _ -`, not `.` or `..`), or a Kafka internal topic (`__consumer_offsets`, `__transaction_state`, `__share_group_state`: brokers refuse produce requests to them).'),
+  VALIDATION_FAILED: fix(422, 'Valid JSON without the fields a seed route needs.'),
+  QUEUE_FULL: later(503, 'The producer\'s queue or Sluice\'s in-flight budget is full; nothing was queued. Retry after `Retry-After`.'),
+  OVERLOADED: later(503, 'A bound was reached; `limit` names it: `SLUICE_MAX_READING_BYTES` (request bodies being received at once; nothing was queued), or, for a subscription, `SLUICE_MAX_LIVE_TOPICS`, `SLUICE_MAX_REPLAYS` or `SLUICE_MAX_GROUPS`. Retry after `Retry-After`.'),
+  BROKER_UNAVAILABLE: later(503, 'No Kafka broker is reachable; nothing was queued. Retry after `Retry-After`.'),
+  DELIVERY_FAILED: later(503, 'Kafka did not acknowledge every record within `message.timeout.ms` (30 s); `delivered` of them may be in Kafka, so a retry can duplicate those.'),
+  TOO_SLOW: later(503, 'Sent to a subscriber (WebSocket close `4008`, SSE `event: error`), not as an HTTP answer: it fell more than `SLUICE_WS_MAX_BACKPRESSURE_BYTES` behind (or, replaying, `SLUICE_REPLAY_BUFFER_BYTES`); reconnect with `from=<last token>`.'),
+  SHUTTING_DOWN: later(503, 'The gateway is draining for shutdown; retry (another instance).'),
+  INTERNAL: { status: 500, retriable: true, retryAfter: false, description: 'Unexpected; logged with details. Retrying may work.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -61,13 +67,25 @@ export interface ErrorResponse {
   status: number;
   body: string;
   retriable: boolean;
+  /** Send `Retry-After`. */
+  retryAfter: boolean;
+}
+
+export const ERROR_TABLE_START = '<!-- errors:start (generated by `npm run docs:config` from src/errors.ts; test/readme.test.ts checks it) -->';
+export const ERROR_TABLE_END = '<!-- errors:end -->';
+
+/** The README's error table, from the registry. */
+export function renderErrorTable(): string {
+  const rows = Object.entries(ERRORS).map(([code, e]: [string, ErrorSpec]) =>
+    `| \`${code}\` | ${e.status} | ${e.retryAfter ? 'yes, after `Retry-After`' : e.retriable ? 'yes' : 'no: fix the request'} | ${e.description.replace(/\|/g, '\\|')} |`);
+  return [ERROR_TABLE_START, '| Code | Status | Retry? | Meaning and what to do |', '| --- | --- | --- | --- |', ...rows, ERROR_TABLE_END].join('\n');
 }
 
 /** The one mapping from any thrown value to the HTTP answer. */
 export function toErrorResponse(err: unknown): ErrorResponse {
   const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', 'internal error');
-  const payload = { error: { code: e.code, message: e.message, ...(e.details ?? {}) } };
-  return { status: e.status, body: JSON.stringify(payload), retriable: e.retriable };
+  const payload = { error: { code: e.code, message: e.message, retriable: e.retriable, ...(e.details ?? {}) } };
+  return { status: e.status, body: JSON.stringify(payload), retriable: e.retriable, retryAfter: ERRORS[e.code].retryAfter };
 }
 
 /** Start-up failure: names the setting (or resource) at fault; the process exits non-zero. */

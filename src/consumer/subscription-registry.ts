@@ -155,7 +155,7 @@ export class SubscriptionRegistry implements SubscriptionHost {
   takeReplaySlot(): void {
     const max = this.deps.config.maxReplays;
     if (this.replaySlots >= max) {
-      throw new SluiceError('OVERLOADED', `${this.replaySlots} replays are in progress (SLUICE_MAX_REPLAYS=${max}); subscribe from latest, or retry later`);
+      throw new SluiceError('OVERLOADED', `${this.replaySlots} replays are in progress (SLUICE_MAX_REPLAYS=${max}); subscribe from latest, or retry later`, { limit: 'SLUICE_MAX_REPLAYS' });
     }
     this.replaySlots++;
   }

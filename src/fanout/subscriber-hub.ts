@@ -177,7 +177,7 @@ export class SubscriberHub implements HubPort {
     if (!s) return;
     if (slow) return this.closeSlow(s.conn, error.message);
     this.forget(sub, s);
-    const frame = JSON.stringify({ event: 'error', topic: s.topic, error: { code: error.code, message: error.message } });
+    const frame = JSON.stringify({ event: 'error', topic: s.topic, error: { code: error.code, message: error.message, retriable: ERRORS[error.code].retriable, ...error.details } });
     if (s.conn.sse) {
       s.conn.sse.event('error', frame);
       s.conn.sse.end();

@@ -1,6 +1,6 @@
 /**
  * Writing answers with uWS: JSON bodies, status lines, and the one place errors become HTTP responses
- * (status + `{"error":{"code","message"}}` + `Retry-After` on retriable 503s). Callers outside the
+ * (status + `{"error":{"code","message","retriable"}}` + `Retry-After` where the error registry says a retry can succeed). Callers outside the
  * synchronous part of a handler wrap these in `res.cork()`.
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
@@ -36,7 +36,7 @@ export function sendError(res: HttpResponse, err: unknown, closeConnection = fal
   res.writeStatus(STATUS_LINES[e.status] ?? String(e.status));
   res.writeHeader('content-type', 'application/json');
   if (allowOrigin) writeCors(res, allowOrigin);
-  if (e.status === 503 || e.status === 429) res.writeHeader('retry-after', retryAfterSeconds);
+  if (e.retryAfter) res.writeHeader('retry-after', retryAfterSeconds);
   if (e.status === 401) res.writeHeader('www-authenticate', 'Bearer');
   res.end(e.body, closeConnection);
 }
