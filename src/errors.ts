@@ -1,7 +1,7 @@
 /**
  * The one error registry. Every error a client can see has a stable code, an HTTP status, and says
  * what the caller does next (`retriable`: retry the same request later; otherwise fix the request).
- * `test/errors-documented.test.ts` fails when a code here is missing from the README.
+ * `test/readme.test.ts` fails when a code here is missing from the README's error table.
  */
 
 export interface ErrorSpec {
@@ -20,7 +20,7 @@ export const ERRORS = {
   UNAUTHORIZED: { status: 401, retriable: false, description: 'API keys are configured and the request has none, or one that is not valid.' },
   FORBIDDEN: { status: 403, retriable: false, description: 'The API key may not produce to (or subscribe to) this topic.' },
   ROUTE_NOT_FOUND: { status: 404, retriable: false, description: 'No such route.' },
-  TOPIC_NOT_FOUND: { status: 404, retriable: false, description: 'The topic does not exist and the cluster does not create topics on first use (set `SLUICE_CREATE_TOPICS=true` to let Sluice create it).' },
+  TOPIC_NOT_FOUND: { status: 404, retriable: false, description: 'The topic does not exist and the cluster does not create topics on first use: asked to, it did not create one within seconds (set `SLUICE_CREATE_TOPICS=true` to let Sluice create it).' },
   BODY_TOO_LARGE: { status: 413, retriable: false, description: 'The body, as sent or once decoded, is larger than `SLUICE_MAX_BODY_BYTES`; checked while reading and while decoding.' },
   TOO_MANY_RECORDS: { status: 413, retriable: false, description: 'The body holds more records than `SLUICE_MAX_RECORDS_PER_REQUEST`; split it.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retriable: false, description: 'Content-Type is neither `application/json` nor `application/x-ndjson`, or Content-Encoding is not gzip or lz4.' },
@@ -30,6 +30,7 @@ export const ERRORS = {
   VALIDATION_FAILED: { status: 422, retriable: false, description: 'The JSON is valid but does not have the fields the route needs (seed route `/producer/{topic}`).' },
   QUEUE_FULL: { status: 503, retriable: true, description: 'The producer queue or the in-flight budget is full; nothing of the request was queued. Retry after `Retry-After` seconds.' },
   OVERLOADED: { status: 503, retriable: true, description: 'The gateway is receiving more request bodies at once than `SLUICE_MAX_READING_BYTES` allows; nothing was queued. Retry after `Retry-After` seconds.' },
+  TOPIC_NOT_READY: { status: 503, retriable: true, description: 'The topic is being created (by the cluster on first use, or by Sluice with `SLUICE_CREATE_TOPICS=true`) and was not ready within `SLUICE_METADATA_TIMEOUT_MS`; nothing was queued. Retry after `Retry-After` seconds.' },
   BROKER_UNAVAILABLE: { status: 503, retriable: true, description: 'No Kafka broker is reachable; nothing of the request was queued. Retry after `Retry-After` seconds.' },
   DELIVERY_FAILED: { status: 503, retriable: true, description: 'Kafka did not acknowledge every record before `message.timeout.ms`; records the message counts as delivered may be in Kafka, so a retry of the whole request can duplicate them.' },
   TOO_SLOW: { status: 503, retriable: true, description: 'Sent to a subscriber, not as an HTTP answer: it fell more than `SLUICE_WS_MAX_BACKPRESSURE_BYTES` (or, while replaying, `SLUICE_REPLAY_BUFFER_BYTES`) behind and is closed (WebSocket close code 4008, SSE `event: error`); reconnect with `from=<last token>`.' },
