@@ -14,6 +14,7 @@ import { GatewayProducer } from './producer/gateway-producer.js';
 import { LocalProducePort } from './producer/local-produce-port.js';
 import type { ProducePort } from './producer/produce-port.js';
 import { TopicRegistry } from './producer/topic-registry.js';
+import { ProducerClusterTopics } from './producer/cluster-topics.js';
 import { SubscriptionRegistry } from './consumer/subscription-registry.js';
 import type { FanoutGate, HubPort } from './fanout/fanout-protocol.js';
 import { loadUws } from './ingress/uws-native.js';
@@ -78,7 +79,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   log.info({ librdkafka: librdkafkaVersion, bootstrapServers, producerConfigFile: producerFile, producerConfig: maskSecrets(producerProps) }, 'effective producer configuration');
   await producer.connect().catch(async (err: unknown) => { await broker?.stop(); throw err; });
 
-  const topics = new TopicRegistry(producer, config, log.child({ component: 'topics' }));
+  const topics = new TopicRegistry(new ProducerClusterTopics(producer), config, log.child({ component: 'topics' }));
   const subscriptions = new SubscriptionRegistry(topics, config, bootstrapServers, consumerProps, log.child({ component: 'consumer' }), metrics);
   const connectFanout = (hub: HubPort) => subscriptions.connect(hub);
   const producePort = new LocalProducePort(producer, topics);
