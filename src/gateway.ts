@@ -35,6 +35,11 @@ export interface RunningGateway {
   bootstrapServers: string;
   /** Stops accepting, answers requests in progress, flushes Kafka, closes sockets with 1001, stops the broker. */
   stop(): Promise<void>;
+  /**
+   * Resolves with the reason if the gateway can no longer serve as configured (an ingress worker thread
+   * ended): the caller stops it and exits non-zero so that it is restarted. Never rejects.
+   */
+  failed: Promise<string>;
 }
 
 export async function startGateway(config: Config, log: Logger): Promise<RunningGateway> {
@@ -98,11 +103,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   const tally = new RequestTally();
   const countRequest = (route: string, status: number, records: number) => tally.add(route, status, records);
 
+  let fail!: (reason: string) => void;
+  const failed = new Promise<string>((resolve) => (fail = resolve));
   let ingress: Ingress;
   try {
     ingress = config.ingressThreads === 0
       ? await startMainThreadIngress(uws, config, producePort, connectFanout, () => producer.ready, countRequest, metricsText, log)
-      : await startWorkerIngress(config, producePort, connectFanout, () => producer.ready, metrics, metricsText, log);
+      : await startWorkerIngress(config, producePort, connectFanout, () => producer.ready, metrics, metricsText, log, fail);
   } catch (err) {
     await producer.disconnect();
     await broker?.stop();
@@ -124,7 +131,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     log.info('shutdown complete');
   })());
 
-  return { port: ingress.port, bootstrapServers, stop };
+  return { port: ingress.port, bootstrapServers, stop, failed };
 }
 
 /** The HTTP/WebSocket side, on the main thread or in worker threads. */
@@ -159,8 +166,8 @@ async function startMainThreadIngress(uws: ReturnType<typeof loadUws>, config: C
 }
 
 async function startWorkerIngress(config: Config, producer: ProducePort, connectFanout: (hub: HubPort) => FanoutGate, ready: () => boolean,
-  metrics: GatewayMetrics, metricsText: () => Promise<string>, log: Logger): Promise<Ingress> {
-  const workers = new IngressWorkers(config, producer, connectFanout, ready, metrics, metricsText, log.child({ component: 'ingress-workers' }));
+  metrics: GatewayMetrics, metricsText: () => Promise<string>, log: Logger, onLost: (reason: string) => void): Promise<Ingress> {
+  const workers = new IngressWorkers(config, producer, connectFanout, ready, metrics, metricsText, log.child({ component: 'ingress-workers' }), { onLost });
   const port = await workers.start(config.ingressThreads);
   log.info({ threads: config.ingressThreads }, 'ingress worker threads listening');
   return {
