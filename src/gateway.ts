@@ -14,6 +14,7 @@ import { GatewayProducer } from './producer/gateway-producer.js';
 import { LocalProducePort } from './producer/local-produce-port.js';
 import type { ProducePort } from './producer/produce-port.js';
 import { TopicRegistry } from './producer/topic-registry.js';
+import { ProducerClusterTopics } from './producer/cluster-topics.js';
 import { SubscriptionRegistry } from './consumer/subscription-registry.js';
 import { kafkaReaderFactory, openReaderCounts } from './consumer/kafka-reader.js';
 import type { FanoutGate, HubPort } from './subscription/protocol.js';
@@ -35,6 +36,11 @@ export interface RunningGateway {
   bootstrapServers: string;
   /** Stops accepting, answers requests in progress, flushes Kafka, closes sockets with 1001, stops the broker. */
   stop(): Promise<void>;
+  /**
+   * Resolves with the reason if the gateway can no longer serve as configured (an ingress worker thread
+   * ended): the caller stops it and exits non-zero so that it is restarted. Never rejects.
+   */
+  failed: Promise<string>;
 }
 
 export async function startGateway(config: Config, log: Logger): Promise<RunningGateway> {
@@ -79,7 +85,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   log.info({ librdkafka: librdkafkaVersion, bootstrapServers, producerConfigFile: producerFile, producerConfig: maskSecrets(producerProps) }, 'effective producer configuration');
   await producer.connect().catch(async (err: unknown) => { await broker?.stop(); throw err; });
 
-  const topics = new TopicRegistry(producer, config, log.child({ component: 'topics' }));
+  const topics = new TopicRegistry(new ProducerClusterTopics(producer), config, log.child({ component: 'topics' }));
   const subscriptions = new SubscriptionRegistry({
     topics, config, log: log.child({ component: 'consumer' }),
     newReader: kafkaReaderFactory(bootstrapServers, consumerProps, log.child({ component: 'consumer' })),
@@ -104,11 +110,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   const tally = new RequestTally();
   const countRequest = (route: string, status: number, records: number) => tally.add(route, status, records);
 
+  let fail!: (reason: string) => void;
+  const failed = new Promise<string>((resolve) => (fail = resolve));
   let ingress: Ingress;
   try {
     ingress = config.ingressThreads === 0
       ? await startMainThreadIngress(uws, config, producePort, connectFanout, () => producer.ready, countRequest, metricsText, log)
-      : await startWorkerIngress(config, producePort, connectFanout, () => producer.ready, metrics, metricsText, log);
+      : await startWorkerIngress(config, producePort, connectFanout, () => producer.ready, metrics, metricsText, log, fail);
   } catch (err) {
     await producer.disconnect();
     await broker?.stop();
@@ -130,7 +138,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     log.info('shutdown complete');
   })());
 
-  return { port: ingress.port, bootstrapServers, stop };
+  return { port: ingress.port, bootstrapServers, stop, failed };
 }
 
 /** The HTTP/WebSocket side, on the main thread or in worker threads. */
@@ -165,8 +173,8 @@ async function startMainThreadIngress(uws: ReturnType<typeof loadUws>, config: C
 }
 
 async function startWorkerIngress(config: Config, producer: ProducePort, connectFanout: (hub: HubPort) => FanoutGate, ready: () => boolean,
-  metrics: GatewayMetrics, metricsText: () => Promise<string>, log: Logger): Promise<Ingress> {
-  const workers = new IngressWorkers(config, producer, connectFanout, ready, metrics, metricsText, log.child({ component: 'ingress-workers' }));
+  metrics: GatewayMetrics, metricsText: () => Promise<string>, log: Logger, onLost: (reason: string) => void): Promise<Ingress> {
+  const workers = new IngressWorkers(config, producer, connectFanout, ready, metrics, metricsText, log.child({ component: 'ingress-workers' }), { onLost });
   const port = await workers.start(config.ingressThreads);
   log.info({ threads: config.ingressThreads }, 'ingress worker threads listening');
   return {
