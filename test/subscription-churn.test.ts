@@ -78,14 +78,14 @@ async function postNdjson(gw: SluiceProcess, topic: string, lines: string[]): Pr
 
 /**
  * The first POST to a topic: the gateway waits ~2 s for an auto-created topic to appear and then answers
- * 404 (cached for 3 s); on a loaded machine the broker can take longer, so set-up retries that, bounded.
+ * 503 TOPIC_NOT_READY; on a loaded machine the broker can take longer, so set-up retries that, bounded.
  */
 async function createByPost(gw: SluiceProcess, topic: string, lines: string[]): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const res = await http(`${gw.url}/topics/${topic}`, { method: 'POST', body: lines.join('\n'), headers: { 'content-type': 'application/x-ndjson' } });
     if (res.status === 200) return;
-    if (res.status !== 404 || Date.now() > deadline) throw new Error(`POST /topics/${topic}: ${res.status} ${res.text}`);
+    if (res.status !== 503 || !res.text.includes('TOPIC_NOT_READY') || Date.now() > deadline) throw new Error(`POST /topics/${topic}: ${res.status} ${res.text}`);
     await sleep(1000);
   }
 }
@@ -687,7 +687,7 @@ for (const [index, threads] of MODES.entries()) describe(`SLUICE_INGRESS_THREADS
       served.push(...slots);
       for (const s of slots) expect(JSON.parse((await s.waitForFrames(1))[0])).toMatchObject({ event: 'subscribed' });
       for (const s of slots) s.ws.terminate();
-      // …a brand-new topic gets a record posted after `subscribed` (TOPIC_NOT_FOUND — the broker slower to
+      // …a brand-new topic gets a record posted after `subscribed` (TOPIC_NOT_READY — the broker slower to
       // auto-create than the gateway's 2 s wait, on a loaded machine — is tried again with another new topic;
       // OVERLOADED or any other refusal is not)…
       const control = await connect(`${gw.wsUrl}/ws`);
@@ -697,7 +697,7 @@ for (const [index, threads] of MODES.entries()) describe(`SLUICE_INGRESS_THREADS
         fresh = randomTopic('churn-after');
         control.ws.send(JSON.stringify({ op: 'subscribe', topic: fresh }));
         const answer = JSON.parse((await control.waitForFrames(attempt))[attempt - 1]) as { event: string; error?: { code: string } };
-        if (answer.event === 'subscribed' || answer.error?.code !== 'TOPIC_NOT_FOUND' || attempt === 5) {
+        if (answer.event === 'subscribed' || answer.error?.code !== 'TOPIC_NOT_READY' || attempt === 5) {
           expect(answer, `answer to subscribe #${attempt}: ${JSON.stringify(answer)}`).toMatchObject({ event: 'subscribed', topic: fresh });
           break;
         }
