@@ -8,7 +8,6 @@ import { ensureKafkaJars } from './kafka-jars.js';
 import { isRunning, pidFilePath, removeBrokerRecord, runningBroker } from './pid-file.js';
 import { PROJECT_ROOT } from '../project-root.js';
 import { loadConfig } from '../config/load.js';
-import { StartupError } from '../errors.js';
 
 const log = (msg: string) => console.error(`[kafka] ${msg}`);
 
@@ -19,7 +18,14 @@ async function main(command: string | undefined): Promise<void> {
     ensureKafkaJars(log);
     return;
   }
-  const config = loadConfig();
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    // Bad settings exit 2, as the gateway's start does; a refusal to start or stop a broker exits 1.
+    console.error(`sluice: ${(err as Error).message}`);
+    process.exit(2);
+  }
   const dataDir = resolve(PROJECT_ROOT, config.embeddedKafkaDir);
   if (command === 'start') {
     // Detached: the broker is a service that outlives this command; start() refuses if one already runs on the data folder.
@@ -45,5 +51,5 @@ async function main(command: string | undefined): Promise<void> {
 
 main(process.argv[2]).then(() => process.exit(0), (err: Error) => {
   console.error(`sluice: ${err.message}`);
-  process.exit(err instanceof StartupError ? 2 : 1);
+  process.exit(1);
 });
