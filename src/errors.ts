@@ -20,16 +20,18 @@ export const ERRORS = {
   INVALID_JSON: fix(400, 'The body (or an NDJSON line) is not valid JSON; `index` names the array element, `line` the NDJSON line. Fix and resend.'),
   INVALID_UTF8: fix(400, 'The body is not valid UTF-8.'),
   EMPTY_BATCH: fix(400, 'No record in the body (empty array, blank NDJSON, empty body).'),
-  INVALID_PARAMETER: fix(400, 'A query parameter or header is not accepted (e.g. `ack=maybe`, too many Kafka headers).'),
+  INVALID_PARAMETER: fix(400, 'A query parameter, header or control-message field is not accepted: an unknown or repeated parameter (`parameter` names it, with a "did you mean" when one is close), a bad value (`ack=maybe`), too many Kafka headers.'),
   INVALID_ENCODING: fix(400, 'The body does not decode with its `Content-Encoding` (corrupt gzip or LZ4 frame).'),
   NOT_A_JSON_CONTAINER: fix(400, 'An `application/json` body must be an object (one record) or an array (one record per element).'),
   UNAUTHORIZED: fix(401, 'API keys are configured and the request has none, or an unknown one.'),
   FORBIDDEN: fix(403, 'The API key may not produce to (or subscribe to) this topic, or the page\'s origin is not in `SLUICE_CORS_ORIGINS`.'),
-  ROUTE_NOT_FOUND: fix(404, 'No such route.'),
+  ROUTE_NOT_FOUND: fix(404, 'No such route (see `GET /openapi.json` and `GET /asyncapi.json` for the routes there are).'),
   TOPIC_NOT_FOUND: fix(404, 'The topic does not exist and the cluster does not create topics on first use (see `SLUICE_CREATE_TOPICS`). Only answered once Sluice has seen the cluster leave a requested topic uncreated for 15 s; until then an unknown topic gets `503 TOPIC_NOT_READY`.'),
+  METHOD_NOT_ALLOWED: fix(405, 'The path exists but not for this method; `Allow` (and `allow` in the body) lists the methods it takes.'),
   BODY_TOO_LARGE: fix(413, 'Body over `SLUICE_MAX_BODY_BYTES` (default 1 MiB) as sent or once decoded: refused from `Content-Length` before reading, as soon as a streamed body passes the limit, or as soon as decoding does. `limitBytes` gives the limit.'),
   TOO_MANY_RECORDS: fix(413, 'More records in one body than `SLUICE_MAX_RECORDS_PER_REQUEST` (default 10,000); nothing written. Split it.'),
   UNSUPPORTED_MEDIA_TYPE: fix(415, 'Content-Type is not JSON/NDJSON, or a Content-Encoding other than gzip or lz4.'),
+  UPGRADE_REQUIRED: fix(426, 'A WebSocket route was requested without a WebSocket upgrade (`Upgrade: websocket`); connect with a WebSocket client, or use `GET /sse/topics/{topic}` for a plain HTTP stream.'),
   HEADERS_TOO_LARGE: fix(431, 'The request line and headers take more than 4 KiB (see [Connection limits](#connection-limits)); send fewer or shorter headers.'),
   RATE_LIMITED: later(429, 'The API key is over its `requestsPerSec`; retry after `Retry-After`.'),
   INVALID_TOPIC: fix(422, 'Not a legal Kafka topic name (1–249 of `a-z A-Z 0-9 . _ -`, not `.` or `..`), or a Kafka internal topic (`__consumer_offsets`, `__transaction_state`, `__share_group_state`: brokers refuse produce requests to them).'),
@@ -41,7 +43,7 @@ export const ERRORS = {
   DELIVERY_FAILED: later(503, 'Kafka did not acknowledge every record within `message.timeout.ms` (30 s); `delivered` of them may be in Kafka, so a retry can duplicate those.'),
   TOO_SLOW: later(503, 'Sent to a subscriber (WebSocket close `4008`, SSE `event: error`), not as an HTTP answer: it fell more than `SLUICE_WS_MAX_BACKPRESSURE_BYTES` behind (or, replaying, `SLUICE_REPLAY_BUFFER_BYTES`); reconnect with `from=<last token>`.'),
   SHUTTING_DOWN: later(503, 'The gateway is draining for shutdown; retry (another instance).'),
-  INTERNAL: { status: 500, retriable: true, retryAfter: false, description: 'Unexpected; logged with details. Retrying may work.' },
+  INTERNAL: { status: 500, retriable: true, retryAfter: false, description: 'Unexpected; logged once with the route and the `correlationId` that the body also carries (quote it when reporting). Retrying may work.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -82,11 +84,57 @@ export function renderErrorTable(): string {
   return [ERROR_TABLE_START, '| Code | Status | Retry? | Meaning and what to do |', '| --- | --- | --- | --- |', ...rows, ERROR_TABLE_END].join('\n');
 }
 
-/** The one mapping from any thrown value to the HTTP answer. */
-export function toErrorResponse(err: unknown): ErrorResponse {
+/** The one mapping from any thrown value to the HTTP answer (`correlationId`: an INTERNAL error's log reference). */
+export function toErrorResponse(err: unknown, correlationId?: string): ErrorResponse {
   const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', 'internal error');
-  const payload = { error: { code: e.code, message: e.message, retriable: e.retriable, ...(e.details ?? {}) } };
+  const payload = { error: { code: e.code, message: e.message, retriable: e.retriable, ...(e.details ?? {}), ...(correlationId ? { correlationId } : {}) } };
   return { status: e.status, body: JSON.stringify(payload), retriable: e.retriable, retryAfter: ERRORS[e.code].retryAfter };
+}
+
+/** The code any thrown value answers with. */
+export function errorCodeOf(err: unknown): ErrorCode {
+  return err instanceof SluiceError ? err.code : 'INTERNAL';
+}
+
+/**
+ * INVALID_PARAMETER for a name that is not accepted (a query parameter, a control-message field), naming it
+ * and suggesting the closest accepted one within a small edit distance (`form` → `from`, `acks` → `ack`).
+ */
+export function unknownParameter(what: string, name: string, accepted: readonly string[], where = ''): SluiceError {
+  const shown = JSON.stringify(name.slice(0, 100));
+  const suggestion = closest(name, accepted);
+  const hint = suggestion ? `; did you mean "${suggestion}"?` : accepted.length ? `; accepted: ${accepted.join(', ')}` : '; it takes none';
+  return new SluiceError('INVALID_PARAMETER', `unknown ${what} ${shown}${where ? ` for ${where}` : ''}${hint}`, { parameter: name.slice(0, 100), ...(suggestion ? { didYouMean: suggestion } : {}) });
+}
+
+/** The accepted name within edit distance ⌈len/3⌉ (at most 2) of `name`, or null. */
+export function closest(name: string, accepted: readonly string[]): string | null {
+  const lower = name.toLowerCase();
+  let best: string | null = null;
+  let bestDistance = Math.min(2, Math.ceil(lower.length / 3)) + 1;
+  for (const candidate of accepted) {
+    const d = editDistance(lower, candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Damerau–Levenshtein (optimal string alignment): a swap of two neighbours (`form`/`from`) counts once. */
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
 }
 
 /** Start-up failure: names the setting (or resource) at fault; the process exits non-zero. */
