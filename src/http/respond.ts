@@ -8,12 +8,20 @@ import { SluiceError, toErrorResponse } from '../errors.js';
 
 const STATUS_LINES: Record<number, string> = {
   200: '200 OK', 202: '202 Accepted', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed',
-  413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 422: '422 Unprocessable Entity', 429: '429 Too Many Requests',
+  413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 422: '422 Unprocessable Entity', 426: '426 Upgrade Required', 429: '429 Too Many Requests',
   431: '431 Request Header Fields Too Large',
   500: '500 Internal Server Error', 503: '503 Service Unavailable',
 };
 
 let retryAfterSeconds = '1';
+
+// A plain property on uWS's response object (it is a JS object): set once per request by the route wrapper.
+const ROUTE_TAG = 'sluiceRoute';
+
+/** Marks the response with the route-table id of the route answering it (for error metrics and logs). */
+export function tagRoute(res: HttpResponse, route: string): void {
+  (res as unknown as Record<string, string>)[ROUTE_TAG] = route;
+}
 
 /** Set once from configuration at start-up. */
 export function setRetryAfterSeconds(seconds: number): void {
@@ -38,6 +46,9 @@ export function sendError(res: HttpResponse, err: unknown, closeConnection = fal
   if (allowOrigin) writeCors(res, allowOrigin);
   if (e.retryAfter) res.writeHeader('retry-after', retryAfterSeconds);
   if (e.status === 401) res.writeHeader('www-authenticate', 'Bearer');
+  const allow = err instanceof SluiceError ? err.details?.allow : undefined;
+  if (e.status === 405 && Array.isArray(allow)) res.writeHeader('allow', allow.join(', '));
+  if (e.status === 426) res.writeHeader('upgrade', 'websocket');
   res.end(e.body, closeConnection);
 }
 

@@ -7,7 +7,7 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { accessSync, constants } from 'node:fs';
-import { SluiceError, StartupError } from '../errors.js';
+import { StartupError } from '../errors.js';
 import type { ProducePort } from '../producer/produce-port.js';
 import { SubscriberHub } from '../fanout/subscriber-hub.js';
 import type { FanoutGate, HubPort } from '../subscription/protocol.js';
@@ -15,6 +15,8 @@ import { registerHealthRoutes } from '../ops/health-routes.js';
 import { registerIngestRoutes } from './ingest-routes.js';
 import { Lifecycle } from './lifecycle.js';
 import { sendError, setRetryAfterSeconds } from '../http/respond.js';
+import { ContractApp } from '../api/contract-app.js';
+import { registerContractRoutes } from '../api/contract-routes.js';
 import { setReadingBudget } from './body-reader.js';
 import { DecodePool } from '../decode/decode-pool.js';
 import { AccessControl } from '../http/access-control.js';
@@ -51,6 +53,8 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
   const app = config.tlsCertFile
     ? uws.SSLApp({ cert_file_name: config.tlsCertFile, key_file_name: config.tlsKeyFile, passphrase: config.tlsKeyPassphrase || undefined })
     : uws.App();
+  // Every route below must be a row of the route table (src/api/routes.ts), and every row a route.
+  const contract = new ContractApp(app);
   const lifecycle = new Lifecycle();
   const access = config.apiKeysFile ? AccessControl.fromFile(config.apiKeysFile) : AccessControl.open();
   const hub = new SubscriberHub(app, access, log.child({ component: 'fanout' }));
@@ -73,11 +77,10 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
       if (!aborted) res.cork(() => sendError(res, err));
     });
   });
+  registerContractRoutes(app);
   app.options('/*', (res, req) => answerPreflight(res, req));
-  app.any('/*', (res, req) => {
-    const what = `${req.getMethod().toUpperCase()} ${req.getUrl()}`;
-    sendError(res, new SluiceError('ROUTE_NOT_FOUND', `no route for ${what}`));
-  });
+  contract.installFallback();
+  contract.assertComplete();
   return { app, hub, lifecycle, close: async () => decodePool?.close() };
 }
 

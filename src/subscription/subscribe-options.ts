@@ -3,11 +3,12 @@
  * `{"op":"subscribe",…}` control message into a SubscribeRequest, refusing bad values with
  * INVALID_PARAMETER before anything reaches Kafka. Pure: runs in whichever thread holds the socket.
  */
-import { SluiceError } from '../errors.js';
+import { SluiceError, unknownParameter } from '../errors.js';
 import { assertLegalTopicName } from '../decode/topic-name.js';
 import { decodeResumeToken } from './resume-token.js';
 import { parseRecordFilter } from './record-filter.js';
 import type { StartFrom, SubscribeRequest } from './protocol.js';
+import { SUBSCRIBE_MESSAGE_FIELDS, UNSUBSCRIBE_MESSAGE_FIELDS } from './subscribe-params.js';
 
 const GROUP = /^[A-Za-z0-9._-]{1,100}$/;
 const MAX_KEY_LENGTH = 1024;
@@ -55,6 +56,8 @@ export function readControlMessage(text: string): ControlMessage {
   }
   if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) throw new SluiceError('INVALID_PARAMETER', 'a control message must be a JSON object like {"op":"subscribe","topic":"t"}');
   const m = msg as Record<string, unknown>;
+  const fields = m.op === 'unsubscribe' ? UNSUBSCRIBE_MESSAGE_FIELDS : SUBSCRIBE_MESSAGE_FIELDS;
+  for (const name of Object.keys(m)) if (!fields.includes(name)) throw unknownParameter(`${m.op === 'unsubscribe' ? 'unsubscribe' : 'subscribe'} message field`, name, fields);
   if (typeof m.topic !== 'string') throw new SluiceError('INVALID_PARAMETER', 'a control message needs "topic" (a string)');
   const option = (name: string): string | undefined => {
     const v = m[name];
