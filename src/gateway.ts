@@ -20,7 +20,7 @@ import { kafkaReaderFactory, openReaderCounts } from './consumer/kafka-reader.js
 import type { FanoutGate, HubPort } from './subscription/protocol.js';
 import { loadUws } from './ingress/uws-native.js';
 import { buildHttpApp, checkTlsSettings, listen, type HttpAppDeps } from './ingress/http-app.js';
-import { GatewayMetrics, RequestTally } from './ops/metrics.js';
+import { ErrorTally, GatewayMetrics, RequestTally } from './ops/metrics.js';
 import { AccessControl } from './http/access-control.js';
 import { IngressWorkers } from './ingress/ingress-workers.js';
 import { KafkaConsumer, librdkafkaVersion } from './kafka-client.js';
@@ -96,6 +96,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   const metricsText = () => {
     // Gauges read at scrape time rather than updated on the hot path.
     metrics.addRequests(tally.drain());
+    metrics.addErrors(errorTally.drain());
     const inflight = producer.inflight;
     metrics.inflightRecords.set(inflight.records);
     metrics.inflightBytes.set(inflight.bytes);
@@ -109,13 +110,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   // Requests are tallied in a plain Map and handed to prom-client at scrape time: no label lookups per request.
   const tally = new RequestTally();
   const countRequest = (route: string, status: number, records: number) => tally.add(route, status, records);
+  const errorTally = new ErrorTally();
+  const countError = (code: string, route: string) => errorTally.add(code, route);
 
   let fail!: (reason: string) => void;
   const failed = new Promise<string>((resolve) => (fail = resolve));
   let ingress: Ingress;
   try {
     ingress = config.ingressThreads === 0
-      ? await startMainThreadIngress(uws, config, producePort, connectFanout, () => producer.ready, countRequest, metricsText, log)
+      ? await startMainThreadIngress(uws, config, producePort, connectFanout, () => producer.ready, countRequest, countError, metricsText, log)
       : await startWorkerIngress(config, producePort, connectFanout, () => producer.ready, metrics, metricsText, log, fail);
   } catch (err) {
     await producer.disconnect();
@@ -155,8 +158,8 @@ interface Ingress {
 }
 
 async function startMainThreadIngress(uws: ReturnType<typeof loadUws>, config: Config, producer: ProducePort, connectFanout: (hub: HubPort) => FanoutGate,
-  ready: () => boolean, countRequest: HttpAppDeps['countRequest'], metricsText: () => Promise<string>, log: Logger): Promise<Ingress> {
-  const { app, hub, lifecycle, close } = buildHttpApp(uws, { config, producer, connectFanout, ready, countRequest, metricsText, log });
+  ready: () => boolean, countRequest: HttpAppDeps['countRequest'], countError: HttpAppDeps['countError'], metricsText: () => Promise<string>, log: Logger): Promise<Ingress> {
+  const { app, hub, lifecycle, close } = buildHttpApp(uws, { config, producer, connectFanout, ready, countRequest, countError, metricsText, log });
   const socket = await listen(app, config.host, config.port);
   if (!socket) throw new StartupError(`SLUICE_PORT=${config.port}: cannot listen on ${config.host}:${config.port} (in use?)`);
   return {

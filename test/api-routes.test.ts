@@ -2,7 +2,8 @@
  * The route table is the app: `/openapi.json` and `/asyncapi.json` are served and well-formed, every row of
  * the table is answered by its route, and what is not in the table is refused clearly — unknown or
  * repeated query parameters and control-message fields (400 naming them, with "did you mean"), another
- * method on a known path (405 + Allow), a plain GET on a WebSocket route (426).
+ * method on a known path (405 + Allow), a plain GET on a WebSocket route (426) — and counted in
+ * `sluice_errors_total{code,route}`.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -203,6 +204,25 @@ describe('saying no clearly', () => {
       expect(res.headers.get('upgrade')).toBe('websocket');
     }
     expect((await request('GET', '/ws/topics/t')).json.error.message).toContain('GET /sse/topics/t');
+  });
+
+  it('error answers are counted by code and route in sluice_errors_total', async () => {
+    await postJson(`${gateway().url}/topics/t?acks=all`, '{}');
+    await request('GET', '/ws');
+    const text = (await request('GET', '/metrics')).text;
+    const count = (code: string, route: string) => Number(new RegExp(`^sluice_errors_total\\{code="${code}",route="${route}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    expect(count('INVALID_PARAMETER', 'topics')).toBeGreaterThanOrEqual(3);
+    expect(count('INVALID_PARAMETER', 'ws_topics')).toBeGreaterThanOrEqual(1);
+    expect(count('INVALID_PARAMETER', 'sse_topics')).toBeGreaterThanOrEqual(1);
+    expect(count('METHOD_NOT_ALLOWED', 'unmatched')).toBeGreaterThanOrEqual(4);
+    expect(count('UPGRADE_REQUIRED', 'unmatched')).toBeGreaterThanOrEqual(4);
+    expect(count('ROUTE_NOT_FOUND', 'unmatched')).toBeGreaterThanOrEqual(2);
+    // Labels stay bounded: codes from the registry, routes from the table.
+    const routes = new Set([...ROUTES.map((r) => r.id), 'unmatched']);
+    for (const m of text.matchAll(/^sluice_errors_total\{code="([A-Z_]+)",route="([a-z_]+)"\}/gm)) {
+      expect(Object.keys(ERRORS)).toContain(m[1]);
+      expect(routes).toContain(m[2]);
+    }
   });
 });
 

@@ -2,9 +2,14 @@
  * Writing answers with uWS: JSON bodies, status lines, and the one place errors become HTTP responses
  * (status + `{"error":{"code","message","retriable"}}` + `Retry-After` where the error registry says a retry can succeed). Callers outside the
  * synchronous part of a handler wrap these in `res.cork()`.
+ *
+ * Every error answer is reported once, here, to the error observer with the route it answered for (the
+ * route table id that `tagRoute` put on the response): it counts `sluice_errors_total{code,route}` and logs
+ * INTERNAL errors with a correlation id that the body carries too.
  */
+import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { SluiceError, toErrorResponse } from '../errors.js';
+import { SluiceError, errorCodeOf, toErrorResponse, type ErrorCode } from '../errors.js';
 
 const STATUS_LINES: Record<number, string> = {
   200: '200 OK', 202: '202 Accepted', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed',
@@ -15,12 +20,25 @@ const STATUS_LINES: Record<number, string> = {
 
 let retryAfterSeconds = '1';
 
+/** Sees every error answer: its code, the route id it answered for, the thrown value, and (INTERNAL only) the correlation id. */
+export type ErrorObserver = (code: ErrorCode, route: string, err: unknown, correlationId: string | undefined) => void;
+let observeError: ErrorObserver = () => {};
+
+/** Set once at start-up, like the Retry-After seconds. */
+export function setErrorObserver(observer: ErrorObserver): void {
+  observeError = observer;
+}
+
 // A plain property on uWS's response object (it is a JS object): set once per request by the route wrapper.
 const ROUTE_TAG = 'sluiceRoute';
 
 /** Marks the response with the route-table id of the route answering it (for error metrics and logs). */
 export function tagRoute(res: HttpResponse, route: string): void {
   (res as unknown as Record<string, string>)[ROUTE_TAG] = route;
+}
+
+function routeOf(res: HttpResponse): string {
+  return (res as unknown as Record<string, string | undefined>)[ROUTE_TAG] ?? 'unknown';
 }
 
 /** Set once from configuration at start-up. */
@@ -40,7 +58,10 @@ export function sendJson(res: HttpResponse, status: number, body: string, closeC
  * was read (413 on Content-Length, 415, 422): closing is the only way to stop the client's upload.
  */
 export function sendError(res: HttpResponse, err: unknown, closeConnection = false, allowOrigin: string | null = null): void {
-  const e = toErrorResponse(err);
+  const code = errorCodeOf(err);
+  const correlationId = code === 'INTERNAL' ? randomUUID() : undefined;
+  const e = toErrorResponse(err, correlationId);
+  observeError(code, routeOf(res), err, correlationId);
   res.writeStatus(STATUS_LINES[e.status] ?? String(e.status));
   res.writeHeader('content-type', 'application/json');
   if (allowOrigin) writeCors(res, allowOrigin);
@@ -78,6 +99,6 @@ export function guard(res: HttpResponse, handler: () => void): void {
     handler();
   } catch (err) {
     res.onAborted(() => {});
-    sendError(res, err instanceof SluiceError ? err : new SluiceError('INTERNAL', 'internal error'), true);
+    sendError(res, err, true); // anything but a SluiceError answers INTERNAL, logged with its stack by the error observer
   }
 }

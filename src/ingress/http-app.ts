@@ -14,7 +14,7 @@ import type { FanoutGate, HubPort } from '../subscription/protocol.js';
 import { registerHealthRoutes } from '../ops/health-routes.js';
 import { registerIngestRoutes } from './ingest-routes.js';
 import { Lifecycle } from './lifecycle.js';
-import { sendError, setRetryAfterSeconds } from '../http/respond.js';
+import { sendError, setErrorObserver, setRetryAfterSeconds } from '../http/respond.js';
 import { ContractApp } from '../api/contract-app.js';
 import { registerContractRoutes } from '../api/contract-routes.js';
 import { setReadingBudget } from './body-reader.js';
@@ -32,6 +32,8 @@ export interface HttpAppDeps {
   /** True while the producer reaches a broker. */
   ready: () => boolean;
   countRequest: (route: string, status: number, records: number) => void;
+  /** Counts one error answer (`sluice_errors_total{code,route}`; route: a route-table id). */
+  countError: (code: string, route: string) => void;
   /** Prometheus text for GET /metrics (gathered on the main thread). */
   metricsText: () => Promise<string>;
   log: Logger;
@@ -50,6 +52,12 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
   setRetryAfterSeconds(config.retryAfterSeconds);
   setCorsOrigins(config.corsOrigins);
   setReadingBudget(Math.floor(config.maxReadingBytes / Math.max(1, config.ingressThreads)));
+  // The one place error answers are counted and INTERNAL errors logged (with the correlation id their body carries).
+  const errorLog = log.child({ component: 'errors' });
+  setErrorObserver((code, route, err, correlationId) => {
+    deps.countError(code, route);
+    if (correlationId) errorLog.error({ route, correlationId, err }, 'internal error');
+  });
   const app = config.tlsCertFile
     ? uws.SSLApp({ cert_file_name: config.tlsCertFile, key_file_name: config.tlsKeyFile, passphrase: config.tlsKeyPassphrase || undefined })
     : uws.App();

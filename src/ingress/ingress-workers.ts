@@ -193,6 +193,9 @@ export class IngressWorkers {
       case 'slow-drops':
         this.metrics.addSlowDrops(msg.drops);
         break;
+      case 'error-counts':
+        this.metrics.addErrors(msg.counts);
+        break;
       case 'request-counts':
         this.metrics.addRequests(msg.counts);
         break;
