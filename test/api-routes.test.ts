@@ -209,8 +209,13 @@ describe('saying no clearly', () => {
   it('error answers are counted by code and route in sluice_errors_total', async () => {
     await postJson(`${gateway().url}/topics/t?acks=all`, '{}');
     await request('GET', '/ws');
-    const text = (await request('GET', '/metrics')).text;
+    // With ingress worker threads (SLUICE_TEST_INGRESS_THREADS), counts reach the main thread once a second.
+    let text = '';
     const count = (code: string, route: string) => Number(new RegExp(`^sluice_errors_total\\{code="${code}",route="${route}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    for (let i = 0; i < 30 && count('INVALID_PARAMETER', 'topics') < 3; i++) {
+      text = (await request('GET', '/metrics')).text;
+      if (count('INVALID_PARAMETER', 'topics') < 3) await new Promise((r) => setTimeout(r, 200));
+    }
     expect(count('INVALID_PARAMETER', 'topics')).toBeGreaterThanOrEqual(3);
     expect(count('INVALID_PARAMETER', 'ws_topics')).toBeGreaterThanOrEqual(1);
     expect(count('INVALID_PARAMETER', 'sse_topics')).toBeGreaterThanOrEqual(1);
