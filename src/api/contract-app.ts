@@ -38,7 +38,7 @@ export class ContractApp {
       const route = this.find('get', 'websocket', pattern);
       const upgrade = behavior.upgrade;
       if (!upgrade) throw new StartupError(`WebSocket route ${pattern} has no upgrade handler: its query cannot be checked`);
-      return ws(pattern, { ...behavior, upgrade: this.wrap(route, upgrade as Handler, true) as typeof upgrade });
+      return ws(pattern, { ...behavior, upgrade: this.wrap(route, upgrade as Handler) as typeof upgrade });
     };
   }
 
@@ -61,15 +61,15 @@ export class ContractApp {
     return route;
   }
 
-  private wrap(route: RouteSpec, handler: Handler, upgrade = false): Handler {
+  private wrap(route: RouteSpec, handler: Handler): Handler {
     const check: QueryCheck | null = queryChecker(route);
     const id = route.id;
     // A body that was not read: close the connection with the answer (the only way to stop an upload).
     const close = route.body !== undefined;
     if (!check) {
-      return upgrade ? handler : (res, req) => {
+      return (res: HttpResponse, req: HttpRequest, ...rest: unknown[]) => {
         tagRoute(res, id);
-        return handler(res, req);
+        return (handler as (...a: unknown[]) => void)(res, req, ...rest);
       };
     }
     return (res: HttpResponse, req: HttpRequest, ...rest: unknown[]) => {

@@ -14,15 +14,24 @@ export function queryChecker(route: RouteSpec): QueryCheck | null {
   if (route.query === 'any') return null;
   const accepted = route.query.map((p) => p.name);
   const where = `${route.transport === 'websocket' ? 'WebSocket' : route.method.toUpperCase()} ${openApiPath(route.path)}`;
+  if (accepted.length > 31) throw new Error(`${where}: too many query parameters for the repeat bitmask`);
+  // One pass with indexOf, no intermediate arrays; names are decoded only when they hold an escape.
   return (raw) => {
-    let seen: string[] | undefined;
-    for (const part of raw.split('&')) {
-      if (part === '') continue;
-      const eq = part.indexOf('=');
-      const name = decodeName(eq < 0 ? part : part.slice(0, eq));
-      if (!accepted.includes(name)) throw unknownParameter('query parameter', name, accepted, where);
-      if (seen?.includes(name)) throw new SluiceError('INVALID_PARAMETER', `query parameter "${name}" is given more than once; give it once`, { parameter: name });
-      (seen ??= []).push(name);
+    let seen = 0;
+    for (let start = 0; start < raw.length;) {
+      let end = raw.indexOf('&', start);
+      if (end < 0) end = raw.length;
+      if (end > start) {
+        let eq = raw.indexOf('=', start);
+        if (eq < 0 || eq > end) eq = end;
+        let name = raw.slice(start, eq);
+        if (name.includes('%') || name.includes('+')) name = decodeName(name);
+        const i = accepted.indexOf(name);
+        if (i < 0) throw unknownParameter('query parameter', name, accepted, where);
+        if (seen & (1 << i)) throw new SluiceError('INVALID_PARAMETER', `query parameter "${name}" is given more than once; give it once`, { parameter: name });
+        seen |= 1 << i;
+      }
+      start = end + 1;
     }
   };
 }
