@@ -27,4 +27,5 @@ it('the Dockerfile builds the native client from source in a build stage and run
   expect(dockerfile).toMatch(/COPY native-config/);
   // GET / serves the dashboard from these files: the runtime image needs them beside dist/.
   expect(dockerfile).toMatch(/COPY src\/dashboard \.\/src\/dashboard/);
+  expect(dockerfile).toMatch(/COPY src\/api\/docs-page \.\/src\/api\/docs-page/);
 });
