@@ -19,7 +19,7 @@ import type { Config } from '../config/schema.js';
 import { SluiceError } from '../errors.js';
 import type { FanoutGate, HubPort, SubscribeRequest, SubscriptionState, Transport } from '../subscription/protocol.js';
 import { encodeEnvelope, keyText, readValue } from '../subscription/frame-encoder.js';
-import { parseRecordFilter } from '../subscription/record-filter.js';
+import { parseRecordFilter, type RecordFilter } from '../subscription/record-filter.js';
 import { fieldAt, parseViewSpec } from '../subscription/view-spec.js';
 import { PositionVector } from '../subscription/resume-token.js';
 import type { LibrdkafkaStats } from '../ops/metrics.js';
@@ -212,22 +212,38 @@ export class SubscriptionRegistry implements SubscriptionHost {
     return frames;
   }
 
+  admitView(req: SubscribeRequest): void {
+    const state = this.topicStates.get(req.topic);
+    if (!state || !req.view) return;
+    const name = this.channelName(req, parseRecordFilter(req.key, req.where), parseViewSpec(req.view).canonical, null);
+    if (req.from.kind === 'latest' && !req.snapshotMs && state.channels.has(name)) return; // joins an existing computation
+    this.checkViewRoom(req.topic, state);
+  }
+
+  private checkViewRoom(topic: string, state: TopicState): void {
+    let views = 0;
+    for (const ch of state.channels.values()) if (ch.view) views++;
+    const max = this.views.maxViewsPerTopic;
+    if (views >= max) {
+      throw new SluiceError('OVERLOADED', `${views} windowed views are computed on ${topic} (SLUICE_MAX_VIEWS_PER_TOPIC=${max}); use the parameters of an existing view, or retry later`, { limit: 'SLUICE_MAX_VIEWS_PER_TOPIC' });
+    }
+  }
+
+  private channelName(req: SubscribeRequest, filter: RecordFilter | null, viewCanonical: string | null, owner: Subscription | null): string {
+    if (req.style === 'value') return `v:${req.topic}`;
+    if (viewCanonical !== null) return `w:${req.topic}\n${filter?.canonical ?? ''}\n${viewCanonical}${owner ? `\n#${owner.id}` : ''}`;
+    return `r:${req.topic}${filter ? `\n${filter.canonical}` : ''}`;
+  }
+
   channelFor(req: SubscribeRequest, state: TopicState, owner: Subscription | null): Channel {
     const filter = parseRecordFilter(req.key, req.where);
     const spec = req.view ? parseViewSpec(req.view) : null;
-    const name = req.style === 'value' ? `v:${req.topic}`
-      : spec ? `w:${req.topic}\n${filter?.canonical ?? ''}\n${spec.canonical}${owner ? `\n#${owner.id}` : ''}`
-      : `r:${req.topic}${filter ? `\n${filter.canonical}` : ''}`;
+    const name = this.channelName(req, filter, spec?.canonical ?? null, owner);
     let channel = state.channels.get(name);
     if (!channel) {
       let view: Channel['view'] = null;
       if (spec) {
-        let views = 0;
-        for (const ch of state.channels.values()) if (ch.view) views++;
-        const max = this.views.maxViewsPerTopic;
-        if (views >= max) {
-          throw new SluiceError('OVERLOADED', `${views} windowed views are computed on ${req.topic} (SLUICE_MAX_VIEWS_PER_TOPIC=${max}); use the parameters of an existing view, or retry later`, { limit: 'SLUICE_MAX_VIEWS_PER_TOPIC' });
-        }
+        this.checkViewRoom(req.topic, state);
         view = { spec, owner, engine: new WindowAggregator(spec, req.topic, { maxGroups: this.views.viewMaxGroups, maxOpenWindows: this.views.viewMaxOpenWindows }) };
       }
       state.channels.set(name, (channel = { name, style: req.style, filter, view, members: new Map(), replaying: new Set() }));

@@ -72,6 +72,8 @@ export interface SubscriptionHost {
   /** Records through a view's computation; returns the frames of the windows they closed. Throws at a view bound. */
   feedView(channel: Channel, records: Message[], values: unknown[]): string[];
   topicState(topic: string): TopicState | undefined;
+  /** Throws OVERLOADED when the view would be one more than SLUICE_MAX_VIEWS_PER_TOPIC on its topic. */
+  admitView(req: SubscribeRequest): void;
   /** `owner`: a view with history gets a channel of its own (its windows start from its own history). */
   channelFor(req: SubscribeRequest, state: TopicState, owner: Subscription | null): Channel;
   joinChannel(s: Subscription, channel: Channel): void;
@@ -200,7 +202,10 @@ export class Subscription {
       this.holdsReplaySlot = true;
     }
     await this.feed.ready;
-    if (this.closed || !(await this.upgraded())) return;
+    if (this.closed) return;
+    // A view over the topic's bound is refused before the upgrade (an HTTP answer); channelFor checks again.
+    if (req.view) host.admitView(req);
+    if (!(await this.upgraded())) return;
     const state = host.topicState(req.topic);
     if (!state) throw new SluiceError('SHUTTING_DOWN', 'server shutting down');
     const channel = (this.channel = host.channelFor(req, state, req.view && wantsHistory ? this : null));
