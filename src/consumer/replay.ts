@@ -167,7 +167,8 @@ export class Replay {
               finish(p);
               continue;
             }
-            const token = position.advance(p, m.offset);
+            // Snapshot and view frames carry no token: skip building one per record.
+            const token = snapshot || view ? '' : position.advance(p, m.offset);
             const value: ValueText | undefined = parse ? readValue(m.value) : undefined;
             if (this.d.filter && !this.d.filter.matches(keyText(m.key), value?.parsed)) continue;
             if (snapshot) snapshot.put(m, value!);
