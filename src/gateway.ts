@@ -103,6 +103,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     for (const [transport, n] of Object.entries(subscriptions.counts())) metrics.subscribers.labels(transport).set(n);
     const life = subscriptions.lifecycle();
     metrics.setLifecycle(openReaderCounts(), life.subscriptions, life.replaysInProgress, life.groupMembers);
+    metrics.windowLateRecords.inc(subscriptions.takeLateRecords());
+    metrics.liveViews.set(subscriptions.viewCount);
     const drops = ingress?.takeSlowDrops();
     if (drops) metrics.addSlowDrops(drops);
     return metrics.registry.metrics();

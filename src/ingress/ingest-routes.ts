@@ -52,10 +52,16 @@ interface RequestMeta {
   key: string | null;
   durable: boolean;
   headers: [string, string][] | null;
+  /** `X-Kafka-Timestamp` (epoch ms): the records' Kafka CreateTime; null: the producer's clock. */
+  timestampMs: number | null;
 }
 
+const KAFKA_PREFIX = 'x-kafka-';
 const HEADER_PREFIX = 'x-kafka-header-';
 const MAX_KAFKA_HEADERS = 32;
+const TIMESTAMP_HEADER = 'x-kafka-timestamp';
+/** Epoch ms as a plain decimal integer; at most year 2286 (13 digits). */
+const TIMESTAMP_TEXT = /^\d{1,13}$/;
 /**
  * uWS parses a header block that arrives in one read whatever its size, but keeps at most 4 KiB of one
  * that spans reads and closes the connection without an answer beyond that: whether 5 KiB of headers
@@ -169,7 +175,7 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
       if (records.count > config.maxRecordsPerRequest) {
         throw new SluiceError('TOO_MANY_RECORDS', `the body holds ${records.count} records; at most ${config.maxRecordsPerRequest} per request`, { limit: config.maxRecordsPerRequest });
       }
-      return deps.producer.submit({ topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable })
+      return deps.producer.submit({ topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable, timestampMs: meta.timestampMs })
         .then((result) => {
           const { status, body: answer } = route.answer(result, meta.durable, records);
           finish(status, answer, records.count);
@@ -185,8 +191,15 @@ function readMeta(req: HttpRequest, topic: string, config: Config, ndjsonAllowed
   // so only blocks certainly over the limit are refused.
   const query = req.getQuery();
   let headerBytes = req.getMethod().length + req.getUrl().length + (query ? query.length + 1 : 0) + 14;
+  let timestampText = null as string | null;
   req.forEach((name, value) => {
     headerBytes += name.length + value.length + 3;
+    // One prefix test per header, as before the timestamp header existed: requests without it pay nothing.
+    if (!name.startsWith(KAFKA_PREFIX)) return;
+    if (name === TIMESTAMP_HEADER) {
+      timestampText = value;
+      return;
+    }
     if (!name.startsWith(HEADER_PREFIX) || name.length === HEADER_PREFIX.length) return;
     (headers ??= []).push([name.slice(HEADER_PREFIX.length), value]);
   });
@@ -220,5 +233,11 @@ function readMeta(req: HttpRequest, topic: string, config: Config, ndjsonAllowed
   const keyParam = req.getQuery('key');
   const key = keyParam === undefined || keyParam === '' ? null : keyParam;
 
-  return { topic, format, encoding, declaredLength, key, durable, headers };
+  let timestampMs: number | null = null;
+  if (timestampText !== null) {
+    if (!TIMESTAMP_TEXT.test(timestampText)) throw new SluiceError('INVALID_PARAMETER', `X-Kafka-Timestamp must be epoch milliseconds (a non-negative integer), not "${timestampText.slice(0, 40)}"`);
+    timestampMs = Number(timestampText);
+  }
+
+  return { topic, format, encoding, declaredLength, key, durable, headers, timestampMs };
 }

@@ -21,6 +21,7 @@ export interface ProduceDescriptor {
   key: string | null;
   headers: [string, string][] | null;
   durable: boolean;
+  timestampMs: number | null;
   /** Index of the request's first record in the batch's starts/ends arrays. */
   first: number;
   count: number;

@@ -35,6 +35,8 @@ export class GatewayMetrics {
   readonly kafkaConsumers = new Gauge({ name: 'sluice_kafka_consumers', help: 'Kafka consumers open (created and not yet disconnected), by role: live (one per followed topic), replay (one per replay in progress), group (one per topic and group with members here).', labelNames: ['role'], registers: [this.registry] });
   readonly subscriptions = new Gauge({ name: 'sluice_subscriptions', help: 'Subscriptions by lifecycle state (preparing: topic lookup, consumer start, waiting for the upgrade; replaying: reading history; live) and transport.', labelNames: ['state', 'transport'], registers: [this.registry] });
   readonly replaysInProgress = new Gauge({ name: 'sluice_replays_in_progress', help: 'Replay slots held (at most SLUICE_MAX_REPLAYS).', registers: [this.registry] });
+  readonly windowLateRecords = new Counter({ name: 'sluice_window_late_records_total', help: 'Records of windowed views (`window=`) that arrived after a window they belong to had closed (end + grace passed): not in that window\'s frame.', registers: [this.registry] });
+  readonly liveViews = new Gauge({ name: 'sluice_window_views', help: 'Windowed views computed (one per distinct view and topic, plus one per view subscription reading history).', registers: [this.registry] });
   readonly groupMembers = new Gauge({ name: 'sluice_group_members', help: 'Subscriptions that records of a consumer group are dealt to.', registers: [this.registry] });
 
   readonly slowDrops = new Counter({ name: 'sluice_subscribers_dropped_slow_total', help: 'Subscribers closed for falling too far behind (WebSocket close 4008, SSE error TOO_SLOW), by transport.', labelNames: ['transport'], registers: [this.registry] });

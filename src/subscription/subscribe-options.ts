@@ -9,11 +9,14 @@ import { decodeResumeToken } from './resume-token.js';
 import { parseRecordFilter } from './record-filter.js';
 import type { StartFrom, SubscribeRequest } from './protocol.js';
 import { SUBSCRIBE_MESSAGE_FIELDS, UNSUBSCRIBE_MESSAGE_FIELDS } from './subscribe-params.js';
+import { parseSnapshot, parseViewSpec, type ViewParams } from './view-spec.js';
 
 const GROUP = /^[A-Za-z0-9._-]{1,100}$/;
 const MAX_KEY_LENGTH = 1024;
 
-export type SubscribeOptions = Pick<SubscribeRequest, 'topic' | 'from' | 'key' | 'where' | 'group'>;
+export type SubscribeOptions = Pick<SubscribeRequest, 'topic' | 'from' | 'key' | 'where' | 'group' | 'snapshotMs' | 'view'>;
+
+const VIEW_OPTIONS = ['hop', 'grace', 'agg', 'by', 'alert'] as const;
 
 /** `get` returns a parameter's value, or undefined/'' when absent. `lastEventId` (SSE) resumes when `from` is absent. */
 export function readSubscribeOptions(topic: string, get: (name: string) => string | undefined | null, lastEventId = ''): SubscribeOptions {
@@ -32,7 +35,31 @@ export function readSubscribeOptions(topic: string, get: (name: string) => strin
     }
     if (key !== null || where !== null) throw new SluiceError('INVALID_PARAMETER', 'key and where filters are not available with group');
   }
-  return { topic, from, key, where, group };
+  const snapshotText = get('snapshot') || null;
+  const snapshotMs = snapshotText === null ? null : parseSnapshot(snapshotText);
+  const windowText = get('window') || null;
+  let view: ViewParams | null = null;
+  if (windowText !== null) {
+    view = { window: windowText, hop: get('hop') || null, grace: get('grace') || null, agg: get('agg') || null, by: get('by') || null, alert: get('alert') || null };
+    parseViewSpec(view); // refuse a bad view here, as a 400 / error frame
+  } else {
+    for (const name of VIEW_OPTIONS) {
+      if (!get(name)) continue;
+      throw new SluiceError('INVALID_PARAMETER', name === 'alert'
+        ? 'alert needs a window (e.g. window=1m&agg=avg(temperature)&alert=avg(temperature)>50); for an alert per record use where=temperature>50'
+        : `${name} needs window= (e.g. window=10s)`);
+    }
+  }
+  if (snapshotMs !== null || view !== null) {
+    const what = snapshotMs !== null ? 'snapshot' : 'window';
+    if (group !== null) throw new SluiceError('INVALID_PARAMETER', `${what} is not available with group`);
+    if (snapshotMs !== null && view !== null) throw new SluiceError('INVALID_PARAMETER', 'snapshot and window cannot be combined: subscribe twice');
+    if (snapshotMs !== null && from.kind !== 'latest') {
+      throw new SluiceError('INVALID_PARAMETER', 'snapshot starts its own read back over the span: leave out from (to resume after a snapshot, use from=<token> without snapshot)');
+    }
+  }
+  // Only set when asked for: a plain subscription's options stay what they were.
+  return { topic, from, key, where, group, ...(snapshotMs !== null ? { snapshotMs } : {}), ...(view !== null ? { view } : {}) };
 }
 
 function parseFrom(text: string): StartFrom {

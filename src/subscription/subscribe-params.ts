@@ -23,6 +23,34 @@ export const SUBSCRIBE_PARAMS = [
     name: 'group', type: 'string', pattern: '^[A-Za-z0-9._-]{1,100}$',
     description: 'Share the topic with the other subscribers of this group (Kafka consumer-group semantics: each record goes to one of them; offsets are committed). With `group`, `from` may only be `latest` or `earliest` and `key`/`where` are not available.',
   },
+  {
+    name: 'snapshot', type: 'string', example: '1h',
+    description: 'Live view: first the latest record of every key seen in this span (`30s`, `10m`, `1h`, …; frames marked `"snapshot":true`, then `{"event":"snapshot-end",…}`), then the live stream from exactly after it. Not with `from` or `group`.',
+  },
+  {
+    name: 'window', type: 'string', example: '1m',
+    description: 'Live view: aggregate records in windows of this length on Kafka record timestamps (tumbling; with `hop`, hopping); one `{"event":"window",…}` frame per window and group when it closes.',
+  },
+  {
+    name: 'hop', type: 'string', example: '10s',
+    description: 'With `window`: start a window every `hop` (hopping windows); must divide the window length.',
+  },
+  {
+    name: 'agg', type: 'string', example: 'count(),avg(temperature),max(temperature)',
+    description: 'With `window`: the aggregates, comma-separated: `count()`, `avg(f)`, `min(f)`, `max(f)`, `sum(f)`, `last(f)` over a numeric JSON field `f` (dotted paths allowed).',
+  },
+  {
+    name: 'by', type: 'string', example: 'device_id',
+    description: 'With `window`: group by this JSON field, or `key` for the record key.',
+  },
+  {
+    name: 'grace', type: 'string', example: '5s',
+    description: 'With `window`: how long after a window ends late records are still counted in it; later ones are counted in `sluice_window_late_records_total`.',
+  },
+  {
+    name: 'alert', type: 'string', example: 'avg(temperature)>50',
+    description: 'With `window`: `{"event":"alert","state":"firing"|"resolved",…}` frames when a group\'s aggregate crosses the threshold and when it recovers.',
+  },
 ] as const;
 
 export type SubscribeParamName = (typeof SUBSCRIBE_PARAMS)[number]['name'];
