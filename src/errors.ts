@@ -34,6 +34,7 @@ export const ERRORS = {
   RATE_LIMITED: later(429, 'The API key is over its `requestsPerSec`; retry after `Retry-After`.'),
   INVALID_TOPIC: fix(422, 'Not a legal Kafka topic name (1–249 of `a-z A-Z 0-9 . _ -`, not `.` or `..`), or a Kafka internal topic (`__consumer_offsets`, `__transaction_state`, `__share_group_state`: brokers refuse produce requests to them).'),
   IDEMPOTENCY_KEY_REUSED: fix(422, 'The `Idempotency-Key` was already used, within `SLUICE_IDEMPOTENCY_WINDOW_S`, for a different request (route, topic, query parameters or body); nothing written. Use a new key for a new request.'),
+  SCHEMA_VALIDATION_FAILED: fix(422, 'A record does not match its topic\'s JSON Schema (`SLUICE_SCHEMAS_DIR`, or the Schema Registry): `index` names the array element (or `line` the NDJSON line), `pointer` the JSON pointer into the record, `rule` the schema keyword that failed; the whole request was refused, nothing written. Fix the record and resend.'),
   VALIDATION_FAILED: fix(422, 'Valid JSON without the fields a seed route needs.'),
   QUEUE_FULL: later(503, 'The producer\'s queue or Sluice\'s in-flight budget is full; nothing was queued. Retry after `Retry-After`.'),
   OVERLOADED: later(503, 'A bound was reached; `limit` names it: `SLUICE_MAX_READING_BYTES` (request bodies being received at once; nothing was queued), or, for a subscription, `SLUICE_MAX_LIVE_TOPICS`, `SLUICE_MAX_REPLAYS` or `SLUICE_MAX_GROUPS`. Retry after `Retry-After`.'),

@@ -67,6 +67,7 @@ export const SETTINGS = {
   decodeThreads: int('SLUICE_DECODE_THREADS', 1, 1, 64, 'Threads of the decode pool (when SLUICE_DECODE_OFFLOAD_BYTES > 0).'),
   maxReadingBytes: int('SLUICE_MAX_READING_BYTES', 256 * MiB, 1024, 16 * 1024 * MiB,
     'Bytes of request bodies being received at once, across all connections; a request that would pass it gets 503 OVERLOADED.'),
+  schemasDir: str('SLUICE_SCHEMAS_DIR', '', 'Folder of JSON Schemas (draft 2020-12) checked on produce: `<topic>.schema.json` for one topic, or a name with `*` for a pattern, e.g. `telemetry.*.schema.json` (the exact name wins, then the longest pattern). A record that fails gets 422 SCHEMA_VALIDATION_FAILED and nothing of its request is written. Compiled once at start-up (a file that does not compile stops it). Empty: no validation.'),
   idempotencyWindowSeconds: int('SLUICE_IDEMPOTENCY_WINDOW_S', 3600, 0, 7 * 24 * 3600,
     'How long a success answer to a request with an `Idempotency-Key` is kept: a retry with the same key and request within it gets that answer again and writes nothing. Per thread serving HTTP, not shared between instances (see "Idempotent retries"). 0: keys are not remembered (they still go to Kafka as the `idempotency-key` header).'),
   idempotencyMaxKeys: int('SLUICE_IDEMPOTENCY_MAX_KEYS', 100_000, 1, 10_000_000, 'Idempotency keys remembered at once (per thread serving HTTP); past it the oldest are forgotten first.'),
