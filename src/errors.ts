@@ -24,6 +24,8 @@ export const ERRORS = {
   INVALID_ENCODING: fix(400, 'The body does not decode with its `Content-Encoding` (corrupt gzip or LZ4 frame).'),
   NOT_A_JSON_CONTAINER: fix(400, 'An `application/json` body must be an object (one record) or an array (one record per element).'),
   UNAUTHORIZED: fix(401, 'API keys are configured and the request has none, or an unknown one.'),
+  TOKEN_INVALID: fix(401, 'The subscription token (JWT, `SLUICE_JWT_SECRET_FILE`) does not verify: not HS256, a bad signature, no `exp`, or no `sluice.sub` claim. Get a valid token.'),
+  TOKEN_EXPIRED: fix(401, 'The subscription token\'s `exp` has passed: refused before the upgrade, or, once connected, the WebSocket is closed with `4001` (SSE: `event: error`). Get a new token and resume with `from=<last token>`.'),
   FORBIDDEN: fix(403, 'The API key may not produce to (or subscribe to) this topic, or the page\'s origin is not in `SLUICE_CORS_ORIGINS`.'),
   ROUTE_NOT_FOUND: fix(404, 'No such route.'),
   TOPIC_NOT_FOUND: fix(404, 'The topic does not exist and the cluster does not create topics on first use (see `SLUICE_CREATE_TOPICS`). Only answered once Sluice has seen the cluster leave a requested topic uncreated for 15 s; until then an unknown topic gets `503 TOPIC_NOT_READY`.'),
