@@ -9,7 +9,8 @@ import { postJson, randomTopic, sluiceForFile } from './helpers/sluice-process.j
 import { readTopic, readTopicOnce } from './helpers/kafka-read.js';
 
 const kafka = inject('kafkaBootstrap');
-const sluice = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka }));
+// Keys are remembered per thread serving HTTP: with ingress threads a retry on a new connection may reach another thread.
+const sluice = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_INGRESS_THREADS: '0' }));
 
 /** Sends the whole request, then drops the connection before any answer: a client that timed out. */
 function sendAndHangUp(url: string, body: string, headers: Record<string, string>): Promise<void> {
