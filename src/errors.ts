@@ -44,6 +44,7 @@ export const ERRORS = {
   BROKER_UNAVAILABLE: later(503, 'No Kafka broker is reachable; nothing was queued. Retry after `Retry-After`.'),
   DELIVERY_FAILED: later(503, 'Kafka did not acknowledge every record within `message.timeout.ms` (30 s); `delivered` of them may be in Kafka, so a retry can duplicate those.'),
   TOO_SLOW: later(503, 'Sent to a subscriber (WebSocket close `4008`, SSE `event: error`), not as an HTTP answer: it fell more than `SLUICE_WS_MAX_BACKPRESSURE_BYTES` behind (or, replaying, `SLUICE_REPLAY_BUFFER_BYTES`); reconnect with `from=<last token>`.'),
+  SCHEMA_REGISTRY_UNAVAILABLE: later(503, 'The topic\'s schema could not be fetched from `SLUICE_SCHEMA_REGISTRY_URL` (unreachable, a 5xx, a timeout; or its subject is not a JSON Schema that compiles) and none was fetched before; nothing was written, never unchecked. Retry after `Retry-After`.'),
   SHUTTING_DOWN: later(503, 'The gateway is draining for shutdown; retry (another instance).'),
   INTERNAL: { status: 500, retriable: true, retryAfter: false, description: 'Unexpected; logged with details. Retrying may work.' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -7,6 +7,7 @@ import { SluiceError } from '../errors.js';
 import { decodeBody, type ContentEncoding } from './content-encoding.js';
 import { decodeRecords, type BodyFormat } from './json-records.js';
 import { TopicSchemas, validateRecords } from './schemas.js';
+import { compiledRegistrySchema } from './schema-registry.js';
 
 export interface DecodeTask {
   body: Uint8Array;
@@ -14,8 +15,8 @@ export interface DecodeTask {
   format: BodyFormat;
   keyField: string;
   maxBytes: number;
-  /** Validate against the schema SLUICE_SCHEMAS_DIR (`dir`) holds for `topic`. */
-  schema: { dir: string; topic: string } | null;
+  /** Validate against the schema SLUICE_SCHEMAS_DIR (`dir`) holds for `topic`, or a Schema Registry schema. */
+  schema: { kind: 'dir'; dir: string; topic: string } | { kind: 'registry'; id: number; text: string } | null;
 }
 
 /** This pool thread's schemas, loaded on the first task that needs them (the main thread checked the folder at start-up). */
@@ -29,10 +30,12 @@ export default async function decodeTask(task: DecodeTask): Promise<DecodeTaskRe
   try {
     const raw = Buffer.from(task.body.buffer, task.body.byteOffset, task.body.byteLength);
     const decoded = decodeRecords(decodeBody(raw, task.encoding, task.maxBytes), task.format, task.keyField);
-    if (task.schema) {
+    if (task.schema?.kind === 'dir') {
       if (schemas?.dir !== task.schema.dir) schemas = TopicSchemas.load(task.schema.dir);
       const validate = schemas.validatorFor(task.schema.topic);
       if (validate) validateRecords(validate, decoded, task.format);
+    } else if (task.schema?.kind === 'registry') {
+      validateRecords(compiledRegistrySchema(task.schema.id, task.schema.text), decoded, task.format);
     }
     // Returned by structured clone: copying ~200 KB costs microseconds next to parsing it.
     return { body: decoded.body, starts: decoded.starts, ends: decoded.ends, keys: decoded.keys };

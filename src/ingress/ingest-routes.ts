@@ -14,6 +14,8 @@ import { validateGeoMessage } from '../decode/seed-schemas.js';
 import { decodeBody, estimateDecodedBytes, parseContentEncoding, type ContentEncoding } from '../decode/content-encoding.js';
 import type { DecodePool } from '../decode/decode-pool.js';
 import { TopicSchemas, validateRecords } from '../decode/schemas.js';
+import { ProduceSchemas } from '../decode/produce-schemas.js';
+import { SchemaRegistry } from '../decode/schema-registry.js';
 import { assertProducibleTopicName } from '../decode/topic-name.js';
 import type { DeliveryResult } from '../producer/delivery-result.js';
 import type { ProducePort } from '../producer/produce-port.js';
@@ -33,8 +35,8 @@ export interface IngestDeps {
   access: AccessControl;
   /** Remembers answers to requests with an Idempotency-Key (absent when SLUICE_IDEMPOTENCY_WINDOW_S is 0). */
   idempotency?: IdempotencyStore;
-  /** JSON Schemas per topic (SLUICE_SCHEMAS_DIR); absent when not configured. */
-  schemas?: TopicSchemas;
+  /** JSON Schemas per topic (SLUICE_SCHEMAS_DIR, SLUICE_SCHEMA_REGISTRY_URL); absent when neither is configured. */
+  schemas?: ProduceSchemas;
   /** Counts one answered request (route name, status, records accepted). */
   countRequest: (route: string, status: number, records: number) => void;
   log: Logger;
@@ -109,7 +111,11 @@ const seedSendRoute: RouteSpec = {
 export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void {
   const { idempotencyWindowSeconds: windowSeconds, idempotencyMaxKeys: maxKeys, idempotencyMaxBytes: maxBytes } = deps.config;
   if (windowSeconds > 0) deps.idempotency ??= new IdempotencyStore({ windowSeconds, maxKeys, maxBytes });
-  if (deps.config.schemasDir !== '') deps.schemas ??= TopicSchemas.load(deps.config.schemasDir);
+  const { schemasDir, schemaRegistryUrl, schemaRegistryRefreshSeconds } = deps.config;
+  if (schemasDir !== '' || schemaRegistryUrl !== '') {
+    deps.schemas ??= new ProduceSchemas(schemasDir === '' ? null : TopicSchemas.load(schemasDir),
+      schemaRegistryUrl === '' ? null : new SchemaRegistry(schemaRegistryUrl, schemaRegistryRefreshSeconds * 1000));
+  }
   app.post('/topics/:topic', (res, req) => guard(res, () => handle(res, req, deps, topicsRoute, pathParameter(req, 0), true)));
   app.post('/producer/:topic', (res, req) => guard(res, () => handle(res, req, deps, seedProducerRoute, pathParameter(req, 0), false)));
   app.post('/send', (res, req) => guard(res, () => handle(res, req, deps, seedSendRoute, deps.config.defaultTopic, false)));
@@ -190,13 +196,14 @@ async function ingestBody(body: Buffer, meta: RequestMeta, route: RouteSpec, dep
   const { config } = deps;
   // Large bodies of the plain ingest route decode on the pool; seed routes' bodies are one small object.
   // Schemas are checked where the body is decoded: on the pool thread for offloaded bodies.
-  const validate = deps.schemas?.validatorFor(meta.topic) ?? null;
+  const found = deps.schemas?.resolve(meta.topic) ?? null;
+  const schema = found instanceof Promise ? await found : found;
   const offload = deps.decodePool && !route.accept && estimateDecodedBytes(body, meta.encoding) >= config.decodeOffloadBytes;
   let records = offload
-    ? await deps.decodePool!.decode(body, meta.encoding, meta.format, config.keyField, config.maxBodyBytes, validate ? { dir: deps.schemas!.dir, topic: meta.topic } : null)
+    ? await deps.decodePool!.decode(body, meta.encoding, meta.format, config.keyField, config.maxBodyBytes, schema?.task ?? null)
     : decodeRecords(decodeBody(body, meta.encoding, config.maxBodyBytes), meta.format, config.keyField);
   if (route.accept) records = route.accept(records);
-  if (validate && !offload) validateRecords(validate, records, meta.format);
+  if (schema && !offload) validateRecords(schema.validate, records, meta.format);
   if (records.count > config.maxRecordsPerRequest) {
     throw new SluiceError('TOO_MANY_RECORDS', `the body holds ${records.count} records; at most ${config.maxRecordsPerRequest} per request`, { limit: config.maxRecordsPerRequest });
   }
