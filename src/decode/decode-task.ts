@@ -6,8 +6,7 @@
 import { SluiceError } from '../errors.js';
 import { decodeBody, type ContentEncoding } from './content-encoding.js';
 import { decodeRecords, type BodyFormat } from './json-records.js';
-import { TopicSchemas, validateRecords } from './schemas.js';
-import { compiledRegistrySchema } from './schema-registry.js';
+import type { TopicSchemas } from './schemas.js';
 
 export interface DecodeTask {
   body: Uint8Array;
@@ -30,11 +29,16 @@ export default async function decodeTask(task: DecodeTask): Promise<DecodeTaskRe
   try {
     const raw = Buffer.from(task.body.buffer, task.body.byteOffset, task.body.byteLength);
     const decoded = decodeRecords(decodeBody(raw, task.encoding, task.maxBytes), task.format, task.keyField);
+    // Ajv is imported only by pool threads that validate. Imported by every pool thread, the RSS growth of
+    // test/bad-input-soak.test.ts with SLUICE_TEST_INGRESS_THREADS=2 (a pool per ingress thread) was
+    // 48–54 MB in three runs, over its 32 MB bound; lazily, 18 MB, as before schemas.
+    const { TopicSchemas, validateRecords } = task.schema ? await import('./schemas.js') : ({} as never);
     if (task.schema?.kind === 'dir') {
       if (schemas?.dir !== task.schema.dir) schemas = TopicSchemas.load(task.schema.dir);
       const validate = schemas.validatorFor(task.schema.topic);
       if (validate) validateRecords(validate, decoded, task.format);
     } else if (task.schema?.kind === 'registry') {
+      const { compiledRegistrySchema } = await import('./schema-registry.js');
       validateRecords(compiledRegistrySchema(task.schema.id, task.schema.text), decoded, task.format);
     }
     // Returned by structured clone: copying ~200 KB costs microseconds next to parsing it.
