@@ -58,7 +58,7 @@ describe('the documents', () => {
       for (const code of documented) expect(Object.keys(ERRORS)).toContain(code);
     }
     const topics = doc.paths['/topics/{topic}'].post;
-    expect(topics.parameters.map((p: any) => `${p.in}:${p.name}`)).toEqual(['path:topic', 'query:ack', 'query:key', 'header:Content-Encoding', 'header:Origin']);
+    expect(topics.parameters.map((p: any) => `${p.in}:${p.name}`)).toEqual(['path:topic', 'query:ack', 'query:key', 'header:Content-Encoding', 'header:Origin', 'header:Idempotency-Key', 'header:X-Kafka-Timestamp']);
     expect(Object.keys(topics.requestBody.content)).toEqual(['application/json', 'application/x-ndjson']);
     expect(topics.responses['503'].headers['Retry-After']).toBeDefined();
     expect(topics.responses['400'].content['application/json'].examples.INVALID_PARAMETER.value.error.didYouMean).toBe('ack');
@@ -76,7 +76,7 @@ describe('the documents', () => {
     expect(doc.asyncapi).toBe('3.0.0');
     expect(Object.keys(doc.channels).sort()).toEqual(ROUTES.filter((r) => r.transport !== 'http').map((r) => r.id).sort());
     expect(doc.channels.ws_topics.address).toBe('/ws/topics/{topic}');
-    expect(Object.keys(doc.channels.ws_topics.bindings.ws.query.properties)).toEqual([...SUBSCRIBE_PARAM_NAMES, 'api_key']);
+    expect(Object.keys(doc.channels.ws_topics.bindings.ws.query.properties)).toEqual([...SUBSCRIBE_PARAM_NAMES, 'api_key', 'token']);
     expect(Object.keys(doc.channels.ws.messages).sort()).toEqual(['error', 'record', 'subscribe', 'subscribed', 'unsubscribe', 'unsubscribed']);
     expect(Object.keys(doc.channels.sse_topics.messages).sort()).toEqual(['error', 'record', 'subscribed']);
     expect(doc.components.schemas.subscribe.properties.op.const).toBe('subscribe');

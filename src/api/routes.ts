@@ -89,21 +89,36 @@ const CONTENT_ENCODING: ParamSpec = {
   description: 'Compressed bodies: `gzip` or `lz4` (frame format). The decoded size counts against `SLUICE_MAX_BODY_BYTES`.',
 };
 
+const IDEMPOTENCY_KEY: ParamSpec = {
+  name: 'Idempotency-Key', type: 'string',
+  description: 'A retry with the same key, route, topic, query and body within `SLUICE_IDEMPOTENCY_WINDOW_S` gets the first answer again and writes nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`. Also written as Kafka header `idempotency-key` on every record. Per instance.',
+};
+
+const KAFKA_TIMESTAMP: ParamSpec = {
+  name: 'X-Kafka-Timestamp', type: 'string', pattern: '^[0-9]{1,15}$',
+  description: 'Kafka CreateTime of every record of the request, in epoch milliseconds (the device\'s clock); default: the time the producer queued it.',
+};
+
 const KAFKA_HEADERS = 'Every `X-Kafka-Header-<name>: <value>` request header becomes Kafka header `<name>` (lower-cased) on every record; at most 32.';
 
 const INGEST_ERRORS: readonly ErrorCode[] = [
   'INVALID_PARAMETER', 'INVALID_JSON', 'INVALID_UTF8', 'EMPTY_BATCH', 'INVALID_ENCODING', 'NOT_A_JSON_CONTAINER',
   'UNAUTHORIZED', 'FORBIDDEN', 'TOPIC_NOT_FOUND', 'BODY_TOO_LARGE', 'TOO_MANY_RECORDS', 'UNSUPPORTED_MEDIA_TYPE',
-  'INVALID_TOPIC', 'HEADERS_TOO_LARGE', 'RATE_LIMITED',
-  'QUEUE_FULL', 'OVERLOADED', 'TOPIC_NOT_READY', 'BROKER_UNAVAILABLE', 'DELIVERY_FAILED', 'SHUTTING_DOWN', 'INTERNAL',
+  'INVALID_TOPIC', 'HEADERS_TOO_LARGE', 'RATE_LIMITED', 'IDEMPOTENCY_KEY_REUSED', 'SCHEMA_VALIDATION_FAILED',
+  'QUEUE_FULL', 'SCHEMA_REGISTRY_UNAVAILABLE', 'OVERLOADED', 'TOPIC_NOT_READY', 'BROKER_UNAVAILABLE', 'DELIVERY_FAILED', 'SHUTTING_DOWN', 'INTERNAL',
 ];
 
 const SUBSCRIBE_ERRORS: readonly ErrorCode[] = [
-  'INVALID_PARAMETER', 'INVALID_TOPIC', 'UNAUTHORIZED', 'FORBIDDEN', 'RATE_LIMITED', 'TOPIC_NOT_FOUND',
+  'INVALID_PARAMETER', 'INVALID_TOPIC', 'UNAUTHORIZED', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'FORBIDDEN', 'RATE_LIMITED', 'TOPIC_NOT_FOUND',
   'OVERLOADED', 'TOPIC_NOT_READY', 'BROKER_UNAVAILABLE', 'SHUTTING_DOWN', 'INTERNAL',
 ];
 
-const SUBSCRIBE_QUERY: readonly ParamSpec[] = [...SUBSCRIBE_PARAMS, API_KEY];
+const TOKEN: ParamSpec = {
+  name: 'token', type: 'string', credential: true,
+  description: 'Signed subscription token (JWT, HS256, with `sluice.sub` and `exp`) for clients that cannot set `Authorization: Bearer` (browser WebSockets and EventSource); see the README\'s "Signed subscriptions".',
+};
+
+const SUBSCRIBE_QUERY: readonly ParamSpec[] = [...SUBSCRIBE_PARAMS, API_KEY, TOKEN];
 
 const PLAIN_GET_ERRORS: readonly ErrorCode[] = ['INVALID_PARAMETER', 'INTERNAL'];
 
@@ -128,7 +143,7 @@ export const ROUTES: readonly RouteSpec[] = [
     id: 'topics', method: 'post', path: '/topics/:topic', transport: 'http', tags: ['ingest'],
     summary: 'Produce records to a topic',
     description: `One JSON object (one record), a JSON array (one record per element) or NDJSON (one record per line); accepted whole or refused whole: nothing of a refused request reaches Kafka. ${KAFKA_HEADERS}`,
-    pathParams: { topic: TOPIC }, query: [ACK, KEY, API_KEY], headers: [CONTENT_ENCODING, ORIGIN],
+    pathParams: { topic: TOPIC }, query: [ACK, KEY, API_KEY], headers: [CONTENT_ENCODING, ORIGIN, IDEMPOTENCY_KEY, KAFKA_TIMESTAMP],
     body: { types: JSON_RECORDS, encodings: ['identity', 'gzip', 'lz4'], description: 'The records.' },
     answers: {
       200: { description: 'With `ack=all` (the default): Kafka acknowledged every record.', type: 'application/json', schema: 'DeliveryResult', example: { topic: 'telemetry', count: 2, partitions: [{ partition: 0, count: 2, offsets: [41, 42] }] } },
@@ -140,7 +155,7 @@ export const ROUTES: readonly RouteSpec[] = [
     id: 'producer', method: 'post', path: '/producer/:topic', transport: 'http', tags: ['ingest', 'seed'],
     summary: 'Produce one geo message (seed-compatible)',
     description: 'The seed app\'s route: one JSON object `{name, message_id, lat, lon}` (extra fields kept); a missing `message_id` is filled with a UUID.',
-    pathParams: { topic: TOPIC }, query: [API_KEY], headers: [CONTENT_ENCODING, ORIGIN],
+    pathParams: { topic: TOPIC }, query: [API_KEY], headers: [CONTENT_ENCODING, ORIGIN, IDEMPOTENCY_KEY],
     body: { types: { 'application/json': { schema: 'GeoMessage', example: { name: 'truck-12', message_id: 'm-1', lat: 52.52, lon: 13.405 } } }, encodings: ['identity', 'gzip', 'lz4'], description: 'One geo message.' },
     answers: { 200: { description: 'Kafka acknowledged the message.', type: 'application/json', schema: 'GeoAccepted', example: { name: 'truck-12', message_id: 'm-1', topic: 'telemetry' } } },
     errors: [...INGEST_ERRORS, 'VALIDATION_FAILED'],
@@ -149,7 +164,7 @@ export const ROUTES: readonly RouteSpec[] = [
     id: 'send', method: 'post', path: '/send', transport: 'http', tags: ['ingest', 'seed'],
     summary: 'Produce one object to the default topic (seed-compatible)',
     description: 'The seed app\'s route: one JSON object, produced to `SLUICE_DEFAULT_TOPIC`.',
-    query: [API_KEY], headers: [CONTENT_ENCODING, ORIGIN],
+    query: [API_KEY], headers: [CONTENT_ENCODING, ORIGIN, IDEMPOTENCY_KEY],
     body: { types: { 'application/json': { schema: 'JsonObject', example: { device_id: 'pump-7', temperature: 21.5 } } }, encodings: ['identity', 'gzip', 'lz4'], description: 'One JSON object.' },
     answers: { 200: { description: 'Kafka acknowledged the object.', type: 'application/json', schema: 'Sent', example: { status: 'sent' } } },
     errors: [...INGEST_ERRORS.filter((c) => c !== 'INVALID_TOPIC'), 'VALIDATION_FAILED'],
@@ -157,8 +172,8 @@ export const ROUTES: readonly RouteSpec[] = [
   webSocketRoute('ws_topics', '/ws/topics/:topic', 'Follow a topic over a WebSocket',
     'Record frames (envelopes with resume tokens) of the topic; more topics can be added on the same socket with control messages.', SUBSCRIBE_QUERY, SUBSCRIBE_ERRORS),
   webSocketRoute('ws', '/ws', 'Open a WebSocket for control messages',
-    'No topic yet: subscribe and unsubscribe with `{"op":"subscribe",…}` / `{"op":"unsubscribe",…}` messages.', [API_KEY],
-    ['INVALID_PARAMETER', 'UNAUTHORIZED', 'FORBIDDEN', 'RATE_LIMITED', 'SHUTTING_DOWN', 'INTERNAL']),
+    'No topic yet: subscribe and unsubscribe with `{"op":"subscribe",…}` / `{"op":"unsubscribe",…}` messages.', [API_KEY, TOKEN],
+    ['INVALID_PARAMETER', 'UNAUTHORIZED', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'FORBIDDEN', 'RATE_LIMITED', 'SHUTTING_DOWN', 'INTERNAL']),
   webSocketRoute('consumer', '/consumer/:topic', 'Follow a topic, bare values (seed-compatible)',
     'The seed app\'s route: `{"Message":"connected"}` first, then each record\'s value as sent, without an envelope.', [API_KEY], SUBSCRIBE_ERRORS),
   {

@@ -67,6 +67,14 @@ export const SETTINGS = {
   decodeThreads: int('SLUICE_DECODE_THREADS', 1, 1, 64, 'Threads of the decode pool (when SLUICE_DECODE_OFFLOAD_BYTES > 0).'),
   maxReadingBytes: int('SLUICE_MAX_READING_BYTES', 256 * MiB, 1024, 16 * 1024 * MiB,
     'Bytes of request bodies being received at once, across all connections; a request that would pass it gets 503 OVERLOADED.'),
+  schemasDir: str('SLUICE_SCHEMAS_DIR', '', 'Folder of JSON Schemas (draft 2020-12) checked on produce: `<topic>.schema.json` for one topic, or a name with `*` for a pattern, e.g. `telemetry.*.schema.json` (the exact name wins, then the longest pattern). A record that fails gets 422 SCHEMA_VALIDATION_FAILED and nothing of its request is written. Compiled once at start-up (a file that does not compile stops it). Empty: no validation.'),
+  schemaRegistryUrl: str('SLUICE_SCHEMA_REGISTRY_URL', '', 'Schema Registry (Confluent REST API) whose subject `<topic>-value` (latest version, JSON Schema type) checks topics that SLUICE_SCHEMAS_DIR has no file for. Unreachable: a schema fetched before keeps being used; a topic never fetched gets 503 SCHEMA_REGISTRY_UNAVAILABLE, never an unchecked write. Empty: no registry.',
+    /^$|^https?:\/\/\S+$/, 'an http:// or https:// URL'),
+  schemaRegistryRefreshSeconds: int('SLUICE_SCHEMA_REGISTRY_REFRESH_S', 60, 1, 86_400, 'How long a Schema Registry answer (a schema, or "no such subject") is used before it is fetched again.'),
+  idempotencyWindowSeconds: int('SLUICE_IDEMPOTENCY_WINDOW_S', 3600, 0, 7 * 24 * 3600,
+    'How long a success answer to a request with an `Idempotency-Key` is kept: a retry with the same key and request within it gets that answer again and writes nothing. Per thread serving HTTP, not shared between instances (see "Idempotent retries"). 0: keys are not remembered (they still go to Kafka as the `idempotency-key` header).'),
+  idempotencyMaxKeys: int('SLUICE_IDEMPOTENCY_MAX_KEYS', 100_000, 1, 10_000_000, 'Idempotency keys remembered at once (per thread serving HTTP); past it the oldest are forgotten first.'),
+  idempotencyMaxBytes: int('SLUICE_IDEMPOTENCY_MAX_BYTES', 64 * MiB, 1024, 16 * 1024 * MiB, 'Memory for remembered idempotency keys and their answers (estimated, per thread serving HTTP); past it the oldest are forgotten first.'),
   retryAfterSeconds: int('SLUICE_RETRY_AFTER_S', 1, 1, 3600, '`Retry-After` sent with 503 answers for a full queue.'),
   metadataTimeoutMs: int('SLUICE_METADATA_TIMEOUT_MS', 5000, 100, 120_000, 'How long a topic lookup may take before the request gets 503.'),
   producerProfile: oneOf('SLUICE_PRODUCER_PROFILE', 'default', ['default', 'throughput', 'low-latency'] as const,
@@ -104,6 +112,7 @@ export const SETTINGS = {
   tlsKeyPassphrase: str('SLUICE_TLS_KEY_PASSPHRASE', '', 'Passphrase of an encrypted SLUICE_TLS_KEY_FILE (never logged).'),
   corsOrigins: str('SLUICE_CORS_ORIGINS', '', 'Origins whose web pages may POST records and open WebSockets (`*` or a comma-separated list). Empty: no CORS headers, WebSocket origins unchecked.'),
   apiKeysFile: str('SLUICE_API_KEYS_FILE', '', 'JSON file of hashed API keys with produce/subscribe topic patterns and rate limits (see README). Empty: no keys required.'),
+  jwtSecretFile: str('SLUICE_JWT_SECRET_FILE', '', 'File holding the HS256 secret (at least 32 bytes; one trailing newline ignored) of subscription tokens: JWTs whose `sluice.sub` claim names the topics (and keys and filters) a WebSocket or SSE client may read (see "Signed subscriptions"). Set: every subscription needs a token (or an API key, when SLUICE_API_KEYS_FILE is set). Empty: no tokens.'),
   allowUwsFallback: bool('SLUICE_ALLOW_UWS_FALLBACK', false, 'Run even if uWebSockets.js fell back to its slow pure-JS server (its native binary did not load).'),
 } as const;
 

@@ -20,6 +20,7 @@ import { registerContractRoutes } from '../api/contract-routes.js';
 import { setReadingBudget } from './body-reader.js';
 import { DecodePool } from '../decode/decode-pool.js';
 import { AccessControl } from '../http/access-control.js';
+import { SubscribeAuth, SubscriptionTokens } from '../http/subscription-tokens.js';
 import { answerPreflight, setCorsOrigins } from '../http/cors.js';
 import { registerDashboardRoutes } from './dashboard-route.js';
 import type { loadUws } from './uws-native.js';
@@ -65,7 +66,8 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
   const contract = new ContractApp(app);
   const lifecycle = new Lifecycle();
   const access = config.apiKeysFile ? AccessControl.fromFile(config.apiKeysFile) : AccessControl.open();
-  const hub = new SubscriberHub(app, access, log.child({ component: 'fanout' }));
+  const tokens = config.jwtSecretFile ? SubscriptionTokens.fromFile(config.jwtSecretFile) : null;
+  const hub = new SubscriberHub(app, new SubscribeAuth(access, tokens), log.child({ component: 'fanout' }));
   const decodePool = config.decodeOffloadBytes > 0 ? new DecodePool(config.decodeThreads, log.child({ component: 'decode-pool' })) : undefined;
   registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, decodePool, access, countRequest: deps.countRequest, log: log.child({ component: 'ingest' }) });
   hub.register(deps.connectFanout(hub), {

@@ -13,6 +13,9 @@ import { decodeRecords, type BodyFormat, type DecodedRecords } from '../decode/j
 import { validateGeoMessage } from '../decode/seed-schemas.js';
 import { decodeBody, estimateDecodedBytes, parseContentEncoding, type ContentEncoding } from '../decode/content-encoding.js';
 import type { DecodePool } from '../decode/decode-pool.js';
+import { TopicSchemas, validateRecords } from '../decode/schemas.js';
+import { ProduceSchemas } from '../decode/produce-schemas.js';
+import { SchemaRegistry } from '../decode/schema-registry.js';
 import { assertProducibleTopicName } from '../decode/topic-name.js';
 import type { DeliveryResult } from '../producer/delivery-result.js';
 import type { ProducePort } from '../producer/produce-port.js';
@@ -20,6 +23,7 @@ import { readBody, type BodyRead } from './body-reader.js';
 import { presentedKey, type AccessControl } from '../http/access-control.js';
 import { allowedOrigin } from '../http/cors.js';
 import { guard, pathParameter, sendError, sendJson } from '../http/respond.js';
+import { assertIdempotencyKey, fingerprint, IdempotencyStore, type KeptAnswer } from '../http/idempotency.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export interface IngestDeps {
@@ -29,6 +33,10 @@ export interface IngestDeps {
   /** Present when SLUICE_DECODE_OFFLOAD_BYTES > 0. */
   decodePool?: DecodePool;
   access: AccessControl;
+  /** Remembers answers to requests with an Idempotency-Key (absent when SLUICE_IDEMPOTENCY_WINDOW_S is 0). */
+  idempotency?: IdempotencyStore;
+  /** JSON Schemas per topic (SLUICE_SCHEMAS_DIR, SLUICE_SCHEMA_REGISTRY_URL); absent when neither is configured. */
+  schemas?: ProduceSchemas;
   /** Counts one answered request (route name, status, records accepted). */
   countRequest: (route: string, status: number, records: number) => void;
   log: Logger;
@@ -107,6 +115,13 @@ const seedSendRoute: RouteSpec = {
 };
 
 export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void {
+  const { idempotencyWindowSeconds: windowSeconds, idempotencyMaxKeys: maxKeys, idempotencyMaxBytes: maxBytes } = deps.config;
+  if (windowSeconds > 0) deps.idempotency ??= new IdempotencyStore({ windowSeconds, maxKeys, maxBytes });
+  const { schemasDir, schemaRegistryUrl, schemaRegistryRefreshSeconds } = deps.config;
+  if (schemasDir !== '' || schemaRegistryUrl !== '') {
+    deps.schemas ??= new ProduceSchemas(schemasDir === '' ? null : TopicSchemas.load(schemasDir),
+      schemaRegistryUrl === '' ? null : new SchemaRegistry(schemaRegistryUrl, schemaRegistryRefreshSeconds * 1000));
+  }
   app.post('/topics/:topic', (res, req) => guard(res, () => handle(res, req, deps, topicsRoute, pathParameter(req, 0), true)));
   app.post('/producer/:topic', (res, req) => guard(res, () => handle(res, req, deps, seedProducerRoute, pathParameter(req, 0), false)));
   app.post('/send', (res, req) => guard(res, () => handle(res, req, deps, seedSendRoute, deps.config.defaultTopic, false)));
@@ -159,29 +174,48 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
     if (!aborted) res.cork(() => sendError(res, err, closeConnection || lifecycle.draining, cors));
   };
 
-  bodyRead = readBody(res, config.maxBodyBytes, meta.declaredLength, (body) => {
-    let decoded: DecodedRecords | Promise<DecodedRecords>;
+  // One header read when absent: requests without a key take the same path as before.
+  const idempotencyKey = req.getHeader('idempotency-key');
+  let query = '';
+  if (idempotencyKey !== '') {
     try {
-      // Large bodies of the plain ingest route decode on the pool; seed routes' bodies are one small object.
-      decoded = deps.decodePool && !route.accept && estimateDecodedBytes(body, meta.encoding) >= config.decodeOffloadBytes
-        ? deps.decodePool.decode(body, meta.encoding, meta.format, config.keyField, config.maxBodyBytes)
-        : decodeRecords(decodeBody(body, meta.encoding, config.maxBodyBytes), meta.format, config.keyField);
-      if (route.accept && !(decoded instanceof Promise)) decoded = route.accept(decoded);
+      assertIdempotencyKey(idempotencyKey);
     } catch (err) {
-      fail(err);
+      fail(err, true);
       return;
     }
-    Promise.resolve(decoded).then((records) => {
-      if (records.count > config.maxRecordsPerRequest) {
-        throw new SluiceError('TOO_MANY_RECORDS', `the body holds ${records.count} records; at most ${config.maxRecordsPerRequest} per request`, { limit: config.maxRecordsPerRequest });
-      }
-      return deps.producer.submit({ topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable, timestampMs: meta.timestampMs })
-        .then((result) => {
-          const { status, body: answer } = route.answer(result, meta.durable, records);
-          finish(status, answer, records.count);
-        });
-    }).catch(fail);
+    query = req.getQuery() ?? '';
+    meta.headers = [...(meta.headers ?? []), ['idempotency-key', idempotencyKey]];
+  }
+
+  bodyRead = readBody(res, config.maxBodyBytes, meta.declaredLength, (body) => {
+    const ingest = () => ingestBody(body, meta, route, deps);
+    const answered = idempotencyKey !== '' && deps.idempotency
+      ? deps.idempotency.run(idempotencyKey, fingerprint(route.name, meta.topic, query, body), ingest)
+      : ingest();
+    answered.then((a) => finish(a.status, a.body, a.records), fail);
   }, fail);
+}
+
+/** Decode, check, produce, and the route's answer; rejects with the request's failure. */
+async function ingestBody(body: Buffer, meta: RequestMeta, route: RouteSpec, deps: IngestDeps): Promise<KeptAnswer> {
+  const { config } = deps;
+  // Large bodies of the plain ingest route decode on the pool; seed routes' bodies are one small object.
+  // Schemas are checked where the body is decoded: on the pool thread for offloaded bodies.
+  const found = deps.schemas?.resolve(meta.topic) ?? null;
+  const schema = found instanceof Promise ? await found : found;
+  const offload = deps.decodePool && !route.accept && estimateDecodedBytes(body, meta.encoding) >= config.decodeOffloadBytes;
+  let records = offload
+    ? await deps.decodePool!.decode(body, meta.encoding, meta.format, config.keyField, config.maxBodyBytes, schema?.task ?? null)
+    : decodeRecords(decodeBody(body, meta.encoding, config.maxBodyBytes), meta.format, config.keyField);
+  if (route.accept) records = route.accept(records);
+  if (schema && !offload) validateRecords(schema.validate, records, meta.format);
+  if (records.count > config.maxRecordsPerRequest) {
+    throw new SluiceError('TOO_MANY_RECORDS', `the body holds ${records.count} records; at most ${config.maxRecordsPerRequest} per request`, { limit: config.maxRecordsPerRequest });
+  }
+  const result = await deps.producer.submit({ topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable, timestampMs: meta.timestampMs });
+  const { status, body: answer } = route.answer(result, meta.durable, records);
+  return { status, body: answer, records: records.count };
 }
 
 function readMeta(req: HttpRequest, topic: string, config: Config, ndjsonAllowed: boolean): RequestMeta {
