@@ -113,6 +113,7 @@ export const SETTINGS = {
   corsOrigins: str('SLUICE_CORS_ORIGINS', '', 'Origins whose web pages may POST records and open WebSockets (`*` or a comma-separated list). Empty: no CORS headers, WebSocket origins unchecked.'),
   apiKeysFile: str('SLUICE_API_KEYS_FILE', '', 'JSON file of hashed API keys with produce/subscribe topic patterns and rate limits (see README). Empty: no keys required.'),
   jwtSecretFile: str('SLUICE_JWT_SECRET_FILE', '', 'File holding the HS256 secret (at least 32 bytes; one trailing newline ignored) of subscription tokens: JWTs whose `sluice.sub` claim names the topics (and keys and filters) a WebSocket or SSE client may read (see "Signed subscriptions"). Set: every subscription needs a token (or an API key, when SLUICE_API_KEYS_FILE is set). Empty: no tokens.'),
+  jwtPublicKeyFile: str('SLUICE_JWT_PUBLIC_KEY_FILE', '', 'PEM public key of subscription tokens signed with RS256 (an RSA key) or ES256 (a P-256 EC key), instead of SLUICE_JWT_SECRET_FILE\'s HS256 secret; tokens of any other algorithm are refused. Same claims and rules (see "Signed subscriptions").'),
   allowUwsFallback: bool('SLUICE_ALLOW_UWS_FALLBACK', false, 'Run even if uWebSockets.js fell back to its slow pure-JS server (its native binary did not load).'),
 } as const;
 

@@ -1,4 +1,8 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { SubscribeAuth, SubscriptionTokens } from './subscription-tokens.js';
 import { AccessControl } from './access-control.js';
@@ -11,7 +15,7 @@ const jwt = (claims: object, alg = 'HS256') => {
   return `${head}.${createHmac('sha256', SECRET).update(head).digest('base64url')}`;
 };
 let now = 1_000_000_000_000;
-const tokens = new SubscriptionTokens(SECRET, () => now);
+const tokens = new SubscriptionTokens({ alg: 'HS256', secret: SECRET }, () => now);
 const auth = new SubscribeAuth(AccessControl.open(), tokens);
 const exp = now / 1000 + 60;
 const opts = (topic: string, q: Record<string, string> = {}) => readSubscribeOptions(topic, (n) => q[n]);
@@ -62,5 +66,41 @@ describe('SubscribeAuth.authorize', () => {
     const p = open.presented((h) => (h === 'authorization' ? 'Bearer k' : ''), () => undefined);
     expect(p).toEqual({ apiKey: 'k', token: '' });
     expect(open.authorize(open.admit(p), opts('x'))).toMatchObject({ topic: 'x' });
+  });
+});
+
+describe('RS256 and ES256 tokens (public key file), signed with jose as an issuer would', () => {
+  const keyFile = (pem: string) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sluice-jwt-')), 'key.pem');
+    writeFileSync(file, pem);
+    return file;
+  };
+  const claims = { 'sluice.sub': [{ topic: 'orders', key: 'order-123' }] };
+  for (const [alg, pair] of [
+    ['RS256', generateKeyPairSync('rsa', { modulusLength: 2048 })],
+    ['ES256', generateKeyPairSync('ec', { namedCurve: 'prime256v1' })],
+  ] as const) {
+    it(`${alg}: verifies with the public key; refuses another algorithm, another key, and HS256 keyed with the public key`, async () => {
+      const file = keyFile(pair.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+      const verifier = SubscriptionTokens.fromPublicKeyFile(file);
+      const good = await new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime('1h').sign(pair.privateKey);
+      expect(verifier.verify(good).entries).toEqual([{ topic: 'orders', key: 'order-123', where: null }]);
+      const other = generateKeyPairSync(alg === 'RS256' ? 'rsa' : 'ec', alg === 'RS256' ? { modulusLength: 2048 } : { namedCurve: 'prime256v1' } as never);
+      const forged = await new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime('1h').sign(other.privateKey);
+      expect(() => verifier.verify(forged)).toThrow(/signature does not verify/);
+      // Algorithm confusion: an HS256 token whose HMAC key is the public key's PEM text.
+      const pem = Buffer.from(pair.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+      const confused = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(pem);
+      expect(() => verifier.verify(confused)).toThrow(new RegExp(`not accepted \\(${alg}\\)`));
+      const expired = await new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime(Math.floor(Date.now() / 1000) - 10).sign(pair.privateKey);
+      expect(() => verifier.verify(expired)).toThrow(/expired/);
+    });
+  }
+
+  it('a key file that is not an RSA or P-256 public key stops start-up naming the setting; both settings at once too', () => {
+    const ed = generateKeyPairSync('ed25519');
+    expect(() => SubscriptionTokens.fromPublicKeyFile(keyFile(ed.publicKey.export({ type: 'spki', format: 'pem' }).toString()))).toThrow(/SLUICE_JWT_PUBLIC_KEY_FILE: .* RSA \(RS256\) or P-256/);
+    expect(() => SubscriptionTokens.fromPublicKeyFile(keyFile('not a key'))).toThrow(/SLUICE_JWT_PUBLIC_KEY_FILE: cannot read a PEM public key/);
+    expect(() => SubscriptionTokens.fromFiles('/a', '/b')).toThrow(/set one, not both/);
   });
 });

@@ -1,5 +1,6 @@
 /**
- * Signed subscriptions: a JWT (HS256, shared secret from SLUICE_JWT_SECRET_FILE) on a WebSocket or SSE
+ * Signed subscriptions: a JWT (HS256 with a shared secret from SLUICE_JWT_SECRET_FILE, or RS256/ES256 with the public
+ * key in SLUICE_JWT_PUBLIC_KEY_FILE) on a WebSocket or SSE
  * request (`Authorization: Bearer <jwt>` or `?token=<jwt>` for browsers) names what its holder may read:
  *   {"exp": 1767225600, "sluice.sub": [{"topic": "orders", "key": "order-123"}, {"topic": "alerts", "where": "level=high"}]}
  * The claims are enforced on the server for every subscription — in the URL, by control message, and so
@@ -13,7 +14,7 @@
  * SLUICE_API_KEYS_FILE is set too (an API key's subscribe patterns apply as before). Verification uses
  * node:crypto; RS256/ES256 and JWKS URLs are not supported yet.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createPublicKey, timingSafeEqual, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SluiceError, StartupError } from '../errors.js';
 import { parseRecordFilter } from '../subscription/record-filter.js';
@@ -44,8 +45,17 @@ export interface Credentials {
 const b64url = (s: string) => Buffer.from(s, 'base64url');
 const looksLikeJwt = (s: string) => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(s);
 
+/** How tokens are signed: an HS256 shared secret, or an RSA (RS256) or P-256 EC (ES256) public key. */
+export type TokenKey = { alg: 'HS256'; secret: Buffer } | { alg: 'RS256' | 'ES256'; publicKey: KeyObject };
+
 export class SubscriptionTokens {
-  constructor(private readonly secret: Buffer, private readonly now: () => number = Date.now) {}
+  constructor(private readonly key: TokenKey, private readonly now: () => number = Date.now) {}
+
+  /** The secret file (HS256) or the public key file (RS256/ES256, by the key's type); exactly one is set. */
+  static fromFiles(secretFile: string, publicKeyFile: string): SubscriptionTokens {
+    if (secretFile && publicKeyFile) throw new StartupError('SLUICE_JWT_SECRET_FILE and SLUICE_JWT_PUBLIC_KEY_FILE: set one, not both');
+    return publicKeyFile ? SubscriptionTokens.fromPublicKeyFile(publicKeyFile) : SubscriptionTokens.fromFile(secretFile);
+  }
 
   static fromFile(path: string): SubscriptionTokens {
     let text: string;
@@ -55,7 +65,29 @@ export class SubscriptionTokens {
       throw new StartupError(`SLUICE_JWT_SECRET_FILE: cannot read ${path}: ${(err as Error).message}`);
     }
     if (Buffer.byteLength(text) < 32) throw new StartupError(`SLUICE_JWT_SECRET_FILE: ${path} must hold at least 32 bytes (an HS256 secret)`);
-    return new SubscriptionTokens(Buffer.from(text));
+    return new SubscriptionTokens({ alg: 'HS256', secret: Buffer.from(text) });
+  }
+
+  static fromPublicKeyFile(path: string): SubscriptionTokens {
+    let publicKey: KeyObject;
+    try {
+      publicKey = createPublicKey(readFileSync(path));
+    } catch (err) {
+      throw new StartupError(`SLUICE_JWT_PUBLIC_KEY_FILE: cannot read a PEM public key from ${path}: ${(err as Error).message}`);
+    }
+    if (publicKey.asymmetricKeyType === 'rsa') return new SubscriptionTokens({ alg: 'RS256', publicKey });
+    if (publicKey.asymmetricKeyType === 'ec' && publicKey.asymmetricKeyDetails?.namedCurve === 'prime256v1') return new SubscriptionTokens({ alg: 'ES256', publicKey });
+    throw new StartupError(`SLUICE_JWT_PUBLIC_KEY_FILE: ${path} must hold an RSA (RS256) or P-256 EC (ES256) public key`);
+  }
+
+  private signatureVerifies(signed: string, signature: Buffer): boolean {
+    const k = this.key;
+    if (k.alg === 'HS256') {
+      const expected = createHmac('sha256', k.secret).update(signed).digest();
+      return signature.length === expected.length && timingSafeEqual(signature, expected);
+    }
+    // JWS ES256 signatures are r||s (IEEE P1363), not DER.
+    return verifySignature('sha256', Buffer.from(signed), k.alg === 'ES256' ? { key: k.publicKey, dsaEncoding: 'ieee-p1363' } : k.publicKey, signature);
   }
 
   /** Checks signature, algorithm, expiry and claims; throws TOKEN_INVALID / TOKEN_EXPIRED. */
@@ -70,11 +102,10 @@ export class SubscriptionTokens {
     } catch {
       throw invalid('its header or payload is not base64url JSON');
     }
-    // Only the algorithm configured: never `none`, never a public-key algorithm with the secret.
-    if (header.alg !== 'HS256') throw invalid(`algorithm ${JSON.stringify(header.alg)} is not accepted (HS256)`);
-    const expected = createHmac('sha256', this.secret).update(`${parts[0]}.${parts[1]}`).digest();
-    const given = b64url(parts[2]);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid('the signature does not verify');
+    // Only the algorithm of the configured key: never `none`, and never HS256 with a public key as its
+    // "secret" (the classic algorithm-confusion forgery).
+    if (header.alg !== this.key.alg) throw invalid(`algorithm ${JSON.stringify(header.alg)} is not accepted (${this.key.alg})`);
+    if (!this.signatureVerifies(`${parts[0]}.${parts[1]}`, b64url(parts[2]))) throw invalid('the signature does not verify');
     if (typeof claims.exp !== 'number') throw invalid('it has no "exp" claim');
     const expiresAtMs = claims.exp * 1000;
     if (expiresAtMs <= this.now()) throw new SluiceError('TOKEN_EXPIRED', 'the subscription token has expired; get a new one');

@@ -66,7 +66,7 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
   const contract = new ContractApp(app);
   const lifecycle = new Lifecycle();
   const access = config.apiKeysFile ? AccessControl.fromFile(config.apiKeysFile) : AccessControl.open();
-  const tokens = config.jwtSecretFile ? SubscriptionTokens.fromFile(config.jwtSecretFile) : null;
+  const tokens = config.jwtSecretFile || config.jwtPublicKeyFile ? SubscriptionTokens.fromFiles(config.jwtSecretFile, config.jwtPublicKeyFile) : null;
   const hub = new SubscriberHub(app, new SubscribeAuth(access, tokens), log.child({ component: 'fanout' }));
   const decodePool = config.decodeOffloadBytes > 0 ? new DecodePool(config.decodeThreads, log.child({ component: 'decode-pool' })) : undefined;
   registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, decodePool, access, countRequest: deps.countRequest, log: log.child({ component: 'ingest' }) });
