@@ -3,7 +3,7 @@ import { ERRORS, type ErrorCode } from '../errors.js';
 import { ROUTES } from './routes.js';
 
 /** Answered by the fallback for what matches no route, or sent only on an open subscription. */
-const NOT_PER_ROUTE: readonly ErrorCode[] = ['ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED', 'TOO_SLOW'];
+const NOT_PER_ROUTE: readonly ErrorCode[] = ['ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED', 'TOO_SLOW', 'SNAPSHOT_TOO_LARGE', 'VIEW_TOO_LARGE'];
 
 it('every code of the error registry is given by some route of the table (a new code is added to the routes that give it)', () => {
   const given = new Set(ROUTES.flatMap((r) => r.errors));

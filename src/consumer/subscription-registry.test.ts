@@ -248,7 +248,9 @@ describe('model: random opens, closes, starts, steps, failures and records', () 
           expect(env.registry.pool.refs(topic)).toBeLessThanOrEqual(broadcast);
         }
         const histories = [...open.values()].filter((s) => s.history && !s.group).length;
-        expect(life.replaysInProgress).toBeLessThanOrEqual(Math.min(3, histories));
+        // A closed subscription's slot comes back once its replay's reader has disconnected (so replay
+        // consumers never exceed SLUICE_MAX_REPLAYS): until then it may still count. Exact at idle, below.
+        expect(life.replaysInProgress).toBeLessThanOrEqual(Math.min(3, histories + env.cluster.openReaders().replay));
         expect(life.groupMembers).toBeLessThanOrEqual([...open.values()].filter((s) => s.group && s.started).length);
         expect(env.cluster.openReaders().replay).toBeLessThanOrEqual(3);
       };
