@@ -19,7 +19,7 @@ import { SluiceError } from '../errors.js';
 import type { FanoutReader, Message } from './kafka-reader.js';
 import { PositionVector, encodeResumeToken } from '../subscription/resume-token.js';
 import type { RecordFilter } from '../subscription/record-filter.js';
-import { encodeEnvelope, keyText, readValue } from '../subscription/frame-encoder.js';
+import { encodeFields, keyText, readValue } from '../subscription/frame-encoder.js';
 import type { StartFrom } from '../subscription/protocol.js';
 
 const REPLAY_BATCH_MAX = 500;
@@ -32,8 +32,8 @@ export interface ReplayDeps {
   maxBufferBytes: number;
   timeoutMs: number;
   newReader: (batchMax: number) => FanoutReader;
-  /** Sends frames to the subscriber; resolves when its thread acknowledges them (false: the socket is gone). */
-  deliver: (frames: string[], tokens: string[]) => Promise<boolean>;
+  /** Sends records (fields, with the token after each) to the subscriber, framed in its style; resolves when its thread acknowledges them (false: the socket is gone). */
+  deliver: (fields: string[], tokens: string[]) => Promise<boolean>;
   /** Synchronously: take the live position as join point, start buffering live frames here, send `subscribed` with the start token. */
   begin: (startToken: string) => number[];
   /** The live feed's current position (for a start past the join point). */
@@ -44,7 +44,7 @@ export interface ReplayDeps {
 }
 
 export class Replay {
-  private readonly buffered: { frames: string[]; tokens: string[]; partitions: number[]; offsets: number[] }[] = [];
+  private readonly buffered: { fields: string[]; tokens: string[]; partitions: number[]; offsets: number[] }[] = [];
   private bufferedBytes = 0;
   private wake: (() => void) | undefined;
   /** Ends the history read early: set while `readHistory` waits on the reader's batches. */
@@ -55,10 +55,14 @@ export class Replay {
 
   constructor(private readonly d: ReplayDeps) {}
 
-  /** Live frames of the channel published while the replay runs. Throws a slow-subscriber error when over the bound. */
-  buffer(frames: string[], tokens: string[], partitions: number[], offsets: number[]): void {
-    this.buffered.push({ frames, tokens, partitions, offsets });
-    for (const f of frames) this.bufferedBytes += f.length;
+  /**
+   * Live records of the channel published while the replay runs, kept as fields (not frames): a start past
+   * the join point drops some of them, and a batch-style subscriber gets what is left framed anew.
+   * Throws a slow-subscriber error when over the bound.
+   */
+  buffer(fields: string[], tokens: string[], partitions: number[], offsets: number[]): void {
+    this.buffered.push({ fields, tokens, partitions, offsets });
+    for (const f of fields) this.bufferedBytes += f.length;
     if (this.bufferedBytes > this.d.maxBufferBytes) {
       this.cancel();
       throw new SluiceError('TOO_SLOW', `the replay fell more than ${this.d.maxBufferBytes} bytes behind the live stream; resume from the last token`);
@@ -113,7 +117,6 @@ export class Replay {
     const open = new Set<number>();
     for (let p = 0; p < this.d.partitions; p++) if (this.start[p] < join[p]) open.add(p);
     if (open.size === 0) return;
-    const topicJson = JSON.stringify(this.d.topic);
     await new Promise<void>((resolve) => {
       this.endHistory = resolve;
       const finish = (p: number) => {
@@ -122,7 +125,7 @@ export class Replay {
       };
       reader.startAssigned([...open].map((p) => ({ partition: p, offset: this.start[p] })), async (records: Message[]) => {
         if (this.cancelled) return resolve();
-        const frames: string[] = [];
+        const fields: string[] = [];
         const tokens: string[] = [];
         for (const m of records) {
           const p = m.partition;
@@ -134,7 +137,7 @@ export class Replay {
           const token = position.advance(p, m.offset);
           const value = this.d.filter?.needsValue ? readValue(m.value) : undefined;
           if (this.d.filter && !this.d.filter.matches(keyText(m.key), value?.parsed)) continue;
-          frames.push(encodeEnvelope(m, topicJson, token, value));
+          fields.push(encodeFields(m, value));
           tokens.push(token);
           if (m.offset + 1 >= join[p]) finish(p);
         }
@@ -142,7 +145,7 @@ export class Replay {
           // Nothing left below the join point but gaps (compaction, transaction markers): the reader's position says so.
           for (const [p, next] of reader.positions([...open])) if (next >= join[p]) finish(p);
         }
-        if (frames.length > 0 && !(await this.d.deliver(frames, tokens))) this.cancelled = true;
+        if (fields.length > 0 && !(await this.d.deliver(fields, tokens))) this.cancelled = true;
         if (this.cancelled || open.size === 0) resolve();
       });
     });
@@ -154,17 +157,17 @@ export class Replay {
       if (this.cancelled) return;
       const batch = this.buffered.splice(0);
       this.bufferedBytes = 0;
-      const frames: string[] = [];
+      const fields: string[] = [];
       const tokens: string[] = [];
       for (const b of batch) {
-        for (let i = 0; i < b.frames.length; i++) {
+        for (let i = 0; i < b.fields.length; i++) {
           if (b.offsets[i] < this.start[b.partitions[i]]) continue; // the client has it already (start past the join point)
-          frames.push(b.frames[i]);
+          fields.push(b.fields[i]);
           tokens.push(b.tokens[i]);
         }
       }
-      if (frames.length > 0) {
-        if (!(await this.d.deliver(frames, tokens))) return;
+      if (fields.length > 0) {
+        if (!(await this.d.deliver(fields, tokens))) return;
         continue;
       }
       const live = this.d.livePosition();

@@ -6,7 +6,7 @@
  *
  * Each live batch of a topic is serialised once — one frame and one resume token per record — and each
  * channel's selection is published once to each hub holding members of that channel (uWS pub/sub then
- * copies bytes to sockets). Kafka connections: one live feed per topic with subscribers (at most
+ * copies bytes to sockets); a batch-style channel's selection goes as one frame. Kafka connections: one live feed per topic with subscribers (at most
  * SLUICE_MAX_LIVE_TOPICS), one per replay in progress (at most SLUICE_MAX_REPLAYS), one per (topic, group)
  * with members here (at most SLUICE_MAX_GROUPS), plus the producer.
  */
@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { SluiceError } from '../errors.js';
 import type { FanoutGate, HubPort, SubscribeRequest, SubscriptionState, Transport } from '../subscription/protocol.js';
-import { encodeEnvelope, keyText, readValue } from '../subscription/frame-encoder.js';
+import { batchFrame, encodeFields, keyText, readValue, recordFrame } from '../subscription/frame-encoder.js';
 import { parseRecordFilter } from '../subscription/record-filter.js';
 import { PositionVector } from '../subscription/resume-token.js';
 import type { LibrdkafkaStats } from '../ops/metrics.js';
@@ -174,7 +174,8 @@ export class SubscriptionRegistry implements SubscriptionHost {
 
   channelFor(req: SubscribeRequest, state: TopicState): Channel {
     const filter = parseRecordFilter(req.key, req.where);
-    const name = req.style === 'value' ? `v:${req.topic}` : `r:${req.topic}${filter ? `\n${filter.canonical}` : ''}`;
+    // (topic, style, filter): every member of a channel gets the same bytes.
+    const name = req.style === 'value' ? `v:${req.topic}` : `${req.style === 'batch' ? 'b' : 'r'}:${req.topic}${filter ? `\n${filter.canonical}` : ''}`;
     let channel = state.channels.get(name);
     if (!channel) state.channels.set(name, (channel = { name, style: req.style, filter, members: new Map(), replaying: new Set() }));
     return channel;
@@ -222,18 +223,26 @@ export class SubscriptionRegistry implements SubscriptionHost {
 
   // ---- live batches ----
 
-  /** One live batch: serialise once, select per channel, publish once per hub, buffer for replays about to join. */
+  /**
+   * One live batch: each record read and serialised once (its fields, token, and per-record frame when a
+   * per-record channel wants it), then per channel: its selection (filter), its frames (the shared
+   * per-record frames, or one batch frame built for the channel), one publish per hub holding members, and
+   * the selection buffered for the channel's replays about to join.
+   */
   private onLiveBatch(topic: string, records: Message[]): void {
     const state = this.topicStates.get(topic);
     if (!state) return;
     let envelopes = false;
+    let perRecord = false;
     let parse = false;
     for (const ch of state.channels.values()) {
-      if (ch.style === 'envelope') envelopes = true;
+      if (ch.style !== 'value') envelopes = true;
+      if (ch.style === 'envelope') perRecord = true;
       if (ch.filter?.needsValue) parse = true;
     }
     const n = records.length;
-    const frames: string[] = envelopes ? new Array<string>(n) : [];
+    const fields: string[] = envelopes ? new Array<string>(n) : [];
+    const frames: string[] = perRecord ? new Array<string>(n) : [];
     const tokens: string[] = envelopes ? new Array<string>(n) : [];
     const parsed: unknown[] = parse ? new Array<unknown>(n) : [];
     const topicJson = JSON.stringify(topic);
@@ -246,7 +255,8 @@ export class SubscriptionRegistry implements SubscriptionHost {
       const token = state.position.advance(m.partition, m.offset);
       const value = readValue(m.value);
       if (parse) parsed[i] = value.parsed;
-      frames[i] = encodeEnvelope(m, topicJson, token, value);
+      const f = (fields[i] = encodeFields(m, value));
+      if (perRecord) frames[i] = recordFrame(topicJson, f, token);
       tokens[i] = token;
     }
     for (const ch of [...state.channels.values()]) {
@@ -256,27 +266,30 @@ export class SubscriptionRegistry implements SubscriptionHost {
         for (const hub of ch.members.keys()) hub.port.publishValues(ch.name, vals);
         continue;
       }
-      let selFrames = frames;
-      let selTokens = tokens;
       let selIndex: number[] | null = null;
       if (ch.filter) {
-        selFrames = [];
-        selTokens = [];
         selIndex = [];
-        for (let i = 0; i < n; i++) {
-          if (!ch.filter.matches(keyText(records[i].key), parse ? parsed[i] : undefined)) continue;
-          selFrames.push(frames[i]);
-          selTokens.push(tokens[i]);
-          selIndex.push(i);
+        for (let i = 0; i < n; i++) if (ch.filter.matches(keyText(records[i].key), parse ? parsed[i] : undefined)) selIndex.push(i);
+        if (selIndex.length === 0) continue;
+      } else if (n === 0) continue;
+      const selFields = selIndex ? selIndex.map((i) => fields[i]) : fields;
+      const selTokens = selIndex ? selIndex.map((i) => tokens[i]) : tokens;
+      if (ch.members.size > 0) {
+        if (ch.style === 'envelope') {
+          const selFrames = selIndex ? selIndex.map((i) => frames[i]) : frames;
+          for (const hub of ch.members.keys()) hub.port.publish(ch.name, selFrames, selTokens);
+        } else {
+          const last = selTokens[selTokens.length - 1];
+          const batch = [batchFrame(topicJson, selFields, last)];
+          const batchTokens = [last];
+          for (const hub of ch.members.keys()) hub.port.publish(ch.name, batch, batchTokens);
         }
-        if (selFrames.length === 0) continue;
       }
-      for (const hub of ch.members.keys()) hub.port.publish(ch.name, selFrames, selTokens);
       if (ch.replaying.size > 0) {
-        const partitions = selFrames.map((_, j) => records[selIndex ? selIndex[j] : j].partition);
-        const offsets = selFrames.map((_, j) => records[selIndex ? selIndex[j] : j].offset);
+        const partitions = selIndex ? selIndex.map((i) => records[i].partition) : records.map((m) => m.partition);
+        const offsets = selIndex ? selIndex.map((i) => records[i].offset) : records.map((m) => m.offset);
         // A replay over its buffer bound fails (and leaves the set) while the set is walked: walk a copy.
-        for (const s of [...ch.replaying]) s.bufferLive(selFrames, selTokens, partitions, offsets);
+        for (const s of [...ch.replaying]) s.bufferLive(selFields, selTokens, partitions, offsets);
       }
     }
   }

@@ -5,7 +5,8 @@
  * HubPort it implements, in batches (the seam: `src/subscription/protocol.ts`).
  *
  * Routes:
- *   /ws/topics/{topic}?from&key&where&group  envelope frames with resume tokens; more topics by control message
+ *   /ws/topics/{topic}?from&key&where&group&frames  envelope frames with resume tokens (`frames=batch`: one
+ *                                            frame per batch); more topics by control message
  *   /ws                                      no topic yet; `{"op":"subscribe",…}` / `{"op":"unsubscribe",…}`
  *   /sse/topics/{topic}?same                 Server-Sent Events, `id:` = resume token, `Last-Event-ID` resumes
  *   /consumer/{topic}                        seed-compatible: bare values, `{"Message":"connected"}` first
@@ -55,7 +56,9 @@ interface SocketData {
   /** The subscription opened before the upgrade (0: none, a bare `/ws`). */
   initialSub: number;
   initialTopic: string;
-  style: FrameStyle;
+  initialStyle: FrameStyle;
+  /** `value` on the seed route `/consumer/{topic}`, else `envelope` (each subscription picks its frames). */
+  route: 'envelope' | 'value';
 }
 
 /** A subscription opened before its upgrade or SSE answer, waiting for `ready` (or a refusal). */
@@ -92,7 +95,7 @@ export class SubscriberHub implements HubPort {
   register(gate: FanoutGate, opts: HubOptions): void {
     this.gate = gate;
     this.opts = opts;
-    const ws = (pattern: string, style: FrameStyle, withTopic: boolean) => this.app.ws<SocketData>(pattern, {
+    const ws = (pattern: string, style: 'envelope' | 'value', withTopic: boolean) => this.app.ws<SocketData>(pattern, {
       maxPayloadLength: 16 * 1024,
       // A hard stop (abrupt close) far above the soft limit, which the sweep enforces with a proper 4008
       // close frame within SWEEP_INTERVAL_MS: uWS updates a socket's buffered amount only as it drains
@@ -240,7 +243,7 @@ export class SubscriberHub implements HubPort {
 
   // ---- connections ----
 
-  private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, style: FrameStyle, withTopic: boolean): void {
+  private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, style: 'envelope' | 'value', withTopic: boolean): void {
     const secKey = req.getHeader('sec-websocket-key');
     const protocol = req.getHeader('sec-websocket-protocol');
     const extensions = req.getHeader('sec-websocket-extensions');
@@ -258,7 +261,9 @@ export class SubscriberHub implements HubPort {
       return;
     }
     const conn: Connection = { transport: style === 'value' ? 'seed-websocket' : 'websocket', ws: null, sse: null, apiKey, subs: new Map(), heldAcks: [], closed: false };
-    const data: SocketData = { conn, initialSub: 0, initialTopic: initial?.topic ?? '', style };
+    // The seed route's frames are bare values whatever the query says.
+    const initialStyle: FrameStyle = style === 'value' ? 'value' : initial?.style ?? 'envelope';
+    const data: SocketData = { conn, initialSub: 0, initialTopic: initial?.topic ?? '', initialStyle, route: style };
     const upgradeNow = () => res.cork(() => res.upgrade<SocketData>(data, secKey, protocol, extensions, context));
     if (!initial) {
       res.onAborted(() => {});
@@ -284,7 +289,7 @@ export class SubscriberHub implements HubPort {
         res.cork(() => sendError(res, fromPlainError(error)));
       },
     });
-    this.gate.open({ sub, ...initial, style, transport: conn.transport, beforeUpgrade: true });
+    this.gate.open({ sub, ...initial, style: initialStyle, transport: conn.transport, beforeUpgrade: true });
   }
 
   /**
@@ -300,18 +305,18 @@ export class SubscriberHub implements HubPort {
   }
 
   private open(socket: WebSocket<SocketData>): void {
-    const { conn, initialSub, initialTopic, style } = socket.getUserData();
+    const { conn, initialSub, initialTopic, initialStyle } = socket.getUserData();
     conn.ws = socket;
     this.connections.add(conn);
     if (initialSub) {
-      this.track(conn, initialSub, initialTopic, style, true);
+      this.track(conn, initialSub, initialTopic, initialStyle, true);
       this.gate.start(initialSub);
     }
   }
 
   private message(socket: WebSocket<SocketData>, text: string): void {
-    const { conn, style } = socket.getUserData();
-    if (style === 'value') {
+    const { conn, route } = socket.getUserData();
+    if (route === 'value') {
       // Seed clients may send text; answer like the seed app did.
       socket.send(JSON.stringify({ Message: text }), false);
       return;
@@ -324,8 +329,8 @@ export class SubscriberHub implements HubPort {
         if (conn.subs.has(topic)) throw new SluiceError('INVALID_PARAMETER', `already subscribed to ${topic}; unsubscribe first`);
         this.access.check(conn.apiKey, 'subscribe', topic);
         const sub = this.nextSub++;
-        this.track(conn, sub, topic, 'envelope', false);
-        this.gate.open({ sub, ...msg.options, style: 'envelope', transport: conn.transport, beforeUpgrade: false });
+        this.track(conn, sub, topic, msg.options.style, false);
+        this.gate.open({ sub, ...msg.options, transport: conn.transport, beforeUpgrade: false });
       } else {
         const sub = conn.subs.get(topic);
         if (sub === undefined) throw new SluiceError('INVALID_PARAMETER', `not subscribed to ${topic}`);
@@ -366,12 +371,12 @@ export class SubscriberHub implements HubPort {
         conn = c;
         c.sse!.onDrain(() => this.drained(c));
         this.connections.add(c);
-        this.track(c, sub, topic, 'envelope', true);
+        this.track(c, sub, topic, options.style, true);
         this.gate.start(sub);
       },
       refuse: (error) => res.cork(() => sendError(res, fromPlainError(error), false, allowedOrigin(origin))),
     });
-    this.gate.open({ sub, ...options, style: 'envelope', transport: 'sse', beforeUpgrade: true });
+    this.gate.open({ sub, ...options, transport: 'sse', beforeUpgrade: true });
   }
 
   /** The hub's record of a subscription its connection holds. */

@@ -1,5 +1,5 @@
 /**
- * Reads a subscription's options — `from`, `key`, `where`, `group` — from a query string or a
+ * Reads a subscription's options — `from`, `key`, `where`, `group`, `frames` — from a query string or a
  * `{"op":"subscribe",…}` control message into a SubscribeRequest, refusing bad values with
  * INVALID_PARAMETER before anything reaches Kafka. Pure: runs in whichever thread holds the socket.
  */
@@ -12,7 +12,8 @@ import type { StartFrom, SubscribeRequest } from './protocol.js';
 const GROUP = /^[A-Za-z0-9._-]{1,100}$/;
 const MAX_KEY_LENGTH = 1024;
 
-export type SubscribeOptions = Pick<SubscribeRequest, 'topic' | 'from' | 'key' | 'where' | 'group'>;
+/** `style` is `envelope` (one frame per record, the default) or `batch` (`frames=batch`); the seed route sets `value` itself. */
+export type SubscribeOptions = Pick<SubscribeRequest, 'topic' | 'from' | 'key' | 'where' | 'group'> & { style: 'envelope' | 'batch' };
 
 /** `get` returns a parameter's value, or undefined/'' when absent. `lastEventId` (SSE) resumes when `from` is absent. */
 export function readSubscribeOptions(topic: string, get: (name: string) => string | undefined | null, lastEventId = ''): SubscribeOptions {
@@ -31,7 +32,13 @@ export function readSubscribeOptions(topic: string, get: (name: string) => strin
     }
     if (key !== null || where !== null) throw new SluiceError('INVALID_PARAMETER', 'key and where filters are not available with group');
   }
-  return { topic, from, key, where, group };
+  return { topic, from, key, where, group, style: parseFrames(get('frames') || 'record') };
+}
+
+function parseFrames(text: string): 'envelope' | 'batch' {
+  if (text === 'record') return 'envelope';
+  if (text === 'batch') return 'batch';
+  throw new SluiceError('INVALID_PARAMETER', `frames must be record (one frame per record, the default) or batch (one frame per batch of records) (got "${text.slice(0, 80)}")`);
 }
 
 function parseFrom(text: string): StartFrom {
