@@ -74,6 +74,6 @@ export function sampler(pid) {
   return () => {
     clearInterval(timer);
     sample();
-    return { cpuPct: ((lastCpu - start.cpu) / (Math.max(1, lastAt - t0) / 1000)) * 100, rssMB: peakRss };
+    return { cpuPct: ((lastCpu - start.cpu) / (Math.max(1, lastAt - t0) / 1000)) * 100, cpuSeconds: lastCpu - start.cpu, rssMB: peakRss };
   };
 }
