@@ -111,6 +111,12 @@ const SCENARIOS = [
     name: `fanout-peer-${rate}-${frames}`, server: sluice({ SLUICE_INGRESS_THREADS: '0' }), full: true,
     fanout: { subscribers: 1000, rate, slowPct: 0, peer: frames === 'centrifugo' ? 'centrifugo' : 'sluice', frames, peerGroup: `1,000 × ${rate.toLocaleString('en-US')}` },
   }))),
+  // The same with the fan-out gateway gathering each live batch for 5 ms (SLUICE_FANOUT_LINGER_MS=5): bigger
+  // batches, fewer writes and messages per socket, up to 5 ms more latency.
+  ...[400, 1000].map((rate) => ({
+    name: `fanout-peer-${rate}-batch-linger-5`, server: sluice({ SLUICE_INGRESS_THREADS: '0' }), full: true,
+    fanout: { subscribers: 1000, rate, slowPct: 0, peer: 'sluice', frames: 'batch', fanoutEnv: { SLUICE_FANOUT_LINGER_MS: '5' }, peerGroup: `1,000 × ${rate.toLocaleString('en-US')}, linger 5 ms` },
+  })),
   // Runs last: offers twice the highest single-record rate Sluice sustained in this run (durable answers).
   { name: 'overload', server: sluice(), body: SINGLE, ct: JSON_CT, records: 1, connections: 400, expect: 200, overload: true },
 ];

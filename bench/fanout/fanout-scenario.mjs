@@ -226,7 +226,7 @@ export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap
       fanoutPort = fanoutServer.port;
       pid = fanoutServer.child.pid;
     } else if (peer === 'sluice') {
-      const s = startServer({ ...spec, cmd: withOpenFiles(spec.cmd, f.subscribers + 1000) }, bootstrap);
+      const s = startServer({ ...spec, env: { ...spec.env, ...(f.fanoutEnv ?? {}) }, cmd: withOpenFiles(spec.cmd, f.subscribers + 1000) }, bootstrap);
       fanoutServer = { ...s, stop: () => stopServer(s) };
       fanoutPort = await s.port;
       pid = s.child.pid;
@@ -287,13 +287,15 @@ export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap
     const stopIngest = peer ? sampler(server.child.pid) : null;
     // Where the rest of the machine goes: the broker and this process (the poster).
     const stopBroker = brokerPid ? sampler(brokerPid) : null;
-    const stopPoster = sampler(process.pid);
+    const posterStart = process.cpuUsage(); // this process alone (a sampler would add its children: every server and swarm)
+    const posterAt = Date.now();
     const posted = await post(durationS, warm.sent);
     await drain(warm.acked + posted.acked);
     const gateway = stopGateway();
     const ingest = stopIngest?.();
     const brokerUse = stopBroker?.();
-    const posterUse = stopPoster();
+    const posterCpu = process.cpuUsage(posterStart);
+    const posterUse = { cpuPct: ((posterCpu.user + posterCpu.system) / 1e6 / ((Date.now() - posterAt) / 1000)) * 100 };
     const clients = stopSwarms.map((stop) => stop());
 
     // Slow clients read again: were they closed, and how?
@@ -366,6 +368,9 @@ export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap
       rssPerConnKB,
       cpuPct: gateway.cpuPct,
       cpuSeconds: gateway.cpuSeconds,
+      // Run-queue delay: % of the window the process's threads were runnable but waited for a core.
+      waitPct: gateway.waitPct,
+      clientWaitPct: clients.reduce((a, c) => a + c.waitPct, 0),
       // Server CPU seconds per million records delivered to fast subscribers (the measured window).
       cpuSecondsPerMillion: fastFrames ? gateway.cpuSeconds / (fastFrames / 1e6) : 0,
       wsMessages,

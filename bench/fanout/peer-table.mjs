@@ -8,15 +8,15 @@ const LABEL = { record: 'Sluice, per-record frames', batch: 'Sluice, batch frame
 export function peerMarkdown(scenarios, skipped = []) {
   const rows = Object.entries(scenarios).filter(([, s]) => s.peerGroup);
   if (!rows.length && !skipped.length) return [];
-  const lines = ['', 'Fan-out beside Centrifugo (issue #10): the same single-record POSTs (to a Sluice gateway of their own) and the same subscriber swarm, against one fan-out server at a time — Sluice with per-record frames, Sluice with `frames=batch`, Centrifugo in Kafka publication-data mode — alternating in one run; no slow clients. Server CPU is the fan-out process only (for Sluice: its live consumer, framing and sockets), per million records delivered to subscribers; WebSocket messages are those the subscribers received in the measured window. Centrifugo pushes carry no Kafka offset: its lost/duplicated are counted by each record\'s sequence number instead.', ''];
+  const lines = ['', 'Fan-out beside Centrifugo (issue #10): the same single-record POSTs (to a Sluice gateway of their own) and the same subscriber swarm, against one fan-out server at a time — Sluice with per-record frames, Sluice with `frames=batch`, Centrifugo in Kafka publication-data mode — alternating in one run; no slow clients. Server CPU is the fan-out process only (for Sluice: its live consumer, framing and sockets), per million records delivered to subscribers; WebSocket messages are those the subscribers received in the measured window. Centrifugo pushes carry no Kafka offset: its lost/duplicated are counted by each record\'s sequence number instead. "Waiting for a core" is the run-queue delay of the process\'s threads (/proc schedstat): time it was ready to run while the machine\'s two cores were busy with something else.', ''];
   for (const s of skipped) lines.push(`**${s}**`, '');
   if (rows.length) {
-    lines.push('| scenario | server | subscribers × records/s | records expected / delivered | lost | duplicated | p50 ms | p99 ms | p99.9 ms | server CPU s per 1M records | WebSocket messages (records per message) | CPU % of server / subscribers / ingest gateway / broker / poster |',
-      '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    lines.push('| scenario | server | subscribers × records/s | records expected / delivered | lost | duplicated | p50 ms | p99 ms | p99.9 ms | server CPU s per 1M records | WebSocket messages (records per message) | CPU % of server / subscribers / ingest gateway / broker / poster | waiting for a core, % of server / subscribers |',
+      '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const [name, s] of rows) {
       const expected = s.framesExpected;
       const bad = (n) => (n > 0 ? `**${fmt(n)}**` : fmt(n));
-      lines.push(`| ${name} | ${LABEL[s.frames] ?? s.frames} | ${s.peerGroup} | ${fmt(expected)} / ${fmt(s.framesDelivered)} | ${bad(s.lost)} | ${bad(s.duplicated)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${fmt(s.cpuSecondsPerMillion, 2)} | ${fmt(s.wsMessages)} (${fmt(s.recordsPerMessage, 1)}) | ${[s.cpuPct, s.clientCpuPct, s.ingestCpuPct, s.brokerCpuPct, s.posterCpuPct].map((x) => fmt(x)).join(' / ')} |`);
+      lines.push(`| ${name} | ${LABEL[s.frames] ?? s.frames} | ${s.peerGroup} | ${fmt(expected)} / ${fmt(s.framesDelivered)} | ${bad(s.lost)} | ${bad(s.duplicated)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${fmt(s.cpuSecondsPerMillion, 2)} | ${fmt(s.wsMessages)} (${fmt(s.recordsPerMessage, 1)}) | ${[s.cpuPct, s.clientCpuPct, s.ingestCpuPct, s.brokerCpuPct, s.posterCpuPct].map((x) => fmt(x)).join(' / ')} | ${fmt(s.waitPct)} / ${fmt(s.clientWaitPct)} |`);
     }
   }
   const byGroup = new Map();
