@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { SluiceError } from '../errors.js';
 import type { FanoutGate, HubPort, SubscribeRequest, SubscriptionState, Transport } from '../subscription/protocol.js';
-import { batchFrame, encodeFields, keyText, readValue, recordFrame } from '../subscription/frame-encoder.js';
+import { batchFrame, encodeEnvelope, encodeFields, keyText, readValue, recordFrame } from '../subscription/frame-encoder.js';
 import { parseRecordFilter } from '../subscription/record-filter.js';
 import { PositionVector } from '../subscription/resume-token.js';
 import type { LibrdkafkaStats } from '../ops/metrics.js';
@@ -234,14 +234,17 @@ export class SubscriptionRegistry implements SubscriptionHost {
     if (!state) return;
     let envelopes = false;
     let perRecord = false;
+    // Record fields apart from frames only when something needs them: a batch channel, or a replay's buffer.
+    let needFields = false;
     let parse = false;
     for (const ch of state.channels.values()) {
       if (ch.style !== 'value') envelopes = true;
       if (ch.style === 'envelope') perRecord = true;
+      if (ch.style === 'batch' || ch.replaying.size > 0) needFields = true;
       if (ch.filter?.needsValue) parse = true;
     }
     const n = records.length;
-    const fields: string[] = envelopes ? new Array<string>(n) : [];
+    const fields: string[] = needFields ? new Array<string>(n) : [];
     const frames: string[] = perRecord ? new Array<string>(n) : [];
     const tokens: string[] = envelopes ? new Array<string>(n) : [];
     const parsed: unknown[] = parse ? new Array<unknown>(n) : [];
@@ -255,8 +258,10 @@ export class SubscriptionRegistry implements SubscriptionHost {
       const token = state.position.advance(m.partition, m.offset);
       const value = readValue(m.value);
       if (parse) parsed[i] = value.parsed;
-      const f = (fields[i] = encodeFields(m, value));
-      if (perRecord) frames[i] = recordFrame(topicJson, f, token);
+      if (needFields) {
+        const f = (fields[i] = encodeFields(m, value));
+        if (perRecord) frames[i] = recordFrame(topicJson, f, token);
+      } else if (perRecord) frames[i] = encodeEnvelope(m, topicJson, token, value); // the one string per record, as before batch frames
       tokens[i] = token;
     }
     for (const ch of [...state.channels.values()]) {
@@ -272,7 +277,8 @@ export class SubscriptionRegistry implements SubscriptionHost {
         for (let i = 0; i < n; i++) if (ch.filter.matches(keyText(records[i].key), parse ? parsed[i] : undefined)) selIndex.push(i);
         if (selIndex.length === 0) continue;
       } else if (n === 0) continue;
-      const selFields = selIndex ? selIndex.map((i) => fields[i]) : fields;
+      // Fields only for a batch frame or a replay's buffer (needFields holds then).
+      const selFields = !needFields ? fields : selIndex ? selIndex.map((i) => fields[i]) : fields;
       const selTokens = selIndex ? selIndex.map((i) => tokens[i]) : tokens;
       if (ch.members.size > 0) {
         if (ch.style === 'envelope') {

@@ -66,8 +66,11 @@ export function batchFrame(topicJson: string, fields: readonly string[], token: 
     : `{"event":"batch","topic":${topicJson},"records":[${records}],"token":"${token}"}`;
 }
 
+/** The per-record frame of a record, built as one string (the live path when no batch channel or replay needs the fields apart). */
 export function encodeEnvelope(m: RecordLike, topicJson: string = JSON.stringify(m.topic), token: string | null = null, value: ValueText = readValue(m.value)): string {
-  return recordFrame(topicJson, encodeFields(m, value), token);
+  const key = keyText(m.key);
+  const tokenField = token === null ? '' : `,"token":"${token}"`;
+  return `{"topic":${topicJson},"partition":${m.partition},"offset":${m.offset},"timestamp":${m.timestamp ?? null},"key":${key === null ? 'null' : JSON.stringify(key)},${value.field}${tokenField}}`;
 }
 
 /**
