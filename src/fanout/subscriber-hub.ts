@@ -18,8 +18,9 @@
  * so all frames of a batch — one per record, or the one batch frame — leave in one write per socket (checked
  * with strace: as many sendto calls per socket per second in per-record as in batch framing); a larger
  * message is written at once, also one write per socket. What per-record framing costs over batch framing
- * is per message: uWS framing and copying each one, and the client's handling of each. A subscriber whose buffer passes the limit
- * is closed as too slow (WebSocket 4008, SSE `event: error`) and can resume from its last token.
+ * is per message: uWS framing and copying each one, and the client's handling of each.
+ * A subscriber whose buffer passes the limit is closed as too slow (WebSocket 4008, SSE `event: error`) and
+ * can resume from its last token.
  */
 import type { TemplatedApp, WebSocket, HttpResponse, HttpRequest, us_socket_context_t } from 'uWebSockets.js';
 import type { Logger } from 'pino';
