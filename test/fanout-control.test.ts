@@ -161,10 +161,11 @@ describe('bounds on Kafka consumers', () => {
       await expect(connect(`${small.wsUrl}/ws/topics/${randomTopic('bound')}`)).rejects.toMatchObject({ status: 503, body: expect.stringContaining('SLUICE_MAX_LIVE_TOPICS') });
       const sse = await fetch(`${small.url}/sse/topics/${randomTopic('bound')}`);
       expect(sse.status).toBe(503);
-      expect(((await sse.json()) as { error: { code: string } }).error.code).toBe('OVERLOADED');
+      expect(sse.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(((await sse.json()) as { error: unknown }).error).toMatchObject({ code: 'OVERLOADED', retriable: true, limit: 'SLUICE_MAX_LIVE_TOPICS' });
       first.ws.send(JSON.stringify({ op: 'subscribe', topic: randomTopic('bound'), group: 'g' }));
       await until(() => parsed(first).some((f) => f.event === 'error'), 'an error frame');
-      expect(parsed(first).find((f) => f.event === 'error')!.error).toMatchObject({ code: 'OVERLOADED', message: expect.stringContaining('SLUICE_MAX_GROUPS') });
+      expect(parsed(first).find((f) => f.event === 'error')!.error).toMatchObject({ code: 'OVERLOADED', retriable: true, limit: 'SLUICE_MAX_GROUPS', message: expect.stringContaining('SLUICE_MAX_GROUPS') });
       first.ws.close();
     } finally {
       await small.stop();

@@ -164,7 +164,7 @@ export class GroupPool {
     let pooled = this.groups.get(key);
     if (!pooled) {
       if (this.groups.size >= this.opts.maxGroups) {
-        throw new SluiceError('OVERLOADED', `${this.groups.size} consumer groups have members here (SLUICE_MAX_GROUPS); retry later`);
+        throw new SluiceError('OVERLOADED', `${this.groups.size} consumer groups have members here (SLUICE_MAX_GROUPS); retry later`, { limit: 'SLUICE_MAX_GROUPS' });
       }
       const reader = this.newReader({
         role: 'group', topic, clientId: `sluice-group-${group}`, groupId: `${this.opts.groupIdPrefix}${group}`,

@@ -31,7 +31,7 @@ function setup(maxReplays = 16, history = 0): Env {
   if (history > 0) cluster.append('t', history);
   const registry = new SubscriptionRegistry({
     topics: new FakeTopics(cluster, PARTITIONS), newReader: cluster.newReader, log, liveFeedIdleGraceMs: 0,
-    config: { metadataTimeoutMs: 1000, maxLiveTopics: 4, fanoutLingerMs: 0, maxReplays, replayBufferBytes: 1 << 20, maxGroups: 4, groupIdPrefix: 'sluice-' },
+    config: { metadataTimeoutMs: 1000, maxLiveTopics: 4, fanoutLingerMs: 0, maxReplays, replayBufferBytes: 1 << 20, maxGroups: 4, groupIdPrefix: 'sluice-', keyField: 'n' },
   });
   const hub = new RecordingHub(sched);
   const gate = registry.connect(hub);
@@ -39,8 +39,8 @@ function setup(maxReplays = 16, history = 0): Env {
   return { sched, cluster, registry, hub, gate };
 }
 
-function request(sub: number, topic: string, from: StartFrom, group: string | null, beforeUpgrade: boolean, style: SubscribeRequest['style'] = 'envelope'): SubscribeRequest {
-  return { sub, topic, from, key: null, where: null, group, style, transport: 'websocket', beforeUpgrade };
+function request(sub: number, topic: string, from: StartFrom, group: string | null, beforeUpgrade: boolean, extra: Partial<SubscribeRequest> = {}): SubscribeRequest {
+  return { sub, topic, from, key: null, where: null, group, style: 'envelope', transport: 'websocket', beforeUpgrade, ...extra };
 }
 
 /** Everything a subscription can hold, summed: all zero once no subscription is open. */
@@ -55,13 +55,19 @@ function held(env: Env) {
 
 const NOTHING_HELD = { subscriptions: 0, replays: 0, groupMembers: 0, liveFeeds: 0, groupFeeds: 0, acks: 0, channels: 0, consumers: { live: 0, replay: 0, group: 0 } };
 
-const KINDS: { name: string; from: StartFrom; group: string | null }[] = [
+const VIEW = { window: '10ms', hop: null, grace: null, agg: 'count(),avg(n)', by: 'key', alert: 'avg(n)>100' };
+const KINDS: { name: string; from: StartFrom; group: string | null; extra?: Partial<SubscribeRequest> }[] = [
   { name: 'from=latest', from: { kind: 'latest' }, group: null },
   { name: 'from=earliest', from: { kind: 'earliest' }, group: null },
   { name: 'from=<time>', from: { kind: 'time', timestampMs: 1_000_100 }, group: null },
   { name: 'from=<token>', from: { kind: 'token', offsets: [300, 200] }, group: null },
   { name: 'group=', from: { kind: 'earliest' }, group: 'g' },
+  // Live views. The fake records' timestamps are near 1,000,000 ms: a span back to 0 reads them all; SLUICE_KEY_FIELD=n keys them.
+  { name: 'snapshot=', from: { kind: 'latest' }, group: null, extra: { snapshotMs: Date.now() } },
+  { name: 'window= (shared, live)', from: { kind: 'latest' }, group: null, extra: { view: VIEW } },
+  { name: 'window= from=earliest (its own view)', from: { kind: 'earliest' }, group: null, extra: { view: VIEW } },
 ];
+const hasHistory = (kind: (typeof KINDS)[number]) => kind.from.kind !== 'latest' || !!kind.extra?.snapshotMs;
 
 /** Steps that never end by themselves: a live or group feed polls for as long as it runs. */
 const polling = (label: string) => label === 'live:read' || label === 'group:read';
@@ -76,7 +82,7 @@ describe('a subscription closed at every await point gives everything back', () 
           expect(k, 'the subscription never reached live').toBeLessThan(200);
           // 1,200 records: a replay needs several reads and deliveries, each an await point.
           const env = setup(16, 1200);
-          env.gate.open(request(1, 't', kind.from, kind.group, beforeUpgrade));
+          env.gate.open(request(1, 't', kind.from, kind.group, beforeUpgrade, kind.extra));
           await settle();
           let started = false;
           for (let n = 0; n < k; n++) {
@@ -90,7 +96,7 @@ describe('a subscription closed at every await point gives everything back', () 
             if (i < 0) break;
             await env.sched.step(i);
           }
-          const live = env.hub.of(1, 'subscribed').length > 0 && (kind.from.kind === 'latest' || kind.group !== null || env.hub.of(1, 'join').length > 0);
+          const live = env.hub.of(1, 'subscribed').length > 0 && (!hasHistory(kind) || kind.group !== null || env.hub.of(1, 'join').length > 0);
           reachedLive = live && env.sched.pending.every((p) => polling(p.label));
           expect(env.hub.of(1, 'failed'), `failed after ${k} steps`).toEqual([]);
           const eventsBeforeClose = env.hub.events.length;
@@ -113,7 +119,7 @@ describe('failures while starting give everything back', () => {
     it(`${kind.name}: each step that can fail, failed`, async () => {
       for (let k = 0; k < 12; k++) {
         const env = setup(16, 50);
-        env.gate.open(request(1, 't', kind.from, kind.group, false));
+        env.gate.open(request(1, 't', kind.from, kind.group, false, kind.extra));
         await settle();
         for (let n = 0; n < k; n++) {
           const i = env.sched.pending.findIndex((p) => !polling(p.label));
@@ -188,7 +194,7 @@ describe('replays hand over to live with no gap and no duplicate', () => {
         if (sub === 1) collect(list);
         originalDeliver(sub, list, tokens, ackId);
       };
-      env.gate.open(request(1, 't', { kind: 'earliest' }, null, false, style));
+      env.gate.open(request(1, 't', { kind: 'earliest' }, null, false, { style }));
       const total = () => env.cluster.topics.get('t')!.reduce((n, p) => n + p.length, 0);
       const joined = () => env.hub.of(1, 'join')[0]?.detail as { publishedAt: number } | undefined;
       const seenLive = () => (env.hub.published.get(channel) ?? []).slice(joined()!.publishedAt).reduce((n, f) => n + (style === 'batch' ? (JSON.parse(f) as { records: unknown[] }).records.length : 1), 0);
@@ -260,8 +266,8 @@ describe('model: random opens, closes, starts, steps, failures and records', () 
         if (a.type === 'open') {
           const kind = KINDS[a.kind];
           const sub = nextSub++;
-          open.set(sub, { topic: topics[a.topic], history: kind.from.kind !== 'latest', group: kind.group !== null, beforeUpgrade: a.beforeUpgrade, started: !a.beforeUpgrade });
-          env.gate.open(request(sub, topics[a.topic], kind.from.kind === 'token' ? { kind: 'token', offsets: [5, 5] } : kind.from, kind.group, a.beforeUpgrade));
+          open.set(sub, { topic: topics[a.topic], history: hasHistory(kind), group: kind.group !== null, beforeUpgrade: a.beforeUpgrade, started: !a.beforeUpgrade });
+          env.gate.open(request(sub, topics[a.topic], kind.from.kind === 'token' ? { kind: 'token', offsets: [5, 5] } : kind.from, kind.group, a.beforeUpgrade, kind.extra));
         } else if (a.type === 'close') {
           const sub = pick(a.pick, [...open.keys()]);
           if (sub !== undefined) {

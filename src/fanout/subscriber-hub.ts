@@ -26,7 +26,7 @@ import type { TemplatedApp, WebSocket, HttpResponse, HttpRequest, us_socket_cont
 import type { Logger } from 'pino';
 import { ERRORS, SluiceError, fromPlainError, toErrorResponse, type PlainError } from '../errors.js';
 import { pathParameter, sendError } from '../http/respond.js';
-import { presentedKey, type AccessControl } from '../http/access-control.js';
+import { CLOSE_TOKEN_EXPIRED, SubscribeAuth, type Credentials } from '../http/subscription-tokens.js';
 import { allowedOrigin, originForbidden } from '../http/cors.js';
 import { readControlMessage, readSubscribeOptions, type SubscribeOptions } from '../subscription/subscribe-options.js';
 import { SseStream, sseRecords } from './sse-stream.js';
@@ -39,8 +39,10 @@ interface Connection {
   transport: Transport;
   ws: WebSocket<SocketData> | null;
   sse: SseStream | null;
-  /** API key presented at connect time, checked again for each subscribe message. */
-  apiKey: string;
+  /** API key or token presented at connect time, checked again for each subscribe message. */
+  creds: Credentials;
+  /** Closes the connection when its subscription token expires. */
+  expiry?: NodeJS.Timeout;
   /** topic → subscription id */
   subs: Map<string, number>;
   /** Acks held until the socket's buffer drains (flow control of replays and group deliveries). */
@@ -95,7 +97,7 @@ export class SubscriberHub implements HubPort {
   private opts!: HubOptions;
   private slowDrops: Record<Transport, number> = { websocket: 0, sse: 0, 'seed-websocket': 0 };
 
-  constructor(private readonly app: TemplatedApp, private readonly access: AccessControl, private readonly log: Logger) {}
+  constructor(private readonly app: TemplatedApp, private readonly auth: SubscribeAuth, private readonly log: Logger) {}
 
   /** Registers the routes; `gate` leads to the subscription registry (directly, or through the main-thread link). */
   register(gate: FanoutGate, opts: HubOptions): void {
@@ -186,7 +188,7 @@ export class SubscriberHub implements HubPort {
     if (!s) return;
     if (slow) return this.closeSlow(s.conn, error.message);
     this.forget(sub, s);
-    const frame = JSON.stringify({ event: 'error', topic: s.topic, error: { code: error.code, message: error.message } });
+    const frame = JSON.stringify({ event: 'error', topic: s.topic, error: { code: error.code, message: error.message, retriable: ERRORS[error.code].retriable, ...error.details } });
     if (s.conn.sse) {
       s.conn.sse.event('error', frame);
       s.conn.sse.end();
@@ -253,11 +255,12 @@ export class SubscriberHub implements HubPort {
     const secKey = req.getHeader('sec-websocket-key');
     const protocol = req.getHeader('sec-websocket-protocol');
     const extensions = req.getHeader('sec-websocket-extensions');
-    const apiKey = presentedKey((h) => req.getHeader(h), (q) => req.getQuery(q));
+    const presented = this.auth.presented((h) => req.getHeader(h), (q) => req.getQuery(q));
     const origin = req.getHeader('origin');
     let initial: SubscribeOptions | null;
+    let creds: Credentials;
     try {
-      initial = this.admit(origin, apiKey, () => {
+      [initial, creds] = this.admit(origin, presented, () => {
         if (!withTopic) return null;
         const topic = pathParameter(req, 0);
         return style === 'value' ? readSubscribeOptions(topic, () => undefined) : readSubscribeOptions(topic, (q) => req.getQuery(q));
@@ -266,7 +269,7 @@ export class SubscriberHub implements HubPort {
       sendError(res, err);
       return;
     }
-    const conn: Connection = { transport: style === 'value' ? 'seed-websocket' : 'websocket', ws: null, sse: null, apiKey, subs: new Map(), heldAcks: [], closed: false };
+    const conn: Connection = { transport: style === 'value' ? 'seed-websocket' : 'websocket', ws: null, sse: null, creds, subs: new Map(), heldAcks: [], closed: false };
     // The seed route's frames are bare values whatever the query says.
     const initialStyle: FrameStyle = style === 'value' ? 'value' : initial?.style ?? 'envelope';
     const data: SocketData = { conn, initialSub: 0, initialTopic: initial?.topic ?? '', initialStyle, route: style };
@@ -302,18 +305,36 @@ export class SubscriberHub implements HubPort {
    * The checks before a WebSocket upgrade or an SSE stream, in this order: shutting down, origin, options,
    * API key (for the topic, or the key alone on `/ws`). Throws the refusal; returns the options read.
    */
-  private admit<O extends SubscribeOptions | null>(origin: string, apiKey: string, readOptions: () => O): O {
+  private admit<O extends SubscribeOptions | null>(origin: string, presented: { apiKey: string; token: string }, readOptions: () => O): [O, Credentials] {
     if (this.closing) throw new SluiceError('SHUTTING_DOWN', 'server shutting down');
     if (originForbidden(origin)) throw new SluiceError('FORBIDDEN', `origin "${origin}" is not in SLUICE_CORS_ORIGINS`);
     const options = readOptions();
-    this.access.check(apiKey, 'subscribe', options?.topic ?? null);
-    return options;
+    const creds = this.auth.admit(presented);
+    return [this.auth.authorize(creds, options), creds];
+  }
+
+  /** A connection holding a token is closed when it expires (4001 / SSE `TOKEN_EXPIRED`). */
+  private watchExpiry(conn: Connection): void {
+    const at = conn.creds.grant?.expiresAtMs;
+    if (at === undefined) return;
+    conn.expiry = setTimeout(() => {
+      if (conn.closed) return;
+      const reason = 'TOKEN_EXPIRED: the subscription token has expired; reconnect with a new token and from=<last token>';
+      if (conn.ws) conn.ws.end(CLOSE_TOKEN_EXPIRED, reason);
+      else if (conn.sse) {
+        conn.sse.event('error', JSON.stringify({ error: { code: 'TOKEN_EXPIRED', message: reason, retriable: false } }));
+        conn.sse.end();
+        this.closed(conn, CLOSE_TOKEN_EXPIRED);
+      }
+    }, Math.min(Math.max(0, at - Date.now()), 2 ** 31 - 1));
+    conn.expiry.unref();
   }
 
   private open(socket: WebSocket<SocketData>): void {
     const { conn, initialSub, initialTopic, initialStyle } = socket.getUserData();
     conn.ws = socket;
     this.connections.add(conn);
+    this.watchExpiry(conn);
     if (initialSub) {
       this.track(conn, initialSub, initialTopic, initialStyle, true);
       this.gate.start(initialSub);
@@ -333,10 +354,10 @@ export class SubscriberHub implements HubPort {
       topic = msg.op === 'subscribe' ? msg.options.topic : msg.topic;
       if (msg.op === 'subscribe') {
         if (conn.subs.has(topic)) throw new SluiceError('INVALID_PARAMETER', `already subscribed to ${topic}; unsubscribe first`);
-        this.access.check(conn.apiKey, 'subscribe', topic);
+        const options = this.auth.authorize(conn.creds, msg.options);
         const sub = this.nextSub++;
-        this.track(conn, sub, topic, msg.options.style, false);
-        this.gate.open({ sub, ...msg.options, transport: conn.transport, beforeUpgrade: false });
+        this.track(conn, sub, topic, options.style, false);
+        this.gate.open({ sub, ...options, transport: conn.transport, beforeUpgrade: false });
       } else {
         const sub = conn.subs.get(topic);
         if (sub === undefined) throw new SluiceError('INVALID_PARAMETER', `not subscribed to ${topic}`);
@@ -351,7 +372,7 @@ export class SubscriberHub implements HubPort {
 
   private sse(res: HttpResponse, req: HttpRequest): void {
     const topicParam = pathParameter(req, 0);
-    const apiKey = presentedKey((h) => req.getHeader(h), (q) => req.getQuery(q));
+    const presented = this.auth.presented((h) => req.getHeader(h), (q) => req.getQuery(q));
     const origin = req.getHeader('origin');
     const lastEventId = req.getHeader('last-event-id');
     const sub = this.nextSub++;
@@ -364,8 +385,9 @@ export class SubscriberHub implements HubPort {
       }
     });
     let options: SubscribeOptions;
+    let creds: Credentials;
     try {
-      options = this.admit(origin, apiKey, () => readSubscribeOptions(topicParam, (q) => req.getQuery(q), lastEventId));
+      [options, creds] = this.admit(origin, presented, () => readSubscribeOptions(topicParam, (q) => req.getQuery(q), lastEventId));
     } catch (err) {
       sendError(res, err, false, allowedOrigin(origin));
       return;
@@ -373,10 +395,11 @@ export class SubscriberHub implements HubPort {
     const topic = options.topic;
     this.pending.set(sub, {
       proceed: () => {
-        const c: Connection = { transport: 'sse', ws: null, sse: new SseStream(res, allowedOrigin(origin), 1000), apiKey, subs: new Map(), heldAcks: [], closed: false };
+        const c: Connection = { transport: 'sse', ws: null, sse: new SseStream(res, allowedOrigin(origin), 1000), creds, subs: new Map(), heldAcks: [], closed: false };
         conn = c;
         c.sse!.onDrain(() => this.drained(c));
         this.connections.add(c);
+        this.watchExpiry(c);
         this.track(c, sub, topic, options.style, true);
         this.gate.start(sub);
       },
@@ -413,6 +436,7 @@ export class SubscriberHub implements HubPort {
   private closed(conn: Connection, _code: number): void {
     if (conn.closed) return;
     conn.closed = true;
+    clearTimeout(conn.expiry);
     this.connections.delete(conn);
     for (const sub of [...conn.subs.values()]) {
       const s = this.subs.get(sub);

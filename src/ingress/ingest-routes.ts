@@ -13,6 +13,9 @@ import { decodeRecords, type BodyFormat, type DecodedRecords } from '../decode/j
 import { validateGeoMessage } from '../decode/seed-schemas.js';
 import { decodeBody, estimateDecodedBytes, parseContentEncoding, type ContentEncoding } from '../decode/content-encoding.js';
 import type { DecodePool } from '../decode/decode-pool.js';
+import { TopicSchemas, validateRecords } from '../decode/schemas.js';
+import { ProduceSchemas } from '../decode/produce-schemas.js';
+import { SchemaRegistry } from '../decode/schema-registry.js';
 import { assertProducibleTopicName } from '../decode/topic-name.js';
 import type { DeliveryResult } from '../producer/delivery-result.js';
 import type { ProducePort } from '../producer/produce-port.js';
@@ -20,6 +23,7 @@ import { readBody, type BodyRead } from './body-reader.js';
 import { presentedKey, type AccessControl } from '../http/access-control.js';
 import { allowedOrigin } from '../http/cors.js';
 import { guard, pathParameter, sendError, sendJson } from '../http/respond.js';
+import { assertIdempotencyKey, fingerprint, IdempotencyStore, type KeptAnswer } from '../http/idempotency.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export interface IngestDeps {
@@ -29,6 +33,10 @@ export interface IngestDeps {
   /** Present when SLUICE_DECODE_OFFLOAD_BYTES > 0. */
   decodePool?: DecodePool;
   access: AccessControl;
+  /** Remembers answers to requests with an Idempotency-Key (absent when SLUICE_IDEMPOTENCY_WINDOW_S is 0). */
+  idempotency?: IdempotencyStore;
+  /** JSON Schemas per topic (SLUICE_SCHEMAS_DIR, SLUICE_SCHEMA_REGISTRY_URL); absent when neither is configured. */
+  schemas?: ProduceSchemas;
   /** Counts one answered request (route name, status, records accepted). */
   countRequest: (route: string, status: number, records: number) => void;
   log: Logger;
@@ -52,10 +60,16 @@ interface RequestMeta {
   key: string | null;
   durable: boolean;
   headers: [string, string][] | null;
+  /** `X-Kafka-Timestamp` (epoch ms): the records' Kafka CreateTime; null: the producer's clock. */
+  timestampMs: number | null;
 }
 
+const KAFKA_PREFIX = 'x-kafka-';
 const HEADER_PREFIX = 'x-kafka-header-';
 const MAX_KAFKA_HEADERS = 32;
+const TIMESTAMP_HEADER = 'x-kafka-timestamp';
+/** Epoch ms as a plain decimal integer; at most year 2286 (13 digits). */
+const TIMESTAMP_TEXT = /^\d{1,13}$/;
 /**
  * uWS parses a header block that arrives in one read whatever its size, but keeps at most 4 KiB of one
  * that spans reads and closes the connection without an answer beyond that: whether 5 KiB of headers
@@ -101,6 +115,13 @@ const seedSendRoute: RouteSpec = {
 };
 
 export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void {
+  const { idempotencyWindowSeconds: windowSeconds, idempotencyMaxKeys: maxKeys, idempotencyMaxBytes: maxBytes } = deps.config;
+  if (windowSeconds > 0) deps.idempotency ??= new IdempotencyStore({ windowSeconds, maxKeys, maxBytes });
+  const { schemasDir, schemaRegistryUrl, schemaRegistryRefreshSeconds } = deps.config;
+  if (schemasDir !== '' || schemaRegistryUrl !== '') {
+    deps.schemas ??= new ProduceSchemas(schemasDir === '' ? null : TopicSchemas.load(schemasDir),
+      schemaRegistryUrl === '' ? null : new SchemaRegistry(schemaRegistryUrl, schemaRegistryRefreshSeconds * 1000));
+  }
   app.post('/topics/:topic', (res, req) => guard(res, () => handle(res, req, deps, topicsRoute, pathParameter(req, 0), true)));
   app.post('/producer/:topic', (res, req) => guard(res, () => handle(res, req, deps, seedProducerRoute, pathParameter(req, 0), false)));
   app.post('/send', (res, req) => guard(res, () => handle(res, req, deps, seedSendRoute, deps.config.defaultTopic, false)));
@@ -153,29 +174,48 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
     if (!aborted) res.cork(() => sendError(res, err, closeConnection || lifecycle.draining, cors));
   };
 
-  bodyRead = readBody(res, config.maxBodyBytes, meta.declaredLength, (body) => {
-    let decoded: DecodedRecords | Promise<DecodedRecords>;
+  // One header read when absent: requests without a key take the same path as before.
+  const idempotencyKey = req.getHeader('idempotency-key');
+  let query = '';
+  if (idempotencyKey !== '') {
     try {
-      // Large bodies of the plain ingest route decode on the pool; seed routes' bodies are one small object.
-      decoded = deps.decodePool && !route.accept && estimateDecodedBytes(body, meta.encoding) >= config.decodeOffloadBytes
-        ? deps.decodePool.decode(body, meta.encoding, meta.format, config.keyField, config.maxBodyBytes)
-        : decodeRecords(decodeBody(body, meta.encoding, config.maxBodyBytes), meta.format, config.keyField);
-      if (route.accept && !(decoded instanceof Promise)) decoded = route.accept(decoded);
+      assertIdempotencyKey(idempotencyKey);
     } catch (err) {
-      fail(err);
+      fail(err, true);
       return;
     }
-    Promise.resolve(decoded).then((records) => {
-      if (records.count > config.maxRecordsPerRequest) {
-        throw new SluiceError('TOO_MANY_RECORDS', `the body holds ${records.count} records; at most ${config.maxRecordsPerRequest} per request`, { limit: config.maxRecordsPerRequest });
-      }
-      return deps.producer.submit({ topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable })
-        .then((result) => {
-          const { status, body: answer } = route.answer(result, meta.durable, records);
-          finish(status, answer, records.count);
-        });
-    }).catch(fail);
+    query = req.getQuery() ?? '';
+    meta.headers = [...(meta.headers ?? []), ['idempotency-key', idempotencyKey]];
+  }
+
+  bodyRead = readBody(res, config.maxBodyBytes, meta.declaredLength, (body) => {
+    const ingest = () => ingestBody(body, meta, route, deps);
+    const answered = idempotencyKey !== '' && deps.idempotency
+      ? deps.idempotency.run(idempotencyKey, fingerprint(route.name, meta.topic, query, body), ingest)
+      : ingest();
+    answered.then((a) => finish(a.status, a.body, a.records), fail);
   }, fail);
+}
+
+/** Decode, check, produce, and the route's answer; rejects with the request's failure. */
+async function ingestBody(body: Buffer, meta: RequestMeta, route: RouteSpec, deps: IngestDeps): Promise<KeptAnswer> {
+  const { config } = deps;
+  // Large bodies of the plain ingest route decode on the pool; seed routes' bodies are one small object.
+  // Schemas are checked where the body is decoded: on the pool thread for offloaded bodies.
+  const found = deps.schemas?.resolve(meta.topic) ?? null;
+  const schema = found instanceof Promise ? await found : found;
+  const offload = deps.decodePool && !route.accept && estimateDecodedBytes(body, meta.encoding) >= config.decodeOffloadBytes;
+  let records = offload
+    ? await deps.decodePool!.decode(body, meta.encoding, meta.format, config.keyField, config.maxBodyBytes, schema?.task ?? null)
+    : decodeRecords(decodeBody(body, meta.encoding, config.maxBodyBytes), meta.format, config.keyField);
+  if (route.accept) records = route.accept(records);
+  if (schema && !offload) validateRecords(schema.validate, records, meta.format);
+  if (records.count > config.maxRecordsPerRequest) {
+    throw new SluiceError('TOO_MANY_RECORDS', `the body holds ${records.count} records; at most ${config.maxRecordsPerRequest} per request`, { limit: config.maxRecordsPerRequest });
+  }
+  const result = await deps.producer.submit({ topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable, timestampMs: meta.timestampMs });
+  const { status, body: answer } = route.answer(result, meta.durable, records);
+  return { status, body: answer, records: records.count };
 }
 
 function readMeta(req: HttpRequest, topic: string, config: Config, ndjsonAllowed: boolean): RequestMeta {
@@ -185,8 +225,15 @@ function readMeta(req: HttpRequest, topic: string, config: Config, ndjsonAllowed
   // so only blocks certainly over the limit are refused.
   const query = req.getQuery();
   let headerBytes = req.getMethod().length + req.getUrl().length + (query ? query.length + 1 : 0) + 14;
+  let timestampText = null as string | null;
   req.forEach((name, value) => {
     headerBytes += name.length + value.length + 3;
+    // One prefix test per header, as before the timestamp header existed: requests without it pay nothing.
+    if (!name.startsWith(KAFKA_PREFIX)) return;
+    if (name === TIMESTAMP_HEADER) {
+      timestampText = value;
+      return;
+    }
     if (!name.startsWith(HEADER_PREFIX) || name.length === HEADER_PREFIX.length) return;
     (headers ??= []).push([name.slice(HEADER_PREFIX.length), value]);
   });
@@ -220,5 +267,11 @@ function readMeta(req: HttpRequest, topic: string, config: Config, ndjsonAllowed
   const keyParam = req.getQuery('key');
   const key = keyParam === undefined || keyParam === '' ? null : keyParam;
 
-  return { topic, format, encoding, declaredLength, key, durable, headers };
+  let timestampMs: number | null = null;
+  if (timestampText !== null) {
+    if (!TIMESTAMP_TEXT.test(timestampText)) throw new SluiceError('INVALID_PARAMETER', `X-Kafka-Timestamp must be epoch milliseconds (a non-negative integer), not "${timestampText.slice(0, 40)}"`);
+    timestampMs = Number(timestampText);
+  }
+
+  return { topic, format, encoding, declaredLength, key, durable, headers, timestampMs };
 }

@@ -25,6 +25,8 @@ export interface ProduceRequest {
   key: string | null;
   headers: MessageHeader[] | undefined;
   durable: boolean;
+  /** CreateTime of every record (epoch ms); null: librdkafka stamps the produce time. */
+  timestampMs?: number | null;
 }
 
 export interface ProducerLimits {
@@ -183,6 +185,7 @@ export class GatewayProducer {
 
   produceBatch(req: ProduceRequest): Promise<DeliveryResult> {
     const { topic, records, key, headers, durable } = req;
+    const timestamp = req.timestampMs ?? null;
     if (!this.ready) throw new SluiceError('BROKER_UNAVAILABLE', 'no Kafka broker is reachable; nothing was queued');
     let bytes = 0;
     for (let i = 0; i < records.count; i++) bytes += records.ends[i] - records.starts[i];
@@ -211,7 +214,7 @@ export class GatewayProducer {
       try {
         for (; i < records.count; i++) {
           const recordKey = key ?? (keys ? keys[i] : null);
-          this.producer.produce(topic, null, body.subarray(starts[i], ends[i]), recordKey, null, ctx, headers);
+          this.producer.produce(topic, null, body.subarray(starts[i], ends[i]), recordKey, timestamp, ctx, headers);
         }
       } catch (err) {
         // Only reachable if librdkafka's queue is smaller than Sluice's budget (checked at start-up) or

@@ -12,6 +12,6 @@ export class LocalProducePort implements ProducePort {
     const known = this.topics.ensure(s.topic);
     if (known instanceof Promise) await known;
     const headers: MessageHeader[] | undefined = s.headers?.map(([name, value]) => ({ [name]: Buffer.from(value) }));
-    return this.producer.produceBatch({ topic: s.topic, records: s.records, key: s.key, headers, durable: s.durable });
+    return this.producer.produceBatch({ topic: s.topic, records: s.records, key: s.key, headers, durable: s.durable, timestampMs: s.timestampMs ?? null });
   }
 }

@@ -17,6 +17,7 @@
  * reader, group membership, channel membership, deliveries not acknowledged).
  */
 import type { PlainError } from '../errors.js';
+import type { ViewParams } from './view-spec.js';
 
 export type StartFrom =
   | { kind: 'latest' }
@@ -43,6 +44,13 @@ export interface SubscribeRequest {
   group: string | null;
   style: FrameStyle;
   transport: Transport;
+  /**
+   * `snapshot=<duration>` in ms: first the latest record of every key seen in that span (frames with
+   * `"snapshot":true`, then a `snapshot-end` marker with the token after them), then live from there.
+   */
+  snapshotMs?: number | null;
+  /** `window=…`: windowed aggregates (and alerts) instead of records; parsed by view-spec.ts. */
+  view?: ViewParams | null;
   /**
    * Opened before a WebSocket upgrade or an SSE answer, so that refusals (unknown topic, a limit reached,
    * broker down) are HTTP answers: the registry acquires what the subscription needs, answers `ready`, and

@@ -13,6 +13,10 @@ describe('subscribe options', () => {
     expect(readSubscribeOptions('t', q({ frames: 'record' })).style).toBe('envelope');
     expect(readSubscribeOptions('t', q({ frames: 'batch', group: 'g', from: 'earliest' }))).toMatchObject({ style: 'batch', group: 'g' });
     expect(readControlMessage('{"op":"subscribe","topic":"a","frames":"batch"}')).toMatchObject({ options: { style: 'batch' } });
+    // With the live views' options: style comes back beside snapshotMs / view.
+    expect(readSubscribeOptions('t', q({ frames: 'batch', snapshot: '1h' }))).toMatchObject({ style: 'batch', snapshotMs: 3_600_000 });
+    expect(readSubscribeOptions('t', q({ frames: 'batch', window: '10s', agg: 'count()' }))).toMatchObject({ style: 'batch', view: { window: '10s', agg: 'count()' } });
+    expect(readSubscribeOptions('t', q({ window: '10s' })).style).toBe('envelope');
   });
 
   it('read earliest, timestamps and resume tokens', () => {
