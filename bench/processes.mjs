@@ -1,7 +1,7 @@
 // Processes under test: start a server in a fresh process and learn its port, stop it, and sample the
 // CPU and RSS of a process tree from /proc (bench/run.mjs and the fan-out scenarios share these).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -36,7 +36,11 @@ export async function stopServer(server) {
   if ((await Promise.race([server.exited, timeout])) === 'timeout') server.child.kill('SIGKILL');
 }
 
-/** CPU seconds and RSS of a process and its children, from /proc. */
+/**
+ * CPU seconds, RSS, and seconds spent runnable but waiting for a CPU (the run-queue delay of all its
+ * threads, from /proc/<pid>/task/<tid>/schedstat: on a shared 2-core machine this is where latency goes
+ * when the cores are busy) of a process and its children, from /proc.
+ */
 export function procTree(pid) {
   const pids = [pid];
   try {
@@ -44,15 +48,21 @@ export function procTree(pid) {
   } catch { /* gone */ }
   let cpu = 0;
   let rss = 0;
+  let wait = 0;
   for (const p of pids) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       cpu += (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (100/s)
       rss += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+      for (const tid of readdirSync(`/proc/${p}/task`)) {
+        try {
+          wait += Number(readFileSync(`/proc/${p}/task/${tid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+        } catch { /* thread gone */ }
+      }
     } catch { /* gone */ }
   }
-  return { cpu, rss };
+  return { cpu, rss, wait };
 }
 
 /** CPU % and peak RSS of a process tree while it runs (sampled, so short-lived processes are covered). */
@@ -61,11 +71,13 @@ export function sampler(pid) {
   const t0 = Date.now();
   let peakRss = start.rss;
   let lastCpu = start.cpu;
+  let lastWait = start.wait;
   let lastAt = t0;
   const sample = () => {
     const now = procTree(pid);
     if (now.cpu > 0) {
       lastCpu = Math.max(lastCpu, now.cpu);
+      lastWait = Math.max(lastWait, now.wait);
       lastAt = Date.now();
     }
     peakRss = Math.max(peakRss, now.rss);
@@ -74,6 +86,6 @@ export function sampler(pid) {
   return () => {
     clearInterval(timer);
     sample();
-    return { cpuPct: ((lastCpu - start.cpu) / (Math.max(1, lastAt - t0) / 1000)) * 100, rssMB: peakRss };
+    return { cpuPct: ((lastCpu - start.cpu) / (Math.max(1, lastAt - t0) / 1000)) * 100, cpuSeconds: lastCpu - start.cpu, waitPct: ((lastWait - start.wait) / (Math.max(1, lastAt - t0) / 1000)) * 100, rssMB: peakRss };
   };
 }

@@ -77,8 +77,8 @@ describe('the documents', () => {
     expect(Object.keys(doc.channels).sort()).toEqual(ROUTES.filter((r) => r.transport !== 'http').map((r) => r.id).sort());
     expect(doc.channels.ws_topics.address).toBe('/ws/topics/{topic}');
     expect(Object.keys(doc.channels.ws_topics.bindings.ws.query.properties)).toEqual([...SUBSCRIBE_PARAM_NAMES, 'api_key', 'token']);
-    expect(Object.keys(doc.channels.ws.messages).sort()).toEqual(['error', 'record', 'subscribe', 'subscribed', 'unsubscribe', 'unsubscribed']);
-    expect(Object.keys(doc.channels.sse_topics.messages).sort()).toEqual(['error', 'record', 'subscribed']);
+    expect(Object.keys(doc.channels.ws.messages).sort()).toEqual(['batch', 'error', 'record', 'subscribe', 'subscribed', 'unsubscribe', 'unsubscribed']);
+    expect(Object.keys(doc.channels.sse_topics.messages).sort()).toEqual(['batch', 'error', 'record', 'subscribed']);
     expect(doc.components.schemas.subscribe.properties.op.const).toBe('subscribe');
     expect(doc.components.schemas.subscribe.additionalProperties).toBe(false);
     // Every $ref points at something.

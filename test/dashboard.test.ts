@@ -231,8 +231,8 @@ describe('dashboard page', () => {
 
     expectOnlySluice(log.urls, g.port);
     expect(log.urls.some((u) => u.endsWith('/dashboard/dashboard.js'))).toBe(true);
-    // The first connect asks for the snapshot (the latest record per key of the last hour).
-    expect(log.urls.some((u) => u === `${g.wsUrl}/ws/topics/${topic}?snapshot=1h`)).toBe(true);
+    // Batch frames (one message per batch of records); the first connect asks for the snapshot (the latest record per key of the last hour).
+    expect(log.urls.some((u) => u === `${g.wsUrl}/ws/topics/${topic}?frames=batch&snapshot=1h`)).toBe(true);
     expect(log.consoleErrors).toEqual([]);
     expect(log.pageErrors).toEqual([]);
     await page.close();
@@ -295,10 +295,10 @@ describe('dashboard page', () => {
   });
 
   it('after a close (4008 too slow) reconnects by itself with from=<last resume token> and keeps the rows', async () => {
-    // Frames with resume tokens, from a scripted socket standing in for the gateway's WebSocket.
+    // Batch frames with resume tokens, from a scripted socket standing in for the gateway's WebSocket.
     const topic = randomTopic('dash-resume');
     const socketUrls: string[] = [];
-    const record = (offset: number, token: string) => JSON.stringify({ topic, partition: 0, offset, timestamp: Date.now(), key: 'k', value: { seq: offset }, token });
+    const record = (offset: number, token: string) => JSON.stringify({ event: 'batch', topic, records: [{ partition: 0, offset, timestamp: Date.now(), key: 'k', value: { seq: offset } }], token });
     const { page, log } = await openPage(`${gateway().url}/#topic=${topic}`, (p) => p.routeWebSocket(/\/ws\/topics\//, (ws) => {
       socketUrls.push(ws.url());
       ws.send(JSON.stringify({ event: 'subscribed', topic }));
@@ -313,7 +313,7 @@ describe('dashboard page', () => {
     }));
     const rows = await until('the record after the reconnect', () => tableRows(page), (r) => r.some((x) => x.seq === '2'));
     expect(rows.map((r) => r.offset)).toEqual(['2', '1', '0']);
-    expect(socketUrls).toEqual([`${gateway().wsUrl}/ws/topics/${topic}?snapshot=1h`, `${gateway().wsUrl}/ws/topics/${topic}?from=tok-1`]);
+    expect(socketUrls).toEqual([`${gateway().wsUrl}/ws/topics/${topic}?frames=batch&snapshot=1h`, `${gateway().wsUrl}/ws/topics/${topic}?frames=batch&from=tok-1`]);
     // An error frame is shown as status text; the socket stays in use.
     expect(await waitForStatus(page, 'error')).toBe('gateway error INVALID_PARAMETER: <b>bad</b> subscribe');
     expect(log.consoleErrors).toEqual([]);
@@ -356,7 +356,7 @@ describe('dashboard page with API keys and ingress worker threads', () => {
 
     await watch(page, topic, key);
     await waitForStatus(page, 'live');
-    expect(log.urls).toContain(`${sluice.wsUrl}/ws/topics/${topic}?api_key=${key}&snapshot=1h`);
+    expect(log.urls).toContain(`${sluice.wsUrl}/ws/topics/${topic}?frames=batch&api_key=${key}&snapshot=1h`);
     expect((await post('{"seq":1}')).status).toBe(200);
     await until('the first record', () => tableRows(page), (r) => r.some((x) => x.seq === '1'));
 

@@ -15,7 +15,7 @@ type Json = Record<string, unknown>;
 
 const TOKEN = { type: 'string', description: 'Resume token of the position just after this record: reconnect with `from=<token>` to continue without gap or duplicate.' };
 
-const subscribeOptionSchemas = Object.fromEntries(SUBSCRIBE_PARAMS.map((p) => [p.name, { type: p.type, description: p.description, ...('default' in p ? { default: p.default } : {}), ...('pattern' in p ? { pattern: p.pattern } : {}), ...('maxLength' in p ? { maxLength: p.maxLength } : {}) }]));
+const subscribeOptionSchemas = Object.fromEntries(SUBSCRIBE_PARAMS.map((p) => [p.name, { type: p.type, description: p.description, ...('default' in p ? { default: p.default } : {}), ...('pattern' in p ? { pattern: p.pattern } : {}), ...('maxLength' in p ? { maxLength: p.maxLength } : {}), ...('enum' in p ? { enum: [...p.enum] } : {}) }]));
 
 const FRAME_SCHEMAS: Record<string, Json> = {
   record: {
@@ -45,11 +45,20 @@ const FRAME_SCHEMAS: Record<string, Json> = {
     description: `A refused control message (the socket stays open) or a subscription that ended (a subscription from the URL then closes the socket with 1011, or 4008 when \`TOO_SLOW\`). Codes: ${Object.keys(ERRORS).map((c) => `\`${c}\``).join(', ')}.`,
     examples: [{ event: 'error', topic: 'telemetry', error: { code: 'INVALID_PARAMETER', message: 'unknown "subscribe" message field "form"; did you mean "from"?', retriable: false, parameter: 'form', didYouMean: 'from' } }],
   },
-  // frames=batch (fan-out branch): the batch frame's schema goes here.
+  batch: {
+    type: 'object', required: ['event', 'topic', 'records', 'token'],
+    description: 'With `frames=batch`: the records of one batch (live, replayed, filtered or from a group) in one message, each a `record` frame without its own `token`; `token` is the position after the last of them. Snapshot, window and alert frames are not combined into batches.',
+    properties: {
+      event: { const: 'batch' }, topic: { type: 'string' },
+      records: { type: 'array', minItems: 1, items: { type: 'object', required: ['partition', 'offset', 'timestamp', 'key', 'value'], properties: { partition: { type: 'integer', minimum: 0 }, offset: { type: 'integer', minimum: 0 }, timestamp: { type: ['integer', 'null'] }, key: { type: ['string', 'null'] }, value: {}, valueEncoding: { enum: ['text', 'base64'] } } } },
+      token: { ...TOKEN, description: 'Resume token of the position just after the batch\'s last record.' },
+    },
+    examples: [{ event: 'batch', topic: 'telemetry', records: [{ partition: 0, offset: 42, timestamp: 1735689600000, key: 'pump-7', value: { temperature: 21.5 } }], token: 'djE6NDMsMA' }],
+  },
 };
 
 /** Frames a subscriber receives on the envelope channels (WebSocket and SSE). */
-const RECEIVED_FRAMES = ['record', 'subscribed', 'unsubscribed', 'error'] as const;
+const RECEIVED_FRAMES = ['record', 'batch', 'subscribed', 'unsubscribed', 'error'] as const;
 
 const CONTROL_SCHEMAS: Record<string, Json> = {
   subscribe: {
@@ -120,7 +129,7 @@ export function asyncApiDocument(version: string): Json {
   }
   const schemas = { ...FRAME_SCHEMAS, ...CONTROL_SCHEMAS, ...SEED_SCHEMAS };
   const summaries: Record<string, string> = {
-    record: 'One Kafka record (the envelope).', subscribed: 'The subscription is in place.', unsubscribed: 'The topic was removed from the socket.',
+    record: 'One Kafka record (the envelope).', batch: 'With frames=batch: one batch of records.', subscribed: 'The subscription is in place.', unsubscribed: 'The topic was removed from the socket.',
     error: 'A refusal or the end of a subscription.', subscribe: 'Client → server: follow a topic.', unsubscribe: 'Client → server: stop following a topic.',
     connected: 'Seed route: first frame.', value: 'Seed route: a record value.',
   };

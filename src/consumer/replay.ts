@@ -10,6 +10,10 @@
  *      there on reaches it by publish. Main-thread code is not interrupted between 3 and 4, and messages to a
  *      thread keep their order, so no live batch falls between the last buffered frame and the join.
  * A start past J (a token from a gateway whose feed was ahead) drops the buffered frames before the start.
+ * Records (history and buffered live ones) travel as fields and are framed at delivery in the subscriber's
+ * style (`deliver`: per record, or one batch frame per delivery with `frames=batch`); snapshot frames, the
+ * snapshot-end marker and view frames are built here or by the view and go as they are (`deliverFrames`),
+ * one message each in either style: they are not records, and combining them would change main's frames.
  *
  * Two live views use the same hand-over with other output (one owner, one release: nothing else changes):
  *   - snapshot (`snapshot` set): [start, J) is reduced to the latest record per key (SnapshotTable) instead
@@ -28,7 +32,7 @@ import { SluiceError } from '../errors.js';
 import type { FanoutReader, Message } from './kafka-reader.js';
 import { PositionVector, encodeResumeToken } from '../subscription/resume-token.js';
 import type { RecordFilter } from '../subscription/record-filter.js';
-import { encodeEnvelope, keyText, readValue, type ValueText } from '../subscription/frame-encoder.js';
+import { encodeFields, keyText, readValue, type ValueText } from '../subscription/frame-encoder.js';
 import type { SnapshotTable } from './snapshot-table.js';
 import type { StartFrom } from '../subscription/protocol.js';
 
@@ -42,8 +46,10 @@ export interface ReplayDeps {
   maxBufferBytes: number;
   timeoutMs: number;
   newReader: (batchMax: number) => FanoutReader;
-  /** Sends frames to the subscriber; resolves when its thread acknowledges them (false: the socket is gone). */
-  deliver: (frames: string[], tokens: string[] | null) => Promise<boolean>;
+  /** Sends records (fields, with the token after each) to the subscriber, framed in its style; resolves when its thread acknowledges them (false: the socket is gone). */
+  deliver: (fields: string[], tokens: string[]) => Promise<boolean>;
+  /** Sends frames already built (snapshot frames and marker, view frames) as they are, one message each; resolves like `deliver`. */
+  deliverFrames: (frames: string[], tokens: string[] | null) => Promise<boolean>;
   /** Synchronously: take the live position as join point, start buffering live frames here, send `subscribed` with the start token. */
   begin: (startToken: string, start: number[]) => number[];
   /** Snapshot mode: the table the history is reduced into. */
@@ -60,7 +66,7 @@ export interface ReplayDeps {
 }
 
 export class Replay {
-  private readonly buffered: { frames: string[]; tokens: string[]; partitions: number[]; offsets: number[] }[] = [];
+  private readonly buffered: { fields: string[]; tokens: string[]; partitions: number[]; offsets: number[] }[] = [];
   /** View mode: live records (and their parsed values) of the channel published while the replay runs. */
   private readonly bufferedRecords: { records: Message[]; values: unknown[] }[] = [];
   private bufferedBytes = 0;
@@ -73,10 +79,14 @@ export class Replay {
 
   constructor(private readonly d: ReplayDeps) {}
 
-  /** Live frames of the channel published while the replay runs. Throws a slow-subscriber error when over the bound. */
-  buffer(frames: string[], tokens: string[], partitions: number[], offsets: number[]): void {
-    this.buffered.push({ frames, tokens, partitions, offsets });
-    for (const f of frames) this.bufferedBytes += f.length;
+  /**
+   * Live records of the channel published while the replay runs, kept as fields (not frames): a start past
+   * the join point drops some of them, and a batch-style subscriber gets what is left framed anew.
+   * Throws a slow-subscriber error when over the bound.
+   */
+  buffer(fields: string[], tokens: string[], partitions: number[], offsets: number[]): void {
+    this.buffered.push({ fields, tokens, partitions, offsets });
+    for (const f of fields) this.bufferedBytes += f.length;
     if (this.bufferedBytes > this.d.maxBufferBytes) {
       this.cancel();
       throw new SluiceError('TOO_SLOW', `the replay fell more than ${this.d.maxBufferBytes} bytes behind the live stream; resume from the last token`);
@@ -143,7 +153,6 @@ export class Replay {
     const open = new Set<number>();
     for (let p = 0; p < this.d.partitions; p++) if (this.start[p] < join[p]) open.add(p);
     if (open.size === 0) return;
-    const topicJson = JSON.stringify(this.d.topic);
     const { snapshot, view } = this.d;
     const parse = !!this.d.filter?.needsValue || !!snapshot || (!!view && !!this.d.viewNeedsValue);
     let failure: unknown;
@@ -156,6 +165,7 @@ export class Replay {
       reader.startAssigned([...open].map((p) => ({ partition: p, offset: this.start[p] })), async (records: Message[]) => {
         if (this.cancelled || failure !== undefined) return resolve();
         let frames: string[] = [];
+        const fields: string[] = [];
         const tokens: string[] = [];
         const viewRecords: Message[] = [];
         const viewValues: unknown[] = [];
@@ -176,7 +186,7 @@ export class Replay {
               viewRecords.push(m);
               viewValues.push(value?.parsed);
             } else {
-              frames.push(encodeEnvelope(m, topicJson, token, value));
+              fields.push(encodeFields(m, value));
               tokens.push(token);
             }
             if (m.offset + 1 >= join[p]) finish(p);
@@ -191,7 +201,8 @@ export class Replay {
           // Nothing left below the join point but gaps (compaction, transaction markers): the reader's position says so.
           for (const [p, next] of reader.positions([...open])) if (next >= join[p]) finish(p);
         }
-        if (frames.length > 0 && !(await this.d.deliver(frames, view ? null : tokens))) this.cancelled = true;
+        if (frames.length > 0 && !(await this.d.deliverFrames(frames, null))) this.cancelled = true;
+        if (fields.length > 0 && !this.cancelled && !(await this.d.deliver(fields, tokens))) this.cancelled = true;
         if (this.cancelled || open.size === 0) resolve();
       });
     });
@@ -205,7 +216,7 @@ export class Replay {
     const frames = table.take();
     for (let i = 0; i < frames.length; i += REPLAY_BATCH_MAX) {
       if (this.cancelled) return;
-      if (!(await this.d.deliver(frames.slice(i, i + REPLAY_BATCH_MAX), null))) {
+      if (!(await this.d.deliverFrames(frames.slice(i, i + REPLAY_BATCH_MAX), null))) {
         this.cancelled = true;
         return;
       }
@@ -213,7 +224,7 @@ export class Replay {
     if (this.cancelled) return;
     const token = encodeResumeToken(join.map((j, p) => Math.max(j, this.start[p])));
     const marker = `{"event":"snapshot-end","topic":${JSON.stringify(this.d.topic)},"keys":${keys},"token":"${token}"}`;
-    if (!(await this.d.deliver([marker], [token]))) this.cancelled = true;
+    if (!(await this.d.deliverFrames([marker], [token]))) this.cancelled = true;
   }
 
   private async drainBuffer(): Promise<void> {
@@ -233,23 +244,23 @@ export class Replay {
         }
         if (records.length > 0) {
           const frames = this.d.view(records, values);
-          if (frames.length > 0 && !(await this.d.deliver(frames, null))) return;
+          if (frames.length > 0 && !(await this.d.deliverFrames(frames, null))) return;
           continue;
         }
       }
       const batch = this.buffered.splice(0);
       this.bufferedBytes = 0;
-      const frames: string[] = [];
+      const fields: string[] = [];
       const tokens: string[] = [];
       for (const b of batch) {
-        for (let i = 0; i < b.frames.length; i++) {
+        for (let i = 0; i < b.fields.length; i++) {
           if (b.offsets[i] < this.start[b.partitions[i]]) continue; // the client has it already (start past the join point)
-          frames.push(b.frames[i]);
+          fields.push(b.fields[i]);
           tokens.push(b.tokens[i]);
         }
       }
-      if (frames.length > 0) {
-        if (!(await this.d.deliver(frames, tokens))) return;
+      if (fields.length > 0) {
+        if (!(await this.d.deliver(fields, tokens))) return;
         continue;
       }
       const live = this.d.livePosition();

@@ -170,14 +170,20 @@ describe('limits', () => {
 });
 
 describe('replays hand over to live with no gap and no duplicate', () => {
-  it('records appended at every point of a replay arrive exactly once, in order per partition', async () => {
+  for (const style of ['envelope', 'batch'] as const) it(`records appended at every point of a replay arrive exactly once, in order per partition (${style} frames)`, async () => {
+    const channel = style === 'batch' ? 'b:t' : 'r:t';
     await fc.assert(fc.asyncProperty(fc.array(fc.nat(40), { minLength: 1, maxLength: 8 }), fc.nat(), async (appends, seed) => {
       const env = setup(16, 30);
       const frames: { partition: number; offset: number }[] = [];
+      let lastToken: string | undefined;
       const collect = (list: string[]) => {
         for (const f of list) {
-          const { partition, offset } = JSON.parse(f) as { partition: number; offset: number };
-          frames.push({ partition, offset });
+          const frame = JSON.parse(f) as { partition: number; offset: number; token: string; event?: string; records?: { partition: number; offset: number }[] };
+          if (style === 'batch') {
+            expect(frame.event).toBe('batch');
+            for (const { partition, offset } of frame.records!) frames.push({ partition, offset });
+          } else frames.push({ partition: frame.partition, offset: frame.offset });
+          lastToken = frame.token;
         }
       };
       // Subscriber 2 (live) keeps the feed; subscriber 1 replays from the beginning while records arrive.
@@ -188,21 +194,24 @@ describe('replays hand over to live with no gap and no duplicate', () => {
         if (sub === 1) collect(list);
         originalDeliver(sub, list, tokens, ackId);
       };
-      env.gate.open(request(1, 't', { kind: 'earliest' }, null, false));
+      env.gate.open(request(1, 't', { kind: 'earliest' }, null, false, { style }));
       const total = () => env.cluster.topics.get('t')!.reduce((n, p) => n + p.length, 0);
       const joined = () => env.hub.of(1, 'join')[0]?.detail as { publishedAt: number } | undefined;
-      const seen = () => frames.length + (joined() ? (env.hub.published.get('r:t')?.length ?? 0) - joined()!.publishedAt : 0);
+      const seenLive = () => (env.hub.published.get(channel) ?? []).slice(joined()!.publishedAt).reduce((n, f) => n + (style === 'batch' ? (JSON.parse(f) as { records: unknown[] }).records.length : 1), 0);
+      const seen = () => frames.length + (joined() ? seenLive() : 0);
       let a = 0;
       for (let step = 0; step < 5000 && !(a >= appends.length && joined() && seen() >= total()); step++) {
         if (a < appends.length && (seed + step) % 3 === 0) env.cluster.append('t', appends[a++]);
         await env.sched.step((seed + step) % env.sched.pending.length);
       }
       expect(joined()).toBeDefined();
-      for (const f of (env.hub.published.get('r:t') ?? []).slice(joined()!.publishedAt)) collect([f]);
+      for (const f of (env.hub.published.get(channel) ?? []).slice(joined()!.publishedAt)) collect([f]);
       const perPartition = env.cluster.topics.get('t')!.map((p) => p.length);
       for (let p = 0; p < PARTITIONS; p++) {
         expect(frames.filter((f) => f.partition === p).map((f) => f.offset)).toEqual(Array.from({ length: perPartition[p] }, (_, i) => i));
       }
+      // The last frame's token is the position after everything: a resume from it misses nothing and repeats nothing.
+      expect(lastToken).toBe(encodeResumeToken(perPartition));
       env.gate.close(1);
       env.gate.close(2);
       await env.sched.drain();

@@ -6,19 +6,21 @@
  *
  * Each live batch of a topic is serialised once — one frame and one resume token per record — and each
  * channel's selection is published once to each hub holding members of that channel (uWS pub/sub then
- * copies bytes to sockets). Kafka connections: one live feed per topic with subscribers (at most
+ * copies bytes to sockets); a batch-style channel's selection goes as one frame. Kafka connections: one live feed per topic with subscribers (at most
  * SLUICE_MAX_LIVE_TOPICS), one per replay in progress (at most SLUICE_MAX_REPLAYS; a `snapshot=` is one),
  * one per (topic, group) with members here (at most SLUICE_MAX_GROUPS), plus the producer.
  *
  * Live views: a windowed view (`window=…`) is part of its channel's identity, so subscribers of equal views
  * (same filter, same view text) share one WindowAggregator per topic, fed from the same serialised batch;
  * its frames are published like any channel's. A view with history (`from=`) has a channel of its own.
+ * A view's window and alert frames are one message each in either frame style (`frames=batch` does not
+ * combine them), so a view channel's name leaves the style out: record and batch subscribers share it.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { SluiceError } from '../errors.js';
 import type { FanoutGate, HubPort, SubscribeRequest, SubscriptionState, Transport } from '../subscription/protocol.js';
-import { encodeEnvelope, keyText, readValue } from '../subscription/frame-encoder.js';
+import { batchFrame, encodeEnvelope, encodeFields, keyText, readValue, recordFrame } from '../subscription/frame-encoder.js';
 import { parseRecordFilter, type RecordFilter } from '../subscription/record-filter.js';
 import { fieldAt, parseViewSpec } from '../subscription/view-spec.js';
 import { PositionVector } from '../subscription/resume-token.js';
@@ -232,7 +234,8 @@ export class SubscriptionRegistry implements SubscriptionHost {
   private channelName(req: SubscribeRequest, filter: RecordFilter | null, viewCanonical: string | null, owner: Subscription | null): string {
     if (req.style === 'value') return `v:${req.topic}`;
     if (viewCanonical !== null) return `w:${req.topic}\n${filter?.canonical ?? ''}\n${viewCanonical}${owner ? `\n#${owner.id}` : ''}`;
-    return `r:${req.topic}${filter ? `\n${filter.canonical}` : ''}`;
+    // (topic, style, filter): every member of a channel gets the same bytes.
+    return `${req.style === 'batch' ? 'b' : 'r'}:${req.topic}${filter ? `\n${filter.canonical}` : ''}`;
   }
 
   channelFor(req: SubscribeRequest, state: TopicState, owner: Subscription | null): Channel {
@@ -293,18 +296,29 @@ export class SubscriptionRegistry implements SubscriptionHost {
 
   // ---- live batches ----
 
-  /** One live batch: serialise once, select per channel, publish once per hub, buffer for replays about to join. */
+  /**
+   * One live batch: each record read and serialised once (its fields, token, and per-record frame when a
+   * per-record channel wants it), then per channel: its selection (filter), its frames (the shared
+   * per-record frames, or one batch frame built for the channel), one publish per hub holding members, and
+   * the selection buffered for the channel's replays about to join.
+   */
   private onLiveBatch(topic: string, records: Message[]): void {
     const state = this.topicStates.get(topic);
     if (!state) return;
     let envelopes = false;
+    let perRecord = false;
+    // Record fields apart from frames only when something needs them: a batch channel, or a replay's buffer.
+    let needFields = false;
     let parse = false;
     for (const ch of state.channels.values()) {
-      if (ch.style === 'envelope' && !ch.view) envelopes = true;
+      if (ch.style !== 'value' && !ch.view) envelopes = true;
+      if (ch.style === 'envelope' && !ch.view) perRecord = true;
+      if (!ch.view && (ch.style === 'batch' || ch.replaying.size > 0)) needFields = true;
       if (ch.filter?.needsValue || (ch.view && (ch.view.spec.needsValue || (ch.view.spec.by?.kind === 'key' && this.views.keyField !== '')))) parse = true;
     }
     const n = records.length;
-    const frames: string[] = envelopes ? new Array<string>(n) : [];
+    const fields: string[] = needFields ? new Array<string>(n) : [];
+    const frames: string[] = perRecord ? new Array<string>(n) : [];
     const tokens: string[] = envelopes ? new Array<string>(n) : [];
     const parsed: unknown[] = parse ? new Array<unknown>(n) : [];
     const topicJson = JSON.stringify(topic);
@@ -318,7 +332,10 @@ export class SubscriptionRegistry implements SubscriptionHost {
       const token = state.position.advance(m.partition, m.offset);
       const value = readValue(m.value);
       if (parse) parsed[i] = value.parsed;
-      frames[i] = encodeEnvelope(m, topicJson, token, value);
+      if (needFields) {
+        const f = (fields[i] = encodeFields(m, value));
+        if (perRecord) frames[i] = recordFrame(topicJson, f, token);
+      } else if (perRecord) frames[i] = encodeEnvelope(m, topicJson, token, value); // the one string per record, as before batch frames
       tokens[i] = token;
     }
     for (const ch of [...state.channels.values()]) {
@@ -332,27 +349,31 @@ export class SubscriptionRegistry implements SubscriptionHost {
         this.viewBatch(ch, records, parse ? parsed : null);
         continue;
       }
-      let selFrames = frames;
-      let selTokens = tokens;
       let selIndex: number[] | null = null;
       if (ch.filter) {
-        selFrames = [];
-        selTokens = [];
         selIndex = [];
-        for (let i = 0; i < n; i++) {
-          if (!ch.filter.matches(keyText(records[i].key), parse ? parsed[i] : undefined)) continue;
-          selFrames.push(frames[i]);
-          selTokens.push(tokens[i]);
-          selIndex.push(i);
+        for (let i = 0; i < n; i++) if (ch.filter.matches(keyText(records[i].key), parse ? parsed[i] : undefined)) selIndex.push(i);
+        if (selIndex.length === 0) continue;
+      } else if (n === 0) continue;
+      // Fields only for a batch frame or a replay's buffer (needFields holds then).
+      const selFields = !needFields ? fields : selIndex ? selIndex.map((i) => fields[i]) : fields;
+      const selTokens = selIndex ? selIndex.map((i) => tokens[i]) : tokens;
+      if (ch.members.size > 0) {
+        if (ch.style === 'envelope') {
+          const selFrames = selIndex ? selIndex.map((i) => frames[i]) : frames;
+          for (const hub of ch.members.keys()) hub.port.publish(ch.name, selFrames, selTokens);
+        } else {
+          const last = selTokens[selTokens.length - 1];
+          const batch = [batchFrame(topicJson, selFields, last)];
+          const batchTokens = [last];
+          for (const hub of ch.members.keys()) hub.port.publish(ch.name, batch, batchTokens);
         }
-        if (selFrames.length === 0) continue;
       }
-      for (const hub of ch.members.keys()) hub.port.publish(ch.name, selFrames, selTokens);
       if (ch.replaying.size > 0) {
-        const partitions = selFrames.map((_, j) => records[selIndex ? selIndex[j] : j].partition);
-        const offsets = selFrames.map((_, j) => records[selIndex ? selIndex[j] : j].offset);
+        const partitions = selIndex ? selIndex.map((i) => records[i].partition) : records.map((m) => m.partition);
+        const offsets = selIndex ? selIndex.map((i) => records[i].offset) : records.map((m) => m.offset);
         // A replay over its buffer bound fails (and leaves the set) while the set is walked: walk a copy.
-        for (const s of [...ch.replaying]) s.bufferLive(selFrames, selTokens, partitions, offsets);
+        for (const s of [...ch.replaying]) s.bufferLive(selFields, selTokens, partitions, offsets);
       }
     }
   }

@@ -12,7 +12,8 @@
  */
 import type { Logger } from 'pino';
 import { SluiceError, toPlainError } from '../errors.js';
-import type { HubPort, SubscribeRequest, SubscriptionState } from '../subscription/protocol.js';
+import type { FrameStyle, HubPort, SubscribeRequest, SubscriptionState } from '../subscription/protocol.js';
+import { frameRecords } from '../subscription/frame-encoder.js';
 import { encodeResumeToken, type PositionVector } from '../subscription/resume-token.js';
 import type { RecordFilter } from '../subscription/record-filter.js';
 import type { ViewSpec } from '../subscription/view-spec.js';
@@ -34,7 +35,7 @@ export interface ChannelView {
 /** A channel is what a set of subscribers receive identically: (topic, frame style, filter, view). */
 export interface Channel {
   name: string;
-  style: 'envelope' | 'value';
+  style: FrameStyle;
   filter: RecordFilter | null;
   /** Windowed aggregates instead of records (`window=`). */
   view: ChannelView | null;
@@ -98,9 +99,11 @@ export class Subscription {
   private readonly acks = new Set<number>();
   private started: boolean;
   private startWaiter: (() => void) | undefined;
+  private readonly topicJson: string;
 
   constructor(readonly id: string, readonly hub: HubRef, readonly req: SubscribeRequest, private readonly host: SubscriptionHost) {
     this.started = !req.beforeUpgrade;
+    this.topicJson = JSON.stringify(req.topic);
   }
 
   get state(): SubscriptionState | 'closed' {
@@ -159,10 +162,10 @@ export class Subscription {
     this.close();
   }
 
-  /** Live frames for a replaying subscription's channel; over its buffer bound it fails as too slow. */
-  bufferLive(frames: string[], tokens: string[], partitions: number[], offsets: number[]): void {
+  /** Live records (fields, tokens) of a replaying subscription's channel; over its buffer bound it fails as too slow. */
+  bufferLive(fields: string[], tokens: string[], partitions: number[], offsets: number[]): void {
     try {
-      this.replay?.buffer(frames, tokens, partitions, offsets);
+      this.replay?.buffer(fields, tokens, partitions, offsets);
     } catch (err) {
       this.fail(err, true);
     }
@@ -177,7 +180,16 @@ export class Subscription {
     }
   }
 
-  /** Frames to this subscriber alone; resolves true once handed to its socket, false if it is gone. */
+  /**
+   * Records (fields, and tokens or null) to this subscriber alone, framed in its style (one frame per
+   * record, or one batch frame); resolves true once handed to its socket, false if it is gone.
+   */
+  deliverRecords(fields: string[], tokens: string[] | null): Promise<boolean> {
+    const { frames, tokens: frameTokens } = frameRecords(this.req.style === 'batch' ? 'batch' : 'envelope', this.topicJson, fields, tokens);
+    return this.deliver(frames, frameTokens);
+  }
+
+  /** Frames already built (snapshot, view) to this subscriber alone, as they are; resolves true once handed to its socket, false if it is gone. */
   deliver(frames: string[], tokens: string[] | null): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
     return new Promise((resolve) => {
@@ -211,7 +223,7 @@ export class Subscription {
     const channel = (this.channel = host.channelFor(req, state, req.view && wantsHistory ? this : null));
     if (!wantsHistory) {
       this.lifecycle = 'live';
-      this.hub.port.subscribed(req.sub, req.style === 'envelope' ? state.position.token() : null);
+      this.hub.port.subscribed(req.sub, req.style === 'value' ? null : state.position.token());
       host.joinChannel(this, channel);
       this.joined = true;
       return;
@@ -224,7 +236,8 @@ export class Subscription {
     const replay = (this.replay = new Replay({
       topic: req.topic, partitions, from, filter: channel.filter, maxBufferBytes: host.replayBufferBytes, timeoutMs: host.timeoutMs,
       newReader: (batchMax) => host.newReplayReader(req.topic, batchMax),
-      deliver: (frames, tokens) => this.deliver(frames, tokens),
+      deliver: (fields, tokens) => this.deliverRecords(fields, tokens),
+      deliverFrames: (frames, tokens) => this.deliver(frames, tokens),
       snapshot: snapshotMs !== null ? host.newSnapshotTable(req.topic) : null,
       view: view ? (records, values) => host.feedView(channel, records, values) : null,
       viewNeedsValue: view ? view.spec.needsValue : false,
@@ -264,7 +277,7 @@ export class Subscription {
     this.lifecycle = 'live';
     this.hub.port.subscribed(req.sub, null);
     // Dealt to only now that its socket exists; may at once hand it records a departed member left.
-    this.member = { deliver: (frames) => this.deliver(frames, null) };
+    this.member = { deliver: (fields) => this.deliverRecords(fields, null) };
     this.group.feed.add(this.member);
   }
 

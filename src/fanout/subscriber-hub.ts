@@ -5,15 +5,22 @@
  * HubPort it implements, in batches (the seam: `src/subscription/protocol.ts`).
  *
  * Routes:
- *   /ws/topics/{topic}?from&key&where&group  envelope frames with resume tokens; more topics by control message
+ *   /ws/topics/{topic}?from&key&where&group&frames  envelope frames with resume tokens (`frames=batch`: one
+ *                                            frame per batch); more topics by control message
  *   /ws                                      no topic yet; `{"op":"subscribe",…}` / `{"op":"unsubscribe",…}`
  *   /sse/topics/{topic}?same                 Server-Sent Events, `id:` = resume token, `Last-Event-ID` resumes
  *   /consumer/{topic}                        seed-compatible: bare values, `{"Message":"connected"}` first
  * A subscription in the URL is opened before the upgrade (or the SSE answer), so a refusal is an HTTP
  * answer; the upgrade happens at `ready`, and a client that leaves before it is closed at the registry.
- * Live frames reach WebSockets by uWS pub/sub (one publish per frame and channel, bytes copied per socket)
- * and SSE streams by one pre-built chunk per batch and channel. A subscriber whose buffer passes the limit
- * is closed as too slow (WebSocket 4008, SSE `event: error`) and can resume from its last token.
+ * Live frames reach WebSockets by uWS pub/sub and SSE streams by one pre-built chunk per batch and channel.
+ * Writes per socket are already as few as uWS allows: `app.publish` of a message under 16 KB (uWS's cork
+ * buffer) only queues it on the topic, and uWS drains each subscriber once per event-loop turn inside a cork,
+ * so all frames of a batch — one per record, or the one batch frame — leave in one write per socket (checked
+ * with strace: as many sendto calls per socket per second in per-record as in batch framing); a larger
+ * message is written at once, also one write per socket. What per-record framing costs over batch framing
+ * is per message: uWS framing and copying each one, and the client's handling of each.
+ * A subscriber whose buffer passes the limit is closed as too slow (WebSocket 4008, SSE `event: error`) and
+ * can resume from its last token.
  */
 import type { TemplatedApp, WebSocket, HttpResponse, HttpRequest, us_socket_context_t } from 'uWebSockets.js';
 import type { Logger } from 'pino';
@@ -57,7 +64,9 @@ interface SocketData {
   /** The subscription opened before the upgrade (0: none, a bare `/ws`). */
   initialSub: number;
   initialTopic: string;
-  style: FrameStyle;
+  initialStyle: FrameStyle;
+  /** `value` on the seed route `/consumer/{topic}`, else `envelope` (each subscription picks its frames). */
+  route: 'envelope' | 'value';
 }
 
 /** A subscription opened before its upgrade or SSE answer, waiting for `ready` (or a refusal). */
@@ -94,7 +103,7 @@ export class SubscriberHub implements HubPort {
   register(gate: FanoutGate, opts: HubOptions): void {
     this.gate = gate;
     this.opts = opts;
-    const ws = (pattern: string, style: FrameStyle, withTopic: boolean) => this.app.ws<SocketData>(pattern, {
+    const ws = (pattern: string, style: 'envelope' | 'value', withTopic: boolean) => this.app.ws<SocketData>(pattern, {
       maxPayloadLength: 16 * 1024,
       // A hard stop (abrupt close) far above the soft limit, which the sweep enforces with a proper 4008
       // close frame within SWEEP_INTERVAL_MS: uWS updates a socket's buffered amount only as it drains
@@ -242,7 +251,7 @@ export class SubscriberHub implements HubPort {
 
   // ---- connections ----
 
-  private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, style: FrameStyle, withTopic: boolean): void {
+  private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, style: 'envelope' | 'value', withTopic: boolean): void {
     const secKey = req.getHeader('sec-websocket-key');
     const protocol = req.getHeader('sec-websocket-protocol');
     const extensions = req.getHeader('sec-websocket-extensions');
@@ -261,7 +270,9 @@ export class SubscriberHub implements HubPort {
       return;
     }
     const conn: Connection = { transport: style === 'value' ? 'seed-websocket' : 'websocket', ws: null, sse: null, creds, subs: new Map(), heldAcks: [], closed: false };
-    const data: SocketData = { conn, initialSub: 0, initialTopic: initial?.topic ?? '', style };
+    // The seed route's frames are bare values whatever the query says.
+    const initialStyle: FrameStyle = style === 'value' ? 'value' : initial?.style ?? 'envelope';
+    const data: SocketData = { conn, initialSub: 0, initialTopic: initial?.topic ?? '', initialStyle, route: style };
     const upgradeNow = () => res.cork(() => res.upgrade<SocketData>(data, secKey, protocol, extensions, context));
     if (!initial) {
       res.onAborted(() => {});
@@ -287,7 +298,7 @@ export class SubscriberHub implements HubPort {
         res.cork(() => sendError(res, fromPlainError(error)));
       },
     });
-    this.gate.open({ sub, ...initial, style, transport: conn.transport, beforeUpgrade: true });
+    this.gate.open({ sub, ...initial, style: initialStyle, transport: conn.transport, beforeUpgrade: true });
   }
 
   /**
@@ -320,19 +331,19 @@ export class SubscriberHub implements HubPort {
   }
 
   private open(socket: WebSocket<SocketData>): void {
-    const { conn, initialSub, initialTopic, style } = socket.getUserData();
+    const { conn, initialSub, initialTopic, initialStyle } = socket.getUserData();
     conn.ws = socket;
     this.connections.add(conn);
     this.watchExpiry(conn);
     if (initialSub) {
-      this.track(conn, initialSub, initialTopic, style, true);
+      this.track(conn, initialSub, initialTopic, initialStyle, true);
       this.gate.start(initialSub);
     }
   }
 
   private message(socket: WebSocket<SocketData>, text: string): void {
-    const { conn, style } = socket.getUserData();
-    if (style === 'value') {
+    const { conn, route } = socket.getUserData();
+    if (route === 'value') {
       // Seed clients may send text; answer like the seed app did.
       socket.send(JSON.stringify({ Message: text }), false);
       return;
@@ -345,8 +356,8 @@ export class SubscriberHub implements HubPort {
         if (conn.subs.has(topic)) throw new SluiceError('INVALID_PARAMETER', `already subscribed to ${topic}; unsubscribe first`);
         const options = this.auth.authorize(conn.creds, msg.options);
         const sub = this.nextSub++;
-        this.track(conn, sub, topic, 'envelope', false);
-        this.gate.open({ sub, ...options, style: 'envelope', transport: conn.transport, beforeUpgrade: false });
+        this.track(conn, sub, topic, options.style, false);
+        this.gate.open({ sub, ...options, transport: conn.transport, beforeUpgrade: false });
       } else {
         const sub = conn.subs.get(topic);
         if (sub === undefined) throw new SluiceError('INVALID_PARAMETER', `not subscribed to ${topic}`);
@@ -389,12 +400,12 @@ export class SubscriberHub implements HubPort {
         c.sse!.onDrain(() => this.drained(c));
         this.connections.add(c);
         this.watchExpiry(c);
-        this.track(c, sub, topic, 'envelope', true);
+        this.track(c, sub, topic, options.style, true);
         this.gate.start(sub);
       },
       refuse: (error) => res.cork(() => sendError(res, fromPlainError(error), false, allowedOrigin(origin))),
     });
-    this.gate.open({ sub, ...options, style: 'envelope', transport: 'sse', beforeUpgrade: true });
+    this.gate.open({ sub, ...options, transport: 'sse', beforeUpgrade: true });
   }
 
   /** The hub's record of a subscription its connection holds. */

@@ -1,5 +1,5 @@
 /**
- * Reads a subscription's options — `from`, `key`, `where`, `group` — from a query string or a
+ * Reads a subscription's options — `from`, `key`, `where`, `group`, `frames` — from a query string or a
  * `{"op":"subscribe",…}` control message into a SubscribeRequest, refusing bad values with
  * INVALID_PARAMETER before anything reaches Kafka. Pure: runs in whichever thread holds the socket.
  */
@@ -14,7 +14,8 @@ import { parseSnapshot, parseViewSpec, type ViewParams } from './view-spec.js';
 const GROUP = /^[A-Za-z0-9._-]{1,100}$/;
 const MAX_KEY_LENGTH = 1024;
 
-export type SubscribeOptions = Pick<SubscribeRequest, 'topic' | 'from' | 'key' | 'where' | 'group' | 'snapshotMs' | 'view'>;
+/** `style` is `envelope` (one frame per record, the default) or `batch` (`frames=batch`); the seed route sets `value` itself. */
+export type SubscribeOptions = Pick<SubscribeRequest, 'topic' | 'from' | 'key' | 'where' | 'group' | 'snapshotMs' | 'view'> & { style: 'envelope' | 'batch' };
 
 const VIEW_OPTIONS = ['hop', 'grace', 'agg', 'by', 'alert'] as const;
 
@@ -59,7 +60,13 @@ export function readSubscribeOptions(topic: string, get: (name: string) => strin
     }
   }
   // Only set when asked for: a plain subscription's options stay what they were.
-  return { topic, from, key, where, group, ...(snapshotMs !== null ? { snapshotMs } : {}), ...(view !== null ? { view } : {}) };
+  return { topic, from, key, where, group, style: parseFrames(get('frames') || 'record'), ...(snapshotMs !== null ? { snapshotMs } : {}), ...(view !== null ? { view } : {}) };
+}
+
+function parseFrames(text: string): 'envelope' | 'batch' {
+  if (text === 'record') return 'envelope';
+  if (text === 'batch') return 'batch';
+  throw new SluiceError('INVALID_PARAMETER', `frames must be record (one frame per record, the default) or batch (one frame per batch of records) (got "${text.slice(0, 80)}")`);
 }
 
 function parseFrom(text: string): StartFrom {

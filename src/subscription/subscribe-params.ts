@@ -24,6 +24,10 @@ export const SUBSCRIBE_PARAMS = [
     description: 'Share the topic with the other subscribers of this group (Kafka consumer-group semantics: each record goes to one of them; offsets are committed). With `group`, `from` may only be `latest` or `earliest` and `key`/`where` are not available.',
   },
   {
+    name: 'frames', type: 'string', enum: ['record', 'batch'], default: 'record', example: 'batch',
+    description: 'Frame style: `record` (one frame per record, the default) or `batch` (one `{"event":"batch","topic","records":[…],"token"}` message per batch of records — live, replayed, filtered and group deliveries alike — with the resume token after its last record; over SSE one `batch` event per batch). Snapshot, window and alert frames stay one message each.',
+  },
+  {
     name: 'snapshot', type: 'string', example: '1h',
     description: 'Live view: first the latest record of every key seen in this span (`30s`, `10m`, `1h`, …; frames marked `"snapshot":true`, then `{"event":"snapshot-end",…}`), then the live stream from exactly after it. Not with `from` or `group`.',
   },
