@@ -3,19 +3,13 @@
  * configured, then the gateway; SIGTERM/SIGINT shut down gracefully (no accepted record is dropped).
  */
 import './ops/threadpool.js';
-import { loadConfig } from './config/load.js';
+import { loadConfigOrExit } from './config/load-or-exit.js';
 import { StartupError } from './errors.js';
 import { createLogger } from './ops/logger.js';
 import { startGateway } from './gateway.js';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    console.error(`sluice: ${(err as Error).message}`);
-    process.exit(2);
-  }
+  const config = loadConfigOrExit();
   const log = createLogger(config.logLevel);
   let gateway;
   try {

@@ -13,7 +13,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { ERRORS } from '../src/errors.js';
 import { openApiPath, ROUTES } from '../src/api/routes.js';
 import { SUBSCRIBE_PARAM_NAMES } from '../src/subscription/subscribe-params.js';
-import { postJson, randomTopic, ROOT, sluiceForFile } from './helpers/sluice-process.js';
+import { fetchAnswer, postJson, randomTopic, ROOT, sluiceForFile } from './helpers/sluice-process.js';
 import { connect } from './helpers/websocket-client.js';
 import { openSse } from './helpers/sse-client.js';
 import { rawExchange } from './helpers/raw-http.js';
@@ -22,16 +22,8 @@ const kafka = inject('kafkaBootstrap');
 const gateway = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka }));
 const VALIDATOR = join(ROOT, '.venv-schemathesis', 'bin', 'openapi-spec-validator');
 
-async function request(method: string, path: string, init: RequestInit = {}) {
-  const res = await fetch(`${gateway().url}${path}`, { method, ...init });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+function request(method: string, path: string, init: RequestInit = {}) {
+  return fetchAnswer(`${gateway().url}${path}`, { method, ...init });
 }
 
 function expectRefusal(res: { status: number; json: any }, status: number, code: string) {

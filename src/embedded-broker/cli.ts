@@ -7,7 +7,7 @@ import { EmbeddedBroker, stopProcess } from './broker.js';
 import { ensureKafkaJars } from './kafka-jars.js';
 import { isRunning, pidFilePath, removeBrokerRecord, runningBroker } from './pid-file.js';
 import { PROJECT_ROOT } from '../project-root.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfigOrExit } from '../config/load-or-exit.js';
 
 const log = (msg: string) => console.error(`[kafka] ${msg}`);
 
@@ -18,14 +18,8 @@ async function main(command: string | undefined): Promise<void> {
     ensureKafkaJars(log);
     return;
   }
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    // Bad settings exit 2, as the gateway's start does; a refusal to start or stop a broker exits 1.
-    console.error(`sluice: ${(err as Error).message}`);
-    process.exit(2);
-  }
+  // Bad settings exit 2, as the gateway's start does; a refusal to start or stop a broker exits 1.
+  const config = loadConfigOrExit();
   const dataDir = resolve(PROJECT_ROOT, config.embeddedKafkaDir);
   if (command === 'start') {
     // Detached: the broker is a service that outlives this command; start() refuses if one already runs on the data folder.

@@ -97,7 +97,12 @@ export function runSluiceExpectingExit(extra: Record<string, string>, timeoutMs 
 }
 
 export async function postJson(url: string, body: string | Buffer, contentType = 'application/json', headers: Record<string, string> = {}) {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': contentType, ...headers }, body });
+  return fetchAnswer(url, { method: 'POST', headers: { 'content-type': contentType, ...headers }, body });
+}
+
+/** Any request; the answer's status, headers, text and (when the body is JSON) the parsed body. */
+export async function fetchAnswer(url: string, init: RequestInit = {}) {
+  const res = await fetch(url, init);
   const text = await res.text();
   let json: any;
   try {
