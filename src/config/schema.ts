@@ -76,7 +76,7 @@ export const SETTINGS = {
     /^$|^https?:\/\/\S+$/, 'an http:// or https:// URL'),
   schemaRegistryRefreshSeconds: int('SLUICE_SCHEMA_REGISTRY_REFRESH_S', 60, 1, 86_400, 'How long a Schema Registry answer (a schema, or "no such subject") is used before it is fetched again.'),
   idempotencyWindowSeconds: int('SLUICE_IDEMPOTENCY_WINDOW_S', 3600, 0, 7 * 24 * 3600,
-    'How long a success answer to a request with an `Idempotency-Key` is kept: a retry with the same key and request within it gets that answer again and writes nothing. Per thread serving HTTP, not shared between instances (see "Idempotent retries"). 0: keys are not remembered (they still go to Kafka as the `idempotency-key` header).'),
+    'How long a success answer to a request with an `Idempotency-Key` is kept: a retry with the same key and request within it gets that answer again and writes nothing. Per thread serving HTTP, not shared between instances (see docs/security.md, "Idempotent retries"). 0: keys are not remembered (they still go to Kafka as the `idempotency-key` header).'),
   idempotencyMaxKeys: int('SLUICE_IDEMPOTENCY_MAX_KEYS', 100_000, 1, 10_000_000, 'Idempotency keys remembered at once (per thread serving HTTP); past it the oldest are forgotten first.'),
   idempotencyMaxBytes: int('SLUICE_IDEMPOTENCY_MAX_BYTES', 64 * MiB, 1024, 16 * 1024 * MiB, 'Memory for remembered idempotency keys and their answers (estimated, per thread serving HTTP); past it the oldest are forgotten first.'),
   retryAfterSeconds: int('SLUICE_RETRY_AFTER_S', 1, 1, 3600, '`Retry-After` sent with 503 answers for a full queue.'),
@@ -116,8 +116,8 @@ export const SETTINGS = {
   tlsKeyPassphrase: str('SLUICE_TLS_KEY_PASSPHRASE', '', 'Passphrase of an encrypted SLUICE_TLS_KEY_FILE (never logged).'),
   corsOrigins: str('SLUICE_CORS_ORIGINS', '', 'Origins whose web pages may POST records and open WebSockets (`*` or a comma-separated list). Empty: no CORS headers, WebSocket origins unchecked.'),
   apiKeysFile: path('SLUICE_API_KEYS_FILE', '', 'JSON file of hashed API keys with produce/subscribe topic patterns and rate limits (see docs/security.md, "API keys"). Empty: no keys required.'),
-  jwtSecretFile: path('SLUICE_JWT_SECRET_FILE', '', 'File holding the HS256 secret (at least 32 bytes; one trailing newline ignored) of subscription tokens: JWTs whose `sluice.sub` claim names the topics (and keys and filters) a WebSocket or SSE client may read (see "Signed subscriptions"). Set: every subscription needs a token (or an API key, when SLUICE_API_KEYS_FILE is set). Empty: no tokens.'),
-  jwtPublicKeyFile: path('SLUICE_JWT_PUBLIC_KEY_FILE', '', 'PEM public key of subscription tokens signed with RS256 (an RSA key) or ES256 (a P-256 EC key), instead of SLUICE_JWT_SECRET_FILE\'s HS256 secret; tokens of any other algorithm are refused. Same claims and rules (see "Signed subscriptions").'),
+  jwtSecretFile: path('SLUICE_JWT_SECRET_FILE', '', 'File holding the HS256 secret (at least 32 bytes; one trailing newline ignored) of subscription tokens: JWTs whose `sluice.sub` claim names the topics (and keys and filters) a WebSocket or SSE client may read (see docs/security.md, "Signed subscriptions"). Set: every subscription needs a token (or an API key, when SLUICE_API_KEYS_FILE is set). Empty: no tokens.'),
+  jwtPublicKeyFile: path('SLUICE_JWT_PUBLIC_KEY_FILE', '', 'PEM public key of subscription tokens signed with RS256 (an RSA key) or ES256 (a P-256 EC key), instead of SLUICE_JWT_SECRET_FILE\'s HS256 secret; tokens of any other algorithm are refused. Same claims and rules (see docs/security.md, "Signed subscriptions").'),
   allowUwsFallback: bool('SLUICE_ALLOW_UWS_FALLBACK', false, 'Run even if uWebSockets.js fell back to its slow pure-JS server (its native binary did not load).'),
 } as const;
 
