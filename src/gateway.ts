@@ -48,10 +48,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   // Each ingress thread loads the keys itself; checking the file here makes a bad one stop start-up.
   if (config.apiKeysFile) AccessControl.fromFile(config.apiKeysFile);
   checkTlsSettings(uws, config);
-  const producerFile = resolve(PROJECT_ROOT, config.producerConfigFile || PRODUCER_PROFILES[config.producerProfile]);
+  // File settings arrive absolute from the config loader; the profiles are files shipped in the Sluice folder.
+  const producerFile = config.producerConfigFile || resolve(PROJECT_ROOT, PRODUCER_PROFILES[config.producerProfile]);
   const security = kafkaSecurityProperties(config);
   const producerProps = { ...readPropertiesFile(producerFile, config.producerConfigFile ? 'SLUICE_PRODUCER_CONFIG' : 'SLUICE_PRODUCER_PROFILE'), ...security };
-  const consumerFile = resolve(PROJECT_ROOT, config.consumerConfigFile);
+  const consumerFile = config.consumerConfigFile;
   const consumerProps = { ...readPropertiesFile(consumerFile, 'SLUICE_CONSUMER_CONFIG'), ...security };
   checkBudgetFitsQueue(config, producerProps, producerFile);
 

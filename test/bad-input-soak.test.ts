@@ -12,7 +12,7 @@
  */
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import fc from 'fast-check';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
@@ -274,7 +274,9 @@ async function send(topic: string, r: Recipe): Promise<void> {
     const count = JSON.parse(text).count as number;
     if (b.ids.length > 0) expect(count, what).toBe(b.ids.length);
     acceptedRecords += count;
-    b.ids.forEach((id, i) => mustHold.set(id, b.texts ? b.texts[i] : null));
+    b.ids.forEach((id, i) => {
+      mustHold.set(id, b.texts ? b.texts[i] : null);
+    });
     bump('outcome:2xx');
   } else if (status === null || (status >= 400 && status < 500)) {
     expect(b.expect, what).not.toBe('accept');
@@ -304,7 +306,7 @@ function resetHalfway(port: number, path: string, b: Built, fraction: number): P
 /** A batch of `n` records with fresh ids, none of which may reach Kafka (its sender never finishes it). */
 function doomedBatch(n: number): string {
   const ids = Array.from({ length: n }, (_, i) => `${tag}-doomed-${++caseNo}-${i}`);
-  ids.forEach((id) => mustNotHold.add(id));
+  for (const id of ids) mustNotHold.add(id);
   return `[${ids.map((id) => JSON.stringify({ id, pad: 'd'.repeat(40) })).join(',')}]`;
 }
 

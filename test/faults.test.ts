@@ -3,7 +3,7 @@
  * docker/compose.yaml's layout): a crashed partition leader, every broker down, and the gateway itself
  * stopped (SIGTERM) or killed (SIGKILL) under load. Each test keeps several clients posting NDJSON
  * batches of uniquely numbered records, then reads the topic with kcat and checks, record by record and
- * batch by batch, what the answers promised. The README's "Delivery guarantees" table names these tests.
+ * batch by batch, what the answers promised. docs/api.md's "Delivery guarantees" table names these tests.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

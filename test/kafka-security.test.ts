@@ -24,7 +24,7 @@ import { makeTestPki, type TestPki } from './helpers/test-pki.js';
 
 // Ports beside this run's shared test broker: 19100–19104 for the default 19092.
 const BASE = Number(process.env.SLUICE_TEST_KAFKA_PORT ?? 19092) + 8;
-const PLAINTEXT = `127.0.0.1:${BASE}`; // inter-broker and start-up probe only
+// BASE itself is the PLAINTEXT listener: inter-broker and start-up probe only.
 const SASL_SSL = `127.0.0.1:${BASE + 2}`;
 const MTLS = `127.0.0.1:${BASE + 3}`;
 const SASL_MTLS = `127.0.0.1:${BASE + 4}`;

@@ -1,12 +1,33 @@
-/** The README keeps its promises: the two quick-start commands, every error code, the generated settings table. */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+/**
+ * The README keeps its promises: the two quick-start commands (and CI runs the test one), and every link
+ * in the README and docs/*.md resolves — relative files exist and `#anchors` name a heading of their file.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { expect, it } from 'vitest';
-import { ERRORS, renderErrorTable } from '../src/errors.js';
-import { renderSettingsTable } from '../src/config/settings-table.js';
 import { ROOT } from './helpers/sluice-process.js';
 
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const DOCS = join(ROOT, 'docs');
+const documents = [join(ROOT, 'README.md'), ...readdirSync(DOCS).filter((f) => f.endsWith('.md')).map((f) => join(DOCS, f))];
+
+/** Markdown without fenced code blocks and inline code, where a `](…)` is not a link. */
+function prose(text: string): string {
+  return text.replace(/^```[\s\S]*?^```/gm, '').replace(/`[^`\n]*`/g, '');
+}
+
+/** GitHub's heading anchors: lower case, punctuation dropped (but `-` and `_`), each space a `-`; repeats get `-1`, `-2`. */
+function anchors(text: string): Set<string> {
+  const seen = new Map<string, number>();
+  const out = new Set<string>();
+  for (const m of text.replace(/^```[\s\S]*?^```/gm, '').matchAll(/^#{1,6} (.+)$/gm)) {
+    const slug = m[1].trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+    const n = seen.get(slug) ?? 0;
+    seen.set(slug, n + 1);
+    out.add(n === 0 ? slug : `${slug}-${n}`);
+  }
+  return out;
+}
 
 it('the quick start is exactly two commands: start, then test, and CI runs the test one', () => {
   const section = readme.slice(readme.indexOf('## Quick start'));
@@ -19,23 +40,25 @@ it('the quick start is exactly two commands: start, then test, and CI runs the t
   expect(readFileSync(join(ROOT, '.ci', 'run'), 'utf8')).toMatch(/^npm test$/m);
 });
 
-it('documents every error code, in the table generated from the registry (run `npm run docs:config` after changing it)', () => {
-  expect(readme).toContain(renderErrorTable());
-  for (const [code, spec] of Object.entries(ERRORS)) expect(readme).toContain(`| \`${code}\` | ${spec.status} |`);
+it('links to every document in docs/', () => {
+  for (const doc of documents.slice(1)) expect(readme).toContain(`](docs/${relative(DOCS, doc)})`);
 });
 
-it('has the settings table generated from the schema (run `npm run docs:config` after changing it)', () => {
-  expect(readme).toContain(renderSettingsTable());
-});
-
-it('the delivery guarantee table cites a fault test for every row, and each exists', () => {
-  const section = readme.slice(readme.indexOf('## Delivery guarantees'), readme.indexOf('## Watching records live'));
-  const faults = readFileSync(join(ROOT, 'test', 'faults.test.ts'), 'utf8');
-  const rows = section.split('\n').filter((l) => l.startsWith('| **'));
-  expect(rows.length).toBe(4);
-  for (const row of rows) {
-    const test = /\| `([a-z-]+)` \|$/.exec(row)?.[1];
-    expect(test, row).toBeDefined();
-    expect(faults).toContain(`it('${test}: `);
+it('every relative link and #anchor in the README and docs/ resolves', () => {
+  const broken: string[] = [];
+  let checked = 0;
+  for (const doc of documents) {
+    for (const m of prose(readFileSync(doc, 'utf8')).matchAll(/\]\(([^)\s]+)\)/g)) {
+      const target = m[1];
+      if (/^[a-z]+:/i.test(target)) continue; // https:, mailto:
+      checked++;
+      const [file, anchor] = target.split('#');
+      const path = file === '' ? doc : resolve(dirname(doc), file);
+      const where = `${relative(ROOT, doc)}: ${target}`;
+      if (!existsSync(path)) broken.push(`${where} (no such file)`);
+      else if (anchor !== undefined && path.endsWith('.md') && !anchors(readFileSync(path, 'utf8')).has(anchor)) broken.push(`${where} (no such heading)`);
+    }
   }
+  expect(broken).toEqual([]);
+  expect(checked).toBeGreaterThan(20);
 });

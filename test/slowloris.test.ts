@@ -43,7 +43,9 @@ async function connected(t: Trickler[]) {
 
 /** Waits for every slow connection to end and reports how (all must be closed by the server). */
 async function closedByServer(t: Trickler[], label: string) {
-  const timeout = setTimeout(() => t.forEach((x) => x.stop()), 45_000);
+  const timeout = setTimeout(() => {
+    for (const x of t) x.stop();
+  }, 45_000);
   const ends = await Promise.all(t.map((x) => x.closed));
   clearTimeout(timeout);
   const after = ends.map((e) => e.afterMs);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SluiceError, closest } from '../errors.js';
+import { type SluiceError, closest } from '../errors.js';
 import { queryChecker } from './query-check.js';
 import { routeById } from './routes.js';
 

@@ -115,7 +115,7 @@ const SUBSCRIBE_ERRORS: readonly ErrorCode[] = [
 
 const TOKEN: ParamSpec = {
   name: 'token', type: 'string', credential: true,
-  description: 'Signed subscription token (JWT, HS256, with `sluice.sub` and `exp`) for clients that cannot set `Authorization: Bearer` (browser WebSockets and EventSource); see the README\'s "Signed subscriptions".',
+  description: 'Signed subscription token (JWT, HS256, with `sluice.sub` and `exp`) for clients that cannot set `Authorization: Bearer` (browser WebSockets and EventSource); see docs/security.md, "Signed subscriptions".',
 };
 
 const SUBSCRIBE_QUERY: readonly ParamSpec[] = [...SUBSCRIBE_PARAMS, API_KEY, TOKEN];
@@ -202,7 +202,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     id: 'metrics', method: 'get', path: '/metrics', transport: 'http', tags: ['operations'],
-    summary: 'Prometheus metrics', description: 'Prometheus text format 0.0.4; `sluice_` series (see the README).', query: [], headers: [],
+    summary: 'Prometheus metrics', description: 'Prometheus text format 0.0.4; `sluice_` series (see docs/operations.md).', query: [], headers: [],
     answers: { 200: { description: 'Metrics.', type: 'text/plain; version=0.0.4; charset=utf-8', schema: { type: 'string' } } },
     errors: PLAIN_GET_ERRORS,
   },

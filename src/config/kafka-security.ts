@@ -11,11 +11,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { resolve } from 'node:path';
 import type { Config } from './schema.js';
 import { readPropertiesFile } from './properties.js';
 import { StartupError } from '../errors.js';
-import { PROJECT_ROOT } from '../project-root.js';
 
 export type SecurityConfig = Pick<Config, 'kafkaBootstrapServers' | 'kafkaSecurityProtocol' | 'kafkaSaslMechanism' | 'kafkaSaslUsername'
   | 'kafkaSaslPassword' | 'kafkaSaslPasswordFile' | 'kafkaSslCaFile' | 'kafkaSslCertFile' | 'kafkaSslKeyFile' | 'kafkaSslKeyPassword'
@@ -24,7 +22,7 @@ export type SecurityConfig = Pick<Config, 'kafkaBootstrapServers' | 'kafkaSecuri
 /** librdkafka properties to merge over the producer and consumer properties (empty when nothing is configured). */
 export function kafkaSecurityProperties(config: SecurityConfig): Record<string, string> {
   const props: Record<string, string> = config.kafkaSecurityConfig
-    ? readPropertiesFile(absolute(config.kafkaSecurityConfig), 'KAFKA_SECURITY_CONFIG') : {};
+    ? readPropertiesFile(config.kafkaSecurityConfig, 'KAFKA_SECURITY_CONFIG') : {};
   const set = (key: string, value: string) => {
     if (value !== '') props[key] = value;
   };
@@ -87,15 +85,11 @@ function checkCoherent(props: Record<string, string>, config: SecurityConfig): v
   }
 }
 
-function absolute(path: string): string {
-  return resolve(PROJECT_ROOT, path);
-}
-
 function readSetting(path: string, setting: string): string {
   try {
-    return readFileSync(absolute(path), 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new StartupError(`${setting}: cannot read ${absolute(path)}: ${(err as Error).message}`);
+    throw new StartupError(`${setting}: cannot read ${path}: ${(err as Error).message}`);
   }
 }
 
@@ -105,29 +99,29 @@ function secret(value: string, file: string, setting: string): string {
   if (!file) return value;
   // `echo secret > file` leaves a newline that is not part of the secret.
   const text = readSetting(file, `${setting}_FILE`).replace(/\r?\n$/, '');
-  if (text === '') throw new StartupError(`${setting}_FILE: ${absolute(file)} is empty`);
+  if (text === '') throw new StartupError(`${setting}_FILE: ${file} is empty`);
   return text;
 }
 
 function certificateFile(path: string, setting: string): { path: string; x509: X509Certificate } {
   const text = readSetting(path, setting);
   try {
-    return { path: absolute(path), x509: new X509Certificate(text) };
+    return { path, x509: new X509Certificate(text) };
   } catch (err) {
-    throw new StartupError(`${setting}: ${absolute(path)} holds no PEM certificate (${(err as Error).message})`);
+    throw new StartupError(`${setting}: ${path} holds no PEM certificate (${(err as Error).message})`);
   }
 }
 
 function privateKeyFile(path: string, password: string): { path: string; key: KeyObject } {
   const text = readSetting(path, 'KAFKA_SSL_KEY_FILE');
   const encrypted = /ENCRYPTED/.test(text);
-  if (encrypted && !password) throw new StartupError(`KAFKA_SSL_KEY_FILE (${absolute(path)}) is encrypted: set KAFKA_SSL_KEY_PASSWORD or KAFKA_SSL_KEY_PASSWORD_FILE`);
+  if (encrypted && !password) throw new StartupError(`KAFKA_SSL_KEY_FILE (${path}) is encrypted: set KAFKA_SSL_KEY_PASSWORD or KAFKA_SSL_KEY_PASSWORD_FILE`);
   try {
-    return { path: absolute(path), key: createPrivateKey({ key: text, format: 'pem', passphrase: password || undefined }) };
+    return { path, key: createPrivateKey({ key: text, format: 'pem', passphrase: password || undefined }) };
   } catch (err) {
     throw new StartupError(encrypted
-      ? `KAFKA_SSL_KEY_PASSWORD does not decrypt KAFKA_SSL_KEY_FILE (${absolute(path)})`
-      : `KAFKA_SSL_KEY_FILE: ${absolute(path)} holds no PEM private key (${(err as Error).message})`);
+      ? `KAFKA_SSL_KEY_PASSWORD does not decrypt KAFKA_SSL_KEY_FILE (${path})`
+      : `KAFKA_SSL_KEY_FILE: ${path} holds no PEM private key (${(err as Error).message})`);
   }
 }
 

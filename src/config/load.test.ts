@@ -1,13 +1,30 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './load.js';
+import { PROJECT_ROOT } from '../project-root.js';
 import { SETTINGS } from './schema.js';
 import { parseProperties, maskSecrets } from './properties.js';
 
 describe('loadConfig', () => {
   it('gives every setting its documented default', () => {
     const c = loadConfig({});
-    for (const [k, s] of Object.entries(SETTINGS)) expect(c[k as keyof typeof c]).toBe(s.default);
+    for (const [k, s] of Object.entries(SETTINGS)) {
+      // A file default names a file shipped in the Sluice folder; the loader hands it on absolute.
+      const expected = s.kind.type === 'path' && s.default !== '' ? join(PROJECT_ROOT, s.default as string) : s.default;
+      expect(c[k as keyof typeof c]).toBe(expected);
+    }
     expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('resolves every file setting once, relative to the working directory; absolute paths and empty stay as they are', () => {
+    const c = loadConfig({ SLUICE_TLS_CERT_FILE: 'certs/gw.pem', SLUICE_SCHEMAS_DIR: '../schemas', SLUICE_API_KEYS_FILE: '/etc/sluice/keys.json', KAFKA_SSL_CA_FILE: ' ca.pem ' }, '/srv/sluice');
+    expect(c.tlsCertFile).toBe('/srv/sluice/certs/gw.pem');
+    expect(c.schemasDir).toBe('/srv/schemas');
+    expect(c.apiKeysFile).toBe('/etc/sluice/keys.json');
+    expect(c.kafkaSslCaFile).toBe('/srv/sluice/ca.pem');
+    expect(c.jwtSecretFile).toBe('');
+    expect(c.consumerConfigFile).toBe(join(PROJECT_ROOT, 'native-config/consumer.properties'));
+    expect(loadConfig({ SLUICE_CONSUMER_CONFIG: 'mine.properties' }, '/srv/sluice').consumerConfigFile).toBe('/srv/sluice/mine.properties');
   });
 
   it('parses typed values', () => {

@@ -1,12 +1,14 @@
 /**
  * Sluice's one configuration schema: every setting with its env var, type, default and documentation.
- * The README's settings table is generated from this table (`npm run docs:config`) and a test fails when
+ * docs/configuration.md is generated from this table (`npm run docs:config`) and a test fails when
  * they drift. librdkafka's own properties live in `native-config/*.properties`, passed through verbatim.
  */
 
 type Kind =
   | { type: 'int'; min: number; max: number }
   | { type: 'string'; pattern?: RegExp; patternHelp?: string }
+  /** A file or folder: the loader makes it absolute (see `resolvePath` in load.ts). */
+  | { type: 'path' }
   | { type: 'bool' }
   | { type: 'enum'; values: readonly string[] };
 
@@ -21,6 +23,8 @@ const int = (env: string, def: number, min: number, max: number, doc: string): S
   ({ env, kind: { type: 'int', min, max }, default: def, doc });
 const str = (env: string, def: string, doc: string, pattern?: RegExp, patternHelp?: string): Setting<'string'> =>
   ({ env, kind: { type: 'string', pattern, patternHelp }, default: def, doc });
+const path = (env: string, def: string, doc: string): Setting<'path'> =>
+  ({ env, kind: { type: 'path' }, default: def, doc });
 const bool = (env: string, def: boolean, doc: string): Setting<'bool'> =>
   ({ env, kind: { type: 'bool' }, default: def, doc });
 const oneOf = <V extends string>(env: string, def: V, values: readonly V[], doc: string): Setting<'enum'> =>
@@ -39,15 +43,15 @@ export const SETTINGS = {
     'SASL mechanism with `SASL_SSL`/`SASL_PLAINTEXT` (Confluent Cloud and most managed clusters: `PLAIN`; MSK and self-hosted: usually `SCRAM-SHA-512`).'),
   kafkaSaslUsername: str('KAFKA_SASL_USERNAME', '', 'SASL user name (Confluent Cloud: the API key).'),
   kafkaSaslPassword: str('KAFKA_SASL_PASSWORD', '', 'SASL password (Confluent Cloud: the API secret). Never logged; prefer KAFKA_SASL_PASSWORD_FILE.'),
-  kafkaSaslPasswordFile: str('KAFKA_SASL_PASSWORD_FILE', '', 'File holding the SASL password (e.g. a mounted secret; one trailing newline is ignored). Not with KAFKA_SASL_PASSWORD.'),
-  kafkaSslCaFile: str('KAFKA_SSL_CA_FILE', '', 'PEM file of the CA certificate(s) that signed the brokers\' certificates. Empty: the system CA store (enough for public clouds).'),
-  kafkaSslCertFile: str('KAFKA_SSL_CERT_FILE', '', 'PEM client certificate for mTLS (brokers with `ssl.client.auth=required`); with KAFKA_SSL_KEY_FILE.'),
-  kafkaSslKeyFile: str('KAFKA_SSL_KEY_FILE', '', 'PEM private key of KAFKA_SSL_CERT_FILE, plain or encrypted.'),
+  kafkaSaslPasswordFile: path('KAFKA_SASL_PASSWORD_FILE', '', 'File holding the SASL password (e.g. a mounted secret; one trailing newline is ignored). Not with KAFKA_SASL_PASSWORD.'),
+  kafkaSslCaFile: path('KAFKA_SSL_CA_FILE', '', 'PEM file of the CA certificate(s) that signed the brokers\' certificates. Empty: the system CA store (enough for public clouds).'),
+  kafkaSslCertFile: path('KAFKA_SSL_CERT_FILE', '', 'PEM client certificate for mTLS (brokers with `ssl.client.auth=required`); with KAFKA_SSL_KEY_FILE.'),
+  kafkaSslKeyFile: path('KAFKA_SSL_KEY_FILE', '', 'PEM private key of KAFKA_SSL_CERT_FILE, plain or encrypted.'),
   kafkaSslKeyPassword: str('KAFKA_SSL_KEY_PASSWORD', '', 'Password of an encrypted KAFKA_SSL_KEY_FILE. Never logged.'),
-  kafkaSslKeyPasswordFile: str('KAFKA_SSL_KEY_PASSWORD_FILE', '', 'File holding the password of KAFKA_SSL_KEY_FILE. Not with KAFKA_SSL_KEY_PASSWORD.'),
-  kafkaSecurityConfig: str('KAFKA_SECURITY_CONFIG', '', 'librdkafka properties file merged into both the producer and the consumer properties, for security options the settings above do not cover (OAUTHBEARER, PKCS#12 key stores, …); see `native-config/security.sasl-ssl.properties`. The KAFKA_SECURITY_*, KAFKA_SASL_* and KAFKA_SSL_* settings override its lines.'),
+  kafkaSslKeyPasswordFile: path('KAFKA_SSL_KEY_PASSWORD_FILE', '', 'File holding the password of KAFKA_SSL_KEY_FILE. Not with KAFKA_SSL_KEY_PASSWORD.'),
+  kafkaSecurityConfig: path('KAFKA_SECURITY_CONFIG', '', 'librdkafka properties file merged into both the producer and the consumer properties, for security options the settings above do not cover (OAUTHBEARER, PKCS#12 key stores, …); see `native-config/security.sasl-ssl.properties`. The KAFKA_SECURITY_*, KAFKA_SASL_* and KAFKA_SSL_* settings override its lines.'),
   embeddedKafkaPort: int('SLUICE_EMBEDDED_KAFKA_PORT', 9092, 1, 65535, 'Client port of the embedded broker (its controller uses the next port).'),
-  embeddedKafkaDir: str('SLUICE_EMBEDDED_KAFKA_DIR', '.kafka/data', 'Data folder of the embedded broker; kept across restarts.'),
+  embeddedKafkaDir: path('SLUICE_EMBEDDED_KAFKA_DIR', '.kafka/data', 'Data folder of the embedded broker; kept across restarts.'),
   maxRecordsPerRequest: int('SLUICE_MAX_RECORDS_PER_REQUEST', 10_000, 1, 1_000_000, 'Records one request may carry; more gets 413 TOO_MANY_RECORDS, nothing written.'),
   ingressThreads: int('SLUICE_INGRESS_THREADS', 0, 0, 64,
     'Worker threads serving HTTP and WebSocket on the shared port (0: serve on the main thread, beside the Kafka clients).'),
@@ -67,20 +71,20 @@ export const SETTINGS = {
   decodeThreads: int('SLUICE_DECODE_THREADS', 1, 1, 64, 'Threads of the decode pool (when SLUICE_DECODE_OFFLOAD_BYTES > 0).'),
   maxReadingBytes: int('SLUICE_MAX_READING_BYTES', 256 * MiB, 1024, 16 * 1024 * MiB,
     'Bytes of request bodies being received at once, across all connections; a request that would pass it gets 503 OVERLOADED.'),
-  schemasDir: str('SLUICE_SCHEMAS_DIR', '', 'Folder of JSON Schemas (draft 2020-12) checked on produce: `<topic>.schema.json` for one topic, or a name with `*` for a pattern, e.g. `telemetry.*.schema.json` (the exact name wins, then the longest pattern). A record that fails gets 422 SCHEMA_VALIDATION_FAILED and nothing of its request is written. Compiled once at start-up (a file that does not compile stops it). Empty: no validation.'),
+  schemasDir: path('SLUICE_SCHEMAS_DIR', '', 'Folder of JSON Schemas (draft 2020-12) checked on produce: `<topic>.schema.json` for one topic, or a name with `*` for a pattern, e.g. `telemetry.*.schema.json` (the exact name wins, then the longest pattern). A record that fails gets 422 SCHEMA_VALIDATION_FAILED and nothing of its request is written. Compiled once at start-up (a file that does not compile stops it). Empty: no validation.'),
   schemaRegistryUrl: str('SLUICE_SCHEMA_REGISTRY_URL', '', 'Schema Registry (Confluent REST API) whose subject `<topic>-value` (latest version, JSON Schema type) checks topics that SLUICE_SCHEMAS_DIR has no file for. Unreachable: a schema fetched before keeps being used; a topic never fetched gets 503 SCHEMA_REGISTRY_UNAVAILABLE, never an unchecked write. Empty: no registry.',
     /^$|^https?:\/\/\S+$/, 'an http:// or https:// URL'),
   schemaRegistryRefreshSeconds: int('SLUICE_SCHEMA_REGISTRY_REFRESH_S', 60, 1, 86_400, 'How long a Schema Registry answer (a schema, or "no such subject") is used before it is fetched again.'),
   idempotencyWindowSeconds: int('SLUICE_IDEMPOTENCY_WINDOW_S', 3600, 0, 7 * 24 * 3600,
-    'How long a success answer to a request with an `Idempotency-Key` is kept: a retry with the same key and request within it gets that answer again and writes nothing. Per thread serving HTTP, not shared between instances (see "Idempotent retries"). 0: keys are not remembered (they still go to Kafka as the `idempotency-key` header).'),
+    'How long a success answer to a request with an `Idempotency-Key` is kept: a retry with the same key and request within it gets that answer again and writes nothing. Per thread serving HTTP, not shared between instances (see docs/security.md, "Idempotent retries"). 0: keys are not remembered (they still go to Kafka as the `idempotency-key` header).'),
   idempotencyMaxKeys: int('SLUICE_IDEMPOTENCY_MAX_KEYS', 100_000, 1, 10_000_000, 'Idempotency keys remembered at once (per thread serving HTTP); past it the oldest are forgotten first.'),
   idempotencyMaxBytes: int('SLUICE_IDEMPOTENCY_MAX_BYTES', 64 * MiB, 1024, 16 * 1024 * MiB, 'Memory for remembered idempotency keys and their answers (estimated, per thread serving HTTP); past it the oldest are forgotten first.'),
   retryAfterSeconds: int('SLUICE_RETRY_AFTER_S', 1, 1, 3600, '`Retry-After` sent with 503 answers for a full queue.'),
   metadataTimeoutMs: int('SLUICE_METADATA_TIMEOUT_MS', 5000, 100, 120_000, 'How long a topic lookup may take before the request gets 503.'),
   producerProfile: oneOf('SLUICE_PRODUCER_PROFILE', 'default', ['default', 'throughput', 'low-latency'] as const,
     'Producer tuning profile: `native-config/producer.properties` (default: linger 1 ms, lz4), `producer.throughput.properties` (linger 20 ms, zstd), `producer.low-latency.properties` (linger 0).'),
-  producerConfigFile: str('SLUICE_PRODUCER_CONFIG', '', 'librdkafka producer properties file, passed through verbatim; overrides the profile. Empty: the profile\'s file.'),
-  consumerConfigFile: str('SLUICE_CONSUMER_CONFIG', 'native-config/consumer.properties', 'librdkafka consumer properties, passed through verbatim.'),
+  producerConfigFile: path('SLUICE_PRODUCER_CONFIG', '', 'librdkafka producer properties file, passed through verbatim; overrides the profile. Empty: the profile\'s file.'),
+  consumerConfigFile: path('SLUICE_CONSUMER_CONFIG', 'native-config/consumer.properties', 'librdkafka consumer properties, passed through verbatim.'),
   wsMaxBackpressureBytes: int('SLUICE_WS_MAX_BACKPRESSURE_BYTES', 1 * MiB, 1024, 1024 * MiB,
     'Bytes buffered for one subscriber (WebSocket or SSE) before it is closed as too slow (WebSocket close code 4008); it can resume with its last token. Bounds memory per subscriber.'),
   maxReplays: int('SLUICE_MAX_REPLAYS', 16, 0, 10_000,
@@ -107,13 +111,13 @@ export const SETTINGS = {
   wsIdleTimeoutSeconds: int('SLUICE_WS_IDLE_TIMEOUT_S', 120, 0, 960, 'WebSocket idle timeout; pings are sent automatically. 0 disables, otherwise 8–960.'),
   shutdownTimeoutMs: int('SLUICE_SHUTDOWN_TIMEOUT_MS', 30_000, 100, 600_000, 'How long graceful shutdown waits for Kafka to acknowledge queued records.'),
   logLevel: oneOf('SLUICE_LOG_LEVEL', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'pino log level.'),
-  tlsCertFile: str('SLUICE_TLS_CERT_FILE', '', 'PEM certificate (chain) for HTTPS and WSS; with SLUICE_TLS_KEY_FILE. Empty: plain HTTP.'),
-  tlsKeyFile: str('SLUICE_TLS_KEY_FILE', '', 'PEM private key for SLUICE_TLS_CERT_FILE.'),
+  tlsCertFile: path('SLUICE_TLS_CERT_FILE', '', 'PEM certificate (chain) for HTTPS and WSS; with SLUICE_TLS_KEY_FILE. Empty: plain HTTP.'),
+  tlsKeyFile: path('SLUICE_TLS_KEY_FILE', '', 'PEM private key for SLUICE_TLS_CERT_FILE.'),
   tlsKeyPassphrase: str('SLUICE_TLS_KEY_PASSPHRASE', '', 'Passphrase of an encrypted SLUICE_TLS_KEY_FILE (never logged).'),
   corsOrigins: str('SLUICE_CORS_ORIGINS', '', 'Origins whose web pages may POST records and open WebSockets (`*` or a comma-separated list). Empty: no CORS headers, WebSocket origins unchecked.'),
-  apiKeysFile: str('SLUICE_API_KEYS_FILE', '', 'JSON file of hashed API keys with produce/subscribe topic patterns and rate limits (see README). Empty: no keys required.'),
-  jwtSecretFile: str('SLUICE_JWT_SECRET_FILE', '', 'File holding the HS256 secret (at least 32 bytes; one trailing newline ignored) of subscription tokens: JWTs whose `sluice.sub` claim names the topics (and keys and filters) a WebSocket or SSE client may read (see "Signed subscriptions"). Set: every subscription needs a token (or an API key, when SLUICE_API_KEYS_FILE is set). Empty: no tokens.'),
-  jwtPublicKeyFile: str('SLUICE_JWT_PUBLIC_KEY_FILE', '', 'PEM public key of subscription tokens signed with RS256 (an RSA key) or ES256 (a P-256 EC key), instead of SLUICE_JWT_SECRET_FILE\'s HS256 secret; tokens of any other algorithm are refused. Same claims and rules (see "Signed subscriptions").'),
+  apiKeysFile: path('SLUICE_API_KEYS_FILE', '', 'JSON file of hashed API keys with produce/subscribe topic patterns and rate limits (see docs/security.md, "API keys"). Empty: no keys required.'),
+  jwtSecretFile: path('SLUICE_JWT_SECRET_FILE', '', 'File holding the HS256 secret (at least 32 bytes; one trailing newline ignored) of subscription tokens: JWTs whose `sluice.sub` claim names the topics (and keys and filters) a WebSocket or SSE client may read (see docs/security.md, "Signed subscriptions"). Set: every subscription needs a token (or an API key, when SLUICE_API_KEYS_FILE is set). Empty: no tokens.'),
+  jwtPublicKeyFile: path('SLUICE_JWT_PUBLIC_KEY_FILE', '', 'PEM public key of subscription tokens signed with RS256 (an RSA key) or ES256 (a P-256 EC key), instead of SLUICE_JWT_SECRET_FILE\'s HS256 secret; tokens of any other algorithm are refused. Same claims and rules (see docs/security.md, "Signed subscriptions").'),
   allowUwsFallback: bool('SLUICE_ALLOW_UWS_FALLBACK', false, 'Run even if uWebSockets.js fell back to its slow pure-JS server (its native binary did not load).'),
 } as const;
 

@@ -325,7 +325,7 @@
     switch (column) {
       case 'time': {
         const d = new Date(typeof frame.timestamp === 'number' ? frame.timestamp : NaN);
-        if (isNaN(d.getTime())) {
+        if (Number.isNaN(d.getTime())) {
           text = '';
         } else {
           text = d.toLocaleTimeString([], { hour12: false }) + '.' + String(d.getMilliseconds()).padStart(3, '0');
@@ -570,7 +570,10 @@
       ctx.strokeStyle = s.color;
       ctx.lineWidth = 2;
       ctx.beginPath();
-      s.points.forEach(([lat, lon], i) => (i ? ctx.lineTo(px(lon), py(lat)) : ctx.moveTo(px(lon), py(lat))));
+      s.points.forEach(([lat, lon], i) => {
+        if (i) ctx.lineTo(px(lon), py(lat));
+        else ctx.moveTo(px(lon), py(lat));
+      });
       ctx.stroke();
     }
     ctx.font = '11px system-ui, sans-serif';

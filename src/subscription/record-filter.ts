@@ -2,7 +2,7 @@
  * Server-side subscription filters: `key=<key>` (exact record key) and `where=<predicates>` on the JSON
  * value. Parsed once per subscription into a closure over plain comparisons: never `eval`, bounded length.
  *
- * Grammar of `where` (documented in the README):
+ * Grammar of `where` (documented in docs/live.md):
  *   where     := predicate (("," | "&&") predicate)*          all must hold
  *   predicate := path op literal
  *   path      := name ("." name)*                             name: letters, digits, _ or -, up to 8 levels

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SluiceError } from '../errors.js';
+import type { SluiceError } from '../errors.js';
 import { readControlMessage, readSubscribeOptions } from './subscribe-options.js';
 import { SUBSCRIBE_PARAM_NAMES } from './subscribe-params.js';
 

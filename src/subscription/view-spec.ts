@@ -3,7 +3,7 @@
  * windowed aggregates with optional threshold alerts (`window=`, `hop=`, `grace=`, `agg=`, `by=`, `alert=`).
  * Parsed once into plain data (never `eval`), with bounded sizes; pure, so the socket's thread refuses a bad
  * view with INVALID_PARAMETER before anything reaches Kafka, and the registry parses the same text again
- * when it builds the view's channel. Grammar (documented in the README, "Live views"):
+ * when it builds the view's channel. Grammar (documented in docs/live.md, "Live views"):
  *
  *   duration := integer ("ms" | "s" | "m" | "h" | "d")              e.g. 500ms, 10s, 1m, 1h
  *   agg      := item ("," item)*                                    at most 16 items

@@ -158,7 +158,9 @@ export class FakeReader implements FanoutReader {
     if (this.stopped) return;
     const committed = this.cluster.commits.get(this.spec.groupId);
     const reset = this.spec.overrides?.['auto.offset.reset'];
-    this.parts.forEach((p, partition) => this.positionsByPartition.set(partition, committed?.get(partition) ?? (reset === 'earliest' ? 0 : p.length)));
+    this.parts.forEach((p, partition) => {
+      this.positionsByPartition.set(partition, committed?.get(partition) ?? (reset === 'earliest' ? 0 : p.length));
+    });
     this.loop = this.readLoop(sink);
   }
 

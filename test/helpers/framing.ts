@@ -59,7 +59,9 @@ export function recordsIn(texts: readonly string[], framing: Framing): RecordFra
       if (framing !== 'batch') throw new Error(`a batch frame in record framing: ${text.slice(0, 200)}`);
       const b = f as BatchFrame;
       if (!Array.isArray(b.records) || b.records.length === 0) throw new Error(`a batch frame without records: ${text.slice(0, 200)}`);
-      b.records.forEach((r, i) => out.push({ ...r, topic: b.topic, ...(i === b.records.length - 1 && b.token !== undefined ? { token: b.token } : {}) }));
+      b.records.forEach((r, i) => {
+        out.push({ ...r, topic: b.topic, ...(i === b.records.length - 1 && b.token !== undefined ? { token: b.token } : {}) });
+      });
     } else if (f.event === undefined) {
       if (framing !== 'record') throw new Error(`a record frame in batch framing: ${text.slice(0, 200)}`);
       out.push(f as RecordFrame);

@@ -37,7 +37,7 @@ export class KraftCluster {
    * get their own cluster ports.
    */
   constructor(
-    private readonly basePort = Number(process.env.SLUICE_TEST_KAFKA_PORT ?? 19092) + 20,
+    basePort = Number(process.env.SLUICE_TEST_KAFKA_PORT ?? 19092) + 20,
     private readonly dataRoot = mkdtempSync(join(tmpdir(), 'sluice-kraft-')),
     private readonly log: (msg: string) => void = (m) => console.error(`[kraft-cluster] ${m}`),
   ) {

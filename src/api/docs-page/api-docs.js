@@ -12,7 +12,7 @@ const pretty = (v) => el('pre', null, typeof v === 'string' ? v : JSON.stringify
 
 function resolve(doc, node) {
   let n = node;
-  while (n && n.$ref) n = n.$ref.slice(2).split('/').reduce((o, k) => o[k], doc);
+  while (n?.$ref) n = n.$ref.slice(2).split('/').reduce((o, k) => o[k], doc);
   return n;
 }
 
@@ -71,7 +71,7 @@ function renderAsyncApi(doc) {
   section.append(el('p', null, doc.info.description));
   for (const [id, ch] of Object.entries(doc.channels)) {
     const body = el('div', null, el('p', null, ch.description || ''));
-    const query = ch.bindings && ch.bindings.ws && ch.bindings.ws.query;
+    const query = ch.bindings?.ws?.query;
     if (query) body.append(table(['Query parameter', 'Type', 'Description'], Object.entries(query.properties).map(([n, s]) => [el('code', null, n), schemaText(s), s.description || ''])) || '');
     for (const [opId, op] of Object.entries(doc.operations)) {
       if (op.channel.$ref !== `#/channels/${id}`) continue;
@@ -84,7 +84,7 @@ function renderAsyncApi(doc) {
         body.append(d);
       }
     }
-    section.append(el('details', { id }, el('summary', null, el('span', { class: `m ${ch.bindings && ch.bindings.ws ? 'get' : 'get'}` }, ch.bindings && ch.bindings.ws ? 'ws' : 'sse'), ' ', el('code', null, ch.address), ' — ', ch.title || ''), body));
+    section.append(el('details', { id }, el('summary', null, el('span', { class: `m ${ch.bindings?.ws ? 'get' : 'get'}` }, ch.bindings?.ws ? 'ws' : 'sse'), ' ', el('code', null, ch.address), ' — ', ch.title || ''), body));
   }
 }
 
