@@ -38,7 +38,7 @@ describe('SubscriptionTokens.verify', () => {
 });
 
 describe('SubscribeAuth.authorize', () => {
-  const creds = auth.admit({ apiKey: '', token: jwt({ exp, 'sluice.sub': [{ topic: 'orders', key: 'o-1' }, { topic: 'alerts', where: 'level=high' }, { topic: 'all' }] }) });
+  const creds = { apiKey: '', grant: tokens.verify(jwt({ exp, 'sluice.sub': [{ topic: 'orders', key: 'o-1' }, { topic: 'alerts', where: 'level=high' }, { topic: 'all' }] })) };
 
   it('forces the key, ANDs the where, and leaves unrestricted topics alone', () => {
     expect(auth.authorize(creds, opts('orders'))).toMatchObject({ key: 'o-1', where: null });
@@ -56,16 +56,16 @@ describe('SubscribeAuth.authorize', () => {
     now -= 61_000;
   });
 
-  it('without a token: 401, unless API keys are configured and one is presented', () => {
-    expect(() => auth.admit({ apiKey: '', token: '' })).toThrow(expect.objectContaining({ code: 'UNAUTHORIZED' }));
-    expect(() => auth.admit({ apiKey: 'some-key', token: '' })).toThrow(expect.objectContaining({ code: 'UNAUTHORIZED' }));
+  it('without a token: 401, unless API keys are configured and one is presented', async () => {
+    await expect(auth.admit({ apiKey: '', token: '' })).rejects.toThrow(expect.objectContaining({ code: 'UNAUTHORIZED' }));
+    await expect(auth.admit({ apiKey: 'some-key', token: '' })).rejects.toThrow(expect.objectContaining({ code: 'UNAUTHORIZED' }));
   });
 
-  it('without tokens configured, API keys decide as before', () => {
+  it('without tokens configured, API keys decide as before', async () => {
     const open = new SubscribeAuth(AccessControl.open(), null);
     const p = open.presented((h) => (h === 'authorization' ? 'Bearer k' : ''), () => undefined);
     expect(p).toEqual({ apiKey: 'k', token: '' });
-    expect(open.authorize(open.admit(p), opts('x'))).toMatchObject({ topic: 'x' });
+    expect(open.authorize(await open.admit(p), opts('x'))).toMatchObject({ topic: 'x' });
   });
 });
 

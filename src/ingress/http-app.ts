@@ -20,7 +20,8 @@ import { registerContractRoutes } from '../api/contract-routes.js';
 import { setReadingBudget } from './body-reader.js';
 import { DecodePool } from '../decode/decode-pool.js';
 import { AccessControl } from '../http/access-control.js';
-import { SubscribeAuth, SubscriptionTokens } from '../http/subscription-tokens.js';
+import { SubscribeAuth } from '../http/subscription-tokens.js';
+import { subscriptionTokens } from '../http/jwks-tokens.js';
 import { answerPreflight, setCorsOrigins } from '../http/cors.js';
 import { registerDashboardRoutes } from './dashboard-route.js';
 import type { loadUws } from './uws-native.js';
@@ -66,8 +67,7 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
   const contract = new ContractApp(app);
   const lifecycle = new Lifecycle();
   const access = config.apiKeysFile ? AccessControl.fromFile(config.apiKeysFile) : AccessControl.open();
-  const tokens = config.jwtSecretFile || config.jwtPublicKeyFile ? SubscriptionTokens.fromFiles(config.jwtSecretFile, config.jwtPublicKeyFile) : null;
-  const hub = new SubscriberHub(app, new SubscribeAuth(access, tokens), log.child({ component: 'fanout' }));
+  const hub = new SubscriberHub(app, new SubscribeAuth(access, subscriptionTokens(config)), log.child({ component: 'fanout' }));
   const decodePool = config.decodeOffloadBytes > 0 ? new DecodePool(config.decodeThreads, log.child({ component: 'decode-pool' })) : undefined;
   registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, decodePool, access, countRequest: deps.countRequest, log: log.child({ component: 'ingest' }) });
   hub.register(deps.connectFanout(hub), {
