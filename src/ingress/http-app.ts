@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.js';
 import { accessSync, constants } from 'node:fs';
 import { StartupError } from '../errors.js';
 import type { ProducePort } from '../producer/produce-port.js';
+import type { Idempotency } from '../http/idempotency.js';
 import { SubscriberHub } from '../fanout/subscriber-hub.js';
 import type { FanoutGate, HubPort } from '../subscription/protocol.js';
 import { registerHealthRoutes } from '../ops/health-routes.js';
@@ -38,6 +39,8 @@ export interface HttpAppDeps {
   countError: (code: string, route: string) => void;
   /** Prometheus text for GET /metrics (gathered on the main thread). */
   metricsText: () => Promise<string>;
+  /** The instance's Idempotency-Key store, when it lives on another thread (absent: the app keeps its own). */
+  idempotency?: Idempotency;
   log: Logger;
 }
 
@@ -69,7 +72,7 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
   const access = config.apiKeysFile ? AccessControl.fromFile(config.apiKeysFile) : AccessControl.open();
   const hub = new SubscriberHub(app, new SubscribeAuth(access, subscriptionTokens(config)), log.child({ component: 'fanout' }));
   const decodePool = config.decodeOffloadBytes > 0 ? new DecodePool(config.decodeThreads, log.child({ component: 'decode-pool' })) : undefined;
-  registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, decodePool, access, countRequest: deps.countRequest, log: log.child({ component: 'ingest' }) });
+  registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, decodePool, access, idempotency: deps.idempotency, countRequest: deps.countRequest, log: log.child({ component: 'ingest' }) });
   hub.register(deps.connectFanout(hub), {
     maxBufferedBytes: config.wsMaxBackpressureBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds, sseHeartbeatSeconds: config.sseHeartbeatSeconds,
   });
