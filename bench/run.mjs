@@ -27,6 +27,7 @@ import { startServer, stopServer, sampler } from './processes.mjs';
 import { runFanoutScenario, openFileLimit } from './fanout/fanout-scenario.mjs';
 import { ensureCentrifugo } from './fanout/centrifugo-peer.mjs';
 import { peerMarkdown } from './fanout/peer-table.mjs';
+import { schemaScenarios, SCHEMA_RATIOS } from './scenarios/schema.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -120,6 +121,7 @@ const SCENARIOS = [
   // Runs last: offers twice the highest single-record rate Sluice sustained in this run (durable answers).
   { name: 'overload', server: sluice(), body: SINGLE, ct: JSON_CT, records: 1, connections: 400, expect: 200, overload: true },
 ];
+SCENARIOS.push(...schemaScenarios(sluice, Object.fromEntries(SCENARIOS.map((s) => [s.name, s]))));
 
 let broker; // the bench's own broker (none with --bootstrap)
 
@@ -161,6 +163,7 @@ async function smokeCheck(url, s, bootstrap, topic) {
   const text = await res.text();
   const okStatus = s.kafka === false ? 200 : s.expect;
   if (res.status !== okStatus) throw new Error(`${s.name}: smoke check got ${res.status} ${text}, expected ${okStatus}`);
+  await s.check?.(url, topic);
   if (s.kafka === false) return 0;
   const deadline = Date.now() + 10_000;
   while ((await kafkaCount(bootstrap, topic)) < s.records) {
@@ -333,6 +336,7 @@ const RATIOS = [
   ['fanout-1000 linger 5 ms/linger 0 (default) p99 latency', 'fanout-1000-linger-5', 'fanout-1000', 'p99Ms'],
   ['fanout-1000 linger 5 ms/linger 0 (default) gateway CPU', 'fanout-1000-linger-5', 'fanout-1000', 'cpuPct'],
 ];
+RATIOS.push(...SCHEMA_RATIOS);
 
 function ratios(sc) {
   const out = {};

@@ -24,7 +24,7 @@ export const ERRORS = {
   INVALID_ENCODING: fix(400, 'The body does not decode with its `Content-Encoding` (corrupt gzip or LZ4 frame).'),
   NOT_A_JSON_CONTAINER: fix(400, 'An `application/json` body must be an object (one record) or an array (one record per element).'),
   UNAUTHORIZED: fix(401, 'API keys are configured and the request has none, or an unknown one.'),
-  TOKEN_INVALID: fix(401, 'The subscription token (JWT, `SLUICE_JWT_SECRET_FILE`) does not verify: not HS256, a bad signature, no `exp`, or no `sluice.sub` claim. Get a valid token.'),
+  TOKEN_INVALID: fix(401, 'The subscription token (JWT) does not verify: not the configured algorithm (HS256 with `SLUICE_JWT_SECRET_FILE`; RS256/ES256 with `SLUICE_JWT_PUBLIC_KEY_FILE` or `SLUICE_JWT_JWKS_URL`), a bad signature, a `kid` the JWKS does not hold, no `exp`, or no `sluice.sub` claim. Get a valid token.'),
   TOKEN_EXPIRED: fix(401, 'The subscription token\'s `exp` has passed: refused before the upgrade, or, once connected, the WebSocket is closed with `4001` (SSE: `event: error`). Get a new token and resume with `from=<last token>`.'),
   FORBIDDEN: fix(403, 'The API key may not produce to (or subscribe to) this topic, or the page\'s origin is not in `SLUICE_CORS_ORIGINS`.'),
   ROUTE_NOT_FOUND: fix(404, 'No such route (see `GET /openapi.json` and `GET /asyncapi.json` for the routes there are).'),
@@ -49,6 +49,7 @@ export const ERRORS = {
   DELIVERY_FAILED: later(503, 'Kafka did not acknowledge every record within `message.timeout.ms` (30 s); `delivered` of them may be in Kafka, so a retry can duplicate those.'),
   TOO_SLOW: later(503, 'Sent to a subscriber (WebSocket close `4008`, SSE `event: error`), not as an HTTP answer: it fell more than `SLUICE_WS_MAX_BACKPRESSURE_BYTES` behind (or, replaying, `SLUICE_REPLAY_BUFFER_BYTES`); reconnect with `from=<last token>`.'),
   SCHEMA_REGISTRY_UNAVAILABLE: later(503, 'The topic\'s schema could not be fetched from `SLUICE_SCHEMA_REGISTRY_URL` (unreachable, a 5xx, a timeout; or its subject is not a JSON Schema that compiles) and none was fetched before; nothing was written, never unchecked. Retry after `Retry-After`.'),
+  TOKEN_KEYS_UNAVAILABLE: later(503, 'The subscription token\'s key (its `kid`) is not among the keys fetched before from `SLUICE_JWT_JWKS_URL`, and the JWKS cannot be fetched now (unreachable, a non-200, not a key set, a timeout); nothing was opened, never unchecked. Retry after `Retry-After`.'),
   SHUTTING_DOWN: later(503, 'The gateway is draining for shutdown; retry (another instance).'),
   INTERNAL: { status: 500, retriable: true, retryAfter: false, description: 'Unexpected; logged once with the route and the `correlationId` that the body also carries (quote it when reporting). Retrying may work.' },
 } as const satisfies Record<string, ErrorSpec>;

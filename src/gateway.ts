@@ -22,6 +22,7 @@ import { loadUws } from './ingress/uws-native.js';
 import { buildHttpApp, checkTlsSettings, listen, type HttpAppDeps } from './ingress/http-app.js';
 import { ErrorTally, GatewayMetrics, RequestTally } from './ops/metrics.js';
 import { AccessControl } from './http/access-control.js';
+import { subscriptionTokens } from './http/jwks-tokens.js';
 import { IngressWorkers } from './ingress/ingress-workers.js';
 import { KafkaConsumer, librdkafkaVersion } from './kafka-client.js';
 
@@ -47,6 +48,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   const uws = loadUws(config.allowUwsFallback);
   // Each ingress thread loads the keys itself; checking the file here makes a bad one stop start-up.
   if (config.apiKeysFile) AccessControl.fromFile(config.apiKeysFile);
+  subscriptionTokens(config); // likewise the JWT settings (at most one; a readable secret or key)
   checkTlsSettings(uws, config);
   // File settings arrive absolute from the config loader; the profiles are files shipped in the Sluice folder.
   const producerFile = config.producerConfigFile || resolve(PROJECT_ROOT, PRODUCER_PROFILES[config.producerProfile]);

@@ -5,12 +5,10 @@
 import { request } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
-import { postJson, randomTopic, sluiceForFile } from './helpers/sluice-process.js';
+import { postOnNewConnection, randomTopic, sluiceForFile } from './helpers/sluice-process.js';
 import { readTopic, readTopicOnce } from './helpers/kafka-read.js';
 
 const kafka = inject('kafkaBootstrap');
-// Keys are remembered per thread serving HTTP: with ingress threads a retry on a new connection may reach another thread.
-const sluice = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_INGRESS_THREADS: '0' }));
 
 /** Sends the whole request, then drops the connection before any answer: a client that timed out. */
 function sendAndHangUp(url: string, body: string, headers: Record<string, string>): Promise<void> {
@@ -25,7 +23,28 @@ function sendAndHangUp(url: string, body: string, headers: Record<string, string
   });
 }
 
-describe('Idempotency-Key', () => {
+// Keys are remembered per instance: with ingress threads, every request goes over a connection of its own
+// (so they spread over the threads) and must still see the one store on the main thread.
+for (const threads of ['0', '2']) describe(`Idempotency-Key (SLUICE_INGRESS_THREADS=${threads})`, () => {
+  const sluice = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_INGRESS_THREADS: threads }));
+  const postJson = (url: string, body: string, _contentType = 'application/json', headers: Record<string, string> = {}) => postOnNewConnection(url, body, headers);
+
+  it('N retries of one key over separate connections: one record in Kafka, the same answer each time', async () => {
+    const topic = randomTopic('idem');
+    const key = randomUUID();
+    const body = '{"device":"d-9","seq":1}';
+    const answers = [];
+    for (let i = 0; i < 12; i++) answers.push(await postJson(`${sluice().url}/topics/${topic}`, body, 'application/json', { 'Idempotency-Key': key }));
+    for (const a of answers) {
+      expect(a.status).toBe(200);
+      expect(a.text).toBe(answers[0].text);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const records = readTopicOnce(kafka, topic);
+    expect(records).toHaveLength(1);
+    expect(records[0].headers['idempotency-key']).toBe(key);
+  });
+
   it('a client that timed out retries: Kafka holds each record once and the retry gets the first offsets', async () => {
     const topic = randomTopic('idem');
     const key = randomUUID();
@@ -53,7 +72,8 @@ describe('Idempotency-Key', () => {
     const topic = randomTopic('idem');
     const key = randomUUID();
     const body = '{"device":"d-1","seq":7}';
-    const answers = await Promise.all(Array.from({ length: 5 }, () =>
+    // The first request to a new topic waits for the topic to be created: the others arrive while it is in flight.
+    const answers = await Promise.all(Array.from({ length: 8 }, () =>
       postJson(`${sluice().url}/topics/${topic}`, body, 'application/json', { 'Idempotency-Key': key })));
     for (const a of answers) {
       expect(a.status).toBe(200);
@@ -67,9 +87,11 @@ describe('Idempotency-Key', () => {
     const topic = randomTopic('idem');
     const key = randomUUID();
     expect((await postJson(`${sluice().url}/topics/${topic}`, '{"a":1}', 'application/json', { 'Idempotency-Key': key })).status).toBe(200);
-    const reused = await postJson(`${sluice().url}/topics/${topic}`, '{"a":2}', 'application/json', { 'Idempotency-Key': key });
-    expect(reused.status).toBe(422);
-    expect(reused.json.error).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', retriable: false });
+    for (let i = 0; i < 6; i++) { // on connections of their own: with threads, some reach another thread than the first
+      const reused = await postJson(`${sluice().url}/topics/${topic}`, '{"a":2}', 'application/json', { 'Idempotency-Key': key });
+      expect(reused.status).toBe(422);
+      expect(reused.json.error).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', retriable: false });
+    }
     const otherTopic = await postJson(`${sluice().url}/topics/${topic}-b`, '{"a":1}', 'application/json', { 'Idempotency-Key': key });
     expect(otherTopic.status).toBe(422);
     await new Promise((r) => setTimeout(r, 500));

@@ -17,11 +17,19 @@ describe('configuration errors stop start-up and name the setting', () => {
     [{ SLUICE_PROT: '8080' }, /SLUICE_PROT is not a Sluice setting/],
     [{ SLUICE_BODY_LIMIT: '10' }, /SLUICE_BODY_LIMIT was renamed: use SLUICE_MAX_BODY_BYTES instead/],
     [{ KAFKA_BOOTSTRAP_SERVERS: 'no port here' }, /KAFKA_BOOTSTRAP_SERVERS="no port here": must be a comma-separated list of host:port/],
+    [{ SLUICE_JWT_JWKS_URL: 'idp.example/jwks.json' }, /SLUICE_JWT_JWKS_URL="idp.example\/jwks.json": must be an http:\/\/ or https:\/\/ URL/],
   ])('%j', async (env, message) => {
     const { code, output } = await runSluiceExpectingExit(env as Record<string, string>);
     expect(code).toBe(2);
     expect(output).toMatch(message);
     expect(output).not.toMatch(/^\s+at /m); // one clean message, no stack trace
+  });
+
+  it('two JWT settings at once stop start-up on the main thread, naming both, also with ingress threads', async () => {
+    const { code, output } = await runSluiceExpectingExit({ SLUICE_JWT_PUBLIC_KEY_FILE: '/nonexistent.pem', SLUICE_JWT_JWKS_URL: 'https://idp.example/jwks.json', SLUICE_INGRESS_THREADS: '2' });
+    expect(code).not.toBe(0);
+    expect(output).toMatch(/SLUICE_JWT_PUBLIC_KEY_FILE and SLUICE_JWT_JWKS_URL: set one, not several/);
+    expect(output).not.toMatch(/ingress worker/);
   });
 
   it('the set-up step of npm start (fetch-jars) ignores the settings, and the broker commands refuse bad ones cleanly', () => {

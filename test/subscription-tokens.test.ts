@@ -3,12 +3,12 @@
  * only that key's records — live, replayed, by URL, by control message and over SSE — and an expired
  * token closes the connection with 4001.
  */
-import { createHmac } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { postJson, randomTopic, sluiceForFile } from './helpers/sluice-process.js';
+import { randomTopic, sluiceForFile } from './helpers/sluice-process.js';
+import { hmacJwt, inSeconds, produceKeyed, records, until, type Frame } from './helpers/token-subscriptions.js';
 import { connect } from './helpers/websocket-client.js';
 import { openSse } from './helpers/sse-client.js';
 
@@ -18,28 +18,8 @@ const secretFile = join(mkdtempSync(join(tmpdir(), 'sluice-jwt-')), 'secret');
 writeFileSync(secretFile, `${SECRET}\n`);
 const gateway = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_JWT_SECRET_FILE: secretFile }));
 
-function jwt(claims: object, secret = SECRET, alg = 'HS256'): string {
-  const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const head = `${enc({ alg, typ: 'JWT' })}.${enc(claims)}`;
-  return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
-}
-const inSeconds = (s: number) => Math.floor(Date.now() / 1000) + s;
-
-interface Frame { event?: string; key: string | null; value: Record<string, unknown>; error?: { code: string } }
-const records = (frames: string[]) => frames.map((f) => JSON.parse(f) as Frame).filter((f) => f.event === undefined);
-
-async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function produce(topic: string, key: string, n: number): Promise<void> {
-  const res = await postJson(`${gateway().url}/topics/${topic}?key=${key}`, JSON.stringify({ order: key, n }));
-  expect(res.status).toBe(200);
-}
+const jwt = (claims: object, secret = SECRET, alg = 'HS256') => hmacJwt(claims, secret, alg);
+const produce = (topic: string, key: string, n: number) => produceKeyed(gateway().url, topic, key, n);
 
 describe('signed subscriptions', () => {
   it('a token for one key gets only that key, replayed and live, by URL (?token=) and by control message', async () => {

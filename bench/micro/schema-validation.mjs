@@ -3,11 +3,11 @@
 // and every case first checks its result (1,000 records decoded; the schema case: a bad record is refused).
 //   node bench/micro/schema-validation.mjs [--rounds 3]
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir, cpus, release } from 'node:os';
+import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deviceRecord } from '../records.mjs';
+import { schemaDir } from '../scenarios/schema.mjs';
 
 const dist = fileURLToPath(new URL('../../dist/', import.meta.url));
 const RECORDS = 1000;
@@ -39,17 +39,7 @@ if (process.argv[2] === '--case') {
   process.exit(0);
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-schemas-'));
-writeFileSync(join(dir, 'readings.schema.json'), JSON.stringify({
-  $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object',
-  required: ['device_id', 'ts', 'seq', 'temp'],
-  properties: {
-    device_id: { type: 'string', pattern: '^dev-[0-9]{5}$' }, ts: { type: 'integer', minimum: 0 }, seq: { type: 'integer' },
-    temp: { type: 'number', minimum: -50, maximum: 150 }, humidity: { type: 'number' }, battery: { type: 'number' },
-    lat: { type: 'number', minimum: -90, maximum: 90 }, lon: { type: 'number', minimum: -180, maximum: 180 },
-    status: { enum: ['ok', 'warn', 'fail'] }, pad: { type: 'string' },
-  },
-}));
+const dir = schemaDir('readings');
 const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 3;
 const results = { plain: [], schema: [] };
 for (let r = 0; r < rounds; r++) {

@@ -110,12 +110,12 @@ const INGEST_ERRORS: readonly ErrorCode[] = [
 
 const SUBSCRIBE_ERRORS: readonly ErrorCode[] = [
   'INVALID_PARAMETER', 'INVALID_TOPIC', 'UNAUTHORIZED', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'FORBIDDEN', 'RATE_LIMITED', 'TOPIC_NOT_FOUND',
-  'OVERLOADED', 'TOPIC_NOT_READY', 'BROKER_UNAVAILABLE', 'SHUTTING_DOWN', 'INTERNAL',
+  'OVERLOADED', 'TOPIC_NOT_READY', 'BROKER_UNAVAILABLE', 'TOKEN_KEYS_UNAVAILABLE', 'SHUTTING_DOWN', 'INTERNAL',
 ];
 
 const TOKEN: ParamSpec = {
   name: 'token', type: 'string', credential: true,
-  description: 'Signed subscription token (JWT, HS256, with `sluice.sub` and `exp`) for clients that cannot set `Authorization: Bearer` (browser WebSockets and EventSource); see docs/security.md, "Signed subscriptions".',
+  description: 'Signed subscription token (JWT: HS256, or RS256/ES256 with a public key or JWKS; with `sluice.sub` and `exp`) for clients that cannot set `Authorization: Bearer` (browser WebSockets and EventSource); see docs/security.md, "Signed subscriptions".',
 };
 
 const SUBSCRIBE_QUERY: readonly ParamSpec[] = [...SUBSCRIBE_PARAMS, API_KEY, TOKEN];
@@ -173,7 +173,7 @@ export const ROUTES: readonly RouteSpec[] = [
     'Record frames (envelopes with resume tokens) of the topic; more topics can be added on the same socket with control messages.', SUBSCRIBE_QUERY, SUBSCRIBE_ERRORS),
   webSocketRoute('ws', '/ws', 'Open a WebSocket for control messages',
     'No topic yet: subscribe and unsubscribe with `{"op":"subscribe",…}` / `{"op":"unsubscribe",…}` messages.', [API_KEY, TOKEN],
-    ['INVALID_PARAMETER', 'UNAUTHORIZED', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'FORBIDDEN', 'RATE_LIMITED', 'SHUTTING_DOWN', 'INTERNAL']),
+    ['INVALID_PARAMETER', 'UNAUTHORIZED', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'FORBIDDEN', 'RATE_LIMITED', 'TOKEN_KEYS_UNAVAILABLE', 'SHUTTING_DOWN', 'INTERNAL']),
   webSocketRoute('consumer', '/consumer/:topic', 'Follow a topic, bare values (seed-compatible)',
     'The seed app\'s route: `{"Message":"connected"}` first, then each record\'s value as sent, without an envelope.', [API_KEY], SUBSCRIBE_ERRORS),
   {

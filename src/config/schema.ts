@@ -76,9 +76,9 @@ export const SETTINGS = {
     /^$|^https?:\/\/\S+$/, 'an http:// or https:// URL'),
   schemaRegistryRefreshSeconds: int('SLUICE_SCHEMA_REGISTRY_REFRESH_S', 60, 1, 86_400, 'How long a Schema Registry answer (a schema, or "no such subject") is used before it is fetched again.'),
   idempotencyWindowSeconds: int('SLUICE_IDEMPOTENCY_WINDOW_S', 3600, 0, 7 * 24 * 3600,
-    'How long a success answer to a request with an `Idempotency-Key` is kept: a retry with the same key and request within it gets that answer again and writes nothing. Per thread serving HTTP, not shared between instances (see docs/security.md, "Idempotent retries"). 0: keys are not remembered (they still go to Kafka as the `idempotency-key` header).'),
-  idempotencyMaxKeys: int('SLUICE_IDEMPOTENCY_MAX_KEYS', 100_000, 1, 10_000_000, 'Idempotency keys remembered at once (per thread serving HTTP); past it the oldest are forgotten first.'),
-  idempotencyMaxBytes: int('SLUICE_IDEMPOTENCY_MAX_BYTES', 64 * MiB, 1024, 16 * 1024 * MiB, 'Memory for remembered idempotency keys and their answers (estimated, per thread serving HTTP); past it the oldest are forgotten first.'),
+    'How long a success answer to a request with an `Idempotency-Key` is kept: a retry with the same key and request within it gets that answer again and writes nothing. One store per instance (shared by its ingress threads), not shared between instances (see docs/security.md, "Idempotent retries"). 0: keys are not remembered (they still go to Kafka as the `idempotency-key` header).'),
+  idempotencyMaxKeys: int('SLUICE_IDEMPOTENCY_MAX_KEYS', 100_000, 1, 10_000_000, 'Idempotency keys remembered at once (per instance); past it the oldest are forgotten first.'),
+  idempotencyMaxBytes: int('SLUICE_IDEMPOTENCY_MAX_BYTES', 64 * MiB, 1024, 16 * 1024 * MiB, 'Memory for remembered idempotency keys and their answers (estimated, per instance); past it the oldest are forgotten first.'),
   retryAfterSeconds: int('SLUICE_RETRY_AFTER_S', 1, 1, 3600, '`Retry-After` sent with 503 answers for a full queue.'),
   metadataTimeoutMs: int('SLUICE_METADATA_TIMEOUT_MS', 5000, 100, 120_000, 'How long a topic lookup may take before the request gets 503.'),
   producerProfile: oneOf('SLUICE_PRODUCER_PROFILE', 'default', ['default', 'throughput', 'low-latency'] as const,
@@ -118,6 +118,9 @@ export const SETTINGS = {
   apiKeysFile: path('SLUICE_API_KEYS_FILE', '', 'JSON file of hashed API keys with produce/subscribe topic patterns and rate limits (see docs/security.md, "API keys"). Empty: no keys required.'),
   jwtSecretFile: path('SLUICE_JWT_SECRET_FILE', '', 'File holding the HS256 secret (at least 32 bytes; one trailing newline ignored) of subscription tokens: JWTs whose `sluice.sub` claim names the topics (and keys and filters) a WebSocket or SSE client may read (see docs/security.md, "Signed subscriptions"). Set: every subscription needs a token (or an API key, when SLUICE_API_KEYS_FILE is set). Empty: no tokens.'),
   jwtPublicKeyFile: path('SLUICE_JWT_PUBLIC_KEY_FILE', '', 'PEM public key of subscription tokens signed with RS256 (an RSA key) or ES256 (a P-256 EC key), instead of SLUICE_JWT_SECRET_FILE\'s HS256 secret; tokens of any other algorithm are refused. Same claims and rules (see docs/security.md, "Signed subscriptions").'),
+  jwtJwksUrl: str('SLUICE_JWT_JWKS_URL', '', 'JWKS URL (an identity provider\'s `…/.well-known/jwks.json`) whose keys verify subscription tokens signed with RS256 or ES256, picked by the token\'s `kid`; keys may rotate without a restart. Only one of SLUICE_JWT_SECRET_FILE, SLUICE_JWT_PUBLIC_KEY_FILE and SLUICE_JWT_JWKS_URL may be set. The set is cached (fetched again after 10 min, and at once for an unknown `kid`); unreachable, the last set fetched still verifies the tokens whose key it holds and any other gets 503 TOKEN_KEYS_UNAVAILABLE, never an unchecked pass. Same claims and rules (see docs/security.md, "Signed subscriptions").',
+    /^$|^https?:\/\/\S+$/, 'an http:// or https:// URL'),
+  jwtJwksCooldownSeconds: int('SLUICE_JWT_JWKS_COOLDOWN_S', 30, 0, 3600, 'After SLUICE_JWT_JWKS_URL was fetched, a token with a `kid` the set does not hold is refused (401 TOKEN_INVALID) for this long instead of fetching the set again: bounds the fetches that made-up `kid`s can cause. 0: fetch again for every unknown `kid`.'),
   allowUwsFallback: bool('SLUICE_ALLOW_UWS_FALLBACK', false, 'Run even if uWebSockets.js fell back to its slow pure-JS server (its native binary did not load).'),
 } as const;
 

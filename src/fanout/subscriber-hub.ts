@@ -257,10 +257,17 @@ export class SubscriberHub implements HubPort {
     const extensions = req.getHeader('sec-websocket-extensions');
     const presented = this.auth.presented((h) => req.getHeader(h), (q) => req.getQuery(q));
     const origin = req.getHeader('origin');
-    let initial: SubscribeOptions | null;
-    let creds: Credentials;
+    // Registered before anything is awaited (uWS terminates the process for an unanswered request without
+    // it). Until the subscription is opened a leaving client holds nothing; from then on `left` gives it back.
+    let aborted = false;
+    let left = () => {};
+    res.onAborted(() => {
+      aborted = true;
+      left();
+    });
+    let options: SubscribeOptions | null;
     try {
-      [initial, creds] = this.admit(origin, presented, () => {
+      options = this.precheck(origin, () => {
         if (!withTopic) return null;
         const topic = pathParameter(req, 0);
         return style === 'value' ? readSubscribeOptions(topic, () => undefined) : readSubscribeOptions(topic, (q) => req.getQuery(q));
@@ -269,47 +276,57 @@ export class SubscriberHub implements HubPort {
       sendError(res, err);
       return;
     }
-    const conn: Connection = { transport: style === 'value' ? 'seed-websocket' : 'websocket', ws: null, sse: null, creds, subs: new Map(), heldAcks: [], closed: false };
-    // The seed route's frames are bare values whatever the query says.
-    const initialStyle: FrameStyle = style === 'value' ? 'value' : initial?.style ?? 'envelope';
-    const data: SocketData = { conn, initialSub: 0, initialTopic: initial?.topic ?? '', initialStyle, route: style };
-    const upgradeNow = () => res.cork(() => res.upgrade<SocketData>(data, secKey, protocol, extensions, context));
-    if (!initial) {
-      res.onAborted(() => {});
-      upgradeNow();
-      return;
-    }
-    // Refusals (unknown topic, a limit reached, broker down) are HTTP answers: the subscription is opened
-    // first and the upgrade waits for `ready`.
-    const sub = (data.initialSub = this.nextSub++);
-    const topic = initial.topic;
-    res.onAborted(() => {
-      // The client left before the upgrade: the subscription gives back what it acquired so far.
-      if (this.pending.delete(sub)) this.gate.close(sub);
+    // Verifying a token may wait for a JWKS fetch: `req` is gone by then, and the client may be too.
+    this.admit(presented, options).then(([initial, creds]) => {
+      if (aborted) return; // left during verification: nothing was taken
+      const conn: Connection = { transport: style === 'value' ? 'seed-websocket' : 'websocket', ws: null, sse: null, creds, subs: new Map(), heldAcks: [], closed: false };
+      // The seed route's frames are bare values whatever the query says.
+      const initialStyle: FrameStyle = style === 'value' ? 'value' : initial?.style ?? 'envelope';
+      const data: SocketData = { conn, initialSub: 0, initialTopic: initial?.topic ?? '', initialStyle, route: style };
+      const upgradeNow = () => res.cork(() => res.upgrade<SocketData>(data, secKey, protocol, extensions, context));
+      if (!initial) return upgradeNow();
+      // Refusals (unknown topic, a limit reached, broker down) are HTTP answers: the subscription is opened
+      // first and the upgrade waits for `ready`.
+      const sub = (data.initialSub = this.nextSub++);
+      const topic = initial.topic;
+      left = () => {
+        // The client left before the upgrade: the subscription gives back what it acquired so far.
+        if (this.pending.delete(sub)) this.gate.close(sub);
+      };
+      this.pending.set(sub, {
+        proceed: () => {
+          upgradeNow();
+          // uWS calls `open` inside upgrade(); if it did not (the socket died in between), nobody owns the subscription.
+          if (conn.ws === null) this.gate.close(sub);
+        },
+        refuse: (error) => {
+          if (ERRORS[error.code].status >= 500) this.log.warn({ topic, code: error.code, err: error.message }, 'subscribe refused');
+          res.cork(() => sendError(res, fromPlainError(error)));
+        },
+      });
+      this.gate.open({ sub, ...initial, style: initialStyle, transport: conn.transport, beforeUpgrade: true });
+    }).catch((err: unknown) => {
+      if (!aborted) res.cork(() => sendError(res, err));
     });
-    this.pending.set(sub, {
-      proceed: () => {
-        upgradeNow();
-        // uWS calls `open` inside upgrade(); if it did not (the socket died in between), nobody owns the subscription.
-        if (conn.ws === null) this.gate.close(sub);
-      },
-      refuse: (error) => {
-        if (ERRORS[error.code].status >= 500) this.log.warn({ topic, code: error.code, err: error.message }, 'subscribe refused');
-        res.cork(() => sendError(res, fromPlainError(error)));
-      },
-    });
-    this.gate.open({ sub, ...initial, style: initialStyle, transport: conn.transport, beforeUpgrade: true });
   }
 
   /**
-   * The checks before a WebSocket upgrade or an SSE stream, in this order: shutting down, origin, options,
-   * API key (for the topic, or the key alone on `/ws`). Throws the refusal; returns the options read.
+   * The checks before a WebSocket upgrade or an SSE stream that need no credentials, in this order: shutting
+   * down, origin, options. Throws the refusal; returns the options read.
    */
-  private admit<O extends SubscribeOptions | null>(origin: string, presented: { apiKey: string; token: string }, readOptions: () => O): [O, Credentials] {
+  private precheck<O extends SubscribeOptions | null>(origin: string, readOptions: () => O): O {
     if (this.closing) throw new SluiceError('SHUTTING_DOWN', 'server shutting down');
     if (originForbidden(origin)) throw new SluiceError('FORBIDDEN', `origin "${origin}" is not in SLUICE_CORS_ORIGINS`);
-    const options = readOptions();
-    const creds = this.auth.admit(presented);
+    return readOptions();
+  }
+
+  /**
+   * Then the credentials (a token, or an API key for the topic, or the key alone on `/ws`), which may take a
+   * JWKS fetch; rejects with the refusal. Shutting down is checked again: it may have begun meanwhile.
+   */
+  private async admit<O extends SubscribeOptions | null>(presented: { apiKey: string; token: string }, options: O): Promise<[O, Credentials]> {
+    const creds = await this.auth.admit(presented);
+    if (this.closing) throw new SluiceError('SHUTTING_DOWN', 'server shutting down');
     return [this.auth.authorize(creds, options), creds];
   }
 
@@ -375,37 +392,44 @@ export class SubscriberHub implements HubPort {
     const presented = this.auth.presented((h) => req.getHeader(h), (q) => req.getQuery(q));
     const origin = req.getHeader('origin');
     const lastEventId = req.getHeader('last-event-id');
-    const sub = this.nextSub++;
+    let aborted = false;
+    let sub = 0;
     let conn: Connection | undefined;
     res.onAborted(() => {
+      aborted = true;
       if (this.pending.delete(sub)) this.gate.close(sub); // left before the stream began
       else if (conn) {
         conn.sse!.closed = true;
         this.closed(conn, 1006);
       }
     });
-    let options: SubscribeOptions;
-    let creds: Credentials;
+    let requested: SubscribeOptions;
     try {
-      [options, creds] = this.admit(origin, presented, () => readSubscribeOptions(topicParam, (q) => req.getQuery(q), lastEventId));
+      requested = this.precheck(origin, () => readSubscribeOptions(topicParam, (q) => req.getQuery(q), lastEventId));
     } catch (err) {
       sendError(res, err, false, allowedOrigin(origin));
       return;
     }
-    const topic = options.topic;
-    this.pending.set(sub, {
-      proceed: () => {
-        const c: Connection = { transport: 'sse', ws: null, sse: new SseStream(res, allowedOrigin(origin), 1000), creds, subs: new Map(), heldAcks: [], closed: false };
-        conn = c;
-        c.sse!.onDrain(() => this.drained(c));
-        this.connections.add(c);
-        this.watchExpiry(c);
-        this.track(c, sub, topic, options.style, true);
-        this.gate.start(sub);
-      },
-      refuse: (error) => res.cork(() => sendError(res, fromPlainError(error), false, allowedOrigin(origin))),
+    this.admit(presented, requested).then(([options, creds]) => {
+      if (aborted) return; // left during verification: nothing was taken
+      sub = this.nextSub++;
+      const topic = options.topic;
+      this.pending.set(sub, {
+        proceed: () => {
+          const c: Connection = { transport: 'sse', ws: null, sse: new SseStream(res, allowedOrigin(origin), 1000), creds, subs: new Map(), heldAcks: [], closed: false };
+          conn = c;
+          c.sse!.onDrain(() => this.drained(c));
+          this.connections.add(c);
+          this.watchExpiry(c);
+          this.track(c, sub, topic, options.style, true);
+          this.gate.start(sub);
+        },
+        refuse: (error) => res.cork(() => sendError(res, fromPlainError(error), false, allowedOrigin(origin))),
+      });
+      this.gate.open({ sub, ...options, transport: 'sse', beforeUpgrade: true });
+    }).catch((err: unknown) => {
+      if (!aborted) res.cork(() => sendError(res, err, false, allowedOrigin(origin)));
     });
-    this.gate.open({ sub, ...options, transport: 'sse', beforeUpgrade: true });
   }
 
   /** The hub's record of a subscription its connection holds. */

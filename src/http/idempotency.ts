@@ -12,9 +12,10 @@
  *
  * Memory is bounded by SLUICE_IDEMPOTENCY_MAX_KEYS and SLUICE_IDEMPOTENCY_MAX_BYTES: past either, the
  * oldest keys are evicted first (a Map keeps insertion order, and a key is inserted once). An evicted or
- * expired key is unknown: its retry is processed anew. The store lives in the thread that serves HTTP —
- * per instance, and with SLUICE_INGRESS_THREADS > 0 per ingress thread — so it only catches retries that
- * reach the same thread; the `idempotency-key` Kafka header on every record lets consumers dedup the rest.
+ * expired key is unknown: its retry is processed anew. There is one store per instance: on the thread
+ * that serves HTTP, or with SLUICE_INGRESS_THREADS > 0 on the main thread, which the ingress threads ask
+ * (src/ingress/idempotency-link.ts). It catches retries that reach the same instance; the `idempotency-key`
+ * Kafka header on every record lets consumers dedup the rest.
  */
 import { createHash } from 'node:crypto';
 import { SluiceError } from '../errors.js';
@@ -34,6 +35,11 @@ interface Entry {
   /** Resolves when the first request settles (success or failure). */
   settled: Promise<void>;
   bytes: number;
+}
+
+/** Runs a request with an Idempotency-Key at most once per key: the store itself, or a thread's way to it. */
+export interface Idempotency {
+  run(key: string, fp: string, process: () => Promise<KeptAnswer>): Promise<KeptAnswer>;
 }
 
 export interface IdempotencyLimits {
@@ -56,7 +62,7 @@ export function fingerprint(route: string, topic: string, query: string, body: B
   return createHash('sha256').update(route).update('\0').update(topic).update('\0').update(query).update('\0').update(body).digest('hex');
 }
 
-export class IdempotencyStore {
+export class IdempotencyStore implements Idempotency {
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
 

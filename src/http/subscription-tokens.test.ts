@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { SubscribeAuth, SubscriptionTokens } from './subscription-tokens.js';
+import { subscriptionTokens } from './jwks-tokens.js';
 import { AccessControl } from './access-control.js';
 import { readSubscribeOptions } from '../subscription/subscribe-options.js';
 
@@ -38,7 +39,7 @@ describe('SubscriptionTokens.verify', () => {
 });
 
 describe('SubscribeAuth.authorize', () => {
-  const creds = auth.admit({ apiKey: '', token: jwt({ exp, 'sluice.sub': [{ topic: 'orders', key: 'o-1' }, { topic: 'alerts', where: 'level=high' }, { topic: 'all' }] }) });
+  const creds = { apiKey: '', grant: tokens.verify(jwt({ exp, 'sluice.sub': [{ topic: 'orders', key: 'o-1' }, { topic: 'alerts', where: 'level=high' }, { topic: 'all' }] })) };
 
   it('forces the key, ANDs the where, and leaves unrestricted topics alone', () => {
     expect(auth.authorize(creds, opts('orders'))).toMatchObject({ key: 'o-1', where: null });
@@ -56,16 +57,16 @@ describe('SubscribeAuth.authorize', () => {
     now -= 61_000;
   });
 
-  it('without a token: 401, unless API keys are configured and one is presented', () => {
-    expect(() => auth.admit({ apiKey: '', token: '' })).toThrow(expect.objectContaining({ code: 'UNAUTHORIZED' }));
-    expect(() => auth.admit({ apiKey: 'some-key', token: '' })).toThrow(expect.objectContaining({ code: 'UNAUTHORIZED' }));
+  it('without a token: 401, unless API keys are configured and one is presented', async () => {
+    await expect(auth.admit({ apiKey: '', token: '' })).rejects.toThrow(expect.objectContaining({ code: 'UNAUTHORIZED' }));
+    await expect(auth.admit({ apiKey: 'some-key', token: '' })).rejects.toThrow(expect.objectContaining({ code: 'UNAUTHORIZED' }));
   });
 
-  it('without tokens configured, API keys decide as before', () => {
+  it('without tokens configured, API keys decide as before', async () => {
     const open = new SubscribeAuth(AccessControl.open(), null);
     const p = open.presented((h) => (h === 'authorization' ? 'Bearer k' : ''), () => undefined);
     expect(p).toEqual({ apiKey: 'k', token: '' });
-    expect(open.authorize(open.admit(p), opts('x'))).toMatchObject({ topic: 'x' });
+    expect(open.authorize(await open.admit(p), opts('x'))).toMatchObject({ topic: 'x' });
   });
 });
 
@@ -97,10 +98,14 @@ describe('RS256 and ES256 tokens (public key file), signed with jose as an issue
     });
   }
 
-  it('a key file that is not an RSA or P-256 public key stops start-up naming the setting; both settings at once too', () => {
+  it('a key file that is not an RSA or P-256 public key stops start-up naming the setting; two settings at once too', () => {
     const ed = generateKeyPairSync('ed25519');
     expect(() => SubscriptionTokens.fromPublicKeyFile(keyFile(ed.publicKey.export({ type: 'spki', format: 'pem' }).toString()))).toThrow(/SLUICE_JWT_PUBLIC_KEY_FILE: .* RSA \(RS256\) or P-256/);
     expect(() => SubscriptionTokens.fromPublicKeyFile(keyFile('not a key'))).toThrow(/SLUICE_JWT_PUBLIC_KEY_FILE: cannot read a PEM public key/);
     expect(() => SubscriptionTokens.fromFiles('/a', '/b')).toThrow(/set one, not both/);
+    const none = { jwtSecretFile: '', jwtPublicKeyFile: '', jwtJwksUrl: '', jwtJwksCooldownSeconds: 30 };
+    expect(() => subscriptionTokens({ ...none, jwtSecretFile: '/a', jwtJwksUrl: 'https://idp.example/jwks.json' })).toThrow(/SLUICE_JWT_SECRET_FILE and SLUICE_JWT_JWKS_URL: set one/);
+    expect(() => subscriptionTokens({ ...none, jwtPublicKeyFile: '/b', jwtJwksUrl: 'https://idp.example/jwks.json' })).toThrow(/SLUICE_JWT_PUBLIC_KEY_FILE and SLUICE_JWT_JWKS_URL: set one/);
+    expect(subscriptionTokens(none)).toBeNull();
   });
 });

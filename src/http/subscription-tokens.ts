@@ -10,9 +10,10 @@
  * `exp` (seconds since the epoch) is required; at expiry the connection is closed with 4001 (WebSocket) or
  * an `event: error` `TOKEN_EXPIRED` (SSE).
  *
- * With SLUICE_JWT_SECRET_FILE set, every subscription needs a valid token, or a valid API key when
- * SLUICE_API_KEYS_FILE is set too (an API key's subscribe patterns apply as before). Verification uses
- * node:crypto; RS256/ES256 and JWKS URLs are not supported yet.
+ * With one of SLUICE_JWT_SECRET_FILE, SLUICE_JWT_PUBLIC_KEY_FILE or SLUICE_JWT_JWKS_URL set (exactly one:
+ * they do not combine), every subscription needs a valid token, or a valid API key when SLUICE_API_KEYS_FILE
+ * is set too (an API key's subscribe patterns apply as before). A secret or a key file is verified here with
+ * node:crypto, synchronously; a JWKS URL by `jwks-tokens.ts`, asynchronously (the key may have to be fetched).
  */
 import { createHmac, createPublicKey, timingSafeEqual, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -48,7 +49,13 @@ const looksLikeJwt = (s: string) => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9
 /** How tokens are signed: an HS256 shared secret, or an RSA (RS256) or P-256 EC (ES256) public key. */
 export type TokenKey = { alg: 'HS256'; secret: Buffer } | { alg: 'RS256' | 'ES256'; publicKey: KeyObject };
 
-export class SubscriptionTokens {
+/** Verifies a token into its grant: synchronously (a secret or key file) or once its key is at hand (a JWKS URL). */
+export interface TokenVerifier {
+  verify(token: string): Grant | Promise<Grant>;
+  readonly clock: () => number;
+}
+
+export class SubscriptionTokens implements TokenVerifier {
   constructor(private readonly key: TokenKey, private readonly now: () => number = Date.now) {}
 
   /** The secret file (HS256) or the public key file (RS256/ES256, by the key's type); exactly one is set. */
@@ -106,24 +113,7 @@ export class SubscriptionTokens {
     // "secret" (the classic algorithm-confusion forgery).
     if (header.alg !== this.key.alg) throw invalid(`algorithm ${JSON.stringify(header.alg)} is not accepted (${this.key.alg})`);
     if (!this.signatureVerifies(`${parts[0]}.${parts[1]}`, b64url(parts[2]))) throw invalid('the signature does not verify');
-    if (typeof claims.exp !== 'number') throw invalid('it has no "exp" claim');
-    const expiresAtMs = claims.exp * 1000;
-    if (expiresAtMs <= this.now()) throw new SluiceError('TOKEN_EXPIRED', 'the subscription token has expired; get a new one');
-    const sub = claims['sluice.sub'];
-    if (!Array.isArray(sub)) throw invalid('it has no "sluice.sub" claim (an array of {"topic", "key"?, "where"?})');
-    const entries = sub.map((e: unknown): GrantEntry => {
-      const o = e as Record<string, unknown> | null;
-      if (o === null || typeof o !== 'object' || typeof o.topic !== 'string') throw invalid('each "sluice.sub" entry needs a "topic"');
-      const key = typeof o.key === 'string' && o.key !== '' ? o.key : null;
-      const where = typeof o.where === 'string' && o.where !== '' ? o.where : null;
-      try {
-        parseRecordFilter(key, where);
-      } catch (err) {
-        throw invalid(`an entry's filter does not parse: ${(err as Error).message}`);
-      }
-      return { topic: o.topic, key, where };
-    });
-    return { expiresAtMs, entries };
+    return grantOf(claims, this.now());
   }
 
   get clock(): () => number {
@@ -131,7 +121,29 @@ export class SubscriptionTokens {
   }
 }
 
-function invalid(why: string): SluiceError {
+/** The grant a verified token's claims give: `exp` (required, in the future) and the `sluice.sub` entries. */
+export function grantOf(claims: Record<string, unknown>, nowMs: number): Grant {
+  if (typeof claims.exp !== 'number') throw invalid('it has no "exp" claim');
+  const expiresAtMs = claims.exp * 1000;
+  if (expiresAtMs <= nowMs) throw new SluiceError('TOKEN_EXPIRED', 'the subscription token has expired; get a new one');
+  const sub = claims['sluice.sub'];
+  if (!Array.isArray(sub)) throw invalid('it has no "sluice.sub" claim (an array of {"topic", "key"?, "where"?})');
+  const entries = sub.map((e: unknown): GrantEntry => {
+    const o = e as Record<string, unknown> | null;
+    if (o === null || typeof o !== 'object' || typeof o.topic !== 'string') throw invalid('each "sluice.sub" entry needs a "topic"');
+    const key = typeof o.key === 'string' && o.key !== '' ? o.key : null;
+    const where = typeof o.where === 'string' && o.where !== '' ? o.where : null;
+    try {
+      parseRecordFilter(key, where);
+    } catch (err) {
+      throw invalid(`an entry's filter does not parse: ${(err as Error).message}`);
+    }
+    return { topic: o.topic, key, where };
+  });
+  return { expiresAtMs, entries };
+}
+
+export function invalid(why: string): SluiceError {
   return new SluiceError('TOKEN_INVALID', `the subscription token is not valid: ${why}`);
 }
 
@@ -141,7 +153,7 @@ function invalid(why: string): SluiceError {
  * subscription (URL or control message) and returns the options to use (with the token's filters forced).
  */
 export class SubscribeAuth {
-  constructor(private readonly access: AccessControl, private readonly tokens: SubscriptionTokens | null) {}
+  constructor(private readonly access: AccessControl, private readonly tokens: TokenVerifier | null) {}
 
   /** Reads credentials from the request (synchronously: uWS's req is only valid in the handler). */
   presented(header: (name: string) => string, query: (name: string) => string | undefined): { apiKey: string; token: string } {
@@ -154,10 +166,13 @@ export class SubscribeAuth {
     return { apiKey, token };
   }
 
-  /** Checks the credentials once per connection; throws 401. */
-  admit(p: { apiKey: string; token: string }): Credentials {
+  /**
+   * Checks the credentials once per connection; rejects with 401 (or 503 TOKEN_KEYS_UNAVAILABLE when a JWKS
+   * key cannot be fetched). Asynchronous: the caller re-checks that its client is still there afterwards.
+   */
+  async admit(p: { apiKey: string; token: string }): Promise<Credentials> {
     if (!this.tokens) return { apiKey: p.apiKey, grant: null };
-    if (p.token !== '') return { apiKey: '', grant: this.tokens.verify(p.token) };
+    if (p.token !== '') return { apiKey: '', grant: await this.tokens.verify(p.token) };
     if (this.access.enabled && p.apiKey !== '') return { apiKey: p.apiKey, grant: null };
     throw new SluiceError('UNAUTHORIZED', 'a subscription token is required: send Authorization: Bearer <jwt> or ?token=<jwt>');
   }

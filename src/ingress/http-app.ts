@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.js';
 import { accessSync, constants } from 'node:fs';
 import { StartupError } from '../errors.js';
 import type { ProducePort } from '../producer/produce-port.js';
+import type { Idempotency } from '../http/idempotency.js';
 import { SubscriberHub } from '../fanout/subscriber-hub.js';
 import type { FanoutGate, HubPort } from '../subscription/protocol.js';
 import { registerHealthRoutes } from '../ops/health-routes.js';
@@ -20,7 +21,8 @@ import { registerContractRoutes } from '../api/contract-routes.js';
 import { setReadingBudget } from './body-reader.js';
 import { DecodePool } from '../decode/decode-pool.js';
 import { AccessControl } from '../http/access-control.js';
-import { SubscribeAuth, SubscriptionTokens } from '../http/subscription-tokens.js';
+import { SubscribeAuth } from '../http/subscription-tokens.js';
+import { subscriptionTokens } from '../http/jwks-tokens.js';
 import { answerPreflight, setCorsOrigins } from '../http/cors.js';
 import { registerDashboardRoutes } from './dashboard-route.js';
 import type { loadUws } from './uws-native.js';
@@ -37,6 +39,8 @@ export interface HttpAppDeps {
   countError: (code: string, route: string) => void;
   /** Prometheus text for GET /metrics (gathered on the main thread). */
   metricsText: () => Promise<string>;
+  /** The instance's Idempotency-Key store, when it lives on another thread (absent: the app keeps its own). */
+  idempotency?: Idempotency;
   log: Logger;
 }
 
@@ -66,10 +70,9 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
   const contract = new ContractApp(app);
   const lifecycle = new Lifecycle();
   const access = config.apiKeysFile ? AccessControl.fromFile(config.apiKeysFile) : AccessControl.open();
-  const tokens = config.jwtSecretFile || config.jwtPublicKeyFile ? SubscriptionTokens.fromFiles(config.jwtSecretFile, config.jwtPublicKeyFile) : null;
-  const hub = new SubscriberHub(app, new SubscribeAuth(access, tokens), log.child({ component: 'fanout' }));
+  const hub = new SubscriberHub(app, new SubscribeAuth(access, subscriptionTokens(config)), log.child({ component: 'fanout' }));
   const decodePool = config.decodeOffloadBytes > 0 ? new DecodePool(config.decodeThreads, log.child({ component: 'decode-pool' })) : undefined;
-  registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, decodePool, access, countRequest: deps.countRequest, log: log.child({ component: 'ingest' }) });
+  registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, decodePool, access, idempotency: deps.idempotency, countRequest: deps.countRequest, log: log.child({ component: 'ingest' }) });
   hub.register(deps.connectFanout(hub), {
     maxBufferedBytes: config.wsMaxBackpressureBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds, sseHeartbeatSeconds: config.sseHeartbeatSeconds,
   });

@@ -23,7 +23,7 @@ import { readBody, type BodyRead } from './body-reader.js';
 import { presentedKey, type AccessControl } from '../http/access-control.js';
 import { allowedOrigin } from '../http/cors.js';
 import { guard, pathParameter, sendError, sendJson } from '../http/respond.js';
-import { assertIdempotencyKey, fingerprint, IdempotencyStore, type KeptAnswer } from '../http/idempotency.js';
+import { assertIdempotencyKey, fingerprint, IdempotencyStore, type Idempotency, type KeptAnswer } from '../http/idempotency.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export interface IngestDeps {
@@ -34,7 +34,7 @@ export interface IngestDeps {
   decodePool?: DecodePool;
   access: AccessControl;
   /** Remembers answers to requests with an Idempotency-Key (absent when SLUICE_IDEMPOTENCY_WINDOW_S is 0). */
-  idempotency?: IdempotencyStore;
+  idempotency?: Idempotency;
   /** JSON Schemas per topic (SLUICE_SCHEMAS_DIR, SLUICE_SCHEMA_REGISTRY_URL); absent when neither is configured. */
   schemas?: ProduceSchemas;
   /** Counts one answered request (route name, status, records accepted). */

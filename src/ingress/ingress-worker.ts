@@ -11,12 +11,15 @@ import { buildHttpApp, listen } from './http-app.js';
 import { MainThreadLink } from './main-thread-link.js';
 import { applyHubCall, type ToWorker, type WorkerInit } from './thread-protocol.js';
 import { ErrorTally, RequestTally } from '../ops/metrics.js';
+import { RemoteIdempotency } from './idempotency-link.js';
 
 const { config, ready: initiallyReady } = workerData as WorkerInit;
 const port = parentPort!;
 const log = createLogger(config.logLevel).child({ thread: threadId });
 const uws = loadUws(config.allowUwsFallback);
 const link = new MainThreadLink(port);
+// One Idempotency-Key store per instance, on the main thread: a retry may reach another ingress thread.
+const idempotency = config.idempotencyWindowSeconds > 0 ? new RemoteIdempotency((msg) => link.post(msg)) : undefined;
 let ready = initiallyReady;
 // Request counts travel to the main thread's metrics once a second, not per request.
 const tally = new RequestTally();
@@ -36,6 +39,7 @@ const { app, hub, lifecycle, close } = buildHttpApp(uws, {
   countRequest: (route, status, records) => tally.add(route, status, records),
   countError: (code, route) => errorTally.add(code, route),
   metricsText: () => link.metricsText(),
+  idempotency,
 });
 let listenSocket: us_listen_socket | false = false;
 
@@ -52,6 +56,9 @@ port.on('message', (msg: ToWorker) => {
       break;
     case 'metrics-text':
       link.onMetricsText(msg.id, msg.text);
+      break;
+    case 'idempotency-verdict':
+      idempotency?.onVerdict(msg);
       break;
     case 'listen':
       void listen(app, config.host, msg.port).then((socket) => {

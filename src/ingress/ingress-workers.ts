@@ -14,6 +14,7 @@ import { StartupError, toPlainError } from '../errors.js';
 import type { ProducePort } from '../producer/produce-port.js';
 import type { FanoutGate, HubPort } from '../subscription/protocol.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
+import { IdempotencyHost } from './idempotency-link.js';
 import { applyGateCall, hubPortOver, type ProduceOutcome, type ToMain, type ToWorker, type WorkerInit } from './thread-protocol.js';
 
 function freePort(host: string): Promise<number> {
@@ -100,6 +101,8 @@ export class IngressWorkers {
   private readonly handles: WorkerHandle[] = [];
   private readyTimer: NodeJS.Timeout | undefined;
   private readonly workerScript: URL;
+  /** The instance's one Idempotency-Key store, which every worker asks (none when keys are not remembered). */
+  private readonly idempotency: IdempotencyHost | null;
 
   constructor(
     private readonly config: Config,
@@ -112,6 +115,8 @@ export class IngressWorkers {
     private readonly options: IngressWorkerOptions = {},
   ) {
     this.workerScript = options.workerScript ?? new URL('./ingress-worker.js', import.meta.url);
+    const { idempotencyWindowSeconds: windowSeconds, idempotencyMaxKeys: maxKeys, idempotencyMaxBytes: maxBytes } = config;
+    this.idempotency = windowSeconds > 0 ? new IdempotencyHost({ windowSeconds, maxKeys, maxBytes }) : null;
   }
 
   /** Starts `count` workers on one port; resolves with the port (the first worker picks it when SLUICE_PORT=0). */
@@ -130,6 +135,7 @@ export class IngressWorkers {
       worker.on('error', (err) => this.reportLoss(handle, { err: err.stack ?? String(err) }));
       void handle.ended.then((code) => {
         if (!handle.closing) this.reportLoss(handle, { exitCode: code });
+        this.idempotency?.workerEnded(handle.index);
       });
       handle.send({ type: 'listen', port });
       const reply = await Promise.race([handle.next('listening'), handle.next('listen-failed')]);
@@ -198,6 +204,10 @@ export class IngressWorkers {
         break;
       case 'request-counts':
         this.metrics.addRequests(msg.counts);
+        break;
+      case 'idempotency-begin':
+      case 'idempotency-settle':
+        this.idempotency?.onMessage(h.index, msg, (reply) => h.send(reply));
         break;
       case 'metrics-request':
         this.metricsText().then((text) => h.send({ type: 'metrics-text', id: msg.id, text }), () => h.send({ type: 'metrics-text', id: msg.id, text: '' }));

@@ -9,6 +9,7 @@ import type { DeliveryResult } from '../producer/delivery-result.js';
 import type { PlainError } from '../errors.js';
 import type { FanoutGate, HubPort, Transport } from '../subscription/protocol.js';
 import type { ErrorCounts, RequestCounts } from '../ops/metrics.js';
+import type { IdempotencyToMain, IdempotencyToWorker } from './idempotency-link.js';
 
 export interface WorkerInit {
   config: Config;
@@ -39,7 +40,8 @@ export type ToMain =
   | { type: 'drained' }
   | { type: 'request-counts'; counts: RequestCounts }
   | { type: 'error-counts'; counts: ErrorCounts }
-  | { type: 'metrics-request'; id: number };
+  | { type: 'metrics-request'; id: number }
+  | IdempotencyToMain;
 
 export type ToWorker =
   | { type: 'listen'; port: number }
@@ -48,7 +50,8 @@ export type ToWorker =
   | { type: 'ready'; ready: boolean }
   | { type: 'drain'; timeoutMs: number }
   | { type: 'metrics-text'; id: number; text: string }
-  | { type: 'close' };
+  | { type: 'close' }
+  | IdempotencyToWorker;
 
 /** A HubPort call from the registry to a worker's hub, in order. */
 export type HubCall = { [K in keyof HubPort]: { type: 'hub'; method: K; args: Parameters<HubPort[K]> } }[keyof HubPort];

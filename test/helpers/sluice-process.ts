@@ -1,5 +1,6 @@
 /** Starts the built gateway (`dist/main.js`) as a real child process, the way `npm start` runs it. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
@@ -111,6 +112,33 @@ export async function fetchAnswer(url: string, init: RequestInit = {}) {
     json = undefined;
   }
   return { status: res.status, headers: res.headers, text, json };
+}
+
+/**
+ * Like postJson, over a connection of its own that is closed afterwards: with SLUICE_INGRESS_THREADS > 0 the
+ * kernel spreads connections over the threads, so such requests reach different threads (a pooled
+ * keep-alive connection stays on one).
+ */
+export function postOnNewConnection(url: string, body: string, headers: Record<string, string> = {}, contentType = 'application/json') {
+  return new Promise<{ status: number; text: string; json: any }>((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', agent: false, headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body), connection: 'close', ...headers } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => {
+        let json: any;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, text, json });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** A gateway for the whole test file: started before its tests, stopped after them (`expectCleanExit`: and it must exit 0). */

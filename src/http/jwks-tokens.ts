@@ -1,0 +1,93 @@
+/**
+ * Subscription tokens verified against a JWKS URL (SLUICE_JWT_JWKS_URL): the signing keys come from the
+ * identity provider's key set, so keys can rotate without restarting Sluice.
+ *
+ * Keys are fetched with jose's `createRemoteJWKSet`: the set is cached (fetched again after 10 minutes, on
+ * the next token), and a token whose `kid` is not in it makes it fetch again at once — unless the set was
+ * fetched less than SLUICE_JWT_JWKS_COOLDOWN_S ago, in which case the `kid` is unknown (401 TOKEN_INVALID).
+ * When the set cannot be fetched (down, a non-200, not a key set, a 5 s timeout), the last set fetched keeps
+ * verifying the tokens whose key it holds; any other token gets 503 TOKEN_KEYS_UNAVAILABLE with Retry-After,
+ * never an unchecked pass. Only RS256 and ES256 are accepted, each only with a key of its own type (an HS256
+ * token, whose "secret" would be a public key, is refused before any key is looked up).
+ *
+ * Each thread serving HTTP (SLUICE_INGRESS_THREADS) keeps its own cache: one fetch per thread.
+ */
+import { compactVerify, createLocalJWKSet, createRemoteJWKSet, errors, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
+import { SluiceError, StartupError } from '../errors.js';
+import { grantOf, invalid, SubscriptionTokens, type Grant, type TokenVerifier } from './subscription-tokens.js';
+
+const ALGORITHMS = ['RS256', 'ES256'];
+/** jose's codes for "the key set could not be fetched or read" (a down endpoint throws a plain fetch TypeError). */
+const FETCH_FAILURES = new Set(['ERR_JOSE_GENERIC', 'ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID']);
+const FETCH_TIMEOUT_MS = 5000;
+const MAX_AGE_MS = 10 * 60 * 1000;
+
+type KeySet = ReturnType<typeof createRemoteJWKSet>;
+type LocalKeySet = ReturnType<typeof createLocalJWKSet>;
+
+export class JwksTokens implements TokenVerifier {
+  private readonly remote: KeySet;
+  /** The last good set, rebuilt only when jose fetched a new one (`jwks()` returns a fresh copy each call). */
+  private fallback: { source: string; keys: LocalKeySet } | null = null;
+
+  constructor(private readonly url: URL, cooldownMs: number, private readonly now: () => number = Date.now) {
+    this.remote = createRemoteJWKSet(url, { cooldownDuration: cooldownMs, cacheMaxAge: MAX_AGE_MS, timeoutDuration: FETCH_TIMEOUT_MS });
+  }
+
+  get clock(): () => number {
+    return this.now;
+  }
+
+  async verify(token: string): Promise<Grant> {
+    let payload: Uint8Array;
+    try {
+      ({ payload } = await compactVerify(token, (header, jws) => this.key(header, jws), { algorithms: ALGORITHMS }));
+    } catch (err) {
+      if (err instanceof SluiceError) throw err;
+      throw invalid(err instanceof errors.JWKSNoMatchingKey ? 'no key of the JWKS matches its "kid" and algorithm' : (err as Error).message);
+    }
+    let claims: Record<string, unknown>;
+    try {
+      claims = JSON.parse(Buffer.from(payload).toString('utf8'));
+    } catch {
+      throw invalid('its payload is not JSON');
+    }
+    if (claims === null || typeof claims !== 'object') throw invalid('its payload is not a JSON object');
+    return grantOf(claims, this.now());
+  }
+
+  private async key(header: JWSHeaderParameters, jws: FlattenedJWSInput) {
+    try {
+      return await this.remote(header, jws);
+    } catch (err) {
+      // A key set fetched just now without the kid, an algorithm it has no key for: the token's fault (401).
+      if (err instanceof errors.JOSEError && !FETCH_FAILURES.has(err.code)) throw err;
+      const last = this.lastGoodSet();
+      if (last) {
+        try {
+          return await last(header, jws);
+        } catch (e) {
+          if (!(e instanceof errors.JWKSNoMatchingKey)) throw e;
+        }
+      }
+      throw new SluiceError('TOKEN_KEYS_UNAVAILABLE', `the key of this subscription token is not known yet and SLUICE_JWT_JWKS_URL (${this.url.origin}${this.url.pathname}) cannot be fetched: ${(err as Error).message}; retry later`);
+    }
+  }
+
+  private lastGoodSet(): LocalKeySet | null {
+    const jwks: JSONWebKeySet | undefined = this.remote.jwks();
+    if (!jwks) return null;
+    const source = JSON.stringify(jwks);
+    if (this.fallback?.source !== source) this.fallback = { source, keys: createLocalJWKSet(jwks) };
+    return this.fallback.keys;
+  }
+}
+
+/** The token verifier the settings name: a secret, a public key file or a JWKS URL (at most one), or none. */
+export function subscriptionTokens(settings: { jwtSecretFile: string; jwtPublicKeyFile: string; jwtJwksUrl: string; jwtJwksCooldownSeconds: number }): TokenVerifier | null {
+  const set = [['SLUICE_JWT_SECRET_FILE', settings.jwtSecretFile], ['SLUICE_JWT_PUBLIC_KEY_FILE', settings.jwtPublicKeyFile], ['SLUICE_JWT_JWKS_URL', settings.jwtJwksUrl]].filter(([, v]) => v !== '');
+  if (set.length > 1) throw new StartupError(`${set.map(([n]) => n).join(' and ')}: set one, not several (each names the only way tokens are verified)`);
+  if (settings.jwtJwksUrl) return new JwksTokens(new URL(settings.jwtJwksUrl), settings.jwtJwksCooldownSeconds * 1000);
+  if (settings.jwtSecretFile || settings.jwtPublicKeyFile) return SubscriptionTokens.fromFiles(settings.jwtSecretFile, settings.jwtPublicKeyFile);
+  return null;
+}
