@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { EmbeddedBroker } from '../src/embedded-broker/broker.js';
-import { postJson, randomTopic, startSluice, type SluiceProcess } from './helpers/sluice-process.js';
+import { postJsonOnce as postJson, randomTopic, startSluice, type SluiceProcess } from './helpers/sluice-process.js';
 import { partitionCount, readTopic, readTopicOnce } from './helpers/kafka-read.js';
 import { connect } from './helpers/websocket-client.js';
 

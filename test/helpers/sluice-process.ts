@@ -97,7 +97,22 @@ export function runSluiceExpectingExit(extra: Record<string, string>, timeoutMs 
   });
 }
 
+/**
+ * A POST retried the way the error contract tells a device to: a first post to a brand-new topic may meet
+ * `503 TOPIC_NOT_READY` while a loaded broker is still creating it (nothing was queued; the same request
+ * then succeeds), so it is sent again after `Retry-After`, for at most 30 s. Every other answer is returned
+ * as it is. Tests of that 503 itself use `postJsonOnce`.
+ */
 export async function postJson(url: string, body: string | Buffer, contentType = 'application/json', headers: Record<string, string> = {}) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const res = await postJsonOnce(url, body, contentType, headers);
+    if (res.status !== 503 || res.json?.error?.code !== 'TOPIC_NOT_READY' || Date.now() > deadline) return res;
+    await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after') ?? 1) * 1000));
+  }
+}
+
+export async function postJsonOnce(url: string, body: string | Buffer, contentType = 'application/json', headers: Record<string, string> = {}) {
   return fetchAnswer(url, { method: 'POST', headers: { 'content-type': contentType, ...headers }, body });
 }
 
