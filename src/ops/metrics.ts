@@ -23,6 +23,8 @@ export class GatewayMetrics {
   readonly queueMessages = new Gauge({ name: 'sluice_kafka_producer_queue_messages', help: 'librdkafka msg_cnt: messages in the producer queues.', registers: [this.registry] });
   readonly queueFill = new Gauge({ name: 'sluice_kafka_producer_queue_fill_ratio', help: 'librdkafka msg_cnt / msg_max.', registers: [this.registry] });
   readonly txMessages = new Gauge({ name: 'sluice_kafka_tx_messages', help: 'librdkafka txmsgs: messages sent to brokers since start.', registers: [this.registry] });
+  readonly produceRequests = new Gauge({ name: 'sluice_kafka_produce_requests', help: 'librdkafka Produce requests sent, summed over brokers since start (tx_messages / produce_requests = records per request).', registers: [this.registry] });
+  readonly txBytes = new Gauge({ name: 'sluice_kafka_tx_bytes', help: 'librdkafka txbytes summed over brokers since start: bytes on the wire, after compression.', registers: [this.registry] });
   readonly txRetries = new Gauge({ name: 'sluice_kafka_tx_retries', help: 'librdkafka txretries summed over brokers since start.', registers: [this.registry] });
   readonly brokerRtt = new Gauge({ name: 'sluice_kafka_broker_rtt_seconds', help: 'librdkafka average broker round-trip time over the last statistics window.', labelNames: ['broker'], registers: [this.registry] });
   readonly brokersUp = new Gauge({ name: 'sluice_kafka_brokers_up', help: 'Broker connections in state UP.', registers: [this.registry] });
@@ -72,13 +74,19 @@ export class GatewayMetrics {
     this.txMessages.set(stats.txmsgs ?? 0);
     let retries = 0;
     let up = 0;
+    let produceRequests = 0;
+    let txBytes = 0;
     this.brokerRtt.reset();
     for (const b of Object.values(stats.brokers ?? {})) {
       retries += b.txretries ?? 0;
+      produceRequests += b.req?.Produce ?? 0;
+      txBytes += b.txbytes ?? 0;
       if (b.state === 'UP') up++;
       if (b.nodeid !== undefined && b.nodeid >= 0 && b.rtt) this.brokerRtt.labels(String(b.nodeid)).set((b.rtt.avg ?? 0) / 1e6);
     }
     this.txRetries.set(retries);
+    this.produceRequests.set(produceRequests);
+    this.txBytes.set(txBytes);
     this.brokersUp.set(up);
   }
 
@@ -113,7 +121,7 @@ export interface LibrdkafkaStats {
   msg_cnt?: number;
   msg_max?: number;
   txmsgs?: number;
-  brokers?: Record<string, { state?: string; nodeid?: number; txretries?: number; rtt?: { avg?: number } }>;
+  brokers?: Record<string, { state?: string; nodeid?: number; txretries?: number; txbytes?: number; req?: Record<string, number>; rtt?: { avg?: number } }>;
   topics?: Record<string, { partitions?: Record<string, { consumer_lag?: number; app_offset?: number; ls_offset?: number; hi_offset?: number }> }>;
 }
 
