@@ -5,8 +5,9 @@
 //   node bench/ceilings/rdkafka-producer.mjs --topic T [--records 500000] [--record-size 200]
 //       [--bootstrap 127.0.0.1:9092] [--config native-config/producer.properties]
 //
-// Prints one JSON line: {"records","delivered","failed","seconds","recordsPerSec","mbPerSec"}
-// (MB = 1e6 bytes of record values; time from the first produce() to the last delivery report).
+// Prints one JSON line: {"records","delivered","failed","seconds","recordsPerSec","mbPerSec","cpuSeconds"}
+// (MB = 1e6 bytes of record values; time from the first produce() to the last delivery report; cpuSeconds:
+// this process's CPU time, all threads (librdkafka's too), over that same window).
 // Exits 1 if any record failed. Progress and errors go to stderr.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +68,7 @@ producer.setPollInBackground(true);
 await waitForTopic(producer, topic);
 
 const started = process.hrtime.bigint();
+const cpuAtStart = process.cpuUsage(); // getrusage(RUSAGE_SELF): every thread of the process
 for (let i = 0; i < records; ) {
   try {
     producer.produce(topic, null, pool[i % pool.length], null, null);
@@ -83,6 +85,7 @@ for (let i = 0; i < records; ) {
 }
 await allDelivered;
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+const cpu = process.cpuUsage(cpuAtStart);
 
 console.log(JSON.stringify({
   records,
@@ -91,6 +94,7 @@ console.log(JSON.stringify({
   seconds: round(seconds, 3),
   recordsPerSec: Math.round(delivered / seconds),
   mbPerSec: round((delivered * recordSize) / 1e6 / seconds, 2),
+  cpuSeconds: round((cpu.user + cpu.system) / 1e6, 4),
 }));
 if (firstError) console.error(JSON.stringify({ msg: 'first delivery error', error: firstError.message, code: firstError.code }));
 
