@@ -125,8 +125,8 @@ export class IngressWorkers {
         const ends = new Int32Array(msg.ends);
         for (const r of msg.requests) {
           const records = { body, count: r.count, starts: starts.subarray(r.first, r.first + r.count), ends: ends.subarray(r.first, r.first + r.count), keys: r.keys, parsed: [] };
-          this.producer.submit({ topic: r.topic, records, key: r.key, headers: r.headers, durable: r.durable })
-            .then((result) => h.answer({ id: r.id, result }), (err: unknown) => h.answer({ id: r.id, error: toPlainError(err) }));
+          this.producer.submit({ topic: r.topic, records, key: r.key, headers: r.headers, durable: r.durable },
+            (err, result) => h.answer(err ? { id: r.id, error: toPlainError(err) } : { id: r.id, result: result! }));
         }
         break;
       }
