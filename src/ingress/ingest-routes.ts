@@ -219,7 +219,7 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
     }
     let decoded: DecodedRecords;
     try {
-      decoded = decodeRecords(decodeBody(body, meta.encoding, config.maxBodyBytes), meta.format, config.keyField);
+      decoded = decodeRecords(decodeBody(body, meta.encoding, config.maxBodyBytes), meta.format, config.keyField, route.accept !== undefined);
       if (route.accept) decoded = route.accept(decoded);
     } catch (err) {
       fail(err);
