@@ -55,6 +55,8 @@ const RECORD_BYTES = 200;
 // Records/s offered to 5,000 and 10,000 subscribers: 100,000 frames/s each (see the scenarios below).
 const FANOUT_5000_RATE = 20;
 const FANOUT_10000_RATE = 10;
+// Records/s of kafka-ceiling-node-paced: about the single-record rate Sluice sustains here.
+const PACED_RATE = 40_000;
 
 if (!['auto', 'on', 'off'].includes(args.pin)) throw new Error(`--pin must be auto, on or off, not "${args.pin}"`);
 
@@ -111,6 +113,10 @@ const SCENARIOS = [
   { name: 'http-ceiling', server: { cmd: [process.execPath, join(ROOT, 'bench', 'servers', 'http-ceiling.mjs')], env: {} }, body: SINGLE, ct: JSON_CT, records: 1, connections: 100, kafka: false },
   { name: 'kafka-ceiling-java', producer: 'java-producer-perf.mjs' },
   { name: 'kafka-ceiling-node', producer: 'rdkafka-producer.mjs' },
+  // The same producer paced like a gateway's single-record traffic: a few produce() calls per event-loop
+  // turn at PACED_RATE records/s instead of a loop that keeps librdkafka's queue full. Batches, wake-ups
+  // of librdkafka's threads and delivery-report hand-offs then cost what they cost behind HTTP.
+  { name: 'kafka-ceiling-node-paced', producer: 'rdkafka-producer.mjs', rate: PACED_RATE },
   { name: 'sluice-single-durable', server: sluice(), body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 200 },
   { name: 'sluice-single-fire', server: sluice(), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
   { name: 'sluice-ndjson-100', server: sluice(), body: NDJSON_100, ct: ND_CT, records: 100, connections: 50, expect: 200 },
@@ -300,8 +306,10 @@ async function runFanout(s, round, bootstrap) {
 
 async function runProducerCeiling(s, round, bootstrap) {
   const topic = topicFor(s.name, round);
-  const records = QUICK ? 100_000 : 1_000_000;
-  const cmd = [process.execPath, join(ROOT, 'bench', 'ceilings', s.producer), '--topic', topic, '--records', String(records), '--record-size', String(RECORD_BYTES), '--bootstrap', bootstrap];
+  // A paced ceiling runs as long as an HTTP scenario; the others produce a fixed count as fast as they can.
+  const records = s.rate ? s.rate * DURATION_S : QUICK ? 100_000 : 1_000_000;
+  const cmd = [process.execPath, join(ROOT, 'bench', 'ceilings', s.producer), '--topic', topic, '--records', String(records), '--record-size', String(RECORD_BYTES), '--bootstrap', bootstrap,
+    ...(s.rate ? ['--rate', String(s.rate)] : [])];
   const pinned = PIN ? ['taskset', '-c', PIN.gateway, ...cmd] : cmd;
   const child = spawn(pinned[0], pinned.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const stop = sampler(child.pid);
@@ -406,8 +414,10 @@ const RATIOS = [
 const SINGLE_SCENARIOS = ['sluice-single-durable', 'sluice-single-fire', 'sluice-single-fire-threads-0', 'sluice-single-fire-threads-1', 'sluice-single-fire-threads-2'];
 const BATCH_SCENARIOS = ['sluice-ndjson-100', 'sluice-ndjson-1000', 'sluice-lz4-1000', 'sluice-ndjson-1000-inline', 'sluice-lz4-1000-inline', 'sluice-ndjson-1000-threads-0', 'sluice-ndjson-1000-threads-2'];
 const FLOOR = [['http-ceiling', 'cpuUsPerRequest'], ['kafka-ceiling-node', 'cpuUsPerRecord']];
+const PACED_FLOOR = [['http-ceiling', 'cpuUsPerRequest'], ['kafka-ceiling-node-paced', 'cpuUsPerRecord']];
 const CPU_RATIOS = [
   ...SINGLE_SCENARIOS.map((n) => [`${n} CPU/request ÷ (http-ceiling CPU/request + kafka-ceiling-node CPU/record)`, n, 'cpuUsPerRequest', FLOOR]),
+  ...SINGLE_SCENARIOS.slice(0, 2).map((n) => [`${n} CPU/request ÷ (http-ceiling CPU/request + kafka-ceiling-node-paced CPU/record)`, n, 'cpuUsPerRequest', PACED_FLOOR]),
   ...BATCH_SCENARIOS.map((n) => [`${n} CPU/record ÷ kafka-ceiling-node CPU/record`, n, 'cpuUsPerRecord', [['kafka-ceiling-node', 'cpuUsPerRecord']]]),
   ['sluice-single-fire/sluice-single-durable CPU/request', 'sluice-single-fire', 'cpuUsPerRequest', [['sluice-single-durable', 'cpuUsPerRequest']]],
   ['sluice-single-durable/peer-fastify-kafkajs CPU/request', 'sluice-single-durable', 'cpuUsPerRequest', [['peer-fastify-kafkajs', 'cpuUsPerRequest']]],
@@ -497,7 +507,7 @@ function cpuMarkdown(result, command) {
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const [name, s] of ingest) {
     const def = SCENARIOS.find((x) => x.name === name);
-    const ack = def?.producer ? 'librdkafka alone' : def?.kafka === false ? 'no Kafka' : def?.expect === 202 ? 'fire (`?ack=none`)' : def ? 'durable' : '';
+    const ack = def?.producer ? `librdkafka alone${def.rate ? `, paced at ${fmt(def.rate)}/s` : ''}` : def?.kafka === false ? 'no Kafka' : def?.expect === 202 ? 'fire (`?ack=none`)' : def ? 'durable' : '';
     const perRequest = (f) => (s.requestsPerSec ? fmt(s[f], 1) : '');
     lines.push(`| ${name} | ${ack} | ${fmt(s.recordsPerRequest ?? def?.records)} | ${s.requestsPerSec ? spread(s, 'requestsPerSec') : ''} | ${s.requestsPerSec ? spread(s, 'cpuUsPerRequest', 1) : ''} | ${spread(s, 'cpuUsPerRecord', 2)} | ${perRequest('mainThreadUsPerRequest')} | ${perRequest('rdkafkaThreadsUsPerRequest')} | ${perRequest('workerThreadsUsPerRequest')} | ${perRequest('otherThreadsUsPerRequest')} | ${fmt(s.recordsPerProduceRequest, 1)} | ${s.cpuUsPerRecord ? fmt(Math.round(1e6 / s.cpuUsPerRecord / 1000) * 1000) : ''} |`);
   }
@@ -511,7 +521,40 @@ function cpuMarkdown(result, command) {
   }
   const goals = cpuGoals(result.scenarios, result.ratios);
   if (goals.length) lines.push('', `Goals (issue #11): ${goals.join('; ')}.`);
+  lines.push(...scalingModel(result.scenarios));
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Records/s on a V-vCPU VM, from this run's split of CPU by thread with 2 ingress worker threads. The
+ * Kafka producer lives on each process's main thread (it cannot run in a worker thread), so a process
+ * can never go faster than its main thread's share allows (10⁶ ÷ main-thread µs per record, one core);
+ * past that, cores only help as more processes, each with its own producer, on the same port.
+ * Assumes the per-record costs stay what they were here (2 vCPUs, one broker) and the VM runs nothing
+ * else; librdkafka's broker threads are spread over the brokers (one here, so their cap is the lowest).
+ */
+function scalingModel(sc) {
+  const cases = [['single records, fire', 'sluice-single-fire-threads-2', 1], ['NDJSON × 1,000, durable', 'sluice-ndjson-1000-threads-2', 1000]];
+  const rows = [];
+  for (const [label, name, perRequest] of cases) {
+    const s = sc[name];
+    if (!s?.mainThreadUsPerRequest || !s.cpuUsPerRequest) continue;
+    const total = s.cpuUsPerRequest / perRequest;
+    const main = s.mainThreadUsPerRequest / perRequest;
+    const mainCap = 1e6 / main; // records/s at which the main thread is 100% busy
+    for (const vcpus of [4, 8, 16, 32]) {
+      const cpuBound = (vcpus * 1e6) / total;
+      const one = Math.min(cpuBound, mainCap);
+      // Enough processes that each main thread stays below 80% busy at the CPU-bound rate.
+      const processes = Math.max(1, Math.ceil(cpuBound / (0.8 * mainCap)));
+      const threads = Math.max(0, Math.floor(vcpus / processes) - 1);
+      rows.push(`| ${label} | ${vcpus} | ${fmt(Math.round(one / 1000) * 1000)} | ${one < cpuBound ? 'main thread' : 'CPU'} | ${processes} × (${threads} ingress threads) | ${fmt(Math.round(cpuBound / 1000) * 1000)} |`);
+    }
+  }
+  if (!rows.length) return [];
+  return ['', 'Model for multi-vCPU VMs (from the `-threads-2` rows: CPU per record of all threads, and the main thread\'s share, which holds the Kafka producer and cannot be spread): a process goes no faster than 10⁶ ÷ its main-thread µs per record; more cores then pay only as more processes, each with its own producer, on the same port (`SO_REUSEPORT`).', '',
+    '| traffic | vCPUs | one process with ingress threads, records/s | limited by | processes × threads to use every core | records/s with them |',
+    '| --- | ---: | ---: | --- | --- | ---: |', ...rows];
 }
 
 function markdown(result, command) {

@@ -3,7 +3,12 @@
 // --record-size bytes as fast as the local queue takes them and counts delivery reports.
 //
 //   node bench/ceilings/rdkafka-producer.mjs --topic T [--records 500000] [--record-size 200]
-//       [--bootstrap 127.0.0.1:9092] [--config native-config/producer.properties]
+//       [--bootstrap 127.0.0.1:9092] [--config native-config/producer.properties] [--rate R]
+//
+// --rate R paces the produce() calls at R records/s, a few per event-loop turn (every millisecond the
+// records now due), the way a gateway's produce() calls arrive: one per request, as requests come in.
+// Without it the loop fills librdkafka's queue as fast as it takes records, so batches are as large as
+// they get, wake-ups of librdkafka's threads and delivery-report hand-offs fewest: the cheapest case.
 //
 // Prints one JSON line: {"records","delivered","failed","seconds","recordsPerSec","mbPerSec","cpuSeconds"}
 // (MB = 1e6 bytes of record values; time from the first produce() to the last delivery report; cpuSeconds:
@@ -18,8 +23,10 @@ import { parseCeilingArgs } from './ceiling-args.mjs';
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const QUEUE_FULL = Kafka.CODES.ERRORS.ERR__QUEUE_FULL; // -184
 
-const args = parseCeilingArgs('rdkafka-producer.mjs', { config: { type: 'string', default: `${REPO_ROOT}native-config/producer.properties` } }, ' [--config FILE]');
+const args = parseCeilingArgs('rdkafka-producer.mjs', { config: { type: 'string', default: `${REPO_ROOT}native-config/producer.properties` }, rate: { type: 'string' } }, ' [--config FILE] [--rate R]');
 const { topic, records, recordSize } = args;
+const rate = args.rate === undefined ? 0 : Number(args.rate);
+if (!(rate >= 0)) throw new Error(`--rate must be a number of records/s, not ${args.rate}`);
 
 /** librdkafka `.properties` file: key=value lines; blank lines and #/! comments skipped. */
 function readProperties(file) {
@@ -70,6 +77,14 @@ await waitForTopic(producer, topic);
 const started = process.hrtime.bigint();
 const cpuAtStart = process.cpuUsage(); // getrusage(RUSAGE_SELF): every thread of the process
 for (let i = 0; i < records; ) {
+  if (rate > 0) {
+    // The records due by now; then wait for the next millisecond.
+    const due = Math.min(records, Math.floor((Number(process.hrtime.bigint() - started) / 1e9) * rate) + 1);
+    if (i >= due) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      continue;
+    }
+  }
   try {
     producer.produce(topic, null, pool[i % pool.length], null, null);
     i++;
