@@ -42,7 +42,11 @@ export async function stopServer(server) {
   if ((await Promise.race([server.exited, timeout])) === 'timeout') server.child.kill('SIGKILL');
 }
 
-/** CPU seconds and RSS of a process and its children, from /proc. */
+/**
+ * CPU seconds, RSS, and seconds spent runnable but waiting for a CPU (the run-queue delay of all its
+ * threads, from /proc/<pid>/task/<tid>/schedstat: on a shared 2-core machine this is where latency goes
+ * when the cores are busy) of a process and its children, from /proc.
+ */
 export function procTree(pid) {
   const pids = [pid];
   try {
@@ -50,15 +54,21 @@ export function procTree(pid) {
   } catch { /* gone */ }
   let cpu = 0;
   let rss = 0;
+  let wait = 0;
   for (const p of pids) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       cpu += (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (100/s)
       rss += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+      for (const tid of readdirSync(`/proc/${p}/task`)) {
+        try {
+          wait += Number(readFileSync(`/proc/${p}/task/${tid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+        } catch { /* thread gone */ }
+      }
     } catch { /* gone */ }
   }
-  return { cpu, rss };
+  return { cpu, rss, wait };
 }
 
 /**
@@ -116,11 +126,13 @@ export function sampler(pid) {
   const t0 = Date.now();
   let peakRss = start.rss;
   let lastCpu = start.cpu;
+  let lastWait = start.wait;
   let lastAt = t0;
   const sample = () => {
     const now = procTree(pid);
     if (now.cpu > 0) {
       lastCpu = Math.max(lastCpu, now.cpu);
+      lastWait = Math.max(lastWait, now.wait);
       lastAt = Date.now();
     }
     peakRss = Math.max(peakRss, now.rss);
@@ -130,6 +142,6 @@ export function sampler(pid) {
     clearInterval(timer);
     sample();
     const seconds = Math.max(1, lastAt - t0) / 1000;
-    return { cpuPct: ((lastCpu - start.cpu) / seconds) * 100, rssMB: peakRss, cpuSeconds: lastCpu - start.cpu, seconds };
+    return { cpuPct: ((lastCpu - start.cpu) / seconds) * 100, rssMB: peakRss, cpuSeconds: lastCpu - start.cpu, seconds, waitPct: ((lastWait - start.wait) / seconds) * 100 };
   };
 }

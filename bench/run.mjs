@@ -28,6 +28,8 @@ import { EmbeddedBroker } from '../dist/embedded-broker/broker.js';
 import { deviceRecord } from './records.mjs';
 import { startServer, stopServer, sampler, threadTimes, threadShares, pin } from './processes.mjs';
 import { runFanoutScenario, openFileLimit } from './fanout/fanout-scenario.mjs';
+import { ensureCentrifugo } from './fanout/centrifugo-peer.mjs';
+import { peerMarkdown } from './fanout/peer-table.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -148,9 +150,25 @@ const SCENARIOS = [
   { name: 'fanout-5000', server: sluice({ SLUICE_INGRESS_THREADS: '0' }), fanout: { subscribers: 5000, rate: FANOUT_5000_RATE, slowPct: 1 }, full: true },
   { name: 'fanout-10000', server: sluice({ SLUICE_INGRESS_THREADS: '0' }), fanout: { subscribers: 10000, rate: FANOUT_10000_RATE, slowPct: 1 }, full: true },
   { name: 'fanout-slow', server: sluice({ SLUICE_INGRESS_THREADS: '0' }), fanout: { subscribers: 100, rate: 1000, slowPct: 5, recordBytes: 2048, durationS: QUICK ? 5 : 10 } },
+  // Issue #10: Sluice per-record frames, Sluice batch frames and Centrifugo (built from the Go module proxy,
+  // bench/fanout/centrifugo-peer.mjs), each fan-out server alone while another Sluice takes the POSTs; 1,000
+  // subscribers (no slow ones) at 400 and 1,000 records/s. Run together, they alternate in one run:
+  //   npm run bench -- --only fanout-peer-400-record,fanout-peer-400-batch,fanout-peer-400-centrifugo,fanout-peer-1000-record,fanout-peer-1000-batch,fanout-peer-1000-centrifugo --merge
+  ...[400, 1000].flatMap((rate) => ['record', 'batch', 'centrifugo'].map((frames) => ({
+    name: `fanout-peer-${rate}-${frames}`, server: sluice({ SLUICE_INGRESS_THREADS: '0' }), full: true,
+    fanout: { subscribers: 1000, rate, slowPct: 0, peer: frames === 'centrifugo' ? 'centrifugo' : 'sluice', frames, peerGroup: `1,000 × ${rate.toLocaleString('en-US')}` },
+  }))),
+  // The same with the fan-out gateway gathering each live batch for 5 ms (SLUICE_FANOUT_LINGER_MS=5): bigger
+  // batches, fewer writes and messages per socket, up to 5 ms more latency.
+  ...[400, 1000].map((rate) => ({
+    name: `fanout-peer-${rate}-batch-linger-5`, server: sluice({ SLUICE_INGRESS_THREADS: '0' }), full: true,
+    fanout: { subscribers: 1000, rate, slowPct: 0, peer: 'sluice', frames: 'batch', fanoutEnv: { SLUICE_FANOUT_LINGER_MS: '5' }, peerGroup: `1,000 × ${rate.toLocaleString('en-US')}, linger 5 ms` },
+  })),
   // Runs last: offers twice the highest single-record rate Sluice sustained in this run (durable answers).
   { name: 'overload', server: sluice(), body: SINGLE, ct: JSON_CT, records: 1, connections: 400, expect: 200, overload: true },
 ];
+
+let broker; // the bench's own broker (none with --bootstrap)
 
 // ---------------------------------------------------------------- Kafka helpers
 let admin;
@@ -298,10 +316,22 @@ async function runHttpScenario(s, round, bootstrap, sustainable) {
   };
 }
 
+let centrifugo; // { bin } or { skip: why }, found or built once per run
+const skippedPeers = [];
+
 async function runFanout(s, round, bootstrap) {
   const durationS = args.duration ? DURATION_S : (s.fanout.durationS ?? (QUICK ? 5 : DURATION_S));
+  const log = (m) => process.stderr.write(`\n[bench] ${s.name}: ${m}\n`);
+  if (s.fanout.peer === 'centrifugo') {
+    centrifugo ??= ensureCentrifugo(log);
+    if (centrifugo.skip) {
+      if (!skippedPeers.includes(centrifugo.skip)) skippedPeers.push(centrifugo.skip);
+      log(centrifugo.skip);
+      return null;
+    }
+  }
   // Quick runs check the harness, not the numbers: no warm-up.
-  return runFanoutScenario(s, { bootstrap, topic: topicFor(s.name, round), durationS, warmupS: QUICK ? 0 : 5, log: (m) => process.stderr.write(`\n[bench] ${s.name}: ${m}\n`) });
+  return runFanoutScenario(s, { bootstrap, topic: topicFor(s.name, round), durationS, warmupS: QUICK ? 0 : 5, log, centrifugoBin: centrifugo?.bin, brokerPid: broker?.pid });
 }
 
 async function runProducerCeiling(s, round, bootstrap) {
@@ -568,7 +598,7 @@ function markdown(result, command) {
   for (const [name, s] of ingest) {
     lines.push(`| ${name} | ${fmt(s.requestsPerSec)} | ${fmt(s.recordsPerSec)} | ${s.requestsPerSec ? fmt(s.cpuUsPerRequest, 1) : ''} | ${fmt(s.cpuUsPerRecord, 2)} | ${fmt(s.mbPerSec, 1)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${fmt(s.errors)} | ${fmt(s.non2xx)} | ${fmt(s.cpuPct)} | ${fmt(s.rssMB)} | ${fmt(s.recordsClaimed)} / ${fmt(s.recordsCounted)}${s.lost > 0 ? ` (**${fmt(s.lost)} lost**)` : ''} |`);
   }
-  const fanout = entries.filter(([, x]) => x.subscribers !== undefined);
+  const fanout = entries.filter(([, x]) => x.subscribers !== undefined && !x.peerGroup);
   if (fanout.length) {
     lines.push('', `Fan-out: N WebSocket subscribers on one topic while single records are POSTed at a steady rate; latency is POST-to-frame, from the send time in each record to its arrival at a subscriber${fanout[0][1].warmupS ? `, after a ${fmt(fanout[0][1].warmupS)} s unmeasured warm-up at the same rate` : ''}; lost/duplicated compare every fast subscriber's frames with the offsets the POSTs were acknowledged; 1% of the subscribers (5% in fanout-slow) stop reading after subscribing.`, '',
       '| scenario | subscribers | gateway threads | records/s offered × s | frame bytes | frames/s delivered | p50 ms | p99 ms | p99.9 ms | p99 ms from Kafka timestamp | lost | duplicated | slow clients closed by server (close codes) | RSS per idle socket KB | gateway CPU % | subscriber CPU % |',
@@ -587,6 +617,7 @@ function markdown(result, command) {
     const verdict = (ok) => (ok ? 'met' : '**not met**');
     lines.push('', `Goals (issue #4): p99 ≤ 50 ms at 1,000 subscribers × 1,000 records/s: ${fmt(goal.p99Ms, 1)} ms, ${verdict(goal.p99Ms <= 50)}; 0 lost or duplicated frames: ${bad.length ? `**not met** (${bad.join(', ')})` : 'met'}; ≤ 10 KB RSS per idle socket (scenarios with ≥ 1,000 sockets): at most ${fmt(worstKB, 1)} KB, ${verdict(worstKB <= 10)}.`);
   }
+  lines.push(...peerMarkdown(result.scenarios, result.skippedPeers ?? []));
   const throughputRatios = RATIOS.map(([label]) => label).filter((label) => label in result.ratios);
   if (throughputRatios.length) lines.push('', '| ratio | value |', '| --- | ---: |');
   for (const k of throughputRatios) lines.push(`| ${k} | ${fmt(result.ratios[k], 2)} |`);
@@ -601,7 +632,6 @@ async function main() {
   const scenarios = SCENARIOS.filter((s) => (only ? only.has(s.name) : !(QUICK && s.full)));
   if (only) for (const name of only) if (!SCENARIOS.some((s) => s.name === name)) throw new Error(`--only: no scenario "${name}"`);
   const loadAtStart = loadavg()[0];
-  let broker;
   let bootstrap = args.bootstrap;
   let dataDir;
   if (!bootstrap) {
@@ -624,7 +654,8 @@ async function main() {
         const sus = sustainable.length ? Math.max(...sustainable) : 1000;
         if (s.fanout) {
           const r = await runFanout(s, round, bootstrap);
-          process.stderr.write(`${fmt(r.subscribed)} subscribed, ${fmt(r.framesPerSec)} frames/s, p50/p99/p99.9 ${fmt(r.p50Ms, 1)}/${fmt(r.p99Ms, 1)}/${fmt(r.p999Ms, 1)} ms, lost ${r.lost}, duplicated ${r.duplicated}, slow closed ${r.slowDrops}/${r.slowClients}, ${fmt(r.rssPerConnKB, 1)} KB/socket\n`);
+          if (!r) continue; // a peer that cannot run here (its line says why)
+          process.stderr.write(`${fmt(r.subscribed)} subscribed, ${fmt(r.framesPerSec)} frames/s, p50/p99/p99.9 ${fmt(r.p50Ms, 1)}/${fmt(r.p99Ms, 1)}/${fmt(r.p999Ms, 1)} ms, lost ${r.lost}, duplicated ${r.duplicated}, slow closed ${r.slowDrops}/${r.slowClients}, ${fmt(r.rssPerConnKB, 1)} KB/socket, server CPU ${fmt(r.cpuSecondsPerMillion, 2)} s per 1M records, ${fmt(r.wsMessages)} WebSocket messages\n`);
           runs.set(s.name, [...(runs.get(s.name) ?? []), r]);
           continue;
         }
@@ -659,7 +690,7 @@ async function main() {
       if (kept.length) env.merged = { from: previous.environment?.date, scenarios: kept };
     }
   }
-  const result = { environment: env, scenarios: all, ratios: ratios(all), ratioSpreads: ratioSpreads(all) };
+  const result = { environment: env, scenarios: all, ratios: ratios(all), ratioSpreads: ratioSpreads(all), ...(skippedPeers.length ? { skippedPeers } : {}) };
   const argv = process.argv.slice(2);
   const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
   mkdirSync(args.out, { recursive: true });
@@ -683,7 +714,8 @@ async function main() {
   const lost = Object.entries(scenariosOut).filter(([, s]) => s.lost > 0 && s.subscribers === undefined);
   if (lost.length) console.error(`records claimed but missing from Kafka: ${lost.map(([n, s]) => `${n}: ${s.lost}`).join(', ')}`);
   // A subscriber that kept up missing a frame, or getting one twice, is a Sluice failure too.
-  const frames = Object.entries(scenariosOut).filter(([, s]) => s.subscribers !== undefined && s.lost + s.duplicated > 0);
+  // (Centrifugo losing or repeating one is a finding about the peer, reported in its row.)
+  const frames = Object.entries(scenariosOut).filter(([, s]) => s.subscribers !== undefined && s.server !== 'centrifugo' && s.lost + s.duplicated > 0);
   if (frames.length) console.error(`fan-out frames lost / duplicated: ${frames.map(([n, s]) => `${n}: ${s.lost} / ${s.duplicated}`).join(', ')}`);
   if (frames.length || lost.some(([name]) => !name.startsWith('peer-'))) process.exit(1);
   process.exit(0);

@@ -14,12 +14,13 @@ import { GatewayProducer } from './producer/gateway-producer.js';
 import { LocalProducePort } from './producer/local-produce-port.js';
 import type { ProducePort } from './producer/produce-port.js';
 import { TopicRegistry } from './producer/topic-registry.js';
+import { ProducerClusterTopics } from './producer/cluster-topics.js';
 import { SubscriptionRegistry } from './consumer/subscription-registry.js';
 import { kafkaReaderFactory, openReaderCounts } from './consumer/kafka-reader.js';
 import type { FanoutGate, HubPort } from './subscription/protocol.js';
 import { loadUws } from './ingress/uws-native.js';
 import { buildHttpApp, checkTlsSettings, listen, type HttpAppDeps } from './ingress/http-app.js';
-import { GatewayMetrics, RequestTally } from './ops/metrics.js';
+import { ErrorTally, GatewayMetrics, RequestTally } from './ops/metrics.js';
 import { AccessControl } from './http/access-control.js';
 import { IngressWorkers } from './ingress/ingress-workers.js';
 import { KafkaConsumer, librdkafkaVersion } from './kafka-client.js';
@@ -35,6 +36,11 @@ export interface RunningGateway {
   bootstrapServers: string;
   /** Stops accepting, answers requests in progress, flushes Kafka, closes sockets with 1001, stops the broker. */
   stop(): Promise<void>;
+  /**
+   * Resolves with the reason if the gateway can no longer serve as configured (an ingress worker thread
+   * ended): the caller stops it and exits non-zero so that it is restarted. Never rejects.
+   */
+  failed: Promise<string>;
 }
 
 export async function startGateway(config: Config, log: Logger): Promise<RunningGateway> {
@@ -79,7 +85,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   log.info({ librdkafka: librdkafkaVersion, bootstrapServers, producerConfigFile: producerFile, producerConfig: maskSecrets(producerProps) }, 'effective producer configuration');
   await producer.connect().catch(async (err: unknown) => { await broker?.stop(); throw err; });
 
-  const topics = new TopicRegistry(producer, config, log.child({ component: 'topics' }));
+  const topics = new TopicRegistry(new ProducerClusterTopics(producer), config, log.child({ component: 'topics' }));
   const subscriptions = new SubscriptionRegistry({
     topics, config, log: log.child({ component: 'consumer' }),
     newReader: kafkaReaderFactory(bootstrapServers, consumerProps, log.child({ component: 'consumer' })),
@@ -92,12 +98,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     metrics.addRequests(tally.drain());
     const delivered = producer.takeDeliveries();
     metrics.addDeliveries(delivered.ok, delivered.failed);
+    metrics.addErrors(errorTally.drain());
     const inflight = producer.inflight;
     metrics.inflightRecords.set(inflight.records);
     metrics.inflightBytes.set(inflight.bytes);
     for (const [transport, n] of Object.entries(subscriptions.counts())) metrics.subscribers.labels(transport).set(n);
     const life = subscriptions.lifecycle();
     metrics.setLifecycle(openReaderCounts(), life.subscriptions, life.replaysInProgress, life.groupMembers);
+    metrics.windowLateRecords.inc(subscriptions.takeLateRecords());
+    metrics.liveViews.set(subscriptions.viewCount);
     const drops = ingress?.takeSlowDrops();
     if (drops) metrics.addSlowDrops(drops);
     return metrics.registry.metrics();
@@ -105,12 +114,16 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   // Requests are tallied in a plain Map and handed to prom-client at scrape time: no label lookups per request.
   const tally = new RequestTally();
   const countRequest = (route: string, status: number, records: number) => tally.add(route, status, records);
+  const errorTally = new ErrorTally();
+  const countError = (code: string, route: string) => errorTally.add(code, route);
 
+  let fail!: (reason: string) => void;
+  const failed = new Promise<string>((resolve) => (fail = resolve));
   let ingress: Ingress;
   try {
     ingress = config.ingressThreads === 0
-      ? await startMainThreadIngress(uws, config, producePort, connectFanout, () => producer.ready, countRequest, metricsText, log)
-      : await startWorkerIngress(config, producePort, connectFanout, () => producer.ready, metrics, metricsText, log);
+      ? await startMainThreadIngress(uws, config, producePort, connectFanout, () => producer.ready, countRequest, countError, metricsText, log)
+      : await startWorkerIngress(config, producePort, connectFanout, () => producer.ready, metrics, metricsText, log, fail);
   } catch (err) {
     await producer.disconnect();
     await broker?.stop();
@@ -132,7 +145,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     log.info('shutdown complete');
   })());
 
-  return { port: ingress.port, bootstrapServers, stop };
+  return { port: ingress.port, bootstrapServers, stop, failed };
 }
 
 /** The HTTP/WebSocket side, on the main thread or in worker threads. */
@@ -149,8 +162,8 @@ interface Ingress {
 }
 
 async function startMainThreadIngress(uws: ReturnType<typeof loadUws>, config: Config, producer: ProducePort, connectFanout: (hub: HubPort) => FanoutGate,
-  ready: () => boolean, countRequest: HttpAppDeps['countRequest'], metricsText: () => Promise<string>, log: Logger): Promise<Ingress> {
-  const { app, hub, lifecycle, close } = buildHttpApp(uws, { config, producer, connectFanout, ready, countRequest, metricsText, log });
+  ready: () => boolean, countRequest: HttpAppDeps['countRequest'], countError: HttpAppDeps['countError'], metricsText: () => Promise<string>, log: Logger): Promise<Ingress> {
+  const { app, hub, lifecycle, close } = buildHttpApp(uws, { config, producer, connectFanout, ready, countRequest, countError, metricsText, log });
   const socket = await listen(app, config.host, config.port);
   if (!socket) throw new StartupError(`SLUICE_PORT=${config.port}: cannot listen on ${config.host}:${config.port} (in use?)`);
   return {
@@ -167,8 +180,8 @@ async function startMainThreadIngress(uws: ReturnType<typeof loadUws>, config: C
 }
 
 async function startWorkerIngress(config: Config, producer: ProducePort, connectFanout: (hub: HubPort) => FanoutGate, ready: () => boolean,
-  metrics: GatewayMetrics, metricsText: () => Promise<string>, log: Logger): Promise<Ingress> {
-  const workers = new IngressWorkers(config, producer, connectFanout, ready, metrics, metricsText, log.child({ component: 'ingress-workers' }));
+  metrics: GatewayMetrics, metricsText: () => Promise<string>, log: Logger, onLost: (reason: string) => void): Promise<Ingress> {
+  const workers = new IngressWorkers(config, producer, connectFanout, ready, metrics, metricsText, log.child({ component: 'ingress-workers' }), { onLost });
   const port = await workers.start(config.ingressThreads);
   log.info({ threads: config.ingressThreads }, 'ingress worker threads listening');
   return {

@@ -21,8 +21,9 @@ async function main(): Promise<void> {
   try {
     gateway = await startGateway(config, log);
   } catch (err) {
-    const message = err instanceof StartupError ? err.message : (err as Error).stack ?? String(err);
-    log.fatal({ err: message }, 'start-up failed');
+    // One clean message on stderr in every start mode; the stack of an unexpected failure goes to the JSON log only.
+    const message = err instanceof Error ? err.message : String(err);
+    log.fatal({ err: err instanceof StartupError ? message : (err as Error).stack ?? message }, 'start-up failed');
     console.error(`sluice: start-up failed: ${message}`);
     process.exit(1);
   }
@@ -37,6 +38,18 @@ async function main(): Promise<void> {
     `  health:    ${http}://${host}:${gateway.port}/healthz  ${http}://${host}:${gateway.port}/readyz  ${http}://${host}:${gateway.port}/metrics`,
   ].join('\n'));
 
+  // Set once the gateway cannot serve as configured: its shutdown then ends with exit code 1, whoever began it.
+  let failure: string | undefined;
+  const exitWhenStopped = () => gateway.stop().then(() => process.exit(failure === undefined ? 0 : 1), (err: Error) => {
+    log.error({ err: err.message }, 'shutdown failed');
+    process.exit(1);
+  });
+  void gateway.failed.then((reason) => {
+    failure = reason;
+    log.error({ reason }, 'shutting down to be restarted: exit code 1 once drained');
+    exitWhenStopped();
+  });
+
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (++signals > 1) {
@@ -44,10 +57,7 @@ async function main(): Promise<void> {
       process.exit(130);
     }
     log.info({ signal }, 'signal received');
-    gateway.stop().then(() => process.exit(0), (err: Error) => {
-      log.error({ err: err.message }, 'shutdown failed');
-      process.exit(1);
-    });
+    exitWhenStopped();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

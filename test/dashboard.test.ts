@@ -231,9 +231,50 @@ describe('dashboard page', () => {
 
     expectOnlySluice(log.urls, g.port);
     expect(log.urls.some((u) => u.endsWith('/dashboard/dashboard.js'))).toBe(true);
-    expect(log.urls.some((u) => u === `${g.wsUrl}/ws/topics/${topic}`)).toBe(true);
+    // Batch frames (one message per batch of records); the first connect asks for the snapshot (the latest record per key of the last hour).
+    expect(log.urls.some((u) => u === `${g.wsUrl}/ws/topics/${topic}?frames=batch&snapshot=1h`)).toBe(true);
     expect(log.consoleErrors).toEqual([]);
     expect(log.pageErrors).toEqual([]);
+    await page.close();
+  });
+
+  it('opens with the snapshot (every vehicle\'s last position at once), and the aggregate panel shows avg per key of closed windows', async () => {
+    const g = gateway();
+    const topic = randomTopic('dash-snap');
+    for (const [name, points] of Object.entries({ 'bus-12': [[52.52, 13.405], [52.521, 13.406], [52.522, 13.407]], 'tram-3': [[52.53, 13.39], [52.529, 13.391]] })) {
+      const lines = points.map(([lat, lon], i) => JSON.stringify({ name, lat, lon, seq: i }));
+      expect((await postJson(`${g.url}/topics/${topic}?key=${name}`, lines.join('\n'), 'application/x-ndjson')).status).toBe(200);
+    }
+    const { page, log } = await openPage(`${g.url}/#topic=${topic}`);
+    expect(await waitForStatus(page, 'live')).toContain(topic);
+    const rows = await until('the snapshot', () => tableRows(page), (r) => r.length >= 2);
+    await page.waitForTimeout(300);
+    expect((await tableRows(page)).map((r) => [r.name, r.seq]).sort()).toEqual([['bus-12', '2'], ['tram-3', '1']]);
+    expect(rows.find((r) => r.name === 'bus-12')).toMatchObject({ lat: '52.522', lon: '13.407' });
+    const legend = await page.$$eval('#legend li .name', (els) => els.map((e) => e.textContent));
+    expect(legend.sort()).toEqual(['bus-12', 'tram-3']);
+
+    await page.selectOption('#agg-fn', 'avg');
+    await page.fill('#agg-field', 'speed');
+    await page.selectOption('#agg-window', '10s');
+    await page.click('#agg-show');
+    await page.waitForFunction(() => document.querySelector('#agg-empty')?.textContent?.includes('waiting'));
+    await page.waitForTimeout(500); // the view's subscription is in place
+    const base = 1_700_000_000_000;
+    const at = (key: string, offsetMs: number, speed: number) =>
+      postJson(`${g.url}/topics/${topic}?key=${key}`, JSON.stringify({ name: key, speed }), 'application/json', { 'x-kafka-timestamp': String(base + offsetMs) });
+    for (const [key, ms, speed] of [['bus-12', 1000, 10], ['bus-12', 2000, 20], ['tram-3', 3000, 5]] as const) expect((await at(key, ms, speed)).status).toBe(200);
+    // Once the table has them, the live feed has fed them to the view: the closing record cannot overtake them.
+    await until('the three records', () => tableRows(page), (r) => r.length >= 5);
+    expect((await at('bus-12', 60_000, 0)).status).toBe(200);
+    const aggs = await until('two aggregate rows', () => page.$$eval('#aggregates tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent ?? ''))), (r) => r.length >= 2);
+    expect(await page.textContent('#agg-head')).toBe('avg(speed)');
+    expect(aggs.map(([key, value]) => [key, value])).toEqual([['bus-12', '15'], ['tram-3', '5']]);
+    expect(log.urls.some((u) => u.startsWith(`${g.wsUrl}/ws/topics/${topic}?window=10s&agg=avg%28speed%29&by=key`))).toBe(true);
+    expect(log.consoleErrors).toEqual([]);
+    expect(log.pageErrors).toEqual([]);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-live-views.png'), fullPage: true });
     await page.close();
   });
 
@@ -254,10 +295,10 @@ describe('dashboard page', () => {
   });
 
   it('after a close (4008 too slow) reconnects by itself with from=<last resume token> and keeps the rows', async () => {
-    // Frames with resume tokens, from a scripted socket standing in for the gateway's WebSocket.
+    // Batch frames with resume tokens, from a scripted socket standing in for the gateway's WebSocket.
     const topic = randomTopic('dash-resume');
     const socketUrls: string[] = [];
-    const record = (offset: number, token: string) => JSON.stringify({ topic, partition: 0, offset, timestamp: Date.now(), key: 'k', value: { seq: offset }, token });
+    const record = (offset: number, token: string) => JSON.stringify({ event: 'batch', topic, records: [{ partition: 0, offset, timestamp: Date.now(), key: 'k', value: { seq: offset } }], token });
     const { page, log } = await openPage(`${gateway().url}/#topic=${topic}`, (p) => p.routeWebSocket(/\/ws\/topics\//, (ws) => {
       socketUrls.push(ws.url());
       ws.send(JSON.stringify({ event: 'subscribed', topic }));
@@ -272,7 +313,7 @@ describe('dashboard page', () => {
     }));
     const rows = await until('the record after the reconnect', () => tableRows(page), (r) => r.some((x) => x.seq === '2'));
     expect(rows.map((r) => r.offset)).toEqual(['2', '1', '0']);
-    expect(socketUrls).toEqual([`${gateway().wsUrl}/ws/topics/${topic}`, `${gateway().wsUrl}/ws/topics/${topic}?from=tok-1`]);
+    expect(socketUrls).toEqual([`${gateway().wsUrl}/ws/topics/${topic}?frames=batch&snapshot=1h`, `${gateway().wsUrl}/ws/topics/${topic}?frames=batch&from=tok-1`]);
     // An error frame is shown as status text; the socket stays in use.
     expect(await waitForStatus(page, 'error')).toBe('gateway error INVALID_PARAMETER: <b>bad</b> subscribe');
     expect(log.consoleErrors).toEqual([]);
@@ -315,7 +356,7 @@ describe('dashboard page with API keys and ingress worker threads', () => {
 
     await watch(page, topic, key);
     await waitForStatus(page, 'live');
-    expect(log.urls).toContain(`${sluice.wsUrl}/ws/topics/${topic}?api_key=${key}`);
+    expect(log.urls).toContain(`${sluice.wsUrl}/ws/topics/${topic}?frames=batch&api_key=${key}&snapshot=1h`);
     expect((await post('{"seq":1}')).status).toBe(200);
     await until('the first record', () => tableRows(page), (r) => r.some((x) => x.seq === '1'));
 

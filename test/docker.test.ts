@@ -19,6 +19,19 @@ it('compose.yaml validates and has three KRaft brokers, a 6-partition RF-3 min-I
   expect(config).toMatch(/KAFKA_BOOTSTRAP_SERVERS: kafka-1:9092,kafka-2:9092,kafka-3:9092/);
 });
 
+it('compose.yaml runs two gateways behind nginx (official image), which balances by Idempotency-Key and passes WebSockets', () => {
+  const r = spawnSync('docker-compose', ['-f', join(ROOT, 'docker', 'compose.yaml'), 'config'], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  for (const service of ['sluice-1:', 'sluice-2:', 'load-balancer:']) expect(r.stdout).toContain(service);
+  expect(r.stdout).toMatch(/image: nginx:1\.27-alpine/);
+  expect(r.stdout.match(/KAFKA_BOOTSTRAP_SERVERS: kafka-1:9092,kafka-2:9092,kafka-3:9092/g)).toHaveLength(2);
+  const nginx = readFileSync(join(ROOT, 'docker', 'nginx.conf'), 'utf8');
+  expect(nginx).toMatch(/server sluice-1:8080;\s+server sluice-2:8080;/);
+  expect(nginx).toMatch(/hash \$sluice_balance_key consistent;/);
+  expect(nginx).toMatch(/proxy_set_header Upgrade \$http_upgrade;/);
+  expect(nginx).toMatch(/proxy_buffering off;/);
+});
+
 it('the Dockerfile builds the native client from source in a build stage and runs as a non-root user', () => {
   const dockerfile = readFileSync(join(ROOT, 'docker', 'Dockerfile'), 'utf8');
   expect(dockerfile.match(/^FROM /gm)).toHaveLength(2);
@@ -27,4 +40,5 @@ it('the Dockerfile builds the native client from source in a build stage and run
   expect(dockerfile).toMatch(/COPY native-config/);
   // GET / serves the dashboard from these files: the runtime image needs them beside dist/.
   expect(dockerfile).toMatch(/COPY src\/dashboard \.\/src\/dashboard/);
+  expect(dockerfile).toMatch(/COPY src\/api\/docs-page \.\/src\/api\/docs-page/);
 });

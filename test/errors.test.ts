@@ -7,6 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { postJson, randomTopic, startSluice, type SluiceProcess } from './helpers/sluice-process.js';
 import { readTopic, readTopicOnce } from './helpers/kafka-read.js';
+import { ERRORS, type ErrorCode } from '../src/errors.js';
 
 const kafka = inject('kafkaBootstrap');
 let sluice: SluiceProcess;
@@ -22,11 +23,14 @@ afterAll(async () => {
   await Promise.all([sluice?.stop(), small?.stop()]);
 });
 
-function expectError(res: { status: number; json: any }, status: number, code: string) {
+/** The documented status and code, a message, `retriable` and `Retry-After` as the error registry says. */
+function expectError(res: { status: number; json: any; headers?: Headers }, status: number, code: ErrorCode) {
   expect(res.status).toBe(status);
   expect(res.json?.error?.code).toBe(code);
   expect(typeof res.json.error.message).toBe('string');
   expect(res.json.error.message.length).toBeGreaterThan(5);
+  expect(res.json.error.retriable).toBe(ERRORS[code].retriable);
+  if (res.headers) expect(res.headers.has('retry-after'), 'Retry-After').toBe(ERRORS[code].retryAfter);
 }
 
 /** Posts one valid record first so the topic exists, then checks a bad request added nothing. */
@@ -225,6 +229,7 @@ describe('503 OVERLOADED', () => {
       const res = await postJson(`${tight.url}/topics/${topic}`, big);
       expectError(res, 503, 'OVERLOADED');
       expect(res.headers.get('retry-after')).toBe('1');
+      expect(res.json.error.limit).toBe('SLUICE_MAX_READING_BYTES');
       expect((await postJson(`${tight.url}/topics/${topic}`, '{"small":true}')).status).toBe(200);
       expect((await readTopic(kafka, topic, 1)).map((r) => r.value)).toEqual(['{"small":true}']);
     } finally {

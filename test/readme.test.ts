@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { ERRORS } from '../src/errors.js';
+import { ERRORS, renderErrorTable } from '../src/errors.js';
 import { renderSettingsTable } from '../src/config/settings-table.js';
 import { ROOT } from './helpers/sluice-process.js';
 
@@ -19,7 +19,8 @@ it('the quick start is exactly two commands: start, then test, and CI runs the t
   expect(readFileSync(join(ROOT, '.ci', 'run'), 'utf8')).toMatch(/^npm test$/m);
 });
 
-it('documents every error code', () => {
+it('documents every error code, in the table generated from the registry (run `npm run docs:config` after changing it)', () => {
+  expect(readme).toContain(renderErrorTable());
   for (const [code, spec] of Object.entries(ERRORS)) expect(readme).toContain(`| \`${code}\` | ${spec.status} |`);
 });
 

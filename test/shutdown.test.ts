@@ -1,6 +1,8 @@
 /**
  * Graceful shutdown: SIGTERM under load stops accepting, answers what it accepted, flushes the producer,
- * closes WebSockets with 1001 and exits 0 — and every record it accepted is in Kafka.
+ * closes WebSockets with 1001 and exits 0 — and every record it accepted is in Kafka. With ingress worker
+ * threads, every thread ends and none is taken for lost (test/ingress-worker-loss.test.ts covers threads
+ * that do die).
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,4 +56,17 @@ it('every record accepted (202 fire-and-forget or 200 durable) before SIGTERM is
   const records = await readTopic(kafka, topic, accepted, 10_000);
   expect(records.length).toBe(accepted);
   expect(sluice.output()).toMatch(/"undelivered":0/);
+});
+
+it('with ingress worker threads, SIGTERM ends every thread, exits 0 and reports no thread as lost', async () => {
+  const topic = randomTopic('threads');
+  const sluice = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_INGRESS_THREADS: '2' });
+  const socket = await connect(`${sluice.wsUrl}/ws/topics/${topic}`);
+  const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => postJson(`${sluice.url}/topics/${topic}`, JSON.stringify({ i }))));
+  expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+  expect(await sluice.stop('SIGTERM')).toBe(0);
+  expect((await socket.closed).code).toBe(1001);
+  expect(sluice.output()).toMatch(/shutdown complete/);
+  expect(sluice.output()).not.toMatch(/ingress worker thread lost|did not report drained/);
+  expect(await readTopic(kafka, topic, 8)).toHaveLength(8);
 });

@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { runSluiceExpectingExit, startSluice } from './helpers/sluice-process.js';
+import { spawnSync } from 'node:child_process';
+import { ROOT, runSluiceExpectingExit, sluiceEnv, startSluice } from './helpers/sluice-process.js';
 
 const kafka = inject('kafkaBootstrap');
 
@@ -20,6 +21,22 @@ describe('configuration errors stop start-up and name the setting', () => {
     const { code, output } = await runSluiceExpectingExit(env as Record<string, string>);
     expect(code).toBe(2);
     expect(output).toMatch(message);
+    expect(output).not.toMatch(/^\s+at /m); // one clean message, no stack trace
+  });
+
+  it('the set-up step of npm start (fetch-jars) ignores the settings, and the broker commands refuse bad ones cleanly', () => {
+    const run = (command: string) => spawnSync(process.execPath, [join(ROOT, 'dist', 'embedded-broker', 'cli.js'), command], {
+      cwd: ROOT, env: sluiceEnv({ SLUICE_PROT: '8080' }), encoding: 'utf8',
+    });
+    const fetch = run('fetch-jars');
+    expect(fetch.status, fetch.stderr).toBe(0);
+    expect(fetch.stderr).not.toMatch(/StartupError|^\s+at /m);
+    for (const command of ['start', 'stop']) {
+      const r = run(command);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/^sluice: invalid configuration:\n {2}- SLUICE_PROT is not a Sluice setting/);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+    }
   });
 
   it('a librdkafka property librdkafka rejects names the properties file', async () => {

@@ -8,12 +8,18 @@
 //   3. records POSTed at `rate`/s for the duration (gateway CPU sampled), then the fast clients drain;
 //   4. the slow clients (stopped reading after subscribing) read again to learn whether the server closed
 //      them and with which code; every fast client's frames are checked against the acknowledged offsets.
+//
+// Peer rows (`fanout.peer`: 'sluice' or 'centrifugo') measure the fan-out server alone: the records are
+// POSTed to a Sluice gateway of their own (ingest), and the subscribers connect to a second process — a
+// Sluice gateway (per-record or `frames=batch` frames) or Centrifugo (bench/fanout/centrifugo-peer.mjs) —
+// whose CPU is the row's. Every record carries the `centrifugo-channels` header, whichever server reads it.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { startServer, stopServer, sampler, procTree } from '../processes.mjs';
 import { postSteadily, stampedRecord } from './steady-poster.mjs';
+import { CENTRIFUGO_CHANNEL, CENTRIFUGO_HEADERS, startCentrifugo } from './centrifugo-peer.mjs';
 
 const SWARM = fileURLToPath(new URL('./subscriber-swarm.mjs', import.meta.url));
 const BUCKETS_PER_MS = 10; // as in subscriber-swarm.mjs
@@ -75,22 +81,58 @@ async function sentinel(url) {
   return { ws, next, frames };
 }
 
-async function smokeCheck(port, topic) {
+/**
+ * A record posted to the ingest gateway (`port`) must reach a sentinel subscribed on the fan-out server
+ * (`fanout`: { port, kind: 'sluice' | 'centrifugo', frames }) with the partition and offset the POST answered
+ * (Sluice) and the value intact. The topic is created first (Centrifugo's consumer starts on it after that).
+ */
+async function smokeCheck(port, topic, fanout, createTopic = true) {
   const url = `http://127.0.0.1:${port}/topics/${topic}`;
+  const headers = { 'content-type': 'application/json', ...CENTRIFUGO_HEADERS };
   // Creates the topic; the sentinel subscribes after, so this record is not for it.
-  const first = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"smoke":"create"}' });
-  if (first.status !== 200) throw new Error(`fanout smoke check: POST got ${first.status} ${await first.text()}`);
-  const s = await sentinel(`ws://127.0.0.1:${port}/ws/topics/${topic}`);
-  const hello = JSON.parse(await s.next(1));
-  if (hello.event !== 'subscribed' || hello.topic !== topic) throw new Error(`fanout smoke check: first frame ${JSON.stringify(hello)}`);
+  if (createTopic) {
+    const first = await fetch(url, { method: 'POST', headers, body: '{"smoke":"create"}' });
+    if (first.status !== 200) throw new Error(`fanout smoke check: POST got ${first.status} ${await first.text()}`);
+  }
+  const centrifugo = fanout.kind === 'centrifugo';
+  const batch = fanout.frames === 'batch';
+  const s = await sentinel(centrifugo ? `ws://127.0.0.1:${fanout.port}/connection/websocket` : `ws://127.0.0.1:${fanout.port}/ws/topics/${topic}${batch ? '?frames=batch' : ''}`);
+  if (centrifugo) {
+    s.ws.send(`{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":"${CENTRIFUGO_CHANNEL}"}}`);
+    const deadline = Date.now() + 15_000;
+    while (!s.frames.join('\n').includes('{"id":2,"subscribe":')) {
+      if (Date.now() > deadline) throw new Error(`fanout smoke check: centrifugo did not answer the subscribe: ${s.frames.join(' | ')}`);
+      await sleep(50);
+    }
+  } else {
+    const hello = JSON.parse(await s.next(1));
+    if (hello.event !== 'subscribed' || hello.topic !== topic) throw new Error(`fanout smoke check: first frame ${JSON.stringify(hello)}`);
+  }
+  const seen = s.frames.length;
   const body = stampedRecord(-1);
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-  const answer = await res.json();
-  if (res.status !== 200 || answer.count !== 1) throw new Error(`fanout smoke check: POST got ${res.status} ${JSON.stringify(answer)}`);
-  const frame = JSON.parse(await s.next(2));
-  const { partition, offsets } = answer.partitions[0];
-  if (frame.topic !== topic || frame.partition !== partition || frame.offset !== offsets[0] || JSON.stringify(frame.value) !== JSON.stringify(JSON.parse(body))) {
-    throw new Error(`fanout smoke check: frame ${JSON.stringify(frame)} does not match POST answer ${JSON.stringify(answer)} of ${body}`);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    // Centrifugo's consumer joins its group a moment after it starts: post again until one arrives.
+    const res = await fetch(url, { method: 'POST', headers, body });
+    const answer = await res.json();
+    if (res.status !== 200 || answer.count !== 1) throw new Error(`fanout smoke check: POST got ${res.status} ${JSON.stringify(answer)}`);
+    if (centrifugo) {
+      const pushes = () => s.frames.slice(seen).join('\n').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)).filter((r) => r.push);
+      const mine = () => pushes().find((r) => r.push.channel === CENTRIFUGO_CHANNEL && JSON.stringify(r.push.pub?.data) === JSON.stringify(JSON.parse(body)));
+      const waitUntil = Date.now() + 2000;
+      while (!mine() && Date.now() < waitUntil) await sleep(20);
+      if (mine()) break;
+      if (Date.now() > deadline) throw new Error(`fanout smoke check: no centrifugo push carried ${body} within 30 s: ${s.frames.slice(seen, seen + 3).join(' | ')}`);
+      continue;
+    }
+    const text = await s.next(seen + 1);
+    const parsed = JSON.parse(text);
+    const frame = batch ? { ...parsed.records?.[0], topic: parsed.topic } : parsed;
+    const { partition, offsets } = answer.partitions[0];
+    if ((batch && parsed.event !== 'batch') || frame.topic !== topic || frame.partition !== partition || frame.offset !== offsets[0] || JSON.stringify(frame.value) !== JSON.stringify(JSON.parse(body))) {
+      throw new Error(`fanout smoke check: frame ${text} does not match POST answer ${JSON.stringify(answer)} of ${body}`);
+    }
+    break;
   }
   return s;
 }
@@ -164,16 +206,33 @@ function percentile(hist, total, p) {
  * Runs one scenario. `f` = { subscribers, rate (records/s), slowPct, durationS }; `server` = the gateway's
  * process spec for startServer. Resolves with the scenario's fields for latest.json.
  */
-export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap, topic, durationS, warmupS = 0, log = () => {} }) {
+export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap, topic, durationS, warmupS = 0, log = () => {}, centrifugoBin, brokerPid }) {
   const slowTotal = Math.round((f.subscribers * (f.slowPct ?? 1)) / 100);
+  const peer = f.peer; // undefined: one gateway takes the POSTs and serves the subscribers
   // Every subscriber's socket, plus Kafka connections, files and the poster's sockets.
   const server = startServer({ ...spec, cmd: withOpenFiles(spec.cmd, f.subscribers + 1000) }, bootstrap);
+  let fanoutServer; // peer rows: the measured process (a second Sluice, or Centrifugo)
   const swarms = [];
   let sentinelSocket;
   try {
     const port = await server.port;
-    const pid = server.child.pid;
-    sentinelSocket = await smokeCheck(port, topic);
+    let fanoutPort = port;
+    let pid = server.child.pid;
+    if (peer === 'centrifugo') {
+      // The topic first: Centrifugo's consumer is configured with it.
+      const created = await fetch(`http://127.0.0.1:${port}/topics/${topic}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"smoke":"create"}' });
+      if (created.status !== 200) throw new Error(`fanout: creating ${topic} got ${created.status}`);
+      fanoutServer = await startCentrifugo({ bin: centrifugoBin, bootstrap, topic, cmdWrap: (cmd) => withOpenFiles(cmd, f.subscribers + 1000) });
+      fanoutPort = fanoutServer.port;
+      pid = fanoutServer.child.pid;
+    } else if (peer === 'sluice') {
+      const s = startServer({ ...spec, env: { ...spec.env, ...(f.fanoutEnv ?? {}) }, cmd: withOpenFiles(spec.cmd, f.subscribers + 1000) }, bootstrap);
+      fanoutServer = { ...s, stop: () => stopServer(s) };
+      fanoutPort = await s.port;
+      pid = s.child.pid;
+    }
+    const fanoutKind = { port: fanoutPort, kind: peer === 'centrifugo' ? 'centrifugo' : 'sluice', frames: f.frames ?? 'record' };
+    sentinelSocket = await smokeCheck(port, topic, fanoutKind, peer !== 'centrifugo');
     await sleep(1000);
     const rssBefore = await rssKB(pid);
 
@@ -185,7 +244,8 @@ export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap
     const connected = await Promise.all(swarms.map((sw, i) => {
       const count = share(i);
       const slowCount = Math.floor(slowTotal / procs) + (i < slowTotal % procs ? 1 : 0);
-      return sw.ask({ cmd: 'connect', host: '127.0.0.1', port, path: `/ws/topics/${topic}`, count, slowCount, concurrency: 128 }, 'connected', 60_000 + f.subscribers * 20);
+      const path = peer === 'centrifugo' ? fanoutServer.path : `/ws/topics/${topic}${f.frames === 'batch' ? '?frames=batch' : ''}`;
+      return sw.ask({ cmd: 'connect', host: '127.0.0.1', port: fanoutPort, path, protocol: peer === 'centrifugo' ? 'centrifugo' : 'sluice', channel: CENTRIFUGO_CHANNEL, count, slowCount, concurrency: 128 }, 'connected', 60_000 + f.subscribers * 20);
     }));
     const connectSeconds = (Date.now() - connectStart) / 1000;
     const subscribed = connected.reduce((a, c) => a + c.subscribed, 0);
@@ -195,7 +255,9 @@ export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap
     const rssIdle = await rssKB(pid);
     const rssPerConnKB = subscribed > 0 ? (rssIdle - rssBefore) / subscribed : 0;
 
-    // Drain: until every fast client has `expected` record frames, or nothing moves for 5 s.
+    // Drain: until every fast client has `expected` record frames, or nothing moves for 15 s (on a machine
+    // loaded by others, a starved subscriber process can make no progress for several seconds: 5 s once cut
+    // a run 20 s behind short and counted its last records as lost).
     const drain = async (expected) => {
       let lastProgress = Date.now();
       let lastFrames = -1;
@@ -206,15 +268,15 @@ export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap
         if (frames !== lastFrames) {
           lastFrames = frames;
           lastProgress = Date.now();
-        } else if (Date.now() - lastProgress > 5000) return;
+        } else if (Date.now() - lastProgress > 15_000) return;
         await sleep(250);
       }
     };
-    const post = (seconds) => postSteadily({ port, topic, rate: f.rate, durationS: seconds, recordBytes: f.recordBytes ?? 0 });
+    const post = (seconds, firstSeq = 0) => postSteadily({ port, topic, rate: f.rate, durationS: seconds, recordBytes: f.recordBytes ?? 0, headers: peer ? CENTRIFUGO_HEADERS : {}, firstSeq });
 
     // Warm-up at the same rate, unmeasured (a fresh gateway's JIT; a broker that has not served yet),
     // though its records are checked for loss like the others.
-    let warm = { acked: 0, acknowledged: {} };
+    let warm = { acked: 0, sent: 0, acknowledged: {}, acknowledgedSeqs: [] };
     if (warmupS > 0) {
       warm = await post(warmupS);
       await drain(warm.acked);
@@ -224,14 +286,24 @@ export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap
     // Steady load.
     const stopGateway = sampler(pid);
     const stopSwarms = swarms.map((sw) => sampler(sw.child.pid));
-    const posted = await post(durationS);
+    const stopIngest = peer ? sampler(server.child.pid) : null;
+    // Where the rest of the machine goes: the broker and this process (the poster).
+    const stopBroker = brokerPid ? sampler(brokerPid) : null;
+    const posterStart = process.cpuUsage(); // this process alone (a sampler would add its children: every server and swarm)
+    const posterAt = Date.now();
+    const posted = await post(durationS, warm.sent);
     await drain(warm.acked + posted.acked);
     const gateway = stopGateway();
+    const ingest = stopIngest?.();
+    const brokerUse = stopBroker?.();
+    const posterCpu = process.cpuUsage(posterStart);
+    const posterUse = { cpuPct: ((posterCpu.user + posterCpu.system) / 1e6 / ((Date.now() - posterAt) / 1000)) * 100 };
     const clients = stopSwarms.map((stop) => stop());
 
     // Slow clients read again: were they closed, and how?
     await Promise.all(swarms.map((sw) => sw.ask({ cmd: 'resumeSlow', quietMs: 2000 }, 'slowDone', 120_000)));
-    const reports = await Promise.all(swarms.map((sw) => sw.ask({ cmd: 'report', acked: mergeAcknowledged(warm.acknowledged, posted.acknowledged) }, 'report', 120_000)));
+    const ackedSeqs = mergeAcknowledged({ 0: warm.acknowledgedSeqs }, { 0: posted.acknowledgedSeqs })[0];
+    const reports = await Promise.all(swarms.map((sw) => sw.ask({ cmd: 'report', acked: mergeAcknowledged(warm.acknowledged, posted.acknowledged), ackedSeqs }, 'report', 120_000)));
 
     const merge = (k) => {
       const m = new Map();
@@ -256,7 +328,9 @@ export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap
     }
     const lastFrameAt = Math.max(...reports.map((r) => r.lastFrameAt));
     const deliverySeconds = Math.max(0.001, (lastFrameAt - posted.startedAt) / 1000);
+    const wsMessages = sum('fastMessages');
     return {
+      ...(peer ? { peerGroup: f.peerGroup, server: peer, frames: peer === 'centrifugo' ? 'centrifugo' : (f.frames ?? 'record') } : {}),
       subscribers: f.subscribers,
       ingressThreads: Number(spec.env.SLUICE_INGRESS_THREADS ?? 0),
       subscribed,
@@ -295,6 +369,17 @@ export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap
       rssIdleMB: rssIdle / 1024,
       rssPerConnKB,
       cpuPct: gateway.cpuPct,
+      cpuSeconds: gateway.cpuSeconds,
+      // Run-queue delay: % of the window the process's threads were runnable but waited for a core.
+      waitPct: gateway.waitPct,
+      clientWaitPct: clients.reduce((a, c) => a + c.waitPct, 0),
+      // Server CPU seconds per million records delivered to fast subscribers (the measured window).
+      cpuSecondsPerMillion: fastFrames ? gateway.cpuSeconds / (fastFrames / 1e6) : 0,
+      wsMessages,
+      recordsPerMessage: wsMessages ? fastFrames / wsMessages : 0,
+      ...(ingest ? { ingestCpuPct: ingest.cpuPct } : {}),
+      ...(brokerUse ? { brokerCpuPct: brokerUse.cpuPct } : {}),
+      posterCpuPct: posterUse.cpuPct,
       rssMB: gateway.rssMB,
       clientCpuPct: clients.reduce((a, c) => a + c.cpuPct, 0),
       swarmProcesses: procs,
@@ -302,6 +387,7 @@ export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap
   } finally {
     for (const sw of swarms) await sw.stop();
     sentinelSocket?.ws.terminate();
+    if (fanoutServer) await fanoutServer.stop();
     await stopServer(server);
   }
 }

@@ -17,9 +17,9 @@ export function stampedRecord(seq, bytes = 0) {
 }
 
 /** POSTs one record and resolves with the status and parsed answer (never rejects). */
-function postOne(agent, port, path, body) {
+function postOne(agent, port, path, body, headers) {
   return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c) => { text += c; });
@@ -46,10 +46,11 @@ function postOne(agent, port, path, body) {
  * used in turn (FIFO), so none sits idle long enough for the gateway's keep-alive timeout to close it
  * just as a request goes out (that race shows up as ECONNRESET).
  */
-export async function postSteadily({ port, topic, rate, durationS, recordBytes = 0, connections = Math.min(256, Math.max(8, Math.ceil(rate / 4))) }) {
+export async function postSteadily({ port, topic, rate, durationS, recordBytes = 0, headers = {}, firstSeq = 0, connections = Math.min(256, Math.max(8, Math.ceil(rate / 4))) }) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections, scheduling: 'fifo' });
   const path = `/topics/${encodeURIComponent(topic)}`;
   const offsets = new Map(); // partition → acknowledged offsets
+  const seqs = []; // acknowledged seqs (Centrifugo's pushes carry no offset: its clients are checked by seq)
   const failures = {};
   let sent = 0;
   let acked = 0;
@@ -60,13 +61,15 @@ export async function postSteadily({ port, topic, rate, durationS, recordBytes =
     const tick = () => {
       const due = Math.min(total, Math.floor(((now() - startedAt) / 1000) * rate) + 1);
       while (sent < due) {
-        const p = postOne(agent, port, path, stampedRecord(sent++, recordBytes)).then((r) => {
+        const seq = firstSeq + sent++;
+        const p = postOne(agent, port, path, stampedRecord(seq, recordBytes), headers).then((r) => {
           inflight.delete(p);
           const part = r.status === 200 ? r.json?.partitions?.[0] : undefined;
           if (part && r.json.count === 1) {
             const list = offsets.get(part.partition) ?? [];
             list.push(part.offsets[0]);
             offsets.set(part.partition, list);
+            seqs.push(seq);
             acked++;
           } else {
             const k = r.status === 0 ? r.text : String(r.status);
@@ -93,5 +96,11 @@ export async function postSteadily({ port, topic, rate, durationS, recordBytes =
     }
     runs[partition] = r;
   }
-  return { startedAt, lastSentAt, sent, acked, failures, acknowledged: runs };
+  seqs.sort((a, b) => a - b);
+  const seqRuns = [];
+  for (const q of seqs) {
+    if (seqRuns.length && q === seqRuns[seqRuns.length - 1][1] + 1) seqRuns[seqRuns.length - 1][1] = q;
+    else seqRuns.push([q, q]);
+  }
+  return { startedAt, lastSentAt, sent, acked, failures, acknowledged: runs, acknowledgedSeqs: seqRuns };
 }

@@ -5,9 +5,16 @@
 // is checked for ("partition":, "offset": and the payload's "sentAt":) found with Buffer#indexOf,
 // never a JSON.parse per frame. Clients send nothing but pongs (masked, as RFC 6455 requires).
 //
-// Per fast client: every record frame's offset extends a per-partition run [first..last]; a jump starts a
+// Per fast client: every record's offset extends a per-partition run [first..last]; a jump starts a
 // new run (a gap), an offset at or below the last one is a duplicate (or out of order). The parent sends
 // the offsets the posters got acknowledged and each client's runs are compared with them.
+//
+// Three framings, one count of records and one of WebSocket messages: Sluice per-record frames (one
+// record per message), Sluice batch frames (`{"event":"batch",…,"records":[…]}`: every `"partition":` in
+// the message starts a record), and Centrifugo's JSON protocol (`protocol: 'centrifugo'`: connect and
+// subscribe commands after the handshake; a message holds newline-separated replies, each push's
+// `pub.data` is the record's value as posted; `{}` is a ping, answered with `{}`). Centrifugo pushes
+// carry no Kafka offset, so its clients are checked by the record's `seq` against the acknowledged seqs.
 // Slow clients stop reading right after their subscribed frame; later they read again to learn whether
 // the server closed them, and with which close code.
 import { connect } from 'node:net';
@@ -19,6 +26,10 @@ const OFFSET = Buffer.from('"offset":');
 const SENT_AT = Buffer.from('"sentAt":');
 const TIMESTAMP = Buffer.from('"timestamp":');
 const EVENT_SUBSCRIBED = Buffer.from('"event":"subscribed"');
+const SEQ = Buffer.from('"seq":');
+const CF_SUBSCRIBED = Buffer.from('{"id":2,"subscribe":');
+const CF_ERROR = Buffer.from('"error":');
+const CF_PING = Buffer.from('{}');
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 // Latency histogram: 0.1 ms buckets up to 30 s; anything later lands in the last bucket.
 const BUCKETS_PER_MS = 10;
@@ -56,6 +67,7 @@ class Client {
     this.closedByUs = false;
     this.lastDataAt = 0;
     this.error = '';
+    this.seen = null; // Centrifugo: a byte per seq received (Uint8Array, grown as needed)
   }
 }
 
@@ -64,6 +76,7 @@ let cfg;
 let firstFrameAt = 0;
 let lastFrameAt = 0;
 let fastFrames = 0;
+let fastMessages = 0;
 let fastBytes = 0;
 let badFrames = 0;
 
@@ -105,64 +118,136 @@ function readDecimal(buf, i) {
   return n;
 }
 
-function onFrame(c, buf, off, end, at) {
-  const opcode = buf[off] & 0x0f;
-  const p = payloadStart(buf, off);
-  if (opcode === 1) {
-    if (c.state === AWAIT_SUBSCRIBED) {
+/** A client text frame (masked with a zero mask, as a pong is) carrying `text`. */
+function clientText(text) {
+  const payload = Buffer.from(text);
+  const n = payload.length;
+  const head = n < 126 ? Buffer.from([0x81, 0x80 | n, 0, 0, 0, 0]) : Buffer.from([0x81, 0x80 | 126, n >> 8, n & 0xff, 0, 0, 0, 0]);
+  return Buffer.concat([head, payload]);
+}
+
+function latency(at, buf, si, ti) {
+  const ms = at - readDecimal(buf, si + SENT_AT.length);
+  if (ms < 0) negativeLatencies++;
+  const b = ms <= 0 ? 0 : Math.floor(ms * BUCKETS_PER_MS);
+  hist[b < HIST_SIZE ? b : HIST_SIZE - 1]++;
+  if (ms > maxLatencyMs) maxLatencyMs = ms;
+  if (ti > 0 && ti < si) {
+    const kms = at - readInt(buf, ti + TIMESTAMP.length);
+    const kb = kms <= 0 ? 0 : Math.floor(kms * BUCKETS_PER_MS);
+    kafkaHist[kb < HIST_SIZE ? kb : HIST_SIZE - 1]++;
+  }
+}
+
+/** One Sluice record whose `"partition":` is at `pi`, up to `end` (the next record or the message end). */
+function onRecord(c, buf, pi, end, at) {
+  const partition = readInt(buf, pi + PARTITION.length);
+  const oi = buf.indexOf(OFFSET, pi);
+  const offset = readInt(buf, oi + OFFSET.length);
+  const ti = buf.indexOf(TIMESTAMP, oi);
+  const si = buf.indexOf(SENT_AT, ti > 0 ? ti : oi);
+  c.frames++;
+  const last = c.last[partition];
+  if (last === undefined) {
+    c.last[partition] = offset;
+    c.runs[partition] = [offset, offset];
+  } else if (offset === last + 1) {
+    c.last[partition] = offset;
+    const r = c.runs[partition];
+    r[r.length - 1] = offset;
+  } else if (offset > last + 1) {
+    c.last[partition] = offset;
+    c.runs[partition].push(offset, offset);
+  } else {
+    c.dups++;
+  }
+  if (c.slow) return;
+  fastFrames++;
+  if (si > 0 && si < end) latency(at, buf, si, ti < end ? ti : -1);
+  else badFrames++;
+}
+
+/** One Centrifugo publication whose value's `"seq":` is at `qi` (seq ≥ 0; the smoke record's -1 is skipped). */
+function onPublication(c, buf, qi, end, at) {
+  if (buf[qi + SEQ.length] === 45) return; // '-'
+  const seq = readInt(buf, qi + SEQ.length);
+  if (!c.seen || c.seen.length <= seq) {
+    const grown = new Uint8Array(Math.max(1024, (seq + 1) * 2));
+    if (c.seen) grown.set(c.seen);
+    c.seen = grown;
+  }
+  if (c.seen[seq]) c.dups++;
+  else c.seen[seq] = 1;
+  c.frames++;
+  if (c.slow) return;
+  fastFrames++;
+  const si = buf.indexOf(SENT_AT, qi);
+  if (si > 0 && si < end) latency(at, buf, si, -1);
+  else badFrames++;
+}
+
+function onText(c, buf, p, end, at) {
+  if (c.state === AWAIT_SUBSCRIBED) {
+    if (cfg.protocol === 'centrifugo') {
+      const e = buf.indexOf(CF_SUBSCRIBED, p);
+      if (e < 0 || e >= end) {
+        const err = buf.indexOf(CF_ERROR, p);
+        if (err >= 0 && err < end) {
+          c.error = buf.toString('utf8', p, Math.min(end, p + 300));
+          badFrames++;
+        }
+        return; // the connect reply; the subscribe reply follows (often in the same message)
+      }
+    } else {
       const e = buf.indexOf(EVENT_SUBSCRIBED, p);
       if (e < 0 || e >= end) {
         badFrames++;
         return;
       }
-      c.state = SUBSCRIBED;
-      subscribedCount++;
-      if (c.slow) c.sock.pause(); // stops reading: the kernel buffers fill, then the gateway's
-      checkConnected();
-      return;
     }
-    const pi = buf.indexOf(PARTITION, p);
-    if (pi < 0 || pi >= end) {
-      badFrames++;
-      return;
-    }
-    const partition = readInt(buf, pi + PARTITION.length);
-    const oi = buf.indexOf(OFFSET, pi);
-    const offset = readInt(buf, oi + OFFSET.length);
-    const ti = buf.indexOf(TIMESTAMP, oi);
-    const si = buf.indexOf(SENT_AT, ti > 0 ? ti : oi);
-    c.frames++;
-    const last = c.last[partition];
-    if (last === undefined) {
-      c.last[partition] = offset;
-      c.runs[partition] = [offset, offset];
-    } else if (offset === last + 1) {
-      c.last[partition] = offset;
-      const r = c.runs[partition];
-      r[r.length - 1] = offset;
-    } else if (offset > last + 1) {
-      c.last[partition] = offset;
-      c.runs[partition].push(offset, offset);
-    } else {
-      c.dups++;
-    }
-    if (c.slow) return;
-    fastFrames++;
+    c.state = SUBSCRIBED;
+    subscribedCount++;
+    if (c.slow) c.sock.pause(); // stops reading: the kernel buffers fill, then the gateway's
+    checkConnected();
+    return;
+  }
+  if (!c.slow) {
+    fastMessages++;
     fastBytes += end - p;
     if (firstFrameAt === 0) firstFrameAt = at;
     lastFrameAt = at;
-    if (si > 0 && si < end) {
-      const ms = at - readDecimal(buf, si + SENT_AT.length);
-      if (ms < 0) negativeLatencies++;
-      const b = ms <= 0 ? 0 : Math.floor(ms * BUCKETS_PER_MS);
-      hist[b < HIST_SIZE ? b : HIST_SIZE - 1]++;
-      if (ms > maxLatencyMs) maxLatencyMs = ms;
-      if (ti > 0 && ti < si) {
-        const kms = at - readInt(buf, ti + TIMESTAMP.length);
-        const kb = kms <= 0 ? 0 : Math.floor(kms * BUCKETS_PER_MS);
-        kafkaHist[kb < HIST_SIZE ? kb : HIST_SIZE - 1]++;
-      }
-    } else badFrames++;
+  }
+  if (cfg.protocol === 'centrifugo') {
+    // Newline-separated replies; `{}` alone is the server's ping.
+    let found = false;
+    for (let qi = buf.indexOf(SEQ, p); qi >= 0 && qi < end; qi = buf.indexOf(SEQ, qi + SEQ.length)) {
+      found = true;
+      const next = buf.indexOf(SEQ, qi + SEQ.length);
+      onPublication(c, buf, qi, next >= 0 && next < end ? next : end, at);
+    }
+    const ping = buf.indexOf(CF_PING, p);
+    if (ping >= 0 && ping < end && (ping === p || buf[ping - 1] === 10) && (ping + 2 === end || buf[ping + 2] === 10)) c.sock.write(clientText('{}'));
+    else if (!found) badFrames++;
+    return;
+  }
+  let pi = buf.indexOf(PARTITION, p);
+  if (pi < 0 || pi >= end) {
+    badFrames++;
+    return;
+  }
+  while (pi >= 0 && pi < end) {
+    const next = buf.indexOf(PARTITION, pi + PARTITION.length);
+    const recordEnd = next >= 0 && next < end ? next : end;
+    onRecord(c, buf, pi, recordEnd, at);
+    pi = recordEnd < end ? next : -1;
+  }
+}
+
+function onFrame(c, buf, off, end, at) {
+  const opcode = buf[off] & 0x0f;
+  const p = payloadStart(buf, off);
+  if (opcode === 1) {
+    onText(c, buf, p, end, at);
   } else if (opcode === 9) {
     // Ping: answer with a pong carrying the same payload (client frames must be masked; a zero mask is valid).
     const payload = buf.subarray(p, end);
@@ -206,6 +291,7 @@ function onData(c, chunk) {
     c.state = AWAIT_SUBSCRIBED;
     off = end + 4 - (c.header.length - chunk.length); // latin1: one character per byte
     c.header = '';
+    if (cfg.protocol === 'centrifugo') c.sock.write(clientText(`{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":${JSON.stringify(cfg.channel)}}}`));
     connecting--;
     openNext();
   }
@@ -327,7 +413,21 @@ function compare(c, acked) {
   return { lost, unexpected };
 }
 
-function report(acked) {
+/** Centrifugo clients: seqs in `ackedSeqs` (sorted disjoint [lo, hi] runs) the client never got, and seqs it got that were never acknowledged. */
+function compareSeq(c, ackedSeqs) {
+  let lost = 0;
+  let both = 0;
+  let got = 0;
+  const seen = c.seen ?? new Uint8Array(0);
+  for (let i = 0; i < seen.length; i++) got += seen[i];
+  for (const [lo, hi] of ackedSeqs) for (let s = lo; s <= hi; s++) {
+    if (s < seen.length && seen[s]) both++;
+    else lost++;
+  }
+  return { lost, unexpected: got - both };
+}
+
+function report(acked, ackedSeqs) {
   const out = {
     type: 'report',
     clients: clients.length,
@@ -343,6 +443,7 @@ function report(acked) {
     slowCloseReasons: [],
     slowFramesBeforeClose: 0,
     fastFrames,
+    fastMessages,
     fastBytes,
     badFrames,
     firstFrameAt,
@@ -364,7 +465,7 @@ function report(acked) {
       continue;
     }
     out.fastClients++;
-    const { lost, unexpected } = compare(c, acked);
+    const { lost, unexpected } = cfg.protocol === 'centrifugo' ? compareSeq(c, ackedSeqs ?? []) : compare(c, acked);
     out.lost += lost;
     out.unexpected += unexpected;
     out.duplicated += c.dups;
@@ -420,6 +521,7 @@ process.on('message', (msg) => {
       maxLatencyMs = 0;
       negativeLatencies = 0;
       fastFrames = 0;
+      fastMessages = 0;
       fastBytes = 0;
       firstFrameAt = 0;
       lastFrameAt = 0;
@@ -429,7 +531,7 @@ process.on('message', (msg) => {
       resumeSlow(msg.quietMs);
       break;
     case 'report':
-      report(msg.acked);
+      report(msg.acked, msg.ackedSeqs);
       break;
     case 'exit':
       for (const c of clients) {

@@ -74,7 +74,7 @@ export class ConsumerPool {
     let feed = this.feeds.get(topic);
     if (!feed) {
       if (this.feeds.size >= this.opts.maxTopics) {
-        throw new SluiceError('OVERLOADED', `${this.feeds.size} topics are followed live (SLUICE_MAX_LIVE_TOPICS); retry later`);
+        throw new SluiceError('OVERLOADED', `${this.feeds.size} topics are followed live (SLUICE_MAX_LIVE_TOPICS); retry later`, { limit: 'SLUICE_MAX_LIVE_TOPICS' });
       }
       feed = this.start(topic, partitions);
     }

@@ -8,14 +8,15 @@ const log = pino({ level: 'silent' });
 
 /** A member whose deliveries the test answers: `answer(true)` hands the oldest one to its socket, `answer(false)` says it is gone. */
 function member() {
-  const waiting: { frames: string[]; resolve: (handed: boolean) => void }[] = [];
+  const waiting: { fields: string[]; resolve: (handed: boolean) => void }[] = [];
   const got: number[] = [];
   const m: GroupMember & { waiting: typeof waiting; got: number[]; answer(handed: boolean): Promise<void> } = {
     waiting, got,
-    deliver: (frames) => new Promise((resolve) => waiting.push({ frames, resolve })),
+    deliver: (fields) => new Promise((resolve) => waiting.push({ fields, resolve })),
     answer: async (handed) => {
       const d = waiting.shift()!;
-      if (handed) for (const f of d.frames) got.push((JSON.parse(f) as { value: { n: number } }).value.n);
+      // A member is handed record fields (see frame-encoder.ts), which it frames in its own style.
+      if (handed) for (const f of d.fields) got.push((JSON.parse(`{${f}}`) as { value: { n: number } }).value.n);
       d.resolve(handed);
       await settle();
     },

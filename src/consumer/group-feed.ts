@@ -13,13 +13,13 @@
  */
 import type { Logger } from 'pino';
 import type { FanoutReader, Message, PartitionOffset, ReaderFactory } from './kafka-reader.js';
-import { encodeEnvelope } from '../subscription/frame-encoder.js';
+import { encodeFields } from '../subscription/frame-encoder.js';
 import { SluiceError } from '../errors.js';
 import { once } from './consumer-pool.js';
 
 export interface GroupMember {
-  /** Sends frames to the member; resolves with true once handed to its socket, false if it is gone. */
-  deliver(frames: string[]): Promise<boolean>;
+  /** Sends records (their fields, see frame-encoder.ts) to the member, framed in its style; resolves with true once handed to its socket, false if it is gone. */
+  deliver(fields: string[]): Promise<boolean>;
 }
 
 interface Batch {
@@ -34,7 +34,7 @@ export class GroupFeed {
   private turn = 0;
   private readonly inFlight: Batch[] = [];
   /** Shares whose member left when no other member was there to take them: the next member to join gets them. */
-  private readonly orphans: { batch: Batch; frames: string[] }[] = [];
+  private readonly orphans: { batch: Batch; fields: string[] }[] = [];
   private roomWaiter: (() => void) | undefined;
   private memberWaiter: (() => void) | undefined;
   private stopped = false;
@@ -53,8 +53,8 @@ export class GroupFeed {
   add(member: GroupMember): void {
     if (this.stopped) return;
     this.members.push(member);
-    for (const { batch, frames } of this.orphans.splice(0)) {
-      this.hand(batch, member, frames);
+    for (const { batch, fields } of this.orphans.splice(0)) {
+      this.hand(batch, member, fields);
       this.settle(batch); // the orphaned share's count, now carried by the new hand-over
     }
     this.memberWaiter?.();
@@ -78,7 +78,6 @@ export class GroupFeed {
     if (records.length === 0 || this.stopped) return;
     while (this.members.length === 0 && !this.stopped) await new Promise<void>((r) => (this.memberWaiter = r));
     if (this.stopped) return;
-    const topicJson = JSON.stringify(this.topic);
     const batch: Batch = { next: new Map(), outstanding: 0 };
     // Deal the records round-robin; each member gets its share as one delivery.
     const shares = new Map<GroupMember, string[]>();
@@ -87,25 +86,25 @@ export class GroupFeed {
       const member = this.members[this.turn++ % this.members.length];
       let share = shares.get(member);
       if (!share) shares.set(member, (share = []));
-      share.push(encodeEnvelope(m, topicJson));
+      share.push(encodeFields(m));
     }
     this.inFlight.push(batch);
-    for (const [member, frames] of shares) this.hand(batch, member, frames);
+    for (const [member, fields] of shares) this.hand(batch, member, fields);
     while (this.inFlight.length >= MAX_BATCHES_IN_FLIGHT && !this.stopped) await new Promise<void>((r) => (this.roomWaiter = r));
   }
 
-  private hand(batch: Batch, member: GroupMember, frames: string[]): void {
+  private hand(batch: Batch, member: GroupMember, fields: string[]): void {
     batch.outstanding++;
-    void member.deliver(frames).then((handed) => {
+    void member.deliver(fields).then((handed) => {
       if (handed) return this.settle(batch);
       if (this.stopped) return; // not committed: the group's next consumer reads these again
       const other = this.members.find((m) => m !== member);
       if (!other) {
         this.log.info({ topic: this.topic }, 'group member left with records not handed; they wait for the next member');
-        this.orphans.push({ batch, frames });
+        this.orphans.push({ batch, fields });
         return;
       }
-      this.hand(batch, other, frames);
+      this.hand(batch, other, fields);
       this.settle(batch);
     });
   }
@@ -165,7 +164,7 @@ export class GroupPool {
     let pooled = this.groups.get(key);
     if (!pooled) {
       if (this.groups.size >= this.opts.maxGroups) {
-        throw new SluiceError('OVERLOADED', `${this.groups.size} consumer groups have members here (SLUICE_MAX_GROUPS); retry later`);
+        throw new SluiceError('OVERLOADED', `${this.groups.size} consumer groups have members here (SLUICE_MAX_GROUPS); retry later`, { limit: 'SLUICE_MAX_GROUPS' });
       }
       const reader = this.newReader({
         role: 'group', topic, clientId: `sluice-group-${group}`, groupId: `${this.opts.groupIdPrefix}${group}`,

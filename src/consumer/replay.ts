@@ -10,6 +10,19 @@
  *      there on reaches it by publish. Main-thread code is not interrupted between 3 and 4, and messages to a
  *      thread keep their order, so no live batch falls between the last buffered frame and the join.
  * A start past J (a token from a gateway whose feed was ahead) drops the buffered frames before the start.
+ * Records (history and buffered live ones) travel as fields and are framed at delivery in the subscriber's
+ * style (`deliver`: per record, or one batch frame per delivery with `frames=batch`); snapshot frames, the
+ * snapshot-end marker and view frames are built here or by the view and go as they are (`deliverFrames`),
+ * one message each in either style: they are not records, and combining them would change main's frames.
+ *
+ * Two live views use the same hand-over with other output (one owner, one release: nothing else changes):
+ *   - snapshot (`snapshot` set): [start, J) is reduced to the latest record per key (SnapshotTable) instead
+ *     of being sent; at J the table goes out as `"snapshot":true` frames (no tokens: they are not in offset
+ *     order), then one `{"event":"snapshot-end",…,"token"}` frame whose token is the position after the
+ *     snapshot, then the buffered live frames as above. Every record of the span is in the snapshot (as its
+ *     key's latest) or in the live stream, never both.
+ *   - view (`view` set): the matched records of [start, J), then the buffered live records, go through the
+ *     view's computation (a window aggregator), whose frames are sent; the buffer holds records, not frames.
  *
  * `cancel()` may come at any await of `run()` (connect, watermarks, offsets for a time, a read or a delivery
  * in flight, the wait for live frames): `run()` then settles promptly and its reader is stopped in every case.
@@ -19,7 +32,8 @@ import { SluiceError } from '../errors.js';
 import type { FanoutReader, Message } from './kafka-reader.js';
 import { PositionVector, encodeResumeToken } from '../subscription/resume-token.js';
 import type { RecordFilter } from '../subscription/record-filter.js';
-import { encodeEnvelope, keyText, readValue } from '../subscription/frame-encoder.js';
+import { encodeFields, keyText, readValue, type ValueText } from '../subscription/frame-encoder.js';
+import type { SnapshotTable } from './snapshot-table.js';
 import type { StartFrom } from '../subscription/protocol.js';
 
 const REPLAY_BATCH_MAX = 500;
@@ -32,10 +46,18 @@ export interface ReplayDeps {
   maxBufferBytes: number;
   timeoutMs: number;
   newReader: (batchMax: number) => FanoutReader;
-  /** Sends frames to the subscriber; resolves when its thread acknowledges them (false: the socket is gone). */
-  deliver: (frames: string[], tokens: string[]) => Promise<boolean>;
+  /** Sends records (fields, with the token after each) to the subscriber, framed in its style; resolves when its thread acknowledges them (false: the socket is gone). */
+  deliver: (fields: string[], tokens: string[]) => Promise<boolean>;
+  /** Sends frames already built (snapshot frames and marker, view frames) as they are, one message each; resolves like `deliver`. */
+  deliverFrames: (frames: string[], tokens: string[] | null) => Promise<boolean>;
   /** Synchronously: take the live position as join point, start buffering live frames here, send `subscribed` with the start token. */
-  begin: (startToken: string) => number[];
+  begin: (startToken: string, start: number[]) => number[];
+  /** Snapshot mode: the table the history is reduced into. */
+  snapshot?: SnapshotTable | null;
+  /** View mode: matched records (values parsed) in, frames out; throws when the view passes a bound. */
+  view?: ((records: Message[], values: unknown[]) => string[]) | null;
+  /** View mode: the record values must be parsed. */
+  viewNeedsValue?: boolean;
   /** The live feed's current position (for a start past the join point). */
   livePosition: () => readonly number[];
   /** Synchronously join the live channel; called with the buffer empty. */
@@ -44,7 +66,9 @@ export interface ReplayDeps {
 }
 
 export class Replay {
-  private readonly buffered: { frames: string[]; tokens: string[]; partitions: number[]; offsets: number[] }[] = [];
+  private readonly buffered: { fields: string[]; tokens: string[]; partitions: number[]; offsets: number[] }[] = [];
+  /** View mode: live records (and their parsed values) of the channel published while the replay runs. */
+  private readonly bufferedRecords: { records: Message[]; values: unknown[] }[] = [];
   private bufferedBytes = 0;
   private wake: (() => void) | undefined;
   /** Ends the history read early: set while `readHistory` waits on the reader's batches. */
@@ -55,13 +79,28 @@ export class Replay {
 
   constructor(private readonly d: ReplayDeps) {}
 
-  /** Live frames of the channel published while the replay runs. Throws a slow-subscriber error when over the bound. */
-  buffer(frames: string[], tokens: string[], partitions: number[], offsets: number[]): void {
-    this.buffered.push({ frames, tokens, partitions, offsets });
-    for (const f of frames) this.bufferedBytes += f.length;
+  /**
+   * Live records of the channel published while the replay runs, kept as fields (not frames): a start past
+   * the join point drops some of them, and a batch-style subscriber gets what is left framed anew.
+   * Throws a slow-subscriber error when over the bound.
+   */
+  buffer(fields: string[], tokens: string[], partitions: number[], offsets: number[]): void {
+    this.buffered.push({ fields, tokens, partitions, offsets });
+    for (const f of fields) this.bufferedBytes += f.length;
     if (this.bufferedBytes > this.d.maxBufferBytes) {
       this.cancel();
       throw new SluiceError('TOO_SLOW', `the replay fell more than ${this.d.maxBufferBytes} bytes behind the live stream; resume from the last token`);
+    }
+    this.wake?.();
+  }
+
+  /** View mode: the channel's matched live records, buffered like frames (and bounded the same way). */
+  bufferRecords(records: Message[], values: unknown[]): void {
+    this.bufferedRecords.push({ records, values });
+    for (const m of records) this.bufferedBytes += (m.value?.length ?? 0) + 64;
+    if (this.bufferedBytes > this.d.maxBufferBytes) {
+      this.cancel();
+      throw new SluiceError('TOO_SLOW', `the view's history fell more than ${this.d.maxBufferBytes} bytes behind the live stream; subscribe again`);
     }
     this.wake?.();
   }
@@ -86,8 +125,9 @@ export class Replay {
       if (this.cancelled) return;
       this.start = await this.startOffsets(reader, marks);
       if (this.cancelled) return;
-      const join = this.d.begin(encodeResumeToken(this.start));
+      const join = this.d.begin(encodeResumeToken(this.start), this.start.slice());
       await this.readHistory(reader, join);
+      if (this.d.snapshot && !this.cancelled) await this.sendSnapshot(this.d.snapshot, join);
     } catch (err) {
       if (this.cancelled) return; // the client left; a failure it caused (a stopped reader) is nobody's news
       throw err;
@@ -113,7 +153,9 @@ export class Replay {
     const open = new Set<number>();
     for (let p = 0; p < this.d.partitions; p++) if (this.start[p] < join[p]) open.add(p);
     if (open.size === 0) return;
-    const topicJson = JSON.stringify(this.d.topic);
+    const { snapshot, view } = this.d;
+    const parse = !!this.d.filter?.needsValue || !!snapshot || (!!view && !!this.d.viewNeedsValue);
+    let failure: unknown;
     await new Promise<void>((resolve) => {
       this.endHistory = resolve;
       const finish = (p: number) => {
@@ -121,50 +163,104 @@ export class Replay {
         reader.pause([p]);
       };
       reader.startAssigned([...open].map((p) => ({ partition: p, offset: this.start[p] })), async (records: Message[]) => {
-        if (this.cancelled) return resolve();
-        const frames: string[] = [];
+        if (this.cancelled || failure !== undefined) return resolve();
+        let frames: string[] = [];
+        const fields: string[] = [];
         const tokens: string[] = [];
-        for (const m of records) {
-          const p = m.partition;
-          if (!open.has(p)) continue;
-          if (m.offset >= join[p]) {
-            finish(p);
-            continue;
+        const viewRecords: Message[] = [];
+        const viewValues: unknown[] = [];
+        try {
+          for (const m of records) {
+            const p = m.partition;
+            if (!open.has(p)) continue;
+            if (m.offset >= join[p]) {
+              finish(p);
+              continue;
+            }
+            // Snapshot and view frames carry no token: skip building one per record.
+            const token = snapshot || view ? '' : position.advance(p, m.offset);
+            const value: ValueText | undefined = parse ? readValue(m.value) : undefined;
+            if (this.d.filter && !this.d.filter.matches(keyText(m.key), value?.parsed)) continue;
+            if (snapshot) snapshot.put(m, value!);
+            else if (view) {
+              viewRecords.push(m);
+              viewValues.push(value?.parsed);
+            } else {
+              fields.push(encodeFields(m, value));
+              tokens.push(token);
+            }
+            if (m.offset + 1 >= join[p]) finish(p);
           }
-          const token = position.advance(p, m.offset);
-          const value = this.d.filter?.needsValue ? readValue(m.value) : undefined;
-          if (this.d.filter && !this.d.filter.matches(keyText(m.key), value?.parsed)) continue;
-          frames.push(encodeEnvelope(m, topicJson, token, value));
-          tokens.push(token);
-          if (m.offset + 1 >= join[p]) finish(p);
+          if (view && viewRecords.length > 0) frames = view(viewRecords, viewValues);
+        } catch (err) {
+          // A bound of the snapshot or view: the subscription fails with it (a throw here would only be logged by the reader).
+          failure = err;
+          return resolve();
         }
         if (records.length === 0) {
           // Nothing left below the join point but gaps (compaction, transaction markers): the reader's position says so.
           for (const [p, next] of reader.positions([...open])) if (next >= join[p]) finish(p);
         }
-        if (frames.length > 0 && !(await this.d.deliver(frames, tokens))) this.cancelled = true;
+        if (frames.length > 0 && !(await this.d.deliverFrames(frames, null))) this.cancelled = true;
+        if (fields.length > 0 && !this.cancelled && !(await this.d.deliver(fields, tokens))) this.cancelled = true;
         if (this.cancelled || open.size === 0) resolve();
       });
     });
     this.endHistory = undefined;
+    if (failure !== undefined) throw failure;
+  }
+
+  /** The snapshot's frames, in acknowledged batches, then its end marker with the position after it. */
+  private async sendSnapshot(table: SnapshotTable, join: number[]): Promise<void> {
+    const keys = table.keys;
+    const frames = table.take();
+    for (let i = 0; i < frames.length; i += REPLAY_BATCH_MAX) {
+      if (this.cancelled) return;
+      if (!(await this.d.deliverFrames(frames.slice(i, i + REPLAY_BATCH_MAX), null))) {
+        this.cancelled = true;
+        return;
+      }
+    }
+    if (this.cancelled) return;
+    const token = encodeResumeToken(join.map((j, p) => Math.max(j, this.start[p])));
+    const marker = `{"event":"snapshot-end","topic":${JSON.stringify(this.d.topic)},"keys":${keys},"token":"${token}"}`;
+    if (!(await this.d.deliverFrames([marker], [token]))) this.cancelled = true;
   }
 
   private async drainBuffer(): Promise<void> {
     for (;;) {
       if (this.cancelled) return;
+      if (this.d.view) {
+        const batch = this.bufferedRecords.splice(0);
+        this.bufferedBytes = 0;
+        const records: Message[] = [];
+        const values: unknown[] = [];
+        for (const b of batch) {
+          for (let i = 0; i < b.records.length; i++) {
+            if (b.records[i].offset < this.start[b.records[i].partition]) continue; // before the start (a token past the join point)
+            records.push(b.records[i]);
+            values.push(b.values[i]);
+          }
+        }
+        if (records.length > 0) {
+          const frames = this.d.view(records, values);
+          if (frames.length > 0 && !(await this.d.deliverFrames(frames, null))) return;
+          continue;
+        }
+      }
       const batch = this.buffered.splice(0);
       this.bufferedBytes = 0;
-      const frames: string[] = [];
+      const fields: string[] = [];
       const tokens: string[] = [];
       for (const b of batch) {
-        for (let i = 0; i < b.frames.length; i++) {
+        for (let i = 0; i < b.fields.length; i++) {
           if (b.offsets[i] < this.start[b.partitions[i]]) continue; // the client has it already (start past the join point)
-          frames.push(b.frames[i]);
+          fields.push(b.fields[i]);
           tokens.push(b.tokens[i]);
         }
       }
-      if (frames.length > 0) {
-        if (!(await this.d.deliver(frames, tokens))) return;
+      if (fields.length > 0) {
+        if (!(await this.d.deliver(fields, tokens))) return;
         continue;
       }
       const live = this.d.livePosition();

@@ -6,29 +6,42 @@
  *
  * Each live batch of a topic is serialised once — one frame and one resume token per record — and each
  * channel's selection is published once to each hub holding members of that channel (uWS pub/sub then
- * copies bytes to sockets). Kafka connections: one live feed per topic with subscribers (at most
- * SLUICE_MAX_LIVE_TOPICS), one per replay in progress (at most SLUICE_MAX_REPLAYS), one per (topic, group)
- * with members here (at most SLUICE_MAX_GROUPS), plus the producer.
+ * copies bytes to sockets); a batch-style channel's selection goes as one frame. Kafka connections: one live feed per topic with subscribers (at most
+ * SLUICE_MAX_LIVE_TOPICS), one per replay in progress (at most SLUICE_MAX_REPLAYS; a `snapshot=` is one),
+ * one per (topic, group) with members here (at most SLUICE_MAX_GROUPS), plus the producer.
+ *
+ * Live views: a windowed view (`window=…`) is part of its channel's identity, so subscribers of equal views
+ * (same filter, same view text) share one WindowAggregator per topic, fed from the same serialised batch;
+ * its frames are published like any channel's. A view with history (`from=`) has a channel of its own.
+ * A view's window and alert frames are one message each in either frame style (`frames=batch` does not
+ * combine them), so a view channel's name leaves the style out: record and batch subscribers share it.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { SluiceError } from '../errors.js';
 import type { FanoutGate, HubPort, SubscribeRequest, SubscriptionState, Transport } from '../subscription/protocol.js';
-import { encodeEnvelope, keyText, readValue } from '../subscription/frame-encoder.js';
-import { parseRecordFilter } from '../subscription/record-filter.js';
+import { batchFrame, encodeEnvelope, encodeFields, keyText, readValue, recordFrame } from '../subscription/frame-encoder.js';
+import { parseRecordFilter, type RecordFilter } from '../subscription/record-filter.js';
+import { fieldAt, parseViewSpec } from '../subscription/view-spec.js';
 import { PositionVector } from '../subscription/resume-token.js';
 import type { LibrdkafkaStats } from '../ops/metrics.js';
 import { ConsumerPool } from './consumer-pool.js';
 import { GroupPool } from './group-feed.js';
 import type { Message, ReaderFactory } from './kafka-reader.js';
 import { Subscription, type Channel, type HubRef, type SubscriptionHost, type TopicState } from './subscription.js';
+import { SnapshotTable } from './snapshot-table.js';
+import { ViewLimitError, WindowAggregator } from './window-aggregator.js';
 
 /** How the registry learns a topic's partition count (the producer's TopicRegistry, or a fake in tests). */
 export interface TopicLookup {
   ensure(topic: string): { partitions: number } | Promise<{ partitions: number }>;
 }
 
-export type RegistryConfig = Pick<Config, 'metadataTimeoutMs' | 'maxLiveTopics' | 'fanoutLingerMs' | 'maxReplays' | 'replayBufferBytes' | 'maxGroups' | 'groupIdPrefix'>;
+export type RegistryConfig = Pick<Config, 'metadataTimeoutMs' | 'maxLiveTopics' | 'fanoutLingerMs' | 'maxReplays' | 'replayBufferBytes' | 'maxGroups' | 'groupIdPrefix'>
+  & Partial<Pick<Config, 'snapshotMaxKeys' | 'snapshotMaxBytes' | 'viewMaxGroups' | 'viewMaxOpenWindows' | 'maxViewsPerTopic' | 'keyField'>>;
+
+/** Live-view settings where a (test) configuration leaves them out: the schema's defaults. */
+const VIEW_DEFAULTS = { snapshotMaxKeys: 100_000, snapshotMaxBytes: 64 * 1024 * 1024, viewMaxGroups: 10_000, viewMaxOpenWindows: 1000, maxViewsPerTopic: 100, keyField: '' };
 
 export interface RegistryDeps {
   topics: TopicLookup;
@@ -59,6 +72,8 @@ export class SubscriptionRegistry implements SubscriptionHost {
   private readonly replayRuns = new Set<Promise<void>>();
   private nextAck = 1;
   private replaySlots = 0;
+  private lateRecords = 0;
+  private readonly views: typeof VIEW_DEFAULTS;
   private closing = false;
   readonly pool: ConsumerPool;
   readonly groups: GroupPool;
@@ -71,6 +86,7 @@ export class SubscriptionRegistry implements SubscriptionHost {
     this.log = log;
     this.timeoutMs = config.metadataTimeoutMs;
     this.replayBufferBytes = config.replayBufferBytes;
+    this.views = { ...VIEW_DEFAULTS, ...Object.fromEntries(Object.entries(config).filter(([k, v]) => k in VIEW_DEFAULTS && v !== undefined)) };
     this.pool = new ConsumerPool(deps.newReader, {
       started: (topic, next) => this.topicStates.set(topic, { position: new PositionVector(next), channels: new Map() }),
       batch: (topic, records) => this.onLiveBatch(topic, records),
@@ -110,6 +126,20 @@ export class SubscriptionRegistry implements SubscriptionHost {
   /** Deliveries sent and not yet acknowledged by a hub. */
   get pendingAcks(): number {
     return this.acks.size;
+  }
+
+  /** Records that arrived after every window they belong to had closed (beyond grace), since the last call. */
+  takeLateRecords(): number {
+    const n = this.lateRecords;
+    this.lateRecords = 0;
+    return n;
+  }
+
+  /** Windowed views being computed, over every topic (a gauge: 0 with no client connected). */
+  get viewCount(): number {
+    let n = 0;
+    for (const state of this.topicStates.values()) for (const ch of state.channels.values()) if (ch.view) n++;
+    return n;
   }
 
   /** Channels over every followed topic. */
@@ -155,7 +185,7 @@ export class SubscriptionRegistry implements SubscriptionHost {
   takeReplaySlot(): void {
     const max = this.deps.config.maxReplays;
     if (this.replaySlots >= max) {
-      throw new SluiceError('OVERLOADED', `${this.replaySlots} replays are in progress (SLUICE_MAX_REPLAYS=${max}); subscribe from latest, or retry later`);
+      throw new SluiceError('OVERLOADED', `${this.replaySlots} replays are in progress (SLUICE_MAX_REPLAYS=${max}); subscribe from latest, or retry later`, { limit: 'SLUICE_MAX_REPLAYS' });
     }
     this.replaySlots++;
   }
@@ -172,11 +202,55 @@ export class SubscriptionRegistry implements SubscriptionHost {
     return this.topicStates.get(topic);
   }
 
-  channelFor(req: SubscribeRequest, state: TopicState): Channel {
+  newSnapshotTable(topic: string): SnapshotTable {
+    return new SnapshotTable(JSON.stringify(topic), { maxKeys: this.views.snapshotMaxKeys, maxBytes: this.views.snapshotMaxBytes, keyField: this.views.keyField });
+  }
+
+  feedView(channel: Channel, records: Message[], values: unknown[]): string[] {
+    const engine = channel.view!.engine;
+    for (let i = 0; i < records.length; i++) engine.add(records[i].timestamp ?? 0, this.recordKey(records[i], values[i]), values[i]);
+    const frames = engine.flush();
+    this.lateRecords += engine.takeLate();
+    return frames;
+  }
+
+  admitView(req: SubscribeRequest): void {
+    const state = this.topicStates.get(req.topic);
+    if (!state || !req.view) return;
+    const name = this.channelName(req, parseRecordFilter(req.key, req.where), parseViewSpec(req.view).canonical, null);
+    if (req.from.kind === 'latest' && !req.snapshotMs && state.channels.has(name)) return; // joins an existing computation
+    this.checkViewRoom(req.topic, state);
+  }
+
+  private checkViewRoom(topic: string, state: TopicState): void {
+    let views = 0;
+    for (const ch of state.channels.values()) if (ch.view) views++;
+    const max = this.views.maxViewsPerTopic;
+    if (views >= max) {
+      throw new SluiceError('OVERLOADED', `${views} windowed views are computed on ${topic} (SLUICE_MAX_VIEWS_PER_TOPIC=${max}); use the parameters of an existing view, or retry later`, { limit: 'SLUICE_MAX_VIEWS_PER_TOPIC' });
+    }
+  }
+
+  private channelName(req: SubscribeRequest, filter: RecordFilter | null, viewCanonical: string | null, owner: Subscription | null): string {
+    if (req.style === 'value') return `v:${req.topic}`;
+    if (viewCanonical !== null) return `w:${req.topic}\n${filter?.canonical ?? ''}\n${viewCanonical}${owner ? `\n#${owner.id}` : ''}`;
+    // (topic, style, filter): every member of a channel gets the same bytes.
+    return `${req.style === 'batch' ? 'b' : 'r'}:${req.topic}${filter ? `\n${filter.canonical}` : ''}`;
+  }
+
+  channelFor(req: SubscribeRequest, state: TopicState, owner: Subscription | null): Channel {
     const filter = parseRecordFilter(req.key, req.where);
-    const name = req.style === 'value' ? `v:${req.topic}` : `r:${req.topic}${filter ? `\n${filter.canonical}` : ''}`;
+    const spec = req.view ? parseViewSpec(req.view) : null;
+    const name = this.channelName(req, filter, spec?.canonical ?? null, owner);
     let channel = state.channels.get(name);
-    if (!channel) state.channels.set(name, (channel = { name, style: req.style, filter, members: new Map(), replaying: new Set() }));
+    if (!channel) {
+      let view: Channel['view'] = null;
+      if (spec) {
+        this.checkViewRoom(req.topic, state);
+        view = { spec, owner, engine: new WindowAggregator(spec, req.topic, { maxGroups: this.views.viewMaxGroups, maxOpenWindows: this.views.viewMaxOpenWindows }) };
+      }
+      state.channels.set(name, (channel = { name, style: req.style, filter, view, members: new Map(), replaying: new Set() }));
+    }
     return channel;
   }
 
@@ -222,18 +296,29 @@ export class SubscriptionRegistry implements SubscriptionHost {
 
   // ---- live batches ----
 
-  /** One live batch: serialise once, select per channel, publish once per hub, buffer for replays about to join. */
+  /**
+   * One live batch: each record read and serialised once (its fields, token, and per-record frame when a
+   * per-record channel wants it), then per channel: its selection (filter), its frames (the shared
+   * per-record frames, or one batch frame built for the channel), one publish per hub holding members, and
+   * the selection buffered for the channel's replays about to join.
+   */
   private onLiveBatch(topic: string, records: Message[]): void {
     const state = this.topicStates.get(topic);
     if (!state) return;
     let envelopes = false;
+    let perRecord = false;
+    // Record fields apart from frames only when something needs them: a batch channel, or a replay's buffer.
+    let needFields = false;
     let parse = false;
     for (const ch of state.channels.values()) {
-      if (ch.style === 'envelope') envelopes = true;
-      if (ch.filter?.needsValue) parse = true;
+      if (ch.style !== 'value' && !ch.view) envelopes = true;
+      if (ch.style === 'envelope' && !ch.view) perRecord = true;
+      if (!ch.view && (ch.style === 'batch' || ch.replaying.size > 0)) needFields = true;
+      if (ch.filter?.needsValue || (ch.view && (ch.view.spec.needsValue || (ch.view.spec.by?.kind === 'key' && this.views.keyField !== '')))) parse = true;
     }
     const n = records.length;
-    const frames: string[] = envelopes ? new Array<string>(n) : [];
+    const fields: string[] = needFields ? new Array<string>(n) : [];
+    const frames: string[] = perRecord ? new Array<string>(n) : [];
     const tokens: string[] = envelopes ? new Array<string>(n) : [];
     const parsed: unknown[] = parse ? new Array<unknown>(n) : [];
     const topicJson = JSON.stringify(topic);
@@ -241,12 +326,16 @@ export class SubscriptionRegistry implements SubscriptionHost {
       const m = records[i];
       if (!envelopes) {
         state.position.set(m.partition, m.offset + 1);
+        if (parse) parsed[i] = readValue(m.value).parsed;
         continue;
       }
       const token = state.position.advance(m.partition, m.offset);
       const value = readValue(m.value);
       if (parse) parsed[i] = value.parsed;
-      frames[i] = encodeEnvelope(m, topicJson, token, value);
+      if (needFields) {
+        const f = (fields[i] = encodeFields(m, value));
+        if (perRecord) frames[i] = recordFrame(topicJson, f, token);
+      } else if (perRecord) frames[i] = encodeEnvelope(m, topicJson, token, value); // the one string per record, as before batch frames
       tokens[i] = token;
     }
     for (const ch of [...state.channels.values()]) {
@@ -256,28 +345,78 @@ export class SubscriptionRegistry implements SubscriptionHost {
         for (const hub of ch.members.keys()) hub.port.publishValues(ch.name, vals);
         continue;
       }
-      let selFrames = frames;
-      let selTokens = tokens;
+      if (ch.view) {
+        this.viewBatch(ch, records, parse ? parsed : null);
+        continue;
+      }
       let selIndex: number[] | null = null;
       if (ch.filter) {
-        selFrames = [];
-        selTokens = [];
         selIndex = [];
-        for (let i = 0; i < n; i++) {
-          if (!ch.filter.matches(keyText(records[i].key), parse ? parsed[i] : undefined)) continue;
-          selFrames.push(frames[i]);
-          selTokens.push(tokens[i]);
-          selIndex.push(i);
+        for (let i = 0; i < n; i++) if (ch.filter.matches(keyText(records[i].key), parse ? parsed[i] : undefined)) selIndex.push(i);
+        if (selIndex.length === 0) continue;
+      } else if (n === 0) continue;
+      // Fields only for a batch frame or a replay's buffer (needFields holds then).
+      const selFields = !needFields ? fields : selIndex ? selIndex.map((i) => fields[i]) : fields;
+      const selTokens = selIndex ? selIndex.map((i) => tokens[i]) : tokens;
+      if (ch.members.size > 0) {
+        if (ch.style === 'envelope') {
+          const selFrames = selIndex ? selIndex.map((i) => frames[i]) : frames;
+          for (const hub of ch.members.keys()) hub.port.publish(ch.name, selFrames, selTokens);
+        } else {
+          const last = selTokens[selTokens.length - 1];
+          const batch = [batchFrame(topicJson, selFields, last)];
+          const batchTokens = [last];
+          for (const hub of ch.members.keys()) hub.port.publish(ch.name, batch, batchTokens);
         }
-        if (selFrames.length === 0) continue;
       }
-      for (const hub of ch.members.keys()) hub.port.publish(ch.name, selFrames, selTokens);
       if (ch.replaying.size > 0) {
-        const partitions = selFrames.map((_, j) => records[selIndex ? selIndex[j] : j].partition);
-        const offsets = selFrames.map((_, j) => records[selIndex ? selIndex[j] : j].offset);
+        const partitions = selIndex ? selIndex.map((i) => records[i].partition) : records.map((m) => m.partition);
+        const offsets = selIndex ? selIndex.map((i) => records[i].offset) : records.map((m) => m.offset);
         // A replay over its buffer bound fails (and leaves the set) while the set is walked: walk a copy.
-        for (const s of [...ch.replaying]) s.bufferLive(selFrames, selTokens, partitions, offsets);
+        for (const s of [...ch.replaying]) s.bufferLive(selFields, selTokens, partitions, offsets);
       }
     }
+  }
+
+  /** A view channel's share of a live batch: its matched records through its computation, the frames published. */
+  private viewBatch(ch: Channel, records: Message[], parsed: unknown[] | null): void {
+    let sel = records;
+    let values: unknown[] = parsed ?? new Array<unknown>(records.length);
+    if (ch.filter) {
+      sel = [];
+      values = [];
+      for (let i = 0; i < records.length; i++) {
+        if (!ch.filter.matches(keyText(records[i].key), parsed ? parsed[i] : undefined)) continue;
+        sel.push(records[i]);
+        values.push(parsed ? parsed[i] : undefined);
+      }
+    }
+    if (sel.length === 0) return;
+    if (ch.view!.owner && ch.members.size === 0) {
+      // A view with history, not joined yet: its owner computes [start, join) first and takes the records
+      // from the join point on after them (buffered while it replays); records before it begins are below
+      // the join point, so in its history.
+      for (const s of [...ch.replaying]) s.bufferLiveRecords(sel, values);
+      return;
+    }
+    let out: string[];
+    try {
+      out = this.feedView(ch, sel, values);
+    } catch (err) {
+      if (!(err instanceof ViewLimitError)) throw err;
+      // The view's state is incomplete from here on: every subscriber of it ends with the error (the channel goes with them).
+      this.log.warn({ topic: ch.name.split('\n', 1)[0].slice(2), err: err.message }, 'windowed view passed a bound');
+      for (const s of [...this.subs.values()]) if (s.currentChannel === ch) s.fail(err, false);
+      return;
+    }
+    if (out.length > 0) for (const hub of ch.members.keys()) hub.port.publish(ch.name, out, null);
+  }
+
+  /** The record key, or (no key) its SLUICE_KEY_FIELD value, as ingest keys records. */
+  private recordKey(m: Message, value: unknown): string | null {
+    const key = keyText(m.key);
+    if (key !== null || this.views.keyField === '') return key;
+    const f = fieldAt(value, [this.views.keyField]);
+    return typeof f === 'string' ? f : typeof f === 'number' || typeof f === 'boolean' ? String(f) : null;
   }
 }

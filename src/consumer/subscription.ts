@@ -12,19 +12,33 @@
  */
 import type { Logger } from 'pino';
 import { SluiceError, toPlainError } from '../errors.js';
-import type { HubPort, SubscribeRequest, SubscriptionState } from '../subscription/protocol.js';
-import type { PositionVector } from '../subscription/resume-token.js';
+import type { FrameStyle, HubPort, SubscribeRequest, SubscriptionState } from '../subscription/protocol.js';
+import { frameRecords } from '../subscription/frame-encoder.js';
+import { encodeResumeToken, type PositionVector } from '../subscription/resume-token.js';
 import type { RecordFilter } from '../subscription/record-filter.js';
+import type { ViewSpec } from '../subscription/view-spec.js';
 import type { FeedLease } from './consumer-pool.js';
 import type { GroupLease, GroupMember } from './group-feed.js';
-import type { FanoutReader } from './kafka-reader.js';
+import type { FanoutReader, Message } from './kafka-reader.js';
 import { Replay } from './replay.js';
+import type { SnapshotTable } from './snapshot-table.js';
+import type { WindowAggregator } from './window-aggregator.js';
 
-/** A channel is what a set of subscribers receive identically: (topic, frame style, filter). */
+/** A windowed view's computation, part of its channel. */
+export interface ChannelView {
+  spec: ViewSpec;
+  engine: WindowAggregator;
+  /** The subscription a view with history (`from=`) belongs to alone; null: shared by every live subscriber of it. */
+  owner: Subscription | null;
+}
+
+/** A channel is what a set of subscribers receive identically: (topic, frame style, filter, view). */
 export interface Channel {
   name: string;
-  style: 'envelope' | 'value';
+  style: FrameStyle;
   filter: RecordFilter | null;
+  /** Windowed aggregates instead of records (`window=`). */
+  view: ChannelView | null;
   /** Joined subscribers per hub. */
   members: Map<HubRef, number>;
   /** Subscriptions replaying towards this channel: live frames are buffered for them. */
@@ -54,8 +68,15 @@ export interface SubscriptionHost {
   takeReplaySlot(): void;
   giveReplaySlot(): void;
   newReplayReader(topic: string, batchMax: number): FanoutReader;
+  /** The latest-per-key table of a `snapshot=`, bounded by the snapshot settings. */
+  newSnapshotTable(topic: string): SnapshotTable;
+  /** Records through a view's computation; returns the frames of the windows they closed. Throws at a view bound. */
+  feedView(channel: Channel, records: Message[], values: unknown[]): string[];
   topicState(topic: string): TopicState | undefined;
-  channelFor(req: SubscribeRequest, state: TopicState): Channel;
+  /** Throws OVERLOADED when the view would be one more than SLUICE_MAX_VIEWS_PER_TOPIC on its topic. */
+  admitView(req: SubscribeRequest): void;
+  /** `owner`: a view with history gets a channel of its own (its windows start from its own history). */
+  channelFor(req: SubscribeRequest, state: TopicState, owner: Subscription | null): Channel;
   joinChannel(s: Subscription, channel: Channel): void;
   leaveChannel(s: Subscription, channel: Channel, joined: boolean): void;
   /** Registers an ack id whose answer resolves `done`. */
@@ -78,9 +99,11 @@ export class Subscription {
   private readonly acks = new Set<number>();
   private started: boolean;
   private startWaiter: (() => void) | undefined;
+  private readonly topicJson: string;
 
   constructor(readonly id: string, readonly hub: HubRef, readonly req: SubscribeRequest, private readonly host: SubscriptionHost) {
     this.started = !req.beforeUpgrade;
+    this.topicJson = JSON.stringify(req.topic);
   }
 
   get state(): SubscriptionState | 'closed' {
@@ -89,6 +112,11 @@ export class Subscription {
 
   get closed(): boolean {
     return this.lifecycle === 'closed';
+  }
+
+  /** The channel it receives (or replays towards), once known. */
+  get currentChannel(): Channel | undefined {
+    return this.channel;
   }
 
   /** Runs the subscription up to live; never rejects (a failure is reported to the hub and closes it). */
@@ -134,16 +162,34 @@ export class Subscription {
     this.close();
   }
 
-  /** Live frames for a replaying subscription's channel; over its buffer bound it fails as too slow. */
-  bufferLive(frames: string[], tokens: string[], partitions: number[], offsets: number[]): void {
+  /** Live records (fields, tokens) of a replaying subscription's channel; over its buffer bound it fails as too slow. */
+  bufferLive(fields: string[], tokens: string[], partitions: number[], offsets: number[]): void {
     try {
-      this.replay?.buffer(frames, tokens, partitions, offsets);
+      this.replay?.buffer(fields, tokens, partitions, offsets);
     } catch (err) {
       this.fail(err, true);
     }
   }
 
-  /** Frames to this subscriber alone; resolves true once handed to its socket, false if it is gone. */
+  /** A view channel's matched live records, for a subscriber computing the view's history first. */
+  bufferLiveRecords(records: Message[], values: unknown[]): void {
+    try {
+      this.replay?.bufferRecords(records, values);
+    } catch (err) {
+      this.fail(err, true);
+    }
+  }
+
+  /**
+   * Records (fields, and tokens or null) to this subscriber alone, framed in its style (one frame per
+   * record, or one batch frame); resolves true once handed to its socket, false if it is gone.
+   */
+  deliverRecords(fields: string[], tokens: string[] | null): Promise<boolean> {
+    const { frames, tokens: frameTokens } = frameRecords(this.req.style === 'batch' ? 'batch' : 'envelope', this.topicJson, fields, tokens);
+    return this.deliver(frames, frameTokens);
+  }
+
+  /** Frames already built (snapshot, view) to this subscriber alone, as they are; resolves true once handed to its socket, false if it is gone. */
   deliver(frames: string[], tokens: string[] | null): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
     return new Promise((resolve) => {
@@ -161,32 +207,46 @@ export class Subscription {
     const { partitions } = await host.ensureTopic(req.topic);
     if (this.closed) return;
     this.feed = host.acquireFeed(req.topic, partitions);
-    const wantsHistory = req.from.kind !== 'latest';
+    const snapshotMs = req.snapshotMs ?? null;
+    const wantsHistory = req.from.kind !== 'latest' || snapshotMs !== null;
     if (wantsHistory) {
       host.takeReplaySlot();
       this.holdsReplaySlot = true;
     }
     await this.feed.ready;
-    if (this.closed || !(await this.upgraded())) return;
+    if (this.closed) return;
+    // A view over the topic's bound is refused before the upgrade (an HTTP answer); channelFor checks again.
+    if (req.view) host.admitView(req);
+    if (!(await this.upgraded())) return;
     const state = host.topicState(req.topic);
     if (!state) throw new SluiceError('SHUTTING_DOWN', 'server shutting down');
-    const channel = (this.channel = host.channelFor(req, state));
-    if (req.from.kind === 'latest') {
+    const channel = (this.channel = host.channelFor(req, state, req.view && wantsHistory ? this : null));
+    if (!wantsHistory) {
       this.lifecycle = 'live';
-      this.hub.port.subscribed(req.sub, req.style === 'envelope' ? state.position.token() : null);
+      this.hub.port.subscribed(req.sub, req.style === 'value' ? null : state.position.token());
       host.joinChannel(this, channel);
       this.joined = true;
       return;
     }
     this.lifecycle = 'replaying';
+    // A snapshot reads its span back like a replay from a time, reduced to the latest record per key.
+    const from = snapshotMs !== null ? { kind: 'time' as const, timestampMs: Math.max(0, Date.now() - snapshotMs) } : req.from;
+    if (from.kind === 'latest') throw new Error('unreachable: history without a start');
+    const view = channel.view;
     const replay = (this.replay = new Replay({
-      topic: req.topic, partitions, from: req.from, filter: channel.filter, maxBufferBytes: host.replayBufferBytes, timeoutMs: host.timeoutMs,
+      topic: req.topic, partitions, from, filter: channel.filter, maxBufferBytes: host.replayBufferBytes, timeoutMs: host.timeoutMs,
       newReader: (batchMax) => host.newReplayReader(req.topic, batchMax),
-      deliver: (frames, tokens) => this.deliver(frames, tokens),
-      begin: (startToken) => {
+      deliver: (fields, tokens) => this.deliverRecords(fields, tokens),
+      deliverFrames: (frames, tokens) => this.deliver(frames, tokens),
+      snapshot: snapshotMs !== null ? host.newSnapshotTable(req.topic) : null,
+      view: view ? (records, values) => host.feedView(channel, records, values) : null,
+      viewNeedsValue: view ? view.spec.needsValue : false,
+      begin: (startToken, start) => {
         channel.replaying.add(this);
-        this.hub.port.subscribed(req.sub, startToken);
-        return state.position.copy();
+        const join = state.position.copy();
+        // After a snapshot the client continues from the position after it, not from the span's start.
+        this.hub.port.subscribed(req.sub, snapshotMs !== null ? encodeResumeToken(join.map((j, p) => Math.max(j, start[p]))) : startToken);
+        return join;
       },
       livePosition: () => state.position.next,
       join: () => {
@@ -217,7 +277,7 @@ export class Subscription {
     this.lifecycle = 'live';
     this.hub.port.subscribed(req.sub, null);
     // Dealt to only now that its socket exists; may at once hand it records a departed member left.
-    this.member = { deliver: (frames) => this.deliver(frames, null) };
+    this.member = { deliver: (fields) => this.deliverRecords(fields, null) };
     this.group.feed.add(this.member);
   }
 

@@ -15,6 +15,11 @@
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 15000;
   const META_COLUMNS = ['time', 'partition', 'offset', 'key'];
+  // A page opens with the latest record of every key of the last hour (`snapshot=`): the map shows every
+  // vehicle's last position at once, then moves them live. Reconnects resume from the last token instead.
+  const SNAPSHOT = '1h';
+  const MAX_AGG_ROWS = 200;
+  const AGG_FIELD_RE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
   const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#db2777', '#65a30d', '#4f46e5', '#ea580c', '#0d9488', '#a16207'];
 
   const $ = (id) => document.getElementById(id);
@@ -24,6 +29,8 @@
     rateNow: $('rate-now'), total: $('total'), spark: $('sparkline'),
     plot: $('plot'), plotEmpty: $('plot-empty'), legend: $('legend'),
     table: $('records'), tableEmpty: $('table-empty'), partitions: $('partitions'),
+    aggForm: $('agg-form'), aggFn: $('agg-fn'), aggField: $('agg-field'), aggWindow: $('agg-window'),
+    aggTable: $('aggregates'), aggHead: $('agg-head'), aggEmpty: $('agg-empty'),
   };
 
   // ---- numbers exactly as posted -------------------------------------------------------------------
@@ -90,6 +97,12 @@
     series: new Map(), // name → {color, points:[[lat,lon]], updated}
     colorIndex: 0,
     plotDirty: true,
+    snapshot: true, // ask for a snapshot on the first connect (off once the gateway refused it twice)
+    refusedSnapshot: 0,
+    agg: null, // {socket, name, generation}
+    aggGeneration: 0,
+    aggRows: new Map(), // key → {value, start, end}
+    aggDirty: false,
   };
 
   // ---- URL hash: #topic=…&rows=… -----------------------------------------------------------------
@@ -127,7 +140,10 @@
     state.token = null;
     state.attempt = 0;
     state.refusedWithToken = 0;
+    state.snapshot = true;
+    state.refusedSnapshot = 0;
     resetData();
+    if (state.agg) startAggregate(); // the same aggregate, on the new topic
     el.topic.value = topic;
     document.title = 'Sluice — ' + topic;
     connect();
@@ -147,10 +163,13 @@
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     url.hash = '';
     url.search = '';
+    // One message per batch of records rather than one per record: far fewer message events at high rates.
+    url.searchParams.set('frames', 'batch');
     // Browsers cannot set headers on a WebSocket: the gateway accepts the key as ?api_key=.
     if (state.apiKey) url.searchParams.set('api_key', state.apiKey);
     // Resume exactly after the last record shown (no gap, no duplicate) once the gateway sends tokens.
     if (state.token) url.searchParams.set('from', state.token);
+    else if (state.snapshot) url.searchParams.set('snapshot', SNAPSHOT);
     return url.toString();
   }
 
@@ -202,6 +221,10 @@
           state.token = null;
           state.refusedWithToken = 0;
           why += '; resuming failed, continuing live';
+        } else if (!state.token && state.snapshot && ++state.refusedSnapshot >= 2) {
+          // e.g. every replay slot taken (SLUICE_MAX_REPLAYS): follow live without the snapshot.
+          state.snapshot = false;
+          why += '; continuing without the snapshot';
         }
       } else {
         why = 'Sluice is unreachable';
@@ -222,11 +245,22 @@
       return;
     }
     if (!isPlainObject(frame)) return;
+    if (frame.event === 'batch') {
+      // {"event":"batch","topic","records":[…],"token"}: the records in order, the token after the last.
+      if (Array.isArray(frame.records)) for (const r of frame.records) if (isPlainObject(r)) onRecord(r);
+      if (typeof frame.token === 'string') state.token = frame.token;
+      return;
+    }
     if (typeof frame.event === 'string') {
       onEvent(frame);
       return;
     }
+    // A frame per record (what the gateway sends without frames=batch).
+    onRecord(frame);
     if (typeof frame.token === 'string') state.token = frame.token;
+  }
+
+  function onRecord(frame) {
     state.total++;
     const second = Math.floor(Date.now() / 1000);
     state.buckets.set(second, (state.buckets.get(second) || 0) + 1);
@@ -247,6 +281,10 @@
     if (frame.event === 'subscribed') {
       state.attempt = 0;
       state.refusedWithToken = 0;
+      setStatus('live', 'live: ' + (typeof frame.topic === 'string' ? frame.topic : state.topic));
+    } else if (frame.event === 'snapshot-end') {
+      // The snapshot's records arrived as ordinary frames (drawn and listed); resume after it from now on.
+      if (typeof frame.token === 'string') state.token = frame.token;
       setStatus('live', 'live: ' + (typeof frame.topic === 'string' ? frame.topic : state.topic));
     } else if (frame.event === 'error') {
       const err = isPlainObject(frame.error) ? frame.error : {};
@@ -562,6 +600,97 @@
     }));
   }
 
+  // ---- aggregate per key (a second WebSocket with window=…&agg=…&by=key) -------------------------
+  function stopAggregate() {
+    state.aggGeneration++;
+    if (state.agg) {
+      try { state.agg.socket.close(1000, 'aggregate changed'); } catch { /* already closing */ }
+      state.agg = null;
+    }
+    state.aggRows.clear();
+    state.aggDirty = true;
+  }
+
+  function startAggregate() {
+    stopAggregate();
+    const fn = el.aggFn.value;
+    const field = el.aggField.value.trim();
+    if (!state.topic) return;
+    if (fn !== 'count' && !AGG_FIELD_RE.test(field)) {
+      el.aggEmpty.textContent = 'a field name: letters, digits, _ or -, dot-separated';
+      el.aggEmpty.hidden = false;
+      return;
+    }
+    const name = fn === 'count' ? 'count' : fn + '(' + field + ')';
+    const url = new URL('ws/topics/' + encodeURIComponent(state.topic), location.href);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    url.hash = '';
+    url.search = '';
+    if (state.apiKey) url.searchParams.set('api_key', state.apiKey);
+    url.searchParams.set('window', el.aggWindow.value);
+    url.searchParams.set('agg', fn === 'count' ? 'count()' : name);
+    url.searchParams.set('by', 'key');
+    const gen = state.aggGeneration;
+    let socket;
+    try {
+      socket = new WebSocket(url.toString());
+    } catch (err) {
+      el.aggEmpty.textContent = 'cannot open a WebSocket: ' + err.message;
+      return;
+    }
+    state.agg = { socket, name };
+    el.aggHead.textContent = name;
+    el.aggEmpty.textContent = 'waiting for a window to close (' + el.aggWindow.value + ' windows of Kafka record time)…';
+    el.aggEmpty.hidden = false;
+    socket.onmessage = (e) => {
+      if (gen !== state.aggGeneration) return;
+      let f;
+      try { f = JSON.parse(e.data, reviver); } catch { return; }
+      if (!isPlainObject(f)) return;
+      if (f.event === 'error') {
+        const err = isPlainObject(f.error) ? f.error : {};
+        el.aggEmpty.textContent = 'gateway error ' + display(err.code ?? '') + ': ' + display(err.message ?? '');
+        el.aggEmpty.hidden = false;
+        return;
+      }
+      if (f.event !== 'window' || !isPlainObject(f.by)) return;
+      const key = f.by.key === null || f.by.key === undefined ? '(no key)' : display(f.by.key, 200);
+      if (!state.aggRows.has(key) && state.aggRows.size >= MAX_AGG_ROWS) return;
+      state.aggRows.set(key, { value: f[name], start: numeric(f.start), end: numeric(f.end) });
+      state.aggDirty = true;
+    };
+    socket.onclose = (e) => {
+      if (gen !== state.aggGeneration) return;
+      state.agg = null;
+      if (e.code !== 1000) {
+        el.aggEmpty.textContent = 'the aggregate closed (' + e.code + (e.reason ? ': ' + e.reason : '') + '); press Show to open it again';
+        el.aggEmpty.hidden = false;
+      }
+    };
+  }
+
+  function renderAggregates() {
+    if (!state.aggDirty || state.paused) return;
+    state.aggDirty = false;
+    const time = (ms) => (typeof ms === 'number' ? new Date(ms).toISOString().slice(11, 19) : '');
+    const rows = [...state.aggRows].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, r]) => {
+      const tr = document.createElement('tr');
+      for (const text of [key, display(r.value ?? null, 200), time(r.start) + '–' + time(r.end)]) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      return tr;
+    });
+    el.aggTable.tBodies[0].replaceChildren(...rows);
+    if (rows.length > 0) el.aggEmpty.hidden = true;
+  }
+
+  el.aggForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    startAggregate();
+  });
+
   // ---- loop and controls --------------------------------------------------------------------------
   function resetData() {
     state.total = 0;
@@ -590,6 +719,7 @@
     renderTable();
     renderPlot();
     renderPartitions();
+    renderAggregates();
     if (performance.now() - lastSpark >= 1000) {
       lastSpark = performance.now();
       renderSparkline();

@@ -16,12 +16,14 @@ export class DecodePool {
     this.pool = new Piscina({ filename: new URL('./decode-task.js', import.meta.url).href, minThreads: 1, maxThreads: threads, name: 'default' });
   }
 
-  async decode(raw: Buffer, encoding: ContentEncoding, format: BodyFormat, keyField: string, maxBytes: number): Promise<DecodedRecords> {
+  /** `schema`: validate every record against the schema of `topic` in `dir` (loaded by each pool thread). */
+  async decode(raw: Buffer, encoding: ContentEncoding, format: BodyFormat, keyField: string, maxBytes: number,
+    schema: DecodeTask['schema'] = null): Promise<DecodedRecords> {
     // Transfer moves a whole ArrayBuffer: copy bodies that share theirs (Node's pool slab for small buffers).
     const body = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength
       ? new Uint8Array(raw.buffer, 0, raw.byteLength)
       : new Uint8Array(raw);
-    const task: DecodeTask = { body, encoding, format, keyField, maxBytes };
+    const task: DecodeTask = { body, encoding, format, keyField, maxBytes, schema };
     let r: DecodeTaskResult;
     try {
       r = (await this.pool.run(task, { transferList: [body.buffer as ArrayBuffer] })) as DecodeTaskResult;

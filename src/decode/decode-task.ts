@@ -6,6 +6,7 @@
 import { SluiceError } from '../errors.js';
 import { decodeBody, type ContentEncoding } from './content-encoding.js';
 import { decodeRecords, type BodyFormat } from './json-records.js';
+import type { TopicSchemas } from './schemas.js';
 
 export interface DecodeTask {
   body: Uint8Array;
@@ -13,7 +14,12 @@ export interface DecodeTask {
   format: BodyFormat;
   keyField: string;
   maxBytes: number;
+  /** Validate against the schema SLUICE_SCHEMAS_DIR (`dir`) holds for `topic`, or a Schema Registry schema. */
+  schema: { kind: 'dir'; dir: string; topic: string } | { kind: 'registry'; id: number; text: string } | null;
 }
+
+/** This pool thread's schemas, loaded on the first task that needs them (the main thread checked the folder at start-up). */
+let schemas: TopicSchemas | undefined;
 
 export type DecodeTaskResult =
   | { body: Uint8Array; starts: Int32Array; ends: Int32Array; keys: (string | null)[] | null }
@@ -22,7 +28,20 @@ export type DecodeTaskResult =
 export default async function decodeTask(task: DecodeTask): Promise<DecodeTaskResult> {
   try {
     const raw = Buffer.from(task.body.buffer, task.body.byteOffset, task.body.byteLength);
-    const decoded = decodeRecords(decodeBody(raw, task.encoding, task.maxBytes), task.format, task.keyField);
+    // A schema reads every record's value: build them only then.
+    const decoded = decodeRecords(decodeBody(raw, task.encoding, task.maxBytes), task.format, task.keyField, task.schema !== null);
+    // Ajv is imported only by pool threads that validate. Imported by every pool thread, the RSS growth of
+    // test/bad-input-soak.test.ts with SLUICE_TEST_INGRESS_THREADS=2 (a pool per ingress thread) was
+    // 48–54 MB in three runs, over its 32 MB bound; lazily, 18 MB, as before schemas.
+    const { TopicSchemas, validateRecords } = task.schema ? await import('./schemas.js') : ({} as never);
+    if (task.schema?.kind === 'dir') {
+      if (schemas?.dir !== task.schema.dir) schemas = TopicSchemas.load(task.schema.dir);
+      const validate = schemas.validatorFor(task.schema.topic);
+      if (validate) validateRecords(validate, decoded, task.format);
+    } else if (task.schema?.kind === 'registry') {
+      const { compiledRegistrySchema } = await import('./schema-registry.js');
+      validateRecords(compiledRegistrySchema(task.schema.id, task.schema.text), decoded, task.format);
+    }
     // Returned by structured clone: copying ~200 KB costs microseconds next to parsing it.
     return { body: decoded.body, starts: decoded.starts, ends: decoded.ends, keys: decoded.keys };
   } catch (err) {

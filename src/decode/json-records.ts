@@ -34,7 +34,7 @@ const isWs = (c: number) => c === SPACE || c === LF || c === CR || c === TAB;
 
 const NO_VALUES: unknown[] = [];
 
-/** `wantValues`: fill `parsed` (seed routes); values are parsed anyway when `keyField` is set. */
+/** `wantValues`: fill `parsed` (seed routes, schemas); values are parsed anyway when `keyField` is set. */
 export function decodeRecords(body: Buffer, format: BodyFormat, keyField: string, wantValues = false): DecodedRecords {
   if (!isUtf8(body)) throw new SluiceError('INVALID_UTF8', 'request body is not valid UTF-8');
   let start = 0;

@@ -9,11 +9,24 @@ import { isRunning, pidFilePath, removeBrokerRecord, runningBroker } from './pid
 import { PROJECT_ROOT } from '../project-root.js';
 import { loadConfig } from '../config/load.js';
 
-const config = loadConfig();
-const dataDir = resolve(PROJECT_ROOT, config.embeddedKafkaDir);
 const log = (msg: string) => console.error(`[kafka] ${msg}`);
 
 async function main(command: string | undefined): Promise<void> {
+  // fetch-jars runs in every set-up, before the settings are checked: it needs none of them, so a bad setting is
+  // reported once, cleanly, by the command that uses it (a top-level loadConfig() here used to end set-up in a stack trace).
+  if (command === 'fetch-jars') {
+    ensureKafkaJars(log);
+    return;
+  }
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    // Bad settings exit 2, as the gateway's start does; a refusal to start or stop a broker exits 1.
+    console.error(`sluice: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  const dataDir = resolve(PROJECT_ROOT, config.embeddedKafkaDir);
   if (command === 'start') {
     // Detached: the broker is a service that outlives this command; start() refuses if one already runs on the data folder.
     const broker = new EmbeddedBroker({ port: config.embeddedKafkaPort, dataDir, log });
@@ -31,14 +44,12 @@ async function main(command: string | undefined): Promise<void> {
     removeBrokerRecord(dataDir, broker.pid);
     const by = broker.owner ? `the embedded broker of process ${broker.owner.pid}` : 'started by "npm run kafka:start"';
     console.log(`Kafka broker (pid ${broker.pid}, ${by}) stopped`);
-  } else if (command === 'fetch-jars') {
-    ensureKafkaJars(log);
   } else {
     throw new Error('usage: cli.js start|stop|fetch-jars');
   }
 }
 
 main(process.argv[2]).then(() => process.exit(0), (err: Error) => {
-  console.error(err.message);
+  console.error(`sluice: ${err.message}`);
   process.exit(1);
 });

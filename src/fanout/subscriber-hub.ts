@@ -5,21 +5,28 @@
  * HubPort it implements, in batches (the seam: `src/subscription/protocol.ts`).
  *
  * Routes:
- *   /ws/topics/{topic}?from&key&where&group  envelope frames with resume tokens; more topics by control message
+ *   /ws/topics/{topic}?from&key&where&group&frames  envelope frames with resume tokens (`frames=batch`: one
+ *                                            frame per batch); more topics by control message
  *   /ws                                      no topic yet; `{"op":"subscribe",…}` / `{"op":"unsubscribe",…}`
  *   /sse/topics/{topic}?same                 Server-Sent Events, `id:` = resume token, `Last-Event-ID` resumes
  *   /consumer/{topic}                        seed-compatible: bare values, `{"Message":"connected"}` first
  * A subscription in the URL is opened before the upgrade (or the SSE answer), so a refusal is an HTTP
  * answer; the upgrade happens at `ready`, and a client that leaves before it is closed at the registry.
- * Live frames reach WebSockets by uWS pub/sub (one publish per frame and channel, bytes copied per socket)
- * and SSE streams by one pre-built chunk per batch and channel. A subscriber whose buffer passes the limit
- * is closed as too slow (WebSocket 4008, SSE `event: error`) and can resume from its last token.
+ * Live frames reach WebSockets by uWS pub/sub and SSE streams by one pre-built chunk per batch and channel.
+ * Writes per socket are already as few as uWS allows: `app.publish` of a message under 16 KB (uWS's cork
+ * buffer) only queues it on the topic, and uWS drains each subscriber once per event-loop turn inside a cork,
+ * so all frames of a batch — one per record, or the one batch frame — leave in one write per socket (checked
+ * with strace: as many sendto calls per socket per second in per-record as in batch framing); a larger
+ * message is written at once, also one write per socket. What per-record framing costs over batch framing
+ * is per message: uWS framing and copying each one, and the client's handling of each.
+ * A subscriber whose buffer passes the limit is closed as too slow (WebSocket 4008, SSE `event: error`) and
+ * can resume from its last token.
  */
 import type { TemplatedApp, WebSocket, HttpResponse, HttpRequest, us_socket_context_t } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { ERRORS, SluiceError, fromPlainError, toErrorResponse, type PlainError } from '../errors.js';
 import { pathParameter, sendError } from '../http/respond.js';
-import { presentedKey, type AccessControl } from '../http/access-control.js';
+import { CLOSE_TOKEN_EXPIRED, SubscribeAuth, type Credentials } from '../http/subscription-tokens.js';
 import { allowedOrigin, originForbidden } from '../http/cors.js';
 import { readControlMessage, readSubscribeOptions, type SubscribeOptions } from '../subscription/subscribe-options.js';
 import { SseStream, sseRecords } from './sse-stream.js';
@@ -32,8 +39,10 @@ interface Connection {
   transport: Transport;
   ws: WebSocket<SocketData> | null;
   sse: SseStream | null;
-  /** API key presented at connect time, checked again for each subscribe message. */
-  apiKey: string;
+  /** API key or token presented at connect time, checked again for each subscribe message. */
+  creds: Credentials;
+  /** Closes the connection when its subscription token expires. */
+  expiry?: NodeJS.Timeout;
   /** topic → subscription id */
   subs: Map<string, number>;
   /** Acks held until the socket's buffer drains (flow control of replays and group deliveries). */
@@ -55,7 +64,9 @@ interface SocketData {
   /** The subscription opened before the upgrade (0: none, a bare `/ws`). */
   initialSub: number;
   initialTopic: string;
-  style: FrameStyle;
+  initialStyle: FrameStyle;
+  /** `value` on the seed route `/consumer/{topic}`, else `envelope` (each subscription picks its frames). */
+  route: 'envelope' | 'value';
 }
 
 /** A subscription opened before its upgrade or SSE answer, waiting for `ready` (or a refusal). */
@@ -86,13 +97,13 @@ export class SubscriberHub implements HubPort {
   private opts!: HubOptions;
   private slowDrops: Record<Transport, number> = { websocket: 0, sse: 0, 'seed-websocket': 0 };
 
-  constructor(private readonly app: TemplatedApp, private readonly access: AccessControl, private readonly log: Logger) {}
+  constructor(private readonly app: TemplatedApp, private readonly auth: SubscribeAuth, private readonly log: Logger) {}
 
   /** Registers the routes; `gate` leads to the subscription registry (directly, or through the main-thread link). */
   register(gate: FanoutGate, opts: HubOptions): void {
     this.gate = gate;
     this.opts = opts;
-    const ws = (pattern: string, style: FrameStyle, withTopic: boolean) => this.app.ws<SocketData>(pattern, {
+    const ws = (pattern: string, style: 'envelope' | 'value', withTopic: boolean) => this.app.ws<SocketData>(pattern, {
       maxPayloadLength: 16 * 1024,
       // A hard stop (abrupt close) far above the soft limit, which the sweep enforces with a proper 4008
       // close frame within SWEEP_INTERVAL_MS: uWS updates a socket's buffered amount only as it drains
@@ -177,7 +188,7 @@ export class SubscriberHub implements HubPort {
     if (!s) return;
     if (slow) return this.closeSlow(s.conn, error.message);
     this.forget(sub, s);
-    const frame = JSON.stringify({ event: 'error', topic: s.topic, error: { code: error.code, message: error.message } });
+    const frame = JSON.stringify({ event: 'error', topic: s.topic, error: { code: error.code, message: error.message, retriable: ERRORS[error.code].retriable, ...error.details } });
     if (s.conn.sse) {
       s.conn.sse.event('error', frame);
       s.conn.sse.end();
@@ -240,15 +251,16 @@ export class SubscriberHub implements HubPort {
 
   // ---- connections ----
 
-  private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, style: FrameStyle, withTopic: boolean): void {
+  private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, style: 'envelope' | 'value', withTopic: boolean): void {
     const secKey = req.getHeader('sec-websocket-key');
     const protocol = req.getHeader('sec-websocket-protocol');
     const extensions = req.getHeader('sec-websocket-extensions');
-    const apiKey = presentedKey((h) => req.getHeader(h), (q) => req.getQuery(q));
+    const presented = this.auth.presented((h) => req.getHeader(h), (q) => req.getQuery(q));
     const origin = req.getHeader('origin');
     let initial: SubscribeOptions | null;
+    let creds: Credentials;
     try {
-      initial = this.admit(origin, apiKey, () => {
+      [initial, creds] = this.admit(origin, presented, () => {
         if (!withTopic) return null;
         const topic = pathParameter(req, 0);
         return style === 'value' ? readSubscribeOptions(topic, () => undefined) : readSubscribeOptions(topic, (q) => req.getQuery(q));
@@ -257,8 +269,10 @@ export class SubscriberHub implements HubPort {
       sendError(res, err);
       return;
     }
-    const conn: Connection = { transport: style === 'value' ? 'seed-websocket' : 'websocket', ws: null, sse: null, apiKey, subs: new Map(), heldAcks: [], closed: false };
-    const data: SocketData = { conn, initialSub: 0, initialTopic: initial?.topic ?? '', style };
+    const conn: Connection = { transport: style === 'value' ? 'seed-websocket' : 'websocket', ws: null, sse: null, creds, subs: new Map(), heldAcks: [], closed: false };
+    // The seed route's frames are bare values whatever the query says.
+    const initialStyle: FrameStyle = style === 'value' ? 'value' : initial?.style ?? 'envelope';
+    const data: SocketData = { conn, initialSub: 0, initialTopic: initial?.topic ?? '', initialStyle, route: style };
     const upgradeNow = () => res.cork(() => res.upgrade<SocketData>(data, secKey, protocol, extensions, context));
     if (!initial) {
       res.onAborted(() => {});
@@ -284,34 +298,52 @@ export class SubscriberHub implements HubPort {
         res.cork(() => sendError(res, fromPlainError(error)));
       },
     });
-    this.gate.open({ sub, ...initial, style, transport: conn.transport, beforeUpgrade: true });
+    this.gate.open({ sub, ...initial, style: initialStyle, transport: conn.transport, beforeUpgrade: true });
   }
 
   /**
    * The checks before a WebSocket upgrade or an SSE stream, in this order: shutting down, origin, options,
    * API key (for the topic, or the key alone on `/ws`). Throws the refusal; returns the options read.
    */
-  private admit<O extends SubscribeOptions | null>(origin: string, apiKey: string, readOptions: () => O): O {
+  private admit<O extends SubscribeOptions | null>(origin: string, presented: { apiKey: string; token: string }, readOptions: () => O): [O, Credentials] {
     if (this.closing) throw new SluiceError('SHUTTING_DOWN', 'server shutting down');
     if (originForbidden(origin)) throw new SluiceError('FORBIDDEN', `origin "${origin}" is not in SLUICE_CORS_ORIGINS`);
     const options = readOptions();
-    this.access.check(apiKey, 'subscribe', options?.topic ?? null);
-    return options;
+    const creds = this.auth.admit(presented);
+    return [this.auth.authorize(creds, options), creds];
+  }
+
+  /** A connection holding a token is closed when it expires (4001 / SSE `TOKEN_EXPIRED`). */
+  private watchExpiry(conn: Connection): void {
+    const at = conn.creds.grant?.expiresAtMs;
+    if (at === undefined) return;
+    conn.expiry = setTimeout(() => {
+      if (conn.closed) return;
+      const reason = 'TOKEN_EXPIRED: the subscription token has expired; reconnect with a new token and from=<last token>';
+      if (conn.ws) conn.ws.end(CLOSE_TOKEN_EXPIRED, reason);
+      else if (conn.sse) {
+        conn.sse.event('error', JSON.stringify({ error: { code: 'TOKEN_EXPIRED', message: reason, retriable: false } }));
+        conn.sse.end();
+        this.closed(conn, CLOSE_TOKEN_EXPIRED);
+      }
+    }, Math.min(Math.max(0, at - Date.now()), 2 ** 31 - 1));
+    conn.expiry.unref();
   }
 
   private open(socket: WebSocket<SocketData>): void {
-    const { conn, initialSub, initialTopic, style } = socket.getUserData();
+    const { conn, initialSub, initialTopic, initialStyle } = socket.getUserData();
     conn.ws = socket;
     this.connections.add(conn);
+    this.watchExpiry(conn);
     if (initialSub) {
-      this.track(conn, initialSub, initialTopic, style, true);
+      this.track(conn, initialSub, initialTopic, initialStyle, true);
       this.gate.start(initialSub);
     }
   }
 
   private message(socket: WebSocket<SocketData>, text: string): void {
-    const { conn, style } = socket.getUserData();
-    if (style === 'value') {
+    const { conn, route } = socket.getUserData();
+    if (route === 'value') {
       // Seed clients may send text; answer like the seed app did.
       socket.send(JSON.stringify({ Message: text }), false);
       return;
@@ -322,10 +354,10 @@ export class SubscriberHub implements HubPort {
       topic = msg.op === 'subscribe' ? msg.options.topic : msg.topic;
       if (msg.op === 'subscribe') {
         if (conn.subs.has(topic)) throw new SluiceError('INVALID_PARAMETER', `already subscribed to ${topic}; unsubscribe first`);
-        this.access.check(conn.apiKey, 'subscribe', topic);
+        const options = this.auth.authorize(conn.creds, msg.options);
         const sub = this.nextSub++;
-        this.track(conn, sub, topic, 'envelope', false);
-        this.gate.open({ sub, ...msg.options, style: 'envelope', transport: conn.transport, beforeUpgrade: false });
+        this.track(conn, sub, topic, options.style, false);
+        this.gate.open({ sub, ...options, transport: conn.transport, beforeUpgrade: false });
       } else {
         const sub = conn.subs.get(topic);
         if (sub === undefined) throw new SluiceError('INVALID_PARAMETER', `not subscribed to ${topic}`);
@@ -340,7 +372,7 @@ export class SubscriberHub implements HubPort {
 
   private sse(res: HttpResponse, req: HttpRequest): void {
     const topicParam = pathParameter(req, 0);
-    const apiKey = presentedKey((h) => req.getHeader(h), (q) => req.getQuery(q));
+    const presented = this.auth.presented((h) => req.getHeader(h), (q) => req.getQuery(q));
     const origin = req.getHeader('origin');
     const lastEventId = req.getHeader('last-event-id');
     const sub = this.nextSub++;
@@ -353,8 +385,9 @@ export class SubscriberHub implements HubPort {
       }
     });
     let options: SubscribeOptions;
+    let creds: Credentials;
     try {
-      options = this.admit(origin, apiKey, () => readSubscribeOptions(topicParam, (q) => req.getQuery(q), lastEventId));
+      [options, creds] = this.admit(origin, presented, () => readSubscribeOptions(topicParam, (q) => req.getQuery(q), lastEventId));
     } catch (err) {
       sendError(res, err, false, allowedOrigin(origin));
       return;
@@ -362,16 +395,17 @@ export class SubscriberHub implements HubPort {
     const topic = options.topic;
     this.pending.set(sub, {
       proceed: () => {
-        const c: Connection = { transport: 'sse', ws: null, sse: new SseStream(res, allowedOrigin(origin), 1000), apiKey, subs: new Map(), heldAcks: [], closed: false };
+        const c: Connection = { transport: 'sse', ws: null, sse: new SseStream(res, allowedOrigin(origin), 1000), creds, subs: new Map(), heldAcks: [], closed: false };
         conn = c;
         c.sse!.onDrain(() => this.drained(c));
         this.connections.add(c);
-        this.track(c, sub, topic, 'envelope', true);
+        this.watchExpiry(c);
+        this.track(c, sub, topic, options.style, true);
         this.gate.start(sub);
       },
       refuse: (error) => res.cork(() => sendError(res, fromPlainError(error), false, allowedOrigin(origin))),
     });
-    this.gate.open({ sub, ...options, style: 'envelope', transport: 'sse', beforeUpgrade: true });
+    this.gate.open({ sub, ...options, transport: 'sse', beforeUpgrade: true });
   }
 
   /** The hub's record of a subscription its connection holds. */
@@ -402,6 +436,7 @@ export class SubscriberHub implements HubPort {
   private closed(conn: Connection, _code: number): void {
     if (conn.closed) return;
     conn.closed = true;
+    clearTimeout(conn.expiry);
     this.connections.delete(conn);
     for (const sub of [...conn.subs.values()]) {
       const s = this.subs.get(sub);

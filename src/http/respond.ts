@@ -1,19 +1,45 @@
 /**
  * Writing answers with uWS: JSON bodies, status lines, and the one place errors become HTTP responses
- * (status + `{"error":{"code","message"}}` + `Retry-After` on retriable 503s). Callers outside the
+ * (status + `{"error":{"code","message","retriable"}}` + `Retry-After` where the error registry says a retry can succeed). Callers outside the
  * synchronous part of a handler wrap these in `res.cork()`.
+ *
+ * Every error answer is reported once, here, to the error observer with the route it answered for (the
+ * route table id that `tagRoute` put on the response): it counts `sluice_errors_total{code,route}` and logs
+ * INTERNAL errors with a correlation id that the body carries too.
  */
+import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { SluiceError, toErrorResponse } from '../errors.js';
+import { SluiceError, errorCodeOf, toErrorResponse, type ErrorCode } from '../errors.js';
 
 const STATUS_LINES: Record<number, string> = {
   200: '200 OK', 202: '202 Accepted', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed',
-  413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 422: '422 Unprocessable Entity', 429: '429 Too Many Requests',
+  413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 422: '422 Unprocessable Entity', 426: '426 Upgrade Required', 429: '429 Too Many Requests',
   431: '431 Request Header Fields Too Large',
   500: '500 Internal Server Error', 503: '503 Service Unavailable',
 };
 
 let retryAfterSeconds = '1';
+
+/** Sees every error answer: its code, the route id it answered for, the thrown value, and (INTERNAL only) the correlation id. */
+export type ErrorObserver = (code: ErrorCode, route: string, err: unknown, correlationId: string | undefined) => void;
+let observeError: ErrorObserver = () => {};
+
+/** Set once at start-up, like the Retry-After seconds. */
+export function setErrorObserver(observer: ErrorObserver): void {
+  observeError = observer;
+}
+
+// A plain property on uWS's response object (it is a JS object): set once per request by the route wrapper.
+const ROUTE_TAG = 'sluiceRoute';
+
+/** Marks the response with the route-table id of the route answering it (for error metrics and logs). */
+export function tagRoute(res: HttpResponse, route: string): void {
+  (res as unknown as Record<string, string>)[ROUTE_TAG] = route;
+}
+
+function routeOf(res: HttpResponse): string {
+  return (res as unknown as Record<string, string | undefined>)[ROUTE_TAG] ?? 'unknown';
+}
 
 /** Set once from configuration at start-up. */
 export function setRetryAfterSeconds(seconds: number): void {
@@ -32,12 +58,18 @@ export function sendJson(res: HttpResponse, status: number, body: string, closeC
  * was read (413 on Content-Length, 415, 422): closing is the only way to stop the client's upload.
  */
 export function sendError(res: HttpResponse, err: unknown, closeConnection = false, allowOrigin: string | null = null): void {
-  const e = toErrorResponse(err);
+  const code = errorCodeOf(err);
+  const correlationId = code === 'INTERNAL' ? randomUUID() : undefined;
+  const e = toErrorResponse(err, correlationId);
+  observeError(code, routeOf(res), err, correlationId);
   res.writeStatus(STATUS_LINES[e.status] ?? String(e.status));
   res.writeHeader('content-type', 'application/json');
   if (allowOrigin) writeCors(res, allowOrigin);
-  if (e.status === 503 || e.status === 429) res.writeHeader('retry-after', retryAfterSeconds);
+  if (e.retryAfter) res.writeHeader('retry-after', retryAfterSeconds);
   if (e.status === 401) res.writeHeader('www-authenticate', 'Bearer');
+  const allow = err instanceof SluiceError ? err.details?.allow : undefined;
+  if (e.status === 405 && Array.isArray(allow)) res.writeHeader('allow', allow.join(', '));
+  if (e.status === 426) res.writeHeader('upgrade', 'websocket');
   res.end(e.body, closeConnection);
 }
 
@@ -74,5 +106,5 @@ export function guard(res: HttpResponse, handler: () => void): void {
 /** What `guard` does with a throw, for handlers that inline their own try/catch (no closure per request). */
 export function answerUncaught(res: HttpResponse, err: unknown): void {
   res.onAborted(() => {});
-  sendError(res, err instanceof SluiceError ? err : new SluiceError('INTERNAL', 'internal error'), true);
+  sendError(res, err, true); // anything but a SluiceError answers INTERNAL, logged with its stack by the error observer
 }

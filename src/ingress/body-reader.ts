@@ -24,7 +24,7 @@ export function setReadingBudget(bytes: number): void {
 }
 
 function overloaded(): SluiceError {
-  return new SluiceError('OVERLOADED', 'the gateway is reading too many request bodies at once; nothing was queued');
+  return new SluiceError('OVERLOADED', 'the gateway is reading too many request bodies at once; nothing was queued', { limit: 'SLUICE_MAX_READING_BYTES' });
 }
 
 export interface BodyRead {

@@ -7,17 +7,20 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { accessSync, constants } from 'node:fs';
-import { SluiceError, StartupError } from '../errors.js';
+import { StartupError } from '../errors.js';
 import type { ProducePort } from '../producer/produce-port.js';
 import { SubscriberHub } from '../fanout/subscriber-hub.js';
 import type { FanoutGate, HubPort } from '../subscription/protocol.js';
 import { registerHealthRoutes } from '../ops/health-routes.js';
 import { registerIngestRoutes } from './ingest-routes.js';
 import { Lifecycle } from './lifecycle.js';
-import { sendError, setRetryAfterSeconds } from '../http/respond.js';
+import { sendError, setErrorObserver, setRetryAfterSeconds } from '../http/respond.js';
+import { ContractApp } from '../api/contract-app.js';
+import { registerContractRoutes } from '../api/contract-routes.js';
 import { setReadingBudget } from './body-reader.js';
 import { DecodePool } from '../decode/decode-pool.js';
 import { AccessControl } from '../http/access-control.js';
+import { SubscribeAuth, SubscriptionTokens } from '../http/subscription-tokens.js';
 import { answerPreflight, setCorsOrigins } from '../http/cors.js';
 import { registerDashboardRoutes } from './dashboard-route.js';
 import type { loadUws } from './uws-native.js';
@@ -30,6 +33,8 @@ export interface HttpAppDeps {
   /** True while the producer reaches a broker. */
   ready: () => boolean;
   countRequest: (route: string, status: number, records: number) => void;
+  /** Counts one error answer (`sluice_errors_total{code,route}`; route: a route-table id). */
+  countError: (code: string, route: string) => void;
   /** Prometheus text for GET /metrics (gathered on the main thread). */
   metricsText: () => Promise<string>;
   log: Logger;
@@ -48,12 +53,21 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
   setRetryAfterSeconds(config.retryAfterSeconds);
   setCorsOrigins(config.corsOrigins);
   setReadingBudget(Math.floor(config.maxReadingBytes / Math.max(1, config.ingressThreads)));
+  // The one place error answers are counted and INTERNAL errors logged (with the correlation id their body carries).
+  const errorLog = log.child({ component: 'errors' });
+  setErrorObserver((code, route, err, correlationId) => {
+    deps.countError(code, route);
+    if (correlationId) errorLog.error({ route, correlationId, err }, 'internal error');
+  });
   const app = config.tlsCertFile
     ? uws.SSLApp({ cert_file_name: config.tlsCertFile, key_file_name: config.tlsKeyFile, passphrase: config.tlsKeyPassphrase || undefined })
     : uws.App();
+  // Every route below must be a row of the route table (src/api/routes.ts), and every row a route.
+  const contract = new ContractApp(app);
   const lifecycle = new Lifecycle();
   const access = config.apiKeysFile ? AccessControl.fromFile(config.apiKeysFile) : AccessControl.open();
-  const hub = new SubscriberHub(app, access, log.child({ component: 'fanout' }));
+  const tokens = config.jwtSecretFile || config.jwtPublicKeyFile ? SubscriptionTokens.fromFiles(config.jwtSecretFile, config.jwtPublicKeyFile) : null;
+  const hub = new SubscriberHub(app, new SubscribeAuth(access, tokens), log.child({ component: 'fanout' }));
   const decodePool = config.decodeOffloadBytes > 0 ? new DecodePool(config.decodeThreads, log.child({ component: 'decode-pool' })) : undefined;
   registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, decodePool, access, countRequest: deps.countRequest, log: log.child({ component: 'ingest' }) });
   hub.register(deps.connectFanout(hub), {
@@ -73,11 +87,10 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
       if (!aborted) res.cork(() => sendError(res, err));
     });
   });
+  registerContractRoutes(app);
   app.options('/*', (res, req) => answerPreflight(res, req));
-  app.any('/*', (res, req) => {
-    const what = `${req.getMethod().toUpperCase()} ${req.getUrl()}`;
-    sendError(res, new SluiceError('ROUTE_NOT_FOUND', `no route for ${what}`));
-  });
+  contract.installFallback();
+  contract.assertComplete();
   return { app, hub, lifecycle, close: async () => decodePool?.close() };
 }
 

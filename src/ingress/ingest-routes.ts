@@ -18,6 +18,9 @@ import { decodeRecords, type BodyFormat, type DecodedRecords } from '../decode/j
 import { validateGeoMessage } from '../decode/seed-schemas.js';
 import { decodeBody, estimateDecodedBytes, parseContentEncoding, type ContentEncoding } from '../decode/content-encoding.js';
 import type { DecodePool } from '../decode/decode-pool.js';
+import { TopicSchemas, validateRecords } from '../decode/schemas.js';
+import { ProduceSchemas, type ResolvedSchema } from '../decode/produce-schemas.js';
+import { SchemaRegistry } from '../decode/schema-registry.js';
 import { assertProducibleTopicName } from '../decode/topic-name.js';
 import type { DeliveryResult } from '../producer/delivery-result.js';
 import type { ProduceCallback, ProducePort } from '../producer/produce-port.js';
@@ -25,6 +28,7 @@ import { readBody, type BodyRead } from './body-reader.js';
 import { presentedKey, type AccessControl } from '../http/access-control.js';
 import { allowedOrigin } from '../http/cors.js';
 import { answerUncaught, pathParameter, sendError, sendJson } from '../http/respond.js';
+import { assertIdempotencyKey, fingerprint, IdempotencyStore, type KeptAnswer } from '../http/idempotency.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export interface IngestDeps {
@@ -34,6 +38,10 @@ export interface IngestDeps {
   /** Present when SLUICE_DECODE_OFFLOAD_BYTES > 0. */
   decodePool?: DecodePool;
   access: AccessControl;
+  /** Remembers answers to requests with an Idempotency-Key (absent when SLUICE_IDEMPOTENCY_WINDOW_S is 0). */
+  idempotency?: IdempotencyStore;
+  /** JSON Schemas per topic (SLUICE_SCHEMAS_DIR, SLUICE_SCHEMA_REGISTRY_URL); absent when neither is configured. */
+  schemas?: ProduceSchemas;
   /** Counts one answered request (route name, status, records accepted). */
   countRequest: (route: string, status: number, records: number) => void;
   log: Logger;
@@ -57,10 +65,15 @@ interface RequestMeta {
   key: string | null;
   durable: boolean;
   headers: [string, string][] | null;
+  /** `X-Kafka-Timestamp` (epoch ms): the records' Kafka CreateTime; null: the producer's clock. */
+  timestampMs: number | null;
 }
 
 const HEADER_PREFIX = 'x-kafka-header-';
 const MAX_KAFKA_HEADERS = 32;
+const TIMESTAMP_HEADER = 'x-kafka-timestamp';
+/** Epoch ms as a plain decimal integer; at most year 2286 (13 digits). */
+const TIMESTAMP_TEXT = /^\d{1,13}$/;
 /**
  * uWS parses a header block that arrives in one read whatever its size, but keeps at most 4 KiB of one
  * that spans reads and closes the connection without an answer beyond that: whether 5 KiB of headers
@@ -113,7 +126,14 @@ const seedSendRoute: RouteSpec = {
 };
 
 export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void {
-  // A synchronous throw becomes a 500 answer instead of an exception inside uWS.
+  const { idempotencyWindowSeconds: windowSeconds, idempotencyMaxKeys: maxKeys, idempotencyMaxBytes: maxBytes } = deps.config;
+  if (windowSeconds > 0) deps.idempotency ??= new IdempotencyStore({ windowSeconds, maxKeys, maxBytes });
+  const { schemasDir, schemaRegistryUrl, schemaRegistryRefreshSeconds } = deps.config;
+  if (schemasDir !== '' || schemaRegistryUrl !== '') {
+    deps.schemas ??= new ProduceSchemas(schemasDir === '' ? null : TopicSchemas.load(schemasDir),
+      schemaRegistryUrl === '' ? null : new SchemaRegistry(schemaRegistryUrl, schemaRegistryRefreshSeconds * 1000));
+  }
+  // A synchronous throw becomes a 500 answer instead of an exception inside uWS (inline: no closure per request).
   app.post('/topics/:topic', (res, req) => {
     try {
       handle(res, req, deps, topicsRoute, pathParameter(req, 0), true);
@@ -189,44 +209,99 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
     if (e.status >= 500) deps.log.warn({ topic: meta.topic, err: (err as Error).message }, 'ingest request failed');
     if (!aborted) res.cork(() => sendError(res, err, closeConnection || lifecycle.draining, cors));
   };
+
+  // Found by the header scan: requests without a key take the path they took before keys existed.
+  const idempotencyKey = scan.idempotencyKey;
+  let query = '';
+  if (idempotencyKey !== '') {
+    try {
+      assertIdempotencyKey(idempotencyKey);
+    } catch (err) {
+      fail(err, true);
+      return;
+    }
+    query = req.getQuery() ?? '';
+    meta.headers = [...(meta.headers ?? []), ['idempotency-key', idempotencyKey]];
+  }
+
+  const ingested: Ingested = (err, a) => (err ? fail(err) : finish(a!.status, a!.body, a!.records));
+  bodyRead = readBody(res, config.maxBodyBytes, meta.declaredLength, (body) => {
+    if (idempotencyKey !== '' && deps.idempotency) {
+      const ingest = () => new Promise<KeptAnswer>((resolve, reject) => ingestBody(body, meta, route, deps, (err, a) => (err ? reject(err) : resolve(a!))));
+      deps.idempotency.run(idempotencyKey, fingerprint(route.name, meta.topic, query, body), ingest).then((a) => finish(a.status, a.body, a.records), fail);
+      return;
+    }
+    ingestBody(body, meta, route, deps, ingested);
+  }, fail);
+}
+
+/** How a request's pipeline ends: its failure, or the route's answer. Called once. */
+type Ingested = (err: unknown, answer: KeptAnswer | null) => void;
+
+/**
+ * Resolve the topic's schema, decode and check, produce, and the route's answer. Callbacks, not a Promise:
+ * without a schema to fetch or a body to offload, a fire request runs from the body's last chunk to its
+ * answer within uWS's data callback, and a durable one from the delivery report to the answer.
+ */
+function ingestBody(body: Buffer, meta: RequestMeta, route: RouteSpec, deps: IngestDeps, done: Ingested): void {
+  let found;
+  try {
+    found = deps.schemas?.resolve(meta.topic) ?? null;
+  } catch (err) {
+    done(err, null);
+    return;
+  }
+  if (found instanceof Promise) found.then((schema) => decodeBodyRecords(body, meta, route, deps, schema, done), (err: unknown) => done(err, null));
+  else decodeBodyRecords(body, meta, route, deps, found, done);
+}
+
+function decodeBodyRecords(body: Buffer, meta: RequestMeta, route: RouteSpec, deps: IngestDeps, schema: ResolvedSchema | null, done: Ingested): void {
+  const { config } = deps;
+  // Large bodies of the plain ingest route decode on the pool; seed routes' bodies are one small object.
+  // Schemas are checked where the body is decoded: on the pool thread for offloaded bodies.
+  if (deps.decodePool && !route.accept && estimateDecodedBytes(body, meta.encoding) >= config.decodeOffloadBytes) {
+    deps.decodePool.decode(body, meta.encoding, meta.format, config.keyField, config.maxBodyBytes, schema?.task ?? null)
+      .then((records) => produceRecords(records, meta, route, deps, done), (err: unknown) => done(err, null));
+    return;
+  }
   let records: DecodedRecords;
+  try {
+    // Values are built only for what reads them: seed routes' checks and schemas.
+    records = decodeRecords(decodeBody(body, meta.encoding, config.maxBodyBytes), meta.format, config.keyField, route.accept !== undefined || schema !== null);
+    if (route.accept) records = route.accept(records);
+    if (schema) validateRecords(schema.validate, records, meta.format);
+  } catch (err) {
+    done(err, null);
+    return;
+  }
+  produceRecords(records, meta, route, deps, done);
+}
+
+function produceRecords(records: DecodedRecords, meta: RequestMeta, route: RouteSpec, deps: IngestDeps, done: Ingested): void {
+  const { maxRecordsPerRequest } = deps.config;
+  if (records.count > maxRecordsPerRequest) {
+    done(new SluiceError('TOO_MANY_RECORDS', `the body holds ${records.count} records; at most ${maxRecordsPerRequest} per request`, { limit: maxRecordsPerRequest }), null);
+    return;
+  }
   const produced: ProduceCallback = (err, result) => {
     if (err) {
-      fail(err);
+      done(err, null);
       return;
     }
-    const { status, body: answer } = route.answer(result!, meta.durable, records);
-    finish(status, answer, records.count);
-  };
-  const submit = (decoded: DecodedRecords) => {
-    if (decoded.count > config.maxRecordsPerRequest) {
-      fail(new SluiceError('TOO_MANY_RECORDS', `the body holds ${decoded.count} records; at most ${config.maxRecordsPerRequest} per request`, { limit: config.maxRecordsPerRequest }));
-      return;
-    }
-    records = decoded;
+    let answer;
     try {
-      deps.producer.submit({ topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable }, produced);
-    } catch (err) {
-      fail(err);
+      answer = route.answer(result!, meta.durable, records);
+    } catch (e) {
+      done(e, null);
+      return;
     }
+    done(null, { status: answer.status, body: answer.body, records: records.count });
   };
-
-  bodyRead = readBody(res, config.maxBodyBytes, meta.declaredLength, (body) => {
-    // Large bodies of the plain ingest route decode on the pool; seed routes' bodies are one small object.
-    if (deps.decodePool && !route.accept && estimateDecodedBytes(body, meta.encoding) >= config.decodeOffloadBytes) {
-      deps.decodePool.decode(body, meta.encoding, meta.format, config.keyField, config.maxBodyBytes).then(submit, fail);
-      return;
-    }
-    let decoded: DecodedRecords;
-    try {
-      decoded = decodeRecords(decodeBody(body, meta.encoding, config.maxBodyBytes), meta.format, config.keyField, route.accept !== undefined);
-      if (route.accept) decoded = route.accept(decoded);
-    } catch (err) {
-      fail(err);
-      return;
-    }
-    submit(decoded);
-  }, fail);
+  try {
+    deps.producer.submit({ topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable, timestampMs: meta.timestampMs }, produced);
+  } catch (err) {
+    done(err, null);
+  }
 }
 
 /** What one pass over the request's headers finds (uWS gives header names lower-cased). */
@@ -237,6 +312,9 @@ interface HeaderScan {
   contentEncoding: string;
   contentLength: string;
   origin: string;
+  idempotencyKey: string;
+  /** `X-Kafka-Timestamp`, unparsed; null when absent. */
+  timestamp: string | null;
   kafkaHeaders: [string, string][] | null;
 }
 
@@ -247,17 +325,20 @@ function scanHeader(name: string, value: string): void {
   const s = scanning;
   s.bytes += name.length + value.length + 3;
   switch (name) {
-    case 'content-type': if (s.contentType === '') s.contentType = value; return; // the first one, as getHeader() would
-    case 'content-length': if (s.contentLength === '') s.contentLength = value; return; // the first one, as getHeader() would
-    case 'content-encoding': if (s.contentEncoding === '') s.contentEncoding = value; return; // the first one, as getHeader() would
-    case 'origin': if (s.origin === '') s.origin = value; return; // the first one, as getHeader() would
+    // The first one of each, as getHeader() would answer.
+    case 'content-type': if (s.contentType === '') s.contentType = value; return;
+    case 'content-length': if (s.contentLength === '') s.contentLength = value; return;
+    case 'content-encoding': if (s.contentEncoding === '') s.contentEncoding = value; return;
+    case 'origin': if (s.origin === '') s.origin = value; return;
+    case 'idempotency-key': if (s.idempotencyKey === '') s.idempotencyKey = value; return;
+    case TIMESTAMP_HEADER: s.timestamp = value; return;
   }
   // Kafka header names are the request header names after the prefix, lower-cased (HTTP header names are case-insensitive).
   if (name.length > HEADER_PREFIX.length && name.startsWith(HEADER_PREFIX)) (s.kafkaHeaders ??= []).push([name.slice(HEADER_PREFIX.length), value]);
 }
 
 function scanHeaders(req: HttpRequest): HeaderScan {
-  const scan: HeaderScan = { bytes: 0, contentType: '', contentEncoding: '', contentLength: '', origin: '', kafkaHeaders: null };
+  const scan: HeaderScan = { bytes: 0, contentType: '', contentEncoding: '', contentLength: '', origin: '', idempotencyKey: '', timestamp: null, kafkaHeaders: null };
   scanning = scan;
   req.forEach(scanHeader);
   return scan;
@@ -304,5 +385,12 @@ function readMeta(req: HttpRequest, scan: HeaderScan, topic: string, config: Con
   const keyParam = query ? req.getQuery('key') : undefined;
   const key = keyParam === undefined || keyParam === '' ? null : keyParam;
 
-  return { topic, format, encoding, declaredLength, key, durable, headers };
+  let timestampMs: number | null = null;
+  const timestampText = scan.timestamp;
+  if (timestampText !== null) {
+    if (!TIMESTAMP_TEXT.test(timestampText)) throw new SluiceError('INVALID_PARAMETER', `X-Kafka-Timestamp must be epoch milliseconds (a non-negative integer), not "${timestampText.slice(0, 40)}"`);
+    timestampMs = Number(timestampText);
+  }
+
+  return { topic, format, encoding, declaredLength, key, durable, headers, timestampMs };
 }

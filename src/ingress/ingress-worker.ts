@@ -11,7 +11,7 @@ import { loadUws } from './uws-native.js';
 import { buildHttpApp, listen } from './http-app.js';
 import { MainThreadLink } from './main-thread-link.js';
 import { applyHubCall, type ToWorker, type WorkerInit } from './thread-protocol.js';
-import { RequestTally } from '../ops/metrics.js';
+import { ErrorTally, RequestTally } from '../ops/metrics.js';
 
 const { config, ready: initiallyReady } = workerData as WorkerInit;
 const port = parentPort!;
@@ -21,9 +21,12 @@ const link = new MainThreadLink(port);
 let ready = initiallyReady;
 // Request counts travel to the main thread's metrics once a second, not per request.
 const tally = new RequestTally();
+const errorTally = new ErrorTally();
 const flushCounts = () => {
   const counts = tally.drain();
   if (counts.length > 0) link.post({ type: 'request-counts', counts });
+  const errors = errorTally.drain();
+  if (errors.length > 0) link.post({ type: 'error-counts', counts: errors });
   const drops = hub.takeSlowDrops();
   if (drops) link.post({ type: 'slow-drops', drops });
 };
@@ -32,6 +35,7 @@ countsTimer.unref();
 const { app, hub, lifecycle, close } = buildHttpApp(uws, {
   config, producer: link, connectFanout: () => link, ready: () => ready, log,
   countRequest: (route, status, records) => tally.add(route, status, records),
+  countError: (code, route) => errorTally.add(code, route),
   metricsText: () => link.metricsText(),
 });
 let listenSocket: us_listen_socket | false = false;

@@ -2,6 +2,9 @@
  * Main-thread side of the worker-thread ingress: starts the workers, feeds their produce batches to the
  * Kafka producer and answers in batches, and connects each worker's subscriber hub to the subscription
  * registry (uWS pub/sub is per thread: the registry publishes a batch to every hub with subscribers of it).
+ *
+ * Every wait on a worker (listening at start-up, drained at shutdown, the thread's end) also ends when the
+ * thread has ended: a thread that crashed or exited never answers, and waiting for it hung shutdown forever.
  */
 import { createServer, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
@@ -27,11 +30,24 @@ function freePort(host: string): Promise<number> {
 class WorkerHandle {
   /** This worker's hub as the subscription registry sees it. */
   gate: FanoutGate | undefined;
+  /** Resolves with the exit code once the thread has ended, for whatever reason; never rejects. */
+  readonly ended: Promise<number>;
+  exitCode: number | undefined;
+  /** The main thread asked it to end (close, or a failed start-up): its exit is expected, not a loss. */
+  closing = false;
+  /** Its loss was logged and reported (once per worker, however many of error, exit it shows). */
+  lossReported = false;
   private outcomes: ProduceOutcome[] = [];
   private scheduled = false;
   private readonly waiters = new Map<ToMain['type'], ((m: ToMain) => void)[]>();
 
-  constructor(readonly worker: Worker) {}
+  constructor(readonly worker: Worker, readonly index: number) {
+    this.ended = new Promise((resolve) => worker.once('exit', (code) => {
+      this.exitCode = code;
+      this.waiters.clear();
+      resolve(code);
+    }));
+  }
 
   send(msg: ToWorker): void {
     this.worker.postMessage(msg);
@@ -51,12 +67,15 @@ class WorkerHandle {
     }
   }
 
-  next<T extends ToMain['type']>(type: T): Promise<Extract<ToMain, { type: T }>> {
-    return new Promise((resolve) => {
+  /** The next message of this type, or `null` once the thread has ended without sending it. */
+  next<T extends ToMain['type']>(type: T): Promise<Extract<ToMain, { type: T }> | null> {
+    if (this.exitCode !== undefined) return Promise.resolve(null);
+    const message = new Promise<Extract<ToMain, { type: T }>>((resolve) => {
       const list = this.waiters.get(type) ?? [];
       list.push(resolve as (m: ToMain) => void);
       this.waiters.set(type, list);
     });
+    return Promise.race([message, this.ended.then(() => null)]);
   }
 
   notify(msg: ToMain): boolean {
@@ -67,9 +86,20 @@ class WorkerHandle {
   }
 }
 
+export interface IngressWorkerOptions {
+  /**
+   * Called once when a worker thread ends (crash or exit) without having been asked to. The caller is
+   * expected to shut the gateway down and exit non-zero (see `reportLoss` for why).
+   */
+  onLost?: (reason: string) => void;
+  /** The worker's entry module; the real one unless a test runs the class against a stand-in. */
+  workerScript?: URL;
+}
+
 export class IngressWorkers {
   private readonly handles: WorkerHandle[] = [];
   private readyTimer: NodeJS.Timeout | undefined;
+  private readonly workerScript: URL;
 
   constructor(
     private readonly config: Config,
@@ -79,7 +109,10 @@ export class IngressWorkers {
     private readonly metrics: GatewayMetrics,
     private readonly metricsText: () => Promise<string>,
     private readonly log: Logger,
-  ) {}
+    private readonly options: IngressWorkerOptions = {},
+  ) {
+    this.workerScript = options.workerScript ?? new URL('./ingress-worker.js', import.meta.url);
+  }
 
   /** Starts `count` workers on one port; resolves with the port (the first worker picks it when SLUICE_PORT=0). */
   async start(count: number): Promise<number> {
@@ -87,18 +120,24 @@ export class IngressWorkers {
     // uWS's port 0 would give each thread its own port: pick one free port for all of them.
     let port = this.config.port === 0 ? await freePort(this.config.host) : this.config.port;
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(new URL('./ingress-worker.js', import.meta.url), { workerData: init, name: `sluice-ingress-${i + 1}` });
-      const handle = new WorkerHandle(worker);
+      const worker = new Worker(this.workerScript, { workerData: init, name: `sluice-ingress-${i + 1}` });
+      const handle = new WorkerHandle(worker, i + 1);
       handle.gate = this.connectFanout(hubPortOver((msg) => handle.send(msg)));
       this.handles.push(handle);
       worker.on('message', (msg: ToMain) => this.onMessage(handle, msg));
-      worker.on('error', (err) => this.log.fatal({ err: err.stack, worker: i + 1 }, 'ingress worker crashed'));
+      // 'error' (an uncaught exception) comes before 'exit': the first one seen is the one logged. Chained on
+      // `ended` before any wait is, so the loss is reported before start() or drain() see the thread as gone.
+      worker.on('error', (err) => this.reportLoss(handle, { err: err.stack ?? String(err) }));
+      void handle.ended.then((code) => {
+        if (!handle.closing) this.reportLoss(handle, { exitCode: code });
+      });
       handle.send({ type: 'listen', port });
       const reply = await Promise.race([handle.next('listening'), handle.next('listen-failed')]);
-      if (reply.type === 'listen-failed') {
+      if (reply?.type !== 'listening') {
         // Threads that already listen must end before the process may exit (see waitForExit).
         this.closeSockets();
         await this.waitForExit(5000);
+        if (reply === null) throw new StartupError(`ingress worker ${i + 1} ended during start-up (exit code ${handle.exitCode}); its error is logged above`);
         throw new StartupError(`SLUICE_PORT=${this.config.port}: cannot listen on ${this.config.host}:${reply.port} (in use?)`);
       }
       port = reply.port;
@@ -113,6 +152,24 @@ export class IngressWorkers {
     return port;
   }
 
+  /**
+   * A worker thread ended without being asked to: logged once, and reported once to `onLost`.
+   *
+   * Chosen: the gateway then shuts down (the other workers drain, the producer flushes) and exits non-zero,
+   * rather than serving on with fewer threads. The thread may have died holding requests it will never
+   * answer; its share of the capacity would be gone with no signal to the orchestrator; and a thread that
+   * dies while uWS holds sockets aborts the whole process anyway (Node: uv_loop_close with open handles,
+   * checked here), so "serve on" could only ever hold for a thread that died without sockets. Exiting
+   * non-zero gets the gateway restarted at full strength; meanwhile `/readyz` answers 503 (draining).
+   */
+  private reportLoss(h: WorkerHandle, detail: { err?: string; exitCode?: number }): void {
+    if (h.lossReported || h.closing) return;
+    h.lossReported = true;
+    this.log.fatal({ worker: h.index, ...detail }, 'ingress worker thread lost');
+    const why = detail.err ? 'crashed' : `exited with code ${detail.exitCode}`;
+    this.options.onLost?.(`ingress worker ${h.index} ${why}`);
+  }
+
   private broadcast(msg: ToWorker): void {
     for (const h of this.handles) h.send(msg);
   }
@@ -125,7 +182,7 @@ export class IngressWorkers {
         const ends = new Int32Array(msg.ends);
         for (const r of msg.requests) {
           const records = { body, count: r.count, starts: starts.subarray(r.first, r.first + r.count), ends: ends.subarray(r.first, r.first + r.count), keys: r.keys, parsed: [] };
-          this.producer.submit({ topic: r.topic, records, key: r.key, headers: r.headers, durable: r.durable },
+          this.producer.submit({ topic: r.topic, records, key: r.key, headers: r.headers, durable: r.durable, timestampMs: r.timestampMs },
             (err, result) => h.answer(err ? { id: r.id, error: toPlainError(err) } : { id: r.id, result: result! }));
         }
         break;
@@ -135,6 +192,9 @@ export class IngressWorkers {
         break;
       case 'slow-drops':
         this.metrics.addSlowDrops(msg.drops);
+        break;
+      case 'error-counts':
+        this.metrics.addErrors(msg.counts);
         break;
       case 'request-counts':
         this.metrics.addRequests(msg.counts);
@@ -147,13 +207,22 @@ export class IngressWorkers {
     }
   }
 
-  /** Stops accepting in every worker and waits until each has answered its requests in progress. */
+  /**
+   * Stops accepting in every worker and waits until each has answered its requests in progress, has ended,
+   * or `timeoutMs` passed (each worker bounds its own wait by the same timeout; this bound is for a thread
+   * that is alive but no longer answers).
+   */
   async drain(timeoutMs: number): Promise<void> {
-    await Promise.all(this.handles.map((h) => {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timed out'>((resolve) => (timer = setTimeout(() => resolve('timed out'), timeoutMs)));
+    const results = await Promise.all(this.handles.map((h) => {
       const drained = h.next('drained');
       h.send({ type: 'drain', timeoutMs });
-      return drained;
+      return Promise.race([drained, timedOut]);
     }));
+    clearTimeout(timer);
+    const silent = this.handles.filter((h, i) => results[i] === 'timed out').map((h) => h.index);
+    if (silent.length > 0) this.log.warn({ workers: silent, timeoutMs }, 'ingress workers did not report drained within the shutdown timeout; closing their connections anyway');
   }
 
   /**
@@ -164,15 +233,18 @@ export class IngressWorkers {
    */
   closeSockets(): void {
     clearInterval(this.readyTimer);
-    for (const h of this.handles) h.send({ type: 'close' });
+    for (const h of this.handles) {
+      h.closing = true;
+      h.send({ type: 'close' });
+    }
   }
 
   /** Resolves once every thread has ended, or after the timeout (then logged: exiting may abort). */
   async waitForExit(timeoutMs = 15_000): Promise<void> {
-    const results = await Promise.all(this.handles.map((h) => Promise.race([
-      new Promise<boolean>((resolve) => (h.worker.threadId < 0 ? resolve(true) : h.worker.once('exit', () => resolve(true)))),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref()),
-    ])));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const results = await Promise.all(this.handles.map((h) => Promise.race([h.ended.then(() => true), timedOut])));
+    clearTimeout(timer);
     if (!results.every(Boolean)) this.log.error('an ingress worker still had open connections after the shutdown timeout');
   }
 }

@@ -8,7 +8,7 @@ import type { Config } from '../config/schema.js';
 import type { DeliveryResult } from '../producer/delivery-result.js';
 import type { PlainError } from '../errors.js';
 import type { FanoutGate, HubPort, Transport } from '../subscription/protocol.js';
-import type { RequestCounts } from '../ops/metrics.js';
+import type { ErrorCounts, RequestCounts } from '../ops/metrics.js';
 
 export interface WorkerInit {
   config: Config;
@@ -21,6 +21,7 @@ export interface ProduceDescriptor {
   key: string | null;
   headers: [string, string][] | null;
   durable: boolean;
+  timestampMs: number | null;
   /** Index of the request's first record in the batch's starts/ends arrays. */
   first: number;
   count: number;
@@ -37,6 +38,7 @@ export type ToMain =
   | { type: 'slow-drops'; drops: Record<Transport, number> }
   | { type: 'drained' }
   | { type: 'request-counts'; counts: RequestCounts }
+  | { type: 'error-counts'; counts: ErrorCounts }
   | { type: 'metrics-request'; id: number };
 
 export type ToWorker =

@@ -54,11 +54,13 @@ export class TalliedHistogram {
 }
 
 export type RequestCounts = [route: string, status: number, requests: number, records: number][];
+export type ErrorCounts = [code: string, route: string, answers: number][];
 
 export class GatewayMetrics {
   readonly registry = new Registry();
 
   readonly requests = new Counter({ name: 'sluice_http_requests_total', help: 'Ingest requests answered, by route and status.', labelNames: ['route', 'status'], registers: [this.registry] });
+  readonly errors = new Counter({ name: 'sluice_errors_total', help: 'Error answers, by error code (src/errors.ts) and route (a route-table id, or `unmatched` for 404/405/426).', labelNames: ['code', 'route'], registers: [this.registry] });
   readonly recordsReceived = new Counter({ name: 'sluice_records_received_total', help: 'Records in requests answered 2xx.', labelNames: ['route'], registers: [this.registry] });
   readonly recordsDelivered = new Counter({ name: 'sluice_records_delivered_total', help: 'Records with a delivery report from Kafka, by result.', labelNames: ['result'], registers: [this.registry] });
   readonly deliveryLatency = new TalliedHistogram('sluice_delivery_latency_seconds',
@@ -81,6 +83,8 @@ export class GatewayMetrics {
   readonly kafkaConsumers = new Gauge({ name: 'sluice_kafka_consumers', help: 'Kafka consumers open (created and not yet disconnected), by role: live (one per followed topic), replay (one per replay in progress), group (one per topic and group with members here).', labelNames: ['role'], registers: [this.registry] });
   readonly subscriptions = new Gauge({ name: 'sluice_subscriptions', help: 'Subscriptions by lifecycle state (preparing: topic lookup, consumer start, waiting for the upgrade; replaying: reading history; live) and transport.', labelNames: ['state', 'transport'], registers: [this.registry] });
   readonly replaysInProgress = new Gauge({ name: 'sluice_replays_in_progress', help: 'Replay slots held (at most SLUICE_MAX_REPLAYS).', registers: [this.registry] });
+  readonly windowLateRecords = new Counter({ name: 'sluice_window_late_records_total', help: 'Records of windowed views (`window=`) that arrived after a window they belong to had closed (end + grace passed): not in that window\'s frame.', registers: [this.registry] });
+  readonly liveViews = new Gauge({ name: 'sluice_window_views', help: 'Windowed views computed (one per distinct view and topic, plus one per view subscription reading history).', registers: [this.registry] });
   readonly groupMembers = new Gauge({ name: 'sluice_group_members', help: 'Subscriptions that records of a consumer group are dealt to.', registers: [this.registry] });
 
   readonly slowDrops = new Counter({ name: 'sluice_subscribers_dropped_slow_total', help: 'Subscribers closed for falling too far behind (WebSocket close 4008, SSE error TOO_SLOW), by transport.', labelNames: ['transport'], registers: [this.registry] });
@@ -104,6 +108,11 @@ export class GatewayMetrics {
       this.requests.labels(route, String(status)).inc(requests);
       if (records > 0) this.recordsReceived.labels(route).inc(records);
     }
+  }
+
+  /** Error answer counts from any thread. */
+  addErrors(counts: ErrorCounts): void {
+    for (const [code, route, n] of counts) this.errors.labels(code, route).inc(n);
   }
 
   /** Lifecycle gauges, read at scrape time from the registry and the open consumers. */
@@ -196,6 +205,26 @@ export class RequestTally {
   drain(): RequestCounts {
     const out: RequestCounts = [];
     for (const byStatus of this.counts.values()) for (const e of byStatus.values()) out.push(e);
+    this.counts.clear();
+    return out;
+  }
+}
+
+/** Error answers gathered in one thread between flushes, like RequestTally: code → route → count. */
+export class ErrorTally {
+  private readonly counts = new Map<string, Map<string, [string, string, number]>>();
+
+  add(code: string, route: string): void {
+    let byRoute = this.counts.get(code);
+    if (!byRoute) this.counts.set(code, (byRoute = new Map()));
+    const entry = byRoute.get(route);
+    if (entry) entry[2]++;
+    else byRoute.set(route, [code, route, 1]);
+  }
+
+  drain(): ErrorCounts {
+    const out: ErrorCounts = [];
+    for (const byRoute of this.counts.values()) for (const e of byRoute.values()) out.push(e);
     this.counts.clear();
     return out;
   }

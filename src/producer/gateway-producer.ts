@@ -31,6 +31,8 @@ export interface ProduceRequest {
   key: string | null;
   headers: MessageHeader[] | undefined;
   durable: boolean;
+  /** CreateTime of every record (epoch ms); null: librdkafka stamps the produce time. */
+  timestampMs?: number | null;
 }
 
 export interface ProducerLimits {
@@ -198,6 +200,7 @@ export class GatewayProducer {
 
   produceBatch(req: ProduceRequest, done: ProduceCallback): void {
     const { topic, records, key, headers, durable } = req;
+    const timestamp = req.timestampMs ?? null;
     if (!this.ready) {
       done(new SluiceError('BROKER_UNAVAILABLE', 'no Kafka broker is reachable; nothing was queued'), null);
       return;
@@ -218,7 +221,7 @@ export class GatewayProducer {
     try {
       for (; i < count; i++) {
         const recordKey = key ?? (keys ? keys[i] : null);
-        this.producer.produce(topic, null, body.subarray(starts[i], ends[i]), recordKey, null, ctx, headers);
+        this.producer.produce(topic, null, body.subarray(starts[i], ends[i]), recordKey, timestamp, ctx, headers);
       }
     } catch (err) {
       // Only reachable if librdkafka's queue is smaller than Sluice's budget (checked at start-up) or

@@ -14,6 +14,8 @@ export interface ProduceSubmission {
   /** Kafka headers as [name, value] pairs, the same for every record of the request. */
   headers: [string, string][] | null;
   durable: boolean;
+  /** Kafka CreateTime of every record (epoch ms, `X-Kafka-Timestamp`); absent or null: the producer's clock. */
+  timestampMs?: number | null;
 }
 
 /**

@@ -1,23 +1,42 @@
 /**
- * Knows which topics exist, so that a request for an unknown topic gets 404 at once instead of waiting
+ * Knows which topics exist, so that a request for an unknown topic is answered at once instead of waiting
  * for librdkafka's message timeout. Lookups are cached (positive for the process lifetime, negative for a
  * few seconds) and de-duplicated while in flight, so the hot path is one Map lookup.
  *
- * Unknown topic: if Sluice is configured to create topics, it creates it through the Admin API;
- * otherwise it asks for the topic's metadata with the producer (which makes a cluster with
- * `auto.create.topics.enable=true` create it) and waits briefly for the topic to appear.
+ * Unknown topic: if Sluice is configured to create topics, it creates it through the Admin API; otherwise
+ * it asks for the topic's metadata the way a producer does (which makes a cluster with
+ * `auto.create.topics.enable=true` create it). Then it waits briefly for the topic and its leaders. When
+ * they are not there in time, the answer is
+ * - `503 TOPIC_NOT_READY` whenever the creation may be under way: a device takes a 404 as permanent and may
+ *   drop its data, while a busy cluster (e.g. during heavy subscription churn) can take seconds to create;
+ * - `404 TOPIC_NOT_FOUND` only when the topic is absent and the registry has learnt that this cluster does
+ *   not create topics; only this answer is cached negatively.
+ *
+ * Learning whether the cluster creates topics (the client cannot read the brokers' setting, and its
+ * metadata answer hides the per-topic error: see cluster-topics.ts), on failure paths only:
+ * - it does, as soon as a topic the registry asked for appears;
+ * - it does not, when a topic it asked for is still absent AUTO_CREATE_VERDICT_MS later, asked again at every
+ *   poll (a broker whose creation attempt failed tries again on the next request).
+ * Until the first verdict, unknown topics get 503. A verdict is revised the same way: a topic appearing on a
+ * cluster judged not to create topics, or one staying absent on a cluster judged to create them.
  */
 import type { Logger } from 'pino';
-import { AdminClient, type IAdminClient } from '../kafka-client.js';
-import type { GatewayProducer } from './gateway-producer.js';
+import type { ClusterTopics, TopicState } from './cluster-topics.js';
 import { SluiceError } from '../errors.js';
 import { assertLegalTopicName } from '../decode/topic-name.js';
 
-const UNKNOWN_TOPIC_OR_PART = 3;
-const TOPIC_ALREADY_EXISTS = 36;
 const NEGATIVE_CACHE_MS = 3000;
-/** How long a topic being auto-created may take to appear (a single node needs ~100 ms). */
-const AUTO_CREATE_WAIT_MS = 2000;
+/** Expired negative entries are swept once the map holds this many (topics that were never asked again). */
+const NEGATIVE_CACHE_SWEEP_SIZE = 1000;
+/** How long a request waits for a topic being created (a single idle node needs ~100 ms) before 503. */
+const CREATION_WAIT_MS = 2000;
+/**
+ * How long a topic the registry asked for must stay absent before it concludes the cluster does not create
+ * topics. Longer than any creation seen on a busy cluster (seconds); the price is that on such a cluster the
+ * first unknown topics get 503 for this long before the 404s begin. The README's error table quotes it.
+ */
+export const AUTO_CREATE_VERDICT_MS = 15_000;
+const VERDICT_POLL_MAX_MS = 2000;
 
 export interface TopicRegistryOptions {
   createTopics: boolean;
@@ -28,26 +47,44 @@ export interface TopicRegistryOptions {
 
 interface TopicDescription { partitions: number }
 
+/** What the registry has learnt about the cluster's `auto.create.topics.enable`. */
+export type AutoCreateVerdict = 'unknown' | 'creates' | 'does-not-create';
+
+/** How a wait for a topic being created ended. */
+interface CreationWait {
+  /** The last poll's answer, or the error it failed with. */
+  last: TopicState | SluiceError;
+  /** The topic showed up in some poll, with or without leaders. */
+  appeared: boolean;
+}
+
 export class TopicRegistry {
   private readonly known = new Map<string, TopicDescription>();
   private readonly missingUntil = new Map<string, number>();
   private readonly lookups = new Map<string, Promise<TopicDescription>>();
-  private admin: IAdminClient | undefined;
+  private verdict: AutoCreateVerdict = 'unknown';
+  /** The topic followed until a verdict, if any: one at a time, so the follow-up's cost stays bounded. */
+  private following: string | undefined;
 
   constructor(
-    private readonly producer: GatewayProducer,
+    private readonly cluster: ClusterTopics,
     private readonly opts: TopicRegistryOptions,
     private readonly log: Logger,
   ) {}
 
-  /** Resolves with the topic's partition count, or throws TOPIC_NOT_FOUND / BROKER_UNAVAILABLE. */
+  /** Whether the cluster creates topics on first use, as far as the registry has learnt. */
+  get autoCreateVerdict(): AutoCreateVerdict {
+    return this.verdict;
+  }
+
+  /** Resolves with the topic's partition count, or throws TOPIC_NOT_FOUND / TOPIC_NOT_READY / BROKER_UNAVAILABLE. */
   ensure(topic: string): TopicDescription | Promise<TopicDescription> {
     const hit = this.known.get(topic);
     if (hit) return hit;
     assertLegalTopicName(topic);
     const missing = this.missingUntil.get(topic);
     if (missing !== undefined && missing > Date.now()) throw notFound(topic);
-    if (!this.producer.ready) throw new SluiceError('BROKER_UNAVAILABLE', 'no Kafka broker is reachable');
+    if (!this.cluster.reachable) throw new SluiceError('BROKER_UNAVAILABLE', 'no Kafka broker is reachable');
     let pending = this.lookups.get(topic);
     if (!pending) {
       pending = this.lookup(topic).finally(() => this.lookups.delete(topic));
@@ -57,73 +94,128 @@ export class TopicRegistry {
   }
 
   private async lookup(topic: string): Promise<TopicDescription> {
-    let desc = await this.describe(topic);
-    if (!desc && this.opts.createTopics) {
-      await this.create(topic);
-      desc = await this.waitForTopic(topic);
-    } else if (!desc) {
-      // Metadata for the topic through the producer lets a cluster with auto-create make it.
-      await new Promise<void>((res) => this.producer.client.getMetadata({ topic, timeout: this.opts.metadataTimeoutMs }, () => res()));
-      desc = await this.waitForTopic(topic);
+    const timeoutMs = this.opts.metadataTimeoutMs;
+    const first = await this.cluster.describe(topic, timeoutMs);
+    if (first && first.partitions > 0) return this.remember(topic, first.partitions);
+
+    const byAdmin = this.opts.createTopics;
+    if (byAdmin) {
+      const spec = { topic, partitions: this.opts.createTopicPartitions, replicationFactor: this.opts.createTopicReplicationFactor };
+      if (await this.cluster.create(spec, timeoutMs) === 'created') this.log.info(spec, 'created topic');
+    } else {
+      await this.cluster.requestAutoCreate(topic, timeoutMs);
     }
-    if (!desc) {
-      this.missingUntil.set(topic, Date.now() + NEGATIVE_CACHE_MS);
+
+    const { last, appeared } = await this.waitForCreation(topic);
+    if (isReady(last)) {
+      if (!byAdmin) this.learn('creates', topic);
+      return this.remember(topic, last.partitions);
+    }
+    if (!this.cluster.reachable) throw new SluiceError('BROKER_UNAVAILABLE', 'no Kafka broker is reachable');
+    if (appeared) {
+      if (!byAdmin) this.learn('creates', topic);
+      throw notReady(topic, 'its partitions have no leader yet');
+    }
+    if (byAdmin) throw notReady(topic, 'Sluice created it and the brokers do not list it yet');
+    if (this.verdict === 'does-not-create') {
+      // A poll that failed cannot tell "absent" from "not answered": a 404 would be a guess.
+      if (last instanceof SluiceError) throw last;
+      this.rememberMissing(topic);
       throw notFound(topic);
     }
-    this.missingUntil.delete(topic);
-    this.known.set(topic, desc);
-    return desc;
+    // Absent, and the cluster creates topics or may: keep asking in the background until a verdict.
+    this.follow(topic);
+    throw notReady(topic, this.verdict === 'creates' ? 'the cluster creates topics on first use' : 'the cluster was asked to create it on first use');
   }
 
-  /** Polls for a topic that is being created (auto-create or Admin API) until it has partitions. */
-  private async waitForTopic(topic: string): Promise<TopicDescription | null> {
-    const deadline = Date.now() + Math.min(this.opts.metadataTimeoutMs, AUTO_CREATE_WAIT_MS);
+  /** Polls for a topic whose creation was requested until it has partitions with leaders, or the wait ends. */
+  private async waitForCreation(topic: string): Promise<CreationWait> {
+    const deadline = Date.now() + Math.min(this.opts.metadataTimeoutMs, CREATION_WAIT_MS);
     let delay = 25;
+    let appeared = false;
     while (true) {
-      // Producing or subscribing before every new partition has a leader races the election.
-      const desc = await this.describe(topic, true);
-      if (desc || Date.now() > deadline) return desc;
+      // A poll that times out (a busy broker) does not end the wait: the creation was requested and may land.
+      const last = await this.cluster.describe(topic, this.opts.metadataTimeoutMs).catch(asSluiceError);
+      if (last !== null && !(last instanceof SluiceError)) {
+        appeared = true;
+        // Producing or subscribing before every new partition has a leader races the election.
+        if (isReady(last)) return { last, appeared };
+      }
+      if (Date.now() >= deadline) return { last, appeared };
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 400);
     }
   }
 
-  private adminClient(): IAdminClient {
-    this.admin ??= AdminClient.createFrom(this.producer.client);
-    return this.admin;
+  /**
+   * Follows a topic the cluster was asked to create until it appears ("creates") or AUTO_CREATE_VERDICT_MS
+   * passed with the cluster answering that it is absent ("does not create"). Started from a failed lookup,
+   * at most one at a time; its timers do not keep the process alive, and it gives up without a verdict
+   * when the brokers become unreachable (an unanswered poll proves nothing).
+   */
+  private follow(topic: string): void {
+    if (this.following !== undefined) return;
+    this.following = topic;
+    void this.followUntilVerdict(topic).finally(() => (this.following = undefined));
   }
 
-  private describe(topic: string, requireLeaders = false): Promise<TopicDescription | null> {
-    return new Promise((resolve, reject) => {
-      this.adminClient().describeTopics([topic], { timeout: this.opts.metadataTimeoutMs }, (err, descriptions) => {
-        if (err) {
-          reject(new SluiceError('BROKER_UNAVAILABLE', `cannot look up topic "${topic}": ${err.message}`));
-          return;
-        }
-        const d = descriptions[0];
-        if (d.error && d.error.code === UNKNOWN_TOPIC_OR_PART) resolve(null);
-        else if (d.error) reject(new SluiceError('BROKER_UNAVAILABLE', `cannot look up topic "${topic}": ${d.error.message}`));
-        // A topic is ready once it has partitions and, when just created, a leader for each of them.
-        else resolve(d.partitions.length > 0 && (!requireLeaders || d.partitions.every((p) => p.leader)) ? { partitions: d.partitions.length } : null);
-      });
-    });
+  private async followUntilVerdict(topic: string): Promise<void> {
+    const timeoutMs = this.opts.metadataTimeoutMs;
+    const until = Date.now() + AUTO_CREATE_VERDICT_MS;
+    let delay = 250;
+    while (this.cluster.reachable) {
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(delay, until - Date.now()))).unref());
+      delay = Math.min(delay * 2, VERDICT_POLL_MAX_MS);
+      await this.cluster.requestAutoCreate(topic, timeoutMs);
+      const state = await this.cluster.describe(topic, timeoutMs).catch(() => undefined);
+      if (state) {
+        this.learn('creates', topic);
+        return;
+      }
+      if (Date.now() >= until) {
+        if (state === null) this.learn('does-not-create', topic);
+        return;
+      }
+    }
   }
 
-  private create(topic: string): Promise<void> {
-    const spec = { topic, num_partitions: this.opts.createTopicPartitions, replication_factor: this.opts.createTopicReplicationFactor };
-    return new Promise((resolve, reject) => {
-      this.adminClient().createTopic(spec, this.opts.metadataTimeoutMs, (err) => {
-        if (err && err.code !== TOPIC_ALREADY_EXISTS) {
-          reject(new SluiceError('BROKER_UNAVAILABLE', `cannot create topic "${topic}": ${err.message}`));
-          return;
-        }
-        if (!err) this.log.info(spec, 'created topic');
-        resolve();
-      });
-    });
+  private learn(verdict: Exclude<AutoCreateVerdict, 'unknown'>, topic: string): void {
+    if (this.verdict === verdict) return;
+    this.log.info({ topic, was: this.verdict, now: verdict },
+      verdict === 'creates' ? 'the cluster creates topics on first use' : 'the cluster does not create topics on first use: unknown topics get 404');
+    this.verdict = verdict;
+    // 404s remembered under the other verdict were wrong: let the next request look again.
+    if (verdict === 'creates') this.missingUntil.clear();
   }
+
+  private remember(topic: string, partitions: number): TopicDescription {
+    const desc = { partitions };
+    this.missingUntil.delete(topic);
+    this.known.set(topic, desc);
+    return desc;
+  }
+
+  private rememberMissing(topic: string): void {
+    const now = Date.now();
+    if (this.missingUntil.size >= NEGATIVE_CACHE_SWEEP_SIZE) {
+      for (const [t, until] of this.missingUntil) if (until <= now) this.missingUntil.delete(t);
+    }
+    this.missingUntil.set(topic, now + NEGATIVE_CACHE_MS);
+  }
+}
+
+function isReady(state: TopicState | SluiceError): state is { partitions: number; leadersElected: true } {
+  return state !== null && !(state instanceof SluiceError) && state.partitions > 0 && state.leadersElected;
+}
+
+function asSluiceError(err: unknown): SluiceError {
+  return err instanceof SluiceError ? err : new SluiceError('BROKER_UNAVAILABLE', `cannot look up topic: ${(err as Error).message}`);
 }
 
 function notFound(topic: string): SluiceError {
   return new SluiceError('TOPIC_NOT_FOUND', `topic "${topic}" does not exist and the cluster does not create topics on first use`);
+}
+
+function notReady(topic: string, why: string): SluiceError {
+  return new SluiceError('TOPIC_NOT_READY', `topic "${topic}" is being created (${why}) and is not ready yet; retry after Retry-After seconds`);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeEnvelope } from './frame-encoder.js';
+import { batchFrame, encodeEnvelope, encodeFields, frameRecords } from './frame-encoder.js';
 
 const base = { topic: 't"x', partition: 2, offset: 41, timestamp: 1700000000000 };
 
@@ -22,5 +22,33 @@ describe('encodeEnvelope with a token', () => {
     expect(value.parsed).toEqual({ temp: 51 });
     const frame = encodeEnvelope({ ...base, key: null, value: Buffer.from('{"temp":51}') }, '"t"', 'djE6NQ', value);
     expect(JSON.parse(frame)).toEqual({ topic: 't', partition: 2, offset: 41, timestamp: 1700000000000, key: null, value: { temp: 51 }, token: 'djE6NQ' });
+  });
+});
+
+describe('frame styles', () => {
+  const records = [0, 1, 2].map((i) => ({ ...base, topic: 't', offset: 41 + i, key: null, value: Buffer.from(`{"n":${i}}`) }));
+  const fields = records.map((m) => encodeFields(m));
+  const tokens = ['tok-a', 'tok-b', 'tok-c'];
+
+  it('per record: the same frames encodeEnvelope makes, one per record with its token', () => {
+    const out = frameRecords('envelope', '"t"', fields, tokens);
+    expect(out.frames).toEqual(records.map((m, i) => encodeEnvelope(m, '"t"', tokens[i])));
+    expect(out.tokens).toEqual(tokens);
+  });
+
+  it('batch: one frame with the records in order and the token after the last', () => {
+    const out = frameRecords('batch', '"t"', fields, tokens);
+    expect(out.frames).toHaveLength(1);
+    expect(out.tokens).toEqual(['tok-c']);
+    expect(JSON.parse(out.frames[0])).toEqual({
+      event: 'batch', topic: 't', token: 'tok-c',
+      records: records.map((m, i) => ({ partition: 2, offset: m.offset, timestamp: 1700000000000, key: null, value: { n: i } })),
+    });
+  });
+
+  it('batch without tokens (groups) and with no records', () => {
+    expect(JSON.parse(batchFrame('"t"', fields.slice(0, 1), null))).toEqual({ event: 'batch', topic: 't', records: [{ partition: 2, offset: 41, timestamp: 1700000000000, key: null, value: { n: 0 } }] });
+    expect(frameRecords('batch', '"t"', fields, null).tokens).toBeNull();
+    expect(frameRecords('batch', '"t"', [], [])).toEqual({ frames: [], tokens: [] });
   });
 });

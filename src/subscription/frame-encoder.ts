@@ -1,11 +1,16 @@
 /**
- * Serialises a Kafka record once into the frame every subscriber of a channel receives:
- * `{"topic","partition","offset","timestamp","key","value","token"}`. A value that is JSON (everything Sluice
- * produced) is embedded as-is, without a parse/stringify round trip changing its bytes; any other value
- * is sent as a string with `"valueEncoding":"text"` (UTF-8) or `"base64"` (binary). `token` is the resume
- * token of the position just after the record.
+ * Serialises Kafka records into the frames subscribers receive. A record is read once into its fields
+ * `"partition","offset","timestamp","key","value"`; the frame styles wrap those same fields:
+ *   per record (default): `{"topic",<fields>,"token"}`, one WebSocket message (SSE event) per record;
+ *   batch (`frames=batch`): `{"event":"batch","topic","records":[{<fields>},…],"token"}`, one message per
+ *     batch, whose `token` is the position after its last record (the token that record's own frame
+ *     would carry), so a client resumes exactly after any batch.
+ * A value that is JSON (everything Sluice produced) is embedded as-is, without a parse/stringify round
+ * trip changing its bytes; any other value is sent as a string with `"valueEncoding":"text"` (UTF-8) or
+ * `"base64"` (binary). Group frames carry no token (a group resumes from its committed offsets).
  */
 import { isUtf8 } from 'node:buffer';
+import type { FrameStyle } from './protocol.js';
 
 export interface RecordLike {
   topic: string;
@@ -41,8 +46,46 @@ export function keyText(key: Buffer | string | null | undefined): string | null 
   return typeof key === 'string' ? key : key.toString('utf8');
 }
 
+/** A record's fields without braces, topic or token: `"partition":2,"offset":41,"timestamp":…,"key":…,"value":…`. */
+export function encodeFields(m: RecordLike, value: ValueText = readValue(m.value)): string {
+  const key = keyText(m.key);
+  return `"partition":${m.partition},"offset":${m.offset},"timestamp":${m.timestamp ?? null},"key":${key === null ? 'null' : JSON.stringify(key)},${value.field}`;
+}
+
+/** The per-record frame of a record's fields. */
+export function recordFrame(topicJson: string, fields: string, token: string | null): string {
+  return token === null ? `{"topic":${topicJson},${fields}}` : `{"topic":${topicJson},${fields},"token":"${token}"}`;
+}
+
+/** One batch frame holding the records' fields in order; `token` is the position after the last one (null for groups). */
+export function batchFrame(topicJson: string, fields: readonly string[], token: string | null): string {
+  let records = '';
+  for (let i = 0; i < fields.length; i++) records += i === 0 ? `{${fields[i]}}` : `,{${fields[i]}}`;
+  return token === null
+    ? `{"event":"batch","topic":${topicJson},"records":[${records}]}`
+    : `{"event":"batch","topic":${topicJson},"records":[${records}],"token":"${token}"}`;
+}
+
+/** The per-record frame of a record, built as one string (the live path when no batch channel or replay needs the fields apart). */
 export function encodeEnvelope(m: RecordLike, topicJson: string = JSON.stringify(m.topic), token: string | null = null, value: ValueText = readValue(m.value)): string {
   const key = keyText(m.key);
   const tokenField = token === null ? '' : `,"token":"${token}"`;
   return `{"topic":${topicJson},"partition":${m.partition},"offset":${m.offset},"timestamp":${m.timestamp ?? null},"key":${key === null ? 'null' : JSON.stringify(key)},${value.field}${tokenField}}`;
+}
+
+/**
+ * Records (their fields, and the token after each, or null) as the frames a subscriber of `style` gets,
+ * with the token of each frame: per record, one frame per record; batch, one frame for all of them.
+ * Nothing to send (no records) gives no frames.
+ */
+export function frameRecords(style: Exclude<FrameStyle, 'value'>, topicJson: string, fields: readonly string[], tokens: readonly string[] | null): { frames: string[]; tokens: string[] | null } {
+  const n = fields.length;
+  if (n === 0) return { frames: [], tokens: tokens ? [] : null };
+  if (style === 'batch') {
+    const token = tokens ? tokens[n - 1] : null;
+    return { frames: [batchFrame(topicJson, fields, token)], tokens: token === null ? null : [token] };
+  }
+  const frames = new Array<string>(n);
+  for (let i = 0; i < n; i++) frames[i] = recordFrame(topicJson, fields[i], tokens ? tokens[i] : null);
+  return { frames, tokens: tokens ? tokens.slice() : null };
 }

@@ -17,6 +17,7 @@
  * reader, group membership, channel membership, deliveries not acknowledged).
  */
 import type { PlainError } from '../errors.js';
+import type { ViewParams } from './view-spec.js';
 
 export type StartFrom =
   | { kind: 'latest' }
@@ -24,8 +25,13 @@ export type StartFrom =
   | { kind: 'time'; timestampMs: number }
   | { kind: 'token'; offsets: number[] };
 
-/** `envelope`: JSON envelope frames with resume tokens. `value`: the bare value (seed route `/consumer/{topic}`). */
-export type FrameStyle = 'envelope' | 'value';
+/**
+ * `envelope`: one JSON envelope frame per record, each with its resume token (the default). `batch`
+ * (`frames=batch`): one frame per batch holding its records and the token after the last. `value`: the
+ * bare value (seed route `/consumer/{topic}`). Part of a channel's identity: a channel's frames are built
+ * once for all its members.
+ */
+export type FrameStyle = 'envelope' | 'batch' | 'value';
 export type Transport = 'websocket' | 'sse' | 'seed-websocket';
 
 export interface SubscribeRequest {
@@ -38,6 +44,13 @@ export interface SubscribeRequest {
   group: string | null;
   style: FrameStyle;
   transport: Transport;
+  /**
+   * `snapshot=<duration>` in ms: first the latest record of every key seen in that span (frames with
+   * `"snapshot":true`, then a `snapshot-end` marker with the token after them), then live from there.
+   */
+  snapshotMs?: number | null;
+  /** `window=…`: windowed aggregates (and alerts) instead of records; parsed by view-spec.ts. */
+  view?: ViewParams | null;
   /**
    * Opened before a WebSocket upgrade or an SSE answer, so that refusals (unknown topic, a limit reached,
    * broker down) are HTTP answers: the registry acquires what the subscription needs, answers `ready`, and
@@ -66,10 +79,11 @@ export interface HubPort {
   subscribed(sub: number, token: string | null): void;
   /** The subscription could not start or had to end; the registry has released it (`slow`: it fell behind; close like a slow socket). */
   failed(sub: number, error: PlainError, slow: boolean): void;
-  /** Frames for one subscriber only (replay, group member). ackId 0: no ack wanted. */
+  /** Frames for one subscriber only (replay, group member), already in its style; `tokens[i]` is frame i's. ackId 0: no ack wanted. */
   deliver(sub: number, frames: string[], tokens: string[] | null, ackId: number): void;
   /** From now on the subscriber gets the channel's published frames. */
   join(sub: number, channel: string): void;
+  /** A channel's frames of one live batch (one frame for a batch-style channel); `tokens[i]` is frame i's. */
   publish(channel: string, frames: string[], tokens: string[] | null): void;
   publishValues(channel: string, values: Uint8Array[]): void;
 }

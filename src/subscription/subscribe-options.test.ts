@@ -6,7 +6,17 @@ const q = (params: Record<string, string>) => (name: string) => params[name];
 
 describe('subscribe options', () => {
   it('default to latest with no filter and no group', () => {
-    expect(readSubscribeOptions('t', q({}))).toEqual({ topic: 't', from: { kind: 'latest' }, key: null, where: null, group: null });
+    expect(readSubscribeOptions('t', q({}))).toEqual({ topic: 't', from: { kind: 'latest' }, key: null, where: null, group: null, style: 'envelope' });
+  });
+
+  it('read frames=record (the default) and frames=batch, with every other option', () => {
+    expect(readSubscribeOptions('t', q({ frames: 'record' })).style).toBe('envelope');
+    expect(readSubscribeOptions('t', q({ frames: 'batch', group: 'g', from: 'earliest' }))).toMatchObject({ style: 'batch', group: 'g' });
+    expect(readControlMessage('{"op":"subscribe","topic":"a","frames":"batch"}')).toMatchObject({ options: { style: 'batch' } });
+    // With the live views' options: style comes back beside snapshotMs / view.
+    expect(readSubscribeOptions('t', q({ frames: 'batch', snapshot: '1h' }))).toMatchObject({ style: 'batch', snapshotMs: 3_600_000 });
+    expect(readSubscribeOptions('t', q({ frames: 'batch', window: '10s', agg: 'count()' }))).toMatchObject({ style: 'batch', view: { window: '10s', agg: 'count()' } });
+    expect(readSubscribeOptions('t', q({ window: '10s' })).style).toBe('envelope');
   });
 
   it('read earliest, timestamps and resume tokens', () => {
@@ -30,6 +40,7 @@ describe('subscribe options', () => {
       [{ group: 'g', from: '1732540000000' }, /committed offsets/],
       [{ group: 'g', where: 'a=1' }, /not available with group/],
       [{ key: 'k'.repeat(2000) }, /key is longer/],
+      [{ frames: 'batches' }, /frames must be record .* or batch/],
     ];
     for (const [params, message] of cases) {
       expect(() => readSubscribeOptions('t', q(params))).toThrow(expect.objectContaining({ code: 'INVALID_PARAMETER', message: expect.stringMatching(message) }));
@@ -41,7 +52,7 @@ describe('subscribe options', () => {
 describe('control messages', () => {
   it('read subscribe and unsubscribe', () => {
     expect(readControlMessage('{"op":"subscribe","topic":"a","from":"earliest","where":"x>1"}')).toEqual({
-      op: 'subscribe', options: { topic: 'a', from: { kind: 'earliest' }, key: null, where: 'x>1', group: null },
+      op: 'subscribe', options: { topic: 'a', from: { kind: 'earliest' }, key: null, where: 'x>1', group: null, style: 'envelope' },
     });
     expect(readControlMessage('{"op":"subscribe","topic":"a","from":1732540000000}')).toMatchObject({ options: { from: { kind: 'time', timestampMs: 1732540000000 } } });
     expect(readControlMessage('{"op":"unsubscribe","topic":"a"}')).toEqual({ op: 'unsubscribe', topic: 'a' });
@@ -49,7 +60,7 @@ describe('control messages', () => {
 
   it('refuse malformed ones with a code', () => {
     expect(() => readControlMessage('{"op":')).toThrow(expect.objectContaining({ code: 'INVALID_JSON' }));
-    for (const bad of ['[]', '"x"', '{"op":"subscribe"}', '{"op":"dance","topic":"a"}', '{"op":"subscribe","topic":"a","key":5}', '{"op":"subscribe","topic":"a","from":"never"}']) {
+    for (const bad of ['[]', '"x"', '{"op":"subscribe"}', '{"op":"dance","topic":"a"}', '{"op":"subscribe","topic":"a","key":5}', '{"op":"subscribe","topic":"a","from":"never"}', '{"op":"subscribe","topic":"a","frames":1}']) {
       expect(() => readControlMessage(bad), bad).toThrow(expect.objectContaining({ code: 'INVALID_PARAMETER' }));
     }
     expect(() => readControlMessage('{"op":"subscribe","topic":"a b"}')).toThrow(expect.objectContaining({ code: 'INVALID_TOPIC' }));

@@ -1,18 +1,23 @@
 /**
- * Reads a subscription's options — `from`, `key`, `where`, `group` — from a query string or a
+ * Reads a subscription's options — `from`, `key`, `where`, `group`, `frames` — from a query string or a
  * `{"op":"subscribe",…}` control message into a SubscribeRequest, refusing bad values with
  * INVALID_PARAMETER before anything reaches Kafka. Pure: runs in whichever thread holds the socket.
  */
-import { SluiceError } from '../errors.js';
+import { SluiceError, unknownParameter } from '../errors.js';
 import { assertLegalTopicName } from '../decode/topic-name.js';
 import { decodeResumeToken } from './resume-token.js';
 import { parseRecordFilter } from './record-filter.js';
 import type { StartFrom, SubscribeRequest } from './protocol.js';
+import { SUBSCRIBE_MESSAGE_FIELDS, UNSUBSCRIBE_MESSAGE_FIELDS } from './subscribe-params.js';
+import { parseSnapshot, parseViewSpec, type ViewParams } from './view-spec.js';
 
 const GROUP = /^[A-Za-z0-9._-]{1,100}$/;
 const MAX_KEY_LENGTH = 1024;
 
-export type SubscribeOptions = Pick<SubscribeRequest, 'topic' | 'from' | 'key' | 'where' | 'group'>;
+/** `style` is `envelope` (one frame per record, the default) or `batch` (`frames=batch`); the seed route sets `value` itself. */
+export type SubscribeOptions = Pick<SubscribeRequest, 'topic' | 'from' | 'key' | 'where' | 'group' | 'snapshotMs' | 'view'> & { style: 'envelope' | 'batch' };
+
+const VIEW_OPTIONS = ['hop', 'grace', 'agg', 'by', 'alert'] as const;
 
 /** `get` returns a parameter's value, or undefined/'' when absent. `lastEventId` (SSE) resumes when `from` is absent. */
 export function readSubscribeOptions(topic: string, get: (name: string) => string | undefined | null, lastEventId = ''): SubscribeOptions {
@@ -31,7 +36,37 @@ export function readSubscribeOptions(topic: string, get: (name: string) => strin
     }
     if (key !== null || where !== null) throw new SluiceError('INVALID_PARAMETER', 'key and where filters are not available with group');
   }
-  return { topic, from, key, where, group };
+  const snapshotText = get('snapshot') || null;
+  const snapshotMs = snapshotText === null ? null : parseSnapshot(snapshotText);
+  const windowText = get('window') || null;
+  let view: ViewParams | null = null;
+  if (windowText !== null) {
+    view = { window: windowText, hop: get('hop') || null, grace: get('grace') || null, agg: get('agg') || null, by: get('by') || null, alert: get('alert') || null };
+    parseViewSpec(view); // refuse a bad view here, as a 400 / error frame
+  } else {
+    for (const name of VIEW_OPTIONS) {
+      if (!get(name)) continue;
+      throw new SluiceError('INVALID_PARAMETER', name === 'alert'
+        ? 'alert needs a window (e.g. window=1m&agg=avg(temperature)&alert=avg(temperature)>50); for an alert per record use where=temperature>50'
+        : `${name} needs window= (e.g. window=10s)`);
+    }
+  }
+  if (snapshotMs !== null || view !== null) {
+    const what = snapshotMs !== null ? 'snapshot' : 'window';
+    if (group !== null) throw new SluiceError('INVALID_PARAMETER', `${what} is not available with group`);
+    if (snapshotMs !== null && view !== null) throw new SluiceError('INVALID_PARAMETER', 'snapshot and window cannot be combined: subscribe twice');
+    if (snapshotMs !== null && from.kind !== 'latest') {
+      throw new SluiceError('INVALID_PARAMETER', 'snapshot starts its own read back over the span: leave out from (to resume after a snapshot, use from=<token> without snapshot)');
+    }
+  }
+  // Only set when asked for: a plain subscription's options stay what they were.
+  return { topic, from, key, where, group, style: parseFrames(get('frames') || 'record'), ...(snapshotMs !== null ? { snapshotMs } : {}), ...(view !== null ? { view } : {}) };
+}
+
+function parseFrames(text: string): 'envelope' | 'batch' {
+  if (text === 'record') return 'envelope';
+  if (text === 'batch') return 'batch';
+  throw new SluiceError('INVALID_PARAMETER', `frames must be record (one frame per record, the default) or batch (one frame per batch of records) (got "${text.slice(0, 80)}")`);
 }
 
 function parseFrom(text: string): StartFrom {
@@ -55,6 +90,8 @@ export function readControlMessage(text: string): ControlMessage {
   }
   if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) throw new SluiceError('INVALID_PARAMETER', 'a control message must be a JSON object like {"op":"subscribe","topic":"t"}');
   const m = msg as Record<string, unknown>;
+  const fields = m.op === 'unsubscribe' ? UNSUBSCRIBE_MESSAGE_FIELDS : SUBSCRIBE_MESSAGE_FIELDS;
+  for (const name of Object.keys(m)) if (!fields.includes(name)) throw unknownParameter(`${m.op === 'unsubscribe' ? 'unsubscribe' : 'subscribe'} message field`, name, fields);
   if (typeof m.topic !== 'string') throw new SluiceError('INVALID_PARAMETER', 'a control message needs "topic" (a string)');
   const option = (name: string): string | undefined => {
     const v = m[name];

@@ -1,0 +1,106 @@
+import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { SubscribeAuth, SubscriptionTokens } from './subscription-tokens.js';
+import { AccessControl } from './access-control.js';
+import { readSubscribeOptions } from '../subscription/subscribe-options.js';
+
+const SECRET = Buffer.from('s'.repeat(32));
+const jwt = (claims: object, alg = 'HS256') => {
+  const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const head = `${enc({ alg })}.${enc(claims)}`;
+  return `${head}.${createHmac('sha256', SECRET).update(head).digest('base64url')}`;
+};
+let now = 1_000_000_000_000;
+const tokens = new SubscriptionTokens({ alg: 'HS256', secret: SECRET }, () => now);
+const auth = new SubscribeAuth(AccessControl.open(), tokens);
+const exp = now / 1000 + 60;
+const opts = (topic: string, q: Record<string, string> = {}) => readSubscribeOptions(topic, (n) => q[n]);
+
+describe('SubscriptionTokens.verify', () => {
+  it('accepts an HS256 token and reads its grant', () => {
+    expect(tokens.verify(jwt({ exp, 'sluice.sub': [{ topic: 'orders', key: 'o-1' }] }))).toEqual({ expiresAtMs: exp * 1000, entries: [{ topic: 'orders', key: 'o-1', where: null }] });
+  });
+
+  it('refuses other algorithms, tampering, missing claims and bad filters', () => {
+    const good = jwt({ exp, 'sluice.sub': [{ topic: 'orders' }] });
+    const [h, , s] = good.split('.');
+    const forged = `${h}.${Buffer.from(JSON.stringify({ exp, 'sluice.sub': [{ topic: '*' }] })).toString('base64url')}.${s}`;
+    for (const bad of [jwt({ exp, 'sluice.sub': [] }, 'none'), jwt({ exp, 'sluice.sub': [] }, 'RS256'), forged, jwt({ 'sluice.sub': [] }), jwt({ exp }),
+      jwt({ exp, 'sluice.sub': [{ topic: 't', where: 'no operator' }] }), 'a.b', 'not-a-token']) {
+      expect(() => tokens.verify(bad)).toThrow(expect.objectContaining({ code: 'TOKEN_INVALID' }));
+    }
+    expect(() => tokens.verify(jwt({ exp: now / 1000, 'sluice.sub': [] }))).toThrow(expect.objectContaining({ code: 'TOKEN_EXPIRED' }));
+  });
+});
+
+describe('SubscribeAuth.authorize', () => {
+  const creds = auth.admit({ apiKey: '', token: jwt({ exp, 'sluice.sub': [{ topic: 'orders', key: 'o-1' }, { topic: 'alerts', where: 'level=high' }, { topic: 'all' }] }) });
+
+  it('forces the key, ANDs the where, and leaves unrestricted topics alone', () => {
+    expect(auth.authorize(creds, opts('orders'))).toMatchObject({ key: 'o-1', where: null });
+    expect(auth.authorize(creds, opts('orders', { key: 'o-1' }))).toMatchObject({ key: 'o-1' });
+    expect(auth.authorize(creds, opts('alerts', { where: 'site=x' }))).toMatchObject({ key: null, where: 'level=high,site=x' });
+    expect(auth.authorize(creds, opts('all', { group: 'g' }))).toMatchObject({ group: 'g', key: null, where: null });
+  });
+
+  it('refuses another key, another topic, group= on a filtered topic, and an expired grant', () => {
+    expect(() => auth.authorize(creds, opts('orders', { key: 'o-2' }))).toThrow(expect.objectContaining({ code: 'FORBIDDEN' }));
+    expect(() => auth.authorize(creds, opts('billing'))).toThrow(expect.objectContaining({ code: 'FORBIDDEN' }));
+    expect(() => auth.authorize(creds, opts('alerts', { group: 'g' }))).toThrow(expect.objectContaining({ code: 'FORBIDDEN' }));
+    now += 61_000;
+    expect(() => auth.authorize(creds, opts('all'))).toThrow(expect.objectContaining({ code: 'TOKEN_EXPIRED' }));
+    now -= 61_000;
+  });
+
+  it('without a token: 401, unless API keys are configured and one is presented', () => {
+    expect(() => auth.admit({ apiKey: '', token: '' })).toThrow(expect.objectContaining({ code: 'UNAUTHORIZED' }));
+    expect(() => auth.admit({ apiKey: 'some-key', token: '' })).toThrow(expect.objectContaining({ code: 'UNAUTHORIZED' }));
+  });
+
+  it('without tokens configured, API keys decide as before', () => {
+    const open = new SubscribeAuth(AccessControl.open(), null);
+    const p = open.presented((h) => (h === 'authorization' ? 'Bearer k' : ''), () => undefined);
+    expect(p).toEqual({ apiKey: 'k', token: '' });
+    expect(open.authorize(open.admit(p), opts('x'))).toMatchObject({ topic: 'x' });
+  });
+});
+
+describe('RS256 and ES256 tokens (public key file), signed with jose as an issuer would', () => {
+  const keyFile = (pem: string) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sluice-jwt-')), 'key.pem');
+    writeFileSync(file, pem);
+    return file;
+  };
+  const claims = { 'sluice.sub': [{ topic: 'orders', key: 'order-123' }] };
+  for (const [alg, pair] of [
+    ['RS256', generateKeyPairSync('rsa', { modulusLength: 2048 })],
+    ['ES256', generateKeyPairSync('ec', { namedCurve: 'prime256v1' })],
+  ] as const) {
+    it(`${alg}: verifies with the public key; refuses another algorithm, another key, and HS256 keyed with the public key`, async () => {
+      const file = keyFile(pair.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+      const verifier = SubscriptionTokens.fromPublicKeyFile(file);
+      const good = await new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime('1h').sign(pair.privateKey);
+      expect(verifier.verify(good).entries).toEqual([{ topic: 'orders', key: 'order-123', where: null }]);
+      const other = generateKeyPairSync(alg === 'RS256' ? 'rsa' : 'ec', alg === 'RS256' ? { modulusLength: 2048 } : { namedCurve: 'prime256v1' } as never);
+      const forged = await new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime('1h').sign(other.privateKey);
+      expect(() => verifier.verify(forged)).toThrow(/signature does not verify/);
+      // Algorithm confusion: an HS256 token whose HMAC key is the public key's PEM text.
+      const pem = Buffer.from(pair.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+      const confused = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(pem);
+      expect(() => verifier.verify(confused)).toThrow(new RegExp(`not accepted \\(${alg}\\)`));
+      const expired = await new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime(Math.floor(Date.now() / 1000) - 10).sign(pair.privateKey);
+      expect(() => verifier.verify(expired)).toThrow(/expired/);
+    });
+  }
+
+  it('a key file that is not an RSA or P-256 public key stops start-up naming the setting; both settings at once too', () => {
+    const ed = generateKeyPairSync('ed25519');
+    expect(() => SubscriptionTokens.fromPublicKeyFile(keyFile(ed.publicKey.export({ type: 'spki', format: 'pem' }).toString()))).toThrow(/SLUICE_JWT_PUBLIC_KEY_FILE: .* RSA \(RS256\) or P-256/);
+    expect(() => SubscriptionTokens.fromPublicKeyFile(keyFile('not a key'))).toThrow(/SLUICE_JWT_PUBLIC_KEY_FILE: cannot read a PEM public key/);
+    expect(() => SubscriptionTokens.fromFiles('/a', '/b')).toThrow(/set one, not both/);
+  });
+});
