@@ -9,9 +9,10 @@
 //                            P+1 is its controller)
 //            --pin auto|on|off (taskset: gateway, broker and load generator on their own CPUs; auto = on
 //                               with at least 2 CPUs; see cpuLayout)
-//            --out DIR (default bench/results)   --no-readme (do not update README's table)
+//            --out DIR (default bench/results)   --no-readme (do not update docs/performance.md and README's summary)
+//            --docs-only (run nothing: rewrite docs/performance.md and README's summary from DIR/latest.json)
 //            --merge (keep the scenarios of DIR/latest.json that this run does not repeat; with --only,
-//                     e.g. --only fanout-1000,fanout-5000 --merge, refreshes those rows and README's table)
+//                     e.g. --only fanout-1000,fanout-5000 --merge, refreshes those rows and docs/performance.md)
 //
 // Writes DIR/latest.json and DIR/latest.md. Ingest load comes from autocannon in this process; the
 // fan-out scenarios (bench/fanout/) POST from this process and subscribe from 1–2 child processes.
@@ -30,6 +31,7 @@ import { startServer, stopServer, sampler, threadTimes, threadShares, pin } from
 import { runFanoutScenario, openFileLimit } from './fanout/fanout-scenario.mjs';
 import { ensureCentrifugo } from './fanout/centrifugo-peer.mjs';
 import { peerMarkdown } from './fanout/peer-table.mjs';
+import { fmt, readmeSummary, sizingMarkdown, writeMarked } from './perf-docs.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -46,6 +48,7 @@ const { values: args } = parseArgs({
     pin: { type: 'string', default: 'auto' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
     'no-readme': { type: 'boolean', default: false },
+    'docs-only': { type: 'boolean', default: false },
     merge: { type: 'boolean', default: false },
   },
 });
@@ -463,10 +466,16 @@ const CPU_RATIOS = [
 /** A field's value in round i (rounds alternate order, so round i of two scenarios ran in the same pass). */
 const inRound = (x, field, i) => x?.perRound?.[field]?.[i];
 
-function ratios(sc) {
+/**
+ * Ratios compare scenarios of one run only: with --merge, rows kept from an earlier run (`kept`) are never
+ * divided by rows of this one (the machine's load differs between runs far more than within one).
+ */
+function ratios(sc, kept = []) {
   const out = {};
-  for (const [label, a, b, field] of RATIOS) if (sc[a] && sc[b]?.[field]) out[label] = sc[a][field] / sc[b][field];
+  const oneRun = (...names) => names.every((n) => kept.includes(n)) || names.every((n) => !kept.includes(n));
+  for (const [label, a, b, field] of RATIOS) if (sc[a] && sc[b]?.[field] && oneRun(a, b)) out[label] = sc[a][field] / sc[b][field];
   for (const [label, a, field, parts] of CPU_RATIOS) {
+    if (!oneRun(a, ...parts.map(([n]) => n))) continue;
     const denominator = parts.reduce((sum, [n, f]) => sum + (sc[n]?.[f] ?? NaN), 0);
     if (typeof sc[a]?.[field] === 'number' && denominator > 0) out[label] = sc[a][field] / denominator;
   }
@@ -474,9 +483,10 @@ function ratios(sc) {
 }
 
 /** Per round, min and max of each CPU ratio whose scenarios all ran the same rounds in this run. */
-function ratioSpreads(sc) {
+function ratioSpreads(sc, kept = []) {
   const out = {};
   for (const [label, a, field, parts] of CPU_RATIOS) {
+    if ([a, ...parts.map(([n]) => n)].some((n) => kept.includes(n))) continue;
     const rounds = sc[a]?.perRound?.[field]?.length ?? 0;
     if (rounds < 2 || parts.some(([n, f]) => sc[n]?.perRound?.[f]?.length !== rounds)) continue;
     const values = Array.from({ length: rounds }, (_, i) => inRound(sc[a], field, i) / parts.reduce((sum, [n, f]) => sum + inRound(sc[n], f, i), 0));
@@ -502,7 +512,6 @@ function cpuGoals(sc, r) {
   return goals;
 }
 
-const fmt = (n, d = 0) => (typeof n === 'number' && Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '');
 
 /** The mean and, with 2+ rounds, their range: `35.2 (34.1–36.0)`. */
 function spread(s, field, digits = 0) {
@@ -524,7 +533,7 @@ function environmentLines(result, command) {
 }
 
 /**
- * CPU per request and per record (README's Performance section leads with this): gateway CPU over the
+ * CPU per request and per record (docs/performance.md leads with this): gateway CPU over the
  * measured window from /proc (utime + stime of every thread; the broker and the load generator are not
  * counted), split by thread, then the CPU ratios and issue #11's goals.
  */
@@ -687,29 +696,18 @@ async function main() {
         if (n in scenariosOut) all[n] = scenariosOut[n];
         else if (kept.includes(n)) all[n] = previous.scenarios[n];
       }
-      if (kept.length) env.merged = { from: previous.environment?.date, scenarios: kept };
+      // Rows the previous file had kept from earlier runs stay attributed to those runs too.
+      if (kept.length) env.merged = { from: [previous.environment?.merged?.from, previous.environment?.date].filter(Boolean).join(' and '), scenarios: kept };
     }
   }
-  const result = { environment: env, scenarios: all, ratios: ratios(all), ratioSpreads: ratioSpreads(all), ...(skippedPeers.length ? { skippedPeers } : {}) };
   const argv = process.argv.slice(2);
   const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
+  const kept = env.merged?.scenarios ?? [];
+  const result = { environment: env, command, scenarios: all, ratios: ratios(all, kept), ratioSpreads: ratioSpreads(all, kept), ...(skippedPeers.length ? { skippedPeers } : {}) };
   mkdirSync(args.out, { recursive: true });
   writeFileSync(join(args.out, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
-  const cpuMd = cpuMarkdown(result, command);
-  const md = markdown(result, command);
-  writeFileSync(join(args.out, 'latest.md'), `${cpuMd}\n${md}`);
-  if (!QUICK && !args['no-readme'] && (!args.only || args.merge)) {
-    // Two generated blocks: the CPU table leads the Performance section, the full results follow later.
-    const readmePath = join(ROOT, 'README.md');
-    let readme = readFileSync(readmePath, 'utf8');
-    for (const [marker, text] of [['bench-cpu', cpuMd], ['bench', md]]) {
-      const a = readme.indexOf(`<!-- ${marker}:start -->`);
-      const b = readme.indexOf(`<!-- ${marker}:end -->`);
-      if (a >= 0 && b > a) readme = readme.slice(0, a) + `<!-- ${marker}:start -->\n` + text + readme.slice(b);
-    }
-    writeFileSync(readmePath, readme);
-  }
-  process.stdout.write(`${cpuMd}\n${md}`);
+  const md = writeReports(result, !QUICK && !args['no-readme'] && (!args.only || args.merge));
+  process.stdout.write(md);
   // A peer losing records is a finding to report; Sluice or a ceiling losing one fails the run.
   const lost = Object.entries(scenariosOut).filter(([, s]) => s.lost > 0 && s.subscribers === undefined);
   if (lost.length) console.error(`records claimed but missing from Kafka: ${lost.map(([n, s]) => `${n}: ${s.lost}`).join(', ')}`);
@@ -718,6 +716,35 @@ async function main() {
   const frames = Object.entries(scenariosOut).filter(([, s]) => s.subscribers !== undefined && s.server !== 'centrifugo' && s.lost + s.duplicated > 0);
   if (frames.length) console.error(`fan-out frames lost / duplicated: ${frames.map(([n, s]) => `${n}: ${s.lost} / ${s.duplicated}`).join(', ')}`);
   if (frames.length || lost.some(([name]) => !name.startsWith('peer-'))) process.exit(1);
+  process.exit(0);
+}
+
+/**
+ * latest.md beside latest.json, and with `docs`: docs/performance.md's generated blocks (the CPU table
+ * first, the sizing rule, the full results) and README's short summary. Answers latest.md's text.
+ */
+function writeReports(result, docs) {
+  const command = result.command ?? 'npm run bench';
+  const cpuMd = cpuMarkdown(result, command);
+  const md = `${cpuMd}\n${markdown(result, command)}`;
+  writeFileSync(join(args.out, 'latest.md'), md);
+  if (docs) {
+    const missing = [
+      ...writeMarked(join(ROOT, 'docs', 'performance.md'), [['bench-cpu', cpuMd], ['bench-sizing', sizingMarkdown(result.scenarios)], ['bench', markdown(result, command)]]),
+      ...writeMarked(join(ROOT, 'README.md'), [['bench-summary', readmeSummary(result)]]),
+    ];
+    if (missing.length) console.error(`[bench] no markers for ${missing.join(', ')}: those blocks were not written`);
+  }
+  return md;
+}
+
+if (args['docs-only']) {
+  const result = JSON.parse(readFileSync(join(args.out, 'latest.json'), 'utf8'));
+  const kept = result.environment.merged?.scenarios ?? [];
+  // Recomputed, so that a change to the ratios or the goals shows without a new run.
+  result.ratios = ratios(result.scenarios, kept);
+  result.ratioSpreads = ratioSpreads(result.scenarios, kept);
+  writeReports(result, true);
   process.exit(0);
 }
 
