@@ -57,14 +57,14 @@ export function sizingMarkdown(sc) {
   ].join('\n');
 }
 
-/** The rule in one paragraph, with this run's numbers. */
-function sizingRule(sc) {
+/** The rule in one paragraph, with this run's numbers; `model`: where the multi-vCPU model is, from where the rule stands. */
+function sizingRule(sc, model = 'the multi-vCPU model above') {
   const n = (name) => fmt(perCore(sc[name]?.cpuUsPerRecord));
   const parts = [];
   if (sc['sluice-single-durable']) parts.push(`${n('sluice-single-durable')} records/s for single durable records`);
   if (sc['sluice-single-fire']) parts.push(`${n('sluice-single-fire')} fire-and-forget`);
   if (sc['sluice-ndjson-1000']) parts.push(`${n('sluice-ndjson-1000')} in NDJSON batches of 1,000`);
-  return `**Sizing rule:** gateway cores = peak records/s ÷ records/s per core of the traffic's shape (here ${parts.join(', ')}), ÷ 0.7 to keep them at most 70% busy; past the main-thread limit of the model below, add processes, not threads.`;
+  return `**Sizing rule:** gateway cores = peak records/s ÷ records/s per core of the traffic's shape (here ${parts.join(', ')}), ÷ 0.7 to keep them at most 70% busy; past the main-thread limit of ${model}, add processes, not threads.`;
 }
 
 /** README's short section: a few rows, the rule, the link. */
@@ -85,6 +85,6 @@ export function readmeSummary(result) {
     const s = sc[name];
     lines.push(`| \`${name}\` | ${what} | ${s.requestsPerSec ? fmt(s.cpuUsPerRequest, 1) : ''} | ${fmt(s.cpuUsPerRecord, 2)} | ${fmt(perCore(s.cpuUsPerRecord))} |`);
   }
-  lines.push('', sizingRule(sc), '');
+  lines.push('', sizingRule(sc, 'the multi-vCPU model there'), '');
   return lines.join('\n');
 }
