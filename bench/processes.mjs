@@ -112,6 +112,31 @@ export function threadShares(pid, before, after, total, workerTids = []) {
   return { main, workers, rdkafka, other: Math.max(0, total - main - workers - rdkafka) };
 }
 
+/**
+ * CPUs for each side when pinning: the gateway (or peer, or producer ceiling) gets the upper half of the
+ * CPUs this process may use, the broker and the load generator the rest (split between them from 4 CPUs
+ * up; on 2 CPUs they share one). The gateway then never competes with the load generator for a core, so
+ * its CPU per request is measured on a core of its own; the broker's and the load generator's CPU is not
+ * counted.
+ */
+export function cpuLayout() {
+  const allowed = execFileSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' }).split(':').pop().trim();
+  const list = allowed.split(',').flatMap((r) => {
+    const [a, b] = r.split('-').map(Number);
+    return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
+  });
+  if (list.length < 2) return null;
+  const g = Math.ceil(list.length / 2);
+  const rest = list.slice(0, list.length - g);
+  const half = Math.ceil(rest.length / 2);
+  const fmtList = (l) => l.join(',');
+  return {
+    all: allowed,
+    gateway: fmtList(list.slice(list.length - g)),
+    broker: fmtList(rest.length >= 2 ? rest.slice(0, half) : rest),
+    load: fmtList(rest.length >= 2 ? rest.slice(half) : rest),
+  };
+}
 /** Pins every thread of a running process (new threads inherit it) to a taskset CPU list. */
 export function pin(pid, cpus) {
   execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });

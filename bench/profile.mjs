@@ -1,8 +1,8 @@
 // Gateway CPU per request, split by thread, for one ingest case — and the same case against other
 // checkouts of Sluice in alternating order, so a change is measured side by side in one run. With
 // --cpu-prof the gateway writes V8 CPU profiles of its threads; with --perf, `perf record` samples every
-// thread (librdkafka's too). Pinned like the bench (gateway on the upper half of the CPUs, load generator
-// on the rest) unless --pin off.
+// thread (librdkafka's too). Pinned like the bench (cpuLayout in processes.mjs: gateway on the upper half
+// of the CPUs, broker and load generator on the rest) unless --pin off.
 //
 //   node bench/profile.mjs [--mode fire|durable] [--body single|ndjson-1000] [--threads N] [--connections N]
 //        [--duration S] [--rounds N] [--rate R (fixed req/s; default: as fast as it goes)]
@@ -12,7 +12,7 @@
 // Prints one JSON line per run and a table of medians (range) per checkout: req/s, CPU µs per request
 // (all threads, from /proc, over the measured window), main thread, librdkafka threads, ingress
 // workers, other threads, and records per Kafka produce request (from the gateway's librdkafka stats).
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { EmbeddedBroker } from '../dist/embedded-broker/broker.js';
 import { deviceRecord } from './records.mjs';
-import { startServer, stopServer, sampler, threadTimes, threadShares, pin } from './processes.mjs';
+import { startServer, stopServer, sampler, threadTimes, threadShares, pin, cpuLayout } from './processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const { values: a } = parseArgs({
@@ -53,14 +53,7 @@ const contentType = records === 1 ? 'application/json' : 'application/x-ndjson';
 const query = a.mode === 'fire' ? '?ack=none' : '';
 const connections = Number(a.connections ?? (records === 1 ? 100 : 16));
 
-function layout() {
-  const allowed = execFileSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' }).split(':').pop().trim();
-  const list = allowed.split(',').flatMap((r) => { const [x, y] = r.split('-').map(Number); return Array.from({ length: (y ?? x) - x + 1 }, (_, i) => x + i); });
-  if (list.length < 2) return null;
-  const g = Math.ceil(list.length / 2);
-  return { all: allowed, gateway: list.slice(list.length - g).join(','), load: list.slice(0, list.length - g).join(',') };
-}
-const PIN = a.pin === 'off' ? null : layout();
+const PIN = a.pin === 'off' ? null : cpuLayout();
 
 async function counters(url) {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -123,6 +116,7 @@ if (!bootstrap) {
   dataDir = mkdtempSync(join(tmpdir(), 'sluice-profile-kafka-'));
   broker = new EmbeddedBroker({ port: Number(a['kafka-port']), dataDir, heapMb: 2048, log: (m) => console.error(`[profile-kafka] ${m}`) });
   await broker.start();
+  if (PIN && broker.pid) pin(broker.pid, PIN.broker);
   bootstrap = broker.bootstrapServers;
 }
 const runs = [];

@@ -16,7 +16,7 @@
 //
 // Writes DIR/latest.json and DIR/latest.md. Ingest load comes from autocannon in this process; the
 // fan-out scenarios (bench/fanout/) POST from this process and subscribe from 1–2 child processes.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +27,7 @@ import autocannon from 'autocannon';
 import Kafka from '@confluentinc/kafka-javascript';
 import { EmbeddedBroker } from '../dist/embedded-broker/broker.js';
 import { deviceRecord } from './records.mjs';
-import { startServer, stopServer, sampler, threadTimes, threadShares, pin } from './processes.mjs';
+import { startServer, stopServer, sampler, threadTimes, threadShares, pin, cpuLayout } from './processes.mjs';
 import { runFanoutScenario, openFileLimit } from './fanout/fanout-scenario.mjs';
 import { ensureCentrifugo } from './fanout/centrifugo-peer.mjs';
 import { peerMarkdown } from './fanout/peer-table.mjs';
@@ -65,31 +65,6 @@ const PACED_RATE = 40_000;
 
 if (!['auto', 'on', 'off'].includes(args.pin)) throw new Error(`--pin must be auto, on or off, not "${args.pin}"`);
 
-/**
- * CPUs for each side when pinning: the gateway (or peer, or producer ceiling) gets the upper half of the
- * CPUs this process may use, the broker and the load generator the rest (split between them from 4 CPUs
- * up; on 2 CPUs they share one). The gateway then never competes with the load generator for a core, so
- * its CPU per request is measured on a core of its own; the broker's and the load generator's CPU is not
- * counted.
- */
-function cpuLayout() {
-  const allowed = execFileSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' }).split(':').pop().trim();
-  const list = allowed.split(',').flatMap((r) => {
-    const [a, b] = r.split('-').map(Number);
-    return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
-  });
-  if (list.length < 2) return null;
-  const g = Math.ceil(list.length / 2);
-  const rest = list.slice(0, list.length - g);
-  const half = Math.ceil(rest.length / 2);
-  const fmtList = (l) => l.join(',');
-  return {
-    all: allowed,
-    gateway: fmtList(list.slice(list.length - g)),
-    broker: fmtList(rest.length >= 2 ? rest.slice(0, half) : rest),
-    load: fmtList(rest.length >= 2 ? rest.slice(half) : rest),
-  };
-}
 const PIN = args.pin === 'off' ? null : (() => {
   try {
     return cpuLayout();
