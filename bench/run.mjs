@@ -5,16 +5,20 @@
 //   npm run bench                   full run (2 rounds, alternating order; ~15 s per scenario and round)
 //   npm run bench -- --quick        a few seconds per scenario, one round (the test suite runs this)
 //   options: --only a,b   --rounds N   --duration S   --bootstrap host:port (use a running broker)
-//            --kafka-port P (port of the bench's own broker, default $SLUICE_BENCH_KAFKA_PORT or 29092; P+1 is its controller)
-//            --out DIR (default bench/results)   --no-readme (do not update README's table)
+//            --kafka-port P (port of the bench's own broker, default $SLUICE_BENCH_KAFKA_PORT or 29092;
+//                            P+1 is its controller)
+//            --pin auto|on|off (taskset: gateway, broker and load generator on their own CPUs; auto = on
+//                               with at least 2 CPUs; see cpuLayout)
+//            --out DIR (default bench/results)   --no-readme (do not update docs/performance.md and README's summary)
+//            --docs-only (run nothing: rewrite docs/performance.md and README's summary from DIR/latest.json)
 //            --merge (keep the scenarios of DIR/latest.json that this run does not repeat; with --only,
-//                     e.g. --only fanout-1000,fanout-5000 --merge, refreshes those rows and README's table)
+//                     e.g. --only fanout-1000,fanout-5000 --merge, refreshes those rows and docs/performance.md)
 //
 // Writes DIR/latest.json and DIR/latest.md. Ingest load comes from autocannon in this process; the
 // fan-out scenarios (bench/fanout/) POST from this process and subscribe from 1–2 child processes.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -23,11 +27,12 @@ import autocannon from 'autocannon';
 import Kafka from '@confluentinc/kafka-javascript';
 import { EmbeddedBroker } from '../dist/embedded-broker/broker.js';
 import { deviceRecord } from './records.mjs';
-import { startServer, stopServer, sampler } from './processes.mjs';
+import { startServer, stopServer, sampler, threadTimes, threadShares, pin, cpuLayout } from './processes.mjs';
 import { runFanoutScenario, openFileLimit } from './fanout/fanout-scenario.mjs';
 import { ensureCentrifugo } from './fanout/centrifugo-peer.mjs';
 import { peerMarkdown } from './fanout/peer-table.mjs';
 import { schemaScenarios, SCHEMA_RATIOS } from './scenarios/schema.mjs';
+import { fmt, readmeSummary, sizingMarkdown, writeMarked } from './perf-docs.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -41,8 +46,10 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     bootstrap: { type: 'string' },
     'kafka-port': { type: 'string', default: process.env.SLUICE_BENCH_KAFKA_PORT ?? '29092' },
+    pin: { type: 'string', default: 'auto' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
     'no-readme': { type: 'boolean', default: false },
+    'docs-only': { type: 'boolean', default: false },
     merge: { type: 'boolean', default: false },
   },
 });
@@ -54,6 +61,20 @@ const RECORD_BYTES = 200;
 // Records/s offered to 5,000 and 10,000 subscribers: 100,000 frames/s each (see the scenarios below).
 const FANOUT_5000_RATE = 20;
 const FANOUT_10000_RATE = 10;
+// Records/s of kafka-ceiling-node-paced: about the single-record rate Sluice sustains here.
+const PACED_RATE = 40_000;
+
+if (!['auto', 'on', 'off'].includes(args.pin)) throw new Error(`--pin must be auto, on or off, not "${args.pin}"`);
+
+const PIN = args.pin === 'off' ? null : (() => {
+  try {
+    return cpuLayout();
+  } catch (err) {
+    if (args.pin === 'on') throw new Error(`--pin on: taskset failed: ${err.message}`);
+    return null;
+  }
+})();
+if (args.pin === 'on' && !PIN) throw new Error('--pin on needs at least 2 CPUs');
 
 // ---------------------------------------------------------------- payloads
 const record = (i) => deviceRecord(i, RECORD_BYTES);
@@ -73,6 +94,10 @@ const SCENARIOS = [
   { name: 'http-ceiling', server: { cmd: [process.execPath, join(ROOT, 'bench', 'servers', 'http-ceiling.mjs')], env: {} }, body: SINGLE, ct: JSON_CT, records: 1, connections: 100, kafka: false },
   { name: 'kafka-ceiling-java', producer: 'java-producer-perf.mjs' },
   { name: 'kafka-ceiling-node', producer: 'rdkafka-producer.mjs' },
+  // The same producer paced like a gateway's single-record traffic: a few produce() calls per event-loop
+  // turn at PACED_RATE records/s instead of a loop that keeps librdkafka's queue full. Batches, wake-ups
+  // of librdkafka's threads and delivery-report hand-offs then cost what they cost behind HTTP.
+  { name: 'kafka-ceiling-node-paced', producer: 'rdkafka-producer.mjs', rate: PACED_RATE },
   { name: 'sluice-single-durable', server: sluice(), body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 200 },
   { name: 'sluice-single-fire', server: sluice(), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
   { name: 'sluice-ndjson-100', server: sluice(), body: NDJSON_100, ct: ND_CT, records: 100, connections: 50, expect: 200 },
@@ -177,15 +202,37 @@ async function smokeCheck(url, s, bootstrap, topic) {
   return s.records;
 }
 
+/**
+ * librdkafka's counters as Sluice exports them (statistics every second): records and produce requests
+ * sent, bytes on the wire. Read before and after a window; the differences give records per produce
+ * request and wire bytes per record.
+ */
+async function producerCounters(url) {
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const read = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    return { txMessages: read('sluice_kafka_tx_messages'), produceRequests: read('sluice_kafka_produce_requests'), txBytes: read('sluice_kafka_tx_bytes') };
+  } catch {
+    return undefined;
+  }
+}
+
 async function runHttpScenario(s, round, bootstrap, sustainable) {
-  const server = startServer(s.server, bootstrap);
+  const server = startServer(PIN ? { ...s.server, cpus: PIN.gateway } : s.server, bootstrap);
   const port = await server.port;
+  const pid = server.child.pid;
   const url = `http://127.0.0.1:${port}`;
   const topic = topicFor(s.name, round);
   const warm = await smokeCheck(url, s, bootstrap, topic);
   const duration = s.overload ? OVERLOAD_S : DURATION_S;
   const overallRate = s.overload ? Math.max(100, Math.round(2 * sustainable)) : undefined;
-  const stop = sampler(server.child.pid);
+  const workerTids = [...server.output().matchAll(/"tid":(\d+)[^\n]*"msg":"ingress worker listening"/g)].map((m) => Number(m[1]));
+  const kafkaBefore = s.server.sluice ? await producerCounters(url) : undefined;
+  // The load generator (this process, autocannon) on its own CPUs while it runs; child processes
+  // started later (fan-out subscribers, ceilings) must not inherit that, so it is undone afterwards.
+  if (PIN) pin(process.pid, PIN.load);
+  const threadsBefore = threadTimes(pid);
+  const stop = sampler(pid);
   const result = await autocannon({
     url: `${url}/topics/${topic}${s.query ?? ''}`,
     method: 'POST',
@@ -197,18 +244,29 @@ async function runHttpScenario(s, round, bootstrap, sustainable) {
     ...(overallRate ? { overallRate } : {}),
   });
   const usage = stop();
+  const threadsAfter = threadTimes(pid);
   let recovery;
   if (s.overload) {
     // Load drops back to a normal level: does throughput come back?
     const after = await autocannon({ url: `${url}/topics/${topic}`, method: 'POST', headers: { 'content-type': s.ct }, body: s.body, connections: 100, duration: Math.min(DURATION_S, 5), timeout: 10 });
     recovery = { requestsPerSec: after.requests.average, non2xx: after.non2xx, errors: after.errors, twoxx: after['2xx'] };
   }
+  if (PIN) pin(process.pid, PIN.all);
+  const kafkaAfter = s.server.sluice ? await producerCounters(url) : undefined;
   await stopServer(server);
   const ok = result['2xx'] + (recovery?.twoxx ?? 0);
   const claimed = s.kafka === false ? 0 : ok * s.records + warm;
   const counted = s.kafka === false ? 0 : await kafkaCount(bootstrap, topic);
   const seconds = duration;
   const okPerSec = result['2xx'] / seconds;
+  // CPU per answered request (errors and 503s are answers too) and per record accepted, over the window.
+  const answered = result['2xx'] + result.non2xx;
+  const accepted = result['2xx'] * s.records;
+  const perRequest = (cpuSeconds) => (answered > 0 ? (cpuSeconds * 1e6) / answered : undefined);
+  const shares = threadShares(pid, threadsBefore, threadsAfter, usage.cpuSeconds, workerTids);
+  const sent = kafkaBefore && kafkaAfter ? kafkaAfter.txMessages - kafkaBefore.txMessages : NaN;
+  const produceRequests = kafkaBefore && kafkaAfter ? kafkaAfter.produceRequests - kafkaBefore.produceRequests : NaN;
+  const txBytes = kafkaBefore && kafkaAfter ? kafkaAfter.txBytes - kafkaBefore.txBytes : NaN;
   return {
     requestsPerSec: result.requests.average,
     recordsPerSec: okPerSec * s.records,
@@ -221,6 +279,13 @@ async function runHttpScenario(s, round, bootstrap, sustainable) {
     non2xx: result.non2xx,
     status503: result.statusCodeStats?.['503']?.count ?? 0,
     cpuPct: usage.cpuPct,
+    cpuUsPerRequest: perRequest(usage.cpuSeconds),
+    cpuUsPerRecord: accepted > 0 ? (usage.cpuSeconds * 1e6) / accepted : undefined,
+    mainThreadUsPerRequest: perRequest(shares.main),
+    workerThreadsUsPerRequest: perRequest(shares.workers),
+    rdkafkaThreadsUsPerRequest: perRequest(shares.rdkafka),
+    otherThreadsUsPerRequest: perRequest(shares.other),
+    ...(sent > 0 && produceRequests > 0 ? { recordsPerProduceRequest: sent / produceRequests, wireBytesPerRecord: txBytes / sent } : {}),
     rssMB: usage.rssMB,
     recordsClaimed: claimed,
     recordsCounted: counted,
@@ -252,8 +317,12 @@ async function runFanout(s, round, bootstrap) {
 
 async function runProducerCeiling(s, round, bootstrap) {
   const topic = topicFor(s.name, round);
-  const records = QUICK ? 100_000 : 1_000_000;
-  const child = spawn(process.execPath, [join(ROOT, 'bench', 'ceilings', s.producer), '--topic', topic, '--records', String(records), '--record-size', String(RECORD_BYTES), '--bootstrap', bootstrap], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A paced ceiling runs as long as an HTTP scenario; the others produce a fixed count as fast as they can.
+  const records = s.rate ? s.rate * DURATION_S : QUICK ? 100_000 : 1_000_000;
+  const cmd = [process.execPath, join(ROOT, 'bench', 'ceilings', s.producer), '--topic', topic, '--records', String(records), '--record-size', String(RECORD_BYTES), '--bootstrap', bootstrap,
+    ...(s.rate ? ['--rate', String(s.rate)] : [])];
+  const pinned = PIN ? ['taskset', '-c', PIN.gateway, ...cmd] : cmd;
+  const child = spawn(pinned[0], pinned.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const stop = sampler(child.pid);
   let out = '';
   let err = '';
@@ -274,6 +343,9 @@ async function runProducerCeiling(s, round, bootstrap) {
     errors: r.failed ?? 0,
     non2xx: 0,
     cpuPct: usage.cpuPct,
+    // The Node ceiling measures its own CPU (all threads) from first produce() to last delivery report;
+    // the Java one has no such window here and its process time includes the JVM's start-up: not reported.
+    ...(r.cpuSeconds !== undefined ? { cpuUsPerRecord: (r.cpuSeconds * 1e6) / r.delivered } : {}),
     rssMB: usage.rssMB,
     recordsClaimed: records,
     recordsCounted: counted,
@@ -282,7 +354,7 @@ async function runProducerCeiling(s, round, bootstrap) {
 }
 
 // ---------------------------------------------------------------- main
-function environment(bootstrap) {
+function environment(bootstrap, ownBroker, loadAtStart) {
   const pom = readFileSync(join(ROOT, 'src', 'embedded-broker', 'pom.xml'), 'utf8');
   return {
     date: new Date().toISOString(),
@@ -296,6 +368,9 @@ function environment(bootstrap) {
     loadGenerator: 'autocannon (in the bench process, same machine)',
     fanoutClients: 'single-record durable POSTs from the bench process; subscribers: bench/fanout/subscriber-swarm.mjs in 1–2 child processes (same machine)',
     openFileLimit: openFileLimit(),
+    // Ingest scenarios and producer ceilings only; the fan-out scenarios run unpinned.
+    pinning: PIN ? { gateway: PIN.gateway, broker: ownBroker ? PIN.broker : 'not pinned (--bootstrap)', loadGenerator: PIN.load } : null,
+    loadAverage: { atStart: loadAtStart, atEnd: loadavg()[0] },
     flags: { quick: QUICK, rounds: ROUNDS, durationS: DURATION_S, overloadS: OVERLOAD_S, recordBytes: RECORD_BYTES, producerConfig: 'native-config/producer.properties' },
   };
 }
@@ -303,15 +378,22 @@ function environment(bootstrap) {
 // Counts that add up across rounds (a loss in any round shows); every other number is averaged.
 const SUMMED = new Set(['recordsClaimed', 'recordsCounted', 'lost', 'duplicated', 'unexpected', 'clientsWithLoss', 'connectFailed', 'postFailures', 'badFrames']);
 
+// Fields whose value in every round is kept (perRound) beside the mean: the spread of the rounds.
+const PER_ROUND = ['requestsPerSec', 'recordsPerSec', 'cpuUsPerRequest', 'cpuUsPerRecord', 'p99Ms'];
+
 function average(runs) {
   const out = {};
-  for (const key of Object.keys(runs[0])) {
+  for (const key of new Set(runs.flatMap((r) => Object.keys(r)))) {
     const values = runs.map((r) => r[key]);
+    const numbers = values.filter((v) => typeof v === 'number');
     if (values.some((v) => v !== undefined && typeof v !== 'number')) out[key] = values[values.length - 1]; // breakdowns: the last round's
-    else if (SUMMED.has(key)) out[key] = values.reduce((a, v) => a + (v ?? 0), 0);
-    else out[key] = values.reduce((a, v) => a + (v ?? 0), 0) / runs.length;
+    else if (SUMMED.has(key)) out[key] = numbers.reduce((a, v) => a + v, 0);
+    else if (numbers.length) out[key] = numbers.reduce((a, v) => a + v, 0) / numbers.length; // rounds that measured it
   }
   out.rounds = runs.length;
+  const perRound = {};
+  for (const key of PER_ROUND) if (runs.every((r) => typeof r[key] === 'number')) perRound[key] = runs.map((r) => r[key]);
+  if (Object.keys(perRound).length) out.perRound = perRound;
   return out;
 }
 
@@ -338,29 +420,171 @@ const RATIOS = [
 ];
 RATIOS.push(...SCHEMA_RATIOS);
 
-function ratios(sc) {
+// CPU ratios (issue #11): [label, numerator scenario, its field, denominator as a sum of [scenario, field]].
+// The single-record path against what it cannot avoid (HTTP alone + librdkafka alone, per record); the
+// batch path against librdkafka alone; fire against durable; Sluice against the peers, mode for mode.
+const SINGLE_SCENARIOS = ['sluice-single-durable', 'sluice-single-fire', 'sluice-single-fire-threads-0', 'sluice-single-fire-threads-1', 'sluice-single-fire-threads-2'];
+const BATCH_SCENARIOS = ['sluice-ndjson-100', 'sluice-ndjson-1000', 'sluice-lz4-1000', 'sluice-ndjson-1000-inline', 'sluice-lz4-1000-inline', 'sluice-ndjson-1000-threads-0', 'sluice-ndjson-1000-threads-2'];
+const FLOOR = [['http-ceiling', 'cpuUsPerRequest'], ['kafka-ceiling-node', 'cpuUsPerRecord']];
+const PACED_FLOOR = [['http-ceiling', 'cpuUsPerRequest'], ['kafka-ceiling-node-paced', 'cpuUsPerRecord']];
+const CPU_RATIOS = [
+  ...SINGLE_SCENARIOS.map((n) => [`${n} CPU/request ÷ (http-ceiling CPU/request + kafka-ceiling-node CPU/record)`, n, 'cpuUsPerRequest', FLOOR]),
+  ...SINGLE_SCENARIOS.slice(0, 2).map((n) => [`${n} CPU/request ÷ (http-ceiling CPU/request + kafka-ceiling-node-paced CPU/record)`, n, 'cpuUsPerRequest', PACED_FLOOR]),
+  ...BATCH_SCENARIOS.map((n) => [`${n} CPU/record ÷ kafka-ceiling-node CPU/record`, n, 'cpuUsPerRecord', [['kafka-ceiling-node', 'cpuUsPerRecord']]]),
+  ['sluice-single-fire/sluice-single-durable CPU/request', 'sluice-single-fire', 'cpuUsPerRequest', [['sluice-single-durable', 'cpuUsPerRequest']]],
+  ['sluice-single-durable/peer-fastify-kafkajs CPU/request', 'sluice-single-durable', 'cpuUsPerRequest', [['peer-fastify-kafkajs', 'cpuUsPerRequest']]],
+  ['sluice-single-durable/peer-fastify-ckjs CPU/request', 'sluice-single-durable', 'cpuUsPerRequest', [['peer-fastify-ckjs', 'cpuUsPerRequest']]],
+  ['sluice-single-durable/peer-fastify-ckjs-tuned CPU/request', 'sluice-single-durable', 'cpuUsPerRequest', [['peer-fastify-ckjs-tuned', 'cpuUsPerRequest']]],
+  ['sluice-single-fire/peer-fastify-kafkajs-fire CPU/request', 'sluice-single-fire', 'cpuUsPerRequest', [['peer-fastify-kafkajs-fire', 'cpuUsPerRequest']]],
+  ['sluice-single-fire/peer-fastify-ckjs-fire CPU/request', 'sluice-single-fire', 'cpuUsPerRequest', [['peer-fastify-ckjs-fire', 'cpuUsPerRequest']]],
+  ['sluice-single-fire threads-1/threads-0 CPU/request', 'sluice-single-fire-threads-1', 'cpuUsPerRequest', [['sluice-single-fire-threads-0', 'cpuUsPerRequest']]],
+  ['sluice-single-fire threads-2/threads-0 CPU/request', 'sluice-single-fire-threads-2', 'cpuUsPerRequest', [['sluice-single-fire-threads-0', 'cpuUsPerRequest']]],
+  ['sluice-ndjson-1000 threads-2/threads-0 CPU/record', 'sluice-ndjson-1000-threads-2', 'cpuUsPerRecord', [['sluice-ndjson-1000-threads-0', 'cpuUsPerRecord']]],
+];
+
+/** A field's value in round i (rounds alternate order, so round i of two scenarios ran in the same pass). */
+const inRound = (x, field, i) => x?.perRound?.[field]?.[i];
+
+/**
+ * Ratios compare scenarios of one run only: with --merge, rows kept from an earlier run (`kept`) are never
+ * divided by rows of this one (the machine's load differs between runs far more than within one).
+ */
+function ratios(sc, kept = []) {
   const out = {};
-  for (const [label, a, b, field] of RATIOS) if (sc[a] && sc[b]?.[field]) out[label] = sc[a][field] / sc[b][field];
+  const oneRun = (...names) => names.every((n) => kept.includes(n)) || names.every((n) => !kept.includes(n));
+  for (const [label, a, b, field] of RATIOS) if (sc[a] && sc[b]?.[field] && oneRun(a, b)) out[label] = sc[a][field] / sc[b][field];
+  for (const [label, a, field, parts] of CPU_RATIOS) {
+    if (!oneRun(a, ...parts.map(([n]) => n))) continue;
+    const denominator = parts.reduce((sum, [n, f]) => sum + (sc[n]?.[f] ?? NaN), 0);
+    if (typeof sc[a]?.[field] === 'number' && denominator > 0) out[label] = sc[a][field] / denominator;
+  }
   return out;
 }
 
-const fmt = (n, d = 0) => (typeof n === 'number' ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '');
+/** Per round, min and max of each CPU ratio whose scenarios all ran the same rounds in this run. */
+function ratioSpreads(sc, kept = []) {
+  const out = {};
+  for (const [label, a, field, parts] of CPU_RATIOS) {
+    if ([a, ...parts.map(([n]) => n)].some((n) => kept.includes(n))) continue;
+    const rounds = sc[a]?.perRound?.[field]?.length ?? 0;
+    if (rounds < 2 || parts.some(([n, f]) => sc[n]?.perRound?.[f]?.length !== rounds)) continue;
+    const values = Array.from({ length: rounds }, (_, i) => inRound(sc[a], field, i) / parts.reduce((sum, [n, f]) => sum + inRound(sc[n], f, i), 0));
+    out[label] = [Math.min(...values), Math.max(...values)];
+  }
+  return out;
+}
 
-function markdown(result, command) {
+/** Issue #11's goals, as measured in this run: [text, value, met] for each whose scenarios ran. */
+function cpuGoals(sc, r) {
+  const goals = [];
+  const ratio = (label) => r[label];
+  const add = (text, value, met, digits = 2) => { if (typeof value === 'number' && Number.isFinite(value)) goals.push(`${text}: ${fmt(value, digits)}, ${met(value) ? 'met' : '**not met**'}`); };
+  add('durable CPU/request ≤ 1.5× (HTTP ceiling + producer per record)', ratio(CPU_RATIOS[0][0]), (v) => v <= 1.5);
+  add('fire CPU/request ≤ 1.5× (HTTP ceiling + producer per record)', ratio(CPU_RATIOS[1][0]), (v) => v <= 1.5);
+  add('fire ≤ durable in CPU/request', ratio('sluice-single-fire/sluice-single-durable CPU/request'), (v) => v <= 1);
+  add('sluice-ndjson-1000 CPU/record ≤ 1.3× kafka-ceiling-node', ratio('sluice-ndjson-1000 CPU/record ÷ kafka-ceiling-node CPU/record'), (v) => v <= 1.3);
+  for (const [mine, peer, lead] of [['sluice-single-durable', 'peer-fastify-kafkajs', 8], ['sluice-single-durable', 'peer-fastify-ckjs', 2.5], ['sluice-single-fire', 'peer-fastify-ckjs-fire', 1.5]]) {
+    if (!sc[mine] || !sc[peer]) continue;
+    add(`${mine} ≥ ${lead}× ${peer} req/s`, sc[mine].requestsPerSec / sc[peer].requestsPerSec, (v) => v >= lead);
+    add(`${mine} CPU/request ≤ 0.5× ${peer}'s`, sc[mine].cpuUsPerRequest / sc[peer].cpuUsPerRequest, (v) => v <= 0.5);
+  }
+  return goals;
+}
+
+
+/** The mean and, with 2+ rounds, their range: `35.2 (34.1–36.0)`. */
+function spread(s, field, digits = 0) {
+  const v = s.perRound?.[field];
+  const mean = fmt(s[field], digits);
+  return v && v.length > 1 && mean ? `${mean} (${fmt(Math.min(...v), digits)}–${fmt(Math.max(...v), digits)})` : mean;
+}
+
+function environmentLines(result, command) {
   const e = result.environment;
-  const lines = [
+  const p = e.pinning;
+  const pinning = p ? `pinned with taskset: gateway (or peer, or producer ceiling) on CPU ${p.gateway}, broker on ${/^[\d,-]+$/.test(p.broker) ? `CPU ${p.broker}` : p.broker}, load generator on CPU ${p.loadGenerator}` : 'not pinned';
+  const load = e.loadAverage ? `; 1-min load average ${fmt(e.loadAverage.atStart, 1)} at start, ${fmt(e.loadAverage.atEnd, 1)} at end` : '';
+  return [
     ...(e.merged ? [`Rows ${e.merged.scenarios.join(', ')} are kept from the run of ${e.merged.from}; the others are from the run below.`] : []),
-    `Environment: ${e.cpu}, ${e.cores} cores, ${e.memoryGB} GiB; Node ${e.node}; librdkafka ${e.librdkafka}; Apache Kafka ${e.kafka} (${e.broker}); load: ${e.loadGenerator}; ${e.flags.rounds} round(s) × ${e.flags.durationS} s (overload ${e.flags.overloadS} s), ${e.flags.recordBytes}-byte JSON records; ${e.date}.`,
+    `Environment: ${e.cpu}, ${e.cores} cores, ${e.memoryGB} GiB; Node ${e.node}; librdkafka ${e.librdkafka}; Apache Kafka ${e.kafka} (${e.broker}); load: ${e.loadGenerator}; ${pinning}${load}; ${e.flags.rounds} round(s) × ${e.flags.durationS} s (overload ${e.flags.overloadS} s), ${e.flags.recordBytes}-byte JSON records; ${e.date}.`,
     `Command: \`${command}\``,
   ];
+}
+
+/**
+ * CPU per request and per record (docs/performance.md leads with this): gateway CPU over the
+ * measured window from /proc (utime + stime of every thread; the broker and the load generator are not
+ * counted), split by thread, then the CPU ratios and issue #11's goals.
+ */
+function cpuMarkdown(result, command) {
+  const lines = environmentLines(result, command);
+  const ingest = Object.entries(result.scenarios).filter(([, x]) => x.subscribers === undefined && (x.cpuUsPerRequest !== undefined || x.cpuUsPerRecord !== undefined));
+  if (!ingest.length) return lines.join('\n') + '\n';
+  lines.push('', 'Gateway CPU over the measured window, all threads, from `/proc/<pid>/stat` (utime + stime; broker and load generator not counted); mean of the rounds with their range in brackets. The thread columns split CPU per request: the main thread (uWS with `SLUICE_INGRESS_THREADS=0`, and always the producer), librdkafka\'s threads, ingress worker threads, and the rest (V8 GC/compiler threads, libuv, the decode pool). Records/s per core = 10⁶ ÷ CPU µs per record.', '',
+    '| scenario | ack | records/request | req/s | CPU µs/request | CPU µs/record | main thread µs/request | librdkafka threads µs/request | ingress workers µs/request | other threads µs/request | records per produce request | records/s per gateway core |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const [name, s] of ingest) {
+    const def = SCENARIOS.find((x) => x.name === name);
+    const ack = def?.producer ? `librdkafka alone${def.rate ? `, paced at ${fmt(def.rate)}/s` : ''}` : def?.kafka === false ? 'no Kafka' : def?.expect === 202 ? 'fire (`?ack=none`)' : def ? 'durable' : '';
+    const perRequest = (f) => (s.requestsPerSec ? fmt(s[f], 1) : '');
+    lines.push(`| ${name} | ${ack} | ${fmt(s.recordsPerRequest ?? def?.records)} | ${s.requestsPerSec ? spread(s, 'requestsPerSec') : ''} | ${s.requestsPerSec ? spread(s, 'cpuUsPerRequest', 1) : ''} | ${spread(s, 'cpuUsPerRecord', 2)} | ${perRequest('mainThreadUsPerRequest')} | ${perRequest('rdkafkaThreadsUsPerRequest')} | ${perRequest('workerThreadsUsPerRequest')} | ${perRequest('otherThreadsUsPerRequest')} | ${fmt(s.recordsPerProduceRequest, 1)} | ${s.cpuUsPerRecord ? fmt(Math.round(1e6 / s.cpuUsPerRecord / 1000) * 1000) : ''} |`);
+  }
+  const cpuRatios = CPU_RATIOS.map(([label]) => label).filter((label) => label in result.ratios);
+  if (cpuRatios.length) {
+    lines.push('', '| CPU ratio | value (range over rounds) |', '| --- | ---: |');
+    for (const label of cpuRatios) {
+      const r = result.ratioSpreads?.[label];
+      lines.push(`| ${label} | ${fmt(result.ratios[label], 2)}${r ? ` (${fmt(r[0], 2)}–${fmt(r[1], 2)})` : ''} |`);
+    }
+  }
+  const goals = cpuGoals(result.scenarios, result.ratios);
+  if (goals.length) lines.push('', `Goals (issue #11): ${goals.join('; ')}.`);
+  lines.push(...scalingModel(result.scenarios));
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Records/s on a V-vCPU VM, from this run's split of CPU by thread with 2 ingress worker threads. The
+ * Kafka producer lives on each process's main thread (it cannot run in a worker thread), so a process
+ * can never go faster than its main thread's share allows (10⁶ ÷ main-thread µs per record, one core);
+ * past that, cores only help as more processes, each with its own producer, on the same port.
+ * Assumes the per-record costs stay what they were here (2 vCPUs, one broker) and the VM runs nothing
+ * else; librdkafka's broker threads are spread over the brokers (one here, so their cap is the lowest).
+ */
+function scalingModel(sc) {
+  const cases = [['single records, fire', 'sluice-single-fire-threads-2', 1], ['NDJSON × 1,000, durable', 'sluice-ndjson-1000-threads-2', 1000]];
+  const rows = [];
+  for (const [label, name, perRequest] of cases) {
+    const s = sc[name];
+    if (!s?.mainThreadUsPerRequest || !s.cpuUsPerRequest) continue;
+    const total = s.cpuUsPerRequest / perRequest;
+    const main = s.mainThreadUsPerRequest / perRequest;
+    const mainCap = 1e6 / main; // records/s at which the main thread is 100% busy
+    for (const vcpus of [4, 8, 16, 32]) {
+      const cpuBound = (vcpus * 1e6) / total;
+      const one = Math.min(cpuBound, mainCap);
+      // Enough processes that each main thread stays below 80% busy at the CPU-bound rate.
+      const processes = Math.max(1, Math.ceil(cpuBound / (0.8 * mainCap)));
+      const threads = Math.max(0, Math.floor(vcpus / processes) - 1);
+      rows.push(`| ${label} | ${vcpus} | ${fmt(Math.round(one / 1000) * 1000)} | ${one < cpuBound ? 'main thread' : 'CPU'} | ${processes} × (${threads} ingress threads) | ${fmt(Math.round(cpuBound / 1000) * 1000)} |`);
+    }
+  }
+  if (!rows.length) return [];
+  return ['', 'Model for multi-vCPU VMs (from the `-threads-2` rows: CPU per record of all threads, and the main thread\'s share, which holds the Kafka producer and cannot be spread): a process goes no faster than 10⁶ ÷ its main-thread µs per record; more cores then pay only as more processes, each with its own producer, on the same port (`SO_REUSEPORT`).', '',
+    '| traffic | vCPUs | one process with ingress threads, records/s | limited by | processes × threads to use every core | records/s with them |',
+    '| --- | ---: | ---: | --- | --- | ---: |', ...rows];
+}
+
+function markdown(result, command) {
+  const lines = environmentLines(result, command);
   const entries = Object.entries(result.scenarios);
   const ingest = entries.filter(([, x]) => x.subscribers === undefined);
   if (ingest.length) {
-    lines.push('', '| scenario | req/s | records/s | MB/s | p50 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU % | peak RSS MB | records claimed / counted in Kafka (lost) |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    lines.push('', '| scenario | req/s | records/s | CPU µs/request | CPU µs/record | MB/s | p50 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU % | peak RSS MB | records claimed / counted in Kafka (lost) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   }
   for (const [name, s] of ingest) {
-    lines.push(`| ${name} | ${fmt(s.requestsPerSec)} | ${fmt(s.recordsPerSec)} | ${fmt(s.mbPerSec, 1)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${fmt(s.errors)} | ${fmt(s.non2xx)} | ${fmt(s.cpuPct)} | ${fmt(s.rssMB)} | ${fmt(s.recordsClaimed)} / ${fmt(s.recordsCounted)}${s.lost > 0 ? ` (**${fmt(s.lost)} lost**)` : ''} |`);
+    lines.push(`| ${name} | ${fmt(s.requestsPerSec)} | ${fmt(s.recordsPerSec)} | ${s.requestsPerSec ? fmt(s.cpuUsPerRequest, 1) : ''} | ${fmt(s.cpuUsPerRecord, 2)} | ${fmt(s.mbPerSec, 1)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${fmt(s.errors)} | ${fmt(s.non2xx)} | ${fmt(s.cpuPct)} | ${fmt(s.rssMB)} | ${fmt(s.recordsClaimed)} / ${fmt(s.recordsCounted)}${s.lost > 0 ? ` (**${fmt(s.lost)} lost**)` : ''} |`);
   }
   const fanout = entries.filter(([, x]) => x.subscribers !== undefined && !x.peerGroup);
   if (fanout.length) {
@@ -382,8 +606,9 @@ function markdown(result, command) {
     lines.push('', `Goals (issue #4): p99 ≤ 50 ms at 1,000 subscribers × 1,000 records/s: ${fmt(goal.p99Ms, 1)} ms, ${verdict(goal.p99Ms <= 50)}; 0 lost or duplicated frames: ${bad.length ? `**not met** (${bad.join(', ')})` : 'met'}; ≤ 10 KB RSS per idle socket (scenarios with ≥ 1,000 sockets): at most ${fmt(worstKB, 1)} KB, ${verdict(worstKB <= 10)}.`);
   }
   lines.push(...peerMarkdown(result.scenarios, result.skippedPeers ?? []));
-  if (Object.keys(result.ratios).length) lines.push('', '| ratio | value |', '| --- | ---: |');
-  for (const [k, v] of Object.entries(result.ratios)) lines.push(`| ${k} | ${fmt(v, 2)} |`);
+  const throughputRatios = RATIOS.map(([label]) => label).filter((label) => label in result.ratios);
+  if (throughputRatios.length) lines.push('', '| ratio | value |', '| --- | ---: |');
+  for (const k of throughputRatios) lines.push(`| ${k} | ${fmt(result.ratios[k], 2)} |`);
   const o = result.scenarios.overload;
   if (o) lines.push('', `Overload: ${fmt(o.offeredRequestsPerSec)} req/s offered (2× the best single-record rate above; autocannon delivers what it can of it) for ${o.durationS} s → ${fmt(o.requestsPerSec)} req/s answered, ${fmt(o.status503)} × 503, ${fmt(o.timeouts)} timeouts, ${fmt(o.errors)} errors, peak RSS ${fmt(o.rssMB)} MB; afterwards, at normal load: ${fmt(o.recoveryRequestsPerSec)} req/s.`);
   return lines.join('\n') + '\n';
@@ -394,6 +619,7 @@ async function main() {
   // Quick runs skip the big fan-out scenarios (minutes each with thousands of sockets) unless named.
   const scenarios = SCENARIOS.filter((s) => (only ? only.has(s.name) : !(QUICK && s.full)));
   if (only) for (const name of only) if (!SCENARIOS.some((s) => s.name === name)) throw new Error(`--only: no scenario "${name}"`);
+  const loadAtStart = loadavg()[0];
   let bootstrap = args.bootstrap;
   let dataDir;
   if (!bootstrap) {
@@ -401,7 +627,9 @@ async function main() {
     broker = new EmbeddedBroker({ port: Number(args['kafka-port']), dataDir, heapMb: 2048, log: (m) => console.error(`[bench-kafka] ${m}`) });
     await broker.start();
     bootstrap = broker.bootstrapServers;
+    if (PIN && broker.pid) pin(broker.pid, PIN.broker);
   }
+  if (PIN) process.stderr.write(`[bench] pinned: gateway CPU ${PIN.gateway}, broker ${broker ? `CPU ${PIN.broker}` : 'not pinned (--bootstrap)'}, load generator CPU ${PIN.load}\n`);
   const runs = new Map();
   const sustainable = [];
   try {
@@ -432,7 +660,7 @@ async function main() {
   }
   const scenariosOut = {};
   for (const s of scenarios) if (runs.has(s.name)) scenariosOut[s.name] = average(runs.get(s.name));
-  const env = environment(bootstrap);
+  const env = environment(bootstrap, broker !== undefined, loadAtStart);
   let all = scenariosOut;
   if (args.merge) {
     let previous;
@@ -447,23 +675,17 @@ async function main() {
         if (n in scenariosOut) all[n] = scenariosOut[n];
         else if (kept.includes(n)) all[n] = previous.scenarios[n];
       }
-      if (kept.length) env.merged = { from: previous.environment?.date, scenarios: kept };
+      // Rows the previous file had kept from earlier runs stay attributed to those runs too.
+      if (kept.length) env.merged = { from: [previous.environment?.merged?.from, previous.environment?.date].filter(Boolean).join(' and '), scenarios: kept };
     }
   }
-  const result = { environment: env, scenarios: all, ratios: ratios(all), ...(skippedPeers.length ? { skippedPeers } : {}) };
   const argv = process.argv.slice(2);
   const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
+  const kept = env.merged?.scenarios ?? [];
+  const result = { environment: env, command, scenarios: all, ratios: ratios(all, kept), ratioSpreads: ratioSpreads(all, kept), ...(skippedPeers.length ? { skippedPeers } : {}) };
   mkdirSync(args.out, { recursive: true });
   writeFileSync(join(args.out, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
-  const md = markdown(result, command);
-  writeFileSync(join(args.out, 'latest.md'), md);
-  if (!QUICK && !args['no-readme'] && (!args.only || args.merge)) {
-    const readmePath = join(ROOT, 'README.md');
-    const readme = readFileSync(readmePath, 'utf8');
-    const a = readme.indexOf('<!-- bench:start -->');
-    const b = readme.indexOf('<!-- bench:end -->');
-    if (a >= 0 && b > a) writeFileSync(readmePath, readme.slice(0, a) + '<!-- bench:start -->\n' + md + readme.slice(b));
-  }
+  const md = writeReports(result, !QUICK && !args['no-readme'] && (!args.only || args.merge));
   process.stdout.write(md);
   // A peer losing records is a finding to report; Sluice or a ceiling losing one fails the run.
   const lost = Object.entries(scenariosOut).filter(([, s]) => s.lost > 0 && s.subscribers === undefined);
@@ -473,6 +695,35 @@ async function main() {
   const frames = Object.entries(scenariosOut).filter(([, s]) => s.subscribers !== undefined && s.server !== 'centrifugo' && s.lost + s.duplicated > 0);
   if (frames.length) console.error(`fan-out frames lost / duplicated: ${frames.map(([n, s]) => `${n}: ${s.lost} / ${s.duplicated}`).join(', ')}`);
   if (frames.length || lost.some(([name]) => !name.startsWith('peer-'))) process.exit(1);
+  process.exit(0);
+}
+
+/**
+ * latest.md beside latest.json, and with `docs`: docs/performance.md's generated blocks (the CPU table
+ * first, the sizing rule, the full results) and README's short summary. Answers latest.md's text.
+ */
+function writeReports(result, docs) {
+  const command = result.command ?? 'npm run bench';
+  const cpuMd = cpuMarkdown(result, command);
+  const md = `${cpuMd}\n${markdown(result, command)}`;
+  writeFileSync(join(args.out, 'latest.md'), md);
+  if (docs) {
+    const missing = [
+      ...writeMarked(join(ROOT, 'docs', 'performance.md'), [['bench-cpu', cpuMd], ['bench-sizing', sizingMarkdown(result.scenarios)], ['bench', markdown(result, command)]]),
+      ...writeMarked(join(ROOT, 'README.md'), [['bench-summary', readmeSummary(result)]]),
+    ];
+    if (missing.length) console.error(`[bench] no markers for ${missing.join(', ')}: those blocks were not written`);
+  }
+  return md;
+}
+
+if (args['docs-only']) {
+  const result = JSON.parse(readFileSync(join(args.out, 'latest.json'), 'utf8'));
+  const kept = result.environment.merged?.scenarios ?? [];
+  // Recomputed, so that a change to the ratios or the goals shows without a new run.
+  result.ratios = ratios(result.scenarios, kept);
+  result.ratioSpreads = ratioSpreads(result.scenarios, kept);
+  writeReports(result, true);
   process.exit(0);
 }
 

@@ -99,6 +99,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   const metricsText = () => {
     // Gauges read at scrape time rather than updated on the hot path.
     metrics.addRequests(tally.drain());
+    const delivered = producer.takeDeliveries();
+    metrics.addDeliveries(delivered.ok, delivered.failed);
     metrics.addErrors(errorTally.drain());
     const inflight = producer.inflight;
     metrics.inflightRecords.set(inflight.records);

@@ -3,10 +3,16 @@
 // --record-size bytes as fast as the local queue takes them and counts delivery reports.
 //
 //   node bench/ceilings/rdkafka-producer.mjs --topic T [--records 500000] [--record-size 200]
-//       [--bootstrap 127.0.0.1:9092] [--config native-config/producer.properties]
+//       [--bootstrap 127.0.0.1:9092] [--config native-config/producer.properties] [--rate R]
 //
-// Prints one JSON line: {"records","delivered","failed","seconds","recordsPerSec","mbPerSec"}
-// (MB = 1e6 bytes of record values; time from the first produce() to the last delivery report).
+// --rate R paces the produce() calls at R records/s, a few per event-loop turn (every millisecond the
+// records now due), the way a gateway's produce() calls arrive: one per request, as requests come in.
+// Without it the loop fills librdkafka's queue as fast as it takes records, so batches are as large as
+// they get, wake-ups of librdkafka's threads and delivery-report hand-offs fewest: the cheapest case.
+//
+// Prints one JSON line: {"records","delivered","failed","seconds","recordsPerSec","mbPerSec","cpuSeconds"}
+// (MB = 1e6 bytes of record values; time from the first produce() to the last delivery report; cpuSeconds:
+// this process's CPU time, all threads (librdkafka's too), over that same window).
 // Exits 1 if any record failed. Progress and errors go to stderr.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,8 +23,10 @@ import { parseCeilingArgs } from './ceiling-args.mjs';
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const QUEUE_FULL = Kafka.CODES.ERRORS.ERR__QUEUE_FULL; // -184
 
-const args = parseCeilingArgs('rdkafka-producer.mjs', { config: { type: 'string', default: `${REPO_ROOT}native-config/producer.properties` } }, ' [--config FILE]');
+const args = parseCeilingArgs('rdkafka-producer.mjs', { config: { type: 'string', default: `${REPO_ROOT}native-config/producer.properties` }, rate: { type: 'string' } }, ' [--config FILE] [--rate R]');
 const { topic, records, recordSize } = args;
+const rate = args.rate === undefined ? 0 : Number(args.rate);
+if (!(rate >= 0)) throw new Error(`--rate must be a number of records/s, not ${args.rate}`);
 
 /** librdkafka `.properties` file: key=value lines; blank lines and #/! comments skipped. */
 function readProperties(file) {
@@ -67,7 +75,16 @@ producer.setPollInBackground(true);
 await waitForTopic(producer, topic);
 
 const started = process.hrtime.bigint();
+const cpuAtStart = process.cpuUsage(); // getrusage(RUSAGE_SELF): every thread of the process
 for (let i = 0; i < records; ) {
+  if (rate > 0) {
+    // The records due by now; then wait for the next millisecond.
+    const due = Math.min(records, Math.floor((Number(process.hrtime.bigint() - started) / 1e9) * rate) + 1);
+    if (i >= due) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      continue;
+    }
+  }
   try {
     producer.produce(topic, null, pool[i % pool.length], null, null);
     i++;
@@ -83,6 +100,7 @@ for (let i = 0; i < records; ) {
 }
 await allDelivered;
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+const cpu = process.cpuUsage(cpuAtStart);
 
 console.log(JSON.stringify({
   records,
@@ -91,6 +109,7 @@ console.log(JSON.stringify({
   seconds: round(seconds, 3),
   recordsPerSec: Math.round(delivered / seconds),
   mbPerSec: round((delivered * recordSize) / 1e6 / seconds, 2),
+  cpuSeconds: round((cpu.user + cpu.system) / 1e6, 4),
 }));
 if (firstError) console.error(JSON.stringify({ msg: 'first delivery error', error: firstError.message, code: firstError.code }));
 

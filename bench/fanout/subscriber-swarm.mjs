@@ -270,7 +270,7 @@ function onFrame(c, buf, off, end, at) {
 function onData(c, chunk) {
   const at = now();
   c.lastDataAt = at;
-  let buf = chunk;
+  const buf = chunk;
   let off = 0;
   if (c.state === HANDSHAKE) {
     c.header += chunk.toString('latin1');

@@ -11,7 +11,7 @@ export async function startFastifyPeer({ send, disconnect }) {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   app.removeContentTypeParser('text/plain'); // JSON and NDJSON only; anything else gets 415
 
-  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (req, body, done) => {
+  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_req, body, done) => {
     const items = [];
     for (const line of body.split('\n')) {
       if (line.trim() === '') continue;

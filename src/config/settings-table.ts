@@ -43,7 +43,7 @@ partitioning, a 30 s delivery timeout. The effective producer configuration is l
 masked. Sluice's in-flight budget must fit inside librdkafka's
 queue (\`queue.buffering.max.*\`); start-up refuses a configuration where it does not.
 
-For sizing these settings (threads, budgets, producer profiles), see [Tuning and sizing](../README.md#tuning-and-sizing).
+For sizing these settings (threads, budgets, producer profiles), see [Tuning and sizing](performance.md#tuning-and-sizing).
 `;
 
 /** The whole of docs/configuration.md. */

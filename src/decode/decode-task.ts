@@ -28,7 +28,8 @@ export type DecodeTaskResult =
 export default async function decodeTask(task: DecodeTask): Promise<DecodeTaskResult> {
   try {
     const raw = Buffer.from(task.body.buffer, task.body.byteOffset, task.body.byteLength);
-    const decoded = decodeRecords(decodeBody(raw, task.encoding, task.maxBytes), task.format, task.keyField);
+    // A schema reads every record's value: build them only then.
+    const decoded = decodeRecords(decodeBody(raw, task.encoding, task.maxBytes), task.format, task.keyField, task.schema !== null);
     // Ajv is imported only by pool threads that validate. Imported by every pool thread, the RSS growth of
     // test/bad-input-soak.test.ts with SLUICE_TEST_INGRESS_THREADS=2 (a pool per ingress thread) was
     // 48–54 MB in three runs, over its 32 MB bound; lazily, 18 MB, as before schemas.

@@ -85,11 +85,16 @@ function compilePattern(name: string): RegExp {
   return new RegExp(`^${name.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 }
 
-/** Throws SCHEMA_VALIDATION_FAILED for the first record that fails; `records.parsed` holds every record. */
+/**
+ * Throws SCHEMA_VALIDATION_FAILED for the first record that fails. Every record is checked: values the
+ * decoder did not build (it builds them only when asked, see decodeRecords) are parsed here, so a caller
+ * that forgot to ask cannot let records through unchecked.
+ */
 export function validateRecords(validate: ValidateFunction, records: DecodedRecords, format: BodyFormat): void {
-  const { parsed } = records;
-  for (let i = 0; i < parsed.length; i++) {
-    if (validate(parsed[i])) continue;
+  const { parsed, body, starts, ends, count } = records;
+  const built = parsed.length === count;
+  for (let i = 0; i < count; i++) {
+    if (validate(built ? parsed[i] : JSON.parse(body.toString('utf8', starts[i], ends[i])))) continue;
     const e = (validate.errors ?? [])[0] as ErrorObject | undefined;
     const pointer = e?.instancePath ?? '';
     const rule = e?.keyword ?? 'unknown';

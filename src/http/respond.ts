@@ -83,6 +83,7 @@ function writeCors(res: HttpResponse, origin: string): void {
 /** A path parameter, percent-decoded; malformed escapes are kept as-is (and then fail name validation). */
 export function pathParameter(req: HttpRequest, index: number): string {
   const raw = req.getParameter(index);
+  if (!raw.includes('%')) return raw; // nothing to decode: the usual case
   try {
     return decodeURIComponent(raw);
   } catch {
@@ -98,7 +99,12 @@ export function guard(res: HttpResponse, handler: () => void): void {
   try {
     handler();
   } catch (err) {
-    res.onAborted(() => {});
-    sendError(res, err, true); // anything but a SluiceError answers INTERNAL, logged with its stack by the error observer
+    answerUncaught(res, err);
   }
+}
+
+/** What `guard` does with a throw, for handlers that inline their own try/catch (no closure per request). */
+export function answerUncaught(res: HttpResponse, err: unknown): void {
+  res.onAborted(() => {});
+  sendError(res, err, true); // anything but a SluiceError answers INTERNAL, logged with its stack by the error observer
 }

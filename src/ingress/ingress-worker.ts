@@ -3,6 +3,7 @@
  * across the threads' listen sockets with SO_REUSEPORT). It reads, decodes and validates requests and
  * serves WebSocket subscribers; Kafka work happens on the main thread, reached through MainThreadLink.
  */
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData, threadId } from 'node:worker_threads';
 import type { us_listen_socket } from 'uWebSockets.js';
 import { createLogger } from '../ops/logger.js';
@@ -43,6 +44,15 @@ const { app, hub, lifecycle, close } = buildHttpApp(uws, {
 });
 let listenSocket: us_listen_socket | false = false;
 
+/** This thread's OS thread id (Linux): Node gives worker threads no OS name, so `top -H` and the bench tell them apart by tid. */
+function osThreadId(): number | undefined {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop());
+  } catch {
+    return undefined;
+  }
+}
+
 port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'results':
@@ -63,6 +73,7 @@ port.on('message', (msg: ToWorker) => {
     case 'listen':
       void listen(app, config.host, msg.port).then((socket) => {
         listenSocket = socket;
+        if (socket) log.info({ tid: osThreadId(), port: msg.port }, 'ingress worker listening');
         link.post(socket ? { type: 'listening', port: uws.us_socket_local_port(socket) } : { type: 'listen-failed', port: msg.port });
       });
       break;

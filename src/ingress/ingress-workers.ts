@@ -188,8 +188,8 @@ export class IngressWorkers {
         const ends = new Int32Array(msg.ends);
         for (const r of msg.requests) {
           const records = { body, count: r.count, starts: starts.subarray(r.first, r.first + r.count), ends: ends.subarray(r.first, r.first + r.count), keys: r.keys, parsed: [] };
-          this.producer.submit({ topic: r.topic, records, key: r.key, headers: r.headers, durable: r.durable, timestampMs: r.timestampMs })
-            .then((result) => h.answer({ id: r.id, result }), (err: unknown) => h.answer({ id: r.id, error: toPlainError(err) }));
+          this.producer.submit({ topic: r.topic, records, key: r.key, headers: r.headers, durable: r.durable, timestampMs: r.timestampMs },
+            (err, result) => h.answer(err ? { id: r.id, error: toPlainError(err) } : { id: r.id, result: result! }));
         }
         break;
       }
@@ -231,7 +231,7 @@ export class IngressWorkers {
       return Promise.race([drained, timedOut]);
     }));
     clearTimeout(timer);
-    const silent = this.handles.filter((h, i) => results[i] === 'timed out').map((h) => h.index);
+    const silent = this.handles.filter((_h, i) => results[i] === 'timed out').map((h) => h.index);
     if (silent.length > 0) this.log.warn({ workers: silent, timeoutMs }, 'ingress workers did not report drained within the shutdown timeout; closing their connections anyway');
   }
 

@@ -5,8 +5,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { fromPlainError } from '../errors.js';
-import type { DeliveryResult } from '../producer/delivery-result.js';
-import type { ProducePort, ProduceSubmission } from '../producer/produce-port.js';
+import type { ProduceCallback, ProducePort, ProduceSubmission } from '../producer/produce-port.js';
 import type { FanoutGate, SubscribeRequest } from '../subscription/protocol.js';
 import type { ProduceDescriptor, ProduceOutcome, ToMain } from './thread-protocol.js';
 
@@ -16,22 +15,20 @@ interface Waiter<T> {
 }
 
 export class MainThreadLink implements ProducePort, FanoutGate {
-  private queue: { s: ProduceSubmission; w: Waiter<DeliveryResult> }[] = [];
+  private queue: { s: ProduceSubmission; done: ProduceCallback }[] = [];
   private scheduled = false;
   private nextId = 1;
-  private readonly produceWaiters = new Map<number, Waiter<DeliveryResult>>();
+  private readonly produceWaiters = new Map<number, ProduceCallback>();
   private readonly metricsWaiters = new Map<number, Waiter<string>>();
 
   constructor(private readonly port: MessagePort) {}
 
-  submit(s: ProduceSubmission): Promise<DeliveryResult> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ s, w: { resolve, reject } });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(this.flush);
-      }
-    });
+  submit(s: ProduceSubmission, done: ProduceCallback): void {
+    this.queue.push({ s, done });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
   }
 
   private readonly flush = (): void => {
@@ -50,9 +47,9 @@ export class MainThreadLink implements ProducePort, FanoutGate {
     const requests: ProduceDescriptor[] = [];
     let offset = 0;
     let r = 0;
-    for (const { s, w } of queue) {
+    for (const { s, done } of queue) {
       const id = this.nextId++;
-      this.produceWaiters.set(id, w);
+      this.produceWaiters.set(id, done);
       const rec = s.records;
       requests.push({ id, topic: s.topic, key: s.key, headers: s.headers, durable: s.durable, timestampMs: s.timestampMs ?? null, first: r, count: rec.count, keys: rec.keys });
       for (let i = 0; i < rec.count; i++, r++) {
@@ -67,11 +64,11 @@ export class MainThreadLink implements ProducePort, FanoutGate {
 
   onResults(outcomes: ProduceOutcome[]): void {
     for (const o of outcomes) {
-      const w = this.produceWaiters.get(o.id);
-      if (!w) continue;
+      const done = this.produceWaiters.get(o.id);
+      if (!done) continue;
       this.produceWaiters.delete(o.id);
-      if ('result' in o) w.resolve(o.result);
-      else w.reject(fromPlainError(o.error));
+      if ('result' in o) done(null, o.result);
+      else done(fromPlainError(o.error), null);
     }
   }
 

@@ -1,10 +1,57 @@
 /**
  * Prometheus metrics (`GET /metrics`), declared once here. Series are Sluice's own (`sluice_` prefix)
  * with bounded labels (route, status, result, broker, and topic/partition only for topics with
- * subscribers). Requests are tallied in plain Maps and added to the registry in bulk (at scrape time on
- * the main thread, once a second from ingress worker threads); nothing is counted per record.
+ * subscribers). Requests and deliveries are tallied in plain numbers and Maps and added to the registry
+ * in bulk (at scrape time on the main thread, once a second from ingress worker threads); nothing on the
+ * ingest path goes through prom-client's label lookups (≈0.4 µs per `labels().inc()`, 0.5 µs per
+ * `observe()`, measured here), and nothing is counted per record.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+
+/**
+ * A histogram observed on the hot path: bucket counts in a typed array (a few nanoseconds per
+ * observation), exported at scrape time in Prometheus' histogram format through the registry.
+ */
+export class TalliedHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly counts: Float64Array;
+  private sum = 0;
+  private count = 0;
+
+  constructor(readonly name: string, readonly help: string, private readonly buckets: readonly number[]) {
+    this.counts = new Float64Array(buckets.length);
+  }
+
+  observe(value: number): void {
+    const b = this.buckets;
+    let i = 0;
+    while (i < b.length && value > b[i]) i++;
+    if (i < b.length) this.counts[i]++;
+    this.sum += value;
+    this.count++;
+  }
+
+  /** What prom-client's registry reads at scrape time (the shape its own Histogram returns). */
+  get(): { name: string; help: string; type: string; aggregator: string; values: { metricName: string; labels: Record<string, string | number>; value: number }[] } {
+    const values = [];
+    let cumulative = 0;
+    for (let i = 0; i < this.buckets.length; i++) {
+      cumulative += this.counts[i];
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: this.buckets[i] }, value: cumulative });
+    }
+    values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf' }, value: this.count });
+    values.push({ metricName: `${this.name}_sum`, labels: {}, value: this.sum });
+    values.push({ metricName: `${this.name}_count`, labels: {}, value: this.count });
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
+}
 
 export type RequestCounts = [route: string, status: number, requests: number, records: number][];
 export type ErrorCounts = [code: string, route: string, answers: number][];
@@ -16,15 +63,16 @@ export class GatewayMetrics {
   readonly errors = new Counter({ name: 'sluice_errors_total', help: 'Error answers, by error code (src/errors.ts) and route (a route-table id, or `unmatched` for 404/405/426).', labelNames: ['code', 'route'], registers: [this.registry] });
   readonly recordsReceived = new Counter({ name: 'sluice_records_received_total', help: 'Records in requests answered 2xx.', labelNames: ['route'], registers: [this.registry] });
   readonly recordsDelivered = new Counter({ name: 'sluice_records_delivered_total', help: 'Records with a delivery report from Kafka, by result.', labelNames: ['result'], registers: [this.registry] });
-  readonly deliveryLatency = new Histogram({
-    name: 'sluice_delivery_latency_seconds', help: 'From the first produce() of a request to the last delivery report of its records.',
-    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
-  });
+  readonly deliveryLatency = new TalliedHistogram('sluice_delivery_latency_seconds',
+    'Durable requests: from the first produce() of a request to the last delivery report of its records.',
+    [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
   readonly inflightRecords = new Gauge({ name: 'sluice_producer_inflight_records', help: 'Records queued in the producer, not yet acknowledged.', registers: [this.registry] });
   readonly inflightBytes = new Gauge({ name: 'sluice_producer_inflight_bytes', help: 'Value bytes queued in the producer, not yet acknowledged.', registers: [this.registry] });
   readonly queueMessages = new Gauge({ name: 'sluice_kafka_producer_queue_messages', help: 'librdkafka msg_cnt: messages in the producer queues.', registers: [this.registry] });
   readonly queueFill = new Gauge({ name: 'sluice_kafka_producer_queue_fill_ratio', help: 'librdkafka msg_cnt / msg_max.', registers: [this.registry] });
   readonly txMessages = new Gauge({ name: 'sluice_kafka_tx_messages', help: 'librdkafka txmsgs: messages sent to brokers since start.', registers: [this.registry] });
+  readonly produceRequests = new Gauge({ name: 'sluice_kafka_produce_requests', help: 'librdkafka Produce requests sent, summed over brokers since start (tx_messages / produce_requests = records per request).', registers: [this.registry] });
+  readonly txBytes = new Gauge({ name: 'sluice_kafka_tx_bytes', help: 'librdkafka txbytes summed over brokers since start: bytes on the wire, after compression.', registers: [this.registry] });
   readonly txRetries = new Gauge({ name: 'sluice_kafka_tx_retries', help: 'librdkafka txretries summed over brokers since start.', registers: [this.registry] });
   readonly brokerRtt = new Gauge({ name: 'sluice_kafka_broker_rtt_seconds', help: 'librdkafka average broker round-trip time over the last statistics window.', labelNames: ['broker'], registers: [this.registry] });
   readonly brokersUp = new Gauge({ name: 'sluice_kafka_brokers_up', help: 'Broker connections in state UP.', registers: [this.registry] });
@@ -44,7 +92,14 @@ export class GatewayMetrics {
   private readonly lagPartitions = new Map<string, Set<string>>();
 
   constructor() {
+    this.registry.registerMetric(this.deliveryLatency as unknown as Metric);
     collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
+  }
+
+  /** Delivery reports tallied by the producer since the last scrape. */
+  addDeliveries(ok: number, failed: number): void {
+    if (ok > 0) this.recordsDelivered.labels('ok').inc(ok);
+    if (failed > 0) this.recordsDelivered.labels('failed').inc(failed);
   }
 
   /** Request counts from any thread, summed per route and status. */
@@ -81,13 +136,19 @@ export class GatewayMetrics {
     this.txMessages.set(stats.txmsgs ?? 0);
     let retries = 0;
     let up = 0;
+    let produceRequests = 0;
+    let txBytes = 0;
     this.brokerRtt.reset();
     for (const b of Object.values(stats.brokers ?? {})) {
       retries += b.txretries ?? 0;
+      produceRequests += b.req?.Produce ?? 0;
+      txBytes += b.txbytes ?? 0;
       if (b.state === 'UP') up++;
       if (b.nodeid !== undefined && b.nodeid >= 0 && b.rtt) this.brokerRtt.labels(String(b.nodeid)).set((b.rtt.avg ?? 0) / 1e6);
     }
     this.txRetries.set(retries);
+    this.produceRequests.set(produceRequests);
+    this.txBytes.set(txBytes);
     this.brokersUp.set(up);
   }
 
@@ -122,7 +183,7 @@ export interface LibrdkafkaStats {
   msg_cnt?: number;
   msg_max?: number;
   txmsgs?: number;
-  brokers?: Record<string, { state?: string; nodeid?: number; txretries?: number; rtt?: { avg?: number } }>;
+  brokers?: Record<string, { state?: string; nodeid?: number; txretries?: number; txbytes?: number; req?: Record<string, number>; rtt?: { avg?: number } }>;
   topics?: Record<string, { partitions?: Record<string, { consumer_lag?: number; app_offset?: number; ls_offset?: number; hi_offset?: number }> }>;
 }
 

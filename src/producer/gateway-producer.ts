@@ -1,14 +1,19 @@
 /**
  * The librdkafka producer behind every ingest route. One Producer for the process, on the main thread.
  *
- * Contract of `produceBatch`:
+ * Contract of `produceBatch`, which calls `done` exactly once (synchronously when it refuses the request,
+ * and in fire mode):
  * - all-or-nothing admission: the request's records and bytes are reserved against Sluice's in-flight
  *   budget (kept below librdkafka's queue limits) before the first `produce()`; if they do not fit, or no
  *   broker is reachable, nothing is queued and the caller answers 503;
- * - durable mode resolves once every record has a delivery report (acks=all, idempotent), with the
+ * - durable mode answers once every record has a delivery report (acks=all, idempotent), with the
  *   partitions and offsets Kafka assigned; any failed record fails the request (DELIVERY_FAILED);
- * - fire mode resolves as soon as the records are queued.
- * Delivery reports carry the request's context as `opaque` (one object per request, not per record).
+ * - fire mode answers as soon as the records are queued.
+ * Every record, fire or durable, has a delivery report: that is what gives its records and bytes back to
+ * the budget, so the budget counts exactly what librdkafka still holds. A durable request's records carry
+ * its context as `opaque` (one object per request, not per record); fire records carry none — their
+ * report needs only its size, and failures are counted and logged once a second per topic — which spares
+ * librdkafka's binding a persistent handle per record and the per-request bookkeeping.
  */
 import type { Logger } from 'pino';
 import { Producer, CODES, type LibrdKafkaError, type DeliveryReport, type MessageHeader } from '../kafka-client.js';
@@ -16,6 +21,7 @@ import { SluiceError, StartupError } from '../errors.js';
 import { classifyKafkaRefusal, explainKafkaRefusal, type KafkaRefusal } from '../config/kafka-security.js';
 import type { DecodedRecords } from '../decode/json-records.js';
 import type { DeliveryResult, PartitionOffsets } from './delivery-result.js';
+import type { ProduceCallback } from './produce-port.js';
 import type { GatewayMetrics, LibrdkafkaStats } from '../ops/metrics.js';
 
 export interface ProduceRequest {
@@ -35,23 +41,19 @@ export interface ProducerLimits {
   metadataTimeoutMs: number;
 }
 
-/** Per-request delivery bookkeeping, passed to librdkafka as the opaque of each record. */
-class DeliveryContext {
+/** A durable request's delivery bookkeeping, passed to librdkafka as the opaque of each of its records. */
+class DurableDelivery {
   pending: number;
   failed = 0;
   firstError: LibrdKafkaError | null = null;
-  readonly first: number[] = [];
-  readonly last: number[] = [];
-  readonly counts: number[] = [];
-
+  /** Set when the request was answered before its last report (produce() failed part-way). */
+  answered = false;
+  /** [partition, count, lowest offset, highest offset] per partition the records landed in. */
+  private readonly ranges: number[] = [];
+  private lastRange = 0;
   readonly startedAt = performance.now();
 
-  constructor(
-    readonly topic: string,
-    readonly count: number,
-    readonly durable: boolean,
-    private readonly settle: (ctx: DeliveryContext) => void,
-  ) {
+  constructor(readonly topic: string, readonly count: number, readonly done: ProduceCallback, private readonly settle: (d: DurableDelivery) => void) {
     this.pending = count;
   }
 
@@ -59,26 +61,33 @@ class DeliveryContext {
     if (err) {
       this.failed++;
       this.firstError ??= err;
-    } else if (this.counts[partition] === undefined) {
-      this.first[partition] = offset;
-      this.last[partition] = offset;
-      this.counts[partition] = 1;
     } else {
-      if (offset < this.first[partition]) this.first[partition] = offset;
-      if (offset > this.last[partition]) this.last[partition] = offset;
-      this.counts[partition]++;
+      const r = this.ranges;
+      // Consecutive reports mostly share a partition: try the last one first.
+      let i = r[this.lastRange] === partition ? this.lastRange : r.length;
+      if (i === r.length) for (let j = 0; j < r.length; j += 4) if (r[j] === partition) i = j;
+      if (i === r.length) r.push(partition, 1, offset, offset);
+      else {
+        r[i + 1]++;
+        if (offset < r[i + 2]) r[i + 2] = offset;
+        if (offset > r[i + 3]) r[i + 3] = offset;
+      }
+      this.lastRange = i;
     }
     if (--this.pending === 0) this.settle(this);
   }
 
   result(): DeliveryResult {
     const partitions: PartitionOffsets[] = [];
-    for (let p = 0; p < this.counts.length; p++) {
-      if (this.counts[p] !== undefined) partitions.push({ partition: p, count: this.counts[p], offsets: [this.first[p], this.last[p]] });
-    }
+    const r = this.ranges;
+    for (let j = 0; j < r.length; j += 4) partitions.push({ partition: r[j], count: r[j + 1], offsets: [r[j + 2], r[j + 3]] });
+    if (partitions.length > 1) partitions.sort((a, b) => a.partition - b.partition);
     return { topic: this.topic, count: this.count, partitions };
   }
 }
+
+/** How often failed fire-and-forget records are logged (one line per topic with a count, never per record). */
+const FIRE_FAILURE_LOG_MS = 1000;
 
 /**
  * Connect errors that mean the client itself cannot work, so retrying is pointless: librdkafka could not
@@ -96,6 +105,12 @@ export class GatewayProducer {
   private inflightBytes = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closing = false;
+  /** Delivery reports since the last scrape (metrics read them in bulk). */
+  private deliveredOk = 0;
+  private deliveredFailed = 0;
+  /** Failed fire-and-forget records per topic since the last log line, with the first error. */
+  private fireFailures = new Map<string, { failed: number; err: string }>();
+  private fireFailureTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly bootstrapServers: string,
@@ -183,59 +198,91 @@ export class GatewayProducer {
     return this.producer;
   }
 
-  produceBatch(req: ProduceRequest): Promise<DeliveryResult> {
+  produceBatch(req: ProduceRequest, done: ProduceCallback): void {
     const { topic, records, key, headers, durable } = req;
     const timestamp = req.timestampMs ?? null;
-    if (!this.ready) throw new SluiceError('BROKER_UNAVAILABLE', 'no Kafka broker is reachable; nothing was queued');
-    let bytes = 0;
-    for (let i = 0; i < records.count; i++) bytes += records.ends[i] - records.starts[i];
-    if (this.inflightRecords + records.count > this.limits.maxInflightRecords || this.inflightBytes + bytes > this.limits.maxInflightBytes) {
-      throw new SluiceError('QUEUE_FULL', `producer queue is full (${this.inflightRecords} records / ${this.inflightBytes} bytes awaiting Kafka); nothing was queued`);
+    if (!this.ready) {
+      done(new SluiceError('BROKER_UNAVAILABLE', 'no Kafka broker is reachable; nothing was queued'), null);
+      return;
     }
-    this.inflightRecords += records.count;
+    const { count, body, starts, ends, keys } = records;
+    let bytes = 0;
+    for (let i = 0; i < count; i++) bytes += ends[i] - starts[i];
+    if (this.inflightRecords + count > this.limits.maxInflightRecords || this.inflightBytes + bytes > this.limits.maxInflightBytes) {
+      done(new SluiceError('QUEUE_FULL', `producer queue is full (${this.inflightRecords} records / ${this.inflightBytes} bytes awaiting Kafka); nothing was queued`), null);
+      return;
+    }
+    this.inflightRecords += count;
     this.inflightBytes += bytes;
 
-    return new Promise<DeliveryResult>((resolve, reject) => {
-      const ctx = new DeliveryContext(topic, records.count, durable, (c) => {
-        // Once per request: metrics and the answer, never per record.
-        this.metrics?.recordsDelivered.labels('ok').inc(c.count - c.failed);
-        if (c.failed > 0) this.metrics?.recordsDelivered.labels('failed').inc(c.failed);
-        this.metrics?.deliveryLatency.observe((performance.now() - c.startedAt) / 1000);
-        if (!c.durable) {
-          if (c.failed > 0) {
-            this.log.error({ topic: c.topic, failed: c.failed, of: c.count, err: c.firstError?.message }, 'fire-and-forget records were not delivered');
-          }
-        } else if (c.failed === 0) resolve(c.result());
-        else reject(new SluiceError('DELIVERY_FAILED', `Kafka did not acknowledge ${c.failed} of ${c.count} records: ${c.firstError?.message}`,
-          { delivered: c.count - c.failed }));
-      });
-      const { body, starts, ends, keys } = records;
-      let i = 0;
-      try {
-        for (; i < records.count; i++) {
-          const recordKey = key ?? (keys ? keys[i] : null);
-          this.producer.produce(topic, null, body.subarray(starts[i], ends[i]), recordKey, timestamp, ctx, headers);
-        }
-      } catch (err) {
-        // Only reachable if librdkafka's queue is smaller than Sluice's budget (checked at start-up) or
-        // the client is closing. Records 0..i-1 stay queued: say so rather than pretend nothing was.
-        const unsent = records.count - i;
-        this.inflightRecords -= unsent;
-        for (let j = i; j < records.count; j++) this.inflightBytes -= ends[j] - starts[j];
-        ctx.pending -= unsent;
-        const code = (err as LibrdKafkaError).code === CODES.ERRORS.ERR__QUEUE_FULL ? 'QUEUE_FULL' : 'BROKER_UNAVAILABLE';
-        this.log.error({ err: (err as Error).message, queued: i, of: records.count, topic }, 'produce failed part-way through a batch');
-        reject(new SluiceError(code, `${(err as Error).message}; ${i} of ${records.count} records were queued before the failure`, { queued: i }));
-        return;
+    // Fire records go without an opaque: librdkafka's binding would keep a persistent handle per record.
+    const ctx = durable ? new DurableDelivery(topic, count, done, this.settleDurable) : undefined;
+    let i = 0;
+    try {
+      for (; i < count; i++) {
+        const recordKey = key ?? (keys ? keys[i] : null);
+        this.producer.produce(topic, null, body.subarray(starts[i], ends[i]), recordKey, timestamp, ctx, headers);
       }
-      if (!durable) resolve({ topic, count: records.count, partitions: [] });
-    });
+    } catch (err) {
+      // Only reachable if librdkafka's queue is smaller than Sluice's budget (checked at start-up) or
+      // the client is closing. Records 0..i-1 stay queued: say so rather than pretend nothing was.
+      const unsent = count - i;
+      this.inflightRecords -= unsent;
+      for (let j = i; j < count; j++) this.inflightBytes -= ends[j] - starts[j];
+      if (ctx) {
+        ctx.pending -= unsent;
+        ctx.answered = true; // the reports of the queued records still arrive; they must not answer again
+      }
+      const code = (err as LibrdKafkaError).code === CODES.ERRORS.ERR__QUEUE_FULL ? 'QUEUE_FULL' : 'BROKER_UNAVAILABLE';
+      this.log.error({ err: (err as Error).message, queued: i, of: count, topic }, 'produce failed part-way through a batch');
+      done(new SluiceError(code, `${(err as Error).message}; ${i} of ${count} records were queued before the failure`, { queued: i }), null);
+      return;
+    }
+    if (!durable) done(null, { topic, count, partitions: [] });
   }
+
+  /** The last report of a durable request: once per request, the answer and the latency, never per record. */
+  private readonly settleDurable = (d: DurableDelivery): void => {
+    this.metrics?.deliveryLatency.observe((performance.now() - d.startedAt) / 1000);
+    if (d.answered) return;
+    if (d.failed === 0) d.done(null, d.result());
+    else d.done(new SluiceError('DELIVERY_FAILED', `Kafka did not acknowledge ${d.failed} of ${d.count} records: ${d.firstError?.message}`, { delivered: d.count - d.failed }), null);
+  };
 
   private onDelivery(err: LibrdKafkaError | null, report: DeliveryReport): void {
     this.inflightRecords--;
     this.inflightBytes -= report.size;
-    (report.opaque as DeliveryContext).record(err, report.partition, report.offset);
+    if (err) this.deliveredFailed++;
+    else this.deliveredOk++;
+    const ctx = report.opaque as DurableDelivery | undefined;
+    if (ctx !== undefined) ctx.record(err, report.partition, report.offset);
+    else if (err) this.countFireFailure(report.topic, err);
+  }
+
+  private countFireFailure(topic: string, err: LibrdKafkaError): void {
+    const seen = this.fireFailures.get(topic);
+    if (seen) seen.failed++;
+    else this.fireFailures.set(topic, { failed: 1, err: err.message });
+    if (!this.fireFailureTimer) {
+      this.fireFailureTimer = setTimeout(() => this.logFireFailures(), FIRE_FAILURE_LOG_MS);
+      this.fireFailureTimer.unref();
+    }
+  }
+
+  private logFireFailures(): void {
+    this.fireFailureTimer = undefined;
+    for (const [topic, { failed, err }] of this.fireFailures) {
+      this.log.error({ topic, failed, err }, 'fire-and-forget records were not delivered');
+    }
+    this.fireFailures.clear();
+  }
+
+  /** Delivery reports (ok, failed) since the last call; metrics add them at scrape time. */
+  takeDeliveries(): { ok: number; failed: number } {
+    const out = { ok: this.deliveredOk, failed: this.deliveredFailed };
+    this.deliveredOk = 0;
+    this.deliveredFailed = 0;
+    return out;
   }
 
   private onStats(json: string): void {
@@ -265,6 +312,8 @@ export class GatewayProducer {
   async disconnect(): Promise<void> {
     this.closing = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.fireFailureTimer);
+    if (this.fireFailures.size > 0) this.logFireFailures();
     if (!this.connected) return;
     this.connected = false;
     await new Promise((resolve) => this.producer.disconnect(() => resolve(undefined)));

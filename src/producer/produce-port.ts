@@ -18,7 +18,14 @@ export interface ProduceSubmission {
   timestampMs?: number | null;
 }
 
+/**
+ * Kafka's answer (durable) or "queued" (fire), or an error (a SluiceError, or anything else, which
+ * answers 500). Called exactly once, and may be called before `submit` returns: a refusal, and the fire
+ * answer on the producer's thread, are synchronous. A callback rather than a Promise: a single-record
+ * request would otherwise pay for several promises and microtask turns on the hot path.
+ */
+export type ProduceCallback = (err: Error | null, result: DeliveryResult | null) => void;
+
 export interface ProducePort {
-  /** Resolves with Kafka's answer (durable) or once queued (fire); rejects with a SluiceError. */
-  submit(submission: ProduceSubmission): Promise<DeliveryResult>;
+  submit(submission: ProduceSubmission, done: ProduceCallback): void;
 }
