@@ -5,8 +5,9 @@
  * which a consumer drops it.
  */
 import { randomUUID } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, inject, it } from 'vitest';
-import { postJson, randomTopic, sluiceForFile } from './helpers/sluice-process.js';
+import { postJson, randomTopic, sluiceForFile, startSluice } from './helpers/sluice-process.js';
 import { connect, type RecordingSocket } from './helpers/websocket-client.js';
 import { readTopic } from './helpers/kafka-read.js';
 
@@ -82,4 +83,47 @@ describe('two gateways, one Kafka', () => {
     const kept = new Map(records.map((r) => [`${r.headers['idempotency-key']}\0${r.value}`, r]));
     expect([...kept.values()].map((r) => r.value).sort()).toEqual(['{"n":1}', '{"n":2}']);
   });
+
+  it('processes, not only threads: two gateways on one port (SO_REUSEPORT) both start, the kernel spreads connections over them, and every record lands once', async () => {
+    // docs/performance.md's multi-vCPU model: past the main thread's limit, more cores pay as more processes
+    // (each with its own producer) on one port. uWS sets SO_REUSEPORT on a listening socket with a fixed port
+    // (not on port 0, which is why these two get a fixed one), so the second binds beside the first.
+    const port = String(await freePort());
+    const first = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_PORT: port });
+    const second = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_PORT: port }).catch(async (err) => {
+      await first.stop();
+      throw err;
+    });
+    try {
+      expect([first.port, second.port]).toEqual([Number(port), Number(port)]);
+      const topic = randomTopic('inst');
+      // Each request on a connection of its own (`connection: close`): a new source port, hashed anew.
+      const answers = [];
+      for (let i = 0; i < 40; i++) {
+        answers.push(await postJson(`${first.url}/topics/${topic}`, JSON.stringify({ seq: i }), 'application/json', { connection: 'close' }));
+      }
+      expect(answers.map((r) => r.status)).toEqual(Array(40).fill(200));
+      await second.stop();
+      // With one process left on the port, its own count shows it took some but not all 40 (1 - 2^-39 certain).
+      const metrics = await (await fetch(`${first.url}/metrics`)).text();
+      const byFirst = Number(/^sluice_records_received_total\{route="topics"\} (\S+)$/m.exec(metrics)?.[1] ?? 0);
+      expect(byFirst).toBeGreaterThan(0);
+      expect(byFirst).toBeLessThan(40);
+      const records = await readTopic(kafka, topic, 40);
+      expect(records.map((r) => (JSON.parse(r.value!) as { seq: number }).seq).sort((x, y) => x - y)).toEqual(range(0, 40));
+    } finally {
+      await Promise.all([first.stop(), second.stop()]);
+    }
+  });
 });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
