@@ -22,8 +22,7 @@ import { TopicSchemas, validateRecords } from '../decode/schemas.js';
 import { ProduceSchemas, type ResolvedSchema } from '../decode/produce-schemas.js';
 import { SchemaRegistry } from '../decode/schema-registry.js';
 import { assertProducibleTopicName } from '../decode/topic-name.js';
-import type { DeliveryResult } from '../producer/delivery-result.js';
-import type { ProduceCallback, ProducePort } from '../producer/produce-port.js';
+import type { DeliveryResult, ProduceCallback, ProducePort, ProduceSubmission } from '../producer/produce-port.js';
 import type { BodyRead, ReadingBudget } from './body-reader.js';
 import { presentedKey, type AccessControl } from '../http/access-control.js';
 import type { CorsPolicy } from '../http/cors.js';
@@ -62,16 +61,11 @@ interface RouteSpec {
   answer(result: DeliveryResult, durable: boolean, records: DecodedRecords): { status: number; body: string };
 }
 
-interface RequestMeta {
-  topic: string;
+/** What the request's line and headers say: the submission but for its records, and how to read the body. */
+interface RequestMeta extends Omit<ProduceSubmission, 'records'> {
   format: BodyFormat;
   encoding: ContentEncoding;
   declaredLength: number;
-  key: string | null;
-  durable: boolean;
-  headers: [string, string][] | null;
-  /** `X-Kafka-Timestamp` (epoch ms): the records' Kafka CreateTime; null: the producer's clock. */
-  timestampMs: number | null;
 }
 
 const HEADER_PREFIX = 'x-kafka-header-';
