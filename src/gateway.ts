@@ -23,7 +23,7 @@ import { buildHttpApp, checkTlsSettings, listen, type HttpAppDeps } from './ingr
 import { ErrorTally, GatewayMetrics, RequestTally } from './ops/metrics.js';
 import { AccessControl } from './http/access-control.js';
 import { subscriptionTokens } from './http/jwks-tokens.js';
-import { IngressWorkers } from './ingress/ingress-workers.js';
+import { IngressWorkers } from './threads/ingress-workers.js';
 import { KafkaConsumer, librdkafkaVersion } from './kafka-client.js';
 
 const PRODUCER_PROFILES: Record<Config['producerProfile'], string> = {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { ContractApp } from './contract-app.js';
+import { ErrorAnswers } from '../http/respond.js';
+import { CorsPolicy } from '../http/cors.js';
 import { ROUTES } from './routes.js';
 
 /** Records registrations like uWS would receive them. */
@@ -14,6 +16,9 @@ function fakeApp() {
   return { app, registered };
 }
 
+const answers = new ErrorAnswers({ retryAfterSeconds: 1, observeError: () => {} });
+const cors = new CorsPolicy('');
+
 function registerAll(app: TemplatedApp, skip = '') {
   for (const r of ROUTES) {
     if (r.id === skip) continue;
@@ -25,7 +30,7 @@ function registerAll(app: TemplatedApp, skip = '') {
 describe('the app serves exactly the route table', () => {
   it('accepts every row once and passes registrations on to uWS', () => {
     const { app, registered } = fakeApp();
-    const contract = new ContractApp(app);
+    const contract = new ContractApp(app, answers, cors);
     registerAll(app);
     contract.installFallback();
     expect(() => contract.assertComplete()).not.toThrow();
@@ -35,21 +40,21 @@ describe('the app serves exactly the route table', () => {
 
   it('stops start-up for a route that is not in the table', () => {
     const { app } = fakeApp();
-    new ContractApp(app);
+    new ContractApp(app, answers, cors);
     expect(() => app.get('/debug', () => {})).toThrow(/GET \/debug \(http\) is registered but not in the route table/);
     expect(() => app.post('/healthz', () => {})).toThrow(/POST \/healthz/);
   });
 
   it('stops start-up for a row the app does not serve', () => {
     const { app } = fakeApp();
-    const contract = new ContractApp(app);
+    const contract = new ContractApp(app, answers, cors);
     registerAll(app, 'readyz');
     expect(() => contract.assertComplete()).toThrow(/lists routes the app does not serve: GET \/readyz/);
   });
 
   it('refuses a route registered twice', () => {
     const { app } = fakeApp();
-    new ContractApp(app);
+    new ContractApp(app, answers, cors);
     app.get('/healthz', () => {});
     expect(() => app.get('/healthz', () => {})).toThrow(/registered twice/);
   });

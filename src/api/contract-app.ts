@@ -10,8 +10,8 @@
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocketBehavior } from 'uWebSockets.js';
 import { SluiceError, StartupError } from '../errors.js';
-import { sendError, tagRoute } from '../http/respond.js';
-import { allowedOrigin } from '../http/cors.js';
+import { tagRoute, type ErrorAnswers } from '../http/respond.js';
+import type { CorsPolicy } from '../http/cors.js';
 import { openApiPath, patternRegExp, ROUTES, UNMATCHED_ROUTE, type RouteSpec } from './routes.js';
 import { queryChecker, type QueryCheck } from './query-check.js';
 
@@ -26,7 +26,7 @@ export class ContractApp {
   private readonly compiled = ROUTES.filter((r) => r.path !== '/*').map((r) => ({ route: r, re: patternRegExp(r.path) }));
 
   /** Patches `app`'s registration methods in place (publish, listen… stay the native ones). */
-  constructor(private readonly app: TemplatedApp) {
+  constructor(private readonly app: TemplatedApp, private readonly answers: ErrorAnswers, private readonly cors: CorsPolicy) {
     const get = app.get.bind(app);
     const post = app.post.bind(app);
     const options = app.options.bind(app);
@@ -79,7 +79,7 @@ export class ContractApp {
         try {
           check(query);
         } catch (err) {
-          sendError(res, err, close, allowedOrigin(req.getHeader('origin')));
+          this.answers.send(res, err, close, this.cors.allowedOrigin(req.getHeader('origin')));
           return;
         }
       }
@@ -101,6 +101,6 @@ export class ContractApp {
       const allow = [...new Set([...matches.map((r) => r.method.toUpperCase()), 'OPTIONS'])];
       err = new SluiceError('METHOD_NOT_ALLOWED', `${label(method, url)} is not served; ${openApiPath(matches[0].path)} takes ${allow.join(', ')}`, { allow });
     }
-    sendError(res, err, false, allowedOrigin(req.getHeader('origin')));
+    this.answers.send(res, err, false, this.cors.allowedOrigin(req.getHeader('origin')));
   }
 }

@@ -25,9 +25,9 @@
 import type { TemplatedApp, WebSocket, HttpResponse, HttpRequest, us_socket_context_t } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { ERRORS, SluiceError, fromPlainError, toErrorResponse, type PlainError } from '../errors.js';
-import { pathParameter, sendError } from '../http/respond.js';
+import { pathParameter, type ErrorAnswers } from '../http/respond.js';
 import { CLOSE_TOKEN_EXPIRED, type SubscribeAuth, type Credentials } from '../http/subscription-tokens.js';
-import { allowedOrigin, originForbidden } from '../http/cors.js';
+import type { CorsPolicy } from '../http/cors.js';
 import { readControlMessage, readSubscribeOptions, type SubscribeOptions } from '../subscription/subscribe-options.js';
 import { SseStream, sseRecords } from './sse-stream.js';
 import {
@@ -97,7 +97,13 @@ export class SubscriberHub implements HubPort {
   private opts!: HubOptions;
   private slowDrops: Record<Transport, number> = { websocket: 0, sse: 0, 'seed-websocket': 0 };
 
-  constructor(private readonly app: TemplatedApp, private readonly auth: SubscribeAuth, private readonly log: Logger) {}
+  constructor(
+    private readonly app: TemplatedApp,
+    private readonly auth: SubscribeAuth,
+    private readonly answers: ErrorAnswers,
+    private readonly cors: CorsPolicy,
+    private readonly log: Logger,
+  ) {}
 
   /** Registers the routes; `gate` leads to the subscription registry (directly, or through the main-thread link). */
   register(gate: FanoutGate, opts: HubOptions): void {
@@ -273,7 +279,7 @@ export class SubscriberHub implements HubPort {
         return style === 'value' ? readSubscribeOptions(topic, () => undefined) : readSubscribeOptions(topic, (q) => req.getQuery(q));
       });
     } catch (err) {
-      sendError(res, err);
+      this.answers.send(res, err);
       return;
     }
     // Verifying a token may wait for a JWKS fetch: `req` is gone by then, and the client may be too.
@@ -301,12 +307,12 @@ export class SubscriberHub implements HubPort {
         },
         refuse: (error) => {
           if (ERRORS[error.code].status >= 500) this.log.warn({ topic, code: error.code, err: error.message }, 'subscribe refused');
-          res.cork(() => sendError(res, fromPlainError(error)));
+          res.cork(() => this.answers.send(res, fromPlainError(error)));
         },
       });
       this.gate.open({ sub, ...initial, style: initialStyle, transport: conn.transport, beforeUpgrade: true });
     }).catch((err: unknown) => {
-      if (!aborted) res.cork(() => sendError(res, err));
+      if (!aborted) res.cork(() => this.answers.send(res, err));
     });
   }
 
@@ -316,7 +322,7 @@ export class SubscriberHub implements HubPort {
    */
   private precheck<O extends SubscribeOptions | null>(origin: string, readOptions: () => O): O {
     if (this.closing) throw new SluiceError('SHUTTING_DOWN', 'server shutting down');
-    if (originForbidden(origin)) throw new SluiceError('FORBIDDEN', `origin "${origin}" is not in SLUICE_CORS_ORIGINS`);
+    if (this.cors.originForbidden(origin)) throw new SluiceError('FORBIDDEN', `origin "${origin}" is not in SLUICE_CORS_ORIGINS`);
     return readOptions();
   }
 
@@ -407,7 +413,7 @@ export class SubscriberHub implements HubPort {
     try {
       requested = this.precheck(origin, () => readSubscribeOptions(topicParam, (q) => req.getQuery(q), lastEventId));
     } catch (err) {
-      sendError(res, err, false, allowedOrigin(origin));
+      this.answers.send(res, err, false, this.cors.allowedOrigin(origin));
       return;
     }
     this.admit(presented, requested).then(([options, creds]) => {
@@ -416,7 +422,7 @@ export class SubscriberHub implements HubPort {
       const topic = options.topic;
       this.pending.set(sub, {
         proceed: () => {
-          const c: Connection = { transport: 'sse', ws: null, sse: new SseStream(res, allowedOrigin(origin), 1000), creds, subs: new Map(), heldAcks: [], closed: false };
+          const c: Connection = { transport: 'sse', ws: null, sse: new SseStream(res, this.cors.allowedOrigin(origin), 1000), creds, subs: new Map(), heldAcks: [], closed: false };
           conn = c;
           c.sse!.onDrain(() => this.drained(c));
           this.connections.add(c);
@@ -424,11 +430,11 @@ export class SubscriberHub implements HubPort {
           this.track(c, sub, topic, options.style, true);
           this.gate.start(sub);
         },
-        refuse: (error) => res.cork(() => sendError(res, fromPlainError(error), false, allowedOrigin(origin))),
+        refuse: (error) => res.cork(() => this.answers.send(res, fromPlainError(error), false, this.cors.allowedOrigin(origin))),
       });
       this.gate.open({ sub, ...options, transport: 'sse', beforeUpgrade: true });
     }).catch((err: unknown) => {
-      if (!aborted) res.cork(() => sendError(res, err, false, allowedOrigin(origin)));
+      if (!aborted) res.cork(() => this.answers.send(res, err, false, this.cors.allowedOrigin(origin)));
     });
   }
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HttpResponse } from 'uWebSockets.js';
 import { SluiceError } from '../errors.js';
-import { sendError, setErrorObserver, tagRoute } from './respond.js';
+import { ErrorAnswers, tagRoute } from './respond.js';
 
 function fakeResponse() {
   const out = { status: '', headers: [] as [string, string][], body: '' };
@@ -15,7 +15,7 @@ function fakeResponse() {
 
 describe('the one place errors become answers', () => {
   const seen: unknown[][] = [];
-  setErrorObserver((...args) => seen.push(args));
+  const answers = new ErrorAnswers({ retryAfterSeconds: 1, observeError: (...args) => seen.push(args) });
   afterEach(() => {
     seen.length = 0;
   });
@@ -24,7 +24,7 @@ describe('the one place errors become answers', () => {
     const { res, out } = fakeResponse();
     tagRoute(res, 'topics');
     const boom = new TypeError('cannot read x of undefined');
-    sendError(res, boom);
+    answers.send(res, boom);
     const body = JSON.parse(out.body);
     expect(out.status).toBe('500 Internal Server Error');
     expect(body.error).toMatchObject({ code: 'INTERNAL', message: 'internal error', retriable: true });
@@ -35,7 +35,7 @@ describe('the one place errors become answers', () => {
   it('other errors carry no correlation id and are reported with their code', () => {
     const { res, out } = fakeResponse();
     tagRoute(res, 'unmatched');
-    sendError(res, new SluiceError('METHOD_NOT_ALLOWED', 'no', { allow: ['POST', 'OPTIONS'] }));
+    answers.send(res, new SluiceError('METHOD_NOT_ALLOWED', 'no', { allow: ['POST', 'OPTIONS'] }));
     expect(JSON.parse(out.body).error.correlationId).toBeUndefined();
     expect(out.status).toBe('405 Method Not Allowed');
     expect(out.headers).toContainEqual(['allow', 'POST, OPTIONS']);
@@ -44,7 +44,7 @@ describe('the one place errors become answers', () => {
 
   it('426 says which upgrade it wants', () => {
     const { res, out } = fakeResponse();
-    sendError(res, new SluiceError('UPGRADE_REQUIRED', 'use a WebSocket'));
+    answers.send(res, new SluiceError('UPGRADE_REQUIRED', 'use a WebSocket'));
     expect(out.status).toBe('426 Upgrade Required');
     expect(out.headers).toContainEqual(['upgrade', 'websocket']);
     expect(seen[0][1]).toBe('unknown');

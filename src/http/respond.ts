@@ -5,7 +5,9 @@
  *
  * Every error answer is reported once, here, to the error observer with the route it answered for (the
  * route table id that `tagRoute` put on the response): it counts `sluice_errors_total{code,route}` and logs
- * INTERNAL errors with a correlation id that the body carries too.
+ * INTERNAL errors with a correlation id that the body carries too. The observer and the Retry-After seconds
+ * are the options of one `ErrorAnswers`, built once per uWS app (per thread) from the configuration and
+ * handed to every route that answers errors.
  */
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
@@ -18,15 +20,13 @@ const STATUS_LINES: Record<number, string> = {
   500: '500 Internal Server Error', 503: '503 Service Unavailable',
 };
 
-let retryAfterSeconds = '1';
-
 /** Sees every error answer: its code, the route id it answered for, the thrown value, and (INTERNAL only) the correlation id. */
 export type ErrorObserver = (code: ErrorCode, route: string, err: unknown, correlationId: string | undefined) => void;
-let observeError: ErrorObserver = () => {};
 
-/** Set once at start-up, like the Retry-After seconds. */
-export function setErrorObserver(observer: ErrorObserver): void {
-  observeError = observer;
+export interface ErrorAnswersOptions {
+  /** `Retry-After` on the answers the error registry marks as worth retrying (SLUICE_RETRY_AFTER_S). */
+  retryAfterSeconds: number;
+  observeError: ErrorObserver;
 }
 
 // A plain property on uWS's response object (it is a JS object): set once per request by the route wrapper.
@@ -41,36 +41,11 @@ function routeOf(res: HttpResponse): string {
   return (res as unknown as Record<string, string | undefined>)[ROUTE_TAG] ?? 'unknown';
 }
 
-/** Set once from configuration at start-up. */
-export function setRetryAfterSeconds(seconds: number): void {
-  retryAfterSeconds = String(seconds);
-}
-
 export function sendJson(res: HttpResponse, status: number, body: string, closeConnection = false, allowOrigin: string | null = null): void {
   res.writeStatus(STATUS_LINES[status] ?? String(status));
   res.writeHeader('content-type', 'application/json');
   if (allowOrigin) writeCors(res, allowOrigin);
   res.end(body, closeConnection);
-}
-
-/**
- * Answers with the error's status and JSON body. `closeConnection` is for answers given before the body
- * was read (413 on Content-Length, 415, 422): closing is the only way to stop the client's upload.
- */
-export function sendError(res: HttpResponse, err: unknown, closeConnection = false, allowOrigin: string | null = null): void {
-  const code = errorCodeOf(err);
-  const correlationId = code === 'INTERNAL' ? randomUUID() : undefined;
-  const e = toErrorResponse(err, correlationId);
-  observeError(code, routeOf(res), err, correlationId);
-  res.writeStatus(STATUS_LINES[e.status] ?? String(e.status));
-  res.writeHeader('content-type', 'application/json');
-  if (allowOrigin) writeCors(res, allowOrigin);
-  if (e.retryAfter) res.writeHeader('retry-after', retryAfterSeconds);
-  if (e.status === 401) res.writeHeader('www-authenticate', 'Bearer');
-  const allow = err instanceof SluiceError ? err.details?.allow : undefined;
-  if (e.status === 405 && Array.isArray(allow)) res.writeHeader('allow', allow.join(', '));
-  if (e.status === 426) res.writeHeader('upgrade', 'websocket');
-  res.end(e.body, closeConnection);
 }
 
 function writeCors(res: HttpResponse, origin: string): void {
@@ -91,20 +66,43 @@ export function pathParameter(req: HttpRequest, index: number): string {
   }
 }
 
-/**
- * Runs a route handler so that a synchronous throw becomes a 500 answer instead of an exception inside
- * uWS (a handler that neither answers nor registers onAborted terminates the process).
- */
-export function guard(res: HttpResponse, handler: () => void): void {
-  try {
-    handler();
-  } catch (err) {
-    answerUncaught(res, err);
-  }
-}
+/** The one place errors become HTTP answers. */
+export class ErrorAnswers {
+  private readonly retryAfter: string;
+  private readonly observeError: ErrorObserver;
 
-/** What `guard` does with a throw, for handlers that inline their own try/catch (no closure per request). */
-export function answerUncaught(res: HttpResponse, err: unknown): void {
-  res.onAborted(() => {});
-  sendError(res, err, true); // anything but a SluiceError answers INTERNAL, logged with its stack by the error observer
+  constructor(options: ErrorAnswersOptions) {
+    this.retryAfter = String(options.retryAfterSeconds);
+    this.observeError = options.observeError;
+  }
+
+  /**
+   * Answers with the error's status and JSON body. `closeConnection` is for answers given before the body
+   * was read (413 on Content-Length, 415, 422): closing is the only way to stop the client's upload.
+   */
+  send(res: HttpResponse, err: unknown, closeConnection = false, allowOrigin: string | null = null): void {
+    const code = errorCodeOf(err);
+    const correlationId = code === 'INTERNAL' ? randomUUID() : undefined;
+    const e = toErrorResponse(err, correlationId);
+    this.observeError(code, routeOf(res), err, correlationId);
+    res.writeStatus(STATUS_LINES[e.status] ?? String(e.status));
+    res.writeHeader('content-type', 'application/json');
+    if (allowOrigin) writeCors(res, allowOrigin);
+    if (e.retryAfter) res.writeHeader('retry-after', this.retryAfter);
+    if (e.status === 401) res.writeHeader('www-authenticate', 'Bearer');
+    const allow = err instanceof SluiceError ? err.details?.allow : undefined;
+    if (e.status === 405 && Array.isArray(allow)) res.writeHeader('allow', allow.join(', '));
+    if (e.status === 426) res.writeHeader('upgrade', 'websocket');
+    res.end(e.body, closeConnection);
+  }
+
+  /**
+   * A route handler's synchronous throw, answered as 500 instead of left to uWS (a handler that neither
+   * answers nor registers onAborted terminates the process). Handlers inline their own try/catch and call
+   * this: no closure per request.
+   */
+  uncaught(res: HttpResponse, err: unknown): void {
+    res.onAborted(() => {});
+    this.send(res, err, true); // anything but a SluiceError answers INTERNAL, logged with its stack by the error observer
+  }
 }

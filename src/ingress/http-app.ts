@@ -15,15 +15,15 @@ import type { FanoutGate, HubPort } from '../subscription/protocol.js';
 import { registerHealthRoutes } from '../ops/health-routes.js';
 import { registerIngestRoutes } from './ingest-routes.js';
 import { Lifecycle } from './lifecycle.js';
-import { sendError, setErrorObserver, setRetryAfterSeconds } from '../http/respond.js';
+import { ErrorAnswers } from '../http/respond.js';
 import { ContractApp } from '../api/contract-app.js';
 import { registerContractRoutes } from '../api/contract-routes.js';
-import { setReadingBudget } from './body-reader.js';
+import { ReadingBudget } from './body-reader.js';
 import { DecodePool } from '../decode/decode-pool.js';
 import { AccessControl } from '../http/access-control.js';
 import { SubscribeAuth } from '../http/subscription-tokens.js';
 import { subscriptionTokens } from '../http/jwks-tokens.js';
-import { answerPreflight, setCorsOrigins } from '../http/cors.js';
+import { CorsPolicy } from '../http/cors.js';
 import { registerDashboardRoutes } from './dashboard-route.js';
 import type { loadUws } from './uws-native.js';
 
@@ -54,25 +54,29 @@ export interface HttpApp {
 
 export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps): HttpApp {
   const { config, log } = deps;
-  setRetryAfterSeconds(config.retryAfterSeconds);
-  setCorsOrigins(config.corsOrigins);
-  setReadingBudget(Math.floor(config.maxReadingBytes / Math.max(1, config.ingressThreads)));
+  // Built once per app, so once per thread: each ingress thread builds its own from the config it was given.
+  const cors = new CorsPolicy(config.corsOrigins);
+  // This thread's share of SLUICE_MAX_READING_BYTES.
+  const reading = new ReadingBudget(Math.floor(config.maxReadingBytes / Math.max(1, config.ingressThreads)));
   // The one place error answers are counted and INTERNAL errors logged (with the correlation id their body carries).
   const errorLog = log.child({ component: 'errors' });
-  setErrorObserver((code, route, err, correlationId) => {
-    deps.countError(code, route);
-    if (correlationId) errorLog.error({ route, correlationId, err }, 'internal error');
+  const answers = new ErrorAnswers({
+    retryAfterSeconds: config.retryAfterSeconds,
+    observeError: (code, route, err, correlationId) => {
+      deps.countError(code, route);
+      if (correlationId) errorLog.error({ route, correlationId, err }, 'internal error');
+    },
   });
   const app = config.tlsCertFile
     ? uws.SSLApp({ cert_file_name: config.tlsCertFile, key_file_name: config.tlsKeyFile, passphrase: config.tlsKeyPassphrase || undefined })
     : uws.App();
   // Every route below must be a row of the route table (src/api/routes.ts), and every row a route.
-  const contract = new ContractApp(app);
+  const contract = new ContractApp(app, answers, cors);
   const lifecycle = new Lifecycle();
   const access = config.apiKeysFile ? AccessControl.fromFile(config.apiKeysFile) : AccessControl.open();
-  const hub = new SubscriberHub(app, new SubscribeAuth(access, subscriptionTokens(config)), log.child({ component: 'fanout' }));
+  const hub = new SubscriberHub(app, new SubscribeAuth(access, subscriptionTokens(config)), answers, cors, log.child({ component: 'fanout' }));
   const decodePool = config.decodeOffloadBytes > 0 ? new DecodePool(config.decodeThreads, log.child({ component: 'decode-pool' })) : undefined;
-  registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, decodePool, access, idempotency: deps.idempotency, countRequest: deps.countRequest, log: log.child({ component: 'ingest' }) });
+  registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, answers, cors, reading, decodePool, access, idempotency: deps.idempotency, countRequest: deps.countRequest, log: log.child({ component: 'ingest' }) });
   hub.register(deps.connectFanout(hub), {
     maxBufferedBytes: config.wsMaxBackpressureBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds, sseHeartbeatSeconds: config.sseHeartbeatSeconds,
   });
@@ -87,11 +91,11 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
       if (aborted) return;
       res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8').end(text));
     }, (err: unknown) => {
-      if (!aborted) res.cork(() => sendError(res, err));
+      if (!aborted) res.cork(() => answers.send(res, err));
     });
   });
   registerContractRoutes(app);
-  app.options('/*', (res, req) => answerPreflight(res, req));
+  app.options('/*', (res, req) => cors.answerPreflight(res, req));
   contract.installFallback();
   contract.assertComplete();
   return { app, hub, lifecycle, close: async () => decodePool?.close() };

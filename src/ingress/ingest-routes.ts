@@ -22,12 +22,11 @@ import { TopicSchemas, validateRecords } from '../decode/schemas.js';
 import { ProduceSchemas, type ResolvedSchema } from '../decode/produce-schemas.js';
 import { SchemaRegistry } from '../decode/schema-registry.js';
 import { assertProducibleTopicName } from '../decode/topic-name.js';
-import type { DeliveryResult } from '../producer/delivery-result.js';
-import type { ProduceCallback, ProducePort } from '../producer/produce-port.js';
-import { readBody, type BodyRead } from './body-reader.js';
+import type { DeliveryResult, ProduceCallback, ProducePort, ProduceSubmission } from '../producer/produce-port.js';
+import type { BodyRead, ReadingBudget } from './body-reader.js';
 import { presentedKey, type AccessControl } from '../http/access-control.js';
-import { allowedOrigin } from '../http/cors.js';
-import { answerUncaught, pathParameter, sendError, sendJson } from '../http/respond.js';
+import type { CorsPolicy } from '../http/cors.js';
+import { pathParameter, sendJson, type ErrorAnswers } from '../http/respond.js';
 import { assertIdempotencyKey, fingerprint, IdempotencyStore, type Idempotency, type KeptAnswer } from '../http/idempotency.js';
 import type { Lifecycle } from './lifecycle.js';
 
@@ -35,6 +34,11 @@ export interface IngestDeps {
   config: Config;
   producer: ProducePort;
   lifecycle: Lifecycle;
+  /** Error answers (Retry-After, the error observer). */
+  answers: ErrorAnswers;
+  cors: CorsPolicy;
+  /** This thread's budget for bodies being read at once. */
+  reading: ReadingBudget;
   /** Present when SLUICE_DECODE_OFFLOAD_BYTES > 0. */
   decodePool?: DecodePool;
   access: AccessControl;
@@ -57,16 +61,11 @@ interface RouteSpec {
   answer(result: DeliveryResult, durable: boolean, records: DecodedRecords): { status: number; body: string };
 }
 
-interface RequestMeta {
-  topic: string;
+/** What the request's line and headers say: the submission but for its records, and how to read the body. */
+interface RequestMeta extends Omit<ProduceSubmission, 'records'> {
   format: BodyFormat;
   encoding: ContentEncoding;
   declaredLength: number;
-  key: string | null;
-  durable: boolean;
-  headers: [string, string][] | null;
-  /** `X-Kafka-Timestamp` (epoch ms): the records' Kafka CreateTime; null: the producer's clock. */
-  timestampMs: number | null;
 }
 
 const HEADER_PREFIX = 'x-kafka-header-';
@@ -138,27 +137,27 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void 
     try {
       handle(res, req, deps, topicsRoute, pathParameter(req, 0), true);
     } catch (err) {
-      answerUncaught(res, err);
+      deps.answers.uncaught(res, err);
     }
   });
   app.post('/producer/:topic', (res, req) => {
     try {
       handle(res, req, deps, seedProducerRoute, pathParameter(req, 0), false);
     } catch (err) {
-      answerUncaught(res, err);
+      deps.answers.uncaught(res, err);
     }
   });
   app.post('/send', (res, req) => {
     try {
       handle(res, req, deps, seedSendRoute, deps.config.defaultTopic, false);
     } catch (err) {
-      answerUncaught(res, err);
+      deps.answers.uncaught(res, err);
     }
   });
 }
 
 function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: RouteSpec, topic: string, ndjsonAllowed: boolean): void {
-  const { lifecycle, config } = deps;
+  const { lifecycle, config, answers } = deps;
   let aborted = false;
   let settled = true;
   let answered = false;
@@ -176,9 +175,9 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
     settle();
   });
   const scan = scanHeaders(req);
-  const cors = scan.origin === '' ? null : allowedOrigin(scan.origin);
+  const cors = scan.origin === '' ? null : deps.cors.allowedOrigin(scan.origin);
   if (lifecycle.draining) {
-    sendError(res, new SluiceError('SHUTTING_DOWN', 'gateway is shutting down'), true, cors);
+    answers.send(res, new SluiceError('SHUTTING_DOWN', 'gateway is shutting down'), true, cors);
     return;
   }
   let meta: RequestMeta;
@@ -187,7 +186,7 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
     assertProducibleTopicName(meta.topic);
     if (deps.access.enabled) deps.access.check(presentedKey((h) => req.getHeader(h), (q) => req.getQuery(q)), 'produce', meta.topic);
   } catch (err) {
-    sendError(res, err, true, cors);
+    answers.send(res, err, true, cors);
     return;
   }
   lifecycle.begin();
@@ -207,7 +206,7 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
     const e = toErrorResponse(err);
     deps.countRequest(route.name, e.status, 0);
     if (e.status >= 500) deps.log.warn({ topic: meta.topic, err: (err as Error).message }, 'ingest request failed');
-    if (!aborted) res.cork(() => sendError(res, err, closeConnection || lifecycle.draining, cors));
+    if (!aborted) res.cork(() => answers.send(res, err, closeConnection || lifecycle.draining, cors));
   };
 
   // Found by the header scan: requests without a key take the path they took before keys existed.
@@ -225,7 +224,7 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
   }
 
   const ingested: Ingested = (err, a) => (err ? fail(err) : finish(a!.status, a!.body, a!.records));
-  bodyRead = readBody(res, config.maxBodyBytes, meta.declaredLength, (body) => {
+  bodyRead = deps.reading.readBody(res, config.maxBodyBytes, meta.declaredLength, (body) => {
     if (idempotencyKey !== '' && deps.idempotency) {
       const ingest = () => new Promise<KeptAnswer>((resolve, reject) => ingestBody(body, meta, route, deps, (err, a) => (err ? reject(err) : resolve(a!))));
       deps.idempotency.run(idempotencyKey, fingerprint(route.name, meta.topic, query, body), ingest).then((a) => finish(a.status, a.body, a.records), fail);

@@ -19,21 +19,11 @@ import type { Logger } from 'pino';
 import { Producer, CODES, type LibrdKafkaError, type DeliveryReport, type MessageHeader } from '../kafka-client.js';
 import { SluiceError, StartupError } from '../errors.js';
 import { classifyKafkaRefusal, explainKafkaRefusal, type KafkaRefusal } from '../config/kafka-security.js';
-import type { DecodedRecords } from '../decode/json-records.js';
-import type { DeliveryResult, PartitionOffsets } from './delivery-result.js';
-import type { ProduceCallback } from './produce-port.js';
+import type { DeliveryResult, PartitionOffsets, ProduceCallback, ProduceSubmission } from './produce-port.js';
 import type { GatewayMetrics, LibrdkafkaStats } from '../ops/metrics.js';
 
-export interface ProduceRequest {
-  topic: string;
-  records: DecodedRecords;
-  /** Key for every record (the `key` query parameter); overrides per-record keys. */
-  key: string | null;
-  headers: MessageHeader[] | undefined;
-  durable: boolean;
-  /** CreateTime of every record (epoch ms); null: librdkafka stamps the produce time. */
-  timestampMs?: number | null;
-}
+/** A submission with its headers in librdkafka's form (undefined: none); a null `timestampMs` lets librdkafka stamp the produce time. */
+export type ProduceRequest = Omit<ProduceSubmission, 'headers'> & { headers: MessageHeader[] | undefined };
 
 export interface ProducerLimits {
   maxInflightRecords: number;
@@ -199,8 +189,7 @@ export class GatewayProducer {
   }
 
   produceBatch(req: ProduceRequest, done: ProduceCallback): void {
-    const { topic, records, key, headers, durable } = req;
-    const timestamp = req.timestampMs ?? null;
+    const { topic, records, key, headers, durable, timestampMs: timestamp } = req;
     if (!this.ready) {
       done(new SluiceError('BROKER_UNAVAILABLE', 'no Kafka broker is reachable; nothing was queued'), null);
       return;

@@ -21,6 +21,6 @@ export class LocalProducePort implements ProducePort {
 
   private produce(s: ProduceSubmission, done: ProduceCallback): void {
     const headers: MessageHeader[] | undefined = s.headers == null ? undefined : s.headers.map(([name, value]) => ({ [name]: Buffer.from(value) }));
-    this.producer.produceBatch({ topic: s.topic, records: s.records, key: s.key, headers, durable: s.durable, timestampMs: s.timestampMs ?? null }, done);
+    this.producer.produceBatch({ topic: s.topic, records: s.records, key: s.key, headers, durable: s.durable, timestampMs: s.timestampMs }, done);
   }
 }

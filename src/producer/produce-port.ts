@@ -2,9 +2,25 @@
  * What the HTTP side needs from the producer side, whichever thread each runs in: submit one request's
  * validated records, get Kafka's answer. `LocalProducePort` calls the producer directly (ingress on the
  * main thread); the worker-thread ingress uses a port that batches submissions to the main thread.
+ *
+ * The one definition of a produce request and its answer: the producer's `ProduceRequest` and the
+ * thread protocol's `ProduceDescriptor` are derived from `ProduceSubmission`.
  */
 import type { DecodedRecords } from '../decode/json-records.js';
-import type { DeliveryResult } from './delivery-result.js';
+
+/** The answer to a produce request, as it crosses threads and reaches the client. */
+export interface PartitionOffsets {
+  partition: number;
+  count: number;
+  /** Lowest and highest offset Kafka assigned to this request's records in the partition. */
+  offsets: [number, number];
+}
+
+export interface DeliveryResult {
+  topic: string;
+  count: number;
+  partitions: PartitionOffsets[];
+}
 
 export interface ProduceSubmission {
   topic: string;
@@ -14,8 +30,8 @@ export interface ProduceSubmission {
   /** Kafka headers as [name, value] pairs, the same for every record of the request. */
   headers: [string, string][] | null;
   durable: boolean;
-  /** Kafka CreateTime of every record (epoch ms, `X-Kafka-Timestamp`); absent or null: the producer's clock. */
-  timestampMs?: number | null;
+  /** Kafka CreateTime of every record (epoch ms, `X-Kafka-Timestamp`); null: the producer's clock. */
+  timestampMs: number | null;
 }
 
 /**

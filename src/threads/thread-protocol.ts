@@ -5,7 +5,7 @@
  * `{code, message, details}`: structuredClone drops an Error's class and fields.
  */
 import type { Config } from '../config/schema.js';
-import type { DeliveryResult } from '../producer/delivery-result.js';
+import type { DeliveryResult, ProduceSubmission } from '../producer/produce-port.js';
 import type { PlainError } from '../errors.js';
 import type { FanoutGate, HubPort, Transport } from '../subscription/protocol.js';
 import type { ErrorCounts, RequestCounts } from '../ops/metrics.js';
@@ -16,17 +16,13 @@ export interface WorkerInit {
   ready: boolean;
 }
 
-export interface ProduceDescriptor {
+/** A submission as it crosses to the main thread: its records' bytes travel in the batch's shared buffers. */
+export interface ProduceDescriptor extends Omit<ProduceSubmission, 'records'> {
   id: number;
-  topic: string;
-  key: string | null;
-  headers: [string, string][] | null;
-  durable: boolean;
-  timestampMs: number | null;
   /** Index of the request's first record in the batch's starts/ends arrays. */
   first: number;
   count: number;
-  keys: (string | null)[] | null;
+  keys: ProduceSubmission['records']['keys'];
 }
 
 export type ProduceOutcome = { id: number; result: DeliveryResult } | { id: number; error: PlainError };
