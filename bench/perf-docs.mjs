@@ -3,7 +3,8 @@
 // lives between the markers; only what lies between `<!-- name:start -->` and `<!-- name:end -->` changes.
 import { readFileSync, writeFileSync } from 'node:fs';
 
-export const fmt = (n, d = 0) => (typeof n === 'number' && Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '');
+export const fmt = (n, d = 0) =>
+  typeof n === 'number' && Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '';
 
 /** Replaces each named block of the file; a block whose markers are missing is left out (and named in the answer). */
 export function writeMarked(path, blocks) {
@@ -46,11 +47,14 @@ export function sizingMarkdown(sc) {
   const rows = SIZING.filter(([name]) => sc[name]?.cpuUsPerRecord);
   if (!rows.length) return 'No ingest scenario with CPU per record in this run.\n';
   return [
-    'Records/s one gateway core carries = 10⁶ ÷ CPU µs per record (all the gateway\'s threads; the broker and the clients not counted), from the table above; range over the rounds in brackets.',
+    "Records/s one gateway core carries = 10⁶ ÷ CPU µs per record (all the gateway's threads; the broker and the clients not counted), from the table above; range over the rounds in brackets.",
     '',
     '| traffic | ack | records/request | CPU µs/record | records/s per gateway core |',
     '| --- | --- | ---: | ---: | ---: |',
-    ...rows.map(([name, what, ack, n]) => `| ${what} (\`${name}\`) | ${ack} | ${fmt(n)} | ${fmt(sc[name].cpuUsPerRecord, 2)} | ${perCoreCell(sc[name])} |`),
+    ...rows.map(
+      ([name, what, ack, n]) =>
+        `| ${what} (\`${name}\`) | ${ack} | ${fmt(n)} | ${fmt(sc[name].cpuUsPerRecord, 2)} | ${perCoreCell(sc[name])} |`,
+    ),
     '',
     sizingRule(sc),
     '',
@@ -79,11 +83,17 @@ export function readmeSummary(result) {
     ['peer-fastify-ckjs', 'Fastify + confluent-kafka-javascript, durable'],
     ['peer-fastify-ckjs-fire', 'Fastify + confluent-kafka-javascript, fire'],
   ].filter(([name]) => sc[name]);
-  const lines = [`Gateway CPU per request and per record, ${result.environment.cores} cores, one run of ${result.environment.date.slice(0, 10)} (all numbers, ratios and the goals: [docs/performance.md](docs/performance.md)):`, '',
-    '| scenario | what | CPU µs/request | CPU µs/record | records/s per gateway core |', '| --- | --- | ---: | ---: | ---: |'];
+  const lines = [
+    `Gateway CPU per request and per record, ${result.environment.cores} cores, one run of ${result.environment.date.slice(0, 10)} (all numbers, ratios and the goals: [docs/performance.md](docs/performance.md)):`,
+    '',
+    '| scenario | what | CPU µs/request | CPU µs/record | records/s per gateway core |',
+    '| --- | --- | ---: | ---: | ---: |',
+  ];
   for (const [name, what] of rows) {
     const s = sc[name];
-    lines.push(`| \`${name}\` | ${what} | ${s.requestsPerSec ? fmt(s.cpuUsPerRequest, 1) : ''} | ${fmt(s.cpuUsPerRecord, 2)} | ${fmt(perCore(s.cpuUsPerRecord))} |`);
+    lines.push(
+      `| \`${name}\` | ${what} | ${s.requestsPerSec ? fmt(s.cpuUsPerRequest, 1) : ''} | ${fmt(s.cpuUsPerRecord, 2)} | ${fmt(perCore(s.cpuUsPerRecord))} |`,
+    );
   }
   lines.push('', sizingRule(sc, 'the multi-vCPU model there'), '');
   return lines.join('\n');

@@ -14,7 +14,8 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export function startServer(spec, bootstrap) {
   const env = { ...process.env, ...spec.env, PORT: '0', HOST: '127.0.0.1', KAFKA_BOOTSTRAP_SERVERS: bootstrap };
   if (spec.sluice) Object.assign(env, { SLUICE_PORT: '0', SLUICE_HOST: '127.0.0.1' });
-  for (const k of Object.keys(env)) if (k.startsWith('SLUICE_') && !(k in spec.env) && !['SLUICE_PORT', 'SLUICE_HOST'].includes(k)) delete env[k];
+  for (const k of Object.keys(env))
+    if (k.startsWith('SLUICE_') && !(k in spec.env) && !['SLUICE_PORT', 'SLUICE_HOST'].includes(k)) delete env[k];
   const cmd = spec.cpus ? ['taskset', '-c', spec.cpus, ...spec.cmd] : spec.cmd;
   const child = spawn(cmd[0], cmd.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -30,7 +31,9 @@ export function startServer(spec, bootstrap) {
       }
     };
     child.stdout.on('data', onData);
-    child.stderr.on('data', (c) => { out += c.toString(); });
+    child.stderr.on('data', (c) => {
+      out += c.toString();
+    });
     exited.then((code) => reject(new Error(`server exited (${code}) before listening:\n${out}`)));
   });
   return { child, port, exited, output: () => out };
@@ -51,7 +54,9 @@ export function procTree(pid) {
   const pids = [pid];
   try {
     for (const p of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) pids.push(Number(p));
-  } catch { /* gone */ }
+  } catch {
+    /* gone */
+  }
   let cpu = 0;
   let rss = 0;
   let wait = 0;
@@ -64,9 +69,13 @@ export function procTree(pid) {
       for (const tid of readdirSync(`/proc/${p}/task`)) {
         try {
           wait += Number(readFileSync(`/proc/${p}/task/${tid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
-        } catch { /* thread gone */ }
+        } catch {
+          /* thread gone */
+        }
       }
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return { cpu, rss, wait };
 }
@@ -81,14 +90,18 @@ export function threadTimes(pid) {
   let tids = [];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
-  } catch { /* gone */ }
+  } catch {
+    /* gone */
+  }
   for (const tid of tids) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       out.set(Number(tid), { comm, cpu: (Number(fields[11]) + Number(fields[12])) / 100 });
-    } catch { /* ended meanwhile */ }
+    } catch {
+      /* ended meanwhile */
+    }
   }
   return out;
 }
@@ -120,7 +133,10 @@ export function threadShares(pid, before, after, total, workerTids = []) {
  * counted.
  */
 export function cpuLayout() {
-  const allowed = execFileSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' }).split(':').pop().trim();
+  const allowed = execFileSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' })
+    .split(':')
+    .pop()
+    .trim();
   const list = allowed.split(',').flatMap((r) => {
     const [a, b] = r.split('-').map(Number);
     return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
@@ -167,6 +183,12 @@ export function sampler(pid) {
     clearInterval(timer);
     sample();
     const seconds = Math.max(1, lastAt - t0) / 1000;
-    return { cpuPct: ((lastCpu - start.cpu) / seconds) * 100, rssMB: peakRss, cpuSeconds: lastCpu - start.cpu, seconds, waitPct: ((lastWait - start.wait) / seconds) * 100 };
+    return {
+      cpuPct: ((lastCpu - start.cpu) / seconds) * 100,
+      rssMB: peakRss,
+      cpuSeconds: lastCpu - start.cpu,
+      seconds,
+      waitPct: ((lastWait - start.wait) / seconds) * 100,
+    };
   };
 }

@@ -46,7 +46,12 @@ const { values: a } = parseArgs({
 if (!['fire', 'durable'].includes(a.mode)) throw new Error('--mode fire|durable');
 if (!['single', 'ndjson-1000'].includes(a.body)) throw new Error('--body single|ndjson-1000');
 const checkouts = a.compare.split(',').map((d) => resolve(d));
-const extraEnv = Object.fromEntries(a.env.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+const extraEnv = Object.fromEntries(
+  a.env
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 const records = a.body === 'single' ? 1 : 1000;
 const body = records === 1 ? deviceRecord(1) : Array.from({ length: 1000 }, (_, i) => deviceRecord(i)).join('\n');
 const contentType = records === 1 ? 'application/json' : 'application/x-ndjson';
@@ -70,13 +75,27 @@ async function once(checkout, round, bootstrap) {
     flags.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
   }
   if (a.perf) flags.push('--perf-basic-prof-only-functions');
-  const spec = { cmd: [process.execPath, ...flags, join(checkout, 'dist', 'main.js')], env: { SLUICE_LOG_LEVEL: 'info', SLUICE_INGRESS_THREADS: a.threads, ...extraEnv }, sluice: true, cpus: PIN?.gateway };
+  const spec = {
+    cmd: [process.execPath, ...flags, join(checkout, 'dist', 'main.js')],
+    env: { SLUICE_LOG_LEVEL: 'info', SLUICE_INGRESS_THREADS: a.threads, ...extraEnv },
+    sluice: true,
+    cpus: PIN?.gateway,
+  };
   const server = startServer(spec, bootstrap);
   const port = await server.port;
   const pid = server.child.pid;
   const url = `http://127.0.0.1:${port}`;
   const target = `${url}/topics/profile-${Math.random().toString(36).slice(2, 8)}${query}`;
-  const load = (duration, rate) => autocannon({ url: target, method: 'POST', headers: { 'content-type': contentType }, body, connections, duration, ...(rate ? { overallRate: rate } : {}) });
+  const load = (duration, rate) =>
+    autocannon({
+      url: target,
+      method: 'POST',
+      headers: { 'content-type': contentType },
+      body,
+      connections,
+      duration,
+      ...(rate ? { overallRate: rate } : {}),
+    });
   const smoke = await fetch(target, { method: 'POST', headers: { 'content-type': contentType }, body });
   if (smoke.status !== (a.mode === 'fire' ? 202 : 200)) throw new Error(`smoke check: ${smoke.status} ${await smoke.text()}`);
   await load(2, Number(a.rate)); // warm-up: JIT, connections, the topic's metadata
@@ -86,7 +105,24 @@ async function once(checkout, round, bootstrap) {
   let perf;
   if (a.perf) {
     mkdirSync(resolve(a.perf), { recursive: true });
-    perf = spawn('perf', ['record', '-F', '499', '--call-graph', a['perf-call-graph'], '-p', String(pid), '-o', join(resolve(a.perf), `${checkouts.indexOf(checkout)}-r${round}.perf.data`), '--', 'sleep', a.duration], { stdio: 'ignore' });
+    perf = spawn(
+      'perf',
+      [
+        'record',
+        '-F',
+        '499',
+        '--call-graph',
+        a['perf-call-graph'],
+        '-p',
+        String(pid),
+        '-o',
+        join(resolve(a.perf), `${checkouts.indexOf(checkout)}-r${round}.perf.data`),
+        '--',
+        'sleep',
+        a.duration,
+      ],
+      { stdio: 'ignore' },
+    );
   }
   if (PIN) pin(process.pid, PIN.load);
   const t0 = threadTimes(pid);
@@ -103,8 +139,17 @@ async function once(checkout, round, bootstrap) {
   const us = (cpu) => +((cpu * 1e6) / answered).toFixed(2);
   const sh = threadShares(pid, t0, t1, usage.cpuSeconds, workerTids);
   return {
-    checkout: label, round, reqPerSec: Math.round(result.requests.average), non2xx: result.non2xx, errors: result.errors, p99Ms: result.latency.p99,
-    cpuUsPerRequest: us(usage.cpuSeconds), mainUs: us(sh.main), rdkafkaUs: us(sh.rdkafka), workersUs: us(sh.workers), otherUs: us(sh.other),
+    checkout: label,
+    round,
+    reqPerSec: Math.round(result.requests.average),
+    non2xx: result.non2xx,
+    errors: result.errors,
+    p99Ms: result.latency.p99,
+    cpuUsPerRequest: us(usage.cpuSeconds),
+    mainUs: us(sh.main),
+    rdkafkaUs: us(sh.rdkafka),
+    workersUs: us(sh.workers),
+    otherUs: us(sh.other),
     recordsPerProduceRequest: +((after.sent - before.sent) / (after.requests - before.requests)).toFixed(1),
   };
 }
@@ -133,14 +178,27 @@ try {
   if (broker) await broker.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 }
-const median = (v) => { const s = [...v].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const median = (v) => {
+  const s = [...v].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 const cell = (v, d = 1) => `${median(v).toFixed(d)} (${Math.min(...v).toFixed(d)}–${Math.max(...v).toFixed(d)})`;
-console.log(`\n${a.mode}, ${a.body}, ${a.threads} ingress threads, ${connections} connections${Number(a.rate) ? `, ${a.rate} req/s offered` : ''}; median (range) of ${a.rounds} rounds`);
-console.log('| checkout | req/s | CPU µs/request | main thread | librdkafka threads | ingress workers | other | records per produce request |');
+console.log(
+  `\n${a.mode}, ${a.body}, ${a.threads} ingress threads, ${connections} connections${Number(a.rate) ? `, ${a.rate} req/s offered` : ''}; median (range) of ${a.rounds} rounds`,
+);
+console.log(
+  '| checkout | req/s | CPU µs/request | main thread | librdkafka threads | ingress workers | other | records per produce request |',
+);
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const c of checkouts) {
   const rs = runs.filter((r) => r.checkout === (c === resolve(ROOT) ? 'this' : c));
-  const col = (k, d) => cell(rs.map((r) => r[k]), d);
-  console.log(`| ${rs[0].checkout} | ${col('reqPerSec', 0)} | ${col('cpuUsPerRequest')} | ${col('mainUs')} | ${col('rdkafkaUs')} | ${col('workersUs')} | ${col('otherUs')} | ${col('recordsPerProduceRequest')} |`);
+  const col = (k, d) =>
+    cell(
+      rs.map((r) => r[k]),
+      d,
+    );
+  console.log(
+    `| ${rs[0].checkout} | ${col('reqPerSec', 0)} | ${col('cpuUsPerRequest')} | ${col('mainUs')} | ${col('rdkafkaUs')} | ${col('workersUs')} | ${col('otherUs')} | ${col('recordsPerProduceRequest')} |`,
+  );
 }
 process.exit(0);

@@ -66,14 +66,17 @@ const PACED_RATE = 40_000;
 
 if (!['auto', 'on', 'off'].includes(args.pin)) throw new Error(`--pin must be auto, on or off, not "${args.pin}"`);
 
-const PIN = args.pin === 'off' ? null : (() => {
-  try {
-    return cpuLayout();
-  } catch (err) {
-    if (args.pin === 'on') throw new Error(`--pin on: taskset failed: ${err.message}`);
-    return null;
-  }
-})();
+const PIN =
+  args.pin === 'off'
+    ? null
+    : (() => {
+        try {
+          return cpuLayout();
+        } catch (err) {
+          if (args.pin === 'on') throw new Error(`--pin on: taskset failed: ${err.message}`);
+          return null;
+        }
+      })();
 if (args.pin === 'on' && !PIN) throw new Error('--pin on needs at least 2 CPUs');
 
 // ---------------------------------------------------------------- payloads
@@ -85,13 +88,25 @@ const NDJSON_1000 = ndjson(1000);
 const LZ4_1000 = lz4.encode(Buffer.from(NDJSON_1000));
 
 // ---------------------------------------------------------------- scenarios
-const sluice = (env = {}) => ({ cmd: [process.execPath, join(ROOT, 'dist', 'main.js')], env: { SLUICE_LOG_LEVEL: 'info', ...env }, sluice: true });
+const sluice = (env = {}) => ({
+  cmd: [process.execPath, join(ROOT, 'dist', 'main.js')],
+  env: { SLUICE_LOG_LEVEL: 'info', ...env },
+  sluice: true,
+});
 const peer = (file, env = {}) => ({ cmd: [process.execPath, join(ROOT, 'bench', 'peers', file)], env });
 const JSON_CT = 'application/json';
 const ND_CT = 'application/x-ndjson';
 
 const SCENARIOS = [
-  { name: 'http-ceiling', server: { cmd: [process.execPath, join(ROOT, 'bench', 'servers', 'http-ceiling.mjs')], env: {} }, body: SINGLE, ct: JSON_CT, records: 1, connections: 100, kafka: false },
+  {
+    name: 'http-ceiling',
+    server: { cmd: [process.execPath, join(ROOT, 'bench', 'servers', 'http-ceiling.mjs')], env: {} },
+    body: SINGLE,
+    ct: JSON_CT,
+    records: 1,
+    connections: 100,
+    kafka: false,
+  },
   { name: 'kafka-ceiling-java', producer: 'java-producer-perf.mjs' },
   { name: 'kafka-ceiling-node', producer: 'rdkafka-producer.mjs' },
   // The same producer paced like a gateway's single-record traffic: a few produce() calls per event-loop
@@ -99,22 +114,134 @@ const SCENARIOS = [
   // of librdkafka's threads and delivery-report hand-offs then cost what they cost behind HTTP.
   { name: 'kafka-ceiling-node-paced', producer: 'rdkafka-producer.mjs', rate: PACED_RATE },
   { name: 'sluice-single-durable', server: sluice(), body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 200 },
-  { name: 'sluice-single-fire', server: sluice(), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
+  {
+    name: 'sluice-single-fire',
+    server: sluice(),
+    query: '?ack=none',
+    body: SINGLE,
+    ct: JSON_CT,
+    records: 1,
+    connections: 100,
+    expect: 202,
+  },
   { name: 'sluice-ndjson-100', server: sluice(), body: NDJSON_100, ct: ND_CT, records: 100, connections: 50, expect: 200 },
   { name: 'sluice-ndjson-1000', server: sluice(), body: NDJSON_1000, ct: ND_CT, records: 1000, connections: 16, expect: 200 },
-  { name: 'sluice-lz4-1000', server: sluice(), body: LZ4_1000, ct: ND_CT, headers: { 'content-encoding': 'lz4' }, records: 1000, connections: 16, expect: 200 },
-  { name: 'sluice-ndjson-1000-inline', server: sluice({ SLUICE_DECODE_OFFLOAD_BYTES: '0' }), body: NDJSON_1000, ct: ND_CT, records: 1000, connections: 16, expect: 200 },
-  { name: 'sluice-lz4-1000-inline', server: sluice({ SLUICE_DECODE_OFFLOAD_BYTES: '0' }), body: LZ4_1000, ct: ND_CT, headers: { 'content-encoding': 'lz4' }, records: 1000, connections: 16, expect: 200 },
-  { name: 'sluice-single-fire-threads-0', server: sluice({ SLUICE_INGRESS_THREADS: '0' }), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
-  { name: 'sluice-single-fire-threads-1', server: sluice({ SLUICE_INGRESS_THREADS: '1' }), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
-  { name: 'sluice-single-fire-threads-2', server: sluice({ SLUICE_INGRESS_THREADS: '2' }), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
-  { name: 'sluice-ndjson-1000-threads-0', server: sluice({ SLUICE_INGRESS_THREADS: '0' }), body: NDJSON_1000, ct: ND_CT, records: 1000, connections: 16, expect: 200 },
-  { name: 'sluice-ndjson-1000-threads-2', server: sluice({ SLUICE_INGRESS_THREADS: '2' }), body: NDJSON_1000, ct: ND_CT, records: 1000, connections: 16, expect: 200 },
-  { name: 'peer-fastify-kafkajs', server: peer('fastify-kafkajs.mjs'), body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 200 },
+  {
+    name: 'sluice-lz4-1000',
+    server: sluice(),
+    body: LZ4_1000,
+    ct: ND_CT,
+    headers: { 'content-encoding': 'lz4' },
+    records: 1000,
+    connections: 16,
+    expect: 200,
+  },
+  {
+    name: 'sluice-ndjson-1000-inline',
+    server: sluice({ SLUICE_DECODE_OFFLOAD_BYTES: '0' }),
+    body: NDJSON_1000,
+    ct: ND_CT,
+    records: 1000,
+    connections: 16,
+    expect: 200,
+  },
+  {
+    name: 'sluice-lz4-1000-inline',
+    server: sluice({ SLUICE_DECODE_OFFLOAD_BYTES: '0' }),
+    body: LZ4_1000,
+    ct: ND_CT,
+    headers: { 'content-encoding': 'lz4' },
+    records: 1000,
+    connections: 16,
+    expect: 200,
+  },
+  {
+    name: 'sluice-single-fire-threads-0',
+    server: sluice({ SLUICE_INGRESS_THREADS: '0' }),
+    query: '?ack=none',
+    body: SINGLE,
+    ct: JSON_CT,
+    records: 1,
+    connections: 100,
+    expect: 202,
+  },
+  {
+    name: 'sluice-single-fire-threads-1',
+    server: sluice({ SLUICE_INGRESS_THREADS: '1' }),
+    query: '?ack=none',
+    body: SINGLE,
+    ct: JSON_CT,
+    records: 1,
+    connections: 100,
+    expect: 202,
+  },
+  {
+    name: 'sluice-single-fire-threads-2',
+    server: sluice({ SLUICE_INGRESS_THREADS: '2' }),
+    query: '?ack=none',
+    body: SINGLE,
+    ct: JSON_CT,
+    records: 1,
+    connections: 100,
+    expect: 202,
+  },
+  {
+    name: 'sluice-ndjson-1000-threads-0',
+    server: sluice({ SLUICE_INGRESS_THREADS: '0' }),
+    body: NDJSON_1000,
+    ct: ND_CT,
+    records: 1000,
+    connections: 16,
+    expect: 200,
+  },
+  {
+    name: 'sluice-ndjson-1000-threads-2',
+    server: sluice({ SLUICE_INGRESS_THREADS: '2' }),
+    body: NDJSON_1000,
+    ct: ND_CT,
+    records: 1000,
+    connections: 16,
+    expect: 200,
+  },
+  {
+    name: 'peer-fastify-kafkajs',
+    server: peer('fastify-kafkajs.mjs'),
+    body: SINGLE,
+    ct: JSON_CT,
+    records: 1,
+    connections: 100,
+    expect: 200,
+  },
   { name: 'peer-fastify-ckjs', server: peer('fastify-ckjs.mjs'), body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 200 },
-  { name: 'peer-fastify-ckjs-tuned', server: peer('fastify-ckjs.mjs', { PEER_LINGER_MS: '1' }), body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 200 },
-  { name: 'peer-fastify-kafkajs-fire', server: peer('fastify-kafkajs.mjs'), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
-  { name: 'peer-fastify-ckjs-fire', server: peer('fastify-ckjs.mjs'), query: '?ack=none', body: SINGLE, ct: JSON_CT, records: 1, connections: 100, expect: 202 },
+  {
+    name: 'peer-fastify-ckjs-tuned',
+    server: peer('fastify-ckjs.mjs', { PEER_LINGER_MS: '1' }),
+    body: SINGLE,
+    ct: JSON_CT,
+    records: 1,
+    connections: 100,
+    expect: 200,
+  },
+  {
+    name: 'peer-fastify-kafkajs-fire',
+    server: peer('fastify-kafkajs.mjs'),
+    query: '?ack=none',
+    body: SINGLE,
+    ct: JSON_CT,
+    records: 1,
+    connections: 100,
+    expect: 202,
+  },
+  {
+    name: 'peer-fastify-ckjs-fire',
+    server: peer('fastify-ckjs.mjs'),
+    query: '?ack=none',
+    body: SINGLE,
+    ct: JSON_CT,
+    records: 1,
+    connections: 100,
+    expect: 202,
+  },
   // Fan-out: N WebSocket subscribers on one topic, records POSTed at a steady rate (bench/fanout/). 1% of
   // the subscribers stop reading after subscribing. 1,000 records/s to 5,000 or 10,000 sockets is 5–10 M
   // frames/s, beyond a 2-core machine that also runs the broker and the subscribers; and at low rates
@@ -122,26 +249,76 @@ const SCENARIOS = [
   // frames/s: fan-out to many sockets, not saturation. Quick runs (the test suite) run only fanout-slow:
   // 100 subscribers, 5 of them stalled, with records big enough that the stalled ones pass the gateway's
   // buffer limit (after filling the loopback socket buffers, ~4 MB) within seconds.
-  { name: 'fanout-1000', server: sluice({ SLUICE_INGRESS_THREADS: '0' }), fanout: { subscribers: 1000, rate: 1000, slowPct: 1 }, full: true },
-  { name: 'fanout-1000-threads-2', server: sluice({ SLUICE_INGRESS_THREADS: '2' }), fanout: { subscribers: 1000, rate: 1000, slowPct: 1 }, full: true },
+  {
+    name: 'fanout-1000',
+    server: sluice({ SLUICE_INGRESS_THREADS: '0' }),
+    fanout: { subscribers: 1000, rate: 1000, slowPct: 1 },
+    full: true,
+  },
+  {
+    name: 'fanout-1000-threads-2',
+    server: sluice({ SLUICE_INGRESS_THREADS: '2' }),
+    fanout: { subscribers: 1000, rate: 1000, slowPct: 1 },
+    full: true,
+  },
   // SLUICE_FANOUT_LINGER_MS=5 gathers each live batch for 5 ms: one write per socket per batch (default 0: at once).
-  { name: 'fanout-1000-linger-5', server: sluice({ SLUICE_INGRESS_THREADS: '0', SLUICE_FANOUT_LINGER_MS: '5' }), fanout: { subscribers: 1000, rate: 1000, slowPct: 1 }, full: true },
-  { name: 'fanout-5000', server: sluice({ SLUICE_INGRESS_THREADS: '0' }), fanout: { subscribers: 5000, rate: FANOUT_5000_RATE, slowPct: 1 }, full: true },
-  { name: 'fanout-10000', server: sluice({ SLUICE_INGRESS_THREADS: '0' }), fanout: { subscribers: 10000, rate: FANOUT_10000_RATE, slowPct: 1 }, full: true },
-  { name: 'fanout-slow', server: sluice({ SLUICE_INGRESS_THREADS: '0' }), fanout: { subscribers: 100, rate: 1000, slowPct: 5, recordBytes: 2048, durationS: QUICK ? 5 : 10 } },
+  {
+    name: 'fanout-1000-linger-5',
+    server: sluice({ SLUICE_INGRESS_THREADS: '0', SLUICE_FANOUT_LINGER_MS: '5' }),
+    fanout: { subscribers: 1000, rate: 1000, slowPct: 1 },
+    full: true,
+  },
+  {
+    name: 'fanout-5000',
+    server: sluice({ SLUICE_INGRESS_THREADS: '0' }),
+    fanout: { subscribers: 5000, rate: FANOUT_5000_RATE, slowPct: 1 },
+    full: true,
+  },
+  {
+    name: 'fanout-10000',
+    server: sluice({ SLUICE_INGRESS_THREADS: '0' }),
+    fanout: { subscribers: 10000, rate: FANOUT_10000_RATE, slowPct: 1 },
+    full: true,
+  },
+  {
+    name: 'fanout-slow',
+    server: sluice({ SLUICE_INGRESS_THREADS: '0' }),
+    fanout: { subscribers: 100, rate: 1000, slowPct: 5, recordBytes: 2048, durationS: QUICK ? 5 : 10 },
+  },
   // Issue #10: Sluice per-record frames, Sluice batch frames and Centrifugo (built from the Go module proxy,
   // bench/fanout/centrifugo-peer.mjs), each fan-out server alone while another Sluice takes the POSTs; 1,000
   // subscribers (no slow ones) at 400 and 1,000 records/s. Run together, they alternate in one run:
   //   npm run bench -- --only fanout-peer-400-record,fanout-peer-400-batch,fanout-peer-400-centrifugo,fanout-peer-1000-record,fanout-peer-1000-batch,fanout-peer-1000-centrifugo --merge
-  ...[400, 1000].flatMap((rate) => ['record', 'batch', 'centrifugo'].map((frames) => ({
-    name: `fanout-peer-${rate}-${frames}`, server: sluice({ SLUICE_INGRESS_THREADS: '0' }), full: true,
-    fanout: { subscribers: 1000, rate, slowPct: 0, peer: frames === 'centrifugo' ? 'centrifugo' : 'sluice', frames, peerGroup: `1,000 × ${rate.toLocaleString('en-US')}` },
-  }))),
+  ...[400, 1000].flatMap((rate) =>
+    ['record', 'batch', 'centrifugo'].map((frames) => ({
+      name: `fanout-peer-${rate}-${frames}`,
+      server: sluice({ SLUICE_INGRESS_THREADS: '0' }),
+      full: true,
+      fanout: {
+        subscribers: 1000,
+        rate,
+        slowPct: 0,
+        peer: frames === 'centrifugo' ? 'centrifugo' : 'sluice',
+        frames,
+        peerGroup: `1,000 × ${rate.toLocaleString('en-US')}`,
+      },
+    })),
+  ),
   // The same with the fan-out gateway gathering each live batch for 5 ms (SLUICE_FANOUT_LINGER_MS=5): bigger
   // batches, fewer writes and messages per socket, up to 5 ms more latency.
   ...[400, 1000].map((rate) => ({
-    name: `fanout-peer-${rate}-batch-linger-5`, server: sluice({ SLUICE_INGRESS_THREADS: '0' }), full: true,
-    fanout: { subscribers: 1000, rate, slowPct: 0, peer: 'sluice', frames: 'batch', fanoutEnv: { SLUICE_FANOUT_LINGER_MS: '5' }, peerGroup: `1,000 × ${rate.toLocaleString('en-US')}, linger 5 ms` },
+    name: `fanout-peer-${rate}-batch-linger-5`,
+    server: sluice({ SLUICE_INGRESS_THREADS: '0' }),
+    full: true,
+    fanout: {
+      subscribers: 1000,
+      rate,
+      slowPct: 0,
+      peer: 'sluice',
+      frames: 'batch',
+      fanoutEnv: { SLUICE_FANOUT_LINGER_MS: '5' },
+      peerGroup: `1,000 × ${rate.toLocaleString('en-US')}, linger 5 ms`,
+    },
   })),
   // Runs last: offers twice the highest single-record rate Sluice sustained in this run (durable answers).
   { name: 'overload', server: sluice(), body: SINGLE, ct: JSON_CT, records: 1, connections: 400, expect: 200, overload: true },
@@ -157,12 +334,16 @@ async function kafkaCount(bootstrap, topic) {
     const p = new Kafka.Producer({ 'bootstrap.servers': bootstrap });
     p.connect({}, (err) => (err ? reject(err) : resolve(p)));
   });
-  const meta = await new Promise((resolve, reject) => admin.getMetadata({ topic, timeout: 10_000 }, (e, m) => (e ? reject(e) : resolve(m))));
+  const meta = await new Promise((resolve, reject) =>
+    admin.getMetadata({ topic, timeout: 10_000 }, (e, m) => (e ? reject(e) : resolve(m))),
+  );
   const t = meta.topics.find((x) => x.name === topic);
   if (!t) return 0;
   let total = 0;
   for (const { id } of t.partitions) {
-    const { highOffset, lowOffset } = await retry(() => new Promise((resolve, reject) => admin.queryWatermarkOffsets(topic, id, 10_000, (e, o) => (e ? reject(e) : resolve(o)))));
+    const { highOffset, lowOffset } = await retry(
+      () => new Promise((resolve, reject) => admin.queryWatermarkOffsets(topic, id, 10_000, (e, o) => (e ? reject(e) : resolve(o)))),
+    );
     total += highOffset - lowOffset;
   }
   return total;
@@ -184,7 +365,11 @@ async function retry(fn, attempts = 20) {
 const topicFor = (name, round) => `bench-${name}-r${round}-${Math.random().toString(36).slice(2, 8)}`;
 
 async function smokeCheck(url, s, bootstrap, topic) {
-  const res = await fetch(`${url}/topics/${topic}${s.query ?? ''}`, { method: 'POST', headers: { 'content-type': s.ct, ...(s.headers ?? {}) }, body: s.body });
+  const res = await fetch(`${url}/topics/${topic}${s.query ?? ''}`, {
+    method: 'POST',
+    headers: { 'content-type': s.ct, ...(s.headers ?? {}) },
+    body: s.body,
+  });
   const text = await res.text();
   const okStatus = s.kafka === false ? 200 : s.expect;
   if (res.status !== okStatus) throw new Error(`${s.name}: smoke check got ${res.status} ${text}, expected ${okStatus}`);
@@ -211,7 +396,11 @@ async function producerCounters(url) {
   try {
     const text = await (await fetch(`${url}/metrics`)).text();
     const read = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-    return { txMessages: read('sluice_kafka_tx_messages'), produceRequests: read('sluice_kafka_produce_requests'), txBytes: read('sluice_kafka_tx_bytes') };
+    return {
+      txMessages: read('sluice_kafka_tx_messages'),
+      produceRequests: read('sluice_kafka_produce_requests'),
+      txBytes: read('sluice_kafka_tx_bytes'),
+    };
   } catch {
     return undefined;
   }
@@ -248,7 +437,15 @@ async function runHttpScenario(s, round, bootstrap, sustainable) {
   let recovery;
   if (s.overload) {
     // Load drops back to a normal level: does throughput come back?
-    const after = await autocannon({ url: `${url}/topics/${topic}`, method: 'POST', headers: { 'content-type': s.ct }, body: s.body, connections: 100, duration: Math.min(DURATION_S, 5), timeout: 10 });
+    const after = await autocannon({
+      url: `${url}/topics/${topic}`,
+      method: 'POST',
+      headers: { 'content-type': s.ct },
+      body: s.body,
+      connections: 100,
+      duration: Math.min(DURATION_S, 5),
+      timeout: 10,
+    });
     recovery = { requestsPerSec: after.requests.average, non2xx: after.non2xx, errors: after.errors, twoxx: after['2xx'] };
   }
   if (PIN) pin(process.pid, PIN.all);
@@ -293,7 +490,9 @@ async function runHttpScenario(s, round, bootstrap, sustainable) {
     connections: s.connections,
     recordsPerRequest: s.records,
     ...(overallRate ? { offeredRequestsPerSec: overallRate, durationS: duration } : {}),
-    ...(recovery ? { recoveryRequestsPerSec: recovery.requestsPerSec, recoveryNon2xx: recovery.non2xx, recoveryErrors: recovery.errors } : {}),
+    ...(recovery
+      ? { recoveryRequestsPerSec: recovery.requestsPerSec, recoveryNon2xx: recovery.non2xx, recoveryErrors: recovery.errors }
+      : {}),
   };
 }
 
@@ -312,22 +511,45 @@ async function runFanout(s, round, bootstrap) {
     }
   }
   // Quick runs check the harness, not the numbers: no warm-up.
-  return runFanoutScenario(s, { bootstrap, topic: topicFor(s.name, round), durationS, warmupS: QUICK ? 0 : 5, log, centrifugoBin: centrifugo?.bin, brokerPid: broker?.pid });
+  return runFanoutScenario(s, {
+    bootstrap,
+    topic: topicFor(s.name, round),
+    durationS,
+    warmupS: QUICK ? 0 : 5,
+    log,
+    centrifugoBin: centrifugo?.bin,
+    brokerPid: broker?.pid,
+  });
 }
 
 async function runProducerCeiling(s, round, bootstrap) {
   const topic = topicFor(s.name, round);
   // A paced ceiling runs as long as an HTTP scenario; the others produce a fixed count as fast as they can.
   const records = s.rate ? s.rate * DURATION_S : QUICK ? 100_000 : 1_000_000;
-  const cmd = [process.execPath, join(ROOT, 'bench', 'ceilings', s.producer), '--topic', topic, '--records', String(records), '--record-size', String(RECORD_BYTES), '--bootstrap', bootstrap,
-    ...(s.rate ? ['--rate', String(s.rate)] : [])];
+  const cmd = [
+    process.execPath,
+    join(ROOT, 'bench', 'ceilings', s.producer),
+    '--topic',
+    topic,
+    '--records',
+    String(records),
+    '--record-size',
+    String(RECORD_BYTES),
+    '--bootstrap',
+    bootstrap,
+    ...(s.rate ? ['--rate', String(s.rate)] : []),
+  ];
   const pinned = PIN ? ['taskset', '-c', PIN.gateway, ...cmd] : cmd;
   const child = spawn(pinned[0], pinned.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const stop = sampler(child.pid);
   let out = '';
   let err = '';
-  child.stdout.on('data', (c) => { out += c; });
-  child.stderr.on('data', (c) => { err += c; });
+  child.stdout.on('data', (c) => {
+    out += c;
+  });
+  child.stderr.on('data', (c) => {
+    err += c;
+  });
   const code = await new Promise((r) => child.once('exit', r));
   const usage = stop();
   if (code !== 0) throw new Error(`${s.name} failed (${code}): ${err}`);
@@ -366,17 +588,35 @@ function environment(bootstrap, ownBroker, loadAtStart) {
     kafka: /<kafka\.version>([^<]+)</.exec(pom)?.[1],
     broker: `single KRaft node at ${bootstrap} (same machine)`,
     loadGenerator: 'autocannon (in the bench process, same machine)',
-    fanoutClients: 'single-record durable POSTs from the bench process; subscribers: bench/fanout/subscriber-swarm.mjs in 1–2 child processes (same machine)',
+    fanoutClients:
+      'single-record durable POSTs from the bench process; subscribers: bench/fanout/subscriber-swarm.mjs in 1–2 child processes (same machine)',
     openFileLimit: openFileLimit(),
     // Ingest scenarios and producer ceilings only; the fan-out scenarios run unpinned.
     pinning: PIN ? { gateway: PIN.gateway, broker: ownBroker ? PIN.broker : 'not pinned (--bootstrap)', loadGenerator: PIN.load } : null,
     loadAverage: { atStart: loadAtStart, atEnd: loadavg()[0] },
-    flags: { quick: QUICK, rounds: ROUNDS, durationS: DURATION_S, overloadS: OVERLOAD_S, recordBytes: RECORD_BYTES, producerConfig: 'native-config/producer.properties' },
+    flags: {
+      quick: QUICK,
+      rounds: ROUNDS,
+      durationS: DURATION_S,
+      overloadS: OVERLOAD_S,
+      recordBytes: RECORD_BYTES,
+      producerConfig: 'native-config/producer.properties',
+    },
   };
 }
 
 // Counts that add up across rounds (a loss in any round shows); every other number is averaged.
-const SUMMED = new Set(['recordsClaimed', 'recordsCounted', 'lost', 'duplicated', 'unexpected', 'clientsWithLoss', 'connectFailed', 'postFailures', 'badFrames']);
+const SUMMED = new Set([
+  'recordsClaimed',
+  'recordsCounted',
+  'lost',
+  'duplicated',
+  'unexpected',
+  'clientsWithLoss',
+  'connectFailed',
+  'postFailures',
+  'badFrames',
+]);
 
 // Fields whose value in every round is kept (perRound) beside the mean: the spread of the rounds.
 const PER_ROUND = ['requestsPerSec', 'recordsPerSec', 'cpuUsPerRequest', 'cpuUsPerRecord', 'p99Ms'];
@@ -386,7 +626,8 @@ function average(runs) {
   for (const key of new Set(runs.flatMap((r) => Object.keys(r)))) {
     const values = runs.map((r) => r[key]);
     const numbers = values.filter((v) => typeof v === 'number');
-    if (values.some((v) => v !== undefined && typeof v !== 'number')) out[key] = values[values.length - 1]; // breakdowns: the last round's
+    if (values.some((v) => v !== undefined && typeof v !== 'number'))
+      out[key] = values[values.length - 1]; // breakdowns: the last round's
     else if (SUMMED.has(key)) out[key] = numbers.reduce((a, v) => a + v, 0);
     else if (numbers.length) out[key] = numbers.reduce((a, v) => a + v, 0) / numbers.length; // rounds that measured it
   }
@@ -423,23 +664,103 @@ RATIOS.push(...SCHEMA_RATIOS);
 // CPU ratios (issue #11): [label, numerator scenario, its field, denominator as a sum of [scenario, field]].
 // The single-record path against what it cannot avoid (HTTP alone + librdkafka alone, per record); the
 // batch path against librdkafka alone; fire against durable; Sluice against the peers, mode for mode.
-const SINGLE_SCENARIOS = ['sluice-single-durable', 'sluice-single-fire', 'sluice-single-fire-threads-0', 'sluice-single-fire-threads-1', 'sluice-single-fire-threads-2'];
-const BATCH_SCENARIOS = ['sluice-ndjson-100', 'sluice-ndjson-1000', 'sluice-lz4-1000', 'sluice-ndjson-1000-inline', 'sluice-lz4-1000-inline', 'sluice-ndjson-1000-threads-0', 'sluice-ndjson-1000-threads-2'];
-const FLOOR = [['http-ceiling', 'cpuUsPerRequest'], ['kafka-ceiling-node', 'cpuUsPerRecord']];
-const PACED_FLOOR = [['http-ceiling', 'cpuUsPerRequest'], ['kafka-ceiling-node-paced', 'cpuUsPerRecord']];
+const SINGLE_SCENARIOS = [
+  'sluice-single-durable',
+  'sluice-single-fire',
+  'sluice-single-fire-threads-0',
+  'sluice-single-fire-threads-1',
+  'sluice-single-fire-threads-2',
+];
+const BATCH_SCENARIOS = [
+  'sluice-ndjson-100',
+  'sluice-ndjson-1000',
+  'sluice-lz4-1000',
+  'sluice-ndjson-1000-inline',
+  'sluice-lz4-1000-inline',
+  'sluice-ndjson-1000-threads-0',
+  'sluice-ndjson-1000-threads-2',
+];
+const FLOOR = [
+  ['http-ceiling', 'cpuUsPerRequest'],
+  ['kafka-ceiling-node', 'cpuUsPerRecord'],
+];
+const PACED_FLOOR = [
+  ['http-ceiling', 'cpuUsPerRequest'],
+  ['kafka-ceiling-node-paced', 'cpuUsPerRecord'],
+];
 const CPU_RATIOS = [
-  ...SINGLE_SCENARIOS.map((n) => [`${n} CPU/request ÷ (http-ceiling CPU/request + kafka-ceiling-node CPU/record)`, n, 'cpuUsPerRequest', FLOOR]),
-  ...SINGLE_SCENARIOS.slice(0, 2).map((n) => [`${n} CPU/request ÷ (http-ceiling CPU/request + kafka-ceiling-node-paced CPU/record)`, n, 'cpuUsPerRequest', PACED_FLOOR]),
-  ...BATCH_SCENARIOS.map((n) => [`${n} CPU/record ÷ kafka-ceiling-node CPU/record`, n, 'cpuUsPerRecord', [['kafka-ceiling-node', 'cpuUsPerRecord']]]),
-  ['sluice-single-fire/sluice-single-durable CPU/request', 'sluice-single-fire', 'cpuUsPerRequest', [['sluice-single-durable', 'cpuUsPerRequest']]],
-  ['sluice-single-durable/peer-fastify-kafkajs CPU/request', 'sluice-single-durable', 'cpuUsPerRequest', [['peer-fastify-kafkajs', 'cpuUsPerRequest']]],
-  ['sluice-single-durable/peer-fastify-ckjs CPU/request', 'sluice-single-durable', 'cpuUsPerRequest', [['peer-fastify-ckjs', 'cpuUsPerRequest']]],
-  ['sluice-single-durable/peer-fastify-ckjs-tuned CPU/request', 'sluice-single-durable', 'cpuUsPerRequest', [['peer-fastify-ckjs-tuned', 'cpuUsPerRequest']]],
-  ['sluice-single-fire/peer-fastify-kafkajs-fire CPU/request', 'sluice-single-fire', 'cpuUsPerRequest', [['peer-fastify-kafkajs-fire', 'cpuUsPerRequest']]],
-  ['sluice-single-fire/peer-fastify-ckjs-fire CPU/request', 'sluice-single-fire', 'cpuUsPerRequest', [['peer-fastify-ckjs-fire', 'cpuUsPerRequest']]],
-  ['sluice-single-fire threads-1/threads-0 CPU/request', 'sluice-single-fire-threads-1', 'cpuUsPerRequest', [['sluice-single-fire-threads-0', 'cpuUsPerRequest']]],
-  ['sluice-single-fire threads-2/threads-0 CPU/request', 'sluice-single-fire-threads-2', 'cpuUsPerRequest', [['sluice-single-fire-threads-0', 'cpuUsPerRequest']]],
-  ['sluice-ndjson-1000 threads-2/threads-0 CPU/record', 'sluice-ndjson-1000-threads-2', 'cpuUsPerRecord', [['sluice-ndjson-1000-threads-0', 'cpuUsPerRecord']]],
+  ...SINGLE_SCENARIOS.map((n) => [
+    `${n} CPU/request ÷ (http-ceiling CPU/request + kafka-ceiling-node CPU/record)`,
+    n,
+    'cpuUsPerRequest',
+    FLOOR,
+  ]),
+  ...SINGLE_SCENARIOS.slice(0, 2).map((n) => [
+    `${n} CPU/request ÷ (http-ceiling CPU/request + kafka-ceiling-node-paced CPU/record)`,
+    n,
+    'cpuUsPerRequest',
+    PACED_FLOOR,
+  ]),
+  ...BATCH_SCENARIOS.map((n) => [
+    `${n} CPU/record ÷ kafka-ceiling-node CPU/record`,
+    n,
+    'cpuUsPerRecord',
+    [['kafka-ceiling-node', 'cpuUsPerRecord']],
+  ]),
+  [
+    'sluice-single-fire/sluice-single-durable CPU/request',
+    'sluice-single-fire',
+    'cpuUsPerRequest',
+    [['sluice-single-durable', 'cpuUsPerRequest']],
+  ],
+  [
+    'sluice-single-durable/peer-fastify-kafkajs CPU/request',
+    'sluice-single-durable',
+    'cpuUsPerRequest',
+    [['peer-fastify-kafkajs', 'cpuUsPerRequest']],
+  ],
+  [
+    'sluice-single-durable/peer-fastify-ckjs CPU/request',
+    'sluice-single-durable',
+    'cpuUsPerRequest',
+    [['peer-fastify-ckjs', 'cpuUsPerRequest']],
+  ],
+  [
+    'sluice-single-durable/peer-fastify-ckjs-tuned CPU/request',
+    'sluice-single-durable',
+    'cpuUsPerRequest',
+    [['peer-fastify-ckjs-tuned', 'cpuUsPerRequest']],
+  ],
+  [
+    'sluice-single-fire/peer-fastify-kafkajs-fire CPU/request',
+    'sluice-single-fire',
+    'cpuUsPerRequest',
+    [['peer-fastify-kafkajs-fire', 'cpuUsPerRequest']],
+  ],
+  [
+    'sluice-single-fire/peer-fastify-ckjs-fire CPU/request',
+    'sluice-single-fire',
+    'cpuUsPerRequest',
+    [['peer-fastify-ckjs-fire', 'cpuUsPerRequest']],
+  ],
+  [
+    'sluice-single-fire threads-1/threads-0 CPU/request',
+    'sluice-single-fire-threads-1',
+    'cpuUsPerRequest',
+    [['sluice-single-fire-threads-0', 'cpuUsPerRequest']],
+  ],
+  [
+    'sluice-single-fire threads-2/threads-0 CPU/request',
+    'sluice-single-fire-threads-2',
+    'cpuUsPerRequest',
+    [['sluice-single-fire-threads-0', 'cpuUsPerRequest']],
+  ],
+  [
+    'sluice-ndjson-1000 threads-2/threads-0 CPU/record',
+    'sluice-ndjson-1000-threads-2',
+    'cpuUsPerRecord',
+    [['sluice-ndjson-1000-threads-0', 'cpuUsPerRecord']],
+  ],
 ];
 
 /** A field's value in round i (rounds alternate order, so round i of two scenarios ran in the same pass). */
@@ -468,7 +789,10 @@ function ratioSpreads(sc, kept = []) {
     if ([a, ...parts.map(([n]) => n)].some((n) => kept.includes(n))) continue;
     const rounds = sc[a]?.perRound?.[field]?.length ?? 0;
     if (rounds < 2 || parts.some(([n, f]) => sc[n]?.perRound?.[f]?.length !== rounds)) continue;
-    const values = Array.from({ length: rounds }, (_, i) => inRound(sc[a], field, i) / parts.reduce((sum, [n, f]) => sum + inRound(sc[n], f, i), 0));
+    const values = Array.from(
+      { length: rounds },
+      (_, i) => inRound(sc[a], field, i) / parts.reduce((sum, [n, f]) => sum + inRound(sc[n], f, i), 0),
+    );
     out[label] = [Math.min(...values), Math.max(...values)];
   }
   return out;
@@ -478,19 +802,29 @@ function ratioSpreads(sc, kept = []) {
 function cpuGoals(sc, r) {
   const goals = [];
   const ratio = (label) => r[label];
-  const add = (text, value, met, digits = 2) => { if (typeof value === 'number' && Number.isFinite(value)) goals.push(`${text}: ${fmt(value, digits)}, ${met(value) ? 'met' : '**not met**'}`); };
+  const add = (text, value, met, digits = 2) => {
+    if (typeof value === 'number' && Number.isFinite(value))
+      goals.push(`${text}: ${fmt(value, digits)}, ${met(value) ? 'met' : '**not met**'}`);
+  };
   add('durable CPU/request ≤ 1.5× (HTTP ceiling + producer per record)', ratio(CPU_RATIOS[0][0]), (v) => v <= 1.5);
   add('fire CPU/request ≤ 1.5× (HTTP ceiling + producer per record)', ratio(CPU_RATIOS[1][0]), (v) => v <= 1.5);
   add('fire ≤ durable in CPU/request', ratio('sluice-single-fire/sluice-single-durable CPU/request'), (v) => v <= 1);
-  add('sluice-ndjson-1000 CPU/record ≤ 1.3× kafka-ceiling-node', ratio('sluice-ndjson-1000 CPU/record ÷ kafka-ceiling-node CPU/record'), (v) => v <= 1.3);
-  for (const [mine, peer, lead] of [['sluice-single-durable', 'peer-fastify-kafkajs', 8], ['sluice-single-durable', 'peer-fastify-ckjs', 2.5], ['sluice-single-fire', 'peer-fastify-ckjs-fire', 1.5]]) {
+  add(
+    'sluice-ndjson-1000 CPU/record ≤ 1.3× kafka-ceiling-node',
+    ratio('sluice-ndjson-1000 CPU/record ÷ kafka-ceiling-node CPU/record'),
+    (v) => v <= 1.3,
+  );
+  for (const [mine, peer, lead] of [
+    ['sluice-single-durable', 'peer-fastify-kafkajs', 8],
+    ['sluice-single-durable', 'peer-fastify-ckjs', 2.5],
+    ['sluice-single-fire', 'peer-fastify-ckjs-fire', 1.5],
+  ]) {
     if (!sc[mine] || !sc[peer]) continue;
     add(`${mine} ≥ ${lead}× ${peer} req/s`, sc[mine].requestsPerSec / sc[peer].requestsPerSec, (v) => v >= lead);
     add(`${mine} CPU/request ≤ 0.5× ${peer}'s`, sc[mine].cpuUsPerRequest / sc[peer].cpuUsPerRequest, (v) => v <= 0.5);
   }
   return goals;
 }
-
 
 /** The mean and, with 2+ rounds, their range: `35.2 (34.1–36.0)`. */
 function spread(s, field, digits = 0) {
@@ -502,10 +836,14 @@ function spread(s, field, digits = 0) {
 function environmentLines(result, command) {
   const e = result.environment;
   const p = e.pinning;
-  const pinning = p ? `pinned with taskset: gateway (or peer, or producer ceiling) on CPU ${p.gateway}, broker on ${/^[\d,-]+$/.test(p.broker) ? `CPU ${p.broker}` : p.broker}, load generator on CPU ${p.loadGenerator}` : 'not pinned';
+  const pinning = p
+    ? `pinned with taskset: gateway (or peer, or producer ceiling) on CPU ${p.gateway}, broker on ${/^[\d,-]+$/.test(p.broker) ? `CPU ${p.broker}` : p.broker}, load generator on CPU ${p.loadGenerator}`
+    : 'not pinned';
   const load = e.loadAverage ? `; 1-min load average ${fmt(e.loadAverage.atStart, 1)} at start, ${fmt(e.loadAverage.atEnd, 1)} at end` : '';
   return [
-    ...(e.merged ? [`Rows ${e.merged.scenarios.join(', ')} are kept from the run of ${e.merged.from}; the others are from the run below.`] : []),
+    ...(e.merged
+      ? [`Rows ${e.merged.scenarios.join(', ')} are kept from the run of ${e.merged.from}; the others are from the run below.`]
+      : []),
     `Environment: ${e.cpu}, ${e.cores} cores, ${e.memoryGB} GiB; Node ${e.node}; librdkafka ${e.librdkafka}; Apache Kafka ${e.kafka} (${e.broker}); load: ${e.loadGenerator}; ${pinning}${load}; ${e.flags.rounds} round(s) × ${e.flags.durationS} s (overload ${e.flags.overloadS} s), ${e.flags.recordBytes}-byte JSON records; ${e.date}.`,
     `Command: \`${command}\``,
   ];
@@ -518,16 +856,32 @@ function environmentLines(result, command) {
  */
 function cpuMarkdown(result, command) {
   const lines = environmentLines(result, command);
-  const ingest = Object.entries(result.scenarios).filter(([, x]) => x.subscribers === undefined && (x.cpuUsPerRequest !== undefined || x.cpuUsPerRecord !== undefined));
+  const ingest = Object.entries(result.scenarios).filter(
+    ([, x]) => x.subscribers === undefined && (x.cpuUsPerRequest !== undefined || x.cpuUsPerRecord !== undefined),
+  );
   if (!ingest.length) return lines.join('\n') + '\n';
-  lines.push('', 'Gateway CPU over the measured window, all threads, from `/proc/<pid>/stat` (utime + stime; broker and load generator not counted); mean of the rounds with their range in brackets. The thread columns split CPU per request: the main thread (uWS with `SLUICE_INGRESS_THREADS=0`, and always the producer), librdkafka\'s threads, ingress worker threads, and the rest (V8 GC/compiler threads, libuv, the decode pool). Records/s per core = 10⁶ ÷ CPU µs per record.', '',
+  lines.push(
+    '',
+    "Gateway CPU over the measured window, all threads, from `/proc/<pid>/stat` (utime + stime; broker and load generator not counted); mean of the rounds with their range in brackets. The thread columns split CPU per request: the main thread (uWS with `SLUICE_INGRESS_THREADS=0`, and always the producer), librdkafka's threads, ingress worker threads, and the rest (V8 GC/compiler threads, libuv, the decode pool). Records/s per core = 10⁶ ÷ CPU µs per record.",
+    '',
     '| scenario | ack | records/request | req/s | CPU µs/request | CPU µs/record | main thread µs/request | librdkafka threads µs/request | ingress workers µs/request | other threads µs/request | records per produce request | records/s per gateway core |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
   for (const [name, s] of ingest) {
     const def = SCENARIOS.find((x) => x.name === name);
-    const ack = def?.producer ? `librdkafka alone${def.rate ? `, paced at ${fmt(def.rate)}/s` : ''}` : def?.kafka === false ? 'no Kafka' : def?.expect === 202 ? 'fire (`?ack=none`)' : def ? 'durable' : '';
+    const ack = def?.producer
+      ? `librdkafka alone${def.rate ? `, paced at ${fmt(def.rate)}/s` : ''}`
+      : def?.kafka === false
+        ? 'no Kafka'
+        : def?.expect === 202
+          ? 'fire (`?ack=none`)'
+          : def
+            ? 'durable'
+            : '';
     const perRequest = (f) => (s.requestsPerSec ? fmt(s[f], 1) : '');
-    lines.push(`| ${name} | ${ack} | ${fmt(s.recordsPerRequest ?? def?.records)} | ${s.requestsPerSec ? spread(s, 'requestsPerSec') : ''} | ${s.requestsPerSec ? spread(s, 'cpuUsPerRequest', 1) : ''} | ${spread(s, 'cpuUsPerRecord', 2)} | ${perRequest('mainThreadUsPerRequest')} | ${perRequest('rdkafkaThreadsUsPerRequest')} | ${perRequest('workerThreadsUsPerRequest')} | ${perRequest('otherThreadsUsPerRequest')} | ${fmt(s.recordsPerProduceRequest, 1)} | ${s.cpuUsPerRecord ? fmt(Math.round(1e6 / s.cpuUsPerRecord / 1000) * 1000) : ''} |`);
+    lines.push(
+      `| ${name} | ${ack} | ${fmt(s.recordsPerRequest ?? def?.records)} | ${s.requestsPerSec ? spread(s, 'requestsPerSec') : ''} | ${s.requestsPerSec ? spread(s, 'cpuUsPerRequest', 1) : ''} | ${spread(s, 'cpuUsPerRecord', 2)} | ${perRequest('mainThreadUsPerRequest')} | ${perRequest('rdkafkaThreadsUsPerRequest')} | ${perRequest('workerThreadsUsPerRequest')} | ${perRequest('otherThreadsUsPerRequest')} | ${fmt(s.recordsPerProduceRequest, 1)} | ${s.cpuUsPerRecord ? fmt(Math.round(1e6 / s.cpuUsPerRecord / 1000) * 1000) : ''} |`,
+    );
   }
   const cpuRatios = CPU_RATIOS.map(([label]) => label).filter((label) => label in result.ratios);
   if (cpuRatios.length) {
@@ -552,7 +906,10 @@ function cpuMarkdown(result, command) {
  * else; librdkafka's broker threads are spread over the brokers (one here, so their cap is the lowest).
  */
 function scalingModel(sc) {
-  const cases = [['single records, fire', 'sluice-single-fire-threads-2', 1], ['NDJSON × 1,000, durable', 'sluice-ndjson-1000-threads-2', 1000]];
+  const cases = [
+    ['single records, fire', 'sluice-single-fire-threads-2', 1],
+    ['NDJSON × 1,000, durable', 'sluice-ndjson-1000-threads-2', 1000],
+  ];
   const rows = [];
   for (const [label, name, perRequest] of cases) {
     const s = sc[name];
@@ -566,13 +923,20 @@ function scalingModel(sc) {
       // Enough processes that each main thread stays below 80% busy at the CPU-bound rate.
       const processes = Math.max(1, Math.ceil(cpuBound / (0.8 * mainCap)));
       const threads = Math.max(0, Math.floor(vcpus / processes) - 1);
-      rows.push(`| ${label} | ${vcpus} | ${fmt(Math.round(one / 1000) * 1000)} | ${one < cpuBound ? 'main thread' : 'CPU'} | ${processes} × (${threads} ingress threads) | ${fmt(Math.round(cpuBound / 1000) * 1000)} |`);
+      rows.push(
+        `| ${label} | ${vcpus} | ${fmt(Math.round(one / 1000) * 1000)} | ${one < cpuBound ? 'main thread' : 'CPU'} | ${processes} × (${threads} ingress threads) | ${fmt(Math.round(cpuBound / 1000) * 1000)} |`,
+      );
     }
   }
   if (!rows.length) return [];
-  return ['', 'Model for multi-vCPU VMs (from the `-threads-2` rows: CPU per record of all threads, and the main thread\'s share, which holds the Kafka producer and cannot be spread): a process goes no faster than 10⁶ ÷ its main-thread µs per record; more cores then pay only as more processes, each with its own producer, on the same port (`SO_REUSEPORT`).', '',
+  return [
+    '',
+    "Model for multi-vCPU VMs (from the `-threads-2` rows: CPU per record of all threads, and the main thread's share, which holds the Kafka producer and cannot be spread): a process goes no faster than 10⁶ ÷ its main-thread µs per record; more cores then pay only as more processes, each with its own producer, on the same port (`SO_REUSEPORT`).",
+    '',
     '| traffic | vCPUs | one process with ingress threads, records/s | limited by | processes × threads to use every core | records/s with them |',
-    '| --- | ---: | ---: | --- | --- | ---: |', ...rows];
+    '| --- | ---: | ---: | --- | --- | ---: |',
+    ...rows,
+  ];
 }
 
 function markdown(result, command) {
@@ -580,21 +944,34 @@ function markdown(result, command) {
   const entries = Object.entries(result.scenarios);
   const ingest = entries.filter(([, x]) => x.subscribers === undefined);
   if (ingest.length) {
-    lines.push('', '| scenario | req/s | records/s | CPU µs/request | CPU µs/record | MB/s | p50 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU % | peak RSS MB | records claimed / counted in Kafka (lost) |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    lines.push(
+      '',
+      '| scenario | req/s | records/s | CPU µs/request | CPU µs/record | MB/s | p50 ms | p99 ms | p99.9 ms | errors | non-2xx | CPU % | peak RSS MB | records claimed / counted in Kafka (lost) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
   }
   for (const [name, s] of ingest) {
-    lines.push(`| ${name} | ${fmt(s.requestsPerSec)} | ${fmt(s.recordsPerSec)} | ${s.requestsPerSec ? fmt(s.cpuUsPerRequest, 1) : ''} | ${fmt(s.cpuUsPerRecord, 2)} | ${fmt(s.mbPerSec, 1)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${fmt(s.errors)} | ${fmt(s.non2xx)} | ${fmt(s.cpuPct)} | ${fmt(s.rssMB)} | ${fmt(s.recordsClaimed)} / ${fmt(s.recordsCounted)}${s.lost > 0 ? ` (**${fmt(s.lost)} lost**)` : ''} |`);
+    lines.push(
+      `| ${name} | ${fmt(s.requestsPerSec)} | ${fmt(s.recordsPerSec)} | ${s.requestsPerSec ? fmt(s.cpuUsPerRequest, 1) : ''} | ${fmt(s.cpuUsPerRecord, 2)} | ${fmt(s.mbPerSec, 1)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${fmt(s.errors)} | ${fmt(s.non2xx)} | ${fmt(s.cpuPct)} | ${fmt(s.rssMB)} | ${fmt(s.recordsClaimed)} / ${fmt(s.recordsCounted)}${s.lost > 0 ? ` (**${fmt(s.lost)} lost**)` : ''} |`,
+    );
   }
   const fanout = entries.filter(([, x]) => x.subscribers !== undefined && !x.peerGroup);
   if (fanout.length) {
-    lines.push('', `Fan-out: N WebSocket subscribers on one topic while single records are POSTed at a steady rate; latency is POST-to-frame, from the send time in each record to its arrival at a subscriber${fanout[0][1].warmupS ? `, after a ${fmt(fanout[0][1].warmupS)} s unmeasured warm-up at the same rate` : ''}; lost/duplicated compare every fast subscriber's frames with the offsets the POSTs were acknowledged; 1% of the subscribers (5% in fanout-slow) stop reading after subscribing.`, '',
+    lines.push(
+      '',
+      `Fan-out: N WebSocket subscribers on one topic while single records are POSTed at a steady rate; latency is POST-to-frame, from the send time in each record to its arrival at a subscriber${fanout[0][1].warmupS ? `, after a ${fmt(fanout[0][1].warmupS)} s unmeasured warm-up at the same rate` : ''}; lost/duplicated compare every fast subscriber's frames with the offsets the POSTs were acknowledged; 1% of the subscribers (5% in fanout-slow) stop reading after subscribing.`,
+      '',
       '| scenario | subscribers | gateway threads | records/s offered × s | frame bytes | frames/s delivered | p50 ms | p99 ms | p99.9 ms | p99 ms from Kafka timestamp | lost | duplicated | slow clients closed by server (close codes) | RSS per idle socket KB | gateway CPU % | subscriber CPU % |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
     for (const [name, s] of fanout) {
-      const codes = Object.entries(s.slowCloseCodes ?? {}).map(([c, n]) => `${n}× ${c}`).join(', ');
+      const codes = Object.entries(s.slowCloseCodes ?? {})
+        .map(([c, n]) => `${n}× ${c}`)
+        .join(', ');
       const failed = s.connectFailed ? ` (**${fmt(s.connectFailed)} failed to connect**)` : '';
-      lines.push(`| ${name} | ${fmt(s.subscribers)}${failed} | ${s.ingressThreads} | ${fmt(s.recordsPerSec)} × ${fmt(s.durationS)} | ${fmt(s.frameBytes)} | ${fmt(s.framesPerSec)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${fmt(s.produceToFrameP99Ms, 1)} | ${s.lost > 0 ? `**${fmt(s.lost)}**` : fmt(s.lost)} | ${s.duplicated > 0 ? `**${fmt(s.duplicated)}**` : fmt(s.duplicated)} | ${fmt(s.slowDrops)} of ${fmt(s.slowClients)}${codes ? ` (${codes})` : ''} | ${fmt(s.rssPerConnKB, 1)} | ${fmt(s.cpuPct)} | ${fmt(s.clientCpuPct)} |`);
+      lines.push(
+        `| ${name} | ${fmt(s.subscribers)}${failed} | ${s.ingressThreads} | ${fmt(s.recordsPerSec)} × ${fmt(s.durationS)} | ${fmt(s.frameBytes)} | ${fmt(s.framesPerSec)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${fmt(s.produceToFrameP99Ms, 1)} | ${s.lost > 0 ? `**${fmt(s.lost)}**` : fmt(s.lost)} | ${s.duplicated > 0 ? `**${fmt(s.duplicated)}**` : fmt(s.duplicated)} | ${fmt(s.slowDrops)} of ${fmt(s.slowClients)}${codes ? ` (${codes})` : ''} | ${fmt(s.rssPerConnKB, 1)} | ${fmt(s.cpuPct)} | ${fmt(s.clientCpuPct)} |`,
+      );
     }
   }
   const goal = result.scenarios['fanout-1000'];
@@ -603,14 +980,21 @@ function markdown(result, command) {
     const worstKB = Math.max(...fanout.filter(([, x]) => x.subscribers >= 1000).map(([, x]) => x.rssPerConnKB));
     const bad = fanout.filter(([, x]) => x.lost + x.duplicated > 0).map(([n]) => n);
     const verdict = (ok) => (ok ? 'met' : '**not met**');
-    lines.push('', `Goals (issue #4): p99 ≤ 50 ms at 1,000 subscribers × 1,000 records/s: ${fmt(goal.p99Ms, 1)} ms, ${verdict(goal.p99Ms <= 50)}; 0 lost or duplicated frames: ${bad.length ? `**not met** (${bad.join(', ')})` : 'met'}; ≤ 10 KB RSS per idle socket (scenarios with ≥ 1,000 sockets): at most ${fmt(worstKB, 1)} KB, ${verdict(worstKB <= 10)}.`);
+    lines.push(
+      '',
+      `Goals (issue #4): p99 ≤ 50 ms at 1,000 subscribers × 1,000 records/s: ${fmt(goal.p99Ms, 1)} ms, ${verdict(goal.p99Ms <= 50)}; 0 lost or duplicated frames: ${bad.length ? `**not met** (${bad.join(', ')})` : 'met'}; ≤ 10 KB RSS per idle socket (scenarios with ≥ 1,000 sockets): at most ${fmt(worstKB, 1)} KB, ${verdict(worstKB <= 10)}.`,
+    );
   }
   lines.push(...peerMarkdown(result.scenarios, result.skippedPeers ?? []));
   const throughputRatios = RATIOS.map(([label]) => label).filter((label) => label in result.ratios);
   if (throughputRatios.length) lines.push('', '| ratio | value |', '| --- | ---: |');
   for (const k of throughputRatios) lines.push(`| ${k} | ${fmt(result.ratios[k], 2)} |`);
   const o = result.scenarios.overload;
-  if (o) lines.push('', `Overload: ${fmt(o.offeredRequestsPerSec)} req/s offered (2× the best single-record rate above; autocannon delivers what it can of it) for ${o.durationS} s → ${fmt(o.requestsPerSec)} req/s answered, ${fmt(o.status503)} × 503, ${fmt(o.timeouts)} timeouts, ${fmt(o.errors)} errors, peak RSS ${fmt(o.rssMB)} MB; afterwards, at normal load: ${fmt(o.recoveryRequestsPerSec)} req/s.`);
+  if (o)
+    lines.push(
+      '',
+      `Overload: ${fmt(o.offeredRequestsPerSec)} req/s offered (2× the best single-record rate above; autocannon delivers what it can of it) for ${o.durationS} s → ${fmt(o.requestsPerSec)} req/s answered, ${fmt(o.status503)} × 503, ${fmt(o.timeouts)} timeouts, ${fmt(o.errors)} errors, peak RSS ${fmt(o.rssMB)} MB; afterwards, at normal load: ${fmt(o.recoveryRequestsPerSec)} req/s.`,
+    );
   return lines.join('\n') + '\n';
 }
 
@@ -624,12 +1008,20 @@ async function main() {
   let dataDir;
   if (!bootstrap) {
     dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-kafka-'));
-    broker = new EmbeddedBroker({ port: Number(args['kafka-port']), dataDir, heapMb: 2048, log: (m) => console.error(`[bench-kafka] ${m}`) });
+    broker = new EmbeddedBroker({
+      port: Number(args['kafka-port']),
+      dataDir,
+      heapMb: 2048,
+      log: (m) => console.error(`[bench-kafka] ${m}`),
+    });
     await broker.start();
     bootstrap = broker.bootstrapServers;
     if (PIN && broker.pid) pin(broker.pid, PIN.broker);
   }
-  if (PIN) process.stderr.write(`[bench] pinned: gateway CPU ${PIN.gateway}, broker ${broker ? `CPU ${PIN.broker}` : 'not pinned (--bootstrap)'}, load generator CPU ${PIN.load}\n`);
+  if (PIN)
+    process.stderr.write(
+      `[bench] pinned: gateway CPU ${PIN.gateway}, broker ${broker ? `CPU ${PIN.broker}` : 'not pinned (--bootstrap)'}, load generator CPU ${PIN.load}\n`,
+    );
   const runs = new Map();
   const sustainable = [];
   try {
@@ -643,13 +1035,17 @@ async function main() {
         if (s.fanout) {
           const r = await runFanout(s, round, bootstrap);
           if (!r) continue; // a peer that cannot run here (its line says why)
-          process.stderr.write(`${fmt(r.subscribed)} subscribed, ${fmt(r.framesPerSec)} frames/s, p50/p99/p99.9 ${fmt(r.p50Ms, 1)}/${fmt(r.p99Ms, 1)}/${fmt(r.p999Ms, 1)} ms, lost ${r.lost}, duplicated ${r.duplicated}, slow closed ${r.slowDrops}/${r.slowClients}, ${fmt(r.rssPerConnKB, 1)} KB/socket, server CPU ${fmt(r.cpuSecondsPerMillion, 2)} s per 1M records, ${fmt(r.wsMessages)} WebSocket messages\n`);
+          process.stderr.write(
+            `${fmt(r.subscribed)} subscribed, ${fmt(r.framesPerSec)} frames/s, p50/p99/p99.9 ${fmt(r.p50Ms, 1)}/${fmt(r.p99Ms, 1)}/${fmt(r.p999Ms, 1)} ms, lost ${r.lost}, duplicated ${r.duplicated}, slow closed ${r.slowDrops}/${r.slowClients}, ${fmt(r.rssPerConnKB, 1)} KB/socket, server CPU ${fmt(r.cpuSecondsPerMillion, 2)} s per 1M records, ${fmt(r.wsMessages)} WebSocket messages\n`,
+          );
           runs.set(s.name, [...(runs.get(s.name) ?? []), r]);
           continue;
         }
         const r = s.producer ? await runProducerCeiling(s, round, bootstrap) : await runHttpScenario(s, round, bootstrap, sus);
         if (s.name === 'sluice-single-durable' || s.name === 'sluice-single-fire') sustainable.push(r.requestsPerSec);
-        process.stderr.write(`${fmt(r.requestsPerSec)} req/s, ${fmt(r.recordsPerSec)} records/s, p99 ${fmt(r.p99Ms, 1)} ms, counted ${r.recordsCounted}/${r.recordsClaimed}\n`);
+        process.stderr.write(
+          `${fmt(r.requestsPerSec)} req/s, ${fmt(r.recordsPerSec)} records/s, p99 ${fmt(r.p99Ms, 1)} ms, counted ${r.recordsCounted}/${r.recordsClaimed}\n`,
+        );
         runs.set(s.name, [...(runs.get(s.name) ?? []), r]);
       }
     }
@@ -666,7 +1062,9 @@ async function main() {
     let previous;
     try {
       previous = JSON.parse(readFileSync(join(args.out, 'latest.json'), 'utf8'));
-    } catch { /* nothing to merge with */ }
+    } catch {
+      /* nothing to merge with */
+    }
     if (previous) {
       const kept = Object.keys(previous.scenarios).filter((n) => !(n in scenariosOut));
       all = {};
@@ -676,13 +1074,24 @@ async function main() {
         else if (kept.includes(n)) all[n] = previous.scenarios[n];
       }
       // Rows the previous file had kept from earlier runs stay attributed to those runs too.
-      if (kept.length) env.merged = { from: [previous.environment?.merged?.from, previous.environment?.date].filter(Boolean).join(' and '), scenarios: kept };
+      if (kept.length)
+        env.merged = {
+          from: [previous.environment?.merged?.from, previous.environment?.date].filter(Boolean).join(' and '),
+          scenarios: kept,
+        };
     }
   }
   const argv = process.argv.slice(2);
   const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
   const kept = env.merged?.scenarios ?? [];
-  const result = { environment: env, command, scenarios: all, ratios: ratios(all, kept), ratioSpreads: ratioSpreads(all, kept), ...(skippedPeers.length ? { skippedPeers } : {}) };
+  const result = {
+    environment: env,
+    command,
+    scenarios: all,
+    ratios: ratios(all, kept),
+    ratioSpreads: ratioSpreads(all, kept),
+    ...(skippedPeers.length ? { skippedPeers } : {}),
+  };
   mkdirSync(args.out, { recursive: true });
   writeFileSync(join(args.out, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
   const md = writeReports(result, !QUICK && !args['no-readme'] && (!args.only || args.merge));
@@ -692,8 +1101,11 @@ async function main() {
   if (lost.length) console.error(`records claimed but missing from Kafka: ${lost.map(([n, s]) => `${n}: ${s.lost}`).join(', ')}`);
   // A subscriber that kept up missing a frame, or getting one twice, is a Sluice failure too.
   // (Centrifugo losing or repeating one is a finding about the peer, reported in its row.)
-  const frames = Object.entries(scenariosOut).filter(([, s]) => s.subscribers !== undefined && s.server !== 'centrifugo' && s.lost + s.duplicated > 0);
-  if (frames.length) console.error(`fan-out frames lost / duplicated: ${frames.map(([n, s]) => `${n}: ${s.lost} / ${s.duplicated}`).join(', ')}`);
+  const frames = Object.entries(scenariosOut).filter(
+    ([, s]) => s.subscribers !== undefined && s.server !== 'centrifugo' && s.lost + s.duplicated > 0,
+  );
+  if (frames.length)
+    console.error(`fan-out frames lost / duplicated: ${frames.map(([n, s]) => `${n}: ${s.lost} / ${s.duplicated}`).join(', ')}`);
   if (frames.length || lost.some(([name]) => !name.startsWith('peer-'))) process.exit(1);
   process.exit(0);
 }
@@ -709,7 +1121,11 @@ function writeReports(result, docs) {
   writeFileSync(join(args.out, 'latest.md'), md);
   if (docs) {
     const missing = [
-      ...writeMarked(join(ROOT, 'docs', 'performance.md'), [['bench-cpu', cpuMd], ['bench-sizing', sizingMarkdown(result.scenarios)], ['bench', markdown(result, command)]]),
+      ...writeMarked(join(ROOT, 'docs', 'performance.md'), [
+        ['bench-cpu', cpuMd],
+        ['bench-sizing', sizingMarkdown(result.scenarios)],
+        ['bench', markdown(result, command)],
+      ]),
       ...writeMarked(join(ROOT, 'README.md'), [['bench-summary', readmeSummary(result)]]),
     ];
     if (missing.length) console.error(`[bench] no markers for ${missing.join(', ')}: those blocks were not written`);

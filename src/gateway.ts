@@ -53,7 +53,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   // File settings arrive absolute from the config loader; the profiles are files shipped in the Sluice folder.
   const producerFile = config.producerConfigFile || resolve(PROJECT_ROOT, PRODUCER_PROFILES[config.producerProfile]);
   const security = kafkaSecurityProperties(config);
-  const producerProps = { ...readPropertiesFile(producerFile, config.producerConfigFile ? 'SLUICE_PRODUCER_CONFIG' : 'SLUICE_PRODUCER_PROFILE'), ...security };
+  const producerProps = {
+    ...readPropertiesFile(producerFile, config.producerConfigFile ? 'SLUICE_PRODUCER_CONFIG' : 'SLUICE_PRODUCER_PROFILE'),
+    ...security,
+  };
   const consumerFile = config.consumerConfigFile;
   const consumerProps = { ...readPropertiesFile(consumerFile, 'SLUICE_CONSUMER_CONFIG'), ...security };
   checkBudgetFitsQueue(config, producerProps, producerFile);
@@ -76,7 +79,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     producer = new GatewayProducer(bootstrapServers, producerProps, config, log.child({ component: 'producer' }), metrics);
   } catch (err) {
     await broker?.stop();
-    throw new StartupError(`${producerFile} (SLUICE_PRODUCER_CONFIG / SLUICE_PRODUCER_PROFILE): librdkafka refused it: ${(err as Error).message}`);
+    throw new StartupError(
+      `${producerFile} (SLUICE_PRODUCER_CONFIG / SLUICE_PRODUCER_PROFILE): librdkafka refused it: ${(err as Error).message}`,
+    );
   }
   try {
     // Fan-out consumers start on first subscription; building one now (no connection) checks their properties at start-up.
@@ -85,14 +90,23 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     await broker?.stop();
     throw new StartupError(`${consumerFile} (SLUICE_CONSUMER_CONFIG): librdkafka refused it: ${(err as Error).message}`);
   }
-  log.info({ librdkafka: librdkafkaVersion, bootstrapServers, producerConfigFile: producerFile, producerConfig: maskSecrets(producerProps) }, 'effective producer configuration');
-  await producer.connect().catch(async (err: unknown) => { await broker?.stop(); throw err; });
+  log.info(
+    { librdkafka: librdkafkaVersion, bootstrapServers, producerConfigFile: producerFile, producerConfig: maskSecrets(producerProps) },
+    'effective producer configuration',
+  );
+  await producer.connect().catch(async (err: unknown) => {
+    await broker?.stop();
+    throw err;
+  });
 
   const topics = new TopicRegistry(new ProducerClusterTopics(producer), config, log.child({ component: 'topics' }));
   const subscriptions = new SubscriptionRegistry({
-    topics, config, log: log.child({ component: 'consumer' }),
+    topics,
+    config,
+    log: log.child({ component: 'consumer' }),
     newReader: kafkaReaderFactory(bootstrapServers, consumerProps, log.child({ component: 'consumer' })),
-    onConsumerStats: (stats) => metrics.onConsumerStats(stats), forgetTopic: (topic) => metrics.forgetTopic(topic),
+    onConsumerStats: (stats) => metrics.onConsumerStats(stats),
+    forgetTopic: (topic) => metrics.forgetTopic(topic),
   });
   const connectFanout = (hub: HubPort) => subscriptions.connect(hub);
   const producePort = new LocalProducePort(producer, topics);
@@ -124,9 +138,20 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   const failed = new Promise<string>((resolve) => (fail = resolve));
   let ingress: Ingress;
   try {
-    ingress = config.ingressThreads === 0
-      ? await startMainThreadIngress(uws, config, producePort, connectFanout, () => producer.ready, countRequest, countError, metricsText, log)
-      : await startWorkerIngress(config, producePort, connectFanout, () => producer.ready, metrics, metricsText, log, fail);
+    ingress =
+      config.ingressThreads === 0
+        ? await startMainThreadIngress(
+            uws,
+            config,
+            producePort,
+            connectFanout,
+            () => producer.ready,
+            countRequest,
+            countError,
+            metricsText,
+            log,
+          )
+        : await startWorkerIngress(config, producePort, connectFanout, () => producer.ready, metrics, metricsText, log, fail);
   } catch (err) {
     await producer.disconnect();
     await broker?.stop();
@@ -134,19 +159,20 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   }
 
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= (async () => {
-    log.info('shutting down: refusing new requests');
-    await ingress.drain(config.shutdownTimeoutMs);
-    log.info('requests in progress answered');
-    ingress.closeSockets();
-    await subscriptions.closeAll();
-    await producer.flush(config.shutdownTimeoutMs);
-    log.info({ undelivered: producer.inflight.records }, 'producer flushed');
-    await producer.disconnect();
-    if (broker) await broker.stop();
-    await ingress.finished();
-    log.info('shutdown complete');
-  })());
+  const stop = () =>
+    (stopping ??= (async () => {
+      log.info('shutting down: refusing new requests');
+      await ingress.drain(config.shutdownTimeoutMs);
+      log.info('requests in progress answered');
+      ingress.closeSockets();
+      await subscriptions.closeAll();
+      await producer.flush(config.shutdownTimeoutMs);
+      log.info({ undelivered: producer.inflight.records }, 'producer flushed');
+      await producer.disconnect();
+      if (broker) await broker.stop();
+      await ingress.finished();
+      log.info('shutdown complete');
+    })());
 
   return { port: ingress.port, bootstrapServers, stop, failed };
 }
@@ -164,9 +190,27 @@ interface Ingress {
   finished(): Promise<void>;
 }
 
-async function startMainThreadIngress(uws: ReturnType<typeof loadUws>, config: Config, producer: ProducePort, connectFanout: (hub: HubPort) => FanoutGate,
-  ready: () => boolean, countRequest: HttpAppDeps['countRequest'], countError: HttpAppDeps['countError'], metricsText: () => Promise<string>, log: Logger): Promise<Ingress> {
-  const { app, hub, lifecycle, close } = buildHttpApp(uws, { config, producer, connectFanout, ready, countRequest, countError, metricsText, log });
+async function startMainThreadIngress(
+  uws: ReturnType<typeof loadUws>,
+  config: Config,
+  producer: ProducePort,
+  connectFanout: (hub: HubPort) => FanoutGate,
+  ready: () => boolean,
+  countRequest: HttpAppDeps['countRequest'],
+  countError: HttpAppDeps['countError'],
+  metricsText: () => Promise<string>,
+  log: Logger,
+): Promise<Ingress> {
+  const { app, hub, lifecycle, close } = buildHttpApp(uws, {
+    config,
+    producer,
+    connectFanout,
+    ready,
+    countRequest,
+    countError,
+    metricsText,
+    log,
+  });
   const socket = await listen(app, config.host, config.port);
   if (!socket) throw new StartupError(`SLUICE_PORT=${config.port}: cannot listen on ${config.host}:${config.port} (in use?)`);
   return {
@@ -182,9 +226,26 @@ async function startMainThreadIngress(uws: ReturnType<typeof loadUws>, config: C
   };
 }
 
-async function startWorkerIngress(config: Config, producer: ProducePort, connectFanout: (hub: HubPort) => FanoutGate, ready: () => boolean,
-  metrics: GatewayMetrics, metricsText: () => Promise<string>, log: Logger, onLost: (reason: string) => void): Promise<Ingress> {
-  const workers = new IngressWorkers(config, producer, connectFanout, ready, metrics, metricsText, log.child({ component: 'ingress-workers' }), { onLost });
+async function startWorkerIngress(
+  config: Config,
+  producer: ProducePort,
+  connectFanout: (hub: HubPort) => FanoutGate,
+  ready: () => boolean,
+  metrics: GatewayMetrics,
+  metricsText: () => Promise<string>,
+  log: Logger,
+  onLost: (reason: string) => void,
+): Promise<Ingress> {
+  const workers = new IngressWorkers(
+    config,
+    producer,
+    connectFanout,
+    ready,
+    metrics,
+    metricsText,
+    log.child({ component: 'ingress-workers' }),
+    { onLost },
+  );
   const port = await workers.start(config.ingressThreads);
   log.info({ threads: config.ingressThreads }, 'ingress worker threads listening');
   return {
@@ -201,9 +262,13 @@ function checkBudgetFitsQueue(config: Config, props: Record<string, string>, fil
   const maxMessages = Number(props['queue.buffering.max.messages'] ?? 100_000);
   const maxKbytes = Number(props['queue.buffering.max.kbytes'] ?? 1_048_576);
   if (config.maxInflightRecords > maxMessages) {
-    throw new StartupError(`SLUICE_MAX_INFLIGHT_RECORDS=${config.maxInflightRecords} exceeds queue.buffering.max.messages=${maxMessages} in ${file}; lower the first or raise the second`);
+    throw new StartupError(
+      `SLUICE_MAX_INFLIGHT_RECORDS=${config.maxInflightRecords} exceeds queue.buffering.max.messages=${maxMessages} in ${file}; lower the first or raise the second`,
+    );
   }
   if (config.maxInflightBytes > maxKbytes * 1024) {
-    throw new StartupError(`SLUICE_MAX_INFLIGHT_BYTES=${config.maxInflightBytes} exceeds queue.buffering.max.kbytes=${maxKbytes} (KiB) in ${file}; lower the first or raise the second`);
+    throw new StartupError(
+      `SLUICE_MAX_INFLIGHT_BYTES=${config.maxInflightBytes} exceeds queue.buffering.max.kbytes=${maxKbytes} (KiB) in ${file}; lower the first or raise the second`,
+    );
   }
 }

@@ -12,5 +12,11 @@ if (!isMainThread) {
 
 export const { Producer, KafkaConsumer, AdminClient, CODES, librdkafkaVersion } = KafkaPkg;
 export type {
-  LibrdKafkaError, Message, DeliveryReport, MessageHeader, IAdminClient, ProducerGlobalConfig, ConsumerGlobalConfig,
+  LibrdKafkaError,
+  Message,
+  DeliveryReport,
+  MessageHeader,
+  IAdminClient,
+  ProducerGlobalConfig,
+  ConsumerGlobalConfig,
 } from '@confluentinc/kafka-javascript';

@@ -15,13 +15,16 @@ const keysFile = join(dir, 'keys.json');
 let sluice: SluiceProcess;
 
 beforeAll(async () => {
-  writeFileSync(keysFile, JSON.stringify({
-    keys: [
-      { id: 'fleet-a', sha256: sha('key-for-a'), produce: ['a.*'], subscribe: ['a.*'] },
-      { id: 'reader-b', sha256: sha('key-for-b'), produce: [], subscribe: ['b'] },
-      { id: 'slow', sha256: sha('slow-key'), produce: ['a.*'], subscribe: [], requestsPerSec: 2 },
-    ],
-  }));
+  writeFileSync(
+    keysFile,
+    JSON.stringify({
+      keys: [
+        { id: 'fleet-a', sha256: sha('key-for-a'), produce: ['a.*'], subscribe: ['a.*'] },
+        { id: 'reader-b', sha256: sha('key-for-b'), produce: [], subscribe: ['b'] },
+        { id: 'slow', sha256: sha('slow-key'), produce: ['a.*'], subscribe: [], requestsPerSec: 2 },
+      ],
+    }),
+  );
   sluice = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_API_KEYS_FILE: keysFile });
 });
 afterAll(async () => {
@@ -43,7 +46,9 @@ describe('API keys', () => {
   it('a key for a.* writes to a.x (X-API-Key or Bearer) but gets 403 for b, and cannot subscribe to b', async () => {
     const topic = `a.${randomTopic()}`;
     expect((await postJson(`${sluice.url}/topics/${topic}`, '{"x":1}', 'application/json', { 'x-api-key': 'key-for-a' })).status).toBe(200);
-    expect((await postJson(`${sluice.url}/topics/${topic}`, '{"x":2}', 'application/json', { authorization: 'Bearer key-for-a' })).status).toBe(200);
+    expect(
+      (await postJson(`${sluice.url}/topics/${topic}`, '{"x":2}', 'application/json', { authorization: 'Bearer key-for-a' })).status,
+    ).toBe(200);
     expect((await readTopic(kafka, topic, 2)).map((r) => r.value).sort()).toEqual(['{"x":1}', '{"x":2}']);
     const other = await postJson(`${sluice.url}/topics/b`, '{"x":1}', 'application/json', { 'x-api-key': 'key-for-a' });
     expect(other.status).toBe(403);

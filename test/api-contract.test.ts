@@ -20,14 +20,22 @@ const ST = join(ROOT, '.venv-schemathesis', 'bin', 'st');
 const DIR = join(ROOT, 'test', 'schemathesis');
 
 export const SCHEMATHESIS_ARGS = [
-  '--checks', 'not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance',
-  '--phases', 'examples,coverage,fuzzing',
-  '--mode', 'all',
-  '--max-examples', '50',
-  '--seed', '20261201',
-  '--generation-database', 'none',
-  '--request-timeout', '10',
-  '--exclude-path', '/sse/topics/{topic}',
+  '--checks',
+  'not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance',
+  '--phases',
+  'examples,coverage,fuzzing',
+  '--mode',
+  'all',
+  '--max-examples',
+  '50',
+  '--seed',
+  '20261201',
+  '--generation-database',
+  'none',
+  '--request-timeout',
+  '10',
+  '--exclude-path',
+  '/sse/topics/{topic}',
   '--no-color',
 ];
 
@@ -38,7 +46,11 @@ it('schemathesis finds nothing: no 5xx, only documented statuses, content types 
   expect((await postJson(`${url}/topics/telemetry`, '{"warm":1}')).status).toBe(200);
   const args = ['--config-file', join(DIR, 'schemathesis.toml'), 'run', `${url}/openapi.json`, ...SCHEMATHESIS_ARGS];
   const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
-    const proc = spawn(ST, args, { cwd: DIR, env: { ...process.env, SCHEMATHESIS_HOOKS: 'sluice_hooks', PYTHONDONTWRITEBYTECODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(ST, args, {
+      cwd: DIR,
+      env: { ...process.env, SCHEMATHESIS_HOOKS: 'sluice_hooks', PYTHONDONTWRITEBYTECODE: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
     proc.stderr.on('data', (c: Buffer) => (out += c.toString()));

@@ -45,12 +45,22 @@ describe('the documents', () => {
       expect(op, `${r.method} ${r.path}`).toBeDefined();
       expect(op.operationId).toBe(r.id);
       expect(doc.paths[openApiPath(r.path)].options, `preflight on ${r.path}`).toBeDefined();
-      const documented = Object.values(op.responses).flatMap((a: any) => a.content?.['application/json']?.schema?.properties?.error?.properties?.code?.enum ?? []);
+      const documented = Object.values(op.responses).flatMap(
+        (a: any) => a.content?.['application/json']?.schema?.properties?.error?.properties?.code?.enum ?? [],
+      );
       for (const code of r.errors) expect(documented, `${r.id} documents ${code}`).toContain(code);
       for (const code of documented) expect(Object.keys(ERRORS)).toContain(code);
     }
     const topics = doc.paths['/topics/{topic}'].post;
-    expect(topics.parameters.map((p: any) => `${p.in}:${p.name}`)).toEqual(['path:topic', 'query:ack', 'query:key', 'header:Content-Encoding', 'header:Origin', 'header:Idempotency-Key', 'header:X-Kafka-Timestamp']);
+    expect(topics.parameters.map((p: any) => `${p.in}:${p.name}`)).toEqual([
+      'path:topic',
+      'query:ack',
+      'query:key',
+      'header:Content-Encoding',
+      'header:Origin',
+      'header:Idempotency-Key',
+      'header:X-Kafka-Timestamp',
+    ]);
     expect(Object.keys(topics.requestBody.content)).toEqual(['application/json', 'application/x-ndjson']);
     expect(topics.responses['503'].headers['Retry-After']).toBeDefined();
     expect(topics.responses['400'].content['application/json'].examples.INVALID_PARAMETER.value.error.didYouMean).toBe('ack');
@@ -66,10 +76,22 @@ describe('the documents', () => {
     expect(res.status).toBe(200);
     const doc = res.json;
     expect(doc.asyncapi).toBe('3.0.0');
-    expect(Object.keys(doc.channels).sort()).toEqual(ROUTES.filter((r) => r.transport !== 'http').map((r) => r.id).sort());
+    expect(Object.keys(doc.channels).sort()).toEqual(
+      ROUTES.filter((r) => r.transport !== 'http')
+        .map((r) => r.id)
+        .sort(),
+    );
     expect(doc.channels.ws_topics.address).toBe('/ws/topics/{topic}');
     expect(Object.keys(doc.channels.ws_topics.bindings.ws.query.properties)).toEqual([...SUBSCRIBE_PARAM_NAMES, 'api_key', 'token']);
-    expect(Object.keys(doc.channels.ws.messages).sort()).toEqual(['batch', 'error', 'record', 'subscribe', 'subscribed', 'unsubscribe', 'unsubscribed']);
+    expect(Object.keys(doc.channels.ws.messages).sort()).toEqual([
+      'batch',
+      'error',
+      'record',
+      'subscribe',
+      'subscribed',
+      'unsubscribe',
+      'unsubscribed',
+    ]);
     expect(Object.keys(doc.channels.sse_topics.messages).sort()).toEqual(['batch', 'error', 'record', 'subscribed']);
     expect(doc.components.schemas.subscribe.properties.op.const).toBe('subscribe');
     expect(doc.components.schemas.subscribe.additionalProperties).toBe(false);
@@ -78,7 +100,10 @@ describe('the documents', () => {
     expect(refs.length).toBeGreaterThan(20);
     for (const r of refs) {
       const path = JSON.parse(`{${r}}`).$ref.slice(2).split('/');
-      expect(path.reduce((o: any, k: string) => o?.[k], doc), r).toBeDefined();
+      expect(
+        path.reduce((o: any, k: string) => o?.[k], doc),
+        r,
+      ).toBeDefined();
     }
     for (const op of Object.values(doc.operations) as any[]) expect(['send', 'receive']).toContain(op.action);
   });
@@ -91,7 +116,7 @@ describe('the documents', () => {
     expect(page.text).not.toMatch(/https?:\/\//);
     const script = await request('GET', '/api-docs/api-docs.js');
     expect(script.status).toBe(200);
-    expect(script.text).toContain("fetch(path)");
+    expect(script.text).toContain('fetch(path)');
   });
 });
 
@@ -147,7 +172,10 @@ describe('saying no clearly', () => {
   });
 
   it('a typo in a WebSocket URL is refused before the upgrade, naming the parameter it meant', async () => {
-    const err = await connect(`${gateway().wsUrl}/ws/topics/${randomTopic()}?form=earliest`).then(() => null, (e: { status: number; body: string }) => e);
+    const err = await connect(`${gateway().wsUrl}/ws/topics/${randomTopic()}?form=earliest`).then(
+      () => null,
+      (e: { status: number; body: string }) => e,
+    );
     expect(err?.status).toBe(400);
     const body = JSON.parse(err!.body);
     expect(body.error).toMatchObject({ code: 'INVALID_PARAMETER', parameter: 'form', didYouMean: 'from' });
@@ -155,7 +183,10 @@ describe('saying no clearly', () => {
   });
 
   it('a typo in an SSE URL is 400 too', async () => {
-    const err = await openSse(`${gateway().url}/sse/topics/${randomTopic()}?form=earliest`).then(() => null, (e: { status: number; body: string }) => e);
+    const err = await openSse(`${gateway().url}/sse/topics/${randomTopic()}?form=earliest`).then(
+      () => null,
+      (e: { status: number; body: string }) => e,
+    );
     expect(err?.status).toBe(400);
     expect(JSON.parse(err!.body).error).toMatchObject({ code: 'INVALID_PARAMETER', parameter: 'form', didYouMean: 'from' });
   });
@@ -166,7 +197,13 @@ describe('saying no clearly', () => {
     const [frame] = await s.waitForFrames(1);
     expect(JSON.parse(frame)).toEqual({
       event: 'error',
-      error: { code: 'INVALID_PARAMETER', message: 'unknown subscribe message field "form"; did you mean "from"?', retriable: false, parameter: 'form', didYouMean: 'from' },
+      error: {
+        code: 'INVALID_PARAMETER',
+        message: 'unknown subscribe message field "form"; did you mean "from"?',
+        retriable: false,
+        parameter: 'form',
+        didYouMean: 'from',
+      },
     });
     const topic = randomTopic();
     expect((await postJson(`${gateway().url}/topics/${topic}`, '{"a":1}')).status).toBe(200);
@@ -203,7 +240,8 @@ describe('saying no clearly', () => {
     await request('GET', '/ws');
     // With ingress worker threads (SLUICE_TEST_INGRESS_THREADS), counts reach the main thread once a second.
     let text = '';
-    const count = (code: string, route: string) => Number(new RegExp(`^sluice_errors_total\\{code="${code}",route="${route}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    const count = (code: string, route: string) =>
+      Number(new RegExp(`^sluice_errors_total\\{code="${code}",route="${route}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
     for (let i = 0; i < 30 && count('INVALID_PARAMETER', 'topics') < 3; i++) {
       text = (await request('GET', '/metrics')).text;
       if (count('INVALID_PARAMETER', 'topics') < 3) await new Promise((r) => setTimeout(r, 200));

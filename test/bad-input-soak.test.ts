@@ -35,7 +35,11 @@ const MiB = 1024 * 1024;
 
 let sluice: SluiceProcess;
 beforeAll(async () => {
-  sluice = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_MAX_BODY_BYTES: String(MAX_BODY), SLUICE_MAX_RECORDS_PER_REQUEST: String(MAX_RECORDS) });
+  sluice = await startSluice({
+    KAFKA_BOOTSTRAP_SERVERS: kafka,
+    SLUICE_MAX_BODY_BYTES: String(MAX_BODY),
+    SLUICE_MAX_RECORDS_PER_REQUEST: String(MAX_RECORDS),
+  });
 });
 afterAll(async () => {
   expect(await sluice.stop()).toBe(0);
@@ -80,7 +84,15 @@ const smallPayload: fc.Arbitrary<Payload> = fc.oneof(
   { weight: 8, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => ({ kind: 'json' as const, v })) },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 60 }).map((s) => ({ kind: 'text' as const, s })) },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 2000 }).map((depth) => ({ kind: 'deep' as const, depth })) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('bignum' as const), digits: fc.integer({ min: 17, max: 400 }), neg: fc.boolean(), exp: fc.boolean() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('bignum' as const),
+      digits: fc.integer({ min: 17, max: 400 }),
+      neg: fc.boolean(),
+      exp: fc.boolean(),
+    }),
+  },
 );
 const bigPayload: fc.Arbitrary<Payload> = fc.oneof(
   fc.integer({ min: 1000, max: 60_000 }).map((depth) => ({ kind: 'deep' as const, depth })),
@@ -88,22 +100,78 @@ const bigPayload: fc.Arbitrary<Payload> = fc.oneof(
   fc.integer({ min: 10_000, max: 300_000 }).map((len) => ({ kind: 'bigstr' as const, len })),
 );
 
-const INVALID_UTF8 = [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xc3], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0x80], [0xf8, 0x88, 0x80, 0x80, 0x80]];
-const BAD_ELEMENTS = ['{"a":1,}', "{'a':1}", 'NaN', '{"a":01}', '{"a":"\u0001"}', '{"a":1}}', '[1,]', '"unterminated', 'tru', '{"a":1e}', '{"a" 1}', '-', '{"a":.5}', '{"a":"\\x"}', 'undefined', '{a:1}'];
-const WRONG_TYPES = ['text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', 'text/json', 'application/json-seq', 'application/octet-stream', 'image/png', '*/*', 'application/ndjson', ''];
+const INVALID_UTF8 = [
+  [0xff],
+  [0xc0, 0xaf],
+  [0xed, 0xa0, 0x80],
+  [0xc3],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xe2, 0x82],
+  [0x80],
+  [0xf8, 0x88, 0x80, 0x80, 0x80],
+];
+const BAD_ELEMENTS = [
+  '{"a":1,}',
+  "{'a':1}",
+  'NaN',
+  '{"a":01}',
+  '{"a":"\u0001"}',
+  '{"a":1}}',
+  '[1,]',
+  '"unterminated',
+  'tru',
+  '{"a":1e}',
+  '{"a" 1}',
+  '-',
+  '{"a":.5}',
+  '{"a":"\\x"}',
+  'undefined',
+  '{a:1}',
+];
+const WRONG_TYPES = [
+  'text/plain',
+  'application/xml',
+  'multipart/form-data; boundary=x',
+  'application/x-www-form-urlencoded',
+  'text/json',
+  'application/json-seq',
+  'application/octet-stream',
+  'image/png',
+  '*/*',
+  'application/ndjson',
+  '',
+];
 const JSON_TYPES = ['application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON'];
 const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/x-ndjson; charset=utf-8'];
 
 const defect: fc.Arbitrary<Defect> = fc.oneof(
   { weight: 35, arbitrary: fc.constant({ kind: 'none' as const }) },
-  { weight: 10, arbitrary: fc.record({ kind: fc.constant('truncate' as const), record: fc.nat(), at: fc.double({ min: 0, max: 1, noNaN: true }) }) },
+  {
+    weight: 10,
+    arbitrary: fc.record({ kind: fc.constant('truncate' as const), record: fc.nat(), at: fc.double({ min: 0, max: 1, noNaN: true }) }),
+  },
   { weight: 10, arbitrary: fc.record({ kind: fc.constant('badUtf8' as const), record: fc.nat(), seq: fc.constantFrom(...INVALID_UTF8) }) },
-  { weight: 10, arbitrary: fc.record({ kind: fc.constant('badElement' as const), record: fc.nat(), text: fc.constantFrom(...BAD_ELEMENTS) }) },
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('unbalanced' as const), record: fc.nat(), depth: fc.integer({ min: 1, max: 50_000 }) }) },
+  {
+    weight: 10,
+    arbitrary: fc.record({ kind: fc.constant('badElement' as const), record: fc.nat(), text: fc.constantFrom(...BAD_ELEMENTS) }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({ kind: fc.constant('unbalanced' as const), record: fc.nat(), depth: fc.integer({ min: 1, max: 50_000 }) }),
+  },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('tooManyRecords' as const), extra: fc.integer({ min: 1, max: 100 }) }) },
   { weight: 7, arbitrary: fc.record({ kind: fc.constant('contentType' as const), type: fc.constantFrom(...WRONG_TYPES) }) },
-  { weight: 10, arbitrary: fc.record({ kind: fc.constant('encoding' as const), how: fc.constantFrom('br' as const, 'gzip-truncated' as const, 'gzip-lie' as const, 'lz4-truncated' as const) }) },
-  { weight: 8, arbitrary: fc.record({ kind: fc.constant('junk' as const), bytes: fc.uint8Array({ maxLength: 400 }), asText: fc.boolean() }) },
+  {
+    weight: 10,
+    arbitrary: fc.record({
+      kind: fc.constant('encoding' as const),
+      how: fc.constantFrom('br' as const, 'gzip-truncated' as const, 'gzip-lie' as const, 'lz4-truncated' as const),
+    }),
+  },
+  {
+    weight: 8,
+    arbitrary: fc.record({ kind: fc.constant('junk' as const), bytes: fc.uint8Array({ maxLength: 400 }), asText: fc.boolean() }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('lz4-random' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 200 }) }) },
 );
 
@@ -118,7 +186,14 @@ const recipe: fc.Arbitrary<Recipe> = fc.record({
   ack: fc.constantFrom('' as const, '' as const, 'all' as const, 'none' as const),
   transport: fc.oneof(
     { weight: 80, arbitrary: fc.constant({ kind: 'fetch' as const }) },
-    { weight: 12, arbitrary: fc.record({ kind: fc.constant('pieces' as const), cuts: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 4 }), gapMs: fc.integer({ min: 5, max: 250 }) }) },
+    {
+      weight: 12,
+      arbitrary: fc.record({
+        kind: fc.constant('pieces' as const),
+        cuts: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 4 }),
+        gapMs: fc.integer({ min: 5, max: 250 }),
+      }),
+    },
     { weight: 8, arbitrary: fc.record({ kind: fc.constant('reset' as const), at: fc.double({ min: 0, max: 0.95, noNaN: true }) }) },
   ),
 });
@@ -127,11 +202,16 @@ const recipe: fc.Arbitrary<Recipe> = fc.record({
 
 function payloadText(p: Payload): string {
   switch (p.kind) {
-    case 'json': return JSON.stringify(p.v) ?? 'null';
-    case 'text': return JSON.stringify(p.s);
-    case 'deep': return '['.repeat(p.depth) + ']'.repeat(p.depth);
-    case 'bignum': return `${p.neg ? '-' : ''}${'9'.repeat(p.digits)}${p.exp ? 'e+99999' : ''}`;
-    case 'bigstr': return `"${'x'.repeat(p.len)}"`;
+    case 'json':
+      return JSON.stringify(p.v) ?? 'null';
+    case 'text':
+      return JSON.stringify(p.s);
+    case 'deep':
+      return '['.repeat(p.depth) + ']'.repeat(p.depth);
+    case 'bignum':
+      return `${p.neg ? '-' : ''}${'9'.repeat(p.digits)}${p.exp ? 'e+99999' : ''}`;
+    case 'bigstr':
+      return `"${'x'.repeat(p.len)}"`;
   }
 }
 
@@ -157,14 +237,16 @@ function build(r: Recipe): Built {
   if (r.big) payloads.splice(n % (payloads.length + 1), 0, r.big);
   // A record limit needs more than one record.
   const format = r.defect.kind === 'tooManyRecords' && r.format === 'object' ? 'array' : r.format;
-  const count = format === 'object' ? 1 : payloads.length + (r.defect.kind === 'tooManyRecords' ? MAX_RECORDS - payloads.length + r.defect.extra : 0);
+  const count =
+    format === 'object' ? 1 : payloads.length + (r.defect.kind === 'tooManyRecords' ? MAX_RECORDS - payloads.length + r.defect.extra : 0);
   const ids = Array.from({ length: count }, (_, i) => `${tag}-${n}-${i}`);
   const texts = ids.map((id, i) => `{"id":"${id}","v":${payloadText(payloads[i] ?? { kind: 'json', v: i })}}`);
   const d = r.defect;
   const target = 'record' in d ? d.record % texts.length : 0;
   if (d.kind === 'badElement') texts[target] = `{"id":"${ids[target]}","bad":${d.text}}`;
   if (d.kind === 'unbalanced') texts[target] = `{"id":"${ids[target]}","v":${'['.repeat(d.depth)}${']'.repeat(d.depth - 1)}}`;
-  const join = (parts: string[]) => format === 'array' ? `[${parts.join(',')}]` : format === 'ndjson' ? parts.join(r.ndjsonSep) : parts[0];
+  const join = (parts: string[]) =>
+    format === 'array' ? `[${parts.join(',')}]` : format === 'ndjson' ? parts.join(r.ndjsonSep) : parts[0];
   let body: Buffer;
   if (d.kind === 'badUtf8') {
     // The invalid bytes sit inside a JSON string of one record: only the UTF-8 check can catch them.
@@ -251,7 +333,11 @@ async function send(topic: string, r: Recipe): Promise<void> {
   }
   if (r.transport.kind === 'fetch') {
     try {
-      const res = await fetch(`${sluice.url}${path}`, { method: 'POST', headers: { 'content-type': b.contentType, ...b.headers }, body: b.body });
+      const res = await fetch(`${sluice.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': b.contentType, ...b.headers },
+        body: b.body,
+      });
       status = res.status;
       text = await res.text();
     } catch {
@@ -294,10 +380,13 @@ function resetHalfway(port: number, path: string, b: Built, fraction: number): P
     const s = connect(port, '127.0.0.1', () => {
       s.write(postHead(path, { 'content-type': b.contentType, 'content-length': b.body.length, ...b.headers }));
       s.write(b.body.subarray(0, Math.min(b.body.length - 1, Math.floor(fraction * b.body.length))));
-      setTimeout(() => {
-        s.resetAndDestroy();
-        resolve();
-      }, 5 + (b.body.length % 50));
+      setTimeout(
+        () => {
+          s.resetAndDestroy();
+          resolve();
+        },
+        5 + (b.body.length % 50),
+      );
     });
     s.on('error', () => resolve());
   });
@@ -312,129 +401,179 @@ function doomedBatch(n: number): string {
 
 // ---- the run -----------------------------------------------------------------------------------------
 
-it(`${RUN_MS / 1000} s (after ${WARMUP_MS / 1000} s of warm-up) of fuzzed, slow and reset uploads at once: 2xx/4xx/close only, bounded RSS, nothing partial in Kafka`, async () => {
-  const topic = randomTopic('soak');
-  const warm = await fetch(`${sluice.url}/topics/${topic}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"id":"${tag}-warmup"}` });
-  expect(warm.status).toBe(200);
-  mustHold.set(`${tag}-warmup`, `{"id":"${tag}-warmup"}`);
-  acceptedRecords++;
+it(
+  `${RUN_MS / 1000} s (after ${WARMUP_MS / 1000} s of warm-up) of fuzzed, slow and reset uploads at once: 2xx/4xx/close only, bounded RSS, nothing partial in Kafka`,
+  async () => {
+    const topic = randomTopic('soak');
+    const warm = await fetch(`${sluice.url}/topics/${topic}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{"id":"${tag}-warmup"}`,
+    });
+    expect(warm.status).toBe(200);
+    mustHold.set(`${tag}-warmup`, `{"id":"${tag}-warmup"}`);
+    acceptedRecords++;
 
-  const pid = sluice.proc.pid!;
-  const started = Date.now();
-  const measuredFrom = started + WARMUP_MS;
-  const deadline = measuredFrom + RUN_MS;
-  const samples: { t: number; rss: number }[] = [];
-  // t: milliseconds into the measured minute (negative during the warm-up).
-  const sample = async () => samples.push({ t: Date.now() - measuredFrom, rss: await rssBytes(pid) });
-  await sample();
-  const sampler = setInterval(() => void sample(), 1000);
+    const pid = sluice.proc.pid!;
+    const started = Date.now();
+    const measuredFrom = started + WARMUP_MS;
+    const deadline = measuredFrom + RUN_MS;
+    const samples: { t: number; rss: number }[] = [];
+    // t: milliseconds into the measured minute (negative during the warm-up).
+    const sample = async () => samples.push({ t: Date.now() - measuredFrom, rss: await rssBytes(pid) });
+    await sample();
+    const sampler = setInterval(() => void sample(), 1000);
 
-  // Slow clients alongside: header tricklers and body tricklers, replaced as the server closes them.
-  const slowEnds: { byServer: boolean; afterMs: number; kind: string }[] = [];
-  const live = new Set<Trickler>();
-  const keepTrickling = (kind: 'headers' | 'body', target: number) => {
-    const open = () => {
-      if (Date.now() > deadline - 2000) return;
-      const head = postHead(`/topics/${topic}`, { 'content-type': 'application/json', 'content-length': kind === 'headers' ? 100 : 2000 });
-      const t = kind === 'headers' ? trickle(sluice.port, head, 300) : trickle(sluice.port, doomedBatch(20), 100);
-      if (kind === 'body') t.socket.once('connect', () => t.socket.write(head));
-      live.add(t);
-      void t.closed.then((end) => {
-        live.delete(t);
-        slowEnds.push({ ...end, kind });
-        open();
-      });
+    // Slow clients alongside: header tricklers and body tricklers, replaced as the server closes them.
+    const slowEnds: { byServer: boolean; afterMs: number; kind: string }[] = [];
+    const live = new Set<Trickler>();
+    const keepTrickling = (kind: 'headers' | 'body', target: number) => {
+      const open = () => {
+        if (Date.now() > deadline - 2000) return;
+        const head = postHead(`/topics/${topic}`, {
+          'content-type': 'application/json',
+          'content-length': kind === 'headers' ? 100 : 2000,
+        });
+        const t = kind === 'headers' ? trickle(sluice.port, head, 300) : trickle(sluice.port, doomedBatch(20), 100);
+        if (kind === 'body') t.socket.once('connect', () => t.socket.write(head));
+        live.add(t);
+        void t.closed.then((end) => {
+          live.delete(t);
+          slowEnds.push({ ...end, kind });
+          open();
+        });
+      };
+      for (let i = 0; i < target; i++) open();
     };
-    for (let i = 0; i < target; i++) open();
-  };
-  keepTrickling('headers', 100);
-  keepTrickling('body', 30);
+    keepTrickling('headers', 100);
+    keepTrickling('body', 30);
 
-  // Bursts of 50 uploads reset half-way, every 2 s.
-  let resetBursts = 0;
-  const bursts = (async () => {
-    while (Date.now() < deadline - 2000) {
-      await Promise.all(Array.from({ length: 50 }, () => {
-        const body = Buffer.from(doomedBatch(10));
-        return resetHalfway(sluice.port, `/topics/${topic}`, { body, contentType: 'application/json', headers: {}, expect: 'refuse', ids: [], texts: null, defect: 'burst' }, 0.5);
-      }));
-      resetBursts++;
-      await new Promise((r) => setTimeout(r, 2000));
+    // Bursts of 50 uploads reset half-way, every 2 s.
+    let resetBursts = 0;
+    const bursts = (async () => {
+      while (Date.now() < deadline - 2000) {
+        await Promise.all(
+          Array.from({ length: 50 }, () => {
+            const body = Buffer.from(doomedBatch(10));
+            return resetHalfway(
+              sluice.port,
+              `/topics/${topic}`,
+              { body, contentType: 'application/json', headers: {}, expect: 'refuse', ids: [], texts: null, defect: 'burst' },
+              0.5,
+            );
+          }),
+        );
+        resetBursts++;
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    })();
+
+    const workers = Array.from({ length: WORKERS }, () =>
+      fc.assert(
+        fc.asyncProperty(recipe, (r) => send(topic, r)),
+        {
+          numRuns: 10_000_000,
+          interruptAfterTimeLimit: Math.max(1, deadline - Date.now()),
+          endOnFailure: true,
+        },
+      ),
+    );
+    const outcomes = await Promise.allSettled([...workers, bursts]);
+    clearInterval(sampler);
+    // Tricklers still open were opened in the last seconds; the server had no time to close them yet.
+    const stopped = await Promise.all(
+      [...live].map((t) => {
+        t.stop();
+        return t.closed;
+      }),
+    );
+    const failed = outcomes.find((o) => o.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+
+    // Still serving, and never restarted.
+    expect(sluice.proc.exitCode).toBeNull();
+    expect(sluice.proc.signalCode).toBeNull();
+    expect((await fetch(`${sluice.url}/healthz`)).status).toBe(200);
+
+    // RSS: the median of the last 10 s against the median of the first 10 s.
+    const mb = (b: number) => (b / MiB).toFixed(1);
+    const window = (from: number, to: number) =>
+      samples
+        .filter((s) => s.t >= from && s.t < to)
+        .map((s) => s.rss)
+        .sort((a, b) => a - b);
+    const first = window(0, 10_000);
+    const last = window(RUN_MS - 10_000, Number.POSITIVE_INFINITY);
+    const growth = last[Math.floor(last.length / 2)] - first[Math.floor(first.length / 2)];
+    const line = (xs: typeof samples) => xs.map((s) => mb(s.rss)).join(' ');
+    console.log(
+      `RSS samples (MB, one per second): warm-up ${line(samples.filter((s) => s.t < 0))} | measured minute ${line(samples.filter((s) => s.t >= 0))}`,
+    );
+    console.log(
+      `RSS: first 10 s median ${mb(first[Math.floor(first.length / 2)])} MB (max ${mb(first.at(-1)!)}), last 10 s median ${mb(last[Math.floor(last.length / 2)])} MB (max ${mb(last.at(-1)!)}), peak ${mb(Math.max(...samples.map((s) => s.rss)))} MB; growth ${mb(growth)} MB`,
+    );
+    expect(samples.filter((s) => s.t >= 0).length).toBeGreaterThanOrEqual(RUN_MS / 1000 - 5);
+    expect(growth).toBeLessThan(MAX_GROWTH);
+
+    // Slow connections that ended during the run were all closed by the server.
+    const ended = slowEnds.filter((e) => e.byServer);
+    const byKind = (k: string) => ended.filter((e) => e.kind === k);
+    console.log(
+      `slow connections: ${byKind('headers').length} header tricklers and ${byKind('body').length} body tricklers closed by the server after ${Math.min(...ended.map((e) => e.afterMs))}–${Math.max(...ended.map((e) => e.afterMs))} ms; ${stopped.length} opened in the last seconds closed by the test after ${Math.max(0, ...stopped.map((e) => e.afterMs))} ms at most`,
+    );
+    expect(byKind('headers').length).toBeGreaterThanOrEqual(400);
+    expect(byKind('body').length).toBeGreaterThanOrEqual(120);
+    expect(Math.max(...ended.map((e) => e.afterMs))).toBeLessThan(40_000);
+    expect(stopped.filter((e) => e.afterMs > 20_000)).toEqual([]);
+
+    // Kafka: every accepted record exactly once (byte-exact when the request was clean), nothing else.
+    const readStarted = Date.now();
+    await readTopic(kafka, topic, acceptedRecords, 60_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const all = readTopicOnce(kafka, topic);
+    const readMs = Date.now() - readStarted;
+    const seen = new Map<string, number>();
+    const values = new Map<string, string>();
+    for (const rec of all) {
+      for (const m of (rec.value ?? '').matchAll(new RegExp(`"id":"(${tag}-[a-z0-9-]+)"`, 'g'))) {
+        seen.set(m[1], (seen.get(m[1]) ?? 0) + 1);
+        values.set(m[1], rec.value!);
+      }
     }
-  })();
+    const missing = [...mustHold.keys()].filter((id) => seen.get(id) !== 1);
+    const leaked = [...mustNotHold].filter((id) => seen.has(id));
+    const altered = [...mustHold]
+      .filter(([id, text]) => text !== null && values.get(id) !== undefined && values.get(id) !== text)
+      .map(([id]) => id);
+    const unknown = [...seen.keys()].filter((id) => !mustHold.has(id) && !mustNotHold.has(id));
+    const cases = tally.cases + ended.length + stopped.length + resetBursts * 50;
+    console.log(
+      `bad-input soak: ${cases} cases in ${((Date.now() - started) / 1000).toFixed(0)} s = ${tally.cases} fuzzed requests (${Object.entries(
+        tally,
+      )
+        .filter(([k]) => k !== 'cases')
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}) + ${ended.length + stopped.length} slow connections + ${resetBursts * 50} uploads reset in bursts`,
+    );
+    console.log(
+      `Kafka (read with kcat in ${(readMs / 1000).toFixed(1)} s): ${all.length} records; ${mustHold.size} ids of accepted requests (${missing.length} missing or duplicated, ${altered.length} altered); ${mustNotHold.size} ids of refused, reset or unfinished requests (${leaked.length} found)`,
+    );
+    expect(all.length).toBe(acceptedRecords);
+    expect(missing.slice(0, 10)).toEqual([]);
+    expect(altered.slice(0, 10)).toEqual([]);
+    expect(leaked.slice(0, 10)).toEqual([]);
+    expect(unknown.slice(0, 10)).toEqual([]);
 
-  const workers = Array.from({ length: WORKERS }, () => fc.assert(fc.asyncProperty(recipe, (r) => send(topic, r)), {
-    numRuns: 10_000_000, interruptAfterTimeLimit: Math.max(1, deadline - Date.now()), endOnFailure: true,
-  }));
-  const outcomes = await Promise.allSettled([...workers, bursts]);
-  clearInterval(sampler);
-  // Tricklers still open were opened in the last seconds; the server had no time to close them yet.
-  const stopped = await Promise.all([...live].map((t) => {
-    t.stop();
-    return t.closed;
-  }));
-  const failed = outcomes.find((o) => o.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
-
-  // Still serving, and never restarted.
-  expect(sluice.proc.exitCode).toBeNull();
-  expect(sluice.proc.signalCode).toBeNull();
-  expect((await fetch(`${sluice.url}/healthz`)).status).toBe(200);
-
-  // RSS: the median of the last 10 s against the median of the first 10 s.
-  const mb = (b: number) => (b / MiB).toFixed(1);
-  const window = (from: number, to: number) => samples.filter((s) => s.t >= from && s.t < to).map((s) => s.rss).sort((a, b) => a - b);
-  const first = window(0, 10_000);
-  const last = window(RUN_MS - 10_000, Number.POSITIVE_INFINITY);
-  const growth = last[Math.floor(last.length / 2)] - first[Math.floor(first.length / 2)];
-  const line = (xs: typeof samples) => xs.map((s) => mb(s.rss)).join(' ');
-  console.log(`RSS samples (MB, one per second): warm-up ${line(samples.filter((s) => s.t < 0))} | measured minute ${line(samples.filter((s) => s.t >= 0))}`);
-  console.log(`RSS: first 10 s median ${mb(first[Math.floor(first.length / 2)])} MB (max ${mb(first.at(-1)!)}), last 10 s median ${mb(last[Math.floor(last.length / 2)])} MB (max ${mb(last.at(-1)!)}), peak ${mb(Math.max(...samples.map((s) => s.rss)))} MB; growth ${mb(growth)} MB`);
-  expect(samples.filter((s) => s.t >= 0).length).toBeGreaterThanOrEqual(RUN_MS / 1000 - 5);
-  expect(growth).toBeLessThan(MAX_GROWTH);
-
-  // Slow connections that ended during the run were all closed by the server.
-  const ended = slowEnds.filter((e) => e.byServer);
-  const byKind = (k: string) => ended.filter((e) => e.kind === k);
-  console.log(`slow connections: ${byKind('headers').length} header tricklers and ${byKind('body').length} body tricklers closed by the server after ${Math.min(...ended.map((e) => e.afterMs))}–${Math.max(...ended.map((e) => e.afterMs))} ms; ${stopped.length} opened in the last seconds closed by the test after ${Math.max(0, ...stopped.map((e) => e.afterMs))} ms at most`);
-  expect(byKind('headers').length).toBeGreaterThanOrEqual(400);
-  expect(byKind('body').length).toBeGreaterThanOrEqual(120);
-  expect(Math.max(...ended.map((e) => e.afterMs))).toBeLessThan(40_000);
-  expect(stopped.filter((e) => e.afterMs > 20_000)).toEqual([]);
-
-  // Kafka: every accepted record exactly once (byte-exact when the request was clean), nothing else.
-  const readStarted = Date.now();
-  await readTopic(kafka, topic, acceptedRecords, 60_000);
-  await new Promise((r) => setTimeout(r, 1000));
-  const all = readTopicOnce(kafka, topic);
-  const readMs = Date.now() - readStarted;
-  const seen = new Map<string, number>();
-  const values = new Map<string, string>();
-  for (const rec of all) {
-    for (const m of (rec.value ?? '').matchAll(new RegExp(`"id":"(${tag}-[a-z0-9-]+)"`, 'g'))) {
-      seen.set(m[1], (seen.get(m[1]) ?? 0) + 1);
-      values.set(m[1], rec.value!);
-    }
-  }
-  const missing = [...mustHold.keys()].filter((id) => seen.get(id) !== 1);
-  const leaked = [...mustNotHold].filter((id) => seen.has(id));
-  const altered = [...mustHold].filter(([id, text]) => text !== null && values.get(id) !== undefined && values.get(id) !== text).map(([id]) => id);
-  const unknown = [...seen.keys()].filter((id) => !mustHold.has(id) && !mustNotHold.has(id));
-  const cases = tally.cases + ended.length + stopped.length + resetBursts * 50;
-  console.log(`bad-input soak: ${cases} cases in ${((Date.now() - started) / 1000).toFixed(0)} s = ${tally.cases} fuzzed requests (${Object.entries(tally).filter(([k]) => k !== 'cases').map(([k, v]) => `${k} ${v}`).join(', ')}) + ${ended.length + stopped.length} slow connections + ${resetBursts * 50} uploads reset in bursts`);
-  console.log(`Kafka (read with kcat in ${(readMs / 1000).toFixed(1)} s): ${all.length} records; ${mustHold.size} ids of accepted requests (${missing.length} missing or duplicated, ${altered.length} altered); ${mustNotHold.size} ids of refused, reset or unfinished requests (${leaked.length} found)`);
-  expect(all.length).toBe(acceptedRecords);
-  expect(missing.slice(0, 10)).toEqual([]);
-  expect(altered.slice(0, 10)).toEqual([]);
-  expect(leaked.slice(0, 10)).toEqual([]);
-  expect(unknown.slice(0, 10)).toEqual([]);
-
-  // And it still takes ordinary uploads (on a new connection: the kcat reads blocked this process for seconds,
-  // long enough for the gateway to close idle pooled ones).
-  const body = '[{"after":1},{"after":2}]';
-  const after = await rawExchange(sluice.port, [postHead(`/topics/${topic}`, { 'content-type': 'application/json', 'content-length': body.length }) + body]);
-  expect(after.status, after.body).toBe(200);
-}, WARMUP_MS + RUN_MS + 120_000);
+    // And it still takes ordinary uploads (on a new connection: the kcat reads blocked this process for seconds,
+    // long enough for the gateway to close idle pooled ones).
+    const body = '[{"after":1},{"after":2}]';
+    const after = await rawExchange(sluice.port, [
+      postHead(`/topics/${topic}`, { 'content-type': 'application/json', 'content-length': body.length }) + body,
+    ]);
+    expect(after.status, after.body).toBe(200);
+  },
+  WARMUP_MS + RUN_MS + 120_000,
+);
 
 it('bodies labelled gzip that do not gunzip, decoded on the pool, leave no memory behind', async () => {
   // Not gzip at all: its last four bytes, read as gzip's size trailer, promise far more than 64 KiB, so the
@@ -444,7 +583,11 @@ it('bodies labelled gzip that do not gunzip, decoded on the pool, leave no memor
   expect(body.readUInt32LE(body.length - 4)).toBeGreaterThan(64 * 1024);
   const send = async (n: number) => {
     for (let i = 0; i < n; i++) {
-      const res = await fetch(`${sluice.url}/topics/${randomTopic('gz')}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body });
+      const res = await fetch(`${sluice.url}/topics/${randomTopic('gz')}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        body,
+      });
       expect(res.status).toBe(400);
       expect((await res.json()).error.code).toBe('INVALID_ENCODING');
     }
@@ -454,7 +597,9 @@ it('bodies labelled gzip that do not gunzip, decoded on the pool, leave no memor
   const started = Date.now();
   await Promise.all(Array.from({ length: 8 }, () => send(2500)));
   const after = await rssBytes(sluice.proc.pid!);
-  console.log(`20,000 invalid gzip bodies in ${((Date.now() - started) / 1000).toFixed(1)} s: RSS ${(before / MiB).toFixed(1)} → ${(after / MiB).toFixed(1)} MB`);
+  console.log(
+    `20,000 invalid gzip bodies in ${((Date.now() - started) / 1000).toFixed(1)} s: RSS ${(before / MiB).toFixed(1)} → ${(after / MiB).toFixed(1)} MB`,
+  );
   expect(after - before).toBeLessThan(64 * MiB);
   expect(sluice.proc.exitCode).toBeNull();
 });

@@ -12,23 +12,66 @@ import { join } from 'node:path';
 import { expect, inject, it } from 'vitest';
 import { ROOT } from './helpers/sluice-process.js';
 
-const SCENARIOS = ['http-ceiling', 'kafka-ceiling-java', 'kafka-ceiling-node', 'sluice-single-durable', 'sluice-single-fire',
-  'sluice-ndjson-100', 'sluice-ndjson-1000', 'sluice-lz4-1000', 'peer-fastify-kafkajs', 'peer-fastify-ckjs', 'overload'];
-const FANOUT_FIELDS = ['subscribers', 'recordsPerSec', 'durationS', 'p50Ms', 'p99Ms', 'p999Ms', 'framesPerSec', 'lost', 'duplicated',
-  'slowDrops', 'rssPerConnKB', 'cpuPct'];
-const FIELDS = ['requestsPerSec', 'recordsPerSec', 'mbPerSec', 'p50Ms', 'p99Ms', 'p999Ms', 'errors', 'non2xx', 'cpuPct', 'rssMB', 'recordsCounted'];
+const SCENARIOS = [
+  'http-ceiling',
+  'kafka-ceiling-java',
+  'kafka-ceiling-node',
+  'sluice-single-durable',
+  'sluice-single-fire',
+  'sluice-ndjson-100',
+  'sluice-ndjson-1000',
+  'sluice-lz4-1000',
+  'peer-fastify-kafkajs',
+  'peer-fastify-ckjs',
+  'overload',
+];
+const FANOUT_FIELDS = [
+  'subscribers',
+  'recordsPerSec',
+  'durationS',
+  'p50Ms',
+  'p99Ms',
+  'p999Ms',
+  'framesPerSec',
+  'lost',
+  'duplicated',
+  'slowDrops',
+  'rssPerConnKB',
+  'cpuPct',
+];
+const FIELDS = [
+  'requestsPerSec',
+  'recordsPerSec',
+  'mbPerSec',
+  'p50Ms',
+  'p99Ms',
+  'p999Ms',
+  'errors',
+  'non2xx',
+  'cpuPct',
+  'rssMB',
+  'recordsCounted',
+];
 
 it('npm run bench -- --quick writes every scenario, and every claimed record is in Kafka', async () => {
   const out = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
   // Asynchronous: a blocking spawnSync would starve vitest's worker heartbeat for the whole run.
-  const child = spawn(process.execPath, [join(ROOT, 'bench', 'run.mjs'), '--quick', '--bootstrap', inject('kafkaBootstrap'), '--out', out],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'bench', 'run.mjs'), '--quick', '--bootstrap', inject('kafkaBootstrap'), '--out', out],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const status = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   expect(status, stderr.slice(-3000)).toBe(0);
   const result = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8'));
-  expect(result.environment).toMatchObject({ cores: expect.any(Number), node: process.version, librdkafka: expect.any(String), kafka: expect.any(String) });
+  expect(result.environment).toMatchObject({
+    cores: expect.any(Number),
+    node: process.version,
+    librdkafka: expect.any(String),
+    kafka: expect.any(String),
+  });
   for (const name of SCENARIOS) {
     const s = result.scenarios[name];
     expect(s, name).toBeDefined();
@@ -45,7 +88,12 @@ it('npm run bench -- --quick writes every scenario, and every claimed record is 
   expect(f.recordsAcked).toBe(f.recordsPosted);
   expect(f.framesExpected).toBeGreaterThan(0);
   expect(f.framesDelivered).toBe(f.framesExpected);
-  expect({ lost: f.lost, duplicated: f.duplicated, unexpected: f.unexpected, badFrames: f.badFrames }).toEqual({ lost: 0, duplicated: 0, unexpected: 0, badFrames: 0 });
+  expect({ lost: f.lost, duplicated: f.duplicated, unexpected: f.unexpected, badFrames: f.badFrames }).toEqual({
+    lost: 0,
+    duplicated: 0,
+    unexpected: 0,
+    badFrames: 0,
+  });
   expect(f.fastClosedByServer).toEqual({});
   // Records big enough that each stalled client passes the gateway's buffer limit within the run.
   expect(f.slowClients).toBeGreaterThan(0);

@@ -29,12 +29,14 @@ function frame(opcode: number, payload: Buffer): Buffer {
 const text = (s: string) => frame(1, Buffer.from(s));
 const record = (partition: number, offset: number, pad = 0) => {
   const sentAt = (performance.timeOrigin + performance.now() - 5).toFixed(3);
-  return text(`{"topic":"t","partition":${partition},"offset":${offset},"timestamp":1,"key":null,"value":{"seq":${offset},"sentAt":${sentAt}${pad ? `,"pad":"${'x'.repeat(pad)}"` : ''}}}`);
+  return text(
+    `{"topic":"t","partition":${partition},"offset":${offset},"timestamp":1,"key":null,"value":{"seq":${offset},"sentAt":${sentAt}${pad ? `,"pad":"${'x'.repeat(pad)}"` : ''}}}`,
+  );
 };
 
 /** Writes `data` in random chunks of 1–40 bytes, so frames and headers straddle the client's reads. */
 async function dribble(sock: Socket, data: Buffer) {
-  for (let i = 0; i < data.length;) {
+  for (let i = 0; i < data.length; ) {
     const n = 1 + Math.floor(Math.random() * 40);
     sock.write(data.subarray(i, i + n));
     i += n;
@@ -53,7 +55,9 @@ const server = createServer((sock) => {
     sock.off('data', onHandshake);
     sock.on('data', (c: Buffer) => pongs.push(c));
     const key = /sec-websocket-key: (\S+)/i.exec(head)![1];
-    const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+    const accept = createHash('sha1')
+      .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+      .digest('base64');
     sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
     const parts: Buffer[] = [text('{"event":"subscribed","topic":"t"}')];
     for (let o = 0; o < 100; o++) {
@@ -89,7 +93,11 @@ it('the subscriber swarm parses split frames, answers pings, and counts lost, du
   const child = fork(join(ROOT, 'bench', 'fanout', 'subscriber-swarm.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     // Client 0 is the stalled one (the first slowCount clients are).
-    const connected = await ask(child, { cmd: 'connect', host: '127.0.0.1', port, path: '/ws/topics/t', count: 3, slowCount: 1, concurrency: 1 }, 'connected');
+    const connected = await ask(
+      child,
+      { cmd: 'connect', host: '127.0.0.1', port, path: '/ws/topics/t', count: 3, slowCount: 1, concurrency: 1 },
+      'connected',
+    );
     expect(connected).toMatchObject({ subscribed: 3, failed: 0 });
     await expect.poll(async () => (await ask(child, { cmd: 'status', expected: 150 }, 'status')).open, { timeout: 15_000 }).toBe(0);
     await ask(child, { cmd: 'resumeSlow', quietMs: 500 }, 'slowDone');
@@ -134,8 +142,12 @@ function scriptedServer(script: (sock: Socket, index: number, clientData: Buffer
       sock.off('data', onHandshake);
       sock.on('data', (c: Buffer) => clientData.push(c));
       const key = /sec-websocket-key: (\S+)/i.exec(head)![1];
-      const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
-      sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      const accept = createHash('sha1')
+        .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+        .digest('base64');
+      sock.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
       void script(sock, index, clientData);
     };
     sock.on('data', onHandshake);
@@ -149,7 +161,8 @@ const sentAt = () => (performance.timeOrigin + performance.now() - 5).toFixed(3)
 it('the swarm counts records inside batch frames and Centrifugo pushes (split on newlines), answers Centrifugo pings, and finds lost and repeated ones', async () => {
   // Sluice batch frames: client 1 misses offset 7 of partition 0 and gets offset 3 of partition 1 twice.
   const batchServer = scriptedServer(async (sock, index) => {
-    const rec = (p: number, o: number) => `{"partition":${p},"offset":${o},"timestamp":1,"key":null,"value":{"seq":${o},"sentAt":${sentAt()}}}`;
+    const rec = (p: number, o: number) =>
+      `{"partition":${p},"offset":${o},"timestamp":1,"key":null,"value":{"seq":${o},"sentAt":${sentAt()}}}`;
     const parts = [text('{"event":"subscribed","topic":"t","token":"x"}')];
     for (let b = 0; b < 10; b++) {
       const recs: string[] = [];
@@ -181,13 +194,23 @@ it('the swarm counts records inside batch frames and Centrifugo pushes (split on
     const parts = [text('{"id":1,"connect":{"client":"c","version":"6","ping":25,"pong":true}}\n{"id":2,"subscribe":{}}')];
     const seqs = Array.from({ length: 30 }, (_, i) => i).filter((q) => !(index === 1 && q === 4));
     if (index === 1) seqs.push(9);
-    for (let i = 0; i < seqs.length; i += 4) parts.push(text(seqs.slice(i, i + 4).map(push).join('\n')));
+    for (let i = 0; i < seqs.length; i += 4)
+      parts.push(
+        text(
+          seqs
+            .slice(i, i + 4)
+            .map(push)
+            .join('\n'),
+        ),
+      );
     const before = Buffer.concat(clientData).length;
     parts.push(text('{}'));
     await dribble(sock, Buffer.concat(parts));
     const until = Date.now() + 5000;
     while (Buffer.concat(clientData).length === before && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-    pongsSeen[index] = Buffer.concat(clientData).subarray(before).equals(Buffer.from([0x81, 0x82, 0, 0, 0, 0, 0x7b, 0x7d]));
+    pongsSeen[index] = Buffer.concat(clientData)
+      .subarray(before)
+      .equals(Buffer.from([0x81, 0x82, 0, 0, 0, 0, 0x7b, 0x7d]));
   });
   await new Promise<void>((r) => batchServer.listen(0, '127.0.0.1', () => r()));
   await new Promise<void>((r) => cfServer.listen(0, '127.0.0.1', () => r()));
@@ -197,14 +220,36 @@ it('the swarm counts records inside batch frames and Centrifugo pushes (split on
       const port = (srv.address() as { port: number }).port;
       const child = fork(join(ROOT, 'bench', 'fanout', 'subscriber-swarm.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       try {
-        const connected = await ask(child, { cmd: 'connect', host: '127.0.0.1', port, path: kind === 'batch' ? '/ws/topics/t?frames=batch' : '/connection/websocket', protocol: kind === 'batch' ? 'sluice' : 'centrifugo', channel: 'bench', count: 2, slowCount: 0, concurrency: 1 }, 'connected');
+        const connected = await ask(
+          child,
+          {
+            cmd: 'connect',
+            host: '127.0.0.1',
+            port,
+            path: kind === 'batch' ? '/ws/topics/t?frames=batch' : '/connection/websocket',
+            protocol: kind === 'batch' ? 'sluice' : 'centrifugo',
+            channel: 'bench',
+            count: 2,
+            slowCount: 0,
+            concurrency: 1,
+          },
+          'connected',
+        );
         expect(connected).toMatchObject({ subscribed: 2, failed: 0 });
         const expected = kind === 'batch' ? 70 : 30;
         await expect.poll(async () => (await ask(child, { cmd: 'status', expected }, 'status')).complete, { timeout: 15_000 }).toBe(2);
         // The ping comes after the pushes: both clients have answered it before the report counts its message.
         if (kind === 'centrifugo') await expect.poll(() => pongsSeen.filter((p) => p !== undefined).length, { timeout: 15_000 }).toBe(2);
         const report = await ask(child, { cmd: 'report', acked: { 0: [[0, 49]], 1: [[0, 19]] }, ackedSeqs: [[0, 29]] }, 'report');
-        expect(report).toMatchObject({ fastClients: 2, fastFrames: 2 * expected, lost: 1, duplicated: 1, unexpected: 0, clientsWithLoss: 1, badFrames: 0 });
+        expect(report).toMatchObject({
+          fastClients: 2,
+          fastFrames: 2 * expected,
+          lost: 1,
+          duplicated: 1,
+          unexpected: 0,
+          clientsWithLoss: 1,
+          badFrames: 0,
+        });
         // One WebSocket message per batch (10) or per group of pushes (8), not per record.
         expect(report.fastMessages).toBe(kind === 'batch' ? 20 : 2 * 8 + 2);
         expect((report.hist as [number, number][]).reduce((a, [, n]) => a + n, 0)).toBe(2 * expected);

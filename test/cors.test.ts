@@ -10,7 +10,11 @@ it('answers the preflight and marks responses for an allowed origin, not for oth
   const topic = randomTopic();
   const pre = await fetch(`${gateway().url}/topics/${topic}`, {
     method: 'OPTIONS',
-    headers: { origin: 'https://dash.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-api-key,x-kafka-header-site' },
+    headers: {
+      origin: 'https://dash.example',
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'content-type,x-api-key,x-kafka-header-site',
+    },
   });
   expect(pre.status).toBe(204);
   expect(pre.headers.get('access-control-allow-origin')).toBe('https://dash.example');

@@ -66,29 +66,33 @@ function tableRows(page: Page): Promise<Record<string, string>[]> {
   return page.evaluate(() => {
     const head = [...document.querySelectorAll('#records thead th')].map((th) => th.textContent ?? '');
     return [...document.querySelectorAll('#records tbody tr')].map((tr) =>
-      Object.fromEntries([...tr.children].map((td, i) => [head[i], td.textContent ?? ''])));
+      Object.fromEntries([...tr.children].map((td, i) => [head[i], td.textContent ?? ''])),
+    );
   });
 }
 
 /** Pixels of a canvas within `tolerance` of an rgb colour; with `aboveFraction`, only rows above that fraction of the height. */
 function countPixels(page: Page, selector: string, match: { rgb?: [number, number, number]; tolerance?: number; aboveFraction?: number }) {
-  return page.evaluate(([sel, m]) => {
-    const canvas = document.querySelector(sel) as HTMLCanvasElement;
-    const rows = Math.floor(canvas.height * (m.aboveFraction ?? 1));
-    if (rows === 0) return 0;
-    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, rows).data;
-    let n = 0;
-    for (let i = 0; i < data.length; i += 4) {
-      if (data[i + 3] === 0) continue;
-      if (!m.rgb) {
-        n++;
-        continue;
+  return page.evaluate(
+    ([sel, m]) => {
+      const canvas = document.querySelector(sel) as HTMLCanvasElement;
+      const rows = Math.floor(canvas.height * (m.aboveFraction ?? 1));
+      if (rows === 0) return 0;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, rows).data;
+      let n = 0;
+      for (let i = 0; i < data.length; i += 4) {
+        if (data[i + 3] === 0) continue;
+        if (!m.rgb) {
+          n++;
+          continue;
+        }
+        const d = Math.abs(data[i] - m.rgb[0]) + Math.abs(data[i + 1] - m.rgb[1]) + Math.abs(data[i + 2] - m.rgb[2]);
+        if (data[i + 3] === 255 && d <= (m.tolerance ?? 12)) n++;
       }
-      const d = Math.abs(data[i] - m.rgb[0]) + Math.abs(data[i + 1] - m.rgb[1]) + Math.abs(data[i + 2] - m.rgb[2]);
-      if (data[i + 3] === 255 && d <= (m.tolerance ?? 12)) n++;
-    }
-    return n;
-  }, [selector, match] as const);
+      return n;
+    },
+    [selector, match] as const,
+  );
 }
 
 async function until<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
@@ -170,11 +174,18 @@ describe('dashboard page', () => {
       expect(res.status).toBe(200);
     }
     // A third entity through the seed route of geo-stream-kafka.
-    const seed = await postJson(`${g.url}/producer/${topic}`, JSON.stringify({ name: 'ferry-1', message_id: 'm-1', lat: 52.515, lon: 13.42 }));
+    const seed = await postJson(
+      `${g.url}/producer/${topic}`,
+      JSON.stringify({ name: 'ferry-1', message_id: 'm-1', lat: 52.515, lon: 13.42 }),
+    );
     expect(seed.status).toBe(200);
     const total = 1 + 12 + 12 + 1;
 
-    let rows = await until('every record in the table', () => tableRows(page), (r) => r.length >= total);
+    let rows = await until(
+      'every record in the table',
+      () => tableRows(page),
+      (r) => r.length >= total,
+    );
     await page.waitForTimeout(500);
     rows = await tableRows(page);
     expect(rows).toHaveLength(total); // each record once
@@ -187,7 +198,9 @@ describe('dashboard page', () => {
     }
     const header = Object.keys(rows[0]);
     expect(header.slice(0, 4)).toEqual(['time', 'partition', 'offset', 'key']);
-    expect(header).toEqual(expect.arrayContaining(['device_id', 'temp', 'big', 'note', 'tags', 'name', 'lat', 'lon', 'speed', 'message_id']));
+    expect(header).toEqual(
+      expect.arrayContaining(['device_id', 'temp', 'big', 'note', 'tags', 'name', 'lat', 'lon', 'speed', 'message_id']),
+    );
 
     const pump = rows.find((r) => r.key === 'pump-7')!;
     expect(pump.partition).toBe(String(first.json.partitions[0].partition));
@@ -210,13 +223,20 @@ describe('dashboard page', () => {
     expect(rows.find((r) => r.name === 'ferry-1')).toMatchObject({ lat: '52.515', lon: '13.42', message_id: 'm-1', key: '—' });
 
     // Sparkline: the burst lifts the line into the upper half once its second is complete.
-    await until('the sparkline to rise', () => countPixels(page, '#sparkline', { aboveFraction: 0.5 }), (n) => n > 0, 10_000);
+    await until(
+      'the sparkline to rise',
+      () => countPixels(page, '#sparkline', { aboveFraction: 0.5 }),
+      (n) => n > 0,
+      10_000,
+    );
 
     // Plot: one legend entry and colour per entity, and that colour drawn on the canvas.
-    const legend = await page.evaluate(() => [...document.querySelectorAll('#legend li')].map((li) => ({
-      name: li.querySelector('.name')!.textContent,
-      color: getComputedStyle(li.querySelector('.swatch')!).backgroundColor,
-    })));
+    const legend = await page.evaluate(() =>
+      [...document.querySelectorAll('#legend li')].map((li) => ({
+        name: li.querySelector('.name')!.textContent,
+        color: getComputedStyle(li.querySelector('.swatch')!).backgroundColor,
+      })),
+    );
     expect(legend.map((l) => l.name).sort()).toEqual(['bus-12', 'ferry-1', 'tram-3']);
     expect(new Set(legend.map((l) => l.color)).size).toBe(3);
     expect(await page.isHidden('#plot-empty')).toBe(true);
@@ -238,18 +258,35 @@ describe('dashboard page', () => {
     await page.close();
   });
 
-  it('opens with the snapshot (every vehicle\'s last position at once), and the aggregate panel shows avg per key of closed windows', async () => {
+  it("opens with the snapshot (every vehicle's last position at once), and the aggregate panel shows avg per key of closed windows", async () => {
     const g = gateway();
     const topic = randomTopic('dash-snap');
-    for (const [name, points] of Object.entries({ 'bus-12': [[52.52, 13.405], [52.521, 13.406], [52.522, 13.407]], 'tram-3': [[52.53, 13.39], [52.529, 13.391]] })) {
+    for (const [name, points] of Object.entries({
+      'bus-12': [
+        [52.52, 13.405],
+        [52.521, 13.406],
+        [52.522, 13.407],
+      ],
+      'tram-3': [
+        [52.53, 13.39],
+        [52.529, 13.391],
+      ],
+    })) {
       const lines = points.map(([lat, lon], i) => JSON.stringify({ name, lat, lon, seq: i }));
       expect((await postJson(`${g.url}/topics/${topic}?key=${name}`, lines.join('\n'), 'application/x-ndjson')).status).toBe(200);
     }
     const { page, log } = await openPage(`${g.url}/#topic=${topic}`);
     expect(await waitForStatus(page, 'live')).toContain(topic);
-    const rows = await until('the snapshot', () => tableRows(page), (r) => r.length >= 2);
+    const rows = await until(
+      'the snapshot',
+      () => tableRows(page),
+      (r) => r.length >= 2,
+    );
     await page.waitForTimeout(300);
-    expect((await tableRows(page)).map((r) => [r.name, r.seq]).sort()).toEqual([['bus-12', '2'], ['tram-3', '1']]);
+    expect((await tableRows(page)).map((r) => [r.name, r.seq]).sort()).toEqual([
+      ['bus-12', '2'],
+      ['tram-3', '1'],
+    ]);
     expect(rows.find((r) => r.name === 'bus-12')).toMatchObject({ lat: '52.522', lon: '13.407' });
     const legend = await page.$$eval('#legend li .name', (els) => els.map((e) => e.textContent));
     expect(legend.sort()).toEqual(['bus-12', 'tram-3']);
@@ -262,14 +299,32 @@ describe('dashboard page', () => {
     await page.waitForTimeout(500); // the view's subscription is in place
     const base = 1_700_000_000_000;
     const at = (key: string, offsetMs: number, speed: number) =>
-      postJson(`${g.url}/topics/${topic}?key=${key}`, JSON.stringify({ name: key, speed }), 'application/json', { 'x-kafka-timestamp': String(base + offsetMs) });
-    for (const [key, ms, speed] of [['bus-12', 1000, 10], ['bus-12', 2000, 20], ['tram-3', 3000, 5]] as const) expect((await at(key, ms, speed)).status).toBe(200);
+      postJson(`${g.url}/topics/${topic}?key=${key}`, JSON.stringify({ name: key, speed }), 'application/json', {
+        'x-kafka-timestamp': String(base + offsetMs),
+      });
+    for (const [key, ms, speed] of [
+      ['bus-12', 1000, 10],
+      ['bus-12', 2000, 20],
+      ['tram-3', 3000, 5],
+    ] as const)
+      expect((await at(key, ms, speed)).status).toBe(200);
     // Once the table has them, the live feed has fed them to the view: the closing record cannot overtake them.
-    await until('the three records', () => tableRows(page), (r) => r.length >= 5);
+    await until(
+      'the three records',
+      () => tableRows(page),
+      (r) => r.length >= 5,
+    );
     expect((await at('bus-12', 60_000, 0)).status).toBe(200);
-    const aggs = await until('two aggregate rows', () => page.$$eval('#aggregates tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent ?? ''))), (r) => r.length >= 2);
+    const aggs = await until(
+      'two aggregate rows',
+      () => page.$$eval('#aggregates tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent ?? ''))),
+      (r) => r.length >= 2,
+    );
     expect(await page.textContent('#agg-head')).toBe('avg(speed)');
-    expect(aggs.map(([key, value]) => [key, value])).toEqual([['bus-12', '15'], ['tram-3', '5']]);
+    expect(aggs.map(([key, value]) => [key, value])).toEqual([
+      ['bus-12', '15'],
+      ['tram-3', '5'],
+    ]);
     expect(log.urls.some((u) => u.startsWith(`${g.wsUrl}/ws/topics/${topic}?window=10s&agg=avg%28speed%29&by=key`))).toBe(true);
     expect(log.consoleErrors).toEqual([]);
     expect(log.pageErrors).toEqual([]);
@@ -285,7 +340,11 @@ describe('dashboard page', () => {
     expect(await waitForStatus(page, 'live')).toContain(topic);
     expect(await page.inputValue('#topic')).toBe(topic);
     expect((await postJson(`${g.url}/topics/${topic}`, '[1,"two",{"three":3}]')).status).toBe(200);
-    const rows = await until('three records', () => tableRows(page), (r) => r.length >= 3);
+    const rows = await until(
+      'three records',
+      () => tableRows(page),
+      (r) => r.length >= 3,
+    );
     // Values that are not objects share one "value" column.
     expect(rows.map((r) => r.value).sort()).toEqual(['', '1', 'two']);
     expect(rows.find((r) => r.three === '3')).toBeDefined();
@@ -298,22 +357,37 @@ describe('dashboard page', () => {
     // Batch frames with resume tokens, from a scripted socket standing in for the gateway's WebSocket.
     const topic = randomTopic('dash-resume');
     const socketUrls: string[] = [];
-    const record = (offset: number, token: string) => JSON.stringify({ event: 'batch', topic, records: [{ partition: 0, offset, timestamp: Date.now(), key: 'k', value: { seq: offset } }], token });
-    const { page, log } = await openPage(`${gateway().url}/#topic=${topic}`, (p) => p.routeWebSocket(/\/ws\/topics\//, (ws) => {
-      socketUrls.push(ws.url());
-      ws.send(JSON.stringify({ event: 'subscribed', topic }));
-      if (socketUrls.length === 1) {
-        ws.send(record(0, 'tok-0'));
-        ws.send(record(1, 'tok-1'));
-        setTimeout(() => ws.close({ code: 4008, reason: 'too slow: 1048576 bytes buffered' }), 300);
-      } else {
-        ws.send(record(2, 'tok-2'));
-        ws.send(JSON.stringify({ event: 'error', error: { code: 'INVALID_PARAMETER', message: '<b>bad</b> subscribe' } }));
-      }
-    }));
-    const rows = await until('the record after the reconnect', () => tableRows(page), (r) => r.some((x) => x.seq === '2'));
+    const record = (offset: number, token: string) =>
+      JSON.stringify({
+        event: 'batch',
+        topic,
+        records: [{ partition: 0, offset, timestamp: Date.now(), key: 'k', value: { seq: offset } }],
+        token,
+      });
+    const { page, log } = await openPage(`${gateway().url}/#topic=${topic}`, (p) =>
+      p.routeWebSocket(/\/ws\/topics\//, (ws) => {
+        socketUrls.push(ws.url());
+        ws.send(JSON.stringify({ event: 'subscribed', topic }));
+        if (socketUrls.length === 1) {
+          ws.send(record(0, 'tok-0'));
+          ws.send(record(1, 'tok-1'));
+          setTimeout(() => ws.close({ code: 4008, reason: 'too slow: 1048576 bytes buffered' }), 300);
+        } else {
+          ws.send(record(2, 'tok-2'));
+          ws.send(JSON.stringify({ event: 'error', error: { code: 'INVALID_PARAMETER', message: '<b>bad</b> subscribe' } }));
+        }
+      }),
+    );
+    const rows = await until(
+      'the record after the reconnect',
+      () => tableRows(page),
+      (r) => r.some((x) => x.seq === '2'),
+    );
     expect(rows.map((r) => r.offset)).toEqual(['2', '1', '0']);
-    expect(socketUrls).toEqual([`${gateway().wsUrl}/ws/topics/${topic}?frames=batch&snapshot=1h`, `${gateway().wsUrl}/ws/topics/${topic}?frames=batch&from=tok-1`]);
+    expect(socketUrls).toEqual([
+      `${gateway().wsUrl}/ws/topics/${topic}?frames=batch&snapshot=1h`,
+      `${gateway().wsUrl}/ws/topics/${topic}?frames=batch&from=tok-1`,
+    ]);
     // An error frame is shown as status text; the socket stays in use.
     expect(await waitForStatus(page, 'error')).toBe('gateway error INVALID_PARAMETER: <b>bad</b> subscribe');
     expect(log.consoleErrors).toEqual([]);
@@ -343,7 +417,12 @@ describe('dashboard page with API keys and ingress worker threads', () => {
     const key = 'dashboard-key-1';
     const dir = mkdtempSync(join(tmpdir(), 'sluice-dash-keys-'));
     const keysFile = join(dir, 'keys.json');
-    writeFileSync(keysFile, JSON.stringify({ keys: [{ id: 'dash', sha256: createHash('sha256').update(key).digest('hex'), produce: ['dash-*'], subscribe: ['dash-*'] }] }));
+    writeFileSync(
+      keysFile,
+      JSON.stringify({
+        keys: [{ id: 'dash', sha256: createHash('sha256').update(key).digest('hex'), produce: ['dash-*'], subscribe: ['dash-*'] }],
+      }),
+    );
     const port = await freePort();
     const env = { KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_API_KEYS_FILE: keysFile, SLUICE_INGRESS_THREADS: '2', SLUICE_PORT: String(port) };
     sluice = await startSluice(env);
@@ -358,7 +437,11 @@ describe('dashboard page with API keys and ingress worker threads', () => {
     await waitForStatus(page, 'live');
     expect(log.urls).toContain(`${sluice.wsUrl}/ws/topics/${topic}?frames=batch&api_key=${key}&snapshot=1h`);
     expect((await post('{"seq":1}')).status).toBe(200);
-    await until('the first record', () => tableRows(page), (r) => r.some((x) => x.seq === '1'));
+    await until(
+      'the first record',
+      () => tableRows(page),
+      (r) => r.some((x) => x.seq === '1'),
+    );
 
     // The gateway goes away (sockets closed with 1001) and comes back on the same port.
     await sluice.stop();
@@ -366,12 +449,17 @@ describe('dashboard page with API keys and ingress worker threads', () => {
     sluice = await startSluice(env);
     await waitForStatus(page, 'live', 60_000);
     expect((await post('{"seq":2}')).status).toBe(200);
-    const rows = await until('the record posted after the restart', () => tableRows(page), (r) => r.some((x) => x.seq === '2'));
+    const rows = await until(
+      'the record posted after the restart',
+      () => tableRows(page),
+      (r) => r.some((x) => x.seq === '2'),
+    );
     expect(rows.map((r) => r.seq)).toEqual(['2', '1']);
 
     expectOnlySluice(log.urls, port);
     // The browser itself reports refused upgrades and the restart's refused connections; nothing else may.
-    const expected = /WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/ws\/topics\/[^']+' failed|Failed to load resource: net::ERR_CONNECTION_REFUSED/;
+    const expected =
+      /WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/ws\/topics\/[^']+' failed|Failed to load resource: net::ERR_CONNECTION_REFUSED/;
     expect(log.consoleErrors.filter((m) => !expected.test(m))).toEqual([]);
     expect(log.pageErrors).toEqual([]);
     await page.close();

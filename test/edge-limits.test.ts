@@ -92,7 +92,11 @@ it.concurrent('header count: 48 header lines are served; 49 or more cannot be pa
 
   const records = await readTopic(kafka, topic, 2);
   await new Promise((r) => setTimeout(r, 300));
-  expect(readTopicOnce(kafka, topic).map((r) => r.value).sort()).toEqual(['{"id":"h48"}', '{"id":"kafka-headers"}']);
+  expect(
+    readTopicOnce(kafka, topic)
+      .map((r) => r.value)
+      .sort(),
+  ).toEqual(['{"id":"h48"}', '{"id":"kafka-headers"}']);
   expect(Object.keys(records.find((r) => r.value === '{"id":"kafka-headers"}')!.headers)).toHaveLength(32);
 });
 
@@ -100,21 +104,25 @@ it.concurrent('malformed heads get no answer: a bad Content-Length or one beside
   const topic = randomTopic('badhead');
   const body = '{"id":"never"}';
   const json = { 'content-type': 'application/json' };
-  const atOnce = await Promise.all([
-    postHead(`/topics/${topic}`, { ...json, 'content-length': '1.5' }),
-    postHead(`/topics/${topic}`, { ...json, 'content-length': '-14' }),
-    postHead(`/topics/${topic}`, { ...json, 'content-length': 14, 'transfer-encoding': 'chunked' }),
-  ].map((head) => rawExchange(sluice().port, [head + body], { waitForClose: true })));
-  const junk = await Promise.all([
-    `POST /topics/${topic}\r\n\r\n`,
-    `POST /topics/${topic} HTTP/1.1\nHost: a\nContent-Length: 14\n\n`,
-    '\x00\x01\x02\r\n\r\n',
-  ].map((head) => rawExchange(sluice().port, [head + body], { waitForClose: true, timeoutMs: 60_000 })));
+  const atOnce = await Promise.all(
+    [
+      postHead(`/topics/${topic}`, { ...json, 'content-length': '1.5' }),
+      postHead(`/topics/${topic}`, { ...json, 'content-length': '-14' }),
+      postHead(`/topics/${topic}`, { ...json, 'content-length': 14, 'transfer-encoding': 'chunked' }),
+    ].map((head) => rawExchange(sluice().port, [head + body], { waitForClose: true })),
+  );
+  const junk = await Promise.all(
+    [`POST /topics/${topic}\r\n\r\n`, `POST /topics/${topic} HTTP/1.1\nHost: a\nContent-Length: 14\n\n`, '\x00\x01\x02\r\n\r\n'].map(
+      (head) => rawExchange(sluice().port, [head + body], { waitForClose: true, timeoutMs: 60_000 }),
+    ),
+  );
   for (const res of [...atOnce, ...junk]) {
     expect(res.status).toBeNull();
     expect(res.closedByServer).toBe(true);
   }
-  console.log(`malformed heads closed after ${atOnce.map((r) => r.ms).join(', ')} ms; junk heads after ${junk.map((r) => r.ms).join(', ')} ms`);
+  console.log(
+    `malformed heads closed after ${atOnce.map((r) => r.ms).join(', ')} ms; junk heads after ${junk.map((r) => r.ms).join(', ')} ms`,
+  );
   expect(Math.max(...atOnce.map((r) => r.ms))).toBeLessThan(Math.min(...junk.map((r) => r.ms)));
   expect(readTopicOnce(kafka, topic)).toEqual([]);
 });
@@ -148,5 +156,6 @@ it('topic name characters: anything outside a-z A-Z 0-9 . _ - is 422 INVALID_TOP
 it('topic names "." and "..", sent verbatim or percent-encoded, and Kafka internal topics are 422 INVALID_TOPIC', async () => {
   for (const path of ['/topics/.', '/topics/..', '/topics/%2E', '/topics/%2e%2E']) await expectInvalidTopic(path);
   // Brokers refuse produce requests to their internal topics; that used to surface as a retriable 503 DELIVERY_FAILED.
-  for (const internal of ['__consumer_offsets', '__transaction_state', '__share_group_state']) await expectInvalidTopic(`/topics/${internal}`);
+  for (const internal of ['__consumer_offsets', '__transaction_state', '__share_group_state'])
+    await expectInvalidTopic(`/topics/${internal}`);
 });

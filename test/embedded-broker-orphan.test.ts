@@ -15,9 +15,12 @@ import { isRunning, pidFilePath, type BrokerRecord } from '../src/embedded-broke
 import { readTopic } from './helpers/kafka-read.js';
 import { postJson, randomTopic, ROOT, runSluiceExpectingExit, sluiceEnv, startSluice } from './helpers/sluice-process.js';
 
-const portFree = (port: number) => new Promise<boolean>((resolve) => {
-  const srv = createServer().once('error', () => resolve(false)).listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-});
+const portFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const srv = createServer()
+      .once('error', () => resolve(false))
+      .listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
 
 async function freePortPair(): Promise<number> {
   for (;;) {
@@ -60,9 +63,14 @@ async function waitUntil(what: string, probe: () => boolean | Promise<boolean>, 
 function kafkaCli(command: 'start' | 'stop', port: number, dir: string): Promise<{ code: number; output: string }> {
   const env = sluiceEnv({ SLUICE_EMBEDDED_KAFKA_PORT: String(port), SLUICE_EMBEDDED_KAFKA_DIR: dir });
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'dist', 'embedded-broker', 'cli.js'), command], { cwd: ROOT, env, timeout: 150_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, output: stdout + stderr });
-    });
+    execFile(
+      process.execPath,
+      [join(ROOT, 'dist', 'embedded-broker', 'cli.js'), command],
+      { cwd: ROOT, env, timeout: 150_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, output: stdout + stderr });
+      },
+    );
   });
 }
 
@@ -100,7 +108,7 @@ it('a gateway killed with SIGKILL takes its broker along; the next start on the 
   expect(await portFree(port)).toBe(true);
 });
 
-it('a broker left running by a gateway that is gone is stopped on the next start; a second gateway on the folder is refused; kafka:stop finds the gateway\'s broker', async () => {
+it("a broker left running by a gateway that is gone is stopped on the next start; a second gateway on the folder is refused; kafka:stop finds the gateway's broker", async () => {
   const port = await freePortPair();
   const dir = tempDir();
   // A leftover as the watchdog would not have let one happen (its owner predates it, or it was killed as well):
@@ -114,7 +122,9 @@ it('a broker left running by a gateway that is gone is stopped on the next start
 
   const sluice = await startSluice(gatewayEnv(port, dir), 150_000);
   try {
-    expect(sluice.output()).toContain(`stopping the Kafka broker that process ${exited.pid}, now gone, left running on ${dir} (pid ${old.pid}`);
+    expect(sluice.output()).toContain(
+      `stopping the Kafka broker that process ${exited.pid}, now gone, left running on ${dir} (pid ${old.pid}`,
+    );
     expect(isRunning(old.pid, old.startTime)).toBe(false);
     const fresh = record(dir);
     brokers.push(fresh);
@@ -138,7 +148,7 @@ it('a broker left running by a gateway that is gone is stopped on the next start
   }
 });
 
-it('kafka:start\'s broker outlives the command; a gateway on its folder refuses and names kafka:stop, which stops it', async () => {
+it("kafka:start's broker outlives the command; a gateway on its folder refuses and names kafka:stop, which stops it", async () => {
   const port = await freePortPair();
   const dir = tempDir();
   const started = await kafkaCli('start', port, dir);
@@ -152,7 +162,9 @@ it('kafka:start\'s broker outlives the command; a gateway on its folder refuses 
 
   const refused = await runSluiceExpectingExit(gatewayEnv(port, dir));
   expect(refused.code).toBe(1);
-  expect(refused.output).toContain(`the Kafka broker started by "npm run kafka:start" is running on ${dir} (pid ${service.pid}, bootstrap.servers=127.0.0.1:${port}): stop it with "npm run kafka:stop" first`);
+  expect(refused.output).toContain(
+    `the Kafka broker started by "npm run kafka:start" is running on ${dir} (pid ${service.pid}, bootstrap.servers=127.0.0.1:${port}): stop it with "npm run kafka:stop" first`,
+  );
   expect(isRunning(service.pid, service.startTime)).toBe(true);
   const again = await kafkaCli('start', port, dir);
   expect(again.code).toBe(1);
@@ -166,7 +178,7 @@ it('kafka:start\'s broker outlives the command; a gateway on its folder refuses 
   expect((await kafkaCli('stop', port, dir)).output).toContain(`no Kafka broker recorded in ${pidFilePath(dir)} is running`);
 });
 
-it('kill() crashes the JVM itself, not just its watchdog (the fault tests rely on it); the crash\'s stale pid file does not stop a restart', async () => {
+it("kill() crashes the JVM itself, not just its watchdog (the fault tests rely on it); the crash's stale pid file does not stop a restart", async () => {
   const port = await freePortPair();
   const dir = tempDir();
   const broker = new EmbeddedBroker({ port, dataDir: dir });
@@ -189,7 +201,7 @@ it('kill() crashes the JVM itself, not just its watchdog (the fault tests rely o
   expect(existsSync(pidFilePath(dir))).toBe(false);
 });
 
-it('a port held by something that is not this folder\'s broker is refused with the cause and what to do', async () => {
+it("a port held by something that is not this folder's broker is refused with the cause and what to do", async () => {
   const port = await freePortPair();
   const squatter: Server = await new Promise((resolve) => {
     const srv = createServer().listen(port, '127.0.0.1', () => resolve(srv));

@@ -11,9 +11,12 @@ import { postJson, randomTopic, startSluice } from './helpers/sluice-process.js'
 import { readTopic } from './helpers/kafka-read.js';
 import { connect } from './helpers/websocket-client.js';
 
-const portFree = (port: number) => new Promise<boolean>((resolve) => {
-  const srv = createServer().once('error', () => resolve(false)).listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-});
+const portFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const srv = createServer()
+      .once('error', () => resolve(false))
+      .listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
 
 /** A client port whose next port (the controller's) is free too, below the ephemeral range (32768+) where other connections take ports. */
 async function freePortPair(): Promise<number> {

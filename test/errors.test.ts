@@ -120,7 +120,9 @@ describe('413 body over the limit', () => {
       socket.on('close', () => {
         if (!settle()) reject(new Error(`no complete HTTP answer after ${sentBytes} bytes: ${answer}`));
       });
-      socket.write(`POST /topics/${randomTopic()} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n[\r\n`);
+      socket.write(
+        `POST /topics/${randomTopic()} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n[\r\n`,
+      );
       // Paced upload (16 KiB per tick) so the answer's arrival is what stops it, not socket buffering.
       const pump = () => {
         if (answered || socket.destroyed || sentBytes >= 100 * 1024 * 1024) return;
@@ -164,7 +166,11 @@ describe('413 / 400 for compressed bodies', () => {
   });
 
   it('a body that does not decode gets 400 INVALID_ENCODING', async () => {
-    expectError(await postJson(`${sluice.url}/topics/${randomTopic()}`, 'plain', 'application/json', { 'content-encoding': 'lz4' }), 400, 'INVALID_ENCODING');
+    expectError(
+      await postJson(`${sluice.url}/topics/${randomTopic()}`, 'plain', 'application/json', { 'content-encoding': 'lz4' }),
+      400,
+      'INVALID_ENCODING',
+    );
   });
 });
 

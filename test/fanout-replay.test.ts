@@ -46,119 +46,130 @@ function processedUpTo(seen: Frame[], n: number): Frame[] {
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
 
 /** The same checks with sockets on the main thread and in two ingress worker threads (the registry feeds each worker by message). */
-for (const threads of ['0', '2']) describe(`SLUICE_INGRESS_THREADS=${threads}`, () => {
-  const gateway = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_INGRESS_THREADS: threads }));
+for (const threads of ['0', '2'])
+  describe(`SLUICE_INGRESS_THREADS=${threads}`, () => {
+    const gateway = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_INGRESS_THREADS: threads }));
 
-  /** Posts records seq from..to-1, keyed over several devices so they spread across partitions. */
-  async function post(topic: string, from: number, to: number): Promise<void> {
-    const byKey = new Map<string, string[]>();
-    for (let seq = from; seq < to; seq++) {
-      const key = `dev-${seq % 7}`;
-      byKey.set(key, [...(byKey.get(key) ?? []), JSON.stringify({ seq, key })]);
+    /** Posts records seq from..to-1, keyed over several devices so they spread across partitions. */
+    async function post(topic: string, from: number, to: number): Promise<void> {
+      const byKey = new Map<string, string[]>();
+      for (let seq = from; seq < to; seq++) {
+        const key = `dev-${seq % 7}`;
+        byKey.set(key, [...(byKey.get(key) ?? []), JSON.stringify({ seq, key })]);
+      }
+      const answers = await Promise.all(
+        [...byKey].map(([key, lines]) => postJson(`${gateway().url}/topics/${topic}?key=${key}`, lines.join('\n'), 'application/x-ndjson')),
+      );
+      for (const a of answers) expect(a.status, a.text).toBe(200);
     }
-    const answers = await Promise.all([...byKey].map(([key, lines]) => postJson(`${gateway().url}/topics/${topic}?key=${key}`, lines.join('\n'), 'application/x-ndjson')));
-    for (const a of answers) expect(a.status, a.text).toBe(200);
-  }
 
-  for (const framing of FRAMINGS) describe(`${framing} frames`, () => {
-    const waitFor = (s: RecordingSocket, n: number) => waitForRecords(s, n, framing);
-    const url = (path: string) => framed(`${gateway().wsUrl}${path}`, framing);
+    for (const framing of FRAMINGS)
+      describe(`${framing} frames`, () => {
+        const waitFor = (s: RecordingSocket, n: number) => waitForRecords(s, n, framing);
+        const url = (path: string) => framed(`${gateway().wsUrl}${path}`, framing);
 
-    describe('replay', () => {
-      it('from=earliest sends the history then live records, across all partitions, none twice, none missing, while records keep arriving', async () => {
-        const topic = randomTopic('replay');
-        await post(topic, 0, 3000);
-        expect(partitionCount(kafka, topic)).toBeGreaterThan(1);
-        // Records posted while the replay runs must come either from the history or live, exactly once.
-        const during = post(topic, 3000, 3600);
-        const s = await connect(url(`/ws/topics/${topic}?from=earliest`));
-        await during;
-        await post(topic, 3600, 4000);
-        const frames = await waitFor(s, 4000);
-        expectExactlyOnce(frames, range(0, 4000));
-        for (const offsets of groupOffsets(frames).values()) expect(offsets[0]).toBe(0);
-        expect(JSON.parse(s.frames[0])).toMatchObject({ event: 'subscribed', topic, token: expect.any(String) });
-        // The history comes framed like live records: in batch framing, hundreds of records per message.
-        if (framing === 'batch') expect(s.frames.length - 1).toBeLessThan(frames.length / 10);
-        s.ws.close();
+        describe('replay', () => {
+          it('from=earliest sends the history then live records, across all partitions, none twice, none missing, while records keep arriving', async () => {
+            const topic = randomTopic('replay');
+            await post(topic, 0, 3000);
+            expect(partitionCount(kafka, topic)).toBeGreaterThan(1);
+            // Records posted while the replay runs must come either from the history or live, exactly once.
+            const during = post(topic, 3000, 3600);
+            const s = await connect(url(`/ws/topics/${topic}?from=earliest`));
+            await during;
+            await post(topic, 3600, 4000);
+            const frames = await waitFor(s, 4000);
+            expectExactlyOnce(frames, range(0, 4000));
+            for (const offsets of groupOffsets(frames).values()) expect(offsets[0]).toBe(0);
+            expect(JSON.parse(s.frames[0])).toMatchObject({ event: 'subscribed', topic, token: expect.any(String) });
+            // The history comes framed like live records: in batch framing, hundreds of records per message.
+            if (framing === 'batch') expect(s.frames.length - 1).toBeLessThan(frames.length / 10);
+            s.ws.close();
+          });
+
+          it('from=<epoch ms> starts at the first record at or after that time', async () => {
+            const topic = randomTopic('replay-time');
+            await post(topic, 0, 50);
+            await new Promise((r) => setTimeout(r, 50));
+            const since = Date.now();
+            await new Promise((r) => setTimeout(r, 50));
+            await post(topic, 50, 100);
+            const s = await connect(url(`/ws/topics/${topic}?from=${since}`));
+            await post(topic, 100, 120);
+            expectExactlyOnce(await waitFor(s, 70), range(50, 120));
+            s.ws.close();
+          });
+        });
+
+        describe('resume', () => {
+          it('WebSocket: after a forced disconnect, from=<token of the last frame> continues exactly', async () => {
+            const topic = randomTopic('resume-ws');
+            await post(topic, 0, 10);
+            const first = await connect(url(`/ws/topics/${topic}`));
+            await first.waitForFrames(1);
+            await post(topic, 10, 410);
+            const seen = await waitFor(first, 400);
+            // Cut the connection in the middle of what was received: keep only the first ~150 records as "processed".
+            first.ws.terminate();
+            const processed = processedUpTo(seen, 150);
+            await post(topic, 410, 600);
+            const second = await connect(url(`/ws/topics/${topic}?from=${processed[processed.length - 1].token}`));
+            await post(topic, 600, 700);
+            const rest = await waitFor(second, 700 - 10 - processed.length);
+            expectExactlyOnce([...processed, ...rest], range(10, 700));
+            second.ws.close();
+          });
+
+          it('SSE: each event id is the token, and Last-Event-ID resumes exactly', async () => {
+            const topic = randomTopic('resume-sse');
+            await post(topic, 0, 5);
+            const first = await openSse(framed(`${gateway().url}/sse/topics/${topic}`, framing));
+            const [subscribed] = await first.waitForEvents(1);
+            expect(subscribed.event).toBe('subscribed');
+            expect(JSON.parse(subscribed.data)).toMatchObject({ event: 'subscribed', topic });
+            expect(first.status).toBe(200);
+            await post(topic, 5, 205);
+            const recordsOf = (events: { data: string }[]) =>
+              recordsIn(
+                events.map((e) => e.data),
+                framing,
+              ) as Frame[];
+            const deadline = Date.now() + 30_000;
+            while (recordsOf(first.events.slice(1)).length < 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+            const events = first.events.slice(1);
+            expect(recordsOf(events)).toHaveLength(200);
+            for (const e of events) expect(e.id).toBe((JSON.parse(e.data) as { token: string }).token);
+            first.close();
+            // Keep the events up to about 80 records (at least one event) as "processed".
+            let k = 1;
+            while (k < events.length && recordsOf(events.slice(0, k + 1)).length <= 80) k++;
+            const kept = events.slice(0, k);
+            const keptRecords = recordsOf(kept);
+            await post(topic, 205, 300);
+            const second = await openSse(framed(`${gateway().url}/sse/topics/${topic}`, framing), {
+              'last-event-id': kept[kept.length - 1].id!,
+            });
+            const want = 300 - 5 - keptRecords.length;
+            while (recordsOf(second.events.slice(1)).length < want && Date.now() < deadline + 30_000)
+              await new Promise((r) => setTimeout(r, 50));
+            await new Promise((r) => setTimeout(r, 300));
+            const rest = recordsOf(second.events.slice(1));
+            expect(rest).toHaveLength(want);
+            expectExactlyOnce([...keptRecords, ...rest], range(5, 300));
+            second.close();
+          });
+        });
       });
-
-      it('from=<epoch ms> starts at the first record at or after that time', async () => {
-        const topic = randomTopic('replay-time');
-        await post(topic, 0, 50);
-        await new Promise((r) => setTimeout(r, 50));
-        const since = Date.now();
-        await new Promise((r) => setTimeout(r, 50));
-        await post(topic, 50, 100);
-        const s = await connect(url(`/ws/topics/${topic}?from=${since}`));
-        await post(topic, 100, 120);
-        expectExactlyOnce(await waitFor(s, 70), range(50, 120));
-        s.ws.close();
-      });
-    });
 
     describe('resume', () => {
-      it('WebSocket: after a forced disconnect, from=<token of the last frame> continues exactly', async () => {
-        const topic = randomTopic('resume-ws');
-        await post(topic, 0, 10);
-        const first = await connect(url(`/ws/topics/${topic}`));
-        await first.waitForFrames(1);
-        await post(topic, 10, 410);
-        const seen = await waitFor(first, 400);
-        // Cut the connection in the middle of what was received: keep only the first ~150 records as "processed".
-        first.ws.terminate();
-        const processed = processedUpTo(seen, 150);
-        await post(topic, 410, 600);
-        const second = await connect(url(`/ws/topics/${topic}?from=${processed[processed.length - 1].token}`));
-        await post(topic, 600, 700);
-        const rest = await waitFor(second, 700 - 10 - processed.length);
-        expectExactlyOnce([...processed, ...rest], range(10, 700));
-        second.ws.close();
-      });
-
-      it('SSE: each event id is the token, and Last-Event-ID resumes exactly', async () => {
-        const topic = randomTopic('resume-sse');
-        await post(topic, 0, 5);
-        const first = await openSse(framed(`${gateway().url}/sse/topics/${topic}`, framing));
-        const [subscribed] = await first.waitForEvents(1);
-        expect(subscribed.event).toBe('subscribed');
-        expect(JSON.parse(subscribed.data)).toMatchObject({ event: 'subscribed', topic });
-        expect(first.status).toBe(200);
-        await post(topic, 5, 205);
-        const recordsOf = (events: { data: string }[]) => recordsIn(events.map((e) => e.data), framing) as Frame[];
-        const deadline = Date.now() + 30_000;
-        while (recordsOf(first.events.slice(1)).length < 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-        const events = first.events.slice(1);
-        expect(recordsOf(events)).toHaveLength(200);
-        for (const e of events) expect(e.id).toBe((JSON.parse(e.data) as { token: string }).token);
-        first.close();
-        // Keep the events up to about 80 records (at least one event) as "processed".
-        let k = 1;
-        while (k < events.length && recordsOf(events.slice(0, k + 1)).length <= 80) k++;
-        const kept = events.slice(0, k);
-        const keptRecords = recordsOf(kept);
-        await post(topic, 205, 300);
-        const second = await openSse(framed(`${gateway().url}/sse/topics/${topic}`, framing), { 'last-event-id': kept[kept.length - 1].id! });
-        const want = 300 - 5 - keptRecords.length;
-        while (recordsOf(second.events.slice(1)).length < want && Date.now() < deadline + 30_000) await new Promise((r) => setTimeout(r, 50));
-        await new Promise((r) => setTimeout(r, 300));
-        const rest = recordsOf(second.events.slice(1));
-        expect(rest).toHaveLength(want);
-        expectExactlyOnce([...keptRecords, ...rest], range(5, 300));
-        second.close();
+      it('a token that is not one gets 400 before upgrading', async () => {
+        await expect(connect(`${gateway().wsUrl}/ws/topics/${randomTopic()}?from=yesterday`)).rejects.toMatchObject({ status: 400 });
+        const res = await fetch(`${gateway().url}/sse/topics/${randomTopic()}?from=nope`);
+        expect(res.status).toBe(400);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('INVALID_PARAMETER');
       });
     });
   });
-
-  describe('resume', () => {
-    it('a token that is not one gets 400 before upgrading', async () => {
-      await expect(connect(`${gateway().wsUrl}/ws/topics/${randomTopic()}?from=yesterday`)).rejects.toMatchObject({ status: 400 });
-      const res = await fetch(`${gateway().url}/sse/topics/${randomTopic()}?from=nope`);
-      expect(res.status).toBe(400);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('INVALID_PARAMETER');
-    });
-  });
-});
 
 function groupOffsets(frames: Frame[]): Map<number, number[]> {
   const m = new Map<number, number[]>();

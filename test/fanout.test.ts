@@ -11,66 +11,76 @@ import { FRAMINGS, framed, recordsIn, waitForRecordCount } from './helpers/frami
 const kafka = inject('kafkaBootstrap');
 const gateway = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka }));
 
-for (const framing of FRAMINGS) describe(`WebSocket /ws/topics/{topic} (${framing} frames)`, () => {
-  it('delivers every record posted after subscribing, once, in partition order, to every socket', async () => {
-    const topic = randomTopic();
-    // Create the topic first so both sockets share a consumer from the start.
-    expect((await postJson(`${gateway().url}/topics/${topic}`, '{"before":"subscribe"}')).status).toBe(200);
-    const a = await connect(framed(`${gateway().wsUrl}/ws/topics/${topic}`, framing));
-    const b = await connect(framed(`${gateway().wsUrl}/ws/topics/${topic}`, framing));
-    for (const s of [a, b]) expect(JSON.parse((await s.waitForFrames(1))[0])).toMatchObject({ event: 'subscribed', topic, token: expect.any(String) });
+for (const framing of FRAMINGS)
+  describe(`WebSocket /ws/topics/{topic} (${framing} frames)`, () => {
+    it('delivers every record posted after subscribing, once, in partition order, to every socket', async () => {
+      const topic = randomTopic();
+      // Create the topic first so both sockets share a consumer from the start.
+      expect((await postJson(`${gateway().url}/topics/${topic}`, '{"before":"subscribe"}')).status).toBe(200);
+      const a = await connect(framed(`${gateway().wsUrl}/ws/topics/${topic}`, framing));
+      const b = await connect(framed(`${gateway().wsUrl}/ws/topics/${topic}`, framing));
+      for (const s of [a, b])
+        expect(JSON.parse((await s.waitForFrames(1))[0])).toMatchObject({ event: 'subscribed', topic, token: expect.any(String) });
 
-    const devices = ['dev-a', 'dev-b', 'dev-c', 'dev-d'];
-    const perDevice = 25;
-    for (let round = 0; round < perDevice; round += 5) {
-      const lines = [];
-      for (let i = round; i < round + 5; i++) for (const d of devices) lines.push(`{"device":"${d}","seq":${i},"big":12345678901234567890}`);
-      // One request per device keeps the key; several requests interleave across partitions.
-      await Promise.all(devices.map((d) => postJson(`${gateway().url}/topics/${topic}?key=${d}`,
-        lines.filter((l) => l.includes(`"${d}"`)).join('\n'), 'application/x-ndjson')));
-    }
-    const total = devices.length * perDevice;
-    for (const s of [a, b]) {
-      const frames = await waitForRecordCount(() => recordsIn(s.frames.slice(1), framing), total);
-      expect(frames).toHaveLength(total); // nothing extra, nothing from before subscribing
-      expect(frames.some((f) => (f.value as { before?: string }).before)).toBe(false);
-      for (const d of devices) {
-        const mine = frames.filter((f) => f.key === d);
-        expect(mine.map((f) => (f.value as { seq: number }).seq)).toEqual(Array.from({ length: perDevice }, (_, i) => i));
-        expect(new Set(mine.map((f) => f.partition)).size).toBe(1);
+      const devices = ['dev-a', 'dev-b', 'dev-c', 'dev-d'];
+      const perDevice = 25;
+      for (let round = 0; round < perDevice; round += 5) {
+        const lines = [];
+        for (let i = round; i < round + 5; i++)
+          for (const d of devices) lines.push(`{"device":"${d}","seq":${i},"big":12345678901234567890}`);
+        // One request per device keeps the key; several requests interleave across partitions.
+        await Promise.all(
+          devices.map((d) =>
+            postJson(
+              `${gateway().url}/topics/${topic}?key=${d}`,
+              lines.filter((l) => l.includes(`"${d}"`)).join('\n'),
+              'application/x-ndjson',
+            ),
+          ),
+        );
       }
-      const byPartition = new Map<number, number[]>();
-      for (const f of frames) byPartition.set(f.partition, [...(byPartition.get(f.partition) ?? []), f.offset]);
-      for (const offsets of byPartition.values()) {
-        for (let i = 1; i < offsets.length; i++) expect(offsets[i]).toBe(offsets[i - 1] + 1);
+      const total = devices.length * perDevice;
+      for (const s of [a, b]) {
+        const frames = await waitForRecordCount(() => recordsIn(s.frames.slice(1), framing), total);
+        expect(frames).toHaveLength(total); // nothing extra, nothing from before subscribing
+        expect(frames.some((f) => (f.value as { before?: string }).before)).toBe(false);
+        for (const d of devices) {
+          const mine = frames.filter((f) => f.key === d);
+          expect(mine.map((f) => (f.value as { seq: number }).seq)).toEqual(Array.from({ length: perDevice }, (_, i) => i));
+          expect(new Set(mine.map((f) => f.partition)).size).toBe(1);
+        }
+        const byPartition = new Map<number, number[]>();
+        for (const f of frames) byPartition.set(f.partition, [...(byPartition.get(f.partition) ?? []), f.offset]);
+        for (const offsets of byPartition.values()) {
+          for (let i = 1; i < offsets.length; i++) expect(offsets[i]).toBe(offsets[i - 1] + 1);
+        }
+        expect(frames[0].topic).toBe(topic);
+        expect(typeof frames[0].timestamp).toBe('number');
+        // Per record every frame has its token; in batch framing the last record of each batch carries the batch's.
+        expect(typeof frames[frames.length - 1].token).toBe('string');
+        if (framing === 'record') expect(s.frames).toHaveLength(1 + total);
+        else expect(s.frames.length).toBeLessThanOrEqual(1 + total);
       }
-      expect(frames[0].topic).toBe(topic);
-      expect(typeof frames[0].timestamp).toBe('number');
-      // Per record every frame has its token; in batch framing the last record of each batch carries the batch's.
-      expect(typeof frames[frames.length - 1].token).toBe('string');
-      if (framing === 'record') expect(s.frames).toHaveLength(1 + total);
-      else expect(s.frames.length).toBeLessThanOrEqual(1 + total);
-    }
-    // The raw text of the value is embedded as-is: the big integer keeps its digits.
-    expect(a.frames[1]).toContain('"big":12345678901234567890');
-    a.ws.close();
-    b.ws.close();
-  });
+      // The raw text of the value is embedded as-is: the big integer keeps its digits.
+      expect(a.frames[1]).toContain('"big":12345678901234567890');
+      a.ws.close();
+      b.ws.close();
+    });
 
-  it('subscribing to a topic that does not exist yet creates it (auto-create) and works live', async () => {
-    const topic = randomTopic('sub-first');
-    const s = await connect(framed(`${gateway().wsUrl}/ws/topics/${topic}`, framing));
-    await s.waitForFrames(1);
-    expect((await postJson(`${gateway().url}/topics/${topic}`, '{"hello":"live"}')).status).toBe(200);
-    const [frame] = await waitForRecordCount(() => recordsIn(s.frames.slice(1), framing), 1);
-    expect(frame.value).toEqual({ hello: 'live' });
-    s.ws.close();
-  });
+    it('subscribing to a topic that does not exist yet creates it (auto-create) and works live', async () => {
+      const topic = randomTopic('sub-first');
+      const s = await connect(framed(`${gateway().wsUrl}/ws/topics/${topic}`, framing));
+      await s.waitForFrames(1);
+      expect((await postJson(`${gateway().url}/topics/${topic}`, '{"hello":"live"}')).status).toBe(200);
+      const [frame] = await waitForRecordCount(() => recordsIn(s.frames.slice(1), framing), 1);
+      expect(frame.value).toEqual({ hello: 'live' });
+      s.ws.close();
+    });
 
-  it('refuses an illegal topic name with 422 before upgrading', async () => {
-    await expect(connect(framed(`${gateway().wsUrl}/ws/topics/bad*name`, framing))).rejects.toMatchObject({ status: 422 });
+    it('refuses an illegal topic name with 422 before upgrading', async () => {
+      await expect(connect(framed(`${gateway().wsUrl}/ws/topics/bad*name`, framing))).rejects.toMatchObject({ status: 422 });
+    });
   });
-});
 
 describe('batch frames', () => {
   it('one NDJSON request reaches a socket as one message, its token the one the last per-record frame carries; SSE gets it as one event', async () => {
@@ -90,7 +100,9 @@ describe('batch frames', () => {
     expect(records.map((r) => r.value.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     // Batches are what the consumer read at once: far fewer messages than records, each with the last record's token.
     expect(batch.frames.length - 1).toBeLessThan(50);
-    const batches = batch.frames.slice(1).map((f) => JSON.parse(f) as { event: string; topic: string; token: string; records: { offset: number }[] });
+    const batches = batch.frames
+      .slice(1)
+      .map((f) => JSON.parse(f) as { event: string; topic: string; token: string; records: { offset: number }[] });
     for (const b of batches) {
       expect(b).toMatchObject({ event: 'batch', topic });
       const last = b.records[b.records.length - 1];
@@ -104,7 +116,10 @@ describe('batch frames', () => {
   });
 
   it('frames= other than record or batch gets 400 naming the option', async () => {
-    await expect(connect(`${gateway().wsUrl}/ws/topics/${randomTopic()}?frames=lines`)).rejects.toMatchObject({ status: 400, body: expect.stringContaining('frames must be') });
+    await expect(connect(`${gateway().wsUrl}/ws/topics/${randomTopic()}?frames=lines`)).rejects.toMatchObject({
+      status: 400,
+      body: expect.stringContaining('frames must be'),
+    });
   });
 });
 
@@ -112,11 +127,17 @@ describe('seed-compatible routes', () => {
   it('WebSocket /consumer/{topic}: {"Message":"connected"} first, then each record value (frames= is not one of its parameters)', async () => {
     const topic = randomTopic('geostream');
     // The route table gives the seed route no subscribe options (only api_key): frames= is refused, naming it.
-    await expect(connect(`${gateway().wsUrl}/consumer/${topic}?frames=batch`)).rejects.toMatchObject({ status: 400, body: expect.stringContaining('"parameter":"frames"') });
+    await expect(connect(`${gateway().wsUrl}/consumer/${topic}?frames=batch`)).rejects.toMatchObject({
+      status: 400,
+      body: expect.stringContaining('"parameter":"frames"'),
+    });
     const s = await connect(`${gateway().wsUrl}/consumer/${topic}`);
     const t = await connect(`${gateway().wsUrl}/consumer/${topic}`);
     for (const x of [s, t]) expect(JSON.parse((await x.waitForFrames(1))[0])).toEqual({ Message: 'connected' });
-    const res = await postJson(`${gateway().url}/producer/${topic}`, JSON.stringify({ name: 'bus-12', message_id: 'm-1', lat: 52.52, lon: 13.405 }));
+    const res = await postJson(
+      `${gateway().url}/producer/${topic}`,
+      JSON.stringify({ name: 'bus-12', message_id: 'm-1', lat: 52.52, lon: 13.405 }),
+    );
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ name: 'bus-12', message_id: 'm-1', topic });
     for (const x of [s, t]) {

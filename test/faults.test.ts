@@ -54,7 +54,12 @@ class Load {
   private stopping = false;
   private readonly clients: Promise<void>[];
 
-  constructor(private readonly url: string, private readonly topic: string, acks: Ack[], private readonly abortAfterMs = 120_000) {
+  constructor(
+    private readonly url: string,
+    private readonly topic: string,
+    acks: Ack[],
+    private readonly abortAfterMs = 120_000,
+  ) {
     this.clients = acks.map((ack) => this.client(ack));
   }
 
@@ -65,7 +70,10 @@ class Load {
       const body = Array.from({ length: BATCH }, (_, i) => JSON.stringify({ id: `${b.n}/${i}`, ack })).join('\n');
       try {
         const res = await fetch(`${this.url}/topics/${this.topic}?ack=${ack}`, {
-          method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body, signal: AbortSignal.timeout(this.abortAfterMs),
+          method: 'POST',
+          headers: { 'content-type': 'application/x-ndjson' },
+          body,
+          signal: AbortSignal.timeout(this.abortAfterMs),
         });
         const text = await res.text();
         b.status = res.status;
@@ -125,8 +133,21 @@ function audit(records: KafkaRecord[], batches: Batch[]): Audit {
     copies.set(id, (copies.get(id) ?? 0) + 1);
   }
   const a: Audit = {
-    batches: batches.length, acknowledged: 0, acknowledgedFire: 0, found: copies.size, duplicates: 0, missingAcknowledged: 0, lostFire: 0,
-    refused: {}, refusedRecords: 0, writtenDespiteRefusal: 0, deliveredUndercounted: 0, partialBatches: 0, unanswered: 0, unansweredWritten: 0, otherStatuses: {},
+    batches: batches.length,
+    acknowledged: 0,
+    acknowledgedFire: 0,
+    found: copies.size,
+    duplicates: 0,
+    missingAcknowledged: 0,
+    lostFire: 0,
+    refused: {},
+    refusedRecords: 0,
+    writtenDespiteRefusal: 0,
+    deliveredUndercounted: 0,
+    partialBatches: 0,
+    unanswered: 0,
+    unansweredWritten: 0,
+    otherStatuses: {},
   };
   for (const c of copies.values()) a.duplicates += c - 1;
   for (const b of batches) {
@@ -215,10 +236,14 @@ describe('faults on a 3-broker KRaft cluster', () => {
       killedAt = Date.now();
       await cluster.signal(victim, 'SIGKILL');
       // The controller moves leadership once the victim's heartbeats stop (broker.session.timeout.ms, 9 s).
-      const newLeader = await waitUntil('a new leader', () => {
-        const l = cluster.leaderOf(topic, partition);
-        return l > 0 && l !== victim ? l : undefined;
-      }, 60_000);
+      const newLeader = await waitUntil(
+        'a new leader',
+        () => {
+          const l = cluster.leaderOf(topic, partition);
+          return l > 0 && l !== victim ? l : undefined;
+        },
+        60_000,
+      );
       failoverMs = Date.now() - killedAt;
       expect(newLeader).not.toBe(victim);
       await waitUntil('acknowledged batches with the victim down', () => load.acknowledged('all', killedAt) >= 20 || undefined, 60_000);
@@ -248,7 +273,9 @@ describe('faults on a 3-broker KRaft cluster', () => {
     expect(a.lostFire).toBe(0);
     // The crash really hit traffic: the partition took records from requests sent after its leader died.
     const firstAfterKill = load.batches.find((b) => b.startedAt >= killedAt)!.n;
-    const onPartitionAfter = records.filter((r) => r.partition === partition && Number((JSON.parse(r.value!) as { id: string }).id.split('/')[0]) >= firstAfterKill);
+    const onPartitionAfter = records.filter(
+      (r) => r.partition === partition && Number((JSON.parse(r.value!) as { id: string }).id.split('/')[0]) >= firstAfterKill,
+    );
     expect(onPartitionAfter.length).toBeGreaterThan(0);
   }, 300_000);
 
@@ -288,7 +315,13 @@ describe('faults on a 3-broker KRaft cluster', () => {
     const a = audit(records, load.batches);
     const slowest = Math.max(...load.batches.map((b) => b.ms));
     const duringOutage = load.batches.filter((b) => b.startedAt >= downAt && b.startedAt < restartAt);
-    report('all-brokers-down', a, { timeoutMs: TIMEOUT_MS, slowestRequestMs: slowest, notReadyMs, recoveredMs, requestsDuringOutage: duringOutage.length });
+    report('all-brokers-down', a, {
+      timeoutMs: TIMEOUT_MS,
+      slowestRequestMs: slowest,
+      notReadyMs,
+      recoveredMs,
+      requestsDuringOutage: duringOutage.length,
+    });
     // No hang and no 500: every request was answered, within the delivery timeout plus slack.
     expect(a.unanswered).toBe(0);
     expect(a.otherStatuses).toEqual({});
@@ -315,7 +348,11 @@ describe('faults on a 3-broker KRaft cluster', () => {
     const load = new Load(sluice.url, topic, MIXED);
     let code: number | null;
     try {
-      await waitUntil('acknowledged batches', () => (load.acknowledged('all') >= 50 && load.acknowledged('none') >= 20) || undefined, 60_000);
+      await waitUntil(
+        'acknowledged batches',
+        () => (load.acknowledged('all') >= 50 && load.acknowledged('none') >= 20) || undefined,
+        60_000,
+      );
       code = await sluice.stop('SIGTERM');
     } finally {
       await load.stop();
@@ -344,7 +381,11 @@ describe('faults on a 3-broker KRaft cluster', () => {
     const sluice = await gateway();
     const load = new Load(sluice.url, topic, ['all', 'all', 'all', 'all', 'none', 'none', 'none', 'none']);
     try {
-      await waitUntil('acknowledged batches', () => (load.acknowledged('all') >= 50 && load.acknowledged('none') >= 50) || undefined, 60_000);
+      await waitUntil(
+        'acknowledged batches',
+        () => (load.acknowledged('all') >= 50 && load.acknowledged('none') >= 50) || undefined,
+        60_000,
+      );
       await sluice.stop('SIGKILL');
     } finally {
       await load.stop();

@@ -16,8 +16,27 @@ const key = join(dir, 'key.pem');
 let sluice: SluiceProcess;
 
 beforeAll(async () => {
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { encoding: 'utf8' });
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    ],
+    { encoding: 'utf8' },
+  );
   expect(r.status, r.stderr).toBe(0);
   sluice = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_TLS_CERT_FILE: cert, SLUICE_TLS_KEY_FILE: key });
 });
@@ -27,11 +46,21 @@ afterAll(async () => {
 
 function httpsPost(path: string, body: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: sluice.port, path, method: 'POST', ca: readFileSync(cert), headers: { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: sluice.port,
+        path,
+        method: 'POST',
+        ca: readFileSync(cert),
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -63,7 +92,11 @@ it('a certificate without its key, or an unreadable file, stops start-up naming 
   const only = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_TLS_CERT_FILE: cert });
   expect(only.code).toBe(1);
   expect(only.output).toMatch(/SLUICE_TLS_CERT_FILE and SLUICE_TLS_KEY_FILE go together/);
-  const missing = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_TLS_CERT_FILE: cert, SLUICE_TLS_KEY_FILE: join(dir, 'nope.pem') });
+  const missing = await runSluiceExpectingExit({
+    KAFKA_BOOTSTRAP_SERVERS: kafka,
+    SLUICE_TLS_CERT_FILE: cert,
+    SLUICE_TLS_KEY_FILE: join(dir, 'nope.pem'),
+  });
   expect(missing.code).toBe(1);
   expect(missing.output).toMatch(/SLUICE_TLS_KEY_FILE: cannot read/);
   const garbage = join(dir, 'garbage.pem');

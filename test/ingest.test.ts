@@ -38,8 +38,12 @@ describe('POST /topics/{topic}', () => {
   it('writes each array element as its own record with the key parameter and X-Kafka-Header-* headers', async () => {
     const topic = randomTopic();
     const elements = ['{"n":1}', '[1, 2, "]"]', '"a string"', '{"nested":{"deep":[{"x":"}"}]}}', '42', 'null'];
-    const res = await postJson(`${sluice.url}/topics/${topic}?key=sensor-7`, `[ ${elements.join(' ,\n ')} ]`, 'application/json; charset=utf-8',
-      { 'X-Kafka-Header-Source': 'unit-test', 'X-Kafka-Header-Trace-Id': 'abc123' });
+    const res = await postJson(
+      `${sluice.url}/topics/${topic}?key=sensor-7`,
+      `[ ${elements.join(' ,\n ')} ]`,
+      'application/json; charset=utf-8',
+      { 'X-Kafka-Header-Source': 'unit-test', 'X-Kafka-Header-Trace-Id': 'abc123' },
+    );
     expect(res.status).toBe(200);
     expect(res.json.count).toBe(elements.length);
     const records = await readTopic(kafka, topic, elements.length);
@@ -93,7 +97,10 @@ describe('POST /topics/{topic}', () => {
   it('decodes gzip and lz4 (LZ4 frame) request bodies; records land byte-exact', async () => {
     const lines = Array.from({ length: 1000 }, (_, i) => `{"device_id":"dev-${i % 13}","seq":${i},"reading":1.${i}0}`);
     const body = Buffer.from(lines.join('\n'));
-    for (const [encoding, encoded] of [['gzip', gzipSync(body)], ['lz4', lz4.encode(body)]] as const) {
+    for (const [encoding, encoded] of [
+      ['gzip', gzipSync(body)],
+      ['lz4', lz4.encode(body)],
+    ] as const) {
       const topic = randomTopic(encoding);
       const res = await postJson(`${sluice.url}/topics/${topic}`, encoded, 'application/x-ndjson', { 'content-encoding': encoding });
       expect(res.status).toBe(200);
@@ -151,7 +158,9 @@ describe('large bodies decoded on the piscina pool (SLUICE_DECODE_OFFLOAD_BYTES)
   it('lands the same records, keys and bytes as inline decoding, and reports errors the same way', async () => {
     const lines = Array.from({ length: 2000 }, (_, i) => `{"device_id":"d${i % 5}","seq":${i}}`);
     const topic = randomTopic('offload');
-    const res = await postJson(`${offload.url}/topics/${topic}`, lz4.encode(Buffer.from(lines.join('\n'))), 'application/x-ndjson', { 'content-encoding': 'lz4' });
+    const res = await postJson(`${offload.url}/topics/${topic}`, lz4.encode(Buffer.from(lines.join('\n'))), 'application/x-ndjson', {
+      'content-encoding': 'lz4',
+    });
     expect(res.status).toBe(200);
     expect(res.json.count).toBe(2000);
     const records = await readTopic(kafka, topic, 2000);

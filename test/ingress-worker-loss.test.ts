@@ -20,7 +20,14 @@ const FAKE_WORKER = new URL('./fixtures/fake-ingress-worker.mjs', import.meta.ur
 /** Far longer than the test's own timeout: a wait that ends did so because the thread ended, not by timing out. */
 const NEVER_MS = 10 * 60_000;
 
-interface LogLine { level: number; msg: string; worker?: number; workers?: number[]; err?: string; exitCode?: number }
+interface LogLine {
+  level: number;
+  msg: string;
+  worker?: number;
+  workers?: number[];
+  err?: string;
+  exitCode?: number;
+}
 
 const channels: BroadcastChannel[] = [];
 afterEach(() => {
@@ -36,12 +43,15 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 
 function stage() {
   const lines: LogLine[] = [];
-  const log = pino({ level: 'info' }, new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as LogLine);
-      done();
-    },
-  }));
+  const log = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as LogLine);
+        done();
+      },
+    }),
+  );
   const losses: string[] = [];
   const started: number[] = [];
   const acknowledged: number[] = [];
@@ -57,10 +67,19 @@ function stage() {
   };
   const producer: ProducePort = { submit: unused };
   const gate: FanoutGate = { prepare: unused, unprepare: unused, subscribe: unused, unsubscribe: unused, ack: unused };
-  const workers = new IngressWorkers(loadConfig({ SLUICE_PORT: '0', SLUICE_HOST: '127.0.0.1' }), producer, () => gate, () => true,
-    new GatewayMetrics(), async () => '', log, { workerScript: FAKE_WORKER, onLost: (reason) => losses.push(reason) });
+  const workers = new IngressWorkers(
+    loadConfig({ SLUICE_PORT: '0', SLUICE_HOST: '127.0.0.1' }),
+    producer,
+    () => gate,
+    () => true,
+    new GatewayMetrics(),
+    async () => '',
+    log,
+    { workerScript: FAKE_WORKER, onLost: (reason) => losses.push(reason) },
+  );
   /** Tells one stand-in thread (by its place in start order, 0-based) to end or misbehave. */
-  const tell = (index: number, action: 'exit' | 'throw' | 'ignore-drain', code = 0) => control.postMessage({ target: started[index], action, code });
+  const tell = (index: number, action: 'exit' | 'throw' | 'ignore-drain', code = 0) =>
+    control.postMessage({ target: started[index], action, code });
   const lossLines = () => lines.filter((l) => l.msg === 'ingress worker thread lost');
   return { workers, lines, losses, started, acknowledged, tell, lossLines };
 }

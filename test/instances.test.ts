@@ -15,7 +15,13 @@ const kafka = inject('kafkaBootstrap');
 const a = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka }));
 const b = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka }));
 
-interface Frame { event?: string; partition: number; offset: number; value: Record<string, number>; token: string }
+interface Frame {
+  event?: string;
+  partition: number;
+  offset: number;
+  value: Record<string, number>;
+  token: string;
+}
 const recordsOf = (s: RecordingSocket) => s.frames.map((f) => JSON.parse(f) as Frame).filter((f) => f.event === undefined);
 
 async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
@@ -33,7 +39,11 @@ async function post(url: string, topic: string, from: number, to: number, key = 
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
-const seqs = (frames: Frame[]) => frames.map((f) => f.value.seq).filter((s) => s !== undefined).sort((x, y) => x - y);
+const seqs = (frames: Frame[]) =>
+  frames
+    .map((f) => f.value.seq)
+    .filter((s) => s !== undefined)
+    .sort((x, y) => x - y);
 
 describe('two gateways, one Kafka', () => {
   it('a resume token from gateway A continues exactly on gateway B', async () => {
@@ -56,8 +66,10 @@ describe('two gateways, one Kafka', () => {
     const topic = randomTopic('inst');
     const group = randomTopic('g');
     await post(a().url, topic, -1, 0, 'warmup');
-    const members = [await connect(`${a().wsUrl}/ws/topics/${topic}?group=${group}&from=earliest`),
-      await connect(`${b().wsUrl}/ws/topics/${topic}?group=${group}&from=earliest`)];
+    const members = [
+      await connect(`${a().wsUrl}/ws/topics/${topic}?group=${group}&from=earliest`),
+      await connect(`${b().wsUrl}/ws/topics/${topic}?group=${group}&from=earliest`),
+    ];
     for (const m of members) await m.waitForFrames(1);
     for (let k = 0; k < 10; k++) await post(k % 2 ? a().url : b().url, topic, k * 20, k * 20 + 20, `k${k}`);
     const all = () => members.flatMap(recordsOf);
@@ -100,7 +112,9 @@ describe('two gateways, one Kafka', () => {
       // Each request on a connection of its own (`connection: close`): a new source port, hashed anew.
       const answers = [];
       for (let i = 0; i < 40; i++) {
-        answers.push(await postJson(`${first.url}/topics/${topic}`, JSON.stringify({ seq: i }), 'application/json', { connection: 'close' }));
+        answers.push(
+          await postJson(`${first.url}/topics/${topic}`, JSON.stringify({ seq: i }), 'application/json', { connection: 'close' }),
+        );
       }
       expect(answers.map((r) => r.status)).toEqual(Array(40).fill(200));
       await second.stop();

@@ -66,13 +66,21 @@ beforeAll(async () => {
       'listener.name.saslmtls.scram-sha-512.sasl.jaas.config': scram,
     },
     formatArgs: [
-      '--add-scram', `SCRAM-SHA-512=[name=alice,password=${users.alice}]`,
-      '--add-scram', `SCRAM-SHA-256=[name=carol,password=${users.carol}]`,
+      '--add-scram',
+      `SCRAM-SHA-512=[name=alice,password=${users.alice}]`,
+      '--add-scram',
+      `SCRAM-SHA-256=[name=carol,password=${users.carol}]`,
     ],
     log: (m) => console.error(`[secure-kafka] ${m}`),
   });
   await broker.start();
-  kcatPlain = { 'security.protocol': 'SASL_SSL', 'sasl.mechanisms': 'PLAIN', 'sasl.username': 'bob', 'sasl.password': users.bob, 'ssl.ca.location': pki.caPem };
+  kcatPlain = {
+    'security.protocol': 'SASL_SSL',
+    'sasl.mechanisms': 'PLAIN',
+    'sasl.username': 'bob',
+    'sasl.password': users.bob,
+    'ssl.ca.location': pki.caPem,
+  };
 });
 
 afterAll(async () => {
@@ -87,7 +95,10 @@ async function roundTrip(sluice: SluiceProcess): Promise<void> {
   expect(res.status, res.text).toBe(200);
   expect(res.json.count).toBe(2);
   const records = await readTopic(SASL_SSL, topic, 2, 20_000, kcatPlain);
-  expect(records.map((r) => [r.key, r.value])).toEqual([['dev-1', '{"n":1}'], ['dev-1', '{"n":2}']]);
+  expect(records.map((r) => [r.key, r.value])).toEqual([
+    ['dev-1', '{"n":1}'],
+    ['dev-1', '{"n":2}'],
+  ]);
 }
 
 async function expectNoSecretIn(output: string, ...secrets: string[]): Promise<void> {
@@ -99,8 +110,12 @@ describe('secured clusters Sluice connects to', () => {
     const passwordFile = join(dir, 'alice.password');
     writeFileSync(passwordFile, `${users.alice}\n`);
     const sluice = await startSluice({
-      KAFKA_BOOTSTRAP_SERVERS: SASL_SSL, KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
-      KAFKA_SASL_USERNAME: 'alice', KAFKA_SASL_PASSWORD_FILE: passwordFile, KAFKA_SSL_CA_FILE: pki.caPem,
+      KAFKA_BOOTSTRAP_SERVERS: SASL_SSL,
+      KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+      KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      KAFKA_SASL_USERNAME: 'alice',
+      KAFKA_SASL_PASSWORD_FILE: passwordFile,
+      KAFKA_SSL_CA_FILE: pki.caPem,
     });
     try {
       expect((await fetch(`${sluice.url}/readyz`)).status).toBe(200);
@@ -122,8 +137,12 @@ describe('secured clusters Sluice connects to', () => {
 
   it('SASL_SSL with SCRAM-SHA-256 (password from the environment)', async () => {
     const sluice = await startSluice({
-      KAFKA_BOOTSTRAP_SERVERS: SASL_SSL, KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_MECHANISM: 'SCRAM-SHA-256',
-      KAFKA_SASL_USERNAME: 'carol', KAFKA_SASL_PASSWORD: users.carol, KAFKA_SSL_CA_FILE: pki.caPem,
+      KAFKA_BOOTSTRAP_SERVERS: SASL_SSL,
+      KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+      KAFKA_SASL_MECHANISM: 'SCRAM-SHA-256',
+      KAFKA_SASL_USERNAME: 'carol',
+      KAFKA_SASL_PASSWORD: users.carol,
+      KAFKA_SSL_CA_FILE: pki.caPem,
     });
     try {
       await roundTrip(sluice);
@@ -135,8 +154,12 @@ describe('secured clusters Sluice connects to', () => {
 
   it('SASL_SSL with PLAIN, the way Confluent Cloud-style clusters are reached', async () => {
     const sluice = await startSluice({
-      KAFKA_BOOTSTRAP_SERVERS: SASL_SSL, KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_MECHANISM: 'PLAIN',
-      KAFKA_SASL_USERNAME: 'bob', KAFKA_SASL_PASSWORD: users.bob, KAFKA_SSL_CA_FILE: pki.caPem,
+      KAFKA_BOOTSTRAP_SERVERS: SASL_SSL,
+      KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+      KAFKA_SASL_MECHANISM: 'PLAIN',
+      KAFKA_SASL_USERNAME: 'bob',
+      KAFKA_SASL_PASSWORD: users.bob,
+      KAFKA_SSL_CA_FILE: pki.caPem,
     });
     try {
       await roundTrip(sluice);
@@ -150,8 +173,12 @@ describe('secured clusters Sluice connects to', () => {
     const keyPasswordFile = join(dir, 'client-key.password');
     writeFileSync(keyPasswordFile, pki.clientKeyPassword);
     const sluice = await startSluice({
-      KAFKA_BOOTSTRAP_SERVERS: MTLS, KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SSL_CA_FILE: pki.caPem,
-      KAFKA_SSL_CERT_FILE: pki.clientCertPem, KAFKA_SSL_KEY_FILE: pki.clientKeyPem, KAFKA_SSL_KEY_PASSWORD_FILE: keyPasswordFile,
+      KAFKA_BOOTSTRAP_SERVERS: MTLS,
+      KAFKA_SECURITY_PROTOCOL: 'SSL',
+      KAFKA_SSL_CA_FILE: pki.caPem,
+      KAFKA_SSL_CERT_FILE: pki.clientCertPem,
+      KAFKA_SSL_KEY_FILE: pki.clientKeyPem,
+      KAFKA_SSL_KEY_PASSWORD_FILE: keyPasswordFile,
     });
     try {
       await roundTrip(sluice);
@@ -163,9 +190,15 @@ describe('secured clusters Sluice connects to', () => {
 
   it('SASL_SSL with SCRAM-SHA-512 and a client certificate, on a listener that requires both', async () => {
     const sluice = await startSluice({
-      KAFKA_BOOTSTRAP_SERVERS: SASL_MTLS, KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
-      KAFKA_SASL_USERNAME: 'alice', KAFKA_SASL_PASSWORD: users.alice, KAFKA_SSL_CA_FILE: pki.caPem,
-      KAFKA_SSL_CERT_FILE: pki.clientCertPem, KAFKA_SSL_KEY_FILE: pki.clientKeyPem, KAFKA_SSL_KEY_PASSWORD: pki.clientKeyPassword,
+      KAFKA_BOOTSTRAP_SERVERS: SASL_MTLS,
+      KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+      KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      KAFKA_SASL_USERNAME: 'alice',
+      KAFKA_SASL_PASSWORD: users.alice,
+      KAFKA_SSL_CA_FILE: pki.caPem,
+      KAFKA_SSL_CERT_FILE: pki.clientCertPem,
+      KAFKA_SSL_KEY_FILE: pki.clientKeyPem,
+      KAFKA_SSL_KEY_PASSWORD: pki.clientKeyPassword,
     });
     try {
       await roundTrip(sluice);
@@ -177,7 +210,12 @@ describe('secured clusters Sluice connects to', () => {
 });
 
 describe('refusals stop start-up with the cause, not a silent retry loop', () => {
-  const scramAlice = { KAFKA_BOOTSTRAP_SERVERS: SASL_SSL, KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_SASL_USERNAME: 'alice' };
+  const scramAlice = {
+    KAFKA_BOOTSTRAP_SERVERS: SASL_SSL,
+    KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+    KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+    KAFKA_SASL_USERNAME: 'alice',
+  };
 
   function expectStopped(run: { code: number | null; output: string }, message: RegExp): void {
     expect(run.code, run.output).toBe(1);
@@ -195,24 +233,45 @@ describe('refusals stop start-up with the cause, not a silent retry loop', () =>
 
   it('a broker certificate signed by a CA Sluice does not trust', async () => {
     const run = await runSluiceExpectingExit({ ...scramAlice, KAFKA_SASL_PASSWORD: users.alice, KAFKA_SSL_CA_FILE: pki.otherCaPem });
-    expectStopped(run, /Kafka TLS failed: the broker's certificate is not trusted \(checked against CA file [^)]*other-ca\.pem\): set KAFKA_SSL_CA_FILE/);
+    expectStopped(
+      run,
+      /Kafka TLS failed: the broker's certificate is not trusted \(checked against CA file [^)]*other-ca\.pem\): set KAFKA_SSL_CA_FILE/,
+    );
     await expectNoSecretIn(run.output, users.alice);
   });
 
   it('a plaintext client against the TLS listener', async () => {
     const run = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: SASL_SSL });
-    expectStopped(run, /Kafka at [\d.:]+ closed every connection before answering, as a TLS listener does with a plaintext client \(KAFKA_SECURITY_PROTOCOL=PLAINTEXT\): set KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL/);
+    expectStopped(
+      run,
+      /Kafka at [\d.:]+ closed every connection before answering, as a TLS listener does with a plaintext client \(KAFKA_SECURITY_PROTOCOL=PLAINTEXT\): set KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL/,
+    );
   });
 
   it('no client certificate for a listener that requires one', async () => {
-    const run = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: MTLS, KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SSL_CA_FILE: pki.caPem });
-    expectStopped(run, /Kafka TLS failed: the broker requires a client certificate or rejected Sluice's \(none is set\): set KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE/);
+    const run = await runSluiceExpectingExit({
+      KAFKA_BOOTSTRAP_SERVERS: MTLS,
+      KAFKA_SECURITY_PROTOCOL: 'SSL',
+      KAFKA_SSL_CA_FILE: pki.caPem,
+    });
+    expectStopped(
+      run,
+      /Kafka TLS failed: the broker requires a client certificate or rejected Sluice's \(none is set\): set KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE/,
+    );
   });
 
   it('local mistakes are caught before connecting, naming the setting', async () => {
-    const unreadable = await runSluiceExpectingExit({ ...scramAlice, KAFKA_SASL_PASSWORD_FILE: join(dir, 'no-such-file'), KAFKA_SSL_CA_FILE: pki.caPem });
+    const unreadable = await runSluiceExpectingExit({
+      ...scramAlice,
+      KAFKA_SASL_PASSWORD_FILE: join(dir, 'no-such-file'),
+      KAFKA_SSL_CA_FILE: pki.caPem,
+    });
     expectStopped(unreadable, /KAFKA_SASL_PASSWORD_FILE: cannot read \S*no-such-file/);
-    const noKey = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: MTLS, KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SSL_CERT_FILE: pki.clientCertPem });
+    const noKey = await runSluiceExpectingExit({
+      KAFKA_BOOTSTRAP_SERVERS: MTLS,
+      KAFKA_SECURITY_PROTOCOL: 'SSL',
+      KAFKA_SSL_CERT_FILE: pki.clientCertPem,
+    });
     expectStopped(noKey, /KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together/);
   });
 });

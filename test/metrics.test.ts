@@ -36,9 +36,12 @@ it('counts requests by route and status, records in and delivered, delivery late
   expect((await postJson(`${gateway().url}/send`, '{"seed":true}')).status).toBe(200);
   await socket.waitForFrames(7);
 
-  const text = await scrapeUntil((t) => value(t, 'sluice_http_requests_total{route="topics",status="200"}') === 3
-    && (value(t, 'sluice_kafka_brokers_up') ?? 0) >= 1
-    && t.includes(`sluice_consumer_lag_records{topic="${topic}"`));
+  const text = await scrapeUntil(
+    (t) =>
+      value(t, 'sluice_http_requests_total{route="topics",status="200"}') === 3 &&
+      (value(t, 'sluice_kafka_brokers_up') ?? 0) >= 1 &&
+      t.includes(`sluice_consumer_lag_records{topic="${topic}"`),
+  );
   expect(value(text, 'sluice_http_requests_total{route="topics",status="200"}')).toBe(3);
   expect(value(text, 'sluice_http_requests_total{route="topics",status="400"}')).toBe(1);
   expect(value(text, 'sluice_http_requests_total{route="send",status="200"}')).toBe(1);
@@ -67,7 +70,8 @@ it('counts requests by route and status, records in and delivered, delivery late
   // With nobody connected the subscriptions are gone at once; the live consumer after its 10 s grace.
   const idle = await scrapeUntil((t) => value(t, 'sluice_kafka_consumers{role="live"}') === 0, 30_000);
   for (const transport of ['websocket', 'sse']) {
-    for (const state of ['preparing', 'replaying', 'live']) expect(value(idle, `sluice_subscriptions{state="${state}",transport="${transport}"}`)).toBe(0);
+    for (const state of ['preparing', 'replaying', 'live'])
+      expect(value(idle, `sluice_subscriptions{state="${state}",transport="${transport}"}`)).toBe(0);
   }
   expect(value(idle, 'sluice_kafka_consumers{role="live"}')).toBe(0);
 });

@@ -9,7 +9,12 @@ import { ROOT } from './helpers/sluice-process.js';
 
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const DOCS = join(ROOT, 'docs');
-const documents = [join(ROOT, 'README.md'), ...readdirSync(DOCS).filter((f) => f.endsWith('.md')).map((f) => join(DOCS, f))];
+const documents = [
+  join(ROOT, 'README.md'),
+  ...readdirSync(DOCS)
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join(DOCS, f)),
+];
 
 /** Markdown without fenced code blocks and inline code, where a `](…)` is not a link. */
 function prose(text: string): string {
@@ -21,7 +26,11 @@ function anchors(text: string): Set<string> {
   const seen = new Map<string, number>();
   const out = new Set<string>();
   for (const m of text.replace(/^```[\s\S]*?^```/gm, '').matchAll(/^#{1,6} (.+)$/gm)) {
-    const slug = m[1].trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+    const slug = m[1]
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
     const n = seen.get(slug) ?? 0;
     seen.set(slug, n + 1);
     out.add(n === 0 ? slug : `${slug}-${n}`);
@@ -56,7 +65,8 @@ it('every relative link and #anchor in the README and docs/ resolves', () => {
       const path = file === '' ? doc : resolve(dirname(doc), file);
       const where = `${relative(ROOT, doc)}: ${target}`;
       if (!existsSync(path)) broken.push(`${where} (no such file)`);
-      else if (anchor !== undefined && path.endsWith('.md') && !anchors(readFileSync(path, 'utf8')).has(anchor)) broken.push(`${where} (no such heading)`);
+      else if (anchor !== undefined && path.endsWith('.md') && !anchors(readFileSync(path, 'utf8')).has(anchor))
+        broken.push(`${where} (no such heading)`);
     }
   }
   expect(broken).toEqual([]);

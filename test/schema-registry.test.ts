@@ -27,22 +27,40 @@ beforeAll(async () => {
       res.statusCode = 404;
       return void res.end(JSON.stringify({ error_code: 40401, message: 'Subject not found.' }));
     }
-    res.end(JSON.stringify({ subject: m[1], version: 1, id: s.id, ...(s.schemaType ? { schemaType: s.schemaType } : {}), schema: JSON.stringify(s.schema) }));
+    res.end(
+      JSON.stringify({
+        subject: m[1],
+        version: 1,
+        id: s.id,
+        ...(s.schemaType ? { schemaType: s.schemaType } : {}),
+        schema: JSON.stringify(s.schema),
+      }),
+    );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   registryUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-const env = (extra: Record<string, string> = {}) => () => ({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_SCHEMA_REGISTRY_URL: registryUrl, SLUICE_SCHEMA_REGISTRY_REFRESH_S: '1', ...extra });
+const env =
+  (extra: Record<string, string> = {}) =>
+  () => ({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_SCHEMA_REGISTRY_URL: registryUrl, SLUICE_SCHEMA_REGISTRY_REFRESH_S: '1', ...extra });
 const inline = sluiceForFile(env());
 const pooled = sluiceForFile(env({ SLUICE_DECODE_OFFLOAD_BYTES: '1' }));
 
-const reading = (max: number) => ({ $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', required: ['temp'], properties: { temp: { type: 'number', maximum: max } } });
+const reading = (max: number) => ({
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  type: 'object',
+  required: ['temp'],
+  properties: { temp: { type: 'number', maximum: max } },
+});
 const quiet = () => new Promise((r) => setTimeout(r, 500));
 
 describe('Schema Registry', () => {
-  for (const [mode, gateway] of [['inline', inline], ['decode pool', pooled]] as const) {
+  for (const [mode, gateway] of [
+    ['inline', inline],
+    ['decode pool', pooled],
+  ] as const) {
     it(`checks records against <topic>-value (${mode}); a topic without a subject is not checked`, async () => {
       const topic = randomTopic('reg');
       subjects.set(`${topic}-value`, { id: 1000 + fetches, schemaType: 'JSON', schema: reading(100) });

@@ -12,13 +12,23 @@ import { readTopic, readTopicOnce } from './helpers/kafka-read.js';
 const kafka = inject('kafkaBootstrap');
 const prefix = randomTopic('sch');
 const dir = mkdtempSync(join(tmpdir(), 'sluice-schemas-'));
-writeFileSync(join(dir, `${prefix}.readings.schema.json`), JSON.stringify({
-  $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', required: ['device_id', 'temp'],
-  properties: { device_id: { type: 'string', minLength: 1 }, temp: { type: 'number', minimum: -50, maximum: 100 } },
-}));
-writeFileSync(join(dir, `${prefix}.geo-*.schema.json`), JSON.stringify({
-  type: 'object', required: ['lat', 'lon'], properties: { lat: { type: 'number' }, lon: { type: 'number' } },
-}));
+writeFileSync(
+  join(dir, `${prefix}.readings.schema.json`),
+  JSON.stringify({
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    type: 'object',
+    required: ['device_id', 'temp'],
+    properties: { device_id: { type: 'string', minLength: 1 }, temp: { type: 'number', minimum: -50, maximum: 100 } },
+  }),
+);
+writeFileSync(
+  join(dir, `${prefix}.geo-*.schema.json`),
+  JSON.stringify({
+    type: 'object',
+    required: ['lat', 'lon'],
+    properties: { lat: { type: 'number' }, lon: { type: 'number' } },
+  }),
+);
 
 const inline = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_SCHEMAS_DIR: dir }));
 // Every body decodes (and so validates) on a piscina pool thread.
@@ -26,9 +36,12 @@ const pooled = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_SCH
 
 const quiet = () => new Promise((r) => setTimeout(r, 500));
 
-for (const [mode, gateway] of [['inline', inline], ['decode pool', pooled]] as const) {
+for (const [mode, gateway] of [
+  ['inline', inline],
+  ['decode pool', pooled],
+] as const) {
   describe(`schemas (${mode})`, () => {
-    it('writes records that match the topic\'s schema', async () => {
+    it("writes records that match the topic's schema", async () => {
       const topic = `${prefix}.readings`;
       const before = readTopicOnce(kafka, topic).length;
       const res = await postJson(`${gateway().url}/topics/${topic}`, '[{"device_id":"d1","temp":21.5},{"device_id":"d2","temp":-3}]');
@@ -40,16 +53,29 @@ for (const [mode, gateway] of [['inline', inline], ['decode pool', pooled]] as c
       const topic = `${prefix}.readings`;
       await quiet();
       const before = readTopicOnce(kafka, topic).length;
-      const res = await postJson(`${gateway().url}/topics/${topic}`, '[{"device_id":"d1","temp":1},{"device_id":"d2","temp":1},{"device_id":"d3","temp":140}]');
+      const res = await postJson(
+        `${gateway().url}/topics/${topic}`,
+        '[{"device_id":"d1","temp":1},{"device_id":"d2","temp":1},{"device_id":"d3","temp":140}]',
+      );
       expect(res.status).toBe(422);
-      expect(res.json.error).toMatchObject({ code: 'SCHEMA_VALIDATION_FAILED', retriable: false, index: 2, pointer: '/temp', rule: 'maximum' });
+      expect(res.json.error).toMatchObject({
+        code: 'SCHEMA_VALIDATION_FAILED',
+        retriable: false,
+        index: 2,
+        pointer: '/temp',
+        rule: 'maximum',
+      });
       await quiet();
       expect(readTopicOnce(kafka, topic)).toHaveLength(before);
     });
 
     it('NDJSON names the line; a pattern file applies to matching topics; other topics are not validated', async () => {
       const geo = `${prefix}.geo-${mode === 'inline' ? 'a' : 'b'}`;
-      const res = await postJson(`${gateway().url}/topics/${geo}`, '{"lat":1,"lon":2}\n\n{"lat":"north","lon":2}\n', 'application/x-ndjson');
+      const res = await postJson(
+        `${gateway().url}/topics/${geo}`,
+        '{"lat":1,"lon":2}\n\n{"lat":"north","lon":2}\n',
+        'application/x-ndjson',
+      );
       expect(res.status).toBe(422);
       expect(res.json.error).toMatchObject({ code: 'SCHEMA_VALIDATION_FAILED', line: 3, pointer: '/lat', rule: 'type' });
       await quiet();

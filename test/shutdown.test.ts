@@ -19,7 +19,10 @@ it('every record accepted (202 fire-and-forget or 200 durable) before SIGTERM is
   // A long linger keeps fire-and-forget records queued in librdkafka when SIGTERM arrives: only a real flush delivers them.
   const dir = mkdtempSync(join(tmpdir(), 'sluice-drain-'));
   const producerConfig = join(dir, 'producer.properties');
-  writeFileSync(producerConfig, readFileSync(join(ROOT, 'native-config', 'producer.properties'), 'utf8').replace(/^linger\.ms=.*$/m, 'linger.ms=500'));
+  writeFileSync(
+    producerConfig,
+    readFileSync(join(ROOT, 'native-config', 'producer.properties'), 'utf8').replace(/^linger\.ms=.*$/m, 'linger.ms=500'),
+  );
   const sluice = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_PRODUCER_CONFIG: producerConfig });
   expect((await postJson(`${sluice.url}/topics/${topic}`, '{"warm":"up"}')).status).toBe(200);
   const socket = await connect(`${sluice.wsUrl}/ws/topics/${topic}`);

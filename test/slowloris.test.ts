@@ -32,13 +32,18 @@ async function timedPosts(topic: string, n: number, tag: string) {
 }
 
 async function connected(t: Trickler[]) {
-  await Promise.all(t.map((x) => new Promise<void>((resolve) => {
-    if (!x.socket.connecting) resolve();
-    else {
-      x.socket.once('connect', () => resolve());
-      x.socket.once('close', () => resolve());
-    }
-  })));
+  await Promise.all(
+    t.map(
+      (x) =>
+        new Promise<void>((resolve) => {
+          if (!x.socket.connecting) resolve();
+          else {
+            x.socket.once('connect', () => resolve());
+            x.socket.once('close', () => resolve());
+          }
+        }),
+    ),
+  );
 }
 
 /** Waits for every slow connection to end and reports how (all must be closed by the server). */
@@ -49,7 +54,9 @@ async function closedByServer(t: Trickler[], label: string) {
   const ends = await Promise.all(t.map((x) => x.closed));
   clearTimeout(timeout);
   const after = ends.map((e) => e.afterMs);
-  console.log(`${label}: ${ends.filter((e) => e.byServer).length}/${t.length} closed by the server, after ${Math.min(...after)}–${Math.max(...after)} ms (median ${median(after)}); answers received: ${ends.filter((e) => e.gotBytes > 0).length}`);
+  console.log(
+    `${label}: ${ends.filter((e) => e.byServer).length}/${t.length} closed by the server, after ${Math.min(...after)}–${Math.max(...after)} ms (median ${median(after)}); answers received: ${ends.filter((e) => e.gotBytes > 0).length}`,
+  );
   expect(ends.every((e) => e.byServer)).toBe(true);
   return ends;
 }
@@ -60,13 +67,21 @@ it('500 connections trickling request headers: normal requests are still answere
   const baseline = await timedPosts(topic, 60, 'baseline');
 
   const tag = randomBytes(4).toString('hex');
-  const slow = Array.from({ length: 500 }, (_, i) => trickle(sluice().port,
-    postHead(`/topics/${topic}`, { 'content-type': 'application/json', 'content-length': 40, 'x-padding': 'p'.repeat(200) }) + JSON.stringify({ slow: `${tag}-${i}` }), 500));
+  const slow = Array.from({ length: 500 }, (_, i) =>
+    trickle(
+      sluice().port,
+      postHead(`/topics/${topic}`, { 'content-type': 'application/json', 'content-length': 40, 'x-padding': 'p'.repeat(200) }) +
+        JSON.stringify({ slow: `${tag}-${i}` }),
+      500,
+    ),
+  );
   await connected(slow);
   await new Promise((r) => setTimeout(r, 1000));
   const during = await timedPosts(topic, 60, 'during');
   const ratio = median(during.ms) / median(baseline.ms);
-  console.log(`slowloris (500 header tricklers): median POST ${median(baseline.ms).toFixed(2)} ms before, ${median(during.ms).toFixed(2)} ms during; ratio ${ratio.toFixed(2)}`);
+  console.log(
+    `slowloris (500 header tricklers): median POST ${median(baseline.ms).toFixed(2)} ms before, ${median(during.ms).toFixed(2)} ms during; ratio ${ratio.toFixed(2)}`,
+  );
   // Slow sockets cost the event loop a few tiny reads a second; a server that waited on them would not answer at all.
   expect(ratio).toBeLessThan(5);
 
@@ -92,7 +107,9 @@ it('300 connections declaring a 1 MiB body and trickling it hold no reading budg
   const slow = Array.from({ length: 300 }, (_, i) => {
     const body = `[${JSON.stringify({ slow: `${tag}-${i}` })}`;
     const t = trickle(sluice().port, body, 500);
-    t.socket.once('connect', () => t.socket.write(postHead(`/topics/${topic}`, { 'content-type': 'application/json', 'content-length': 1024 * 1024 })));
+    t.socket.once('connect', () =>
+      t.socket.write(postHead(`/topics/${topic}`, { 'content-type': 'application/json', 'content-length': 1024 * 1024 })),
+    );
     return t;
   });
   await connected(slow);
@@ -101,7 +118,9 @@ it('300 connections declaring a 1 MiB body and trickling it hold no reading budg
   const big = await postJson(`${sluice().url}/topics/${topic}`, JSON.stringify([{ id: 'big', pad: 'b'.repeat(512 * 1024) }]));
   expect(big.status, big.text).toBe(200);
   const ratio = median(during.ms) / median(baseline.ms);
-  console.log(`slow bodies (300 × 1 MiB declared): median POST ${median(baseline.ms).toFixed(2)} ms before, ${median(during.ms).toFixed(2)} ms during; ratio ${ratio.toFixed(2)}`);
+  console.log(
+    `slow bodies (300 × 1 MiB declared): median POST ${median(baseline.ms).toFixed(2)} ms before, ${median(during.ms).toFixed(2)} ms during; ratio ${ratio.toFixed(2)}`,
+  );
   expect(ratio).toBeLessThan(5);
 
   const ends = await closedByServer(slow, 'body tricklers');

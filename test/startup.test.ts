@@ -17,7 +17,10 @@ describe('configuration errors stop start-up and name the setting', () => {
     [{ SLUICE_PROT: '8080' }, /SLUICE_PROT is not a Sluice setting/],
     [{ SLUICE_BODY_LIMIT: '10' }, /SLUICE_BODY_LIMIT was renamed: use SLUICE_MAX_BODY_BYTES instead/],
     [{ KAFKA_BOOTSTRAP_SERVERS: 'no port here' }, /KAFKA_BOOTSTRAP_SERVERS="no port here": must be a comma-separated list of host:port/],
-    [{ SLUICE_JWT_JWKS_URL: 'idp.example/jwks.json' }, /SLUICE_JWT_JWKS_URL="idp.example\/jwks.json": must be an http:\/\/ or https:\/\/ URL/],
+    [
+      { SLUICE_JWT_JWKS_URL: 'idp.example/jwks.json' },
+      /SLUICE_JWT_JWKS_URL="idp.example\/jwks.json": must be an http:\/\/ or https:\/\/ URL/,
+    ],
   ])('%j', async (env, message) => {
     const { code, output } = await runSluiceExpectingExit(env as Record<string, string>);
     expect(code).toBe(2);
@@ -26,16 +29,23 @@ describe('configuration errors stop start-up and name the setting', () => {
   });
 
   it('two JWT settings at once stop start-up on the main thread, naming both, also with ingress threads', async () => {
-    const { code, output } = await runSluiceExpectingExit({ SLUICE_JWT_PUBLIC_KEY_FILE: '/nonexistent.pem', SLUICE_JWT_JWKS_URL: 'https://idp.example/jwks.json', SLUICE_INGRESS_THREADS: '2' });
+    const { code, output } = await runSluiceExpectingExit({
+      SLUICE_JWT_PUBLIC_KEY_FILE: '/nonexistent.pem',
+      SLUICE_JWT_JWKS_URL: 'https://idp.example/jwks.json',
+      SLUICE_INGRESS_THREADS: '2',
+    });
     expect(code).not.toBe(0);
     expect(output).toMatch(/SLUICE_JWT_PUBLIC_KEY_FILE and SLUICE_JWT_JWKS_URL: set one, not several/);
     expect(output).not.toMatch(/ingress worker/);
   });
 
   it('the set-up step of npm start (fetch-jars) ignores the settings, and the broker commands refuse bad ones cleanly', () => {
-    const run = (command: string) => spawnSync(process.execPath, [join(ROOT, 'dist', 'embedded-broker', 'cli.js'), command], {
-      cwd: ROOT, env: sluiceEnv({ SLUICE_PROT: '8080' }), encoding: 'utf8',
-    });
+    const run = (command: string) =>
+      spawnSync(process.execPath, [join(ROOT, 'dist', 'embedded-broker', 'cli.js'), command], {
+        cwd: ROOT,
+        env: sluiceEnv({ SLUICE_PROT: '8080' }),
+        encoding: 'utf8',
+      });
     const fetch = run('fetch-jars');
     expect(fetch.status, fetch.stderr).toBe(0);
     expect(fetch.stderr).not.toMatch(/StartupError|^\s+at /m);
@@ -67,25 +77,34 @@ describe('configuration errors stop start-up and name the setting', () => {
     expect(output).toMatch(/fetch\.wait\.max\.ms/);
   });
 
-  it('an in-flight budget larger than librdkafka\'s queue is refused (a batch could otherwise fail half-way)', async () => {
+  it("an in-flight budget larger than librdkafka's queue is refused (a batch could otherwise fail half-way)", async () => {
     const { code, output } = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_MAX_INFLIGHT_RECORDS: '500000' });
     expect(code).toBe(1);
     expect(output).toMatch(/SLUICE_MAX_INFLIGHT_RECORDS=500000 exceeds queue\.buffering\.max\.messages/);
   });
 
   it('a missing properties file is named with its setting', async () => {
-    const { code, output } = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_CONSUMER_CONFIG: '/nonexistent/consumer.properties' });
+    const { code, output } = await runSluiceExpectingExit({
+      KAFKA_BOOTSTRAP_SERVERS: kafka,
+      SLUICE_CONSUMER_CONFIG: '/nonexistent/consumer.properties',
+    });
     expect(code).toBe(1);
     expect(output).toMatch(/SLUICE_CONSUMER_CONFIG: cannot read \/nonexistent\/consumer\.properties/);
   });
 });
 
 describe('producer profiles', () => {
-  it.each([['default', '1'], ['throughput', '20'], ['low-latency', '0']])('%s starts and logs its effective producer configuration (linger.ms=%s)', async (profile, linger) => {
+  it.each([
+    ['default', '1'],
+    ['throughput', '20'],
+    ['low-latency', '0'],
+  ])('%s starts and logs its effective producer configuration (linger.ms=%s)', async (profile, linger) => {
     const sluice = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_PRODUCER_PROFILE: profile });
     try {
       expect(sluice.output()).toContain(`"linger.ms":"${linger}"`);
-      expect(sluice.output()).toMatch(new RegExp(`"producerConfigFile":"[^"]*native-config/producer\\.${profile === 'default' ? '' : `${profile}\\.`}properties"`));
+      expect(sluice.output()).toMatch(
+        new RegExp(`"producerConfigFile":"[^"]*native-config/producer\\.${profile === 'default' ? '' : `${profile}\\.`}properties"`),
+      );
       expect((await fetch(`${sluice.url}/readyz`)).status).toBe(200);
     } finally {
       await sluice.stop();

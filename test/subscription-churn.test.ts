@@ -56,7 +56,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---- HTTP without connection reuse: a pooled keep-alive socket would count as an open file of the gateway ----
 
-function http(url: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; text: string }> {
+function http(
+  url: string,
+  init: { method?: string; body?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
       let text = '';
@@ -72,7 +75,11 @@ function http(url: string, init: { method?: string; body?: string; headers?: Rec
 }
 
 async function postNdjson(gw: SluiceProcess, topic: string, lines: string[]): Promise<void> {
-  const res = await http(`${gw.url}/topics/${topic}`, { method: 'POST', body: lines.join('\n'), headers: { 'content-type': 'application/x-ndjson' } });
+  const res = await http(`${gw.url}/topics/${topic}`, {
+    method: 'POST',
+    body: lines.join('\n'),
+    headers: { 'content-type': 'application/x-ndjson' },
+  });
   if (res.status !== 200) throw new Error(`POST /topics/${topic}: ${res.status} ${res.text}`);
 }
 
@@ -83,16 +90,27 @@ async function postNdjson(gw: SluiceProcess, topic: string, lines: string[]): Pr
 async function createByPost(gw: SluiceProcess, topic: string, lines: string[]): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const res = await http(`${gw.url}/topics/${topic}`, { method: 'POST', body: lines.join('\n'), headers: { 'content-type': 'application/x-ndjson' } });
+    const res = await http(`${gw.url}/topics/${topic}`, {
+      method: 'POST',
+      body: lines.join('\n'),
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
     if (res.status === 200) return;
-    if (res.status !== 503 || !res.text.includes('TOPIC_NOT_READY') || Date.now() > deadline) throw new Error(`POST /topics/${topic}: ${res.status} ${res.text}`);
+    if (res.status !== 503 || !res.text.includes('TOPIC_NOT_READY') || Date.now() > deadline)
+      throw new Error(`POST /topics/${topic}: ${res.status} ${res.text}`);
     await sleep(1000);
   }
 }
 
 // ---- what the gateway holds ----
 
-const GAUGE_NAMES = ['sluice_kafka_consumers', 'sluice_subscriptions', 'sluice_replays_in_progress', 'sluice_group_members', 'sluice_subscribers'];
+const GAUGE_NAMES = [
+  'sluice_kafka_consumers',
+  'sluice_subscriptions',
+  'sluice_replays_in_progress',
+  'sluice_group_members',
+  'sluice_subscribers',
+];
 /** Series every scrape must show (the gateway sets each at scrape time). */
 const EXPECTED_SERIES = 3 + 9 + 1 + 1 + 3;
 
@@ -122,9 +140,11 @@ async function gaugesAtZero(gw: SluiceProcess, timeoutMs: number): Promise<Map<s
 function gaugeSummary(g: Map<string, number>): string {
   const get = (k: string) => g.get(k) ?? 'missing';
   const subs = [...g].filter(([k]) => k.startsWith('sluice_subscriptions{')).reduce((n, [, v]) => n + v, 0);
-  return `{consumers live/replay/group=${get('sluice_kafka_consumers{role="live"}')}/${get('sluice_kafka_consumers{role="replay"}')}/${get('sluice_kafka_consumers{role="group"}')}`
-    + ` subscriptions=${subs} replays=${get('sluice_replays_in_progress')} group_members=${get('sluice_group_members')}`
-    + ` subscribers ws/sse/seed=${get('sluice_subscribers{transport="websocket"}')}/${get('sluice_subscribers{transport="sse"}')}/${get('sluice_subscribers{transport="seed-websocket"}')}}`;
+  return (
+    `{consumers live/replay/group=${get('sluice_kafka_consumers{role="live"}')}/${get('sluice_kafka_consumers{role="replay"}')}/${get('sluice_kafka_consumers{role="group"}')}` +
+    ` subscriptions=${subs} replays=${get('sluice_replays_in_progress')} group_members=${get('sluice_group_members')}` +
+    ` subscribers ws/sse/seed=${get('sluice_subscribers{transport="websocket"}')}/${get('sluice_subscribers{transport="sse"}')}/${get('sluice_subscribers{transport="seed-websocket"}')}}`
+  );
 }
 
 /** The highest value each series reached while `sampling` was running (shows which states the churn reached). */
@@ -145,10 +165,13 @@ function samplePeaks(gw: SluiceProcess): { stop(): Promise<Map<string, number>> 
 }
 
 function peakSummary(p: Map<string, number>): string {
-  const sum = (prefix: string, filter: string) => [...p].filter(([k]) => k.startsWith(prefix) && k.includes(filter)).reduce((n, [, v]) => n + v, 0);
-  return `preparing=${sum('sluice_subscriptions{', 'state="preparing"')} replaying=${sum('sluice_subscriptions{', 'state="replaying"')} live=${sum('sluice_subscriptions{', 'state="live"')}`
-    + ` consumers live/replay/group=${p.get('sluice_kafka_consumers{role="live"}') ?? 0}/${p.get('sluice_kafka_consumers{role="replay"}') ?? 0}/${p.get('sluice_kafka_consumers{role="group"}') ?? 0}`
-    + ` replays=${p.get('sluice_replays_in_progress') ?? 0} group_members=${p.get('sluice_group_members') ?? 0}`;
+  const sum = (prefix: string, filter: string) =>
+    [...p].filter(([k]) => k.startsWith(prefix) && k.includes(filter)).reduce((n, [, v]) => n + v, 0);
+  return (
+    `preparing=${sum('sluice_subscriptions{', 'state="preparing"')} replaying=${sum('sluice_subscriptions{', 'state="replaying"')} live=${sum('sluice_subscriptions{', 'state="live"')}` +
+    ` consumers live/replay/group=${p.get('sluice_kafka_consumers{role="live"}') ?? 0}/${p.get('sluice_kafka_consumers{role="replay"}') ?? 0}/${p.get('sluice_kafka_consumers{role="group"}') ?? 0}` +
+    ` replays=${p.get('sluice_replays_in_progress') ?? 0} group_members=${p.get('sluice_group_members') ?? 0}`
+  );
 }
 
 function processCounts(pid: number): { threads: number; fds: number } {
@@ -214,7 +237,13 @@ function keepToken(ctx: Context, frame: string, topic: string): void {
 }
 
 /** A WebSocket that leaves according to `leave` (or at CLIENT_CAP_MS); `onOpen` may send control messages. */
-function wsClient(ctx: Context, kind: string, url: string, leave: Leave, hooks: { onOpen?: (ws: WebSocket) => void; onFrame?: (ws: WebSocket, text: string, n: number) => void; tokenTopic?: string } = {}): Promise<void> {
+function wsClient(
+  ctx: Context,
+  kind: string,
+  url: string,
+  leave: Leave,
+  hooks: { onOpen?: (ws: WebSocket) => void; onFrame?: (ws: WebSocket, text: string, n: number) => void; tokenTopic?: string } = {},
+): Promise<void> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url);
     const forget = ctx.open.add(() => ws.terminate());
@@ -233,7 +262,8 @@ function wsClient(ctx: Context, kind: string, url: string, leave: Leave, hooks: 
       }
     };
     timers.push(setTimeout(() => go('cap', false), CLIENT_CAP_MS));
-    if (leave.at === 'soon') timers.push(setTimeout(() => go(`soon-${leave.terminate ? 'terminate' : 'close'}`, leave.terminate), leave.delayMs));
+    if (leave.at === 'soon')
+      timers.push(setTimeout(() => go(`soon-${leave.terminate ? 'terminate' : 'close'}`, leave.terminate), leave.delayMs));
     ws.on('error', () => {});
     ws.on('unexpected-response', (_req, res) => {
       let body = '';
@@ -246,7 +276,8 @@ function wsClient(ctx: Context, kind: string, url: string, leave: Leave, hooks: 
     });
     ws.on('open', () => {
       hooks.onOpen?.(ws);
-      if (leave.at === 'open') timers.push(setTimeout(() => go(`open-${leave.terminate ? 'terminate' : 'close'}`, leave.terminate), leave.delayMs));
+      if (leave.at === 'open')
+        timers.push(setTimeout(() => go(`open-${leave.terminate ? 'terminate' : 'close'}`, leave.terminate), leave.delayMs));
     });
     ws.on('message', (data) => {
       const text = data.toString();
@@ -312,23 +343,27 @@ function sseClient(ctx: Context, kind: string, path: string, headers: Record<str
     };
     timers.push(setTimeout(() => go('cap'), CLIENT_CAP_MS));
     if (leave.at === 'soon') timers.push(setTimeout(() => go('soon'), leave.delayMs));
-    const req = httpRequest(`${ctx.gw.url}${path}`, { headers: { accept: 'text/event-stream', ...headers }, agent: false, signal: abort.signal }, (res) => {
-      if (res.statusCode !== 200) {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => go(`http-${res.statusCode}-${/"code":"([A-Z_]+)"/.exec(body)?.[1] ?? ''}`));
+    const req = httpRequest(
+      `${ctx.gw.url}${path}`,
+      { headers: { accept: 'text/event-stream', ...headers }, agent: false, signal: abort.signal },
+      (res) => {
+        if (res.statusCode !== 200) {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => go(`http-${res.statusCode}-${/"code":"([A-Z_]+)"/.exec(body)?.[1] ?? ''}`));
+          res.on('error', () => {});
+          return;
+        }
+        if (leave.at === 'answer') timers.push(setTimeout(() => go('answer'), leave.delayMs));
+        let events = 0;
+        res.on('data', (c: Buffer) => {
+          events += c.toString().split('\n\n').length - 1;
+          if (leave.at === 'events' && events >= leave.n) go('events');
+        });
+        res.on('end', () => go('server-ended'));
         res.on('error', () => {});
-        return;
-      }
-      if (leave.at === 'answer') timers.push(setTimeout(() => go('answer'), leave.delayMs));
-      let events = 0;
-      res.on('data', (c: Buffer) => {
-        events += c.toString().split('\n\n').length - 1;
-        if (leave.at === 'events' && events >= leave.n) go('events');
-      });
-      res.on('end', () => go('server-ended'));
-      res.on('error', () => {});
-    });
+      },
+    );
     req.on('error', () => {});
     req.on('close', () => {
       for (const t of timers) clearTimeout(t);
@@ -393,7 +428,15 @@ function plan(rng: () => number, t: Topics, mode: string): { planned: Planned[];
   const dashStart = int(0, 2000);
   for (let i = 0; i < 24; i++) {
     const terminate = rng() < 0.5;
-    add('dashboard', 1, dashStart + i * 20, (ctx) => wsClient(ctx, 'dashboard', `${ctx.gw.wsUrl}/ws/topics/${t.history}?from=earliest`, { at: 'frames', n: 51, terminate }, { tokenTopic: t.history }));
+    add('dashboard', 1, dashStart + i * 20, (ctx) =>
+      wsClient(
+        ctx,
+        'dashboard',
+        `${ctx.gw.wsUrl}/ws/topics/${t.history}?from=earliest`,
+        { at: 'frames', n: 51, terminate },
+        { tokenTopic: t.history },
+      ),
+    );
   }
 
   // 40 members of one group, all leaving in the same instant once they are in (or at the cap).
@@ -410,10 +453,12 @@ function plan(rng: () => number, t: Topics, mode: string): { planned: Planned[];
         ws.on('close', () => resolve(false));
         ws.on('unexpected-response', () => resolve(false));
       });
-      const closed = new Promise<void>((resolve) => ws.on('close', () => {
-        forget();
-        resolve();
-      }));
+      const closed = new Promise<void>((resolve) =>
+        ws.on('close', () => {
+          forget();
+          resolve();
+        }),
+      );
       return { ws, subscribed, closed };
     });
     const joined = await Promise.race([Promise.all(members.map((m) => m.subscribed)), sleep(CLIENT_CAP_MS).then(() => null)]);
@@ -434,12 +479,22 @@ function plan(rng: () => number, t: Topics, mode: string): { planned: Planned[];
     const from = rng() < 0.5 ? 'latest' : 'earliest';
     add('ws-new-topic', 1, at(), (ctx) => {
       const topic = randomTopic('churn-new');
-      return wsClient(ctx, 'ws-new-topic', `${ctx.gw.wsUrl}/ws`, { at: 'open', delayMs, terminate }, {
-        onOpen: (ws) => {
-          ws.send(JSON.stringify({ op: 'subscribe', topic, from }));
-          if (unsubscribeFirst) setTimeout(() => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ op: 'unsubscribe', topic })), Math.max(0, delayMs - 1));
+      return wsClient(
+        ctx,
+        'ws-new-topic',
+        `${ctx.gw.wsUrl}/ws`,
+        { at: 'open', delayMs, terminate },
+        {
+          onOpen: (ws) => {
+            ws.send(JSON.stringify({ op: 'subscribe', topic, from }));
+            if (unsubscribeFirst)
+              setTimeout(
+                () => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ op: 'unsubscribe', topic })),
+                Math.max(0, delayMs - 1),
+              );
+          },
         },
-      });
+      );
     });
   }
 
@@ -449,9 +504,15 @@ function plan(rng: () => number, t: Topics, mode: string): { planned: Planned[];
     const terminate = rng() < 0.5;
     add('ws-new-topic-slow', 1, at(), (ctx) => {
       const topic = randomTopic('churn-new');
-      return wsClient(ctx, 'ws-new-topic-slow', `${ctx.gw.wsUrl}/ws`, { at: 'open', delayMs, terminate }, {
-        onOpen: (ws) => ws.send(JSON.stringify({ op: 'subscribe', topic })),
-      });
+      return wsClient(
+        ctx,
+        'ws-new-topic-slow',
+        `${ctx.gw.wsUrl}/ws`,
+        { at: 'open', delayMs, terminate },
+        {
+          onOpen: (ws) => ws.send(JSON.stringify({ op: 'subscribe', topic })),
+        },
+      );
     });
   }
 
@@ -497,14 +558,17 @@ function plan(rng: () => number, t: Topics, mode: string): { planned: Planned[];
     const target = int(0, 11);
     const delayMs = rng() < 0.3 ? 0 : int(1, 60);
     const reset = rng() < 0.5;
-    add('raw-abort', 1, at(), (ctx) => rawUpgrade(ctx, 'raw-abort', target === 11 ? `/sse/topics/${t.history}?from=earliest` : urlTargets(ctx)[target], delayMs, reset));
+    add('raw-abort', 1, at(), (ctx) =>
+      rawUpgrade(ctx, 'raw-abort', target === 11 ? `/sse/topics/${t.history}?from=earliest` : urlTargets(ctx)[target], delayMs, reset),
+    );
   }
 
   // SSE streams aborted before their answer, after it, or after some events.
   for (let i = 0; i < 50; i++) {
     const target = int(0, 4);
     const r = rng();
-    const leave: SseLeave = r < 0.3 ? { at: 'soon', delayMs: int(0, 30) } : r < 0.65 ? { at: 'answer', delayMs: int(0, 800) } : { at: 'events', n: int(1, 200) };
+    const leave: SseLeave =
+      r < 0.3 ? { at: 'soon', delayMs: int(0, 30) } : r < 0.65 ? { at: 'answer', delayMs: int(0, 800) } : { at: 'events', n: int(1, 200) };
     add('sse', 1, at(), (ctx) => {
       const token = ctx.tokens.length > 0 ? ctx.tokens[ctx.tokens.length - 1] : t.historyToken;
       const [path, headers]: [string, Record<string, string>] = [
@@ -539,10 +603,12 @@ async function churn(ctx: Context, planned: Planned[]): Promise<void> {
     if (wait > 0) await sleep(wait);
     while (running >= MAX_CONCURRENT) await new Promise<void>((r) => slotFreed.push(r));
     running++;
-    all.push(p.run(ctx).finally(() => {
-      running--;
-      slotFreed.shift()?.();
-    }));
+    all.push(
+      p.run(ctx).finally(() => {
+        running--;
+        slotFreed.shift()?.();
+      }),
+    );
   }
   await Promise.all(all);
 }
@@ -557,7 +623,12 @@ async function warmUp(gw: SluiceProcess, t: Topics): Promise<void> {
   await createByPost(gw, t.live, ['{"warm":"up"}']);
   const opened: RecordingSocket[] = [];
   try {
-    for (const path of [`/ws/topics/${t.live}`, `/ws/topics/${t.history}?from=earliest`, `/ws/topics/${t.group}?group=warm-up`, `/consumer/${t.live}`]) {
+    for (const path of [
+      `/ws/topics/${t.live}`,
+      `/ws/topics/${t.history}?from=earliest`,
+      `/ws/topics/${t.group}?group=warm-up`,
+      `/consumer/${t.live}`,
+    ]) {
       const s = await connect(`${gw.wsUrl}${path}`);
       opened.push(s);
       await s.waitForFrames(path.includes('from=earliest') ? 120 : 1);
@@ -586,7 +657,8 @@ async function warmUp(gw: SluiceProcess, t: Topics): Promise<void> {
 
 beforeAll(async () => {
   console.log(`[churn] seed=${SEED} (SLUICE_CHURN_SEED=${SEED} replays this schedule)`);
-  for (const threads of MODES) gateways.set(threads, await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_INGRESS_THREADS: threads }));
+  for (const threads of MODES)
+    gateways.set(threads, await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_INGRESS_THREADS: threads }));
   const gw = gateways.get(MODES[0])!;
   const history = randomTopic('churn-history');
   let historyMidMs = 0;
@@ -596,7 +668,11 @@ beforeAll(async () => {
       historyMidMs = Date.now();
       await sleep(20);
     }
-    await (first === 0 ? createByPost : postNdjson)(gw, history, Array.from({ length: HISTORY_BATCH }, (_, i) => `{"seq":${first + i},"pad":"abcdefghijklmnop"}`));
+    await (first === 0 ? createByPost : postNdjson)(
+      gw,
+      history,
+      Array.from({ length: HISTORY_BATCH }, (_, i) => `{"seq":${first + i},"pad":"abcdefghijklmnop"}`),
+    );
   }
   // A resume token from the middle of the history, for from=<token> before any churn client has one.
   const probe = await connect(`${gw.wsUrl}/ws/topics/${history}?from=earliest`);
@@ -617,103 +693,121 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // A gateway whose shutdown waits on a leaked replay would hang: bounded, then killed.
-  await Promise.all([...gateways.values()].map(async (g) => {
-    if ((await Promise.race([g.stop(), sleep(20_000).then(() => 'hung' as const)])) === 'hung') await g.stop('SIGKILL');
-  }));
+  await Promise.all(
+    [...gateways.values()].map(async (g) => {
+      if ((await Promise.race([g.stop(), sleep(20_000).then(() => 'hung' as const)])) === 'hung') await g.stop('SIGKILL');
+    }),
+  );
 }, 60_000);
 
-for (const [index, threads] of MODES.entries()) describe(`SLUICE_INGRESS_THREADS=${threads}`, () => {
-  it('after hundreds of clients left at every stage, every gauge reads 0, threads and files are back, and subscriptions are served', async () => {
-    const gw = gateways.get(threads)!;
-    const t = topicsByMode.get(threads)!;
-    const open = new OpenSet();
-    const served: RecordingSocket[] = [];
-    let stopPosting = false;
-    let posting: Promise<number> = Promise.resolve(0);
-    try {
-      // Baseline: idle (live feeds past their grace), after the warm-up.
-      const idle = await gaugesAtZero(gw, 30_000);
-      expect(nonZero(idle), 'gauges before the churn').toEqual([]);
-      await sleep(500); // the last consumer's threads are joined as it is destroyed, just after its gauge drops
-      const baseline = processCounts(gw.proc.pid!);
+for (const [index, threads] of MODES.entries())
+  describe(`SLUICE_INGRESS_THREADS=${threads}`, () => {
+    it('after hundreds of clients left at every stage, every gauge reads 0, threads and files are back, and subscriptions are served', async () => {
+      const gw = gateways.get(threads)!;
+      const t = topicsByMode.get(threads)!;
+      const open = new OpenSet();
+      const served: RecordingSocket[] = [];
+      let stopPosting = false;
+      let posting: Promise<number> = Promise.resolve(0);
+      try {
+        // Baseline: idle (live feeds past their grace), after the warm-up.
+        const idle = await gaugesAtZero(gw, 30_000);
+        expect(nonZero(idle), 'gauges before the churn').toEqual([]);
+        await sleep(500); // the last consumer's threads are joined as it is destroyed, just after its gauge drops
+        const baseline = processCounts(gw.proc.pid!);
 
-      const rng = seeded(SEED + index);
-      const { planned, byKind } = plan(rng, t, threads);
-      const clients = [...byKind.values()].reduce((a, b) => a + b, 0);
-      const ctx: Context = { gw, open, tally: new Map(), tokens: [] };
+        const rng = seeded(SEED + index);
+        const { planned, byKind } = plan(rng, t, threads);
+        const clients = [...byKind.values()].reduce((a, b) => a + b, 0);
+        const ctx: Context = { gw, open, tally: new Map(), tokens: [] };
 
-      // Live records during the churn, for live subscribers, groups, and the exact replay afterwards.
-      posting = (async () => {
-        let posted = 0;
-        for (let n = 0; !stopPosting; n++) {
-          const lines = Array.from({ length: 10 }, (_, i) => `{"n":${n * 10 + i}}`);
-          await Promise.all([postNdjson(gw, t.live, lines), postNdjson(gw, t.group, lines)]);
-          posted += lines.length;
-          await sleep(100);
+        // Live records during the churn, for live subscribers, groups, and the exact replay afterwards.
+        posting = (async () => {
+          let posted = 0;
+          for (let n = 0; !stopPosting; n++) {
+            const lines = Array.from({ length: 10 }, (_, i) => `{"n":${n * 10 + i}}`);
+            await Promise.all([postNdjson(gw, t.live, lines), postNdjson(gw, t.group, lines)]);
+            posted += lines.length;
+            await sleep(100);
+          }
+          return posted;
+        })();
+        const sampling = samplePeaks(gw);
+        await churn(ctx, planned);
+        stopPosting = true;
+        const peaks = await sampling.stop();
+        const livePosted = 1 + (await posting); // + the warm-up's record
+        expect(open.size, 'sockets still open after every client left').toBe(0);
+
+        // Everything given back: live feeds linger LIVE_FEED_IDLE_GRACE_MS (10 s) after their last subscriber.
+        const after = await gaugesAtZero(gw, 30_000);
+        const counts = await countsWithin(gw.proc.pid!, baseline, 10_000);
+        const outcomes = [...ctx.tally]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ');
+        console.log(
+          `[churn] threads=${threads}: clients=${clients} (${[...byKind].map(([k, v]) => `${k} ${v}`).join(', ')}) baseline threads/fds=${baseline.threads}/${baseline.fds} after=${counts.threads}/${counts.fds} gauges=${gaugeSummary(after)}`,
+        );
+        console.log(
+          `[churn] threads=${threads}: peaks during the churn (sum of per-transport peaks) ${peakSummary(peaks)}; outcomes ${outcomes}`,
+        );
+        expect(after.size, 'lifecycle series on /metrics').toBe(EXPECTED_SERIES);
+        // Leaving is never an internal error: no exception escaped a subscription, a batch sink or a thread.
+        const internal = gw
+          .output()
+          .split('\n')
+          .filter((l) => /"level":60|"code":"INTERNAL"|batch sink failed|worker crashed|Uncaught|TypeError|RangeError/.test(l));
+        expect(internal, 'internal errors logged by the gateway').toEqual([]);
+        expect(nonZero(after), 'gauges not back at 0').toEqual([]);
+        expect(counts.threads, `threads (baseline ${baseline.threads})`).toBeLessThanOrEqual(baseline.threads + THREAD_MARGIN);
+        expect(counts.fds, `open files (baseline ${baseline.fds})`).toBeLessThanOrEqual(baseline.fds + FD_MARGIN);
+
+        // Still served: a replay gets the whole history of the live topic…
+        const replay = await connect(`${gw.wsUrl}/ws/topics/${t.live}?from=earliest`);
+        served.push(replay);
+        const replayed = (await replay.waitForFrames(1 + livePosted, 30_000))
+          .slice(1)
+          .map((f) => JSON.parse(f) as { event?: string; value: { n?: number } });
+        expect(replayed.filter((f) => f.event !== undefined)).toEqual([]);
+        expect(new Set(replayed.map((f) => f.value.n ?? -1)).size).toBe(livePosted);
+        await sleep(300); // anything extra would show up now
+        expect(replay.frames).toHaveLength(1 + livePosted);
+        // …every replay slot came back (SLUICE_MAX_REPLAYS = 16 at once are accepted)…
+        const slots = await Promise.all(Array.from({ length: 16 }, () => connect(`${gw.wsUrl}/ws/topics/${t.history}?from=earliest`)));
+        served.push(...slots);
+        for (const s of slots) expect(JSON.parse((await s.waitForFrames(1))[0])).toMatchObject({ event: 'subscribed' });
+        for (const s of slots) s.ws.terminate();
+        // …a brand-new topic gets a record posted after `subscribed` (TOPIC_NOT_READY — the broker slower to
+        // auto-create than the gateway's 2 s wait, on a loaded machine — is tried again with another new topic;
+        // OVERLOADED or any other refusal is not)…
+        const control = await connect(`${gw.wsUrl}/ws`);
+        served.push(control);
+        let fresh = '';
+        for (let attempt = 1; ; attempt++) {
+          fresh = randomTopic('churn-after');
+          control.ws.send(JSON.stringify({ op: 'subscribe', topic: fresh }));
+          const answer = JSON.parse((await control.waitForFrames(attempt))[attempt - 1]) as { event: string; error?: { code: string } };
+          if (answer.event === 'subscribed' || answer.error?.code !== 'TOPIC_NOT_READY' || attempt === 5) {
+            expect(answer, `answer to subscribe #${attempt}: ${JSON.stringify(answer)}`).toMatchObject({
+              event: 'subscribed',
+              topic: fresh,
+            });
+            break;
+          }
         }
-        return posted;
-      })();
-      const sampling = samplePeaks(gw);
-      await churn(ctx, planned);
-      stopPosting = true;
-      const peaks = await sampling.stop();
-      const livePosted = 1 + (await posting); // + the warm-up's record
-      expect(open.size, 'sockets still open after every client left').toBe(0);
-
-      // Everything given back: live feeds linger LIVE_FEED_IDLE_GRACE_MS (10 s) after their last subscriber.
-      const after = await gaugesAtZero(gw, 30_000);
-      const counts = await countsWithin(gw.proc.pid!, baseline, 10_000);
-      const outcomes = [...ctx.tally].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(' ');
-      console.log(`[churn] threads=${threads}: clients=${clients} (${[...byKind].map(([k, v]) => `${k} ${v}`).join(', ')}) baseline threads/fds=${baseline.threads}/${baseline.fds} after=${counts.threads}/${counts.fds} gauges=${gaugeSummary(after)}`);
-      console.log(`[churn] threads=${threads}: peaks during the churn (sum of per-transport peaks) ${peakSummary(peaks)}; outcomes ${outcomes}`);
-      expect(after.size, 'lifecycle series on /metrics').toBe(EXPECTED_SERIES);
-      // Leaving is never an internal error: no exception escaped a subscription, a batch sink or a thread.
-      const internal = gw.output().split('\n').filter((l) => /"level":60|"code":"INTERNAL"|batch sink failed|worker crashed|Uncaught|TypeError|RangeError/.test(l));
-      expect(internal, 'internal errors logged by the gateway').toEqual([]);
-      expect(nonZero(after), 'gauges not back at 0').toEqual([]);
-      expect(counts.threads, `threads (baseline ${baseline.threads})`).toBeLessThanOrEqual(baseline.threads + THREAD_MARGIN);
-      expect(counts.fds, `open files (baseline ${baseline.fds})`).toBeLessThanOrEqual(baseline.fds + FD_MARGIN);
-
-      // Still served: a replay gets the whole history of the live topic…
-      const replay = await connect(`${gw.wsUrl}/ws/topics/${t.live}?from=earliest`);
-      served.push(replay);
-      const replayed = (await replay.waitForFrames(1 + livePosted, 30_000)).slice(1).map((f) => JSON.parse(f) as { event?: string; value: { n?: number } });
-      expect(replayed.filter((f) => f.event !== undefined)).toEqual([]);
-      expect(new Set(replayed.map((f) => f.value.n ?? -1)).size).toBe(livePosted);
-      await sleep(300); // anything extra would show up now
-      expect(replay.frames).toHaveLength(1 + livePosted);
-      // …every replay slot came back (SLUICE_MAX_REPLAYS = 16 at once are accepted)…
-      const slots = await Promise.all(Array.from({ length: 16 }, () => connect(`${gw.wsUrl}/ws/topics/${t.history}?from=earliest`)));
-      served.push(...slots);
-      for (const s of slots) expect(JSON.parse((await s.waitForFrames(1))[0])).toMatchObject({ event: 'subscribed' });
-      for (const s of slots) s.ws.terminate();
-      // …a brand-new topic gets a record posted after `subscribed` (TOPIC_NOT_READY — the broker slower to
-      // auto-create than the gateway's 2 s wait, on a loaded machine — is tried again with another new topic;
-      // OVERLOADED or any other refusal is not)…
-      const control = await connect(`${gw.wsUrl}/ws`);
-      served.push(control);
-      let fresh = '';
-      for (let attempt = 1; ; attempt++) {
-        fresh = randomTopic('churn-after');
-        control.ws.send(JSON.stringify({ op: 'subscribe', topic: fresh }));
-        const answer = JSON.parse((await control.waitForFrames(attempt))[attempt - 1]) as { event: string; error?: { code: string } };
-        if (answer.event === 'subscribed' || answer.error?.code !== 'TOPIC_NOT_READY' || attempt === 5) {
-          expect(answer, `answer to subscribe #${attempt}: ${JSON.stringify(answer)}`).toMatchObject({ event: 'subscribed', topic: fresh });
-          break;
-        }
+        const before = control.frames.length;
+        await postNdjson(gw, fresh, ['{"after":"churn"}']);
+        expect(JSON.parse((await control.waitForFrames(before + 1))[before])).toMatchObject({ topic: fresh, value: { after: 'churn' } });
+        // …and a new group gets records.
+        const member = await connect(`${gw.wsUrl}/ws/topics/${t.group}?group=after-${randomBytes(3).toString('hex')}&from=earliest`);
+        served.push(member);
+        expect(JSON.parse((await member.waitForFrames(2, 30_000))[1])).toMatchObject({ topic: t.group });
+      } finally {
+        stopPosting = true;
+        await posting.catch(() => 0);
+        open.closeAll();
+        for (const s of served) s.ws.terminate();
       }
-      const before = control.frames.length;
-      await postNdjson(gw, fresh, ['{"after":"churn"}']);
-      expect(JSON.parse((await control.waitForFrames(before + 1))[before])).toMatchObject({ topic: fresh, value: { after: 'churn' } });
-      // …and a new group gets records.
-      const member = await connect(`${gw.wsUrl}/ws/topics/${t.group}?group=after-${randomBytes(3).toString('hex')}&from=earliest`);
-      served.push(member);
-      expect(JSON.parse((await member.waitForFrames(2, 30_000))[1])).toMatchObject({ topic: t.group });
-    } finally {
-      stopPosting = true;
-      await posting.catch(() => 0);
-      open.closeAll();
-      for (const s of served) s.ws.terminate();
-    }
-  }, 150_000);
-});
+    }, 150_000);
+  });

@@ -17,7 +17,12 @@ const kafka = inject('kafkaBootstrap');
 
 // ---- the identity provider's key set ----
 
-interface SigningKey { kid: string; alg: 'RS256' | 'ES256'; privateKey: CryptoKey; jwk: JWK }
+interface SigningKey {
+  kid: string;
+  alg: 'RS256' | 'ES256';
+  privateKey: CryptoKey;
+  jwk: JWK;
+}
 async function signingKey(kid: string, alg: 'RS256' | 'ES256'): Promise<SigningKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg);
   return { kid, alg, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
@@ -57,12 +62,20 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
 // One thread serving HTTP: each ingress thread keeps its own key cache (documented), and the rotation and
 // outage cases below assert what one cache holds.
-const gateway = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_JWT_JWKS_URL: jwksUrl, SLUICE_JWT_JWKS_COOLDOWN_S: '0', SLUICE_INGRESS_THREADS: '0' }));
+const gateway = sluiceForFile(() => ({
+  KAFKA_BOOTSTRAP_SERVERS: kafka,
+  SLUICE_JWT_JWKS_URL: jwksUrl,
+  SLUICE_JWT_JWKS_COOLDOWN_S: '0',
+  SLUICE_INGRESS_THREADS: '0',
+}));
 
 function token(key: SigningKey, claims: object, kid = key.kid): Promise<string> {
   return new SignJWT({ ...claims }).setProtectedHeader({ alg: key.alg, kid }).sign(key.privateKey);
 }
-const grant = (topic: string, extra: object = {}, expSeconds = 300) => ({ exp: inSeconds(expSeconds), 'sluice.sub': [{ topic, ...extra }] });
+const grant = (topic: string, extra: object = {}, expSeconds = 300) => ({
+  exp: inSeconds(expSeconds),
+  'sluice.sub': [{ topic, ...extra }],
+});
 
 /** The upgrade's status (101 when it succeeded) and the error code of a refusal. */
 async function upgradeStatus(url: string): Promise<{ status: number; code?: string }> {
@@ -91,7 +104,7 @@ async function holdings(): Promise<string> {
 }
 
 describe('signed subscriptions with a JWKS URL', () => {
-  it('a token signed by a published key reads only its claims\' topic and key; other algorithms and unknown keys are refused', async () => {
+  it("a token signed by a published key reads only its claims' topic and key; other algorithms and unknown keys are refused", async () => {
     const topic = randomTopic('orders');
     await produceKeyed(gateway().url, topic, 'order-1', 1);
     await produceKeyed(gateway().url, topic, 'order-2', 2);
@@ -104,7 +117,10 @@ describe('signed subscriptions with a JWKS URL', () => {
     const sseRecords = () => sse.events.filter((e) => e.event === 'message');
     await until(() => records(ws.frames).length >= 2 && sseRecords().length >= 2, 'the live record');
     await new Promise((r) => setTimeout(r, 300)); // order-2's records would have arrived by now
-    expect(records(ws.frames).map((f) => [f.key, f.value.n])).toEqual([['order-1', 1], ['order-1', 4]]);
+    expect(records(ws.frames).map((f) => [f.key, f.value.n])).toEqual([
+      ['order-1', 1],
+      ['order-1', 4],
+    ]);
     expect(sseRecords().map((e) => (JSON.parse(e.data) as { value: { n: number } }).value.n)).toEqual([1, 4]);
     ws.ws.close();
     sse.close();
@@ -133,8 +149,13 @@ describe('signed subscriptions with a JWKS URL', () => {
     ws.ws.close();
     // The retired key's tokens stop working once the set without it is fetched.
     jwks.published = [k2];
-    expect(await upgradeStatus(`${gateway().wsUrl}/ws/topics/${topic}?token=${await token(unpublished, grant(topic), 'k-new')}`)).toMatchObject({ status: 401 });
-    expect(await upgradeStatus(`${gateway().wsUrl}/ws/topics/${topic}?token=${await token(k1, grant(topic))}`)).toEqual({ status: 401, code: 'TOKEN_INVALID' });
+    expect(
+      await upgradeStatus(`${gateway().wsUrl}/ws/topics/${topic}?token=${await token(unpublished, grant(topic), 'k-new')}`),
+    ).toMatchObject({ status: 401 });
+    expect(await upgradeStatus(`${gateway().wsUrl}/ws/topics/${topic}?token=${await token(k1, grant(topic))}`)).toEqual({
+      status: 401,
+      code: 'TOKEN_INVALID',
+    });
     jwks.published = [k1, k2];
   });
 
@@ -148,11 +169,17 @@ describe('signed subscriptions with a JWKS URL', () => {
     jwks.mode = 'down';
     try {
       const t = await token(k3, grant(topic));
-      expect(await upgradeStatus(`${gateway().wsUrl}/ws/topics/${topic}?token=${t}`)).toEqual({ status: 503, code: 'TOKEN_KEYS_UNAVAILABLE' });
+      expect(await upgradeStatus(`${gateway().wsUrl}/ws/topics/${topic}?token=${t}`)).toEqual({
+        status: 503,
+        code: 'TOKEN_KEYS_UNAVAILABLE',
+      });
       const res = await fetch(`${gateway().url}/sse/topics/${topic}`, { headers: { authorization: `Bearer ${t}` } });
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
-      expect(((await res.json()) as { error: { code: string; retriable: boolean } }).error).toMatchObject({ code: 'TOKEN_KEYS_UNAVAILABLE', retriable: true });
+      expect(((await res.json()) as { error: { code: string; retriable: boolean } }).error).toMatchObject({
+        code: 'TOKEN_KEYS_UNAVAILABLE',
+        retriable: true,
+      });
       expect(await upgradeStatus(`${gateway().wsUrl}/ws/topics/${topic}?token=${cached}`)).toEqual({ status: 101 });
     } finally {
       jwks.mode = 'up';
@@ -162,7 +189,10 @@ describe('signed subscriptions with a JWKS URL', () => {
   it('an expired token is refused with 401 TOKEN_EXPIRED; one that expires while connected closes the WebSocket with 4001', async () => {
     const topic = randomTopic('exp');
     await produceKeyed(gateway().url, topic, 'a', 1);
-    expect(await upgradeStatus(`${gateway().wsUrl}/ws/topics/${topic}?token=${await token(k1, grant(topic, {}, -10))}`)).toEqual({ status: 401, code: 'TOKEN_EXPIRED' });
+    expect(await upgradeStatus(`${gateway().wsUrl}/ws/topics/${topic}?token=${await token(k1, grant(topic, {}, -10))}`)).toEqual({
+      status: 401,
+      code: 'TOKEN_EXPIRED',
+    });
     const ws = await connect(`${gateway().wsUrl}/ws/topics/${topic}?token=${await token(k1, grant(topic, {}, 2))}`);
     const closed = await ws.closed;
     expect(closed.code).toBe(4001);
@@ -181,7 +211,10 @@ describe('signed subscriptions with a JWKS URL', () => {
     const ws = new WebSocket(`${gateway().wsUrl}/ws/topics/${topic}?from=earliest&token=${t}`);
     ws.on('error', () => {});
     const sseAbort = new AbortController();
-    const sse = fetch(`${gateway().url}/sse/topics/${topic}?from=earliest`, { headers: { authorization: `Bearer ${t}` }, signal: sseAbort.signal }).catch(() => null);
+    const sse = fetch(`${gateway().url}/sse/topics/${topic}?from=earliest`, {
+      headers: { authorization: `Bearer ${t}` },
+      signal: sseAbort.signal,
+    }).catch(() => null);
     await until(() => jwks.held.length >= 1 && jwks.fetches > fetchesBefore, 'the gateway to fetch the JWKS');
     await new Promise((r) => setTimeout(r, 200)); // both requests reach the gateway (they share the one fetch)
     ws.terminate();

@@ -39,7 +39,10 @@ describe('signed subscriptions', () => {
     await until(() => records(byUrl.frames).length >= 2 && records(byMessage.frames).length >= 2, 'the live record');
     await new Promise((r) => setTimeout(r, 300));
     for (const s of [byUrl, byMessage]) {
-      expect(records(s.frames).map((f) => [f.key, f.value.n])).toEqual([['order-123', 1], ['order-123', 4]]);
+      expect(records(s.frames).map((f) => [f.key, f.value.n])).toEqual([
+        ['order-123', 1],
+        ['order-123', 4],
+      ]);
     }
     const refused = byMessage.frames.map((f) => JSON.parse(f) as Frame).find((f) => f.event === 'error');
     expect(refused?.error?.code).toBe('FORBIDDEN');
@@ -50,21 +53,33 @@ describe('signed subscriptions', () => {
     const topic = randomTopic('orders');
     await produce(topic, 'order-1', 1);
     const token = jwt({ exp: inSeconds(300), 'sluice.sub': [{ topic, key: 'order-1' }] });
-    const status = async (url: string) => connect(url).then((s) => (s.ws.close(), 101), (e: { status: number }) => e.status);
+    const status = async (url: string) =>
+      connect(url).then(
+        (s) => (s.ws.close(), 101),
+        (e: { status: number }) => e.status,
+      );
     expect(await status(`${gateway().wsUrl}/ws/topics/${topic}?key=order-2&token=${token}`)).toBe(403);
     expect(await status(`${gateway().wsUrl}/ws/topics/${topic}-x?token=${token}`)).toBe(403);
     expect(await status(`${gateway().wsUrl}/ws/topics/${topic}?group=g1&token=${token}`)).toBe(403);
     expect(await status(`${gateway().wsUrl}/ws/topics/${topic}`)).toBe(401);
-    expect(await status(`${gateway().wsUrl}/ws/topics/${topic}?token=${jwt({ exp: inSeconds(300), 'sluice.sub': [{ topic }] }, 'x'.repeat(40))}`)).toBe(401);
+    expect(
+      await status(
+        `${gateway().wsUrl}/ws/topics/${topic}?token=${jwt({ exp: inSeconds(300), 'sluice.sub': [{ topic }] }, 'x'.repeat(40))}`,
+      ),
+    ).toBe(401);
     const none = jwt({ exp: inSeconds(300), 'sluice.sub': [{ topic }] }, SECRET, 'none');
     expect(await status(`${gateway().wsUrl}/ws/topics/${topic}?token=${none}`)).toBe(401);
-    expect(await status(`${gateway().wsUrl}/ws/topics/${topic}?token=${jwt({ exp: inSeconds(-10), 'sluice.sub': [{ topic }] })}`)).toBe(401);
-    const sse = await fetch(`${gateway().url}/sse/topics/${topic}`, { headers: { authorization: `Bearer ${jwt({ exp: inSeconds(-10), 'sluice.sub': [{ topic }] })}` } });
+    expect(await status(`${gateway().wsUrl}/ws/topics/${topic}?token=${jwt({ exp: inSeconds(-10), 'sluice.sub': [{ topic }] })}`)).toBe(
+      401,
+    );
+    const sse = await fetch(`${gateway().url}/sse/topics/${topic}`, {
+      headers: { authorization: `Bearer ${jwt({ exp: inSeconds(-10), 'sluice.sub': [{ topic }] })}` },
+    });
     expect(sse.status).toBe(401);
     expect(((await sse.json()) as { error: { code: string } }).error.code).toBe('TOKEN_EXPIRED');
   });
 
-  it('SSE with Authorization: Bearer gets only the token\'s key', async () => {
+  it("SSE with Authorization: Bearer gets only the token's key", async () => {
     const topic = randomTopic('orders');
     await produce(topic, 'a', 1);
     await produce(topic, 'b', 2);

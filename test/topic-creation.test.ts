@@ -105,10 +105,12 @@ describe('a cluster that creates topics', () => {
     const statuses = new Map<number, number>();
     for (let round = 0; pending.length > 0; round++) {
       expect(round, `still refused after ${round} rounds: ${pending.map((p) => p.topic).join(' ')}`).toBeLessThan(30);
-      const answers = await Promise.all(pending.map(async (p) => {
-        const value = JSON.stringify({ topic: p.topic, n: p.n, round });
-        return { ...p, value, res: await postJson(`${hasty.url}/topics/${p.topic}`, value) };
-      }));
+      const answers = await Promise.all(
+        pending.map(async (p) => {
+          const value = JSON.stringify({ topic: p.topic, n: p.n, round });
+          return { ...p, value, res: await postJson(`${hasty.url}/topics/${p.topic}`, value) };
+        }),
+      );
       let retryAfterS = 0;
       pending = [];
       for (const a of answers) {
@@ -137,23 +139,25 @@ describe('a cluster that creates topics', () => {
   it('a WebSocket subscription to a topic being created is refused with the same 503 before the upgrade, and a retry subscribes', async () => {
     const topics = Array.from({ length: 20 }, () => randomTopic('sub'));
     const refusals: { status: number; code: string }[] = [];
-    await Promise.all(topics.map(async (topic) => {
-      for (let attempt = 0; ; attempt++) {
-        expect(attempt, topic).toBeLessThan(30);
-        try {
-          const socket = await connect(`${hasty.wsUrl}/ws/topics/${topic}`);
-          socket.ws.close();
-          return;
-        } catch (err) {
-          const { status, body } = err as { status?: number; body?: string };
-          if (status === undefined) throw err;
-          const code = JSON.parse(body!).error.code as string;
-          refusals.push({ status, code });
-          expect({ status, code }, body).toEqual({ status: 503, code: 'TOPIC_NOT_READY' });
-          await sleep(1000);
+    await Promise.all(
+      topics.map(async (topic) => {
+        for (let attempt = 0; ; attempt++) {
+          expect(attempt, topic).toBeLessThan(30);
+          try {
+            const socket = await connect(`${hasty.wsUrl}/ws/topics/${topic}`);
+            socket.ws.close();
+            return;
+          } catch (err) {
+            const { status, body } = err as { status?: number; body?: string };
+            if (status === undefined) throw err;
+            const code = JSON.parse(body!).error.code as string;
+            refusals.push({ status, code });
+            expect({ status, code }, body).toEqual({ status: 503, code: 'TOPIC_NOT_READY' });
+            await sleep(1000);
+          }
         }
-      }
-    }));
+      }),
+    );
     // Subscribing to a new topic asks the cluster to create it, like a POST does.
     for (const topic of topics) expect(partitionCount(kafka, topic)).toBeGreaterThan(0);
     console.error(`[topic-creation] subscription refusals before success: ${refusals.length}`);

@@ -44,12 +44,17 @@ writeFileSync(payloadFile, Array.from({ length: 1024 }, (_, i) => deviceRecord(i
 
 const javaArgs = [
   '-Xmx1g',
-  '-cp', join(libs, '*'),
+  '-cp',
+  join(libs, '*'),
   'org.apache.kafka.tools.ProducerPerformance',
-  '--topic', args.topic,
-  '--num-records', String(records),
-  '--payload-file', payloadFile,
-  '--throughput', '-1',
+  '--topic',
+  args.topic,
+  '--num-records',
+  String(records),
+  '--payload-file',
+  payloadFile,
+  '--throughput',
+  '-1',
   '--producer-props',
   `bootstrap.servers=${args.bootstrap}`,
   'acks=all',
@@ -87,23 +92,29 @@ const summary = new RegExp(
   String.raw`(\d+) records sent, ${num} records/sec \(${num} MB/sec\), ${num} ms avg latency, ${num} ms max latency, ` +
     String.raw`${num} ms 50th, ${num} ms 95th, ${num} ms 99th, ${num} ms 99\.9th\.`,
 );
-const m = stdout.split('\n').reverse().map((line) => summary.exec(line)).find(Boolean);
+const m = stdout
+  .split('\n')
+  .reverse()
+  .map((line) => summary.exec(line))
+  .find(Boolean);
 if (!m) {
   process.stderr.write(stderr);
   console.error('no summary line in ProducerPerformance output');
   process.exit(1);
 }
 const [sent, recPerSec, mibPerSec, avg, , p50, , p99, p999] = m.slice(1).map(Number);
-console.log(JSON.stringify({
-  records: sent,
-  recordsPerSec: Math.round(recPerSec),
-  mbPerSec: round((mibPerSec * 1024 * 1024) / 1e6, 2), // the tool's MB is 1024*1024 bytes
-  avgLatencyMs: avg,
-  p50Ms: p50,
-  p99Ms: p99,
-  p999Ms: p999,
-  seconds: round(sent / recPerSec, 3), // the tool's elapsed time: first send to last acknowledgement
-}));
+console.log(
+  JSON.stringify({
+    records: sent,
+    recordsPerSec: Math.round(recPerSec),
+    mbPerSec: round((mibPerSec * 1024 * 1024) / 1e6, 2), // the tool's MB is 1024*1024 bytes
+    avgLatencyMs: avg,
+    p50Ms: p50,
+    p99Ms: p99,
+    p999Ms: p999,
+    seconds: round(sent / recPerSec, 3), // the tool's elapsed time: first send to last acknowledgement
+  }),
+);
 
 function round(x, digits) {
   const f = 10 ** digits;
@@ -129,4 +140,3 @@ async function ensureTopic(bootstrap, topic, timeoutMs = 30_000) {
     await new Promise((resolve) => client.disconnect(5_000, resolve));
   }
 }
-

@@ -23,7 +23,11 @@ import { parseCeilingArgs } from './ceiling-args.mjs';
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const QUEUE_FULL = Kafka.CODES.ERRORS.ERR__QUEUE_FULL; // -184
 
-const args = parseCeilingArgs('rdkafka-producer.mjs', { config: { type: 'string', default: `${REPO_ROOT}native-config/producer.properties` }, rate: { type: 'string' } }, ' [--config FILE] [--rate R]');
+const args = parseCeilingArgs(
+  'rdkafka-producer.mjs',
+  { config: { type: 'string', default: `${REPO_ROOT}native-config/producer.properties` }, rate: { type: 'string' } },
+  ' [--config FILE] [--rate R]',
+);
 const { topic, records, recordSize } = args;
 const rate = args.rate === undefined ? 0 : Number(args.rate);
 if (!(rate >= 0)) throw new Error(`--rate must be a number of records/s, not ${args.rate}`);
@@ -102,15 +106,17 @@ await allDelivered;
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 const cpu = process.cpuUsage(cpuAtStart);
 
-console.log(JSON.stringify({
-  records,
-  delivered,
-  failed,
-  seconds: round(seconds, 3),
-  recordsPerSec: Math.round(delivered / seconds),
-  mbPerSec: round((delivered * recordSize) / 1e6 / seconds, 2),
-  cpuSeconds: round((cpu.user + cpu.system) / 1e6, 4),
-}));
+console.log(
+  JSON.stringify({
+    records,
+    delivered,
+    failed,
+    seconds: round(seconds, 3),
+    recordsPerSec: Math.round(delivered / seconds),
+    mbPerSec: round((delivered * recordSize) / 1e6 / seconds, 2),
+    cpuSeconds: round((cpu.user + cpu.system) / 1e6, 4),
+  }),
+);
 if (firstError) console.error(JSON.stringify({ msg: 'first delivery error', error: firstError.message, code: firstError.code }));
 
 await new Promise((resolve) => producer.disconnect(10_000, resolve));

@@ -26,11 +26,19 @@ export const CENTRIFUGO_HEADERS = { 'x-kafka-header-centrifugo-channels': CENTRI
 export function ensureCentrifugo(log = () => {}) {
   if (existsSync(BIN)) return { bin: BIN };
   const go = spawnSync('go', ['version'], { encoding: 'utf8' });
-  if (go.error || go.status !== 0) return { skip: `Go is not installed (needed to build ${CENTRIFUGO_MODULE}): the Centrifugo rows are skipped` };
+  if (go.error || go.status !== 0)
+    return { skip: `Go is not installed (needed to build ${CENTRIFUGO_MODULE}): the Centrifugo rows are skipped` };
   mkdirSync(BIN_DIR, { recursive: true });
   log(`building ${CENTRIFUGO_MODULE} with ${go.stdout.trim()} into bench/.peers/bin (a few minutes, once)`);
-  const built = spawnSync('go', ['install', CENTRIFUGO_MODULE], { env: { ...process.env, GOBIN: BIN_DIR }, encoding: 'utf8', stdio: ['ignore', 'inherit', 'pipe'] });
-  if (built.status !== 0 || !existsSync(BIN)) return { skip: `go install ${CENTRIFUGO_MODULE} failed (${built.status}): ${(built.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}: the Centrifugo rows are skipped` };
+  const built = spawnSync('go', ['install', CENTRIFUGO_MODULE], {
+    env: { ...process.env, GOBIN: BIN_DIR },
+    encoding: 'utf8',
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
+  if (built.status !== 0 || !existsSync(BIN))
+    return {
+      skip: `go install ${CENTRIFUGO_MODULE} failed (${built.status}): ${(built.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}: the Centrifugo rows are skipped`,
+    };
   return { bin: BIN };
 }
 
@@ -58,21 +66,31 @@ export async function startCentrifugo({ bin, bootstrap, topic, cmdWrap = (c) => 
     log: { level: 'info' },
     client: { insecure: true },
     usage_stats: { disabled: true },
-    consumers: [{
-      name: 'bench', enabled: true, type: 'kafka',
-      kafka: {
-        brokers: [bootstrap], topics: [topic], consumer_group: `centrifugo-${topic}`,
-        publication_data_mode: { enabled: true, channels_header: 'centrifugo-channels' },
+    consumers: [
+      {
+        name: 'bench',
+        enabled: true,
+        type: 'kafka',
+        kafka: {
+          brokers: [bootstrap],
+          topics: [topic],
+          consumer_group: `centrifugo-${topic}`,
+          publication_data_mode: { enabled: true, channels_header: 'centrifugo-channels' },
+        },
       },
-    }],
+    ],
   };
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   const [cmd, ...argv] = cmdWrap([bin, '--config', configPath]);
   const child = spawn(cmd, argv, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout.on('data', (c) => { out += c; });
-  child.stderr.on('data', (c) => { out += c; });
+  child.stdout.on('data', (c) => {
+    out += c;
+  });
+  child.stderr.on('data', (c) => {
+    out += c;
+  });
   const exited = new Promise((r) => child.once('exit', r));
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -86,7 +104,11 @@ export async function startCentrifugo({ bin, bootstrap, topic, cmdWrap = (c) => 
     }
   }
   return {
-    child, port, exited, output: () => out, path: '/connection/websocket',
+    child,
+    port,
+    exited,
+    output: () => out,
+    path: '/connection/websocket',
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), 15_000);

@@ -42,7 +42,10 @@ const swarmProcesses = (n) => (n >= 1000 ? 2 : 1);
 function withOpenFiles(cmd, need) {
   if (openFileLimit() >= need) return cmd;
   const hard = openFileLimit(true);
-  if (hard < need) throw new Error(`this scenario needs ${need} open files per process, but the hard limit is ${hard}: raise it (e.g. ulimit -Hn ${need} as root, or LimitNOFILE in systemd) and run again`);
+  if (hard < need)
+    throw new Error(
+      `this scenario needs ${need} open files per process, but the hard limit is ${hard}: raise it (e.g. ulimit -Hn ${need} as root, or LimitNOFILE in systemd) and run again`,
+    );
   return ['/bin/sh', '-c', `ulimit -n ${need} && exec "$0" "$@"`, ...cmd];
 }
 
@@ -74,7 +77,10 @@ async function sentinel(url) {
     const deadline = Date.now() + timeoutMs;
     while (frames.length < n) {
       if (Date.now() > deadline) throw new Error(`sentinel got ${frames.length} of ${n} frames: ${frames.slice(-2).join(' | ')}`);
-      await new Promise((r) => { wake = r; setTimeout(r, 100); });
+      await new Promise((r) => {
+        wake = r;
+        setTimeout(r, 100);
+      });
     }
     return frames[n - 1];
   };
@@ -96,7 +102,11 @@ async function smokeCheck(port, topic, fanout, createTopic = true) {
   }
   const centrifugo = fanout.kind === 'centrifugo';
   const batch = fanout.frames === 'batch';
-  const s = await sentinel(centrifugo ? `ws://127.0.0.1:${fanout.port}/connection/websocket` : `ws://127.0.0.1:${fanout.port}/ws/topics/${topic}${batch ? '?frames=batch' : ''}`);
+  const s = await sentinel(
+    centrifugo
+      ? `ws://127.0.0.1:${fanout.port}/connection/websocket`
+      : `ws://127.0.0.1:${fanout.port}/ws/topics/${topic}${batch ? '?frames=batch' : ''}`,
+  );
   if (centrifugo) {
     s.ws.send(`{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":"${CENTRIFUGO_CHANNEL}"}}`);
     const deadline = Date.now() + 15_000;
@@ -117,19 +127,38 @@ async function smokeCheck(port, topic, fanout, createTopic = true) {
     const answer = await res.json();
     if (res.status !== 200 || answer.count !== 1) throw new Error(`fanout smoke check: POST got ${res.status} ${JSON.stringify(answer)}`);
     if (centrifugo) {
-      const pushes = () => s.frames.slice(seen).join('\n').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)).filter((r) => r.push);
-      const mine = () => pushes().find((r) => r.push.channel === CENTRIFUGO_CHANNEL && JSON.stringify(r.push.pub?.data) === JSON.stringify(JSON.parse(body)));
+      const pushes = () =>
+        s.frames
+          .slice(seen)
+          .join('\n')
+          .split('\n')
+          .filter((l) => l.trim())
+          .map((l) => JSON.parse(l))
+          .filter((r) => r.push);
+      const mine = () =>
+        pushes().find(
+          (r) => r.push.channel === CENTRIFUGO_CHANNEL && JSON.stringify(r.push.pub?.data) === JSON.stringify(JSON.parse(body)),
+        );
       const waitUntil = Date.now() + 2000;
       while (!mine() && Date.now() < waitUntil) await sleep(20);
       if (mine()) break;
-      if (Date.now() > deadline) throw new Error(`fanout smoke check: no centrifugo push carried ${body} within 30 s: ${s.frames.slice(seen, seen + 3).join(' | ')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `fanout smoke check: no centrifugo push carried ${body} within 30 s: ${s.frames.slice(seen, seen + 3).join(' | ')}`,
+        );
       continue;
     }
     const text = await s.next(seen + 1);
     const parsed = JSON.parse(text);
     const frame = batch ? { ...parsed.records?.[0], topic: parsed.topic } : parsed;
     const { partition, offsets } = answer.partitions[0];
-    if ((batch && parsed.event !== 'batch') || frame.topic !== topic || frame.partition !== partition || frame.offset !== offsets[0] || JSON.stringify(frame.value) !== JSON.stringify(JSON.parse(body))) {
+    if (
+      (batch && parsed.event !== 'batch') ||
+      frame.topic !== topic ||
+      frame.partition !== partition ||
+      frame.offset !== offsets[0] ||
+      JSON.stringify(frame.value) !== JSON.stringify(JSON.parse(body))
+    ) {
       throw new Error(`fanout smoke check: frame ${text} does not match POST answer ${JSON.stringify(answer)} of ${body}`);
     }
     break;
@@ -152,7 +181,13 @@ function startSwarm(sockets) {
     const i = queue.findIndex((m) => m.type === type);
     if (i >= 0) return Promise.resolve(queue.splice(i, 1)[0]);
     return new Promise((resolve, reject) => {
-      const w = { type, resolve: (m) => { clearTimeout(timer); resolve(m); } };
+      const w = {
+        type,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      };
       const timer = setTimeout(() => {
         waiters.splice(waiters.indexOf(w), 1);
         reject(new Error(`subscriber swarm: no "${type}" within ${timeoutMs} ms`));
@@ -206,7 +241,10 @@ function percentile(hist, total, p) {
  * Runs one scenario. `f` = { subscribers, rate (records/s), slowPct, durationS }; `server` = the gateway's
  * process spec for startServer. Resolves with the scenario's fields for latest.json.
  */
-export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap, topic, durationS, warmupS = 0, log = () => {}, centrifugoBin, brokerPid }) {
+export async function runFanoutScenario(
+  { server: spec, fanout: f },
+  { bootstrap, topic, durationS, warmupS = 0, log = () => {}, centrifugoBin, brokerPid },
+) {
   const slowTotal = Math.round((f.subscribers * (f.slowPct ?? 1)) / 100);
   const peer = f.peer; // undefined: one gateway takes the POSTs and serves the subscribers
   // Every subscriber's socket, plus Kafka connections, files and the poster's sockets.
@@ -220,13 +258,25 @@ export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap
     let pid = server.child.pid;
     if (peer === 'centrifugo') {
       // The topic first: Centrifugo's consumer is configured with it.
-      const created = await fetch(`http://127.0.0.1:${port}/topics/${topic}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"smoke":"create"}' });
+      const created = await fetch(`http://127.0.0.1:${port}/topics/${topic}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"smoke":"create"}',
+      });
       if (created.status !== 200) throw new Error(`fanout: creating ${topic} got ${created.status}`);
-      fanoutServer = await startCentrifugo({ bin: centrifugoBin, bootstrap, topic, cmdWrap: (cmd) => withOpenFiles(cmd, f.subscribers + 1000) });
+      fanoutServer = await startCentrifugo({
+        bin: centrifugoBin,
+        bootstrap,
+        topic,
+        cmdWrap: (cmd) => withOpenFiles(cmd, f.subscribers + 1000),
+      });
       fanoutPort = fanoutServer.port;
       pid = fanoutServer.child.pid;
     } else if (peer === 'sluice') {
-      const s = startServer({ ...spec, env: { ...spec.env, ...(f.fanoutEnv ?? {}) }, cmd: withOpenFiles(spec.cmd, f.subscribers + 1000) }, bootstrap);
+      const s = startServer(
+        { ...spec, env: { ...spec.env, ...(f.fanoutEnv ?? {}) }, cmd: withOpenFiles(spec.cmd, f.subscribers + 1000) },
+        bootstrap,
+      );
       fanoutServer = { ...s, stop: () => stopServer(s) };
       fanoutPort = await s.port;
       pid = s.child.pid;
@@ -241,16 +291,38 @@ export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap
     const connectStart = Date.now();
     const share = (i) => Math.floor(f.subscribers / procs) + (i < f.subscribers % procs ? 1 : 0);
     for (let i = 0; i < procs; i++) swarms.push(startSwarm(share(i)));
-    const connected = await Promise.all(swarms.map((sw, i) => {
-      const count = share(i);
-      const slowCount = Math.floor(slowTotal / procs) + (i < slowTotal % procs ? 1 : 0);
-      const path = peer === 'centrifugo' ? fanoutServer.path : `/ws/topics/${topic}${f.frames === 'batch' ? '?frames=batch' : ''}`;
-      return sw.ask({ cmd: 'connect', host: '127.0.0.1', port: fanoutPort, path, protocol: peer === 'centrifugo' ? 'centrifugo' : 'sluice', channel: CENTRIFUGO_CHANNEL, count, slowCount, concurrency: 128 }, 'connected', 60_000 + f.subscribers * 20);
-    }));
+    const connected = await Promise.all(
+      swarms.map((sw, i) => {
+        const count = share(i);
+        const slowCount = Math.floor(slowTotal / procs) + (i < slowTotal % procs ? 1 : 0);
+        const path = peer === 'centrifugo' ? fanoutServer.path : `/ws/topics/${topic}${f.frames === 'batch' ? '?frames=batch' : ''}`;
+        return sw.ask(
+          {
+            cmd: 'connect',
+            host: '127.0.0.1',
+            port: fanoutPort,
+            path,
+            protocol: peer === 'centrifugo' ? 'centrifugo' : 'sluice',
+            channel: CENTRIFUGO_CHANNEL,
+            count,
+            slowCount,
+            concurrency: 128,
+          },
+          'connected',
+          60_000 + f.subscribers * 20,
+        );
+      }),
+    );
     const connectSeconds = (Date.now() - connectStart) / 1000;
     const subscribed = connected.reduce((a, c) => a + c.subscribed, 0);
     const connectFailed = connected.reduce((a, c) => a + c.failed, 0);
-    if (connectFailed) log(`${connectFailed} of ${f.subscribers} subscribers failed to connect: ${connected.flatMap((c) => c.errors).slice(0, 3).join(' | ')}`);
+    if (connectFailed)
+      log(
+        `${connectFailed} of ${f.subscribers} subscribers failed to connect: ${connected
+          .flatMap((c) => c.errors)
+          .slice(0, 3)
+          .join(' | ')}`,
+      );
     await sleep(2000);
     const rssIdle = await rssKB(pid);
     const rssPerConnKB = subscribed > 0 ? (rssIdle - rssBefore) / subscribed : 0;
@@ -272,7 +344,16 @@ export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap
         await sleep(250);
       }
     };
-    const post = (seconds, firstSeq = 0) => postSteadily({ port, topic, rate: f.rate, durationS: seconds, recordBytes: f.recordBytes ?? 0, headers: peer ? CENTRIFUGO_HEADERS : {}, firstSeq });
+    const post = (seconds, firstSeq = 0) =>
+      postSteadily({
+        port,
+        topic,
+        rate: f.rate,
+        durationS: seconds,
+        recordBytes: f.recordBytes ?? 0,
+        headers: peer ? CENTRIFUGO_HEADERS : {},
+        firstSeq,
+      });
 
     // Warm-up at the same rate, unmeasured (a fresh gateway's JIT; a broker that has not served yet),
     // though its records are checked for loss like the others.
@@ -303,7 +384,11 @@ export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap
     // Slow clients read again: were they closed, and how?
     await Promise.all(swarms.map((sw) => sw.ask({ cmd: 'resumeSlow', quietMs: 2000 }, 'slowDone', 120_000)));
     const ackedSeqs = mergeAcknowledged({ 0: warm.acknowledgedSeqs }, { 0: posted.acknowledgedSeqs })[0];
-    const reports = await Promise.all(swarms.map((sw) => sw.ask({ cmd: 'report', acked: mergeAcknowledged(warm.acknowledged, posted.acknowledged), ackedSeqs }, 'report', 120_000)));
+    const reports = await Promise.all(
+      swarms.map((sw) =>
+        sw.ask({ cmd: 'report', acked: mergeAcknowledged(warm.acknowledged, posted.acknowledged), ackedSeqs }, 'report', 120_000),
+      ),
+    );
 
     const merge = (k) => {
       const m = new Map();
@@ -323,8 +408,14 @@ export async function runFanoutScenario({ server: spec, fanout: f }, { bootstrap
     const fastClosed = mergeCounts('fastClosed');
     if (Object.keys(fastClosed).length || posted.acked < posted.sent) {
       // Say why: the gateway's own log (a signal from outside, an error) beats guessing from close codes.
-      const notable = server.output().split('\n').filter((l) => /"level":(40|50|60)|signal|shutting|shutdown/.test(l)).slice(-5);
-      log(`fast subscribers closed by the server ${JSON.stringify(fastClosed)}, ${posted.sent - posted.acked} POSTs failed ${JSON.stringify(posted.failures)}; gateway log: ${notable.join(' | ') || '(nothing notable)'}`);
+      const notable = server
+        .output()
+        .split('\n')
+        .filter((l) => /"level":(40|50|60)|signal|shutting|shutdown/.test(l))
+        .slice(-5);
+      log(
+        `fast subscribers closed by the server ${JSON.stringify(fastClosed)}, ${posted.sent - posted.acked} POSTs failed ${JSON.stringify(posted.failures)}; gateway log: ${notable.join(' | ') || '(nothing notable)'}`,
+      );
     }
     const lastFrameAt = Math.max(...reports.map((r) => r.lastFrameAt));
     const deliverySeconds = Math.max(0.001, (lastFrameAt - posted.startedAt) / 1000);

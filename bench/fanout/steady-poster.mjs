@@ -19,18 +19,32 @@ export function stampedRecord(seq, bytes = 0) {
 /** POSTs one record and resolves with the status and parsed answer (never rejects). */
 function postOne(agent, port, path, body, headers) {
   return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { text += c; });
-      res.on('end', () => {
-        let json;
-        try {
-          json = JSON.parse(text);
-        } catch { /* reported as a failure below */ }
-        resolve({ status: res.statusCode, json, text });
-      });
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent,
+        headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => {
+          text += c;
+        });
+        res.on('end', () => {
+          let json;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            /* reported as a failure below */
+          }
+          resolve({ status: res.statusCode, json, text });
+        });
+      },
+    );
     req.on('error', (err) => resolve({ status: 0, text: err.message }));
     req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
     req.end(body);
@@ -46,7 +60,16 @@ function postOne(agent, port, path, body, headers) {
  * used in turn (FIFO), so none sits idle long enough for the gateway's keep-alive timeout to close it
  * just as a request goes out (that race shows up as ECONNRESET).
  */
-export async function postSteadily({ port, topic, rate, durationS, recordBytes = 0, headers = {}, firstSeq = 0, connections = Math.min(256, Math.max(8, Math.ceil(rate / 4))) }) {
+export async function postSteadily({
+  port,
+  topic,
+  rate,
+  durationS,
+  recordBytes = 0,
+  headers = {},
+  firstSeq = 0,
+  connections = Math.min(256, Math.max(8, Math.ceil(rate / 4))),
+}) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections, scheduling: 'fifo' });
   const path = `/topics/${encodeURIComponent(topic)}`;
   const offsets = new Map(); // partition → acknowledged offsets

@@ -42,7 +42,9 @@ let maxLatencyMs = 0;
 let negativeLatencies = 0;
 
 const KEY = randomBytes(16).toString('base64');
-const ACCEPT = createHash('sha1').update(KEY + GUID).digest('base64');
+const ACCEPT = createHash('sha1')
+  .update(KEY + GUID)
+  .digest('base64');
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -226,7 +228,8 @@ function onText(c, buf, p, end, at) {
       onPublication(c, buf, qi, next >= 0 && next < end ? next : end, at);
     }
     const ping = buf.indexOf(CF_PING, p);
-    if (ping >= 0 && ping < end && (ping === p || buf[ping - 1] === 10) && (ping + 2 === end || buf[ping + 2] === 10)) c.sock.write(clientText('{}'));
+    if (ping >= 0 && ping < end && (ping === p || buf[ping - 1] === 10) && (ping + 2 === end || buf[ping + 2] === 10))
+      c.sock.write(clientText('{}'));
     else if (!found) badFrames++;
     return;
   }
@@ -291,7 +294,8 @@ function onData(c, chunk) {
     c.state = AWAIT_SUBSCRIBED;
     off = end + 4 - (c.header.length - chunk.length); // latin1: one character per byte
     c.header = '';
-    if (cfg.protocol === 'centrifugo') c.sock.write(clientText(`{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":${JSON.stringify(cfg.channel)}}}`));
+    if (cfg.protocol === 'centrifugo')
+      c.sock.write(clientText(`{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":${JSON.stringify(cfg.channel)}}}`));
     connecting--;
     openNext();
   }
@@ -352,10 +356,17 @@ function openNext() {
 const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
 
 function open(c) {
-  const sock = connect({ host: cfg.host, port: cfg.port, noDelay: true, onread: { buffer: READ_BUFFER, callback: (n, buf) => onData(c, buf.subarray(0, n)) } });
+  const sock = connect({
+    host: cfg.host,
+    port: cfg.port,
+    noDelay: true,
+    onread: { buffer: READ_BUFFER, callback: (n, buf) => onData(c, buf.subarray(0, n)) },
+  });
   c.sock = sock;
   sock.on('connect', () => {
-    sock.write(`GET ${cfg.path} HTTP/1.1\r\nHost: ${cfg.host}:${cfg.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    sock.write(
+      `GET ${cfg.path} HTTP/1.1\r\nHost: ${cfg.host}:${cfg.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
   });
   sock.on('error', (err) => {
     if (!c.error) c.error = err.code ?? err.message;
@@ -382,7 +393,10 @@ function open(c) {
 function checkConnected() {
   if (connectedReported || subscribedCount + failed < clients.length) return;
   connectedReported = true;
-  const errors = clients.filter((c) => c.error).slice(0, 5).map((c) => c.error);
+  const errors = clients
+    .filter((c) => c.error)
+    .slice(0, 5)
+    .map((c) => c.error);
   process.send({ type: 'connected', subscribed: subscribedCount, failed, errors });
 }
 
@@ -420,10 +434,11 @@ function compareSeq(c, ackedSeqs) {
   let got = 0;
   const seen = c.seen ?? new Uint8Array(0);
   for (let i = 0; i < seen.length; i++) got += seen[i];
-  for (const [lo, hi] of ackedSeqs) for (let s = lo; s <= hi; s++) {
-    if (s < seen.length && seen[s]) both++;
-    else lost++;
-  }
+  for (const [lo, hi] of ackedSeqs)
+    for (let s = lo; s <= hi; s++) {
+      if (s < seen.length && seen[s]) both++;
+      else lost++;
+    }
   return { lost, unexpected: got - both };
 }
 

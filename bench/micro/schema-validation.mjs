@@ -28,7 +28,11 @@ if (process.argv[2] === '--case') {
   if (run(body).count !== RECORDS) throw new Error('decode count');
   if (validate) {
     let refused = false;
-    try { run(Buffer.from('[{"device_id":"x","ts":1,"seq":1,"temp":"hot"}]')); } catch (e) { refused = e.code === 'SCHEMA_VALIDATION_FAILED'; }
+    try {
+      run(Buffer.from('[{"device_id":"x","ts":1,"seq":1,"temp":"hot"}]'));
+    } catch (e) {
+      refused = e.code === 'SCHEMA_VALIDATION_FAILED';
+    }
     if (!refused) throw new Error('the schema did not refuse a bad record');
   }
   for (let i = 0; i < 50; i++) run(body); // warm-up
@@ -49,8 +53,13 @@ for (let r = 0; r < rounds; r++) {
     results[mode].push(JSON.parse(p.stdout).usPerRecord);
   }
 }
-console.log(`Environment: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model}, Linux ${release()}; ${RECORDS} records of 200 B per body, ${REQUESTS} bodies per run, ${rounds} runs per case`);
+console.log(
+  `Environment: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model}, Linux ${release()}; ${RECORDS} records of 200 B per body, ${REQUESTS} bodies per run, ${rounds} runs per case`,
+);
 console.log('| case | CPU µs per record (runs) | median |');
 console.log('| --- | --- | --- |');
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-for (const mode of ['plain', 'schema']) console.log(`| decode${mode === 'schema' ? ' + schema' : ''} | ${results[mode].map((x) => x.toFixed(2)).join(', ')} | ${median(results[mode]).toFixed(2)} |`);
+for (const mode of ['plain', 'schema'])
+  console.log(
+    `| decode${mode === 'schema' ? ' + schema' : ''} | ${results[mode].map((x) => x.toFixed(2)).join(', ')} | ${median(results[mode]).toFixed(2)} |`,
+  );

@@ -7,10 +7,12 @@ import { startFastifyPeer } from './fastify-peer.mjs';
 const brokers = (process.env.KAFKA_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092').split(',');
 
 // KafkaJS's default logger writes to stdout; stdout is reserved for the "listening" line.
-const toStderr = () => ({ namespace, label, log }) => {
-  const { message, ...extra } = log;
-  console.error(JSON.stringify({ level: label, namespace, msg: message, ...extra }));
-};
+const toStderr =
+  () =>
+  ({ namespace, label, log }) => {
+    const { message, ...extra } = log;
+    console.error(JSON.stringify({ level: label, namespace, msg: message, ...extra }));
+  };
 
 const kafka = new Kafka({ clientId: 'bench-fastify-kafkajs', brokers, logLevel: logLevel.WARN, logCreator: toStderr });
 // Idempotence needs acks=-1 and, in KafkaJS, at most one request in flight per broker.

@@ -10,13 +10,20 @@ import { join } from 'node:path';
 
 /** A device reading (bench/records.mjs) with ranges, a `pattern` and an `enum`: 10 properties, all checked. */
 export const DEVICE_READING_SCHEMA = {
-  $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object',
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  type: 'object',
   required: ['device_id', 'ts', 'seq', 'temp'],
   properties: {
-    device_id: { type: 'string', pattern: '^dev-[0-9]{5}$' }, ts: { type: 'integer', minimum: 0 }, seq: { type: 'integer' },
-    temp: { type: 'number', minimum: -50, maximum: 150 }, humidity: { type: 'number' }, battery: { type: 'number' },
-    lat: { type: 'number', minimum: -90, maximum: 90 }, lon: { type: 'number', minimum: -180, maximum: 180 },
-    status: { enum: ['ok', 'warn', 'fail'] }, pad: { type: 'string' },
+    device_id: { type: 'string', pattern: '^dev-[0-9]{5}$' },
+    ts: { type: 'integer', minimum: 0 },
+    seq: { type: 'integer' },
+    temp: { type: 'number', minimum: -50, maximum: 150 },
+    humidity: { type: 'number' },
+    battery: { type: 'number' },
+    lat: { type: 'number', minimum: -90, maximum: 90 },
+    lon: { type: 'number', minimum: -180, maximum: 180 },
+    status: { enum: ['ok', 'warn', 'fail'] },
+    pad: { type: 'string' },
   },
 };
 /** A record the schema refuses (`temp` is not a number). */
@@ -33,7 +40,8 @@ export function schemaDir(fileName) {
 async function refusesBadRecord(url, topic) {
   const res = await fetch(`${url}/topics/${topic}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BAD_READING });
   const text = await res.text();
-  if (res.status !== 422 || !text.includes('SCHEMA_VALIDATION_FAILED')) throw new Error(`schema scenario: a bad record got ${res.status} ${text}, expected 422 SCHEMA_VALIDATION_FAILED`);
+  if (res.status !== 422 || !text.includes('SCHEMA_VALIDATION_FAILED'))
+    throw new Error(`schema scenario: a bad record got ${res.status} ${text}, expected 422 SCHEMA_VALIDATION_FAILED`);
 }
 
 /** `base`: the scenarios without a schema, by name; `sluice(env)`: a gateway server spec. */

@@ -9,7 +9,9 @@ const app = uws.App();
 app.post('/*', (res) => {
   let aborted = false;
   const chunks = [];
-  res.onAborted(() => { aborted = true; });
+  res.onAborted(() => {
+    aborted = true;
+  });
   res.onData((chunk, isLast) => {
     chunks.push(Buffer.from(chunk.slice(0)));
     if (isLast && !aborted) {

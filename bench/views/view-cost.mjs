@@ -22,8 +22,11 @@ import { postSteadily } from '../fanout/steady-poster.mjs';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const { values: args } = parseArgs({
   options: {
-    bootstrap: { type: 'string' }, 'kafka-port': { type: 'string', default: '29092' },
-    duration: { type: 'string', default: '10' }, rounds: { type: 'string', default: '2' }, views: { type: 'string', default: '0,1,10,100' },
+    bootstrap: { type: 'string' },
+    'kafka-port': { type: 'string', default: '29092' },
+    duration: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '2' },
+    views: { type: 'string', default: '0,1,10,100' },
     rate: { type: 'string', default: '1000' },
   },
 });
@@ -50,17 +53,33 @@ function subscriber(url) {
 }
 
 async function runCase(bootstrap, views, round) {
-  const server = startServer({ cmd: [process.execPath, join(ROOT, 'dist', 'main.js')], env: { SLUICE_LOG_LEVEL: 'info', SLUICE_INGRESS_THREADS: '0', SLUICE_MAX_VIEWS_PER_TOPIC: '1000' }, sluice: true }, bootstrap);
+  const server = startServer(
+    {
+      cmd: [process.execPath, join(ROOT, 'dist', 'main.js')],
+      env: { SLUICE_LOG_LEVEL: 'info', SLUICE_INGRESS_THREADS: '0', SLUICE_MAX_VIEWS_PER_TOPIC: '1000' },
+      sluice: true,
+    },
+    bootstrap,
+  );
   try {
     const port = await server.port;
     const topic = `views-${views}-${round}-${Date.now()}`;
     // Create the topic and the live feed first.
-    await fetch(`http://127.0.0.1:${port}/topics/${topic}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"warmup":true}' });
+    await fetch(`http://127.0.0.1:${port}/topics/${topic}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"warmup":true}',
+    });
     const plain = await subscriber(`ws://127.0.0.1:${port}/ws/topics/${topic}`);
     const subs = [];
     // Distinct views (one computation each): windows of 1–5 s, so all close during the run, told apart by
     // their grace (i ms); count, avg and max of the reading per device (1,000 devices).
-    for (let i = 0; i < views; i++) subs.push(await subscriber(`ws://127.0.0.1:${port}/ws/topics/${topic}?window=${1 + (i % 5)}s&grace=${i}ms&agg=count(),avg(temp),max(temp)&by=device`));
+    for (let i = 0; i < views; i++)
+      subs.push(
+        await subscriber(
+          `ws://127.0.0.1:${port}/ws/topics/${topic}?window=${1 + (i % 5)}s&grace=${i}ms&agg=count(),avg(temp),max(temp)&by=device`,
+        ),
+      );
     await sleep(500);
     const metricsText = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const metric = (text, name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
@@ -74,15 +93,29 @@ async function runCase(bootstrap, views, round) {
     const problems = [];
     if (plain.frames < posted.acked) problems.push(`plain subscriber got ${plain.frames} frames for ${posted.acked} records`);
     if (views > 0) {
-      if (metric(text, 'sluice_window_views') !== views) problems.push(`sluice_window_views=${metric(text, 'sluice_window_views')}, expected ${views}`);
+      if (metric(text, 'sluice_window_views') !== views)
+        problems.push(`sluice_window_views=${metric(text, 'sluice_window_views')}, expected ${views}`);
       const counted = subs[0].windows.reduce((n, w) => n + w.count, 0);
       if (!(counted > 0 && counted <= posted.acked)) problems.push(`the 1 s view counted ${counted} records of ${posted.acked}`);
-      for (const s of subs) if (s.error || s.windows.length === 0) problems.push(`a view got ${s.windows.length} windows${s.error ? `, error ${s.error}` : ''}`);
+      for (const s of subs)
+        if (s.error || s.windows.length === 0)
+          problems.push(`a view got ${s.windows.length} windows${s.error ? `, error ${s.error}` : ''}`);
     }
     const late = metric(text, 'sluice_window_late_records_total');
     for (const s of [plain, ...subs]) s.ws.close();
     const cpuSeconds = (cpuPct / 100) * DURATION_S;
-    return { views, round, rate: RATE, durationS: DURATION_S, acked: posted.acked, cpuPct: Math.round(cpuPct * 10) / 10, cpuUsPerRecord: Math.round((cpuSeconds / posted.acked) * 1e6), rssMB: Math.round(rssMB), late, problems };
+    return {
+      views,
+      round,
+      rate: RATE,
+      durationS: DURATION_S,
+      acked: posted.acked,
+      cpuPct: Math.round(cpuPct * 10) / 10,
+      cpuUsPerRecord: Math.round((cpuSeconds / posted.acked) * 1e6),
+      rssMB: Math.round(rssMB),
+      late,
+      problems,
+    };
   } finally {
     await stopServer(server);
   }
@@ -97,7 +130,9 @@ if (!bootstrap) {
   await broker.start();
   bootstrap = broker.bootstrapServers;
 }
-console.error(`Environment: node ${process.version}, ${cpus().length} × ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB; broker ${bootstrap}; ${RATE} records/s for ${DURATION_S} s per case, ${ROUNDS} rounds`);
+console.error(
+  `Environment: node ${process.version}, ${cpus().length} × ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB; broker ${bootstrap}; ${RATE} records/s for ${DURATION_S} s per case, ${ROUNDS} rounds`,
+);
 const results = [];
 try {
   for (let round = 0; round < ROUNDS; round++) {
@@ -118,5 +153,7 @@ console.log('| --- | --- | --- | --- | --- | --- |');
 for (const views of CASES) {
   const rs = results.filter((r) => r.views === views);
   const ok = rs.every((r) => r.problems.length === 0);
-  console.log(`| ${views} | ${RATE} | ${median(rs.map((r) => r.cpuPct))} | ${median(rs.map((r) => r.cpuUsPerRecord))} | ${rs.length} | ${ok ? 'ok' : rs.flatMap((r) => r.problems).join('; ')} |`);
+  console.log(
+    `| ${views} | ${RATE} | ${median(rs.map((r) => r.cpuPct))} | ${median(rs.map((r) => r.cpuUsPerRecord))} | ${rs.length} | ${ok ? 'ok' : rs.flatMap((r) => r.problems).join('; ')} |`,
+  );
 }

@@ -13,47 +13,128 @@ import { openApiPath, ROUTES, type RouteSpec } from './routes.js';
 
 type Json = Record<string, unknown>;
 
-const TOKEN = { type: 'string', description: 'Resume token of the position just after this record: reconnect with `from=<token>` to continue without gap or duplicate.' };
+const TOKEN = {
+  type: 'string',
+  description: 'Resume token of the position just after this record: reconnect with `from=<token>` to continue without gap or duplicate.',
+};
 
-const subscribeOptionSchemas = Object.fromEntries(SUBSCRIBE_PARAMS.map((p) => [p.name, { type: p.type, description: p.description, ...('default' in p ? { default: p.default } : {}), ...('pattern' in p ? { pattern: p.pattern } : {}), ...('maxLength' in p ? { maxLength: p.maxLength } : {}), ...('enum' in p ? { enum: [...p.enum] } : {}) }]));
+const subscribeOptionSchemas = Object.fromEntries(
+  SUBSCRIBE_PARAMS.map((p) => [
+    p.name,
+    {
+      type: p.type,
+      description: p.description,
+      ...('default' in p ? { default: p.default } : {}),
+      ...('pattern' in p ? { pattern: p.pattern } : {}),
+      ...('maxLength' in p ? { maxLength: p.maxLength } : {}),
+      ...('enum' in p ? { enum: [...p.enum] } : {}),
+    },
+  ]),
+);
 
 const FRAME_SCHEMAS: Record<string, Json> = {
   record: {
-    type: 'object', required: ['topic', 'partition', 'offset', 'timestamp', 'key', 'value'],
+    type: 'object',
+    required: ['topic', 'partition', 'offset', 'timestamp', 'key', 'value'],
     properties: {
-      topic: { type: 'string' }, partition: { type: 'integer', minimum: 0 }, offset: { type: 'integer', minimum: 0 },
+      topic: { type: 'string' },
+      partition: { type: 'integer', minimum: 0 },
+      offset: { type: 'integer', minimum: 0 },
       timestamp: { type: ['integer', 'null'], description: 'Kafka record timestamp, epoch ms.' },
       key: { type: ['string', 'null'] },
       value: { description: 'The record value: embedded as-is when it is JSON; otherwise a string (see `valueEncoding`).' },
       valueEncoding: { enum: ['text', 'base64'], description: 'Present when the value is not JSON: UTF-8 text, or base64 of binary.' },
       token: TOKEN,
     },
-    examples: [{ topic: 'telemetry', partition: 0, offset: 42, timestamp: 1735689600000, key: 'pump-7', value: { temperature: 21.5 }, token: 'djE6NDMsMA' }],
+    examples: [
+      {
+        topic: 'telemetry',
+        partition: 0,
+        offset: 42,
+        timestamp: 1735689600000,
+        key: 'pump-7',
+        value: { temperature: 21.5 },
+        token: 'djE6NDMsMA',
+      },
+    ],
   },
   subscribed: {
-    type: 'object', required: ['event', 'topic'],
-    properties: { event: { const: 'subscribed' }, topic: { type: 'string' }, token: { ...TOKEN, description: 'The start position (absent for groups).' } },
+    type: 'object',
+    required: ['event', 'topic'],
+    properties: {
+      event: { const: 'subscribed' },
+      topic: { type: 'string' },
+      token: { ...TOKEN, description: 'The start position (absent for groups).' },
+    },
     examples: [{ event: 'subscribed', topic: 'telemetry', token: 'djE6NDMsMA' }],
   },
   unsubscribed: {
-    type: 'object', required: ['event', 'topic'], properties: { event: { const: 'unsubscribed' }, topic: { type: 'string' } },
+    type: 'object',
+    required: ['event', 'topic'],
+    properties: { event: { const: 'unsubscribed' }, topic: { type: 'string' } },
     examples: [{ event: 'unsubscribed', topic: 'telemetry' }],
   },
   error: {
-    type: 'object', required: ['event', 'error'],
-    properties: { event: { const: 'error' }, topic: { type: 'string', description: 'The subscription concerned, when there is one.' }, error: (errorBodySchema().properties as Json).error },
-    description: `A refused control message (the socket stays open) or a subscription that ended (a subscription from the URL then closes the socket with 1011, or 4008 when \`TOO_SLOW\`). Codes: ${Object.keys(ERRORS).map((c) => `\`${c}\``).join(', ')}.`,
-    examples: [{ event: 'error', topic: 'telemetry', error: { code: 'INVALID_PARAMETER', message: 'unknown "subscribe" message field "form"; did you mean "from"?', retriable: false, parameter: 'form', didYouMean: 'from' } }],
+    type: 'object',
+    required: ['event', 'error'],
+    properties: {
+      event: { const: 'error' },
+      topic: { type: 'string', description: 'The subscription concerned, when there is one.' },
+      error: (errorBodySchema().properties as Json).error,
+    },
+    description: `A refused control message (the socket stays open) or a subscription that ended (a subscription from the URL then closes the socket with 1011, or 4008 when \`TOO_SLOW\`). Codes: ${Object.keys(
+      ERRORS,
+    )
+      .map((c) => `\`${c}\``)
+      .join(', ')}.`,
+    examples: [
+      {
+        event: 'error',
+        topic: 'telemetry',
+        error: {
+          code: 'INVALID_PARAMETER',
+          message: 'unknown "subscribe" message field "form"; did you mean "from"?',
+          retriable: false,
+          parameter: 'form',
+          didYouMean: 'from',
+        },
+      },
+    ],
   },
   batch: {
-    type: 'object', required: ['event', 'topic', 'records', 'token'],
-    description: 'With `frames=batch`: the records of one batch (live, replayed, filtered or from a group) in one message, each a `record` frame without its own `token`; `token` is the position after the last of them. Snapshot, window and alert frames are not combined into batches.',
+    type: 'object',
+    required: ['event', 'topic', 'records', 'token'],
+    description:
+      'With `frames=batch`: the records of one batch (live, replayed, filtered or from a group) in one message, each a `record` frame without its own `token`; `token` is the position after the last of them. Snapshot, window and alert frames are not combined into batches.',
     properties: {
-      event: { const: 'batch' }, topic: { type: 'string' },
-      records: { type: 'array', minItems: 1, items: { type: 'object', required: ['partition', 'offset', 'timestamp', 'key', 'value'], properties: { partition: { type: 'integer', minimum: 0 }, offset: { type: 'integer', minimum: 0 }, timestamp: { type: ['integer', 'null'] }, key: { type: ['string', 'null'] }, value: {}, valueEncoding: { enum: ['text', 'base64'] } } } },
-      token: { ...TOKEN, description: 'Resume token of the position just after the batch\'s last record.' },
+      event: { const: 'batch' },
+      topic: { type: 'string' },
+      records: {
+        type: 'array',
+        minItems: 1,
+        items: {
+          type: 'object',
+          required: ['partition', 'offset', 'timestamp', 'key', 'value'],
+          properties: {
+            partition: { type: 'integer', minimum: 0 },
+            offset: { type: 'integer', minimum: 0 },
+            timestamp: { type: ['integer', 'null'] },
+            key: { type: ['string', 'null'] },
+            value: {},
+            valueEncoding: { enum: ['text', 'base64'] },
+          },
+        },
+      },
+      token: { ...TOKEN, description: "Resume token of the position just after the batch's last record." },
     },
-    examples: [{ event: 'batch', topic: 'telemetry', records: [{ partition: 0, offset: 42, timestamp: 1735689600000, key: 'pump-7', value: { temperature: 21.5 } }], token: 'djE6NDMsMA' }],
+    examples: [
+      {
+        event: 'batch',
+        topic: 'telemetry',
+        records: [{ partition: 0, offset: 42, timestamp: 1735689600000, key: 'pump-7', value: { temperature: 21.5 } }],
+        token: 'djE6NDMsMA',
+      },
+    ],
   },
 };
 
@@ -62,13 +143,17 @@ const RECEIVED_FRAMES = ['record', 'batch', 'subscribed', 'unsubscribed', 'error
 
 const CONTROL_SCHEMAS: Record<string, Json> = {
   subscribe: {
-    type: 'object', required: ['op', 'topic'], additionalProperties: false,
+    type: 'object',
+    required: ['op', 'topic'],
+    additionalProperties: false,
     properties: { op: { const: 'subscribe' }, topic: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,249}$' }, ...subscribeOptionSchemas },
     description: 'Adds a topic to the socket. Unknown fields are refused with an `error` frame (`INVALID_PARAMETER`, with "did you mean").',
     examples: [{ op: 'subscribe', topic: 'telemetry', from: 'earliest', where: 'temperature>50' }],
   },
   unsubscribe: {
-    type: 'object', required: ['op', 'topic'], additionalProperties: false,
+    type: 'object',
+    required: ['op', 'topic'],
+    additionalProperties: false,
     properties: { op: { const: 'unsubscribe' }, topic: { type: 'string' } },
     description: 'Removes a topic; answered with an `unsubscribed` frame.',
     examples: [{ op: 'unsubscribe', topic: 'telemetry' }],
@@ -76,22 +161,48 @@ const CONTROL_SCHEMAS: Record<string, Json> = {
 };
 
 const SEED_SCHEMAS: Record<string, Json> = {
-  connected: { type: 'object', required: ['Message'], properties: { Message: { const: 'connected' } }, examples: [{ Message: 'connected' }] },
-  value: { description: 'A record value exactly as produced (no envelope).', examples: [{ name: 'truck-12', message_id: 'm-1', lat: 52.52, lon: 13.405 }] },
+  connected: {
+    type: 'object',
+    required: ['Message'],
+    properties: { Message: { const: 'connected' } },
+    examples: [{ Message: 'connected' }],
+  },
+  value: {
+    description: 'A record value exactly as produced (no envelope).',
+    examples: [{ name: 'truck-12', message_id: 'm-1', lat: 52.52, lon: 13.405 }],
+  },
 };
 
 function message(name: string, schema: Json, summary: string): Json {
-  return { name, title: name, summary, contentType: 'application/json', payload: { $ref: `#/components/schemas/${name}` }, ...(schema.examples ? { examples: [{ payload: (schema.examples as unknown[])[0] }] } : {}) };
+  return {
+    name,
+    title: name,
+    summary,
+    contentType: 'application/json',
+    payload: { $ref: `#/components/schemas/${name}` },
+    ...(schema.examples ? { examples: [{ payload: (schema.examples as unknown[])[0] }] } : {}),
+  };
 }
 
 function channelParameters(route: RouteSpec): Json | undefined {
   if (!route.pathParams) return undefined;
-  return Object.fromEntries(Object.entries(route.pathParams).map(([n, p]) => [n, { description: p.description, ...(p.example ? { examples: [p.example] } : {}) }]));
+  return Object.fromEntries(
+    Object.entries(route.pathParams).map(([n, p]) => [n, { description: p.description, ...(p.example ? { examples: [p.example] } : {}) }]),
+  );
 }
 
 function queryBinding(route: RouteSpec): Json {
   const names = route.query === 'any' ? [] : route.query.map((p) => p.name);
-  const properties = Object.fromEntries(names.map((n) => [n, subscribeOptionSchemas[n] ?? { type: 'string', description: 'API key (when `SLUICE_API_KEYS_FILE` is set); `X-API-Key` or `Authorization: Bearer` where the client can set headers.' }]));
+  const properties = Object.fromEntries(
+    names.map((n) => [
+      n,
+      subscribeOptionSchemas[n] ?? {
+        type: 'string',
+        description:
+          'API key (when `SLUICE_API_KEYS_FILE` is set); `X-API-Key` or `Authorization: Bearer` where the client can set headers.',
+      },
+    ]),
+  );
   return { type: 'object', additionalProperties: false, properties };
 }
 
@@ -117,28 +228,40 @@ export function asyncApiDocument(version: string): Json {
         : { ws: { method: 'GET', query: queryBinding(route), bindingVersion: '0.1.0' } },
     };
     operations[`${route.id}_receive`] = {
-      action: 'receive', channel: { $ref: `#/channels/${route.id}` }, summary: `Frames on ${openApiPath(route.path)}`,
+      action: 'receive',
+      channel: { $ref: `#/channels/${route.id}` },
+      summary: `Frames on ${openApiPath(route.path)}`,
       messages: received.map((m) => ref(route.id, m)),
     };
     if (sent.length) {
       operations[`${route.id}_control`] = {
-        action: 'send', channel: { $ref: `#/channels/${route.id}` }, summary: `Control messages on ${openApiPath(route.path)}`,
+        action: 'send',
+        channel: { $ref: `#/channels/${route.id}` },
+        summary: `Control messages on ${openApiPath(route.path)}`,
         messages: sent.map((m) => ref(route.id, m)),
       };
     }
   }
   const schemas = { ...FRAME_SCHEMAS, ...CONTROL_SCHEMAS, ...SEED_SCHEMAS };
   const summaries: Record<string, string> = {
-    record: 'One Kafka record (the envelope).', batch: 'With frames=batch: one batch of records.', subscribed: 'The subscription is in place.', unsubscribed: 'The topic was removed from the socket.',
-    error: 'A refusal or the end of a subscription.', subscribe: 'Client → server: follow a topic.', unsubscribe: 'Client → server: stop following a topic.',
-    connected: 'Seed route: first frame.', value: 'Seed route: a record value.',
+    record: 'One Kafka record (the envelope).',
+    batch: 'With frames=batch: one batch of records.',
+    subscribed: 'The subscription is in place.',
+    unsubscribed: 'The topic was removed from the socket.',
+    error: 'A refusal or the end of a subscription.',
+    subscribe: 'Client → server: follow a topic.',
+    unsubscribe: 'Client → server: stop following a topic.',
+    connected: 'Seed route: first frame.',
+    value: 'Seed route: a record value.',
   };
   return {
     asyncapi: '3.0.0',
     info: {
-      title: 'Sluice live channels', version,
-      description: 'Kafka records out to WebSocket and Server-Sent Events subscribers. Generated from the route table (src/api/routes.ts) and the error registry; the HTTP side (including the refusals before an upgrade) is at `/openapi.json`. '
-        + 'A subscriber that falls behind is closed (WebSocket 4008, SSE `error` event `TOO_SLOW`) and resumes from its last token; on shutdown sockets close with 1001.',
+      title: 'Sluice live channels',
+      version,
+      description:
+        'Kafka records out to WebSocket and Server-Sent Events subscribers. Generated from the route table (src/api/routes.ts) and the error registry; the HTTP side (including the refusals before an upgrade) is at `/openapi.json`. ' +
+        'A subscriber that falls behind is closed (WebSocket 4008, SSE `error` event `TOO_SLOW`) and resumes from its last token; on shutdown sockets close with 1001.',
       license: { name: 'Apache-2.0' },
     },
     servers: {

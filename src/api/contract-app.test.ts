@@ -12,7 +12,13 @@ function fakeApp() {
     registered.push(`${method} ${pattern}`);
     return app;
   };
-  const app = { get: record('get'), post: record('post'), options: record('options'), any: record('any'), ws: record('ws') } as unknown as TemplatedApp;
+  const app = {
+    get: record('get'),
+    post: record('post'),
+    options: record('options'),
+    any: record('any'),
+    ws: record('ws'),
+  } as unknown as TemplatedApp;
   return { app, registered };
 }
 

@@ -26,7 +26,11 @@ export class ContractApp {
   private readonly compiled = ROUTES.filter((r) => r.path !== '/*').map((r) => ({ route: r, re: patternRegExp(r.path) }));
 
   /** Patches `app`'s registration methods in place (publish, listen… stay the native ones). */
-  constructor(private readonly app: TemplatedApp, private readonly answers: ErrorAnswers, private readonly cors: CorsPolicy) {
+  constructor(
+    private readonly app: TemplatedApp,
+    private readonly answers: ErrorAnswers,
+    private readonly cors: CorsPolicy,
+  ) {
     const get = app.get.bind(app);
     const post = app.post.bind(app);
     const options = app.options.bind(app);
@@ -45,7 +49,8 @@ export class ContractApp {
   /** Every row of the table has been registered; call after all routes are. */
   assertComplete(): void {
     const missing = ROUTES.filter((r) => !this.registered.has(r)).map((r) => `${label(r.method, r.path)} (${r.transport})`);
-    if (missing.length > 0) throw new StartupError(`the route table (src/api/routes.ts) lists routes the app does not serve: ${missing.join(', ')}`);
+    if (missing.length > 0)
+      throw new StartupError(`the route table (src/api/routes.ts) lists routes the app does not serve: ${missing.join(', ')}`);
   }
 
   /** Answers requests that matched no registered route (register last, as `any('/*')`). */
@@ -54,8 +59,13 @@ export class ContractApp {
   }
 
   private find(method: string, transport: string, pattern: string): RouteSpec {
-    const route = ROUTES.find((r) => r.path === pattern && (transport === 'websocket' ? r.transport === 'websocket' : r.method === method && r.transport !== 'websocket'));
-    if (!route) throw new StartupError(`${label(method, pattern)} (${transport}) is registered but not in the route table (src/api/routes.ts)`);
+    const route = ROUTES.find(
+      (r) =>
+        r.path === pattern &&
+        (transport === 'websocket' ? r.transport === 'websocket' : r.method === method && r.transport !== 'websocket'),
+    );
+    if (!route)
+      throw new StartupError(`${label(method, pattern)} (${transport}) is registered but not in the route table (src/api/routes.ts)`);
     if (this.registered.has(route)) throw new StartupError(`${label(method, pattern)} is registered twice`);
     this.registered.add(route);
     return route;
@@ -96,10 +106,17 @@ export class ContractApp {
     if (matches.length === 0) {
       err = new SluiceError('ROUTE_NOT_FOUND', `no route for ${label(method, url)}; GET /openapi.json lists the routes`);
     } else if (method === 'get' && matches.some((r) => r.transport === 'websocket')) {
-      err = new SluiceError('UPGRADE_REQUIRED', `${url} is a WebSocket route: connect with a WebSocket client (Upgrade: websocket)${url.startsWith('/ws/topics/') ? `, or use GET ${url.replace('/ws/', '/sse/')} for Server-Sent Events` : ''}`);
+      err = new SluiceError(
+        'UPGRADE_REQUIRED',
+        `${url} is a WebSocket route: connect with a WebSocket client (Upgrade: websocket)${url.startsWith('/ws/topics/') ? `, or use GET ${url.replace('/ws/', '/sse/')} for Server-Sent Events` : ''}`,
+      );
     } else {
       const allow = [...new Set([...matches.map((r) => r.method.toUpperCase()), 'OPTIONS'])];
-      err = new SluiceError('METHOD_NOT_ALLOWED', `${label(method, url)} is not served; ${openApiPath(matches[0].path)} takes ${allow.join(', ')}`, { allow });
+      err = new SluiceError(
+        'METHOD_NOT_ALLOWED',
+        `${label(method, url)} is not served; ${openApiPath(matches[0].path)} takes ${allow.join(', ')}`,
+        { allow },
+      );
     }
     this.answers.send(res, err, false, this.cors.allowedOrigin(req.getHeader('origin')));
   }

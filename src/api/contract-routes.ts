@@ -11,7 +11,8 @@ import { openApiDocument } from './openapi.js';
 import { asyncApiDocument } from './asyncapi.js';
 
 const PAGE_DIR = join(PROJECT_ROOT, 'src', 'api', 'docs-page');
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 function packageVersion(): string {
   try {
@@ -30,7 +31,11 @@ function pageFile(name: string): Buffer {
 }
 
 function serve(res: HttpResponse, body: string | Buffer, type: string): void {
-  res.writeStatus('200 OK').writeHeader('content-type', type).writeHeader('cache-control', 'no-cache').writeHeader('x-content-type-options', 'nosniff');
+  res
+    .writeStatus('200 OK')
+    .writeHeader('content-type', type)
+    .writeHeader('cache-control', 'no-cache')
+    .writeHeader('x-content-type-options', 'nosniff');
   if (type.startsWith('text/html')) res.writeHeader('content-security-policy', CSP).writeHeader('referrer-policy', 'no-referrer');
   res.end(body);
 }

@@ -15,12 +15,15 @@ const TOPIC_RECORD_SCHEMAS: Json = {
     anyOf: [{ type: 'object' }, { type: 'array', minItems: 1 }],
   },
   NdjsonRecords: {
-    type: 'array', minItems: 1, items: {},
+    type: 'array',
+    minItems: 1,
+    items: {},
     description: 'Sent as NDJSON: one JSON value (one record) per line, blank lines skipped. Described here as the list of those values.',
   },
   JsonObject: { type: 'object' },
   GeoMessage: {
-    type: 'object', required: ['name', 'lat', 'lon'],
+    type: 'object',
+    required: ['name', 'lat', 'lon'],
     properties: {
       name: { type: 'string', minLength: 1 },
       message_id: { type: ['string', 'integer'], description: 'Filled with a UUID when absent.' },
@@ -29,26 +32,39 @@ const TOPIC_RECORD_SCHEMAS: Json = {
     },
   },
   DeliveryResult: {
-    type: 'object', required: ['topic', 'count', 'partitions'],
+    type: 'object',
+    required: ['topic', 'count', 'partitions'],
     properties: {
       topic: { type: 'string' },
       count: { type: 'integer', minimum: 1, description: 'Records written.' },
       partitions: {
         type: 'array',
         items: {
-          type: 'object', required: ['partition', 'count', 'offsets'],
+          type: 'object',
+          required: ['partition', 'count', 'offsets'],
           properties: {
             partition: { type: 'integer', minimum: 0 },
             count: { type: 'integer', minimum: 1 },
-            offsets: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 2, maxItems: 2, description: 'Lowest and highest offset of this request\'s records in the partition.' },
+            offsets: {
+              type: 'array',
+              items: { type: 'integer', minimum: 0 },
+              minItems: 2,
+              maxItems: 2,
+              description: "Lowest and highest offset of this request's records in the partition.",
+            },
           },
         },
       },
     },
   },
-  Queued: { type: 'object', required: ['topic', 'count'], properties: { topic: { type: 'string' }, count: { type: 'integer', minimum: 1 } } },
+  Queued: {
+    type: 'object',
+    required: ['topic', 'count'],
+    properties: { topic: { type: 'string' }, count: { type: 'integer', minimum: 1 } },
+  },
   GeoAccepted: {
-    type: 'object', required: ['name', 'message_id', 'topic'],
+    type: 'object',
+    required: ['name', 'message_id', 'topic'],
     properties: { name: { type: 'string' }, message_id: { type: ['string', 'integer'] }, topic: { type: 'string' } },
   },
   Sent: { type: 'object', required: ['status'], properties: { status: { const: 'sent' } } },
@@ -58,10 +74,12 @@ const TOPIC_RECORD_SCHEMAS: Json = {
 /** The error body, for the codes given (all codes when none). */
 export function errorBodySchema(codes: readonly ErrorCode[] = Object.keys(ERRORS) as ErrorCode[]): Json {
   return {
-    type: 'object', required: ['error'],
+    type: 'object',
+    required: ['error'],
     properties: {
       error: {
-        type: 'object', required: ['code', 'message', 'retriable'],
+        type: 'object',
+        required: ['code', 'message', 'retriable'],
         properties: {
           code: { type: 'string', enum: [...codes] },
           message: { type: 'string' },
@@ -83,15 +101,19 @@ export function errorBodySchema(codes: readonly ErrorCode[] = Object.keys(ERRORS
 /** An example error body for a code. */
 export function errorExample(code: ErrorCode): Json {
   const spec = ERRORS[code];
-  const details: Json = {
-    INVALID_PARAMETER: { parameter: 'acks', didYouMean: 'ack' },
-    METHOD_NOT_ALLOWED: { allow: ['POST', 'OPTIONS'] },
-    OVERLOADED: { limit: 'SLUICE_MAX_READING_BYTES' },
-    BODY_TOO_LARGE: { limitBytes: 1048576 },
-    INVALID_JSON: { index: 2 },
-    INTERNAL: { correlationId: '3f2c4a8e-1b7d-4c55-9a0e-6d1f2b3c4d5e' },
-  }[code as string] as Json | undefined ?? {};
-  const message = code === 'INVALID_PARAMETER' ? 'unknown query parameter "acks" for POST /topics/{topic}; did you mean "ack"?' : spec.description.split(/(?<=\.)\s/)[0];
+  const details: Json =
+    ({
+      INVALID_PARAMETER: { parameter: 'acks', didYouMean: 'ack' },
+      METHOD_NOT_ALLOWED: { allow: ['POST', 'OPTIONS'] },
+      OVERLOADED: { limit: 'SLUICE_MAX_READING_BYTES' },
+      BODY_TOO_LARGE: { limitBytes: 1048576 },
+      INVALID_JSON: { index: 2 },
+      INTERNAL: { correlationId: '3f2c4a8e-1b7d-4c55-9a0e-6d1f2b3c4d5e' },
+    }[code as string] as Json | undefined) ?? {};
+  const message =
+    code === 'INVALID_PARAMETER'
+      ? 'unknown query parameter "acks" for POST /topics/{topic}; did you mean "ack"?'
+      : spec.description.split(/(?<=\.)\s/)[0];
   return { error: { code, message, retriable: spec.retriable, ...details } };
 }
 
@@ -102,16 +124,21 @@ function parameter(p: ParamSpec, where: 'query' | 'header' | 'path'): Json {
   if (p.maxLength !== undefined) schema.maxLength = p.maxLength;
   if (p.default !== undefined) schema.default = p.default;
   return {
-    name: p.name, in: where, required: where === 'path' || p.required === true, description: p.description, schema,
+    name: p.name,
+    in: where,
+    required: where === 'path' || p.required === true,
+    description: p.description,
+    schema,
     ...(p.example !== undefined ? { example: p.example } : {}),
   };
 }
 
 function answer(a: Answer): Json {
   const out: Json = { description: a.description };
-  if (a.headers) out.headers = Object.fromEntries(Object.entries(a.headers).map(([n, d]) => [n, { description: d, schema: { type: 'string' } }]));
+  if (a.headers)
+    out.headers = Object.fromEntries(Object.entries(a.headers).map(([n, d]) => [n, { description: d, schema: { type: 'string' } }]));
   if (a.type) {
-    const schema = typeof a.schema === 'string' ? { $ref: `#/components/schemas/${a.schema}` } : a.schema ?? {};
+    const schema = typeof a.schema === 'string' ? { $ref: `#/components/schemas/${a.schema}` } : (a.schema ?? {});
     out.content = { [a.type]: { schema, ...(a.example !== undefined ? { example: a.example } : {}) } };
   }
   return out;
@@ -126,7 +153,8 @@ function errorAnswers(route: RouteSpec): Record<string, Json> {
   const out: Record<string, Json> = {};
   for (const [status, list] of [...byStatus].sort((a, b) => a[0] - b[0])) {
     const headers: Json = {};
-    if (list.some((c) => ERRORS[c].retryAfter)) headers['Retry-After'] = { description: 'Seconds to wait before retrying (`SLUICE_RETRY_AFTER_S`).', schema: { type: 'string' } };
+    if (list.some((c) => ERRORS[c].retryAfter))
+      headers['Retry-After'] = { description: 'Seconds to wait before retrying (`SLUICE_RETRY_AFTER_S`).', schema: { type: 'string' } };
     if (status === 401) headers['WWW-Authenticate'] = { description: '`Bearer`.', schema: { type: 'string' } };
     if (status === 426) headers.Upgrade = { description: '`websocket`.', schema: { type: 'string' } };
     out[String(status)] = {
@@ -152,7 +180,10 @@ function operation(route: RouteSpec): Json {
   for (const p of query) if (!p.credential) params.push(parameter(p, 'query'));
   for (const p of route.headers) params.push(parameter(p, 'header'));
   const op: Json = {
-    operationId: route.id, summary: route.summary, description: route.description, tags: [...route.tags],
+    operationId: route.id,
+    summary: route.summary,
+    description: route.description,
+    tags: [...route.tags],
     ...(params.length ? { parameters: params } : {}),
   };
   if (query.some((p) => p.credential)) op.security = CREDENTIALS;
@@ -160,7 +191,12 @@ function operation(route: RouteSpec): Json {
     op.requestBody = {
       required: true,
       description: `${route.body.description} Content-Encoding: ${route.body.encodings.join(', ')}. At most \`SLUICE_MAX_BODY_BYTES\` (sent and decoded).`,
-      content: Object.fromEntries(Object.entries(route.body.types).map(([type, b]) => [type, { schema: { $ref: `#/components/schemas/${b.schema}` }, example: b.example }])),
+      content: Object.fromEntries(
+        Object.entries(route.body.types).map(([type, b]) => [
+          type,
+          { schema: { $ref: `#/components/schemas/${b.schema}` }, example: b.example },
+        ]),
+      ),
     };
   }
   op.responses = {
@@ -178,24 +214,29 @@ export function openApiDocument(version: string): Json {
     const item = (paths[openApiPath(route.path)] ??= {});
     item[route.method] = operation(route);
     // The CORS preflight answers every path: shown on each.
-    if (preflight && !item.options) item.options = { ...operation({ ...preflight, pathParams: route.pathParams }), operationId: `${route.id}_preflight` };
+    if (preflight && !item.options)
+      item.options = { ...operation({ ...preflight, pathParams: route.pathParams }), operationId: `${route.id}_preflight` };
   }
   return {
     openapi: '3.1.0',
     info: {
       title: 'Sluice',
       version,
-      description: 'HTTP → Kafka ingest and Kafka → WebSocket/SSE fan-out. Generated from the route table (src/api/routes.ts) and the error registry (src/errors.ts). '
-        + 'Live channels (frames, control messages) are described in AsyncAPI 3 at `/asyncapi.json`; both are readable at `/api-docs`. '
-        + 'Unknown or repeated query parameters get 400 `INVALID_PARAMETER`; a known path with another method gets 405 `METHOD_NOT_ALLOWED` with `Allow`; a plain GET on a WebSocket route gets 426 `UPGRADE_REQUIRED`.',
+      description:
+        'HTTP → Kafka ingest and Kafka → WebSocket/SSE fan-out. Generated from the route table (src/api/routes.ts) and the error registry (src/errors.ts). ' +
+        'Live channels (frames, control messages) are described in AsyncAPI 3 at `/asyncapi.json`; both are readable at `/api-docs`. ' +
+        'Unknown or repeated query parameters get 400 `INVALID_PARAMETER`; a known path with another method gets 405 `METHOD_NOT_ALLOWED` with `Allow`; a plain GET on a WebSocket route gets 426 `UPGRADE_REQUIRED`.',
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },
     servers: [{ url: '/' }],
     tags: [
-      { name: 'ingest', description: 'Records into Kafka.' }, { name: 'seed', description: 'Routes compatible with the seed app.' },
+      { name: 'ingest', description: 'Records into Kafka.' },
+      { name: 'seed', description: 'Routes compatible with the seed app.' },
       { name: 'live', description: 'Records out of Kafka, live (WebSocket, SSE); see /asyncapi.json.' },
-      { name: 'operations', description: 'Health and metrics.' }, { name: 'dashboard', description: 'The live dashboard page.' },
-      { name: 'contract', description: 'These documents.' }, { name: 'cors', description: 'Browser preflight.' },
+      { name: 'operations', description: 'Health and metrics.' },
+      { name: 'dashboard', description: 'The live dashboard page.' },
+      { name: 'contract', description: 'These documents.' },
+      { name: 'cors', description: 'Browser preflight.' },
     ],
     paths,
     components: {
@@ -203,7 +244,12 @@ export function openApiDocument(version: string): Json {
       securitySchemes: {
         ApiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'Only when `SLUICE_API_KEYS_FILE` is set.' },
         BearerAuth: { type: 'http', scheme: 'bearer', description: 'The API key as a bearer token.' },
-        ApiKeyQuery: { type: 'apiKey', in: 'query', name: 'api_key', description: 'For clients that cannot set headers (browser WebSockets).' },
+        ApiKeyQuery: {
+          type: 'apiKey',
+          in: 'query',
+          name: 'api_key',
+          description: 'For clients that cannot set headers (browser WebSockets).',
+        },
       },
     },
   };

@@ -33,8 +33,12 @@ describe('query parameters against the route table', () => {
   });
 
   it('lists what is accepted when nothing is close, and says when a route takes none', () => {
-    expect(refusal(topics, 'partition=3').message).toBe('unknown query parameter "partition" for POST /topics/{topic}; accepted: ack, key, api_key');
-    expect(refusal(queryChecker(routeById('healthz'))!, 'verbose').message).toBe('unknown query parameter "verbose" for GET /healthz; it takes none');
+    expect(refusal(topics, 'partition=3').message).toBe(
+      'unknown query parameter "partition" for POST /topics/{topic}; accepted: ack, key, api_key',
+    );
+    expect(refusal(queryChecker(routeById('healthz'))!, 'verbose').message).toBe(
+      'unknown query parameter "verbose" for GET /healthz; it takes none',
+    );
   });
 
   it('refuses a repeated parameter instead of reading the first', () => {

@@ -18,7 +18,7 @@ export function queryChecker(route: RouteSpec): QueryCheck | null {
   // One pass with indexOf, no intermediate arrays; names are decoded only when they hold an escape.
   return (raw) => {
     let seen = 0;
-    for (let start = 0; start < raw.length;) {
+    for (let start = 0; start < raw.length; ) {
       let end = raw.indexOf('&', start);
       if (end < 0) end = raw.length;
       if (end > start) {
@@ -28,7 +28,10 @@ export function queryChecker(route: RouteSpec): QueryCheck | null {
         if (name.includes('%') || name.includes('+')) name = decodeName(name);
         const i = accepted.indexOf(name);
         if (i < 0) throw unknownParameter('query parameter', name, accepted, where);
-        if (seen & (1 << i)) throw new SluiceError('INVALID_PARAMETER', `query parameter "${name}" is given more than once; give it once`, { parameter: name });
+        if (seen & (1 << i))
+          throw new SluiceError('INVALID_PARAMETER', `query parameter "${name}" is given more than once; give it once`, {
+            parameter: name,
+          });
         seen |= 1 << i;
       }
       start = end + 1;

@@ -17,7 +17,15 @@ describe('loadConfig', () => {
   });
 
   it('resolves every file setting once, relative to the working directory; absolute paths and empty stay as they are', () => {
-    const c = loadConfig({ SLUICE_TLS_CERT_FILE: 'certs/gw.pem', SLUICE_SCHEMAS_DIR: '../schemas', SLUICE_API_KEYS_FILE: '/etc/sluice/keys.json', KAFKA_SSL_CA_FILE: ' ca.pem ' }, '/srv/sluice');
+    const c = loadConfig(
+      {
+        SLUICE_TLS_CERT_FILE: 'certs/gw.pem',
+        SLUICE_SCHEMAS_DIR: '../schemas',
+        SLUICE_API_KEYS_FILE: '/etc/sluice/keys.json',
+        KAFKA_SSL_CA_FILE: ' ca.pem ',
+      },
+      '/srv/sluice',
+    );
     expect(c.tlsCertFile).toBe('/srv/sluice/certs/gw.pem');
     expect(c.schemasDir).toBe('/srv/schemas');
     expect(c.apiKeysFile).toBe('/etc/sluice/keys.json');
@@ -55,7 +63,10 @@ describe('properties files', () => {
     expect(() => parseProperties('a=1\nnonsense\n', 'p.properties')).toThrow(/p\.properties:2/);
   });
   it('masks secrets for logs', () => {
-    expect(maskSecrets({ 'sasl.password': 'x', 'linger.ms': '5', 'sasl.oauthbearer.client.secret': 'y' }))
-      .toEqual({ 'sasl.password': '***', 'linger.ms': '5', 'sasl.oauthbearer.client.secret': '***' });
+    expect(maskSecrets({ 'sasl.password': 'x', 'linger.ms': '5', 'sasl.oauthbearer.client.secret': 'y' })).toEqual({
+      'sasl.password': '***',
+      'linger.ms': '5',
+      'sasl.oauthbearer.client.secret': '***',
+    });
   });
 });

@@ -31,7 +31,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       continue;
     }
     const parsed = setting.kind.type === 'path' ? resolvePath(cwd, raw.trim()) : parseValue(setting.kind, raw.trim());
-    if (typeof parsed === 'object' && parsed !== null && 'problem' in parsed) problems.push(`${setting.env}=${JSON.stringify(raw)}: ${parsed.problem}`);
+    if (typeof parsed === 'object' && parsed !== null && 'problem' in parsed)
+      problems.push(`${setting.env}=${JSON.stringify(raw)}: ${parsed.problem}`);
     else out[key] = parsed;
   }
   if (problems.length > 0) throw new StartupError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);

@@ -40,7 +40,10 @@ describe('ConsumerPool', () => {
   it('every lease given back while the feed starts: it stops and hands nothing over', async () => {
     const { sched, cluster, p, started } = pool();
     const x = p.acquire('a', 2);
-    const outcome = x.ready.then(() => 'ready', () => 'stopped');
+    const outcome = x.ready.then(
+      () => 'ready',
+      () => 'stopped',
+    );
     await sched.step(); // connect
     x.release();
     await sched.drain();

@@ -74,7 +74,9 @@ export class ConsumerPool {
     let feed = this.feeds.get(topic);
     if (!feed) {
       if (this.feeds.size >= this.opts.maxTopics) {
-        throw new SluiceError('OVERLOADED', `${this.feeds.size} topics are followed live (SLUICE_MAX_LIVE_TOPICS); retry later`, { limit: 'SLUICE_MAX_LIVE_TOPICS' });
+        throw new SluiceError('OVERLOADED', `${this.feeds.size} topics are followed live (SLUICE_MAX_LIVE_TOPICS); retry later`, {
+          limit: 'SLUICE_MAX_LIVE_TOPICS',
+        });
       }
       feed = this.start(topic, partitions);
     }
@@ -87,9 +89,13 @@ export class ConsumerPool {
 
   private start(topic: string, partitions: number): Feed {
     const reader = this.newReader({
-      role: 'live', topic, clientId: `sluice-live-${topic}`,
+      role: 'live',
+      topic,
+      clientId: `sluice-live-${topic}`,
       // Required by librdkafka even though partitions are assigned by hand and nothing is committed.
-      groupId: `sluice-live-${process.pid}-${topic}`, lingerMs: this.opts.lingerMs, onStats: this.onStats,
+      groupId: `sluice-live-${process.pid}-${topic}`,
+      lingerMs: this.opts.lingerMs,
+      onStats: this.onStats,
     });
     const feed: Feed = { topic, reader, ready: Promise.resolve(), refs: 0, idleTimer: undefined };
     feed.ready = (async () => {
@@ -99,9 +105,12 @@ export class ConsumerPool {
       if (this.feeds.get(topic) !== feed) throw new SluiceError('SHUTTING_DOWN', `the live feed of ${topic} was stopped while it started`);
       const next = marks.map((m) => m.high);
       this.hooks.started(topic, next.slice());
-      reader.startAssigned(next.map((offset, partition) => ({ partition, offset })), (records) => {
-        if (records.length > 0) this.hooks.batch(topic, records);
-      });
+      reader.startAssigned(
+        next.map((offset, partition) => ({ partition, offset })),
+        (records) => {
+          if (records.length > 0) this.hooks.batch(topic, records);
+        },
+      );
       this.log.info({ topic, partitions }, 'live feed started');
     })();
     this.feeds.set(topic, feed);

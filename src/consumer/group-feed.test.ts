@@ -11,7 +11,8 @@ function member() {
   const waiting: { fields: string[]; resolve: (handed: boolean) => void }[] = [];
   const got: number[] = [];
   const m: GroupMember & { waiting: typeof waiting; got: number[]; answer(handed: boolean): Promise<void> } = {
-    waiting, got,
+    waiting,
+    got,
     deliver: (fields) => new Promise((resolve) => waiting.push({ fields, resolve })),
     answer: async (handed) => {
       const d = waiting.shift()!;
@@ -29,7 +30,13 @@ function groupFeed(records = 0) {
   const cluster = new FakeCluster(sched);
   cluster.createTopic('t', 1);
   cluster.append('t', records);
-  const reader = cluster.newReader({ role: 'group', topic: 't', clientId: 'c', groupId: 'sluice-g', overrides: { 'auto.offset.reset': 'earliest' } });
+  const reader = cluster.newReader({
+    role: 'group',
+    topic: 't',
+    clientId: 'c',
+    groupId: 'sluice-g',
+    overrides: { 'auto.offset.reset': 'earliest' },
+  });
   const feed = new GroupFeed('t', reader, 1000, log);
   return { sched, cluster, feed };
 }

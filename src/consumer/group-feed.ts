@@ -41,7 +41,12 @@ export class GroupFeed {
   private stopping: Promise<void> | undefined;
   readonly ready: Promise<void>;
 
-  constructor(private readonly topic: string, private readonly reader: FanoutReader, timeoutMs: number, private readonly log: Logger) {
+  constructor(
+    private readonly topic: string,
+    private readonly reader: FanoutReader,
+    timeoutMs: number,
+    private readonly log: Logger,
+  ) {
     this.ready = reader.connect(timeoutMs).then(() => reader.startSubscribed((records) => this.onBatch(records)));
   }
 
@@ -143,7 +148,11 @@ export class GroupPool {
   private readonly groups = new Map<string, PooledGroup>();
   private closed = false;
 
-  constructor(private readonly newReader: ReaderFactory, private readonly opts: GroupPoolOptions, private readonly log: Logger) {}
+  constructor(
+    private readonly newReader: ReaderFactory,
+    private readonly opts: GroupPoolOptions,
+    private readonly log: Logger,
+  ) {}
 
   /** (topic, group) pairs with a consumer here. */
   get size(): number {
@@ -164,10 +173,15 @@ export class GroupPool {
     let pooled = this.groups.get(key);
     if (!pooled) {
       if (this.groups.size >= this.opts.maxGroups) {
-        throw new SluiceError('OVERLOADED', `${this.groups.size} consumer groups have members here (SLUICE_MAX_GROUPS); retry later`, { limit: 'SLUICE_MAX_GROUPS' });
+        throw new SluiceError('OVERLOADED', `${this.groups.size} consumer groups have members here (SLUICE_MAX_GROUPS); retry later`, {
+          limit: 'SLUICE_MAX_GROUPS',
+        });
       }
       const reader = this.newReader({
-        role: 'group', topic, clientId: `sluice-group-${group}`, groupId: `${this.opts.groupIdPrefix}${group}`,
+        role: 'group',
+        topic,
+        clientId: `sluice-group-${group}`,
+        groupId: `${this.opts.groupIdPrefix}${group}`,
         // Where a group without commits starts; a group with commits resumes from them.
         overrides: { 'enable.auto.commit': false, 'enable.auto.offset.store': false, 'auto.offset.reset': startAt },
       });

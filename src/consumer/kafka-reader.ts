@@ -105,13 +105,16 @@ export class KafkaReader implements FanoutReader {
     this.batchMax = o.batchMax ?? 1000;
     this.lingerMs = o.lingerMs ?? 0;
     const { 'auto.offset.reset': offsetReset, ...overrides } = o.overrides ?? {};
-    this.consumer = new KafkaConsumer({
-      'client.id': o.clientId,
-      'group.id': o.groupId,
-      ...o.properties,
-      ...overrides,
-      'bootstrap.servers': o.bootstrapServers,
-    }, offsetReset === undefined ? {} : { 'auto.offset.reset': offsetReset as 'earliest' | 'latest' });
+    this.consumer = new KafkaConsumer(
+      {
+        'client.id': o.clientId,
+        'group.id': o.groupId,
+        ...o.properties,
+        ...overrides,
+        'bootstrap.servers': o.bootstrapServers,
+      },
+      offsetReset === undefined ? {} : { 'auto.offset.reset': offsetReset as 'earliest' | 'latest' },
+    );
     this.consumer.on('event.error', (err) => this.log.warn({ topic: o.topic, err: err.message }, 'consumer error'));
     if (o.onStats) {
       const onStats = o.onStats;
@@ -122,39 +125,52 @@ export class KafkaReader implements FanoutReader {
 
   connect(timeoutMs: number): Promise<void> {
     if (this.stopped) return Promise.reject(new SluiceError('SHUTTING_DOWN', 'the consumer was stopped before it connected'));
-    this.connecting = new Promise<void>((resolve, reject) => this.consumer.connect({ timeout: timeoutMs }, (err) => (err ? reject(err) : resolve())));
+    this.connecting = new Promise<void>((resolve, reject) =>
+      this.consumer.connect({ timeout: timeoutMs }, (err) => (err ? reject(err) : resolve())),
+    );
     return this.connecting;
   }
 
   /** Low and high watermarks of every partition. Just after a topic is created its leaders may not be elected: retry until the deadline. */
   watermarks(partitions: number, timeoutMs: number): Promise<{ low: number; high: number }[]> {
     const deadline = Date.now() + timeoutMs;
-    return Promise.all(Array.from({ length: partitions }, async (_, partition) => {
-      for (;;) {
-        try {
-          return await new Promise<{ low: number; high: number }>((resolve, reject) => {
-            this.consumer.queryWatermarkOffsets(this.topic, partition, timeoutMs, (err, o) => (err ? reject(err) : resolve({ low: o.lowOffset, high: o.highOffset })));
-          });
-        } catch (err) {
-          if (this.stopped) throw new SluiceError('SHUTTING_DOWN', `the consumer of ${this.topic} was stopped`);
-          if (Date.now() > deadline) throw new SluiceError('BROKER_UNAVAILABLE', `cannot find the offsets of ${this.topic}/${partition}: ${(err as Error).message}`);
-          await new Promise((r) => setTimeout(r, 100));
+    return Promise.all(
+      Array.from({ length: partitions }, async (_, partition) => {
+        for (;;) {
+          try {
+            return await new Promise<{ low: number; high: number }>((resolve, reject) => {
+              this.consumer.queryWatermarkOffsets(this.topic, partition, timeoutMs, (err, o) =>
+                err ? reject(err) : resolve({ low: o.lowOffset, high: o.highOffset }),
+              );
+            });
+          } catch (err) {
+            if (this.stopped) throw new SluiceError('SHUTTING_DOWN', `the consumer of ${this.topic} was stopped`);
+            if (Date.now() > deadline)
+              throw new SluiceError(
+                'BROKER_UNAVAILABLE',
+                `cannot find the offsets of ${this.topic}/${partition}: ${(err as Error).message}`,
+              );
+            await new Promise((r) => setTimeout(r, 100));
+          }
         }
-      }
-    }));
+      }),
+    );
   }
 
   /** The first offset of each partition at or after `timestampMs`; -1 where there is none (the end). */
   offsetsForTimes(timestampMs: number, partitions: number, timeoutMs: number): Promise<number[]> {
     const query = Array.from({ length: partitions }, (_, partition) => ({ topic: this.topic, partition, offset: timestampMs }));
-    return new Promise((resolve, reject) => this.consumer.offsetsForTimes(query, timeoutMs, (err, offsets) => {
-      if (err) reject(new SluiceError('BROKER_UNAVAILABLE', `cannot find offsets for time ${timestampMs} in ${this.topic}: ${err.message}`));
-      else {
-        const out = new Array<number>(partitions).fill(-1);
-        for (const o of offsets) out[o.partition] = o.offset;
-        resolve(out);
-      }
-    }));
+    return new Promise((resolve, reject) =>
+      this.consumer.offsetsForTimes(query, timeoutMs, (err, offsets) => {
+        if (err)
+          reject(new SluiceError('BROKER_UNAVAILABLE', `cannot find offsets for time ${timestampMs} in ${this.topic}: ${err.message}`));
+        else {
+          const out = new Array<number>(partitions).fill(-1);
+          for (const o of offsets) out[o.partition] = o.offset;
+          resolve(out);
+        }
+      }),
+    );
   }
 
   /** Reads the given partitions from the given offsets (no group membership, nothing committed). */
@@ -174,7 +190,8 @@ export class KafkaReader implements FanoutReader {
   /** Next offset to read per partition (-1001 when not known yet). */
   positions(partitions: number[]): Map<number, number> {
     const out = new Map<number, number>();
-    for (const p of this.consumer.position(partitions.map((partition) => ({ topic: this.topic, partition })))) out.set(p.partition, p.offset ?? -1001);
+    for (const p of this.consumer.position(partitions.map((partition) => ({ topic: this.topic, partition }))))
+      out.set(p.partition, p.offset ?? -1001);
     return out;
   }
 

@@ -89,7 +89,10 @@ export class Replay {
     for (const f of fields) this.bufferedBytes += f.length;
     if (this.bufferedBytes > this.d.maxBufferBytes) {
       this.cancel();
-      throw new SluiceError('TOO_SLOW', `the replay fell more than ${this.d.maxBufferBytes} bytes behind the live stream; resume from the last token`);
+      throw new SluiceError(
+        'TOO_SLOW',
+        `the replay fell more than ${this.d.maxBufferBytes} bytes behind the live stream; resume from the last token`,
+      );
     }
     this.wake?.();
   }
@@ -100,7 +103,10 @@ export class Replay {
     for (const m of records) this.bufferedBytes += (m.value?.length ?? 0) + 64;
     if (this.bufferedBytes > this.d.maxBufferBytes) {
       this.cancel();
-      throw new SluiceError('TOO_SLOW', `the view's history fell more than ${this.d.maxBufferBytes} bytes behind the live stream; subscribe again`);
+      throw new SluiceError(
+        'TOO_SLOW',
+        `the view's history fell more than ${this.d.maxBufferBytes} bytes behind the live stream; subscribe again`,
+      );
     }
     this.wake?.();
   }
@@ -162,49 +168,52 @@ export class Replay {
         open.delete(p);
         reader.pause([p]);
       };
-      reader.startAssigned([...open].map((p) => ({ partition: p, offset: this.start[p] })), async (records: Message[]) => {
-        if (this.cancelled || failure !== undefined) return resolve();
-        let frames: string[] = [];
-        const fields: string[] = [];
-        const tokens: string[] = [];
-        const viewRecords: Message[] = [];
-        const viewValues: unknown[] = [];
-        try {
-          for (const m of records) {
-            const p = m.partition;
-            if (!open.has(p)) continue;
-            if (m.offset >= join[p]) {
-              finish(p);
-              continue;
+      reader.startAssigned(
+        [...open].map((p) => ({ partition: p, offset: this.start[p] })),
+        async (records: Message[]) => {
+          if (this.cancelled || failure !== undefined) return resolve();
+          let frames: string[] = [];
+          const fields: string[] = [];
+          const tokens: string[] = [];
+          const viewRecords: Message[] = [];
+          const viewValues: unknown[] = [];
+          try {
+            for (const m of records) {
+              const p = m.partition;
+              if (!open.has(p)) continue;
+              if (m.offset >= join[p]) {
+                finish(p);
+                continue;
+              }
+              // Snapshot and view frames carry no token: skip building one per record.
+              const token = snapshot || view ? '' : position.advance(p, m.offset);
+              const value: ValueText | undefined = parse ? readValue(m.value) : undefined;
+              if (this.d.filter && !this.d.filter.matches(keyText(m.key), value?.parsed)) continue;
+              if (snapshot) snapshot.put(m, value!);
+              else if (view) {
+                viewRecords.push(m);
+                viewValues.push(value?.parsed);
+              } else {
+                fields.push(encodeFields(m, value));
+                tokens.push(token);
+              }
+              if (m.offset + 1 >= join[p]) finish(p);
             }
-            // Snapshot and view frames carry no token: skip building one per record.
-            const token = snapshot || view ? '' : position.advance(p, m.offset);
-            const value: ValueText | undefined = parse ? readValue(m.value) : undefined;
-            if (this.d.filter && !this.d.filter.matches(keyText(m.key), value?.parsed)) continue;
-            if (snapshot) snapshot.put(m, value!);
-            else if (view) {
-              viewRecords.push(m);
-              viewValues.push(value?.parsed);
-            } else {
-              fields.push(encodeFields(m, value));
-              tokens.push(token);
-            }
-            if (m.offset + 1 >= join[p]) finish(p);
+            if (view && viewRecords.length > 0) frames = view(viewRecords, viewValues);
+          } catch (err) {
+            // A bound of the snapshot or view: the subscription fails with it (a throw here would only be logged by the reader).
+            failure = err;
+            return resolve();
           }
-          if (view && viewRecords.length > 0) frames = view(viewRecords, viewValues);
-        } catch (err) {
-          // A bound of the snapshot or view: the subscription fails with it (a throw here would only be logged by the reader).
-          failure = err;
-          return resolve();
-        }
-        if (records.length === 0) {
-          // Nothing left below the join point but gaps (compaction, transaction markers): the reader's position says so.
-          for (const [p, next] of reader.positions([...open])) if (next >= join[p]) finish(p);
-        }
-        if (frames.length > 0 && !(await this.d.deliverFrames(frames, null))) this.cancelled = true;
-        if (fields.length > 0 && !this.cancelled && !(await this.d.deliver(fields, tokens))) this.cancelled = true;
-        if (this.cancelled || open.size === 0) resolve();
-      });
+          if (records.length === 0) {
+            // Nothing left below the join point but gaps (compaction, transaction markers): the reader's position says so.
+            for (const [p, next] of reader.positions([...open])) if (next >= join[p]) finish(p);
+          }
+          if (frames.length > 0 && !(await this.d.deliverFrames(frames, null))) this.cancelled = true;
+          if (fields.length > 0 && !this.cancelled && !(await this.d.deliver(fields, tokens))) this.cancelled = true;
+          if (this.cancelled || open.size === 0) resolve();
+        },
+      );
     });
     this.endHistory = undefined;
     if (failure !== undefined) throw failure;

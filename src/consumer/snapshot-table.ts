@@ -30,7 +30,10 @@ export class SnapshotTable {
   private readonly latest = new Map<string, Entry>();
   private bytes = 0;
 
-  constructor(private readonly topicJson: string, private readonly limits: SnapshotLimits) {}
+  constructor(
+    private readonly topicJson: string,
+    private readonly limits: SnapshotLimits,
+  ) {}
 
   get keys(): number {
     return this.latest.size;
@@ -56,14 +59,22 @@ export class SnapshotTable {
       this.bytes -= old.frame.length;
       this.latest.delete(key);
     } else if (this.latest.size >= this.limits.maxKeys) {
-      throw new SluiceError('SNAPSHOT_TOO_LARGE', `the snapshot holds more than ${this.limits.maxKeys} keys (SLUICE_SNAPSHOT_MAX_KEYS); ask for a shorter span or narrow it with key= or where=`, { limit: 'SLUICE_SNAPSHOT_MAX_KEYS' });
+      throw new SluiceError(
+        'SNAPSHOT_TOO_LARGE',
+        `the snapshot holds more than ${this.limits.maxKeys} keys (SLUICE_SNAPSHOT_MAX_KEYS); ask for a shorter span or narrow it with key= or where=`,
+        { limit: 'SLUICE_SNAPSHOT_MAX_KEYS' },
+      );
     }
     const envelope = encodeEnvelope(m, this.topicJson, null, value);
     const frame = `${envelope.slice(0, -1)},"snapshot":true}`;
     this.latest.set(key, { frame, timestamp, partition: m.partition });
     this.bytes += frame.length;
     if (this.bytes > this.limits.maxBytes) {
-      throw new SluiceError('SNAPSHOT_TOO_LARGE', `the snapshot's latest records take more than ${this.limits.maxBytes} bytes (SLUICE_SNAPSHOT_MAX_BYTES); ask for a shorter span or narrow it with key= or where=`, { limit: 'SLUICE_SNAPSHOT_MAX_BYTES' });
+      throw new SluiceError(
+        'SNAPSHOT_TOO_LARGE',
+        `the snapshot's latest records take more than ${this.limits.maxBytes} bytes (SLUICE_SNAPSHOT_MAX_BYTES); ask for a shorter span or narrow it with key= or where=`,
+        { limit: 'SLUICE_SNAPSHOT_MAX_BYTES' },
+      );
     }
   }
 

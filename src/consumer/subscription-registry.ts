@@ -37,11 +37,21 @@ export interface TopicLookup {
   ensure(topic: string): { partitions: number } | Promise<{ partitions: number }>;
 }
 
-export type RegistryConfig = Pick<Config, 'metadataTimeoutMs' | 'maxLiveTopics' | 'fanoutLingerMs' | 'maxReplays' | 'replayBufferBytes' | 'maxGroups' | 'groupIdPrefix'>
-  & Partial<Pick<Config, 'snapshotMaxKeys' | 'snapshotMaxBytes' | 'viewMaxGroups' | 'viewMaxOpenWindows' | 'maxViewsPerTopic' | 'keyField'>>;
+export type RegistryConfig = Pick<
+  Config,
+  'metadataTimeoutMs' | 'maxLiveTopics' | 'fanoutLingerMs' | 'maxReplays' | 'replayBufferBytes' | 'maxGroups' | 'groupIdPrefix'
+> &
+  Partial<Pick<Config, 'snapshotMaxKeys' | 'snapshotMaxBytes' | 'viewMaxGroups' | 'viewMaxOpenWindows' | 'maxViewsPerTopic' | 'keyField'>>;
 
 /** Live-view settings where a (test) configuration leaves them out: the schema's defaults. */
-const VIEW_DEFAULTS = { snapshotMaxKeys: 100_000, snapshotMaxBytes: 64 * 1024 * 1024, viewMaxGroups: 10_000, viewMaxOpenWindows: 1000, maxViewsPerTopic: 100, keyField: '' };
+const VIEW_DEFAULTS = {
+  snapshotMaxKeys: 100_000,
+  snapshotMaxBytes: 64 * 1024 * 1024,
+  viewMaxGroups: 10_000,
+  viewMaxOpenWindows: 1000,
+  maxViewsPerTopic: 100,
+  keyField: '',
+};
 
 export interface RegistryDeps {
   topics: TopicLookup;
@@ -86,14 +96,32 @@ export class SubscriptionRegistry implements SubscriptionHost {
     this.log = log;
     this.timeoutMs = config.metadataTimeoutMs;
     this.replayBufferBytes = config.replayBufferBytes;
-    this.views = { ...VIEW_DEFAULTS, ...Object.fromEntries(Object.entries(config).filter(([k, v]) => k in VIEW_DEFAULTS && v !== undefined)) };
-    this.pool = new ConsumerPool(deps.newReader, {
-      started: (topic, next) => this.topicStates.set(topic, { position: new PositionVector(next), channels: new Map() }),
-      batch: (topic, records) => this.onLiveBatch(topic, records),
-      stopped: (topic) => this.topicStates.delete(topic),
-      forget: deps.forgetTopic,
-    }, { timeoutMs: config.metadataTimeoutMs, maxTopics: config.maxLiveTopics, lingerMs: config.fanoutLingerMs, idleGraceMs: deps.liveFeedIdleGraceMs }, log, deps.onConsumerStats);
-    this.groups = new GroupPool(deps.newReader, { maxGroups: config.maxGroups, groupIdPrefix: config.groupIdPrefix, timeoutMs: config.metadataTimeoutMs }, log);
+    this.views = {
+      ...VIEW_DEFAULTS,
+      ...Object.fromEntries(Object.entries(config).filter(([k, v]) => k in VIEW_DEFAULTS && v !== undefined)),
+    };
+    this.pool = new ConsumerPool(
+      deps.newReader,
+      {
+        started: (topic, next) => this.topicStates.set(topic, { position: new PositionVector(next), channels: new Map() }),
+        batch: (topic, records) => this.onLiveBatch(topic, records),
+        stopped: (topic) => this.topicStates.delete(topic),
+        forget: deps.forgetTopic,
+      },
+      {
+        timeoutMs: config.metadataTimeoutMs,
+        maxTopics: config.maxLiveTopics,
+        lingerMs: config.fanoutLingerMs,
+        idleGraceMs: deps.liveFeedIdleGraceMs,
+      },
+      log,
+      deps.onConsumerStats,
+    );
+    this.groups = new GroupPool(
+      deps.newReader,
+      { maxGroups: config.maxGroups, groupIdPrefix: config.groupIdPrefix, timeoutMs: config.metadataTimeoutMs },
+      log,
+    );
   }
 
   /** Connects a hub; returns the gate it uses. */
@@ -120,7 +148,13 @@ export class SubscriptionRegistry implements SubscriptionHost {
     const zero = (): Record<SubscriptionState, number> => ({ preparing: 0, replaying: 0, live: 0 });
     const subscriptions: LifecycleCounts['subscriptions'] = { websocket: zero(), sse: zero(), 'seed-websocket': zero() };
     for (const s of this.subs.values()) if (s.state !== 'closed') subscriptions[s.req.transport][s.state]++;
-    return { subscriptions, replaysInProgress: this.replaySlots, groupMembers: this.groups.members, liveFeeds: this.pool.size, groupFeeds: this.groups.size };
+    return {
+      subscriptions,
+      replaysInProgress: this.replaySlots,
+      groupMembers: this.groups.members,
+      liveFeeds: this.pool.size,
+      groupFeeds: this.groups.size,
+    };
   }
 
   /** Deliveries sent and not yet acknowledged by a hub. */
@@ -185,7 +219,11 @@ export class SubscriptionRegistry implements SubscriptionHost {
   takeReplaySlot(): void {
     const max = this.deps.config.maxReplays;
     if (this.replaySlots >= max) {
-      throw new SluiceError('OVERLOADED', `${this.replaySlots} replays are in progress (SLUICE_MAX_REPLAYS=${max}); subscribe from latest, or retry later`, { limit: 'SLUICE_MAX_REPLAYS' });
+      throw new SluiceError(
+        'OVERLOADED',
+        `${this.replaySlots} replays are in progress (SLUICE_MAX_REPLAYS=${max}); subscribe from latest, or retry later`,
+        { limit: 'SLUICE_MAX_REPLAYS' },
+      );
     }
     this.replaySlots++;
   }
@@ -195,7 +233,13 @@ export class SubscriptionRegistry implements SubscriptionHost {
   }
 
   newReplayReader(topic: string, batchMax: number) {
-    return this.deps.newReader({ role: 'replay', topic, clientId: `sluice-replay-${topic}`, groupId: `sluice-replay-${process.pid}`, batchMax });
+    return this.deps.newReader({
+      role: 'replay',
+      topic,
+      clientId: `sluice-replay-${topic}`,
+      groupId: `sluice-replay-${process.pid}`,
+      batchMax,
+    });
   }
 
   topicState(topic: string): TopicState | undefined {
@@ -203,7 +247,11 @@ export class SubscriptionRegistry implements SubscriptionHost {
   }
 
   newSnapshotTable(topic: string): SnapshotTable {
-    return new SnapshotTable(JSON.stringify(topic), { maxKeys: this.views.snapshotMaxKeys, maxBytes: this.views.snapshotMaxBytes, keyField: this.views.keyField });
+    return new SnapshotTable(JSON.stringify(topic), {
+      maxKeys: this.views.snapshotMaxKeys,
+      maxBytes: this.views.snapshotMaxBytes,
+      keyField: this.views.keyField,
+    });
   }
 
   feedView(channel: Channel, records: Message[], values: unknown[]): string[] {
@@ -227,11 +275,20 @@ export class SubscriptionRegistry implements SubscriptionHost {
     for (const ch of state.channels.values()) if (ch.view) views++;
     const max = this.views.maxViewsPerTopic;
     if (views >= max) {
-      throw new SluiceError('OVERLOADED', `${views} windowed views are computed on ${topic} (SLUICE_MAX_VIEWS_PER_TOPIC=${max}); use the parameters of an existing view, or retry later`, { limit: 'SLUICE_MAX_VIEWS_PER_TOPIC' });
+      throw new SluiceError(
+        'OVERLOADED',
+        `${views} windowed views are computed on ${topic} (SLUICE_MAX_VIEWS_PER_TOPIC=${max}); use the parameters of an existing view, or retry later`,
+        { limit: 'SLUICE_MAX_VIEWS_PER_TOPIC' },
+      );
     }
   }
 
-  private channelName(req: SubscribeRequest, filter: RecordFilter | null, viewCanonical: string | null, owner: Subscription | null): string {
+  private channelName(
+    req: SubscribeRequest,
+    filter: RecordFilter | null,
+    viewCanonical: string | null,
+    owner: Subscription | null,
+  ): string {
     if (req.style === 'value') return `v:${req.topic}`;
     if (viewCanonical !== null) return `w:${req.topic}\n${filter?.canonical ?? ''}\n${viewCanonical}${owner ? `\n#${owner.id}` : ''}`;
     // (topic, style, filter): every member of a channel gets the same bytes.
@@ -247,7 +304,14 @@ export class SubscriptionRegistry implements SubscriptionHost {
       let view: Channel['view'] = null;
       if (spec) {
         this.checkViewRoom(req.topic, state);
-        view = { spec, owner, engine: new WindowAggregator(spec, req.topic, { maxGroups: this.views.viewMaxGroups, maxOpenWindows: this.views.viewMaxOpenWindows }) };
+        view = {
+          spec,
+          owner,
+          engine: new WindowAggregator(spec, req.topic, {
+            maxGroups: this.views.viewMaxGroups,
+            maxOpenWindows: this.views.viewMaxOpenWindows,
+          }),
+        };
       }
       state.channels.set(name, (channel = { name, style: req.style, filter, view, members: new Map(), replaying: new Set() }));
     }
@@ -314,7 +378,11 @@ export class SubscriptionRegistry implements SubscriptionHost {
       if (ch.style !== 'value' && !ch.view) envelopes = true;
       if (ch.style === 'envelope' && !ch.view) perRecord = true;
       if (!ch.view && (ch.style === 'batch' || ch.replaying.size > 0)) needFields = true;
-      if (ch.filter?.needsValue || (ch.view && (ch.view.spec.needsValue || (ch.view.spec.by?.kind === 'key' && this.views.keyField !== '')))) parse = true;
+      if (
+        ch.filter?.needsValue ||
+        (ch.view && (ch.view.spec.needsValue || (ch.view.spec.by?.kind === 'key' && this.views.keyField !== '')))
+      )
+        parse = true;
     }
     const n = records.length;
     const fields: string[] = needFields ? new Array<string>(n) : [];

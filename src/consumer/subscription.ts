@@ -101,7 +101,12 @@ export class Subscription {
   private startWaiter: (() => void) | undefined;
   private readonly topicJson: string;
 
-  constructor(readonly id: string, readonly hub: HubRef, readonly req: SubscribeRequest, private readonly host: SubscriptionHost) {
+  constructor(
+    readonly id: string,
+    readonly hub: HubRef,
+    readonly req: SubscribeRequest,
+    private readonly host: SubscriptionHost,
+  ) {
     this.started = !req.beforeUpgrade;
     this.topicJson = JSON.stringify(req.topic);
   }
@@ -142,7 +147,8 @@ export class Subscription {
     this.lifecycle = 'closed';
     this.host.forget(this);
     this.startWaiter?.();
-    if (this.replay) this.replay.cancel(); // its run gives the slot back once its reader has stopped
+    if (this.replay)
+      this.replay.cancel(); // its run gives the slot back once its reader has stopped
     else this.giveReplaySlot();
     for (const ackId of [...this.acks]) this.host.answerAck(ackId, false);
     if (this.channel) this.host.leaveChannel(this, this.channel, this.joined);
@@ -234,7 +240,12 @@ export class Subscription {
     if (from.kind === 'latest') throw new Error('unreachable: history without a start');
     const view = channel.view;
     const replay = (this.replay = new Replay({
-      topic: req.topic, partitions, from, filter: channel.filter, maxBufferBytes: host.replayBufferBytes, timeoutMs: host.timeoutMs,
+      topic: req.topic,
+      partitions,
+      from,
+      filter: channel.filter,
+      maxBufferBytes: host.replayBufferBytes,
+      timeoutMs: host.timeoutMs,
       newReader: (batchMax) => host.newReplayReader(req.topic, batchMax),
       deliver: (fields, tokens) => this.deliverRecords(fields, tokens),
       deliverFrames: (frames, tokens) => this.deliver(frames, tokens),

@@ -15,22 +15,36 @@ const LIMITS = { maxGroups: 1000, maxOpenWindows: 10_000 };
 const record: fc.Arbitrary<Rec> = fc.record({
   ts: fc.integer({ min: 0, max: 400 }),
   key: fc.option(fc.constantFrom('k1', 'k2', 'k3'), { nil: null }),
-  value: fc.record({
-    g: fc.constantFrom('a', 'b', 'c'),
-    x: fc.oneof(fc.integer({ min: -50, max: 100 }), fc.double({ min: -10, max: 10, noNaN: true }), fc.constant('text'), fc.constant(undefined)),
-  }, { requiredKeys: [] }),
+  value: fc.record(
+    {
+      g: fc.constantFrom('a', 'b', 'c'),
+      x: fc.oneof(
+        fc.integer({ min: -50, max: 100 }),
+        fc.double({ min: -10, max: 10, noNaN: true }),
+        fc.constant('text'),
+        fc.constant(undefined),
+      ),
+    },
+    { requiredKeys: [] },
+  ),
 });
 
-const params: fc.Arbitrary<ViewParams> = fc.record({
-  size: fc.integer({ min: 1, max: 60 }),
-  hopDiv: fc.integer({ min: 1, max: 5 }),
-  grace: fc.integer({ min: 0, max: 40 }),
-  by: fc.constantFrom(null, 'key', 'g'),
-  alert: fc.constantFrom(null, 'avg(x)>20', 'max(x)>=90', 'count()<2', 'sum(x)!=0'),
-}).map(({ size, hopDiv, grace, by, alert }) => ({
-  window: `${size}ms`, hop: `${Math.max(1, Math.floor(size / hopDiv))}ms`, grace: grace ? `${grace}ms` : null,
-  agg: 'count(),sum(x),avg(x),min(x),max(x),last(x)', by, alert,
-}));
+const params: fc.Arbitrary<ViewParams> = fc
+  .record({
+    size: fc.integer({ min: 1, max: 60 }),
+    hopDiv: fc.integer({ min: 1, max: 5 }),
+    grace: fc.integer({ min: 0, max: 40 }),
+    by: fc.constantFrom(null, 'key', 'g'),
+    alert: fc.constantFrom(null, 'avg(x)>20', 'max(x)>=90', 'count()<2', 'sum(x)!=0'),
+  })
+  .map(({ size, hopDiv, grace, by, alert }) => ({
+    window: `${size}ms`,
+    hop: `${Math.max(1, Math.floor(size / hopDiv))}ms`,
+    grace: grace ? `${grace}ms` : null,
+    agg: 'count(),sum(x),avg(x),min(x),max(x),last(x)',
+    by,
+    alert,
+  }));
 
 /** Feeds the engine in batches of the given sizes (then the rest), flushing after each batch as the registry does. */
 function run(spec: ViewSpec, records: Rec[], sizes: number[]): { frames: unknown[]; late: number } {
@@ -49,18 +63,33 @@ function run(spec: ViewSpec, records: Rec[], sizes: number[]): { frames: unknown
 
 describe('window engine = reference computation', () => {
   it('tumbling and hopping windows, grace, late records, groups, every aggregate and alerts, over random batches', () => {
-    fc.assert(fc.property(params, fc.array(record, { maxLength: 120 }), fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 8 }), (p, records, cuts) => {
-      const spec = parseViewSpec(p);
-      const got = run(spec, records, cuts);
-      const want = reference(spec, 't', records);
-      // Compared as the wire carries them: JSON has no -0 (JSON.stringify(-0) is "0"), the reference's objects do.
-      expect(got.frames).toEqual(JSON.parse(JSON.stringify(want.frames)));
-      expect(got.late).toBe(want.late);
-    }), { numRuns: 400 });
+    fc.assert(
+      fc.property(
+        params,
+        fc.array(record, { maxLength: 120 }),
+        fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 8 }),
+        (p, records, cuts) => {
+          const spec = parseViewSpec(p);
+          const got = run(spec, records, cuts);
+          const want = reference(spec, 't', records);
+          // Compared as the wire carries them: JSON has no -0 (JSON.stringify(-0) is "0"), the reference's objects do.
+          expect(got.frames).toEqual(JSON.parse(JSON.stringify(want.frames)));
+          expect(got.late).toBe(want.late);
+        },
+      ),
+      { numRuns: 400 },
+    );
   });
 
   it('a worked example: 10 s tumbling windows by device, avg and max, an alert entering and leaving, a late record', () => {
-    const spec = parseViewSpec({ window: '10s', hop: null, grace: '2s', agg: 'avg(temperature),max(temperature)', by: 'device_id', alert: 'avg(temperature)>50' });
+    const spec = parseViewSpec({
+      window: '10s',
+      hop: null,
+      grace: '2s',
+      agg: 'avg(temperature),max(temperature)',
+      by: 'device_id',
+      alert: 'avg(temperature)>50',
+    });
     const e = new WindowAggregator(spec, 'sensors', LIMITS);
     const add = (ts: number, temperature: number) => e.add(ts, null, { device_id: 'd1', temperature });
     add(1_000, 40);
@@ -87,7 +116,10 @@ describe('bounds and grammar', () => {
     e.add(0, null, { g: 1 });
     e.add(0, null, { g: 2 });
     expect(() => e.add(0, null, { g: 3 })).toThrow(ViewLimitError);
-    const w = new WindowAggregator(parseViewSpec({ window: '10s', hop: '1s', grace: '1h', agg: null, by: null, alert: null }), 't', { maxGroups: 10, maxOpenWindows: 3 });
+    const w = new WindowAggregator(parseViewSpec({ window: '10s', hop: '1s', grace: '1h', agg: null, by: null, alert: null }), 't', {
+      maxGroups: 10,
+      maxOpenWindows: 3,
+    });
     try {
       w.add(0, null, {});
       w.add(5000, null, {});

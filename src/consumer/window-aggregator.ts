@@ -45,7 +45,11 @@ export class WindowAggregator {
   private late = 0;
   private readonly topicJson: string;
 
-  constructor(private readonly spec: ViewSpec, topic: string, private readonly limits: ViewLimits) {
+  constructor(
+    private readonly spec: ViewSpec,
+    topic: string,
+    private readonly limits: ViewLimits,
+  ) {
     this.topicJson = JSON.stringify(topic);
   }
 
@@ -69,17 +73,30 @@ export class WindowAggregator {
       let cells = this.windows.get(s);
       if (!cells) {
         if (this.windows.size >= this.limits.maxOpenWindows) {
-          throw new ViewLimitError(`the view has ${this.windows.size} windows open (SLUICE_VIEW_MAX_OPEN_WINDOWS); use a shorter grace or a larger hop`);
+          throw new ViewLimitError(
+            `the view has ${this.windows.size} windows open (SLUICE_VIEW_MAX_OPEN_WINDOWS); use a shorter grace or a larger hop`,
+          );
         }
         this.windows.set(s, (cells = new Map()));
       }
       let cell = cells.get(group);
       if (!cell) {
         if (cells.size >= this.limits.maxGroups) {
-          throw new ViewLimitError(`a window of the view has more than ${this.limits.maxGroups} groups (SLUICE_VIEW_MAX_GROUPS); group by a field with fewer values, or filter with where=`);
+          throw new ViewLimitError(
+            `a window of the view has more than ${this.limits.maxGroups} groups (SLUICE_VIEW_MAX_GROUPS); group by a field with fewer values, or filter with where=`,
+          );
         }
         const k = this.spec.aggs.length;
-        cells.set(group, (cell = { byValue, count: 0, n: new Array<number>(k).fill(0), acc: new Array<number>(k).fill(0), last: new Array<unknown>(k).fill(null) }));
+        cells.set(
+          group,
+          (cell = {
+            byValue,
+            count: 0,
+            n: new Array<number>(k).fill(0),
+            acc: new Array<number>(k).fill(0),
+            last: new Array<unknown>(k).fill(null),
+          }),
+        );
       }
       this.place(cell, ts, value);
     }
@@ -112,10 +129,15 @@ export class WindowAggregator {
           const now = holds(alert, v);
           if (now !== this.firing.has(group)) {
             if (now) {
-              if (this.firing.size >= this.limits.maxGroups) throw new ViewLimitError(`more than ${this.limits.maxGroups} groups of the view have a firing alert (SLUICE_VIEW_MAX_GROUPS)`);
+              if (this.firing.size >= this.limits.maxGroups)
+                throw new ViewLimitError(
+                  `more than ${this.limits.maxGroups} groups of the view have a firing alert (SLUICE_VIEW_MAX_GROUPS)`,
+                );
               this.firing.add(group);
             } else this.firing.delete(group);
-            frames.push(`{"event":"alert",${head},"state":"${now ? 'firing' : 'resolved'}","alert":${JSON.stringify(alert.text)},${JSON.stringify(this.spec.aggs[alert.agg].name)}:${json(v)}}`);
+            frames.push(
+              `{"event":"alert",${head},"state":"${now ? 'firing' : 'resolved'}","alert":${JSON.stringify(alert.text)},${JSON.stringify(this.spec.aggs[alert.agg].name)}:${json(v)}}`,
+            );
           }
         }
       }
@@ -177,12 +199,18 @@ function holds(alert: AlertSpec, v: unknown): boolean {
   if (typeof v !== 'number') return false;
   const t = alert.threshold;
   switch (alert.op) {
-    case '>': return v > t;
-    case '>=': return v >= t;
-    case '<': return v < t;
-    case '<=': return v <= t;
-    case '=': return v === t;
-    default: return v !== t;
+    case '>':
+      return v > t;
+    case '>=':
+      return v >= t;
+    case '<':
+      return v < t;
+    case '<=':
+      return v <= t;
+    case '=':
+      return v === t;
+    default:
+      return v !== t;
   }
 }
 

@@ -20,24 +20,57 @@
   const SNAPSHOT = '1h';
   const MAX_AGG_ROWS = 200;
   const AGG_FIELD_RE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
-  const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#db2777', '#65a30d', '#4f46e5', '#ea580c', '#0d9488', '#a16207'];
+  const PALETTE = [
+    '#2563eb',
+    '#dc2626',
+    '#16a34a',
+    '#d97706',
+    '#9333ea',
+    '#0891b2',
+    '#db2777',
+    '#65a30d',
+    '#4f46e5',
+    '#ea580c',
+    '#0d9488',
+    '#a16207',
+  ];
 
   const $ = (id) => document.getElementById(id);
   const el = {
-    form: $('connect-form'), topic: $('topic'), apiKey: $('api-key'), rows: $('rows'),
-    pause: $('pause'), clear: $('clear'), status: $('status'), statusText: $('status-text'),
-    rateNow: $('rate-now'), total: $('total'), spark: $('sparkline'),
-    plot: $('plot'), plotEmpty: $('plot-empty'), legend: $('legend'),
-    table: $('records'), tableEmpty: $('table-empty'), partitions: $('partitions'),
-    aggForm: $('agg-form'), aggFn: $('agg-fn'), aggField: $('agg-field'), aggWindow: $('agg-window'),
-    aggTable: $('aggregates'), aggHead: $('agg-head'), aggEmpty: $('agg-empty'),
+    form: $('connect-form'),
+    topic: $('topic'),
+    apiKey: $('api-key'),
+    rows: $('rows'),
+    pause: $('pause'),
+    clear: $('clear'),
+    status: $('status'),
+    statusText: $('status-text'),
+    rateNow: $('rate-now'),
+    total: $('total'),
+    spark: $('sparkline'),
+    plot: $('plot'),
+    plotEmpty: $('plot-empty'),
+    legend: $('legend'),
+    table: $('records'),
+    tableEmpty: $('table-empty'),
+    partitions: $('partitions'),
+    aggForm: $('agg-form'),
+    aggFn: $('agg-fn'),
+    aggField: $('agg-field'),
+    aggWindow: $('agg-window'),
+    aggTable: $('aggregates'),
+    aggHead: $('agg-head'),
+    aggEmpty: $('agg-empty'),
   };
 
   // ---- numbers exactly as posted -------------------------------------------------------------------
   // JSON.parse turns 12345678901234567890 into 12345678901234567000 and 21.50 into 21.5. Where the
   // browser exposes the source text to revivers, numbers whose text would change keep it for display.
   class RawNumber {
-    constructor(raw, value) { this.raw = raw; this.value = value; }
+    constructor(raw, value) {
+      this.raw = raw;
+      this.value = value;
+    }
   }
   function reviver(_key, value, context) {
     if (typeof value === 'number' && context && typeof context.source === 'string' && String(value) !== context.source) {
@@ -60,11 +93,18 @@
       else if (x === null || typeof x !== 'object') out += JSON.stringify(x);
       else if (Array.isArray(x)) {
         out += '[';
-        x.forEach((item, i) => { if (i) out += ','; walk(item); });
+        x.forEach((item, i) => {
+          if (i) out += ',';
+          walk(item);
+        });
         out += ']';
       } else {
         out += '{';
-        Object.keys(x).forEach((k, i) => { if (i) out += ','; out += JSON.stringify(k) + ':'; walk(x[k]); });
+        Object.keys(x).forEach((k, i) => {
+          if (i) out += ',';
+          out += JSON.stringify(k) + ':';
+          walk(x[k]);
+        });
         out += '}';
       }
     };
@@ -153,7 +193,11 @@
     state.generation++;
     clearTimeout(state.retryTimer);
     if (state.socket) {
-      try { state.socket.close(1000, 'topic changed'); } catch { /* already closing */ }
+      try {
+        state.socket.close(1000, 'topic changed');
+      } catch {
+        /* already closing */
+      }
       state.socket = null;
     }
   }
@@ -207,15 +251,24 @@
     state.attempt++;
     let why;
     if (state.opened) {
-      why = closeEvent.code === 4008 ? 'the gateway dropped this page as too slow'
-        : closeEvent.code === 1001 ? 'the gateway is restarting'
-        : 'connection closed (' + closeEvent.code + (closeEvent.reason ? ': ' + closeEvent.reason : '') + ')';
+      why =
+        closeEvent.code === 4008
+          ? 'the gateway dropped this page as too slow'
+          : closeEvent.code === 1001
+            ? 'the gateway is restarting'
+            : 'connection closed (' + closeEvent.code + (closeEvent.reason ? ': ' + closeEvent.reason : '') + ')';
     } else {
       // A refused upgrade looks the same as an unreachable server to a WebSocket: ask /healthz which it is.
-      const up = await fetch('healthz', { cache: 'no-store' }).then((r) => r.ok, () => false);
+      const up = await fetch('healthz', { cache: 'no-store' }).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (gen !== state.generation) return;
       if (up) {
-        why = 'the gateway refused the subscription (check the topic name' + (state.apiKey ? ' and the API key' : '; an API key may be required') + ')';
+        why =
+          'the gateway refused the subscription (check the topic name' +
+          (state.apiKey ? ' and the API key' : '; an API key may be required') +
+          ')';
         // A resume token the gateway no longer accepts would refuse every retry: continue live instead.
         if (state.token && ++state.refusedWithToken >= 2) {
           state.token = null;
@@ -393,11 +446,13 @@
     if (!same) {
       state.columns = columns;
       const head = el.table.tHead.rows[0];
-      head.replaceChildren(...columns.map((c) => {
-        const th = document.createElement('th');
-        th.textContent = columnLabel(c);
-        return th;
-      }));
+      head.replaceChildren(
+        ...columns.map((c) => {
+          const th = document.createElement('th');
+          th.textContent = columnLabel(c);
+          return th;
+        }),
+      );
       tbody.replaceChildren(...state.tableRows.map((f) => rowFor(f, columns)));
     } else {
       const rows = fresh.map((f) => {
@@ -457,15 +512,17 @@
     if (!state.partitionsDirty) return;
     state.partitionsDirty = false;
     const sorted = [...state.partitions].sort((a, b) => a[0] - b[0]);
-    el.partitions.tBodies[0].replaceChildren(...sorted.map(([partition, p]) => {
-      const tr = document.createElement('tr');
-      for (const v of [partition, p.count, p.offset]) {
-        const td = document.createElement('td');
-        td.textContent = display(v ?? '');
-        tr.appendChild(td);
-      }
-      return tr;
-    }));
+    el.partitions.tBodies[0].replaceChildren(
+      ...sorted.map(([partition, p]) => {
+        const tr = document.createElement('tr');
+        for (const v of [partition, p.count, p.offset]) {
+          const td = document.createElement('td');
+          td.textContent = display(v ?? '');
+          tr.appendChild(td);
+        }
+        return tr;
+      }),
+    );
   }
 
   // ---- trajectory plot ----------------------------------------------------------------------------
@@ -486,8 +543,12 @@
     const lon = coordinate(v.lon ?? v.lng, 180);
     if (lat === null || lon === null) return;
     const nameValue = numeric(v.name);
-    const name = typeof nameValue === 'string' || typeof nameValue === 'number' ? String(nameValue)
-      : frame.key !== null && frame.key !== undefined ? display(frame.key) : '(no key)';
+    const name =
+      typeof nameValue === 'string' || typeof nameValue === 'number'
+        ? String(nameValue)
+        : frame.key !== null && frame.key !== undefined
+          ? display(frame.key)
+          : '(no key)';
     let s = state.series.get(name);
     if (!s) {
       if (state.series.size >= MAX_SERIES) {
@@ -519,7 +580,10 @@
     el.plotEmpty.hidden = state.series.size > 0;
     renderLegend();
     if (state.series.size === 0) return;
-    let minLat = Infinity, maxLat = -Infinity, minLon = Infinity, maxLon = -Infinity;
+    let minLat = Infinity,
+      maxLat = -Infinity,
+      minLon = Infinity,
+      maxLon = -Infinity;
     for (const s of state.series.values()) {
       for (const [lat, lon] of s.points) {
         if (lat < minLat) minLat = lat;
@@ -529,7 +593,7 @@
       }
     }
     // Equirectangular with the longitude scaled by cos(latitude): shapes keep their proportions.
-    const k = Math.max(0.05, Math.cos(((minLat + maxLat) / 2) * Math.PI / 180));
+    const k = Math.max(0.05, Math.cos((((minLat + maxLat) / 2) * Math.PI) / 180));
     const minSpan = 0.002;
     let spanX = Math.max((maxLon - minLon) * k, minSpan);
     let spanY = Math.max(maxLat - minLat, minSpan);
@@ -547,19 +611,27 @@
     ctx.fillStyle = '#8a919c';
     ctx.lineWidth = 1;
     ctx.font = '10px system-ui, sans-serif';
-    const lonLo = (cx - spanX / 2) / k, lonHi = (cx + spanX / 2) / k;
-    const latLo = cy - spanY / 2, latHi = cy + spanY / 2;
+    const lonLo = (cx - spanX / 2) / k,
+      lonHi = (cx + spanX / 2) / k;
+    const latLo = cy - spanY / 2,
+      latHi = cy + spanY / 2;
     const digits = (step) => Math.max(0, Math.min(6, -Math.floor(Math.log10(step))));
     const lonStep = niceStep(lonHi - lonLo);
     for (let lon = Math.ceil(lonLo / lonStep) * lonStep; lon <= lonHi; lon += lonStep) {
       const x = Math.round(px(lon)) + 0.5;
-      ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, h); ctx.stroke();
+      ctx.beginPath();
+      ctx.moveTo(x, 0);
+      ctx.lineTo(x, h);
+      ctx.stroke();
       ctx.fillText(lon.toFixed(digits(lonStep)) + '°', x + 2, h - 4);
     }
     const latStep = niceStep(latHi - latLo);
     for (let lat = Math.ceil(latLo / latStep) * latStep; lat <= latHi; lat += latStep) {
       const y = Math.round(py(lat)) + 0.5;
-      ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(w, y); ctx.stroke();
+      ctx.beginPath();
+      ctx.moveTo(0, y);
+      ctx.lineTo(w, y);
+      ctx.stroke();
       ctx.fillText(lat.toFixed(digits(latStep)) + '°', 2, y - 2);
     }
 
@@ -589,25 +661,31 @@
   }
 
   function renderLegend() {
-    el.legend.replaceChildren(...[...state.series].map(([name, s]) => {
-      const li = document.createElement('li');
-      const sw = document.createElement('span');
-      sw.className = 'swatch';
-      sw.style.background = s.color;
-      const label = document.createElement('span');
-      label.className = 'name';
-      label.textContent = name;
-      li.title = name + ' · ' + s.points.length + ' positions';
-      li.append(sw, label);
-      return li;
-    }));
+    el.legend.replaceChildren(
+      ...[...state.series].map(([name, s]) => {
+        const li = document.createElement('li');
+        const sw = document.createElement('span');
+        sw.className = 'swatch';
+        sw.style.background = s.color;
+        const label = document.createElement('span');
+        label.className = 'name';
+        label.textContent = name;
+        li.title = name + ' · ' + s.points.length + ' positions';
+        li.append(sw, label);
+        return li;
+      }),
+    );
   }
 
   // ---- aggregate per key (a second WebSocket with window=…&agg=…&by=key) -------------------------
   function stopAggregate() {
     state.aggGeneration++;
     if (state.agg) {
-      try { state.agg.socket.close(1000, 'aggregate changed'); } catch { /* already closing */ }
+      try {
+        state.agg.socket.close(1000, 'aggregate changed');
+      } catch {
+        /* already closing */
+      }
       state.agg = null;
     }
     state.aggRows.clear();
@@ -648,7 +726,11 @@
     socket.onmessage = (e) => {
       if (gen !== state.aggGeneration) return;
       let f;
-      try { f = JSON.parse(e.data, reviver); } catch { return; }
+      try {
+        f = JSON.parse(e.data, reviver);
+      } catch {
+        return;
+      }
       if (!isPlainObject(f)) return;
       if (f.event === 'error') {
         const err = isPlainObject(f.error) ? f.error : {};
@@ -676,15 +758,17 @@
     if (!state.aggDirty || state.paused) return;
     state.aggDirty = false;
     const time = (ms) => (typeof ms === 'number' ? new Date(ms).toISOString().slice(11, 19) : '');
-    const rows = [...state.aggRows].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, r]) => {
-      const tr = document.createElement('tr');
-      for (const text of [key, display(r.value ?? null, 200), time(r.start) + '–' + time(r.end)]) {
-        const td = document.createElement('td');
-        td.textContent = text;
-        tr.appendChild(td);
-      }
-      return tr;
-    });
+    const rows = [...state.aggRows]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, r]) => {
+        const tr = document.createElement('tr');
+        for (const text of [key, display(r.value ?? null, 200), time(r.start) + '–' + time(r.end)]) {
+          const td = document.createElement('td');
+          td.textContent = text;
+          tr.appendChild(td);
+        }
+        return tr;
+      });
     el.aggTable.tBodies[0].replaceChildren(...rows);
     if (rows.length > 0) el.aggEmpty.hidden = true;
   }

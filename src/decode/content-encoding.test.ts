@@ -16,7 +16,10 @@ describe('decodeBody', () => {
 
   it('stops a decompression bomb at the limit with 413, for both encodings', () => {
     const zeros = Buffer.alloc(64 * 1024 * 1024);
-    for (const [enc, body] of [['gzip', gzipSync(zeros)], ['lz4', lz4.encode(zeros)]] as const) {
+    for (const [enc, body] of [
+      ['gzip', gzipSync(zeros)],
+      ['lz4', lz4.encode(zeros)],
+    ] as const) {
       expect(body.length).toBeLessThan(1 << 20);
       expect(() => decodeBody(body, enc, 1 << 20)).toThrow(expect.objectContaining({ code: 'BODY_TOO_LARGE', status: 413 }));
     }

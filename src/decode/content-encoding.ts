@@ -60,7 +60,7 @@ export function decodeLz4Frame(input: Buffer, maxBytes: number): Buffer {
   if (input.length < 7 || input.readUInt32LE(0) !== LZ4_MAGIC) throw corrupt('missing LZ4 frame magic number');
   const flg = input[4];
   const bd = input[5];
-  if ((flg >> 6) !== 1) throw corrupt(`unsupported frame version ${flg >> 6}`);
+  if (flg >> 6 !== 1) throw corrupt(`unsupported frame version ${flg >> 6}`);
   const blockChecksums = (flg & 0x10) !== 0;
   const hasContentSize = (flg & 0x08) !== 0;
   const contentChecksum = (flg & 0x04) !== 0;

@@ -12,17 +12,32 @@ import type { DecodeTask, DecodeTaskResult } from './decode-task.js';
 export class DecodePool {
   private readonly pool: Piscina;
 
-  constructor(threads: number, private readonly log: Logger) {
-    this.pool = new Piscina({ filename: new URL('./decode-task.js', import.meta.url).href, minThreads: 1, maxThreads: threads, name: 'default' });
+  constructor(
+    threads: number,
+    private readonly log: Logger,
+  ) {
+    this.pool = new Piscina({
+      filename: new URL('./decode-task.js', import.meta.url).href,
+      minThreads: 1,
+      maxThreads: threads,
+      name: 'default',
+    });
   }
 
   /** `schema`: validate every record against the schema of `topic` in `dir` (loaded by each pool thread). */
-  async decode(raw: Buffer, encoding: ContentEncoding, format: BodyFormat, keyField: string, maxBytes: number,
-    schema: DecodeTask['schema'] = null): Promise<DecodedRecords> {
+  async decode(
+    raw: Buffer,
+    encoding: ContentEncoding,
+    format: BodyFormat,
+    keyField: string,
+    maxBytes: number,
+    schema: DecodeTask['schema'] = null,
+  ): Promise<DecodedRecords> {
     // Transfer moves a whole ArrayBuffer: copy bodies that share theirs (Node's pool slab for small buffers).
-    const body = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength
-      ? new Uint8Array(raw.buffer, 0, raw.byteLength)
-      : new Uint8Array(raw);
+    const body =
+      raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength
+        ? new Uint8Array(raw.buffer, 0, raw.byteLength)
+        : new Uint8Array(raw);
     const task: DecodeTask = { body, encoding, format, keyField, maxBytes, schema };
     let r: DecodeTaskResult;
     try {

@@ -18,12 +18,19 @@ function errorOf(fn: () => unknown): SluiceError {
 describe('decodeRecords', () => {
   it('splits any JSON array into its elements byte-exact, whatever the whitespace', () => {
     const ws = fc.constantFrom('', ' ', '\n', '\t', ' \r\n ');
-    fc.assert(fc.property(fc.array(fc.jsonValue(), { minLength: 1, maxLength: 20 }), fc.array(ws, { minLength: 50, maxLength: 50 }), (elements, spaces) => {
-      const texts = elements.map((e) => JSON.stringify(e));
-      const body = spaces[0] + '[' + texts.map((t, i) => spaces[(i % 40) + 1] + t + spaces[(i % 40) + 2]).join(',') + ']' + spaces[49];
-      const d = decodeRecords(Buffer.from(body), 'json', '');
-      expect(values(d)).toEqual(texts);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.jsonValue(), { minLength: 1, maxLength: 20 }),
+        fc.array(ws, { minLength: 50, maxLength: 50 }),
+        (elements, spaces) => {
+          const texts = elements.map((e) => JSON.stringify(e));
+          const body = spaces[0] + '[' + texts.map((t, i) => spaces[(i % 40) + 1] + t + spaces[(i % 40) + 2]).join(',') + ']' + spaces[49];
+          const d = decodeRecords(Buffer.from(body), 'json', '');
+          expect(values(d)).toEqual(texts);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('keeps strings holding brackets, commas, quotes and escapes inside one element', () => {
@@ -51,22 +58,25 @@ describe('decodeRecords', () => {
   });
 
   it('never accepts what JSON.parse rejects, and never throws anything but a SluiceError', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 60 }), (text) => {
-      const body = Buffer.from(text);
-      let valid = true;
-      try {
-        JSON.parse(text);
-      } catch {
-        valid = false;
-      }
-      try {
-        decodeRecords(body, 'json', 'k');
-      } catch (err) {
-        expect(err).toBeInstanceOf(SluiceError);
-        return;
-      }
-      expect(valid).toBe(true);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.string({ maxLength: 60 }), (text) => {
+        const body = Buffer.from(text);
+        let valid = true;
+        try {
+          JSON.parse(text);
+        } catch {
+          valid = false;
+        }
+        try {
+          decodeRecords(body, 'json', 'k');
+        } catch (err) {
+          expect(err).toBeInstanceOf(SluiceError);
+          return;
+        }
+        expect(valid).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('refuses invalid UTF-8 and strips a byte-order mark', () => {
@@ -79,7 +89,8 @@ describe('scanArrayElements', () => {
   it('reports broken structure as -1', () => {
     const s = new Int32Array(8);
     const e = new Int32Array(8);
-    for (const bad of ['[1,]', '[,1]', '[1 2', '[{]', '[1]x', '[}']) expect(scanArrayElements(Buffer.from(bad), 0, bad.length, s, e)).toBe(-1);
+    for (const bad of ['[1,]', '[,1]', '[1 2', '[{]', '[1]x', '[}'])
+      expect(scanArrayElements(Buffer.from(bad), 0, bad.length, s, e)).toBe(-1);
     expect(scanArrayElements(Buffer.from('[]'), 0, 2, s, e)).toBe(0);
   });
 });

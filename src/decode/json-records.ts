@@ -26,9 +26,17 @@ export interface DecodedRecords {
   readonly parsed: unknown[];
 }
 
-const SPACE = 0x20, TAB = 0x09, LF = 0x0a, CR = 0x0d;
-const QUOTE = 0x22, BACKSLASH = 0x5c, COMMA = 0x2c;
-const OPEN_BRACE = 0x7b, CLOSE_BRACE = 0x7d, OPEN_BRACKET = 0x5b, CLOSE_BRACKET = 0x5d;
+const SPACE = 0x20,
+  TAB = 0x09,
+  LF = 0x0a,
+  CR = 0x0d;
+const QUOTE = 0x22,
+  BACKSLASH = 0x5c,
+  COMMA = 0x2c;
+const OPEN_BRACE = 0x7b,
+  CLOSE_BRACE = 0x7d,
+  OPEN_BRACKET = 0x5b,
+  CLOSE_BRACKET = 0x5d;
 
 const isWs = (c: number) => c === SPACE || c === LF || c === CR || c === TAB;
 
@@ -52,7 +60,8 @@ function decodeJson(body: Buffer, from: number, keyField: string, parse: boolean
   if (start === end) throw new SluiceError('EMPTY_BATCH', 'request body is empty');
   // Valid without building values; an invalid body goes on to JSON.parse, whose message names the fault.
   if (!parse && isJsonText(body, start, end)) {
-    if (body[start] === OPEN_BRACE) return { body, count: 1, starts: Int32Array.of(start), ends: Int32Array.of(end), keys: null, parsed: NO_VALUES };
+    if (body[start] === OPEN_BRACE)
+      return { body, count: 1, starts: Int32Array.of(start), ends: Int32Array.of(end), keys: null, parsed: NO_VALUES };
     if (body[start] === OPEN_BRACKET) {
       const n = scanArrayElements(body, start, end, EMPTY, EMPTY); // counts only
       if (n === 0) throw new SluiceError('EMPTY_BATCH', 'JSON array holds no records');
@@ -83,7 +92,10 @@ function decodeJson(body: Buffer, from: number, keyField: string, parse: boolean
     return { body, count: n, starts, ends, keys: extractKeys(parsed, keyField), parsed };
   }
   if (parsed === null || typeof parsed !== 'object') {
-    throw new SluiceError('NOT_A_JSON_CONTAINER', 'an application/json body must be a JSON object (one record) or an array (one record per element)');
+    throw new SluiceError(
+      'NOT_A_JSON_CONTAINER',
+      'an application/json body must be a JSON object (one record) or an array (one record per element)',
+    );
   }
   const records = [parsed];
   return { body, count: 1, starts: Int32Array.of(start), ends: Int32Array.of(end), keys: extractKeys(records, keyField), parsed: records };
@@ -126,7 +138,14 @@ function decodeNdjson(body: Buffer, from: number, keyField: string, parse: boole
     count++;
   }
   if (count === 0) throw new SluiceError('EMPTY_BATCH', 'NDJSON body holds no records');
-  return { body, count, starts: starts.subarray(0, count), ends: ends.subarray(0, count), keys: extractKeys(parsed, keyField), parsed: parse ? parsed : NO_VALUES };
+  return {
+    body,
+    count,
+    starts: starts.subarray(0, count),
+    ends: ends.subarray(0, count),
+    keys: extractKeys(parsed, keyField),
+    parsed: parse ? parsed : NO_VALUES,
+  };
 }
 
 function grow(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
@@ -206,7 +225,9 @@ function locateArrayError(body: Buffer, start: number, end: number): SluiceError
       return new SluiceError('INVALID_JSON', `element ${i}: ${(err as Error).message}`, { index: i });
     }
   }
-  return new SluiceError('INVALID_JSON', `invalid JSON array after element ${known - 1} (a missing or extra comma or bracket)`, { index: known });
+  return new SluiceError('INVALID_JSON', `invalid JSON array after element ${known - 1} (a missing or extra comma or bracket)`, {
+    index: known,
+  });
 }
 
 /** For a broken array: how many leading elements were delimited before the structure broke. */

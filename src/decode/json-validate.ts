@@ -6,11 +6,27 @@
  * random and mutated texts); callers that need a value, or JSON.parse's error message, still call it.
  */
 
-const SPACE = 0x20, TAB = 0x09, LF = 0x0a, CR = 0x0d;
-const QUOTE = 0x22, BACKSLASH = 0x5c, COMMA = 0x2c, COLON = 0x3a, MINUS = 0x2d, PLUS = 0x2b, DOT = 0x2e;
-const OPEN_BRACE = 0x7b, CLOSE_BRACE = 0x7d, OPEN_BRACKET = 0x5b, CLOSE_BRACKET = 0x5d;
-const ZERO = 0x30, NINE = 0x39, LOWER_E = 0x65, UPPER_E = 0x45;
-const IN_OBJECT = 1, IN_ARRAY = 2;
+const SPACE = 0x20,
+  TAB = 0x09,
+  LF = 0x0a,
+  CR = 0x0d;
+const QUOTE = 0x22,
+  BACKSLASH = 0x5c,
+  COMMA = 0x2c,
+  COLON = 0x3a,
+  MINUS = 0x2d,
+  PLUS = 0x2b,
+  DOT = 0x2e;
+const OPEN_BRACE = 0x7b,
+  CLOSE_BRACE = 0x7d,
+  OPEN_BRACKET = 0x5b,
+  CLOSE_BRACKET = 0x5d;
+const ZERO = 0x30,
+  NINE = 0x39,
+  LOWER_E = 0x65,
+  UPPER_E = 0x45;
+const IN_OBJECT = 1,
+  IN_ARRAY = 2;
 
 /** Escapes allowed after a backslash, besides `u`: " \ / b f n r t. */
 const SIMPLE_ESCAPE = new Uint8Array(256);
@@ -44,7 +60,15 @@ function skipString(b: Uint8Array, i: number, end: number): number {
     if (c === BACKSLASH) {
       const e = b[i + 1];
       if (i + 1 < end && SIMPLE_ESCAPE[e] === 1) i += 2;
-      else if (e === 0x75 /* u */ && i + 5 < end && HEX[b[i + 2]] === 1 && HEX[b[i + 3]] === 1 && HEX[b[i + 4]] === 1 && HEX[b[i + 5]] === 1) i += 6;
+      else if (
+        e === 0x75 /* u */ &&
+        i + 5 < end &&
+        HEX[b[i + 2]] === 1 &&
+        HEX[b[i + 3]] === 1 &&
+        HEX[b[i + 4]] === 1 &&
+        HEX[b[i + 5]] === 1
+      )
+        i += 6;
       else return -1;
     } else {
       return -1; // control characters must be escaped

@@ -15,14 +15,18 @@ export interface ResolvedSchema {
 }
 
 export class ProduceSchemas {
-  constructor(private readonly dir: TopicSchemas | null, private readonly registry: SchemaRegistry | null) {}
+  constructor(
+    private readonly dir: TopicSchemas | null,
+    private readonly registry: SchemaRegistry | null,
+  ) {}
 
   resolve(topic: string): ResolvedSchema | null | Promise<ResolvedSchema | null> {
     const fromDir = this.dir?.validatorFor(topic) ?? null;
     if (fromDir) return { validate: fromDir, task: { kind: 'dir', dir: this.dir!.dir, topic } };
     if (!this.registry) return null;
     const r = this.registry.lookup(topic);
-    const wrap = (s: Awaited<typeof r>): ResolvedSchema | null => s && { validate: s.validate, task: { kind: 'registry', id: s.id, text: s.text } };
+    const wrap = (s: Awaited<typeof r>): ResolvedSchema | null =>
+      s && { validate: s.validate, task: { kind: 'registry', id: s.id, text: s.text } };
     return r instanceof Promise ? r.then(wrap) : wrap(r);
   }
 }

@@ -34,7 +34,11 @@ export class SchemaRegistry {
   private readonly fetching = new Map<string, Promise<RegistrySchema | null>>();
   private readonly byId = new Map<number, ValidateFunction>();
 
-  constructor(private readonly baseUrl: string, private readonly refreshMs: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly baseUrl: string,
+    private readonly refreshMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** The topic's schema (null: the registry has no subject for it); a Promise only when it must be fetched. */
   lookup(topic: string): RegistrySchema | null | Promise<RegistrySchema | null> {
@@ -42,14 +46,19 @@ export class SchemaRegistry {
     if (hit && this.now() - hit.fetchedAt < this.refreshMs) return hit.schema;
     let f = this.fetching.get(topic);
     if (!f) {
-      f = this.fetchSchema(topic).then((schema) => {
-        if (this.cache.size >= MAX_TOPICS) this.cache.clear();
-        this.cache.set(topic, { schema, fetchedAt: this.now() });
-        return schema;
-      }, (err: unknown) => {
-        if (hit) return hit.schema; // outage: keep checking with the schema fetched before
-        throw err;
-      }).finally(() => this.fetching.delete(topic));
+      f = this.fetchSchema(topic)
+        .then(
+          (schema) => {
+            if (this.cache.size >= MAX_TOPICS) this.cache.clear();
+            this.cache.set(topic, { schema, fetchedAt: this.now() });
+            return schema;
+          },
+          (err: unknown) => {
+            if (hit) return hit.schema; // outage: keep checking with the schema fetched before
+            throw err;
+          },
+        )
+        .finally(() => this.fetching.delete(topic));
       this.fetching.set(topic, f);
     }
     return f;
@@ -60,7 +69,10 @@ export class SchemaRegistry {
     const url = `${this.baseUrl.replace(/\/$/, '')}/subjects/${encodeURIComponent(subject)}/versions/latest`;
     let res: Response;
     try {
-      res = await fetch(url, { headers: { accept: 'application/vnd.schemaregistry.v1+json, application/json' }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+      res = await fetch(url, {
+        headers: { accept: 'application/vnd.schemaregistry.v1+json, application/json' },
+        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+      });
     } catch (err) {
       throw unavailable(`the Schema Registry did not answer for subject ${subject}: ${(err as Error).message}`);
     }
@@ -78,8 +90,10 @@ export class SchemaRegistry {
     } catch {
       throw unavailable(`the Schema Registry's answer for subject ${subject} is not JSON`);
     }
-    if (body.schemaType !== 'JSON') throw unavailable(`subject ${subject} holds a ${String(body.schemaType ?? 'AVRO')} schema; Sluice validates JSON Schema only`);
-    if (typeof body.id !== 'number' || typeof body.schema !== 'string') throw unavailable(`the Schema Registry's answer for subject ${subject} has no id or schema`);
+    if (body.schemaType !== 'JSON')
+      throw unavailable(`subject ${subject} holds a ${String(body.schemaType ?? 'AVRO')} schema; Sluice validates JSON Schema only`);
+    if (typeof body.id !== 'number' || typeof body.schema !== 'string')
+      throw unavailable(`the Schema Registry's answer for subject ${subject} has no id or schema`);
     let validate = this.byId.get(body.id);
     if (!validate) {
       try {

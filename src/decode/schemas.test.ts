@@ -8,21 +8,28 @@ import { StartupError } from '../errors.js';
 
 function folder(files: Record<string, unknown>): string {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-schemas-'));
-  for (const [name, schema] of Object.entries(files)) writeFileSync(join(dir, name), typeof schema === 'string' ? schema : JSON.stringify(schema));
+  for (const [name, schema] of Object.entries(files))
+    writeFileSync(join(dir, name), typeof schema === 'string' ? schema : JSON.stringify(schema));
   return dir;
 }
 
-const reading = { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', required: ['device_id', 'temp'],
-  properties: { device_id: { type: 'string' }, temp: { type: 'number', maximum: 100 } } };
+const reading = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  type: 'object',
+  required: ['device_id', 'temp'],
+  properties: { device_id: { type: 'string' }, temp: { type: 'number', maximum: 100 } },
+};
 
 describe('TopicSchemas', () => {
   it('exact names win over patterns, then the longest pattern; other topics are not validated', () => {
-    const s = TopicSchemas.load(folder({
-      'orders.schema.json': { type: 'object', required: ['exact'] },
-      'orders*.schema.json': { type: 'object', required: ['short'] },
-      'orders.eu*.schema.json': { type: 'object', required: ['long'] },
-      'README.md': 'not a schema',
-    }));
+    const s = TopicSchemas.load(
+      folder({
+        'orders.schema.json': { type: 'object', required: ['exact'] },
+        'orders*.schema.json': { type: 'object', required: ['short'] },
+        'orders.eu*.schema.json': { type: 'object', required: ['long'] },
+        'README.md': 'not a schema',
+      }),
+    );
     expect(s.size).toBe(3);
     expect(s.validatorFor('orders')!({})).toBe(false);
     expect(s.validatorFor('orders')!({ exact: 1 })).toBe(true);
@@ -42,17 +49,27 @@ describe('validateRecords', () => {
   const validate = TopicSchemas.load(folder({ 't.schema.json': reading })).validatorFor('t')!;
 
   it('names the array element, the JSON pointer and the rule', () => {
-    const records = decodeRecords(Buffer.from('[{"device_id":"a","temp":1},{"device_id":"b","temp":1},{"device_id":"c","temp":101}]'), 'json', '');
-    expect(() => validateRecords(validate, records, 'json')).toThrow(expect.objectContaining({
-      code: 'SCHEMA_VALIDATION_FAILED', status: 422, details: { index: 2, pointer: '/temp', rule: 'maximum', schemaPath: '#/properties/temp/maximum' },
-    }));
+    const records = decodeRecords(
+      Buffer.from('[{"device_id":"a","temp":1},{"device_id":"b","temp":1},{"device_id":"c","temp":101}]'),
+      'json',
+      '',
+    );
+    expect(() => validateRecords(validate, records, 'json')).toThrow(
+      expect.objectContaining({
+        code: 'SCHEMA_VALIDATION_FAILED',
+        status: 422,
+        details: { index: 2, pointer: '/temp', rule: 'maximum', schemaPath: '#/properties/temp/maximum' },
+      }),
+    );
   });
 
   it('names the NDJSON line, counting blank lines', () => {
     const records = decodeRecords(Buffer.from('{"device_id":"a","temp":1}\n\n{"temp":2}\n'), 'ndjson', '');
-    expect(() => validateRecords(validate, records, 'ndjson')).toThrow(expect.objectContaining({
-      details: expect.objectContaining({ line: 3, pointer: '', rule: 'required' }),
-    }));
+    expect(() => validateRecords(validate, records, 'ndjson')).toThrow(
+      expect.objectContaining({
+        details: expect.objectContaining({ line: 3, pointer: '', rule: 'required' }),
+      }),
+    );
   });
 
   it('passes valid records', () => {

@@ -40,7 +40,9 @@ export class TopicSchemas {
     const set = new TopicSchemas(dir);
     let files: string[];
     try {
-      files = readdirSync(dir).filter((f) => f.endsWith(SUFFIX)).sort();
+      files = readdirSync(dir)
+        .filter((f) => f.endsWith(SUFFIX))
+        .sort();
     } catch (err) {
       throw new StartupError(`SLUICE_SCHEMAS_DIR: cannot read ${dir}: ${(err as Error).message}`);
     }
@@ -51,7 +53,9 @@ export class TopicSchemas {
       try {
         validate = ajv.compile(JSON.parse(readFileSync(join(dir, file), 'utf8')) as object);
       } catch (err) {
-        throw new StartupError(`SLUICE_SCHEMAS_DIR: ${join(dir, file)} is not a valid JSON Schema (draft 2020-12): ${(err as Error).message}`);
+        throw new StartupError(
+          `SLUICE_SCHEMAS_DIR: ${join(dir, file)} is not a valid JSON Schema (draft 2020-12): ${(err as Error).message}`,
+        );
       }
       if (!name.includes('*')) set.exact.set(name, validate);
       else set.patterns.push({ file, pattern: compilePattern(name), specificity: name.replace(/\*/g, '').length, validate });
@@ -78,11 +82,23 @@ export class TopicSchemas {
 export function newAjv(): Ajv2020 {
   // Unknown keywords (typos) fail the compile; legal-but-loose schemas (`required` naming properties not
   // listed, union types) compile. Formats are annotations (draft 2020-12's default; ajv-formats is not shipped).
-  return new Ajv2020({ allErrors: false, strictSchema: true, strictTypes: false, strictTuples: false, strictRequired: false, validateFormats: false });
+  return new Ajv2020({
+    allErrors: false,
+    strictSchema: true,
+    strictTypes: false,
+    strictTuples: false,
+    strictRequired: false,
+    validateFormats: false,
+  });
 }
 
 function compilePattern(name: string): RegExp {
-  return new RegExp(`^${name.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(
+    `^${name
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 }
 
 /**
@@ -101,8 +117,12 @@ export function validateRecords(validate: ValidateFunction, records: DecodedReco
     const what = e ? `${pointer === '' ? 'the record' : pointer} ${e.message ?? 'is invalid'} (${rule})` : 'the record is invalid';
     const where = format === 'ndjson' ? { line: lineOf(records, i) } : { index: i };
     const label = format === 'ndjson' ? `line ${where.line}` : `element ${i}`;
-    throw new SluiceError('SCHEMA_VALIDATION_FAILED', `${label}: ${what}; nothing was written`,
-      { ...where, pointer, rule, schemaPath: e?.schemaPath ?? '' });
+    throw new SluiceError('SCHEMA_VALIDATION_FAILED', `${label}: ${what}; nothing was written`, {
+      ...where,
+      pointer,
+      rule,
+      schemaPath: e?.schemaPath ?? '',
+    });
   }
 }
 

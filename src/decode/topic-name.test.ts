@@ -13,6 +13,7 @@ it('refuses producing to Kafka internal topics, which brokers refuse, but not to
     expect(() => assertLegalTopicName(internal)).not.toThrow();
     expect(() => assertProducibleTopicName(internal)).toThrow(expect.objectContaining({ code: 'INVALID_TOPIC', status: 422 }));
   }
-  for (const ok of ['_consumer_offsets', '__consumer_offsets2', '__remote_log_metadata']) expect(() => assertProducibleTopicName(ok)).not.toThrow();
+  for (const ok of ['_consumer_offsets', '__consumer_offsets2', '__remote_log_metadata'])
+    expect(() => assertProducibleTopicName(ok)).not.toThrow();
   expect(() => assertProducibleTopicName('..')).toThrow(expect.objectContaining({ code: 'INVALID_TOPIC' }));
 });

@@ -5,7 +5,10 @@ const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 
 export function assertLegalTopicName(topic: string): void {
   if (!LEGAL_TOPIC.test(topic) || topic === '.' || topic === '..') {
-    throw new SluiceError('INVALID_TOPIC', `"${topic.slice(0, 300)}" is not a legal Kafka topic name (1-249 characters of a-z A-Z 0-9 . _ -, not "." or "..")`);
+    throw new SluiceError(
+      'INVALID_TOPIC',
+      `"${topic.slice(0, 300)}" is not a legal Kafka topic name (1-249 characters of a-z A-Z 0-9 . _ -, not "." or "..")`,
+    );
   }
 }
 

@@ -109,22 +109,46 @@ export class EmbeddedBroker {
     await this.clearLeftover();
     for (const p of [port, port + 1, ...this.opts.extraListeners.map((l) => l.port)]) {
       if (!(await portIsFree(p))) {
-        throw new StartupError(`port ${p} on 127.0.0.1 is in use, and not by a broker recorded in ${pidFilePath(dataDir)}: is another Kafka running? `
-          + 'Stop it, point KAFKA_BOOTSTRAP_SERVERS at it, or set SLUICE_EMBEDDED_KAFKA_PORT to a free port');
+        throw new StartupError(
+          `port ${p} on 127.0.0.1 is in use, and not by a broker recorded in ${pidFilePath(dataDir)}: is another Kafka running? ` +
+            'Stop it, point KAFKA_BOOTSTRAP_SERVERS at it, or set SLUICE_EMBEDDED_KAFKA_PORT to a free port',
+        );
       }
     }
     mkdirSync(dataDir, { recursive: true });
     const serverProps = join(dataDir, 'server.properties');
     writeFileSync(serverProps, this.serverProperties());
     const classpath = join(libs, '*');
-    const jvm = [`-Xms256m`, `-Xmx${this.opts.heapMb}m`, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true',
-      `-Dlog4j2.configurationFile=${LOG4J_CONFIG}`, `-Dkafka.logs.dir=${dataDir}`, '-cp', classpath];
+    const jvm = [
+      `-Xms256m`,
+      `-Xmx${this.opts.heapMb}m`,
+      '-XX:+UseG1GC',
+      '-XX:MaxGCPauseMillis=20',
+      '-Djava.awt.headless=true',
+      `-Dlog4j2.configurationFile=${LOG4J_CONFIG}`,
+      `-Dkafka.logs.dir=${dataDir}`,
+      '-cp',
+      classpath,
+    ];
 
     if (!existsSync(join(dataDir, 'log', 'meta.properties'))) {
       // Kafka cluster ids are 16 random bytes in URL-safe base64 without padding; one may start with "-", so it goes as --cluster-id=….
       const clusterId = this.opts.quorum.clusterId || randomBytes(16).toString('base64url');
       log(`formatting KRaft storage in ${dataDir}`);
-      const fmt = spawnSync('java', [...jvm, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', serverProps, '--ignore-formatted', ...this.opts.formatArgs], { encoding: 'utf8' });
+      const fmt = spawnSync(
+        'java',
+        [
+          ...jvm,
+          'kafka.tools.StorageTool',
+          'format',
+          `--cluster-id=${clusterId}`,
+          '-c',
+          serverProps,
+          '--ignore-formatted',
+          ...this.opts.formatArgs,
+        ],
+        { encoding: 'utf8' },
+      );
       if (fmt.error) throw new Error(`cannot run java: ${fmt.error.message}`);
       if (fmt.status !== 0) throw new Error(`kafka-storage format failed (exit ${fmt.status}): ${fmt.stderr || fmt.stdout}`);
     }
@@ -142,12 +166,15 @@ export class EmbeddedBroker {
     });
     const exited = new Promise<never>((_, reject) => {
       child.once('error', (err) => reject(new Error(`cannot run ${detached ? 'java' : 'sh'}: ${err.message}`)));
-      child.once('exit', (code, signal) => reject(new Error(
-        `Kafka broker exited during start-up (code ${code}, signal ${signal}).\n${this.stderrTail}\n${this.serverLogTail()}`)));
+      child.once('exit', (code, signal) =>
+        reject(
+          new Error(`Kafka broker exited during start-up (code ${code}, signal ${signal}).\n${this.stderrTail}\n${this.serverLogTail()}`),
+        ),
+      );
     });
     exited.catch(() => {});
     try {
-      const pid = detached ? child.pid ?? await exited : await Promise.race([readPid(child.stdout!), exited]);
+      const pid = detached ? (child.pid ?? (await exited)) : await Promise.race([readPid(child.stdout!), exited]);
       this.jvmPid = pid;
       // Written before the broker is ready: a start that dies while waiting still leaves the JVM findable.
       const owner = detached ? undefined : { pid: process.pid, startTime: processStartTime(process.pid) ?? '' };
@@ -202,14 +229,19 @@ export class EmbeddedBroker {
     if (!prev) return;
     const where = `${dataDir} (pid ${prev.pid}, bootstrap.servers=127.0.0.1:${prev.port})`;
     if (!prev.owner) {
-      throw new StartupError(`the Kafka broker started by "npm run kafka:start" is running on ${where}: stop it with "npm run kafka:stop" first, or point KAFKA_BOOTSTRAP_SERVERS at it`);
+      throw new StartupError(
+        `the Kafka broker started by "npm run kafka:start" is running on ${where}: stop it with "npm run kafka:stop" first, or point KAFKA_BOOTSTRAP_SERVERS at it`,
+      );
     }
     if (isRunning(prev.owner.pid, prev.owner.startTime)) {
-      throw new StartupError(`process ${prev.owner.pid} runs its embedded Kafka broker on ${where}: stop that process first, or give this one its own SLUICE_EMBEDDED_KAFKA_DIR and SLUICE_EMBEDDED_KAFKA_PORT`);
+      throw new StartupError(
+        `process ${prev.owner.pid} runs its embedded Kafka broker on ${where}: stop that process first, or give this one its own SLUICE_EMBEDDED_KAFKA_DIR and SLUICE_EMBEDDED_KAFKA_PORT`,
+      );
     }
     log(`stopping the Kafka broker that process ${prev.owner.pid}, now gone, left running on ${where}`);
     await stopProcess(prev.pid, 30_000);
-    if (isRunning(prev.pid, prev.startTime)) throw new StartupError(`the Kafka broker left running on ${where} survived SIGKILL; stop it by hand`);
+    if (isRunning(prev.pid, prev.startTime))
+      throw new StartupError(`the Kafka broker left running on ${where} survived SIGKILL; stop it by hand`);
     removeBrokerRecord(dataDir, prev.pid);
   }
 
@@ -281,10 +313,11 @@ async function gone(pid: number, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
-const exitOf = (child: ChildProcess) => new Promise<void>((res) => {
-  if (child.exitCode !== null || child.signalCode !== null) res();
-  else child.once('exit', () => res());
-});
+const exitOf = (child: ChildProcess) =>
+  new Promise<void>((res) => {
+    if (child.exitCode !== null || child.signalCode !== null) res();
+    else child.once('exit', () => res());
+  });
 
 /** watchdog.sh's one line on stdout: the JVM's pid. */
 function readPid(stdout: Readable): Promise<number> {

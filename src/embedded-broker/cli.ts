@@ -43,7 +43,10 @@ async function main(command: string | undefined): Promise<void> {
   }
 }
 
-main(process.argv[2]).then(() => process.exit(0), (err: Error) => {
-  console.error(`sluice: ${err.message}`);
-  process.exit(1);
-});
+main(process.argv[2]).then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(`sluice: ${err.message}`);
+    process.exit(1);
+  },
+);

@@ -29,9 +29,13 @@ export function ensureKafkaJars(log: (msg: string) => void = () => {}): string {
   log(`resolving Apache Kafka ${kafkaVersion()} jars from Maven Central into ${libs}`);
   rmSync(libs, { recursive: true, force: true });
   mkdirSync(libs, { recursive: true });
-  const mvn = spawnSync('mvn', ['-q', '-B', '-Dstyle.color=never', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${libs}`], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const mvn = spawnSync(
+    'mvn',
+    ['-q', '-B', '-Dstyle.color=never', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${libs}`],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
   if (mvn.error) throw new Error(`cannot run Maven (mvn): ${mvn.error.message}; install it (apt-get install maven)`);
   if (mvn.status !== 0) throw new Error(`Maven could not resolve the Kafka jars (exit ${mvn.status}); see its output above`);
   writeFileSync(marker, hash + '\n');

@@ -10,9 +10,14 @@ export class SseStream {
   closed = false;
   private onWritableHandlers: (() => void)[] = [];
 
-  constructor(private readonly res: HttpResponse, allowOrigin: string | null, retryMs: number) {
+  constructor(
+    private readonly res: HttpResponse,
+    allowOrigin: string | null,
+    retryMs: number,
+  ) {
     res.cork(() => {
-      res.writeStatus('200 OK')
+      res
+        .writeStatus('200 OK')
         .writeHeader('content-type', 'text/event-stream; charset=utf-8')
         .writeHeader('cache-control', 'no-cache, no-transform')
         // nginx and similar proxies buffer responses unless told not to.

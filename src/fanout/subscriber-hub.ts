@@ -31,8 +31,13 @@ import type { CorsPolicy } from '../http/cors.js';
 import { readControlMessage, readSubscribeOptions, type SubscribeOptions } from '../subscription/subscribe-options.js';
 import { SseStream, sseRecords } from './sse-stream.js';
 import {
-  CLOSE_GOING_AWAY, CLOSE_SUBSCRIPTION_FAILED, CLOSE_TOO_SLOW,
-  type FanoutGate, type FrameStyle, type HubPort, type Transport,
+  CLOSE_GOING_AWAY,
+  CLOSE_SUBSCRIPTION_FAILED,
+  CLOSE_TOO_SLOW,
+  type FanoutGate,
+  type FrameStyle,
+  type HubPort,
+  type Transport,
 } from '../subscription/protocol.js';
 
 interface Connection {
@@ -109,21 +114,22 @@ export class SubscriberHub implements HubPort {
   register(gate: FanoutGate, opts: HubOptions): void {
     this.gate = gate;
     this.opts = opts;
-    const ws = (pattern: string, style: 'envelope' | 'value', withTopic: boolean) => this.app.ws<SocketData>(pattern, {
-      maxPayloadLength: 16 * 1024,
-      // A hard stop (abrupt close) far above the soft limit, which the sweep enforces with a proper 4008
-      // close frame within SWEEP_INTERVAL_MS: uWS updates a socket's buffered amount only as it drains
-      // published frames, so a burst may pass the soft limit before the sweep sees it.
-      maxBackpressure: opts.maxBufferedBytes + HARD_LIMIT_MARGIN_BYTES,
-      closeOnBackpressureLimit: 1,
-      idleTimeout: opts.idleTimeoutSeconds,
-      sendPingsAutomatically: true,
-      upgrade: (res, req, context) => this.upgrade(res, req, context, style, withTopic),
-      open: (socket) => this.open(socket),
-      message: (socket, message) => this.message(socket, Buffer.from(message).toString('utf8')),
-      drain: (socket) => this.drained(socket.getUserData().conn),
-      close: (socket, code) => this.closed(socket.getUserData().conn, code),
-    });
+    const ws = (pattern: string, style: 'envelope' | 'value', withTopic: boolean) =>
+      this.app.ws<SocketData>(pattern, {
+        maxPayloadLength: 16 * 1024,
+        // A hard stop (abrupt close) far above the soft limit, which the sweep enforces with a proper 4008
+        // close frame within SWEEP_INTERVAL_MS: uWS updates a socket's buffered amount only as it drains
+        // published frames, so a burst may pass the soft limit before the sweep sees it.
+        maxBackpressure: opts.maxBufferedBytes + HARD_LIMIT_MARGIN_BYTES,
+        closeOnBackpressureLimit: 1,
+        idleTimeout: opts.idleTimeoutSeconds,
+        sendPingsAutomatically: true,
+        upgrade: (res, req, context) => this.upgrade(res, req, context, style, withTopic),
+        open: (socket) => this.open(socket),
+        message: (socket, message) => this.message(socket, Buffer.from(message).toString('utf8')),
+        drain: (socket) => this.drained(socket.getUserData().conn),
+        close: (socket, code) => this.closed(socket.getUserData().conn, code),
+      });
     ws('/ws/topics/:topic', 'envelope', true);
     ws('/ws', 'envelope', false);
     ws('/consumer/:topic', 'value', true);
@@ -194,7 +200,11 @@ export class SubscriberHub implements HubPort {
     if (!s) return;
     if (slow) return this.closeSlow(s.conn, error.message);
     this.forget(sub, s);
-    const frame = JSON.stringify({ event: 'error', topic: s.topic, error: { code: error.code, message: error.message, retriable: ERRORS[error.code].retriable, ...error.details } });
+    const frame = JSON.stringify({
+      event: 'error',
+      topic: s.topic,
+      error: { code: error.code, message: error.message, retriable: ERRORS[error.code].retriable, ...error.details },
+    });
     if (s.conn.sse) {
       s.conn.sse.event('error', frame);
       s.conn.sse.end();
@@ -213,9 +223,10 @@ export class SubscriberHub implements HubPort {
     }
     const c = s.conn;
     if (c.sse) c.sse.write(sseRecords(frames, tokens));
-    else c.ws!.cork(() => {
-      for (const f of frames) c.ws!.send(f, false);
-    });
+    else
+      c.ws!.cork(() => {
+        for (const f of frames) c.ws!.send(f, false);
+      });
     if (this.buffered(c) > this.opts.maxBufferedBytes) {
       if (ackId) this.gate.ack(sub, ackId, true);
       return this.closeSlow(c, 'send buffer full');
@@ -257,11 +268,20 @@ export class SubscriberHub implements HubPort {
 
   // ---- connections ----
 
-  private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, style: 'envelope' | 'value', withTopic: boolean): void {
+  private upgrade(
+    res: HttpResponse,
+    req: HttpRequest,
+    context: us_socket_context_t,
+    style: 'envelope' | 'value',
+    withTopic: boolean,
+  ): void {
     const secKey = req.getHeader('sec-websocket-key');
     const protocol = req.getHeader('sec-websocket-protocol');
     const extensions = req.getHeader('sec-websocket-extensions');
-    const presented = this.auth.presented((h) => req.getHeader(h), (q) => req.getQuery(q));
+    const presented = this.auth.presented(
+      (h) => req.getHeader(h),
+      (q) => req.getQuery(q),
+    );
     const origin = req.getHeader('origin');
     // Registered before anything is awaited (uWS terminates the process for an unanswered request without
     // it). Until the subscription is opened a leaving client holds nothing; from then on `left` gives it back.
@@ -283,37 +303,47 @@ export class SubscriberHub implements HubPort {
       return;
     }
     // Verifying a token may wait for a JWKS fetch: `req` is gone by then, and the client may be too.
-    this.admit(presented, options).then(([initial, creds]) => {
-      if (aborted) return; // left during verification: nothing was taken
-      const conn: Connection = { transport: style === 'value' ? 'seed-websocket' : 'websocket', ws: null, sse: null, creds, subs: new Map(), heldAcks: [], closed: false };
-      // The seed route's frames are bare values whatever the query says.
-      const initialStyle: FrameStyle = style === 'value' ? 'value' : initial?.style ?? 'envelope';
-      const data: SocketData = { conn, initialSub: 0, initialTopic: initial?.topic ?? '', initialStyle, route: style };
-      const upgradeNow = () => res.cork(() => res.upgrade<SocketData>(data, secKey, protocol, extensions, context));
-      if (!initial) return upgradeNow();
-      // Refusals (unknown topic, a limit reached, broker down) are HTTP answers: the subscription is opened
-      // first and the upgrade waits for `ready`.
-      const sub = (data.initialSub = this.nextSub++);
-      const topic = initial.topic;
-      left = () => {
-        // The client left before the upgrade: the subscription gives back what it acquired so far.
-        if (this.pending.delete(sub)) this.gate.close(sub);
-      };
-      this.pending.set(sub, {
-        proceed: () => {
-          upgradeNow();
-          // uWS calls `open` inside upgrade(); if it did not (the socket died in between), nobody owns the subscription.
-          if (conn.ws === null) this.gate.close(sub);
-        },
-        refuse: (error) => {
-          if (ERRORS[error.code].status >= 500) this.log.warn({ topic, code: error.code, err: error.message }, 'subscribe refused');
-          res.cork(() => this.answers.send(res, fromPlainError(error)));
-        },
+    this.admit(presented, options)
+      .then(([initial, creds]) => {
+        if (aborted) return; // left during verification: nothing was taken
+        const conn: Connection = {
+          transport: style === 'value' ? 'seed-websocket' : 'websocket',
+          ws: null,
+          sse: null,
+          creds,
+          subs: new Map(),
+          heldAcks: [],
+          closed: false,
+        };
+        // The seed route's frames are bare values whatever the query says.
+        const initialStyle: FrameStyle = style === 'value' ? 'value' : (initial?.style ?? 'envelope');
+        const data: SocketData = { conn, initialSub: 0, initialTopic: initial?.topic ?? '', initialStyle, route: style };
+        const upgradeNow = () => res.cork(() => res.upgrade<SocketData>(data, secKey, protocol, extensions, context));
+        if (!initial) return upgradeNow();
+        // Refusals (unknown topic, a limit reached, broker down) are HTTP answers: the subscription is opened
+        // first and the upgrade waits for `ready`.
+        const sub = (data.initialSub = this.nextSub++);
+        const topic = initial.topic;
+        left = () => {
+          // The client left before the upgrade: the subscription gives back what it acquired so far.
+          if (this.pending.delete(sub)) this.gate.close(sub);
+        };
+        this.pending.set(sub, {
+          proceed: () => {
+            upgradeNow();
+            // uWS calls `open` inside upgrade(); if it did not (the socket died in between), nobody owns the subscription.
+            if (conn.ws === null) this.gate.close(sub);
+          },
+          refuse: (error) => {
+            if (ERRORS[error.code].status >= 500) this.log.warn({ topic, code: error.code, err: error.message }, 'subscribe refused');
+            res.cork(() => this.answers.send(res, fromPlainError(error)));
+          },
+        });
+        this.gate.open({ sub, ...initial, style: initialStyle, transport: conn.transport, beforeUpgrade: true });
+      })
+      .catch((err: unknown) => {
+        if (!aborted) res.cork(() => this.answers.send(res, err));
       });
-      this.gate.open({ sub, ...initial, style: initialStyle, transport: conn.transport, beforeUpgrade: true });
-    }).catch((err: unknown) => {
-      if (!aborted) res.cork(() => this.answers.send(res, err));
-    });
   }
 
   /**
@@ -330,7 +360,10 @@ export class SubscriberHub implements HubPort {
    * Then the credentials (a token, or an API key for the topic, or the key alone on `/ws`), which may take a
    * JWKS fetch; rejects with the refusal. Shutting down is checked again: it may have begun meanwhile.
    */
-  private async admit<O extends SubscribeOptions | null>(presented: { apiKey: string; token: string }, options: O): Promise<[O, Credentials]> {
+  private async admit<O extends SubscribeOptions | null>(
+    presented: { apiKey: string; token: string },
+    options: O,
+  ): Promise<[O, Credentials]> {
     const creds = await this.auth.admit(presented);
     if (this.closing) throw new SluiceError('SHUTTING_DOWN', 'server shutting down');
     return [this.auth.authorize(creds, options), creds];
@@ -340,16 +373,19 @@ export class SubscriberHub implements HubPort {
   private watchExpiry(conn: Connection): void {
     const at = conn.creds.grant?.expiresAtMs;
     if (at === undefined) return;
-    conn.expiry = setTimeout(() => {
-      if (conn.closed) return;
-      const reason = 'TOKEN_EXPIRED: the subscription token has expired; reconnect with a new token and from=<last token>';
-      if (conn.ws) conn.ws.end(CLOSE_TOKEN_EXPIRED, reason);
-      else if (conn.sse) {
-        conn.sse.event('error', JSON.stringify({ error: { code: 'TOKEN_EXPIRED', message: reason, retriable: false } }));
-        conn.sse.end();
-        this.closed(conn, CLOSE_TOKEN_EXPIRED);
-      }
-    }, Math.min(Math.max(0, at - Date.now()), 2 ** 31 - 1));
+    conn.expiry = setTimeout(
+      () => {
+        if (conn.closed) return;
+        const reason = 'TOKEN_EXPIRED: the subscription token has expired; reconnect with a new token and from=<last token>';
+        if (conn.ws) conn.ws.end(CLOSE_TOKEN_EXPIRED, reason);
+        else if (conn.sse) {
+          conn.sse.event('error', JSON.stringify({ error: { code: 'TOKEN_EXPIRED', message: reason, retriable: false } }));
+          conn.sse.end();
+          this.closed(conn, CLOSE_TOKEN_EXPIRED);
+        }
+      },
+      Math.min(Math.max(0, at - Date.now()), 2 ** 31 - 1),
+    );
     conn.expiry.unref();
   }
 
@@ -395,7 +431,10 @@ export class SubscriberHub implements HubPort {
 
   private sse(res: HttpResponse, req: HttpRequest): void {
     const topicParam = pathParameter(req, 0);
-    const presented = this.auth.presented((h) => req.getHeader(h), (q) => req.getQuery(q));
+    const presented = this.auth.presented(
+      (h) => req.getHeader(h),
+      (q) => req.getQuery(q),
+    );
     const origin = req.getHeader('origin');
     const lastEventId = req.getHeader('last-event-id');
     let aborted = false;
@@ -403,7 +442,8 @@ export class SubscriberHub implements HubPort {
     let conn: Connection | undefined;
     res.onAborted(() => {
       aborted = true;
-      if (this.pending.delete(sub)) this.gate.close(sub); // left before the stream began
+      if (this.pending.delete(sub))
+        this.gate.close(sub); // left before the stream began
       else if (conn) {
         conn.sse!.closed = true;
         this.closed(conn, 1006);
@@ -416,26 +456,36 @@ export class SubscriberHub implements HubPort {
       this.answers.send(res, err, false, this.cors.allowedOrigin(origin));
       return;
     }
-    this.admit(presented, requested).then(([options, creds]) => {
-      if (aborted) return; // left during verification: nothing was taken
-      sub = this.nextSub++;
-      const topic = options.topic;
-      this.pending.set(sub, {
-        proceed: () => {
-          const c: Connection = { transport: 'sse', ws: null, sse: new SseStream(res, this.cors.allowedOrigin(origin), 1000), creds, subs: new Map(), heldAcks: [], closed: false };
-          conn = c;
-          c.sse!.onDrain(() => this.drained(c));
-          this.connections.add(c);
-          this.watchExpiry(c);
-          this.track(c, sub, topic, options.style, true);
-          this.gate.start(sub);
-        },
-        refuse: (error) => res.cork(() => this.answers.send(res, fromPlainError(error), false, this.cors.allowedOrigin(origin))),
+    this.admit(presented, requested)
+      .then(([options, creds]) => {
+        if (aborted) return; // left during verification: nothing was taken
+        sub = this.nextSub++;
+        const topic = options.topic;
+        this.pending.set(sub, {
+          proceed: () => {
+            const c: Connection = {
+              transport: 'sse',
+              ws: null,
+              sse: new SseStream(res, this.cors.allowedOrigin(origin), 1000),
+              creds,
+              subs: new Map(),
+              heldAcks: [],
+              closed: false,
+            };
+            conn = c;
+            c.sse!.onDrain(() => this.drained(c));
+            this.connections.add(c);
+            this.watchExpiry(c);
+            this.track(c, sub, topic, options.style, true);
+            this.gate.start(sub);
+          },
+          refuse: (error) => res.cork(() => this.answers.send(res, fromPlainError(error), false, this.cors.allowedOrigin(origin))),
+        });
+        this.gate.open({ sub, ...options, transport: 'sse', beforeUpgrade: true });
+      })
+      .catch((err: unknown) => {
+        if (!aborted) res.cork(() => this.answers.send(res, err, false, this.cors.allowedOrigin(origin)));
       });
-      this.gate.open({ sub, ...options, transport: 'sse', beforeUpgrade: true });
-    }).catch((err: unknown) => {
-      if (!aborted) res.cork(() => this.answers.send(res, err, false, this.cors.allowedOrigin(origin)));
-    });
   }
 
   /** The hub's record of a subscription its connection holds. */
@@ -519,6 +569,10 @@ export class SubscriberHub implements HubPort {
 
 /** WebSocket close reasons are limited to 123 bytes. */
 function truncateReason(text: string): string {
-  return Buffer.byteLength(text) <= 123 ? text : Buffer.from(text).subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '...';
+  return Buffer.byteLength(text) <= 123
+    ? text
+    : Buffer.from(text)
+        .subarray(0, 120)
+        .toString('utf8')
+        .replace(/\uFFFD$/, '') + '...';
 }
-

@@ -30,7 +30,12 @@ export function hashApiKey(key: string): string {
 }
 
 function compilePattern(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 }
 
 export class AccessControl {
@@ -53,7 +58,9 @@ export class AccessControl {
     if (!Array.isArray(parsed.keys)) throw new StartupError(`SLUICE_API_KEYS_FILE: ${path} must hold {"keys":[…]}`);
     for (const [i, k] of parsed.keys.entries()) {
       if (typeof k.id !== 'string' || !/^[0-9a-f]{64}$/.test(k.sha256 ?? '')) {
-        throw new StartupError(`SLUICE_API_KEYS_FILE: key ${i} in ${path} needs an "id" and a "sha256" (64 hex digits; printf %s KEY | sha256sum)`);
+        throw new StartupError(
+          `SLUICE_API_KEYS_FILE: key ${i} in ${path} needs an "id" and a "sha256" (64 hex digits; printf %s KEY | sha256sum)`,
+        );
       }
       const rate = k.requestsPerSec ?? 0;
       ac.byHash.set(k.sha256, {
@@ -75,7 +82,10 @@ export class AccessControl {
     const entry = this.byHash.get(hashApiKey(presented));
     if (!entry) throw new SluiceError('UNAUTHORIZED', 'the API key is not valid');
     if (topic !== null && !entry[access].some((p) => p.test(topic))) {
-      throw new SluiceError('FORBIDDEN', `API key "${entry.id}" may not ${access} ${access === 'produce' ? 'to' : ''} topic "${topic}"`.replace('  ', ' '));
+      throw new SluiceError(
+        'FORBIDDEN',
+        `API key "${entry.id}" may not ${access} ${access === 'produce' ? 'to' : ''} topic "${topic}"`.replace('  ', ' '),
+      );
     }
     if (entry.requestsPerSec > 0) {
       const now = Date.now();

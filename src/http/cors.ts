@@ -13,7 +13,10 @@ export class CorsPolicy {
 
   /** `setting`: the SLUICE_CORS_ORIGINS value. */
   constructor(setting: string) {
-    const list = setting.split(',').map((s) => s.trim()).filter(Boolean);
+    const list = setting
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     this.allowAll = list.includes('*');
     this.allowed = new Set(list);
     this.enabled = this.allowAll || this.allowed.size > 0;

@@ -90,7 +90,12 @@ describe('keys and fingerprints', () => {
   it('differ by route, topic, query and body', () => {
     const base = fingerprint('topics', 't', 'key=a', Buffer.from('{}'));
     expect(fingerprint('topics', 't', 'key=a', Buffer.from('{}'))).toBe(base);
-    for (const other of [fingerprint('send', 't', 'key=a', Buffer.from('{}')), fingerprint('topics', 'u', 'key=a', Buffer.from('{}')),
-      fingerprint('topics', 't', 'key=b', Buffer.from('{}')), fingerprint('topics', 't', 'key=a', Buffer.from('{ }'))]) expect(other).not.toBe(base);
+    for (const other of [
+      fingerprint('send', 't', 'key=a', Buffer.from('{}')),
+      fingerprint('topics', 'u', 'key=a', Buffer.from('{}')),
+      fingerprint('topics', 't', 'key=b', Buffer.from('{}')),
+      fingerprint('topics', 't', 'key=a', Buffer.from('{ }')),
+    ])
+      expect(other).not.toBe(base);
   });
 });

@@ -66,7 +66,10 @@ export class IdempotencyStore implements Idempotency {
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
 
-  constructor(private readonly limits: IdempotencyLimits, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly limits: IdempotencyLimits,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   get size(): number {
     return this.entries.size;
@@ -85,7 +88,10 @@ export class IdempotencyStore implements Idempotency {
       this.expire();
       const entry = this.entries.get(key);
       if (entry && entry.fingerprint !== fp) {
-        throw new SluiceError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request (route, topic, parameters or body); use a new key for a new request');
+        throw new SluiceError(
+          'IDEMPOTENCY_KEY_REUSED',
+          'this Idempotency-Key was used for a different request (route, topic, parameters or body); use a new key for a new request',
+        );
       }
       if (entry?.answer) return entry.answer;
       if (entry) {
@@ -99,8 +105,11 @@ export class IdempotencyStore implements Idempotency {
   private async first(key: string, fp: string, process: () => Promise<KeptAnswer>): Promise<KeptAnswer> {
     let settle!: () => void;
     const entry: Entry = {
-      fingerprint: fp, expiresAt: this.now() + this.limits.windowSeconds * 1000, answer: null,
-      settled: new Promise<void>((r) => (settle = r)), bytes: ENTRY_OVERHEAD_BYTES + key.length * 2 + fp.length,
+      fingerprint: fp,
+      expiresAt: this.now() + this.limits.windowSeconds * 1000,
+      answer: null,
+      settled: new Promise<void>((r) => (settle = r)),
+      bytes: ENTRY_OVERHEAD_BYTES + key.length * 2 + fp.length,
     };
     this.insert(key, entry);
     try {

@@ -12,7 +12,15 @@
  *
  * Each thread serving HTTP (SLUICE_INGRESS_THREADS) keeps its own cache: one fetch per thread.
  */
-import { compactVerify, createLocalJWKSet, createRemoteJWKSet, errors, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
+import {
+  compactVerify,
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors,
+  type JSONWebKeySet,
+  type JWSHeaderParameters,
+  type FlattenedJWSInput,
+} from 'jose';
 import { SluiceError, StartupError } from '../errors.js';
 import { grantOf, invalid, SubscriptionTokens, type Grant, type TokenVerifier } from './subscription-tokens.js';
 
@@ -30,7 +38,11 @@ export class JwksTokens implements TokenVerifier {
   /** The last good set, rebuilt only when jose fetched a new one (`jwks()` returns a fresh copy each call). */
   private fallback: { source: string; keys: LocalKeySet } | null = null;
 
-  constructor(private readonly url: URL, cooldownMs: number, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly url: URL,
+    cooldownMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
     this.remote = createRemoteJWKSet(url, { cooldownDuration: cooldownMs, cacheMaxAge: MAX_AGE_MS, timeoutDuration: FETCH_TIMEOUT_MS });
   }
 
@@ -44,7 +56,9 @@ export class JwksTokens implements TokenVerifier {
       ({ payload } = await compactVerify(token, (header, jws) => this.key(header, jws), { algorithms: ALGORITHMS }));
     } catch (err) {
       if (err instanceof SluiceError) throw err;
-      throw invalid(err instanceof errors.JWKSNoMatchingKey ? 'no key of the JWKS matches its "kid" and algorithm' : (err as Error).message);
+      throw invalid(
+        err instanceof errors.JWKSNoMatchingKey ? 'no key of the JWKS matches its "kid" and algorithm' : (err as Error).message,
+      );
     }
     let claims: Record<string, unknown>;
     try {
@@ -70,7 +84,10 @@ export class JwksTokens implements TokenVerifier {
           if (!(e instanceof errors.JWKSNoMatchingKey)) throw e;
         }
       }
-      throw new SluiceError('TOKEN_KEYS_UNAVAILABLE', `the key of this subscription token is not known yet and SLUICE_JWT_JWKS_URL (${this.url.origin}${this.url.pathname}) cannot be fetched: ${(err as Error).message}; retry later`);
+      throw new SluiceError(
+        'TOKEN_KEYS_UNAVAILABLE',
+        `the key of this subscription token is not known yet and SLUICE_JWT_JWKS_URL (${this.url.origin}${this.url.pathname}) cannot be fetched: ${(err as Error).message}; retry later`,
+      );
     }
   }
 
@@ -84,10 +101,21 @@ export class JwksTokens implements TokenVerifier {
 }
 
 /** The token verifier the settings name: a secret, a public key file or a JWKS URL (at most one), or none. */
-export function subscriptionTokens(settings: { jwtSecretFile: string; jwtPublicKeyFile: string; jwtJwksUrl: string; jwtJwksCooldownSeconds: number }): TokenVerifier | null {
-  const set = [['SLUICE_JWT_SECRET_FILE', settings.jwtSecretFile], ['SLUICE_JWT_PUBLIC_KEY_FILE', settings.jwtPublicKeyFile], ['SLUICE_JWT_JWKS_URL', settings.jwtJwksUrl]].filter(([, v]) => v !== '');
-  if (set.length > 1) throw new StartupError(`${set.map(([n]) => n).join(' and ')}: set one, not several (each names the only way tokens are verified)`);
+export function subscriptionTokens(settings: {
+  jwtSecretFile: string;
+  jwtPublicKeyFile: string;
+  jwtJwksUrl: string;
+  jwtJwksCooldownSeconds: number;
+}): TokenVerifier | null {
+  const set = [
+    ['SLUICE_JWT_SECRET_FILE', settings.jwtSecretFile],
+    ['SLUICE_JWT_PUBLIC_KEY_FILE', settings.jwtPublicKeyFile],
+    ['SLUICE_JWT_JWKS_URL', settings.jwtJwksUrl],
+  ].filter(([, v]) => v !== '');
+  if (set.length > 1)
+    throw new StartupError(`${set.map(([n]) => n).join(' and ')}: set one, not several (each names the only way tokens are verified)`);
   if (settings.jwtJwksUrl) return new JwksTokens(new URL(settings.jwtJwksUrl), settings.jwtJwksCooldownSeconds * 1000);
-  if (settings.jwtSecretFile || settings.jwtPublicKeyFile) return SubscriptionTokens.fromFiles(settings.jwtSecretFile, settings.jwtPublicKeyFile);
+  if (settings.jwtSecretFile || settings.jwtPublicKeyFile)
+    return SubscriptionTokens.fromFiles(settings.jwtSecretFile, settings.jwtPublicKeyFile);
   return null;
 }

@@ -14,10 +14,21 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { SluiceError, errorCodeOf, toErrorResponse, type ErrorCode } from '../errors.js';
 
 const STATUS_LINES: Record<number, string> = {
-  200: '200 OK', 202: '202 Accepted', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed',
-  413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 422: '422 Unprocessable Entity', 426: '426 Upgrade Required', 429: '429 Too Many Requests',
+  200: '200 OK',
+  202: '202 Accepted',
+  400: '400 Bad Request',
+  401: '401 Unauthorized',
+  403: '403 Forbidden',
+  404: '404 Not Found',
+  405: '405 Method Not Allowed',
+  413: '413 Payload Too Large',
+  415: '415 Unsupported Media Type',
+  422: '422 Unprocessable Entity',
+  426: '426 Upgrade Required',
+  429: '429 Too Many Requests',
   431: '431 Request Header Fields Too Large',
-  500: '500 Internal Server Error', 503: '503 Service Unavailable',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
 };
 
 /** Sees every error answer: its code, the route id it answered for, the thrown value, and (INTERNAL only) the correlation id. */
@@ -41,7 +52,13 @@ function routeOf(res: HttpResponse): string {
   return (res as unknown as Record<string, string | undefined>)[ROUTE_TAG] ?? 'unknown';
 }
 
-export function sendJson(res: HttpResponse, status: number, body: string, closeConnection = false, allowOrigin: string | null = null): void {
+export function sendJson(
+  res: HttpResponse,
+  status: number,
+  body: string,
+  closeConnection = false,
+  allowOrigin: string | null = null,
+): void {
   res.writeStatus(STATUS_LINES[status] ?? String(status));
   res.writeHeader('content-type', 'application/json');
   if (allowOrigin) writeCors(res, allowOrigin);

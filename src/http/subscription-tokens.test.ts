@@ -23,15 +23,26 @@ const opts = (topic: string, q: Record<string, string> = {}) => readSubscribeOpt
 
 describe('SubscriptionTokens.verify', () => {
   it('accepts an HS256 token and reads its grant', () => {
-    expect(tokens.verify(jwt({ exp, 'sluice.sub': [{ topic: 'orders', key: 'o-1' }] }))).toEqual({ expiresAtMs: exp * 1000, entries: [{ topic: 'orders', key: 'o-1', where: null }] });
+    expect(tokens.verify(jwt({ exp, 'sluice.sub': [{ topic: 'orders', key: 'o-1' }] }))).toEqual({
+      expiresAtMs: exp * 1000,
+      entries: [{ topic: 'orders', key: 'o-1', where: null }],
+    });
   });
 
   it('refuses other algorithms, tampering, missing claims and bad filters', () => {
     const good = jwt({ exp, 'sluice.sub': [{ topic: 'orders' }] });
     const [h, , s] = good.split('.');
     const forged = `${h}.${Buffer.from(JSON.stringify({ exp, 'sluice.sub': [{ topic: '*' }] })).toString('base64url')}.${s}`;
-    for (const bad of [jwt({ exp, 'sluice.sub': [] }, 'none'), jwt({ exp, 'sluice.sub': [] }, 'RS256'), forged, jwt({ 'sluice.sub': [] }), jwt({ exp }),
-      jwt({ exp, 'sluice.sub': [{ topic: 't', where: 'no operator' }] }), 'a.b', 'not-a-token']) {
+    for (const bad of [
+      jwt({ exp, 'sluice.sub': [] }, 'none'),
+      jwt({ exp, 'sluice.sub': [] }, 'RS256'),
+      forged,
+      jwt({ 'sluice.sub': [] }),
+      jwt({ exp }),
+      jwt({ exp, 'sluice.sub': [{ topic: 't', where: 'no operator' }] }),
+      'a.b',
+      'not-a-token',
+    ]) {
       expect(() => tokens.verify(bad)).toThrow(expect.objectContaining({ code: 'TOKEN_INVALID' }));
     }
     expect(() => tokens.verify(jwt({ exp: now / 1000, 'sluice.sub': [] }))).toThrow(expect.objectContaining({ code: 'TOKEN_EXPIRED' }));
@@ -39,7 +50,12 @@ describe('SubscriptionTokens.verify', () => {
 });
 
 describe('SubscribeAuth.authorize', () => {
-  const creds = { apiKey: '', grant: tokens.verify(jwt({ exp, 'sluice.sub': [{ topic: 'orders', key: 'o-1' }, { topic: 'alerts', where: 'level=high' }, { topic: 'all' }] })) };
+  const creds = {
+    apiKey: '',
+    grant: tokens.verify(
+      jwt({ exp, 'sluice.sub': [{ topic: 'orders', key: 'o-1' }, { topic: 'alerts', where: 'level=high' }, { topic: 'all' }] }),
+    ),
+  };
 
   it('forces the key, ANDs the where, and leaves unrestricted topics alone', () => {
     expect(auth.authorize(creds, opts('orders'))).toMatchObject({ key: 'o-1', where: null });
@@ -64,7 +80,10 @@ describe('SubscribeAuth.authorize', () => {
 
   it('without tokens configured, API keys decide as before', async () => {
     const open = new SubscribeAuth(AccessControl.open(), null);
-    const p = open.presented((h) => (h === 'authorization' ? 'Bearer k' : ''), () => undefined);
+    const p = open.presented(
+      (h) => (h === 'authorization' ? 'Bearer k' : ''),
+      () => undefined,
+    );
     expect(p).toEqual({ apiKey: 'k', token: '' });
     expect(open.authorize(await open.admit(p), opts('x'))).toMatchObject({ topic: 'x' });
   });
@@ -86,26 +105,40 @@ describe('RS256 and ES256 tokens (public key file), signed with jose as an issue
       const verifier = SubscriptionTokens.fromPublicKeyFile(file);
       const good = await new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime('1h').sign(pair.privateKey);
       expect(verifier.verify(good).entries).toEqual([{ topic: 'orders', key: 'order-123', where: null }]);
-      const other = generateKeyPairSync(alg === 'RS256' ? 'rsa' : 'ec', alg === 'RS256' ? { modulusLength: 2048 } : { namedCurve: 'prime256v1' } as never);
+      const other = generateKeyPairSync(
+        alg === 'RS256' ? 'rsa' : 'ec',
+        alg === 'RS256' ? { modulusLength: 2048 } : ({ namedCurve: 'prime256v1' } as never),
+      );
       const forged = await new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime('1h').sign(other.privateKey);
       expect(() => verifier.verify(forged)).toThrow(/signature does not verify/);
       // Algorithm confusion: an HS256 token whose HMAC key is the public key's PEM text.
       const pem = Buffer.from(pair.publicKey.export({ type: 'spki', format: 'pem' }).toString());
       const confused = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(pem);
       expect(() => verifier.verify(confused)).toThrow(new RegExp(`not accepted \\(${alg}\\)`));
-      const expired = await new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime(Math.floor(Date.now() / 1000) - 10).sign(pair.privateKey);
+      const expired = await new SignJWT(claims)
+        .setProtectedHeader({ alg })
+        .setExpirationTime(Math.floor(Date.now() / 1000) - 10)
+        .sign(pair.privateKey);
       expect(() => verifier.verify(expired)).toThrow(/expired/);
     });
   }
 
   it('a key file that is not an RSA or P-256 public key stops start-up naming the setting; two settings at once too', () => {
     const ed = generateKeyPairSync('ed25519');
-    expect(() => SubscriptionTokens.fromPublicKeyFile(keyFile(ed.publicKey.export({ type: 'spki', format: 'pem' }).toString()))).toThrow(/SLUICE_JWT_PUBLIC_KEY_FILE: .* RSA \(RS256\) or P-256/);
-    expect(() => SubscriptionTokens.fromPublicKeyFile(keyFile('not a key'))).toThrow(/SLUICE_JWT_PUBLIC_KEY_FILE: cannot read a PEM public key/);
+    expect(() => SubscriptionTokens.fromPublicKeyFile(keyFile(ed.publicKey.export({ type: 'spki', format: 'pem' }).toString()))).toThrow(
+      /SLUICE_JWT_PUBLIC_KEY_FILE: .* RSA \(RS256\) or P-256/,
+    );
+    expect(() => SubscriptionTokens.fromPublicKeyFile(keyFile('not a key'))).toThrow(
+      /SLUICE_JWT_PUBLIC_KEY_FILE: cannot read a PEM public key/,
+    );
     expect(() => SubscriptionTokens.fromFiles('/a', '/b')).toThrow(/set one, not both/);
     const none = { jwtSecretFile: '', jwtPublicKeyFile: '', jwtJwksUrl: '', jwtJwksCooldownSeconds: 30 };
-    expect(() => subscriptionTokens({ ...none, jwtSecretFile: '/a', jwtJwksUrl: 'https://idp.example/jwks.json' })).toThrow(/SLUICE_JWT_SECRET_FILE and SLUICE_JWT_JWKS_URL: set one/);
-    expect(() => subscriptionTokens({ ...none, jwtPublicKeyFile: '/b', jwtJwksUrl: 'https://idp.example/jwks.json' })).toThrow(/SLUICE_JWT_PUBLIC_KEY_FILE and SLUICE_JWT_JWKS_URL: set one/);
+    expect(() => subscriptionTokens({ ...none, jwtSecretFile: '/a', jwtJwksUrl: 'https://idp.example/jwks.json' })).toThrow(
+      /SLUICE_JWT_SECRET_FILE and SLUICE_JWT_JWKS_URL: set one/,
+    );
+    expect(() => subscriptionTokens({ ...none, jwtPublicKeyFile: '/b', jwtJwksUrl: 'https://idp.example/jwks.json' })).toThrow(
+      /SLUICE_JWT_PUBLIC_KEY_FILE and SLUICE_JWT_JWKS_URL: set one/,
+    );
     expect(subscriptionTokens(none)).toBeNull();
   });
 });

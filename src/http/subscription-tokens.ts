@@ -56,7 +56,10 @@ export interface TokenVerifier {
 }
 
 export class SubscriptionTokens implements TokenVerifier {
-  constructor(private readonly key: TokenKey, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly key: TokenKey,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** The secret file (HS256) or the public key file (RS256/ES256, by the key's type); exactly one is set. */
   static fromFiles(secretFile: string, publicKeyFile: string): SubscriptionTokens {
@@ -71,7 +74,8 @@ export class SubscriptionTokens implements TokenVerifier {
     } catch (err) {
       throw new StartupError(`SLUICE_JWT_SECRET_FILE: cannot read ${path}: ${(err as Error).message}`);
     }
-    if (Buffer.byteLength(text) < 32) throw new StartupError(`SLUICE_JWT_SECRET_FILE: ${path} must hold at least 32 bytes (an HS256 secret)`);
+    if (Buffer.byteLength(text) < 32)
+      throw new StartupError(`SLUICE_JWT_SECRET_FILE: ${path} must hold at least 32 bytes (an HS256 secret)`);
     return new SubscriptionTokens({ alg: 'HS256', secret: Buffer.from(text) });
   }
 
@@ -83,7 +87,8 @@ export class SubscriptionTokens implements TokenVerifier {
       throw new StartupError(`SLUICE_JWT_PUBLIC_KEY_FILE: cannot read a PEM public key from ${path}: ${(err as Error).message}`);
     }
     if (publicKey.asymmetricKeyType === 'rsa') return new SubscriptionTokens({ alg: 'RS256', publicKey });
-    if (publicKey.asymmetricKeyType === 'ec' && publicKey.asymmetricKeyDetails?.namedCurve === 'prime256v1') return new SubscriptionTokens({ alg: 'ES256', publicKey });
+    if (publicKey.asymmetricKeyType === 'ec' && publicKey.asymmetricKeyDetails?.namedCurve === 'prime256v1')
+      return new SubscriptionTokens({ alg: 'ES256', publicKey });
     throw new StartupError(`SLUICE_JWT_PUBLIC_KEY_FILE: ${path} must hold an RSA (RS256) or P-256 EC (ES256) public key`);
   }
 
@@ -94,7 +99,12 @@ export class SubscriptionTokens implements TokenVerifier {
       return signature.length === expected.length && timingSafeEqual(signature, expected);
     }
     // JWS ES256 signatures are r||s (IEEE P1363), not DER.
-    return verifySignature('sha256', Buffer.from(signed), k.alg === 'ES256' ? { key: k.publicKey, dsaEncoding: 'ieee-p1363' } : k.publicKey, signature);
+    return verifySignature(
+      'sha256',
+      Buffer.from(signed),
+      k.alg === 'ES256' ? { key: k.publicKey, dsaEncoding: 'ieee-p1363' } : k.publicKey,
+      signature,
+    );
   }
 
   /** Checks signature, algorithm, expiry and claims; throws TOKEN_INVALID / TOKEN_EXPIRED. */
@@ -153,7 +163,10 @@ export function invalid(why: string): SluiceError {
  * subscription (URL or control message) and returns the options to use (with the token's filters forced).
  */
 export class SubscribeAuth {
-  constructor(private readonly access: AccessControl, private readonly tokens: TokenVerifier | null) {}
+  constructor(
+    private readonly access: AccessControl,
+    private readonly tokens: TokenVerifier | null,
+  ) {}
 
   /** Reads credentials from the request (synchronously: uWS's req is only valid in the handler). */
   presented(header: (name: string) => string, query: (name: string) => string | undefined): { apiKey: string; token: string } {
@@ -183,12 +196,16 @@ export class SubscribeAuth {
       this.access.check(c.apiKey, 'subscribe', options?.topic ?? null);
       return options;
     }
-    if (c.grant.expiresAtMs <= this.tokens!.clock()) throw new SluiceError('TOKEN_EXPIRED', 'the subscription token has expired; get a new one');
+    if (c.grant.expiresAtMs <= this.tokens!.clock())
+      throw new SluiceError('TOKEN_EXPIRED', 'the subscription token has expired; get a new one');
     if (options === null) return options;
     const entry = c.grant.entries.find((e) => e.topic === options.topic);
     if (!entry) throw new SluiceError('FORBIDDEN', `the subscription token does not cover topic "${options.topic}"`);
     if ((entry.key !== null || entry.where !== null) && options.group !== null) {
-      throw new SluiceError('FORBIDDEN', `the subscription token limits topic "${options.topic}" to a key or filter; group= cannot be used with it`);
+      throw new SluiceError(
+        'FORBIDDEN',
+        `the subscription token limits topic "${options.topic}" to a key or filter; group= cannot be used with it`,
+      );
     }
     if (entry.key !== null && options.key !== null && options.key !== entry.key) {
       throw new SluiceError('FORBIDDEN', `the subscription token allows only key "${entry.key}" of topic "${options.topic}"`);

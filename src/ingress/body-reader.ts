@@ -17,7 +17,9 @@ import { SluiceError } from '../errors.js';
 import { bodyTooLarge } from '../decode/body-limit.js';
 
 function overloaded(): SluiceError {
-  return new SluiceError('OVERLOADED', 'the gateway is reading too many request bodies at once; nothing was queued', { limit: 'SLUICE_MAX_READING_BYTES' });
+  return new SluiceError('OVERLOADED', 'the gateway is reading too many request bodies at once; nothing was queued', {
+    limit: 'SLUICE_MAX_READING_BYTES',
+  });
 }
 
 export interface BodyRead {

@@ -20,7 +20,8 @@ const FILES: readonly { path: string; file: string; type: string }[] = [
 ];
 
 // The page talks only to its own origin; this keeps injected content (should escaping ever fail) inert.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 interface Asset {
   body: Buffer;

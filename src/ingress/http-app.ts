@@ -74,11 +74,32 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
   const contract = new ContractApp(app, answers, cors);
   const lifecycle = new Lifecycle();
   const access = config.apiKeysFile ? AccessControl.fromFile(config.apiKeysFile) : AccessControl.open();
-  const hub = new SubscriberHub(app, new SubscribeAuth(access, subscriptionTokens(config)), answers, cors, log.child({ component: 'fanout' }));
-  const decodePool = config.decodeOffloadBytes > 0 ? new DecodePool(config.decodeThreads, log.child({ component: 'decode-pool' })) : undefined;
-  registerIngestRoutes(app, { config, producer: deps.producer, lifecycle, answers, cors, reading, decodePool, access, idempotency: deps.idempotency, countRequest: deps.countRequest, log: log.child({ component: 'ingest' }) });
+  const hub = new SubscriberHub(
+    app,
+    new SubscribeAuth(access, subscriptionTokens(config)),
+    answers,
+    cors,
+    log.child({ component: 'fanout' }),
+  );
+  const decodePool =
+    config.decodeOffloadBytes > 0 ? new DecodePool(config.decodeThreads, log.child({ component: 'decode-pool' })) : undefined;
+  registerIngestRoutes(app, {
+    config,
+    producer: deps.producer,
+    lifecycle,
+    answers,
+    cors,
+    reading,
+    decodePool,
+    access,
+    idempotency: deps.idempotency,
+    countRequest: deps.countRequest,
+    log: log.child({ component: 'ingest' }),
+  });
   hub.register(deps.connectFanout(hub), {
-    maxBufferedBytes: config.wsMaxBackpressureBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds, sseHeartbeatSeconds: config.sseHeartbeatSeconds,
+    maxBufferedBytes: config.wsMaxBackpressureBytes,
+    idleTimeoutSeconds: config.wsIdleTimeoutSeconds,
+    sseHeartbeatSeconds: config.sseHeartbeatSeconds,
   });
   registerHealthRoutes(app, { ready: deps.ready, draining: () => lifecycle.draining });
   registerDashboardRoutes(app);
@@ -87,12 +108,15 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
     res.onAborted(() => {
       aborted = true;
     });
-    deps.metricsText().then((text) => {
-      if (aborted) return;
-      res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8').end(text));
-    }, (err: unknown) => {
-      if (!aborted) res.cork(() => answers.send(res, err));
-    });
+    deps.metricsText().then(
+      (text) => {
+        if (aborted) return;
+        res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8').end(text));
+      },
+      (err: unknown) => {
+        if (!aborted) res.cork(() => answers.send(res, err));
+      },
+    );
   });
   registerContractRoutes(app);
   app.options('/*', (res, req) => cors.answerPreflight(res, req));
@@ -112,7 +136,10 @@ export function checkTlsSettings(uws: ReturnType<typeof loadUws>, config: Config
   if (!config.tlsCertFile || !config.tlsKeyFile) {
     throw new StartupError('SLUICE_TLS_CERT_FILE and SLUICE_TLS_KEY_FILE go together: set both for HTTPS, or neither');
   }
-  for (const [name, file] of [['SLUICE_TLS_CERT_FILE', config.tlsCertFile], ['SLUICE_TLS_KEY_FILE', config.tlsKeyFile]]) {
+  for (const [name, file] of [
+    ['SLUICE_TLS_CERT_FILE', config.tlsCertFile],
+    ['SLUICE_TLS_KEY_FILE', config.tlsKeyFile],
+  ]) {
     try {
       accessSync(file, constants.R_OK);
     } catch (err) {
@@ -122,6 +149,8 @@ export function checkTlsSettings(uws: ReturnType<typeof loadUws>, config: Config
   try {
     uws.SSLApp({ cert_file_name: config.tlsCertFile, key_file_name: config.tlsKeyFile, passphrase: config.tlsKeyPassphrase || undefined });
   } catch (err) {
-    throw new StartupError(`SLUICE_TLS_CERT_FILE / SLUICE_TLS_KEY_FILE: uWS could not load them (${(err as Error).message}); check that the key matches the certificate and the passphrase`);
+    throw new StartupError(
+      `SLUICE_TLS_CERT_FILE / SLUICE_TLS_KEY_FILE: uWS could not load them (${(err as Error).message}); check that the key matches the certificate and the passphrase`,
+    );
   }
 }

@@ -84,15 +84,15 @@ const MAX_HEADER_BLOCK_BYTES = 4096;
 /** `{"topic","count","partitions":[{"partition","count","offsets":[lo,hi]}]}`, written out (topic names are `[a-zA-Z0-9._-]`, checked before). */
 function durableAnswer(r: DeliveryResult): string {
   let parts = '';
-  for (const p of r.partitions) parts += `${parts ? ',' : ''}{"partition":${p.partition},"count":${p.count},"offsets":[${p.offsets[0]},${p.offsets[1]}]}`;
+  for (const p of r.partitions)
+    parts += `${parts ? ',' : ''}{"partition":${p.partition},"count":${p.count},"offsets":[${p.offsets[0]},${p.offsets[1]}]}`;
   return `{"topic":"${r.topic}","count":${r.count},"partitions":[${parts}]}`;
 }
 
 const topicsRoute: RouteSpec = {
   name: 'topics',
-  answer: (r, durable) => durable
-    ? { status: 200, body: durableAnswer(r) }
-    : { status: 202, body: `{"topic":"${r.topic}","count":${r.count}}` },
+  answer: (r, durable) =>
+    durable ? { status: 200, body: durableAnswer(r) } : { status: 202, body: `{"topic":"${r.topic}","count":${r.count}}` },
 };
 
 const seedProducerRoute: RouteSpec = {
@@ -129,8 +129,10 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestDeps): void 
   if (windowSeconds > 0) deps.idempotency ??= new IdempotencyStore({ windowSeconds, maxKeys, maxBytes });
   const { schemasDir, schemaRegistryUrl, schemaRegistryRefreshSeconds } = deps.config;
   if (schemasDir !== '' || schemaRegistryUrl !== '') {
-    deps.schemas ??= new ProduceSchemas(schemasDir === '' ? null : TopicSchemas.load(schemasDir),
-      schemaRegistryUrl === '' ? null : new SchemaRegistry(schemaRegistryUrl, schemaRegistryRefreshSeconds * 1000));
+    deps.schemas ??= new ProduceSchemas(
+      schemasDir === '' ? null : TopicSchemas.load(schemasDir),
+      schemaRegistryUrl === '' ? null : new SchemaRegistry(schemaRegistryUrl, schemaRegistryRefreshSeconds * 1000),
+    );
   }
   // A synchronous throw becomes a 500 answer instead of an exception inside uWS (inline: no closure per request).
   app.post('/topics/:topic', (res, req) => {
@@ -184,7 +186,15 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
   try {
     meta = readMeta(req, scan, topic, config, ndjsonAllowed);
     assertProducibleTopicName(meta.topic);
-    if (deps.access.enabled) deps.access.check(presentedKey((h) => req.getHeader(h), (q) => req.getQuery(q)), 'produce', meta.topic);
+    if (deps.access.enabled)
+      deps.access.check(
+        presentedKey(
+          (h) => req.getHeader(h),
+          (q) => req.getQuery(q),
+        ),
+        'produce',
+        meta.topic,
+      );
   } catch (err) {
     answers.send(res, err, true, cors);
     return;
@@ -224,14 +234,23 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
   }
 
   const ingested: Ingested = (err, a) => (err ? fail(err) : finish(a!.status, a!.body, a!.records));
-  bodyRead = deps.reading.readBody(res, config.maxBodyBytes, meta.declaredLength, (body) => {
-    if (idempotencyKey !== '' && deps.idempotency) {
-      const ingest = () => new Promise<KeptAnswer>((resolve, reject) => ingestBody(body, meta, route, deps, (err, a) => (err ? reject(err) : resolve(a!))));
-      deps.idempotency.run(idempotencyKey, fingerprint(route.name, meta.topic, query, body), ingest).then((a) => finish(a.status, a.body, a.records), fail);
-      return;
-    }
-    ingestBody(body, meta, route, deps, ingested);
-  }, fail);
+  bodyRead = deps.reading.readBody(
+    res,
+    config.maxBodyBytes,
+    meta.declaredLength,
+    (body) => {
+      if (idempotencyKey !== '' && deps.idempotency) {
+        const ingest = () =>
+          new Promise<KeptAnswer>((resolve, reject) => ingestBody(body, meta, route, deps, (err, a) => (err ? reject(err) : resolve(a!))));
+        deps.idempotency
+          .run(idempotencyKey, fingerprint(route.name, meta.topic, query, body), ingest)
+          .then((a) => finish(a.status, a.body, a.records), fail);
+        return;
+      }
+      ingestBody(body, meta, route, deps, ingested);
+    },
+    fail,
+  );
 }
 
 /** How a request's pipeline ends: its failure, or the route's answer. Called once. */
@@ -250,23 +269,41 @@ function ingestBody(body: Buffer, meta: RequestMeta, route: RouteSpec, deps: Ing
     done(err, null);
     return;
   }
-  if (found instanceof Promise) found.then((schema) => decodeBodyRecords(body, meta, route, deps, schema, done), (err: unknown) => done(err, null));
+  if (found instanceof Promise)
+    found.then(
+      (schema) => decodeBodyRecords(body, meta, route, deps, schema, done),
+      (err: unknown) => done(err, null),
+    );
   else decodeBodyRecords(body, meta, route, deps, found, done);
 }
 
-function decodeBodyRecords(body: Buffer, meta: RequestMeta, route: RouteSpec, deps: IngestDeps, schema: ResolvedSchema | null, done: Ingested): void {
+function decodeBodyRecords(
+  body: Buffer,
+  meta: RequestMeta,
+  route: RouteSpec,
+  deps: IngestDeps,
+  schema: ResolvedSchema | null,
+  done: Ingested,
+): void {
   const { config } = deps;
   // Large bodies of the plain ingest route decode on the pool; seed routes' bodies are one small object.
   // Schemas are checked where the body is decoded: on the pool thread for offloaded bodies.
   if (deps.decodePool && !route.accept && estimateDecodedBytes(body, meta.encoding) >= config.decodeOffloadBytes) {
-    deps.decodePool.decode(body, meta.encoding, meta.format, config.keyField, config.maxBodyBytes, schema?.task ?? null)
-      .then((records) => produceRecords(records, meta, route, deps, done), (err: unknown) => done(err, null));
+    deps.decodePool.decode(body, meta.encoding, meta.format, config.keyField, config.maxBodyBytes, schema?.task ?? null).then(
+      (records) => produceRecords(records, meta, route, deps, done),
+      (err: unknown) => done(err, null),
+    );
     return;
   }
   let records: DecodedRecords;
   try {
     // Values are built only for what reads them: seed routes' checks and schemas.
-    records = decodeRecords(decodeBody(body, meta.encoding, config.maxBodyBytes), meta.format, config.keyField, route.accept !== undefined || schema !== null);
+    records = decodeRecords(
+      decodeBody(body, meta.encoding, config.maxBodyBytes),
+      meta.format,
+      config.keyField,
+      route.accept !== undefined || schema !== null,
+    );
     if (route.accept) records = route.accept(records);
     if (schema) validateRecords(schema.validate, records, meta.format);
   } catch (err) {
@@ -279,7 +316,12 @@ function decodeBodyRecords(body: Buffer, meta: RequestMeta, route: RouteSpec, de
 function produceRecords(records: DecodedRecords, meta: RequestMeta, route: RouteSpec, deps: IngestDeps, done: Ingested): void {
   const { maxRecordsPerRequest } = deps.config;
   if (records.count > maxRecordsPerRequest) {
-    done(new SluiceError('TOO_MANY_RECORDS', `the body holds ${records.count} records; at most ${maxRecordsPerRequest} per request`, { limit: maxRecordsPerRequest }), null);
+    done(
+      new SluiceError('TOO_MANY_RECORDS', `the body holds ${records.count} records; at most ${maxRecordsPerRequest} per request`, {
+        limit: maxRecordsPerRequest,
+      }),
+      null,
+    );
     return;
   }
   const produced: ProduceCallback = (err, result) => {
@@ -297,7 +339,10 @@ function produceRecords(records: DecodedRecords, meta: RequestMeta, route: Route
     done(null, { status: answer.status, body: answer.body, records: records.count });
   };
   try {
-    deps.producer.submit({ topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable, timestampMs: meta.timestampMs }, produced);
+    deps.producer.submit(
+      { topic: meta.topic, records, key: meta.key, headers: meta.headers, durable: meta.durable, timestampMs: meta.timestampMs },
+      produced,
+    );
   } catch (err) {
     done(err, null);
   }
@@ -325,19 +370,41 @@ function scanHeader(name: string, value: string): void {
   s.bytes += name.length + value.length + 3;
   switch (name) {
     // The first one of each, as getHeader() would answer.
-    case 'content-type': if (s.contentType === '') s.contentType = value; return;
-    case 'content-length': if (s.contentLength === '') s.contentLength = value; return;
-    case 'content-encoding': if (s.contentEncoding === '') s.contentEncoding = value; return;
-    case 'origin': if (s.origin === '') s.origin = value; return;
-    case 'idempotency-key': if (s.idempotencyKey === '') s.idempotencyKey = value; return;
-    case TIMESTAMP_HEADER: s.timestamp = value; return;
+    case 'content-type':
+      if (s.contentType === '') s.contentType = value;
+      return;
+    case 'content-length':
+      if (s.contentLength === '') s.contentLength = value;
+      return;
+    case 'content-encoding':
+      if (s.contentEncoding === '') s.contentEncoding = value;
+      return;
+    case 'origin':
+      if (s.origin === '') s.origin = value;
+      return;
+    case 'idempotency-key':
+      if (s.idempotencyKey === '') s.idempotencyKey = value;
+      return;
+    case TIMESTAMP_HEADER:
+      s.timestamp = value;
+      return;
   }
   // Kafka header names are the request header names after the prefix, lower-cased (HTTP header names are case-insensitive).
-  if (name.length > HEADER_PREFIX.length && name.startsWith(HEADER_PREFIX)) (s.kafkaHeaders ??= []).push([name.slice(HEADER_PREFIX.length), value]);
+  if (name.length > HEADER_PREFIX.length && name.startsWith(HEADER_PREFIX))
+    (s.kafkaHeaders ??= []).push([name.slice(HEADER_PREFIX.length), value]);
 }
 
 function scanHeaders(req: HttpRequest): HeaderScan {
-  const scan: HeaderScan = { bytes: 0, contentType: '', contentEncoding: '', contentLength: '', origin: '', idempotencyKey: '', timestamp: null, kafkaHeaders: null };
+  const scan: HeaderScan = {
+    bytes: 0,
+    contentType: '',
+    contentEncoding: '',
+    contentLength: '',
+    origin: '',
+    idempotencyKey: '',
+    timestamp: null,
+    kafkaHeaders: null,
+  };
   scanning = scan;
   req.forEach(scanHeader);
   return scan;
@@ -349,7 +416,9 @@ function readMeta(req: HttpRequest, scan: HeaderScan, topic: string, config: Con
   const query = req.getQuery();
   const headerBytes = scan.bytes + req.getMethod().length + req.getUrl().length + (query ? query.length + 1 : 0) + 14;
   if (headerBytes > MAX_HEADER_BLOCK_BYTES) {
-    throw new SluiceError('HEADERS_TOO_LARGE', `the request's headers take more than ${MAX_HEADER_BLOCK_BYTES} bytes`, { limitBytes: MAX_HEADER_BLOCK_BYTES });
+    throw new SluiceError('HEADERS_TOO_LARGE', `the request's headers take more than ${MAX_HEADER_BLOCK_BYTES} bytes`, {
+      limitBytes: MAX_HEADER_BLOCK_BYTES,
+    });
   }
   const headers = scan.kafkaHeaders;
   if (headers !== null && headers.length > MAX_KAFKA_HEADERS) {
@@ -374,7 +443,7 @@ function readMeta(req: HttpRequest, scan: HeaderScan, topic: string, config: Con
   const declaredLength = scan.contentLength === '' ? -1 : Number(scan.contentLength);
 
   // No query string, no parameters to look up.
-  const ack = query ? req.getQuery('ack') ?? '' : '';
+  const ack = query ? (req.getQuery('ack') ?? '') : '';
   let durable: boolean;
   if (ack === '') durable = config.ackMode === 'durable';
   else if (ack === 'all') durable = true;
@@ -387,7 +456,11 @@ function readMeta(req: HttpRequest, scan: HeaderScan, topic: string, config: Con
   let timestampMs: number | null = null;
   const timestampText = scan.timestamp;
   if (timestampText !== null) {
-    if (!TIMESTAMP_TEXT.test(timestampText)) throw new SluiceError('INVALID_PARAMETER', `X-Kafka-Timestamp must be epoch milliseconds (a non-negative integer), not "${timestampText.slice(0, 40)}"`);
+    if (!TIMESTAMP_TEXT.test(timestampText))
+      throw new SluiceError(
+        'INVALID_PARAMETER',
+        `X-Kafka-Timestamp must be epoch milliseconds (a non-negative integer), not "${timestampText.slice(0, 40)}"`,
+      );
     timestampMs = Number(timestampText);
   }
 

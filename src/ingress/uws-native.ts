@@ -20,8 +20,9 @@ export function loadUws(allowFallback: boolean): typeof Uws {
     if (!allowFallback) {
       throw new StartupError(
         `uWebSockets.js loaded its pure-JS fallback instead of the native binary (Node ABI ${process.versions.modules}, ` +
-        `${process.platform}-${process.arch}); throughput would be a fraction of normal. Use Node.js 20, reinstall ` +
-        'dependencies (npm ci), or set SLUICE_ALLOW_UWS_FALLBACK=true to run on the fallback anyway');
+          `${process.platform}-${process.arch}); throughput would be a fraction of normal. Use Node.js 20, reinstall ` +
+          'dependencies (npm ci), or set SLUICE_ALLOW_UWS_FALLBACK=true to run on the fallback anyway',
+      );
     }
   }
   return mod;

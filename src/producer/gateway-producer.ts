@@ -43,7 +43,12 @@ class DurableDelivery {
   private lastRange = 0;
   readonly startedAt = performance.now();
 
-  constructor(readonly topic: string, readonly count: number, readonly done: ProduceCallback, private readonly settle: (d: DurableDelivery) => void) {
+  constructor(
+    readonly topic: string,
+    readonly count: number,
+    readonly done: ProduceCallback,
+    private readonly settle: (d: DurableDelivery) => void,
+  ) {
     this.pending = count;
   }
 
@@ -84,8 +89,13 @@ const FIRE_FAILURE_LOG_MS = 1000;
  * create it (ERR__STATE from the binding, e.g. a key it cannot load), a bad argument, TLS or SASL set-up
  * failures, a fatal error. Everything else (transport, timeouts, all brokers down) is waited out.
  */
-const UNUSABLE_CLIENT = new Set<number>([CODES.ERRORS.ERR__STATE, CODES.ERRORS.ERR__INVALID_ARG, CODES.ERRORS.ERR__SSL,
-  CODES.ERRORS.ERR__AUTHENTICATION, CODES.ERRORS.ERR__FATAL]);
+const UNUSABLE_CLIENT = new Set<number>([
+  CODES.ERRORS.ERR__STATE,
+  CODES.ERRORS.ERR__INVALID_ARG,
+  CODES.ERRORS.ERR__SSL,
+  CODES.ERRORS.ERR__AUTHENTICATION,
+  CODES.ERRORS.ERR__FATAL,
+]);
 
 export class GatewayProducer {
   private readonly producer: InstanceType<typeof Producer>;
@@ -162,7 +172,9 @@ export class GatewayProducer {
       if (seen && (!refusal || (seen.decisive && !refusal.decisive))) refusal = seen;
     };
     this.producer.on('event.log', onLog);
-    const error = await new Promise<LibrdKafkaError | null>((resolve) => this.producer.connect({ timeout: this.limits.metadataTimeoutMs }, (err) => resolve(err)));
+    const error = await new Promise<LibrdKafkaError | null>((resolve) =>
+      this.producer.connect({ timeout: this.limits.metadataTimeoutMs }, (err) => resolve(err)),
+    );
     // Log lines reach JS through their own async hand-off and may trail the connect callback.
     if (error) await new Promise((r) => setTimeout(r, 200));
     this.producer.off('event.log', onLog);
@@ -198,7 +210,13 @@ export class GatewayProducer {
     let bytes = 0;
     for (let i = 0; i < count; i++) bytes += ends[i] - starts[i];
     if (this.inflightRecords + count > this.limits.maxInflightRecords || this.inflightBytes + bytes > this.limits.maxInflightBytes) {
-      done(new SluiceError('QUEUE_FULL', `producer queue is full (${this.inflightRecords} records / ${this.inflightBytes} bytes awaiting Kafka); nothing was queued`), null);
+      done(
+        new SluiceError(
+          'QUEUE_FULL',
+          `producer queue is full (${this.inflightRecords} records / ${this.inflightBytes} bytes awaiting Kafka); nothing was queued`,
+        ),
+        null,
+      );
       return;
     }
     this.inflightRecords += count;
@@ -224,7 +242,10 @@ export class GatewayProducer {
       }
       const code = (err as LibrdKafkaError).code === CODES.ERRORS.ERR__QUEUE_FULL ? 'QUEUE_FULL' : 'BROKER_UNAVAILABLE';
       this.log.error({ err: (err as Error).message, queued: i, of: count, topic }, 'produce failed part-way through a batch');
-      done(new SluiceError(code, `${(err as Error).message}; ${i} of ${count} records were queued before the failure`, { queued: i }), null);
+      done(
+        new SluiceError(code, `${(err as Error).message}; ${i} of ${count} records were queued before the failure`, { queued: i }),
+        null,
+      );
       return;
     }
     if (!durable) done(null, { topic, count, partitions: [] });
@@ -235,7 +256,13 @@ export class GatewayProducer {
     this.metrics?.deliveryLatency.observe((performance.now() - d.startedAt) / 1000);
     if (d.answered) return;
     if (d.failed === 0) d.done(null, d.result());
-    else d.done(new SluiceError('DELIVERY_FAILED', `Kafka did not acknowledge ${d.failed} of ${d.count} records: ${d.firstError?.message}`, { delivered: d.count - d.failed }), null);
+    else
+      d.done(
+        new SluiceError('DELIVERY_FAILED', `Kafka did not acknowledge ${d.failed} of ${d.count} records: ${d.firstError?.message}`, {
+          delivered: d.count - d.failed,
+        }),
+        null,
+      );
   };
 
   private onDelivery(err: LibrdKafkaError | null, report: DeliveryReport): void {

@@ -5,7 +5,10 @@ import type { ProduceCallback, ProducePort, ProduceSubmission } from './produce-
 import type { TopicRegistry } from './topic-registry.js';
 
 export class LocalProducePort implements ProducePort {
-  constructor(private readonly producer: GatewayProducer, private readonly topics: TopicRegistry) {}
+  constructor(
+    private readonly producer: GatewayProducer,
+    private readonly topics: TopicRegistry,
+  ) {}
 
   submit(s: ProduceSubmission, done: ProduceCallback): void {
     let known;
@@ -15,12 +18,20 @@ export class LocalProducePort implements ProducePort {
       done(err as Error, null);
       return;
     }
-    if (known instanceof Promise) known.then(() => this.produce(s, done), (err: Error) => done(err, null));
+    if (known instanceof Promise)
+      known.then(
+        () => this.produce(s, done),
+        (err: Error) => done(err, null),
+      );
     else this.produce(s, done);
   }
 
   private produce(s: ProduceSubmission, done: ProduceCallback): void {
-    const headers: MessageHeader[] | undefined = s.headers == null ? undefined : s.headers.map(([name, value]) => ({ [name]: Buffer.from(value) }));
-    this.producer.produceBatch({ topic: s.topic, records: s.records, key: s.key, headers, durable: s.durable, timestampMs: s.timestampMs }, done);
+    const headers: MessageHeader[] | undefined =
+      s.headers == null ? undefined : s.headers.map(([name, value]) => ({ [name]: Buffer.from(value) }));
+    this.producer.produceBatch(
+      { topic: s.topic, records: s.records, key: s.key, headers, durable: s.durable, timestampMs: s.timestampMs },
+      done,
+    );
   }
 }

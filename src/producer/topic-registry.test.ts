@@ -9,7 +9,11 @@ import { AUTO_CREATE_VERDICT_MS, TopicRegistry } from './topic-registry.js';
 import type { ClusterTopics, NewTopicSpec, TopicState } from './cluster-topics.js';
 import { SluiceError } from '../errors.js';
 
-interface ScriptedTopic { partitions: number; appearsAt: number; leadersAt: number }
+interface ScriptedTopic {
+  partitions: number;
+  appearsAt: number;
+  leadersAt: number;
+}
 
 /** A cluster whose topics appear and get leaders at scripted (fake) times. */
 class ScriptedCluster implements ClusterTopics {

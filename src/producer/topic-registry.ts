@@ -45,7 +45,9 @@ export interface TopicRegistryOptions {
   metadataTimeoutMs: number;
 }
 
-interface TopicDescription { partitions: number }
+interface TopicDescription {
+  partitions: number;
+}
 
 /** What the registry has learnt about the cluster's `auto.create.topics.enable`. */
 export type AutoCreateVerdict = 'unknown' | 'creates' | 'does-not-create';
@@ -101,7 +103,7 @@ export class TopicRegistry {
     const byAdmin = this.opts.createTopics;
     if (byAdmin) {
       const spec = { topic, partitions: this.opts.createTopicPartitions, replicationFactor: this.opts.createTopicReplicationFactor };
-      if (await this.cluster.create(spec, timeoutMs) === 'created') this.log.info(spec, 'created topic');
+      if ((await this.cluster.create(spec, timeoutMs)) === 'created') this.log.info(spec, 'created topic');
     } else {
       await this.cluster.requestAutoCreate(topic, timeoutMs);
     }
@@ -125,7 +127,10 @@ export class TopicRegistry {
     }
     // Absent, and the cluster creates topics or may: keep asking in the background until a verdict.
     this.follow(topic);
-    throw notReady(topic, this.verdict === 'creates' ? 'the cluster creates topics on first use' : 'the cluster was asked to create it on first use');
+    throw notReady(
+      topic,
+      this.verdict === 'creates' ? 'the cluster creates topics on first use' : 'the cluster was asked to create it on first use',
+    );
   }
 
   /** Polls for a topic whose creation was requested until it has partitions with leaders, or the wait ends. */
@@ -181,8 +186,12 @@ export class TopicRegistry {
 
   private learn(verdict: Exclude<AutoCreateVerdict, 'unknown'>, topic: string): void {
     if (this.verdict === verdict) return;
-    this.log.info({ topic, was: this.verdict, now: verdict },
-      verdict === 'creates' ? 'the cluster creates topics on first use' : 'the cluster does not create topics on first use: unknown topics get 404');
+    this.log.info(
+      { topic, was: this.verdict, now: verdict },
+      verdict === 'creates'
+        ? 'the cluster creates topics on first use'
+        : 'the cluster does not create topics on first use: unknown topics get 404',
+    );
     this.verdict = verdict;
     // 404s remembered under the other verdict were wrong: let the next request look again.
     if (verdict === 'creates') this.missingUntil.clear();
@@ -217,5 +226,8 @@ function notFound(topic: string): SluiceError {
 }
 
 function notReady(topic: string, why: string): SluiceError {
-  return new SluiceError('TOPIC_NOT_READY', `topic "${topic}" is being created (${why}) and is not ready yet; retry after Retry-After seconds`);
+  return new SluiceError(
+    'TOPIC_NOT_READY',
+    `topic "${topic}" is being created (${why}) and is not ready yet; retry after Retry-After seconds`,
+  );
 }

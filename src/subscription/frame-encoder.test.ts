@@ -6,11 +6,20 @@ const base = { topic: 't"x', partition: 2, offset: 41, timestamp: 1700000000000 
 describe('encodeEnvelope', () => {
   it('embeds JSON values verbatim (no number or key-order changes)', () => {
     const frame = encodeEnvelope({ ...base, key: Buffer.from('k1'), value: Buffer.from('{"z":1,"a":12345678901234567890}') });
-    expect(frame).toBe('{"topic":"t\\"x","partition":2,"offset":41,"timestamp":1700000000000,"key":"k1","value":{"z":1,"a":12345678901234567890}}');
+    expect(frame).toBe(
+      '{"topic":"t\\"x","partition":2,"offset":41,"timestamp":1700000000000,"key":"k1","value":{"z":1,"a":12345678901234567890}}',
+    );
   });
   it('sends non-JSON text and binary values as strings with their encoding', () => {
-    expect(JSON.parse(encodeEnvelope({ ...base, value: Buffer.from('plain text') }))).toMatchObject({ value: 'plain text', valueEncoding: 'text', key: null });
-    expect(JSON.parse(encodeEnvelope({ ...base, value: Buffer.from([0xff, 0x00]) }))).toMatchObject({ value: '/wA=', valueEncoding: 'base64' });
+    expect(JSON.parse(encodeEnvelope({ ...base, value: Buffer.from('plain text') }))).toMatchObject({
+      value: 'plain text',
+      valueEncoding: 'text',
+      key: null,
+    });
+    expect(JSON.parse(encodeEnvelope({ ...base, value: Buffer.from([0xff, 0x00]) }))).toMatchObject({
+      value: '/wA=',
+      valueEncoding: 'base64',
+    });
     expect(JSON.parse(encodeEnvelope({ ...base, value: null })).value).toBeNull();
   });
 });
@@ -21,7 +30,15 @@ describe('encodeEnvelope with a token', () => {
     const value = readValue(Buffer.from('{"temp":51}'));
     expect(value.parsed).toEqual({ temp: 51 });
     const frame = encodeEnvelope({ ...base, key: null, value: Buffer.from('{"temp":51}') }, '"t"', 'djE6NQ', value);
-    expect(JSON.parse(frame)).toEqual({ topic: 't', partition: 2, offset: 41, timestamp: 1700000000000, key: null, value: { temp: 51 }, token: 'djE6NQ' });
+    expect(JSON.parse(frame)).toEqual({
+      topic: 't',
+      partition: 2,
+      offset: 41,
+      timestamp: 1700000000000,
+      key: null,
+      value: { temp: 51 },
+      token: 'djE6NQ',
+    });
   });
 });
 
@@ -41,13 +58,19 @@ describe('frame styles', () => {
     expect(out.frames).toHaveLength(1);
     expect(out.tokens).toEqual(['tok-c']);
     expect(JSON.parse(out.frames[0])).toEqual({
-      event: 'batch', topic: 't', token: 'tok-c',
+      event: 'batch',
+      topic: 't',
+      token: 'tok-c',
       records: records.map((m, i) => ({ partition: 2, offset: m.offset, timestamp: 1700000000000, key: null, value: { n: i } })),
     });
   });
 
   it('batch without tokens (groups) and with no records', () => {
-    expect(JSON.parse(batchFrame('"t"', fields.slice(0, 1), null))).toEqual({ event: 'batch', topic: 't', records: [{ partition: 2, offset: 41, timestamp: 1700000000000, key: null, value: { n: 0 } }] });
+    expect(JSON.parse(batchFrame('"t"', fields.slice(0, 1), null))).toEqual({
+      event: 'batch',
+      topic: 't',
+      records: [{ partition: 2, offset: 41, timestamp: 1700000000000, key: null, value: { n: 0 } }],
+    });
     expect(frameRecords('batch', '"t"', fields, null).tokens).toBeNull();
     expect(frameRecords('batch', '"t"', [], [])).toEqual({ frames: [], tokens: [] });
   });

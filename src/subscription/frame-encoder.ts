@@ -67,7 +67,12 @@ export function batchFrame(topicJson: string, fields: readonly string[], token: 
 }
 
 /** The per-record frame of a record, built as one string (the live path when no batch channel or replay needs the fields apart). */
-export function encodeEnvelope(m: RecordLike, topicJson: string = JSON.stringify(m.topic), token: string | null = null, value: ValueText = readValue(m.value)): string {
+export function encodeEnvelope(
+  m: RecordLike,
+  topicJson: string = JSON.stringify(m.topic),
+  token: string | null = null,
+  value: ValueText = readValue(m.value),
+): string {
   const key = keyText(m.key);
   const tokenField = token === null ? '' : `,"token":"${token}"`;
   return `{"topic":${topicJson},"partition":${m.partition},"offset":${m.offset},"timestamp":${m.timestamp ?? null},"key":${key === null ? 'null' : JSON.stringify(key)},${value.field}${tokenField}}`;
@@ -78,7 +83,12 @@ export function encodeEnvelope(m: RecordLike, topicJson: string = JSON.stringify
  * with the token of each frame: per record, one frame per record; batch, one frame for all of them.
  * Nothing to send (no records) gives no frames.
  */
-export function frameRecords(style: Exclude<FrameStyle, 'value'>, topicJson: string, fields: readonly string[], tokens: readonly string[] | null): { frames: string[]; tokens: string[] | null } {
+export function frameRecords(
+  style: Exclude<FrameStyle, 'value'>,
+  topicJson: string,
+  fields: readonly string[],
+  tokens: readonly string[] | null,
+): { frames: string[]; tokens: string[] | null } {
   const n = fields.length;
   if (n === 0) return { frames: [], tokens: tokens ? [] : null };
   if (style === 'batch') {

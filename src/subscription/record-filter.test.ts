@@ -61,8 +61,10 @@ describe('record filters', () => {
 
   it('never throws while matching, whatever the value', () => {
     const f = parseRecordFilter('k', 'a.b>1,c=x')!;
-    fc.assert(fc.property(fc.jsonValue(), fc.option(fc.string()), (value, key) => {
-      expect(typeof f.matches(key, value)).toBe('boolean');
-    }));
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.option(fc.string()), (value, key) => {
+        expect(typeof f.matches(key, value)).toBe('boolean');
+      }),
+    );
   });
 });

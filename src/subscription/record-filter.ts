@@ -43,7 +43,8 @@ export function parseRecordFilter(key: string | null | undefined, where: string 
   const predicates = hasWhere ? parseWhere(where) : [];
   const canonicalParts: string[] = [];
   if (hasKey) canonicalParts.push(`key=${JSON.stringify(key)}`);
-  if (predicates.length) canonicalParts.push(`where=${predicates.map((p) => `${p.path.join('.')}${p.op}${JSON.stringify(p.literal)}`).join(',')}`);
+  if (predicates.length)
+    canonicalParts.push(`where=${predicates.map((p) => `${p.path.join('.')}${p.op}${JSON.stringify(p.literal)}`).join(',')}`);
   const wantedKey = hasKey ? key : null;
   return {
     canonical: canonicalParts.join(';'),
@@ -118,8 +119,10 @@ function holds(p: Predicate, value: unknown): boolean {
   }
   const lit = p.literal;
   switch (p.op) {
-    case '=': return v === lit;
-    case '!=': return v !== lit;
+    case '=':
+      return v === lit;
+    case '!=':
+      return v !== lit;
     default: {
       if (typeof lit === 'number' ? typeof v !== 'number' : typeof lit !== 'string' || typeof v !== 'string') return false;
       const a = v as number | string;

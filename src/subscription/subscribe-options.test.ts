@@ -6,7 +6,14 @@ const q = (params: Record<string, string>) => (name: string) => params[name];
 
 describe('subscribe options', () => {
   it('default to latest with no filter and no group', () => {
-    expect(readSubscribeOptions('t', q({}))).toEqual({ topic: 't', from: { kind: 'latest' }, key: null, where: null, group: null, style: 'envelope' });
+    expect(readSubscribeOptions('t', q({}))).toEqual({
+      topic: 't',
+      from: { kind: 'latest' },
+      key: null,
+      where: null,
+      group: null,
+      style: 'envelope',
+    });
   });
 
   it('read frames=record (the default) and frames=batch, with every other option', () => {
@@ -15,7 +22,10 @@ describe('subscribe options', () => {
     expect(readControlMessage('{"op":"subscribe","topic":"a","frames":"batch"}')).toMatchObject({ options: { style: 'batch' } });
     // With the live views' options: style comes back beside snapshotMs / view.
     expect(readSubscribeOptions('t', q({ frames: 'batch', snapshot: '1h' }))).toMatchObject({ style: 'batch', snapshotMs: 3_600_000 });
-    expect(readSubscribeOptions('t', q({ frames: 'batch', window: '10s', agg: 'count()' }))).toMatchObject({ style: 'batch', view: { window: '10s', agg: 'count()' } });
+    expect(readSubscribeOptions('t', q({ frames: 'batch', window: '10s', agg: 'count()' }))).toMatchObject({
+      style: 'batch',
+      view: { window: '10s', agg: 'count()' },
+    });
     expect(readSubscribeOptions('t', q({ window: '10s' })).style).toBe('envelope');
   });
 
@@ -43,7 +53,9 @@ describe('subscribe options', () => {
       [{ frames: 'batches' }, /frames must be record .* or batch/],
     ];
     for (const [params, message] of cases) {
-      expect(() => readSubscribeOptions('t', q(params))).toThrow(expect.objectContaining({ code: 'INVALID_PARAMETER', message: expect.stringMatching(message) }));
+      expect(() => readSubscribeOptions('t', q(params))).toThrow(
+        expect.objectContaining({ code: 'INVALID_PARAMETER', message: expect.stringMatching(message) }),
+      );
     }
     expect(() => readSubscribeOptions('bad*topic', q({}))).toThrow(expect.objectContaining({ code: 'INVALID_TOPIC' }));
   });
@@ -52,15 +64,26 @@ describe('subscribe options', () => {
 describe('control messages', () => {
   it('read subscribe and unsubscribe', () => {
     expect(readControlMessage('{"op":"subscribe","topic":"a","from":"earliest","where":"x>1"}')).toEqual({
-      op: 'subscribe', options: { topic: 'a', from: { kind: 'earliest' }, key: null, where: 'x>1', group: null, style: 'envelope' },
+      op: 'subscribe',
+      options: { topic: 'a', from: { kind: 'earliest' }, key: null, where: 'x>1', group: null, style: 'envelope' },
     });
-    expect(readControlMessage('{"op":"subscribe","topic":"a","from":1732540000000}')).toMatchObject({ options: { from: { kind: 'time', timestampMs: 1732540000000 } } });
+    expect(readControlMessage('{"op":"subscribe","topic":"a","from":1732540000000}')).toMatchObject({
+      options: { from: { kind: 'time', timestampMs: 1732540000000 } },
+    });
     expect(readControlMessage('{"op":"unsubscribe","topic":"a"}')).toEqual({ op: 'unsubscribe', topic: 'a' });
   });
 
   it('refuse malformed ones with a code', () => {
     expect(() => readControlMessage('{"op":')).toThrow(expect.objectContaining({ code: 'INVALID_JSON' }));
-    for (const bad of ['[]', '"x"', '{"op":"subscribe"}', '{"op":"dance","topic":"a"}', '{"op":"subscribe","topic":"a","key":5}', '{"op":"subscribe","topic":"a","from":"never"}', '{"op":"subscribe","topic":"a","frames":1}']) {
+    for (const bad of [
+      '[]',
+      '"x"',
+      '{"op":"subscribe"}',
+      '{"op":"dance","topic":"a"}',
+      '{"op":"subscribe","topic":"a","key":5}',
+      '{"op":"subscribe","topic":"a","from":"never"}',
+      '{"op":"subscribe","topic":"a","frames":1}',
+    ]) {
       expect(() => readControlMessage(bad), bad).toThrow(expect.objectContaining({ code: 'INVALID_PARAMETER' }));
     }
     expect(() => readControlMessage('{"op":"subscribe","topic":"a b"}')).toThrow(expect.objectContaining({ code: 'INVALID_TOPIC' }));

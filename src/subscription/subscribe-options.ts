@@ -15,7 +15,9 @@ const GROUP = /^[A-Za-z0-9._-]{1,100}$/;
 const MAX_KEY_LENGTH = 1024;
 
 /** `style` is `envelope` (one frame per record, the default) or `batch` (`frames=batch`); the seed route sets `value` itself. */
-export type SubscribeOptions = Pick<SubscribeRequest, 'topic' | 'from' | 'key' | 'where' | 'group' | 'snapshotMs' | 'view'> & { style: 'envelope' | 'batch' };
+export type SubscribeOptions = Pick<SubscribeRequest, 'topic' | 'from' | 'key' | 'where' | 'group' | 'snapshotMs' | 'view'> & {
+  style: 'envelope' | 'batch';
+};
 
 const VIEW_OPTIONS = ['hop', 'grace', 'agg', 'by', 'alert'] as const;
 
@@ -25,14 +27,18 @@ export function readSubscribeOptions(topic: string, get: (name: string) => strin
   const fromText = get('from') || lastEventId;
   const from = parseFrom(fromText || 'latest');
   const key = get('key') || null;
-  if (key !== null && key.length > MAX_KEY_LENGTH) throw new SluiceError('INVALID_PARAMETER', `key is longer than ${MAX_KEY_LENGTH} characters`);
+  if (key !== null && key.length > MAX_KEY_LENGTH)
+    throw new SluiceError('INVALID_PARAMETER', `key is longer than ${MAX_KEY_LENGTH} characters`);
   const where = get('where') || null;
   parseRecordFilter(key, where); // refuse a bad filter here, as a 400 / error frame
   const group = get('group') || null;
   if (group !== null) {
     if (!GROUP.test(group)) throw new SluiceError('INVALID_PARAMETER', 'group must be 1-100 characters of A-Z a-z 0-9 . _ -');
     if (from.kind === 'time' || from.kind === 'token') {
-      throw new SluiceError('INVALID_PARAMETER', 'a group resumes from its committed offsets: with group, from may only be latest or earliest (where a new group starts)');
+      throw new SluiceError(
+        'INVALID_PARAMETER',
+        'a group resumes from its committed offsets: with group, from may only be latest or earliest (where a new group starts)',
+      );
     }
     if (key !== null || where !== null) throw new SluiceError('INVALID_PARAMETER', 'key and where filters are not available with group');
   }
@@ -41,32 +47,58 @@ export function readSubscribeOptions(topic: string, get: (name: string) => strin
   const windowText = get('window') || null;
   let view: ViewParams | null = null;
   if (windowText !== null) {
-    view = { window: windowText, hop: get('hop') || null, grace: get('grace') || null, agg: get('agg') || null, by: get('by') || null, alert: get('alert') || null };
+    view = {
+      window: windowText,
+      hop: get('hop') || null,
+      grace: get('grace') || null,
+      agg: get('agg') || null,
+      by: get('by') || null,
+      alert: get('alert') || null,
+    };
     parseViewSpec(view); // refuse a bad view here, as a 400 / error frame
   } else {
     for (const name of VIEW_OPTIONS) {
       if (!get(name)) continue;
-      throw new SluiceError('INVALID_PARAMETER', name === 'alert'
-        ? 'alert needs a window (e.g. window=1m&agg=avg(temperature)&alert=avg(temperature)>50); for an alert per record use where=temperature>50'
-        : `${name} needs window= (e.g. window=10s)`);
+      throw new SluiceError(
+        'INVALID_PARAMETER',
+        name === 'alert'
+          ? 'alert needs a window (e.g. window=1m&agg=avg(temperature)&alert=avg(temperature)>50); for an alert per record use where=temperature>50'
+          : `${name} needs window= (e.g. window=10s)`,
+      );
     }
   }
   if (snapshotMs !== null || view !== null) {
     const what = snapshotMs !== null ? 'snapshot' : 'window';
     if (group !== null) throw new SluiceError('INVALID_PARAMETER', `${what} is not available with group`);
-    if (snapshotMs !== null && view !== null) throw new SluiceError('INVALID_PARAMETER', 'snapshot and window cannot be combined: subscribe twice');
+    if (snapshotMs !== null && view !== null)
+      throw new SluiceError('INVALID_PARAMETER', 'snapshot and window cannot be combined: subscribe twice');
     if (snapshotMs !== null && from.kind !== 'latest') {
-      throw new SluiceError('INVALID_PARAMETER', 'snapshot starts its own read back over the span: leave out from (to resume after a snapshot, use from=<token> without snapshot)');
+      throw new SluiceError(
+        'INVALID_PARAMETER',
+        'snapshot starts its own read back over the span: leave out from (to resume after a snapshot, use from=<token> without snapshot)',
+      );
     }
   }
   // Only set when asked for: a plain subscription's options stay what they were.
-  return { topic, from, key, where, group, style: parseFrames(get('frames') || 'record'), ...(snapshotMs !== null ? { snapshotMs } : {}), ...(view !== null ? { view } : {}) };
+  return {
+    topic,
+    from,
+    key,
+    where,
+    group,
+    style: parseFrames(get('frames') || 'record'),
+    ...(snapshotMs !== null ? { snapshotMs } : {}),
+    ...(view !== null ? { view } : {}),
+  };
 }
 
 function parseFrames(text: string): 'envelope' | 'batch' {
   if (text === 'record') return 'envelope';
   if (text === 'batch') return 'batch';
-  throw new SluiceError('INVALID_PARAMETER', `frames must be record (one frame per record, the default) or batch (one frame per batch of records) (got "${text.slice(0, 80)}")`);
+  throw new SluiceError(
+    'INVALID_PARAMETER',
+    `frames must be record (one frame per record, the default) or batch (one frame per batch of records) (got "${text.slice(0, 80)}")`,
+  );
 }
 
 function parseFrom(text: string): StartFrom {
@@ -75,7 +107,10 @@ function parseFrom(text: string): StartFrom {
   if (/^\d{1,15}$/.test(text)) return { kind: 'time', timestampMs: Number(text) };
   const offsets = decodeResumeToken(text);
   if (offsets) return { kind: 'token', offsets };
-  throw new SluiceError('INVALID_PARAMETER', `from must be latest, earliest, a timestamp in epoch milliseconds, or a resume token from a frame (got "${text.slice(0, 80)}")`);
+  throw new SluiceError(
+    'INVALID_PARAMETER',
+    `from must be latest, earliest, a timestamp in epoch milliseconds, or a resume token from a frame (got "${text.slice(0, 80)}")`,
+  );
 }
 
 /** A control message on a WebSocket: `{"op":"subscribe","topic":…,…}` or `{"op":"unsubscribe","topic":…}`. */
@@ -88,10 +123,13 @@ export function readControlMessage(text: string): ControlMessage {
   } catch {
     throw new SluiceError('INVALID_JSON', 'a control message must be a JSON object like {"op":"subscribe","topic":"t"}');
   }
-  if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) throw new SluiceError('INVALID_PARAMETER', 'a control message must be a JSON object like {"op":"subscribe","topic":"t"}');
+  if (msg === null || typeof msg !== 'object' || Array.isArray(msg))
+    throw new SluiceError('INVALID_PARAMETER', 'a control message must be a JSON object like {"op":"subscribe","topic":"t"}');
   const m = msg as Record<string, unknown>;
   const fields = m.op === 'unsubscribe' ? UNSUBSCRIBE_MESSAGE_FIELDS : SUBSCRIBE_MESSAGE_FIELDS;
-  for (const name of Object.keys(m)) if (!fields.includes(name)) throw unknownParameter(`${m.op === 'unsubscribe' ? 'unsubscribe' : 'subscribe'} message field`, name, fields);
+  for (const name of Object.keys(m))
+    if (!fields.includes(name))
+      throw unknownParameter(`${m.op === 'unsubscribe' ? 'unsubscribe' : 'subscribe'} message field`, name, fields);
   if (typeof m.topic !== 'string') throw new SluiceError('INVALID_PARAMETER', 'a control message needs "topic" (a string)');
   const option = (name: string): string | undefined => {
     const v = m[name];

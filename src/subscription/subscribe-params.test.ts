@@ -32,10 +32,15 @@ describe('control messages say no clearly', () => {
   });
 
   it('an unsubscribe message takes only op and topic', () => {
-    expect(refusal('{"op":"unsubscribe","topic":"t","from":"earliest"}').message).toBe('unknown unsubscribe message field "from"; accepted: op, topic');
+    expect(refusal('{"op":"unsubscribe","topic":"t","from":"earliest"}').message).toBe(
+      'unknown unsubscribe message field "from"; accepted: op, topic',
+    );
   });
 
   it('known fields still work', () => {
-    expect(readControlMessage('{"op":"subscribe","topic":"t","from":"earliest","where":"a>1"}')).toMatchObject({ op: 'subscribe', options: { topic: 't', from: { kind: 'earliest' } } });
+    expect(readControlMessage('{"op":"subscribe","topic":"t","from":"earliest","where":"a>1"}')).toMatchObject({
+      op: 'subscribe',
+      options: { topic: 't', from: { kind: 'earliest' } },
+    });
   });
 });

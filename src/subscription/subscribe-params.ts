@@ -8,52 +8,89 @@
 
 export const SUBSCRIBE_PARAMS = [
   {
-    name: 'from', type: 'string', default: 'latest', example: 'earliest',
-    description: 'Where to start: `latest` (new records only), `earliest` (all retained history), a timestamp in epoch milliseconds, or a resume token (`token` of a frame, the SSE `id:`) to continue exactly after that record.',
+    name: 'from',
+    type: 'string',
+    default: 'latest',
+    example: 'earliest',
+    description:
+      'Where to start: `latest` (new records only), `earliest` (all retained history), a timestamp in epoch milliseconds, or a resume token (`token` of a frame, the SSE `id:`) to continue exactly after that record.',
   },
   {
-    name: 'key', type: 'string', maxLength: 1024,
+    name: 'key',
+    type: 'string',
+    maxLength: 1024,
     description: 'Only records with exactly this key.',
   },
   {
-    name: 'where', type: 'string', maxLength: 512, example: 'temperature>50,site.zone=north',
-    description: 'Only records whose JSON value matches every comma-separated condition `field<op>value` (ops `=`, `!=`, `>`, `>=`, `<`, `<=`; dotted paths reach nested fields).',
+    name: 'where',
+    type: 'string',
+    maxLength: 512,
+    example: 'temperature>50,site.zone=north',
+    description:
+      'Only records whose JSON value matches every comma-separated condition `field<op>value` (ops `=`, `!=`, `>`, `>=`, `<`, `<=`; dotted paths reach nested fields).',
   },
   {
-    name: 'group', type: 'string', pattern: '^[A-Za-z0-9._-]{1,100}$',
-    description: 'Share the topic with the other subscribers of this group (Kafka consumer-group semantics: each record goes to one of them; offsets are committed). With `group`, `from` may only be `latest` or `earliest` and `key`/`where` are not available.',
+    name: 'group',
+    type: 'string',
+    pattern: '^[A-Za-z0-9._-]{1,100}$',
+    description:
+      'Share the topic with the other subscribers of this group (Kafka consumer-group semantics: each record goes to one of them; offsets are committed). With `group`, `from` may only be `latest` or `earliest` and `key`/`where` are not available.',
   },
   {
-    name: 'frames', type: 'string', enum: ['record', 'batch'], default: 'record', example: 'batch',
-    description: 'Frame style: `record` (one frame per record, the default) or `batch` (one `{"event":"batch","topic","records":[…],"token"}` message per batch of records — live, replayed, filtered and group deliveries alike — with the resume token after its last record; over SSE one `batch` event per batch). Snapshot, window and alert frames stay one message each.',
+    name: 'frames',
+    type: 'string',
+    enum: ['record', 'batch'],
+    default: 'record',
+    example: 'batch',
+    description:
+      'Frame style: `record` (one frame per record, the default) or `batch` (one `{"event":"batch","topic","records":[…],"token"}` message per batch of records — live, replayed, filtered and group deliveries alike — with the resume token after its last record; over SSE one `batch` event per batch). Snapshot, window and alert frames stay one message each.',
   },
   {
-    name: 'snapshot', type: 'string', example: '1h',
-    description: 'Live view: first the latest record of every key seen in this span (`30s`, `10m`, `1h`, …; frames marked `"snapshot":true`, then `{"event":"snapshot-end",…}`), then the live stream from exactly after it. Not with `from` or `group`.',
+    name: 'snapshot',
+    type: 'string',
+    example: '1h',
+    description:
+      'Live view: first the latest record of every key seen in this span (`30s`, `10m`, `1h`, …; frames marked `"snapshot":true`, then `{"event":"snapshot-end",…}`), then the live stream from exactly after it. Not with `from` or `group`.',
   },
   {
-    name: 'window', type: 'string', example: '1m',
-    description: 'Live view: aggregate records in windows of this length on Kafka record timestamps (tumbling; with `hop`, hopping); one `{"event":"window",…}` frame per window and group when it closes.',
+    name: 'window',
+    type: 'string',
+    example: '1m',
+    description:
+      'Live view: aggregate records in windows of this length on Kafka record timestamps (tumbling; with `hop`, hopping); one `{"event":"window",…}` frame per window and group when it closes.',
   },
   {
-    name: 'hop', type: 'string', example: '10s',
+    name: 'hop',
+    type: 'string',
+    example: '10s',
     description: 'With `window`: start a window every `hop` (hopping windows); must divide the window length.',
   },
   {
-    name: 'agg', type: 'string', example: 'count(),avg(temperature),max(temperature)',
-    description: 'With `window`: the aggregates, comma-separated: `count()`, `avg(f)`, `min(f)`, `max(f)`, `sum(f)`, `last(f)` over a numeric JSON field `f` (dotted paths allowed).',
+    name: 'agg',
+    type: 'string',
+    example: 'count(),avg(temperature),max(temperature)',
+    description:
+      'With `window`: the aggregates, comma-separated: `count()`, `avg(f)`, `min(f)`, `max(f)`, `sum(f)`, `last(f)` over a numeric JSON field `f` (dotted paths allowed).',
   },
   {
-    name: 'by', type: 'string', example: 'device_id',
+    name: 'by',
+    type: 'string',
+    example: 'device_id',
     description: 'With `window`: group by this JSON field, or `key` for the record key.',
   },
   {
-    name: 'grace', type: 'string', example: '5s',
-    description: 'With `window`: how long after a window ends late records are still counted in it; later ones are counted in `sluice_window_late_records_total`.',
+    name: 'grace',
+    type: 'string',
+    example: '5s',
+    description:
+      'With `window`: how long after a window ends late records are still counted in it; later ones are counted in `sluice_window_late_records_total`.',
   },
   {
-    name: 'alert', type: 'string', example: 'avg(temperature)>50',
-    description: 'With `window`: `{"event":"alert","state":"firing"|"resolved",…}` frames when a group\'s aggregate crosses the threshold and when it recovers.',
+    name: 'alert',
+    type: 'string',
+    example: 'avg(temperature)>50',
+    description:
+      'With `window`: `{"event":"alert","state":"firing"|"resolved",…}` frames when a group\'s aggregate crosses the threshold and when it recovers.',
   },
 ] as const;
 

@@ -85,14 +85,16 @@ export function parseDuration(text: string, option: string): number {
 /** `snapshot=<duration>`: how far back the latest record per key is looked for. */
 export function parseSnapshot(text: string): number {
   const ms = parseDuration(text, 'snapshot');
-  if (ms <= 0 || ms > VIEW_LIMITS.maxSnapshotMs) throw invalid(`snapshot must be between 1ms and ${VIEW_LIMITS.maxSnapshotMs / 86_400_000}d`);
+  if (ms <= 0 || ms > VIEW_LIMITS.maxSnapshotMs)
+    throw invalid(`snapshot must be between 1ms and ${VIEW_LIMITS.maxSnapshotMs / 86_400_000}d`);
   return ms;
 }
 
 function parsePath(text: string, what: string): string[] {
   if (!PATH.test(text)) throw invalid(`${what}: "${text.slice(0, 60)}" is not a field path (letters, digits, _ or -, dot-separated)`);
   const path = text.split('.');
-  if (path.length > VIEW_LIMITS.maxPathDepth) throw invalid(`${what}: field path "${text}" is deeper than ${VIEW_LIMITS.maxPathDepth} levels`);
+  if (path.length > VIEW_LIMITS.maxPathDepth)
+    throw invalid(`${what}: field path "${text}" is deeper than ${VIEW_LIMITS.maxPathDepth} levels`);
   return path;
 }
 
@@ -111,15 +113,18 @@ function parseItem(text: string): AggSpec {
 
 export function parseViewSpec(p: ViewParams): ViewSpec {
   const sizeMs = parseDuration(p.window, 'window');
-  if (sizeMs <= 0 || sizeMs > VIEW_LIMITS.maxWindowMs) throw invalid(`window must be between 1ms and ${VIEW_LIMITS.maxWindowMs / 86_400_000}d`);
+  if (sizeMs <= 0 || sizeMs > VIEW_LIMITS.maxWindowMs)
+    throw invalid(`window must be between 1ms and ${VIEW_LIMITS.maxWindowMs / 86_400_000}d`);
   const hopMs = p.hop ? parseDuration(p.hop, 'hop') : sizeMs;
   if (hopMs <= 0 || hopMs > sizeMs) throw invalid('hop must be more than 0 and at most the window (hop = window: tumbling windows)');
-  if (Math.ceil(sizeMs / hopMs) > VIEW_LIMITS.maxWindowsPerRecord) throw invalid(`window / hop must be at most ${VIEW_LIMITS.maxWindowsPerRecord} (each record falls into that many windows)`);
+  if (Math.ceil(sizeMs / hopMs) > VIEW_LIMITS.maxWindowsPerRecord)
+    throw invalid(`window / hop must be at most ${VIEW_LIMITS.maxWindowsPerRecord} (each record falls into that many windows)`);
   const graceMs = p.grace ? parseDuration(p.grace, 'grace') : 0;
   if (graceMs > VIEW_LIMITS.maxGraceMs) throw invalid(`grace must be at most ${VIEW_LIMITS.maxGraceMs / 3_600_000}h`);
 
   const alertMatch = p.alert ? ALERT.exec(p.alert) : null;
-  if (p.alert && !alertMatch) throw invalid(`alert: cannot read "${p.alert.slice(0, 60)}": expected aggregate op number, e.g. avg(temperature)>50`);
+  if (p.alert && !alertMatch)
+    throw invalid(`alert: cannot read "${p.alert.slice(0, 60)}": expected aggregate op number, e.g. avg(temperature)>50`);
   const alertItem = alertMatch ? parseItem(alertMatch[1]) : null;
 
   const aggText = p.agg ?? (alertItem ? alertItem.name : 'count()');

@@ -23,7 +23,10 @@ const deferred = () => {
 
 describe('one Idempotency-Key store for all ingress threads', () => {
   it('a retry on another thread gets the first answer and does not run', async () => {
-    const { host, workers: [a, b] } = instance(2);
+    const {
+      host,
+      workers: [a, b],
+    } = instance(2);
     let runs = 0;
     const process = async () => answer(`first-${++runs}`);
     expect(await a.run('k', 'fp', process)).toEqual(answer('first-1'));
@@ -33,7 +36,9 @@ describe('one Idempotency-Key store for all ingress threads', () => {
   });
 
   it('a retry while the first is in flight on another thread waits for it; a different request is refused', async () => {
-    const { workers: [a, b] } = instance(2);
+    const {
+      workers: [a, b],
+    } = instance(2);
     const first = deferred();
     const p1 = a.run('k', 'fp', () => first.promise);
     await new Promise((r) => setTimeout(r, 10));
@@ -47,7 +52,10 @@ describe('one Idempotency-Key store for all ingress threads', () => {
   });
 
   it('a failed first is forgotten: the waiting retry on another thread runs instead', async () => {
-    const { host, workers: [a, b] } = instance(2);
+    const {
+      host,
+      workers: [a, b],
+    } = instance(2);
     const first = deferred();
     const p1 = a.run('k', 'fp', () => first.promise);
     await new Promise((r) => setTimeout(r, 10));
@@ -60,7 +68,10 @@ describe('one Idempotency-Key store for all ingress threads', () => {
   });
 
   it('a thread that ends holding a lease gives it up: the key is forgotten and a retry runs', async () => {
-    const { host, workers: [a, b] } = instance(2);
+    const {
+      host,
+      workers: [a, b],
+    } = instance(2);
     void a.run('k', 'fp', () => new Promise(() => {})); // never settles: its thread died
     await new Promise((r) => setTimeout(r, 10));
     expect(host.size.leases).toBe(1);

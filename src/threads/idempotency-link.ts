@@ -86,16 +86,26 @@ export class IdempotencyHost {
     const { id, key, fp } = msg;
     // The store runs "process" when this request is (or becomes) the first: that is the worker processing it.
     let leased = false;
-    this.store.run(key, fp, () => new Promise<KeptAnswer>((resolve, reject) => {
-      leased = true;
-      const lease = this.nextLease++;
-      this.leases.set(lease, { worker, settle: (answer) => (answer ? resolve(answer) : reject(new SluiceError('INTERNAL', 'the first request failed'))) });
-      reply({ type: 'idempotency-verdict', id, verdict: { lease } });
-    })).then(
-      (answer) => leased || reply({ type: 'idempotency-verdict', id, verdict: { answer } }),
-      // A leased request's failure was its worker's to answer; anything else (IDEMPOTENCY_KEY_REUSED) is the verdict.
-      (err: unknown) => leased || reply({ type: 'idempotency-verdict', id, verdict: { error: toPlainError(err) } }),
-    );
+    this.store
+      .run(
+        key,
+        fp,
+        () =>
+          new Promise<KeptAnswer>((resolve, reject) => {
+            leased = true;
+            const lease = this.nextLease++;
+            this.leases.set(lease, {
+              worker,
+              settle: (answer) => (answer ? resolve(answer) : reject(new SluiceError('INTERNAL', 'the first request failed'))),
+            });
+            reply({ type: 'idempotency-verdict', id, verdict: { lease } });
+          }),
+      )
+      .then(
+        (answer) => leased || reply({ type: 'idempotency-verdict', id, verdict: { answer } }),
+        // A leased request's failure was its worker's to answer; anything else (IDEMPOTENCY_KEY_REUSED) is the verdict.
+        (err: unknown) => leased || reply({ type: 'idempotency-verdict', id, verdict: { error: toPlainError(err) } }),
+      );
   }
 
   /** The worker's thread ended: the requests it held failed (their keys are forgotten). */

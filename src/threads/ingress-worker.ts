@@ -36,7 +36,11 @@ const flushCounts = () => {
 const countsTimer = setInterval(flushCounts, 1000);
 countsTimer.unref();
 const { app, hub, lifecycle, close } = buildHttpApp(uws, {
-  config, producer: link, connectFanout: () => link, ready: () => ready, log,
+  config,
+  producer: link,
+  connectFanout: () => link,
+  ready: () => ready,
+  log,
   countRequest: (route, status, records) => tally.add(route, status, records),
   countError: (code, route) => errorTally.add(code, route),
   metricsText: () => link.metricsText(),

@@ -42,12 +42,17 @@ class WorkerHandle {
   private scheduled = false;
   private readonly waiters = new Map<ToMain['type'], ((m: ToMain) => void)[]>();
 
-  constructor(readonly worker: Worker, readonly index: number) {
-    this.ended = new Promise((resolve) => worker.once('exit', (code) => {
-      this.exitCode = code;
-      this.waiters.clear();
-      resolve(code);
-    }));
+  constructor(
+    readonly worker: Worker,
+    readonly index: number,
+  ) {
+    this.ended = new Promise((resolve) =>
+      worker.once('exit', (code) => {
+        this.exitCode = code;
+        this.waiters.clear();
+        resolve(code);
+      }),
+    );
   }
 
   send(msg: ToWorker): void {
@@ -143,7 +148,8 @@ export class IngressWorkers {
         // Threads that already listen must end before the process may exit (see waitForExit).
         this.closeSockets();
         await this.waitForExit(5000);
-        if (reply === null) throw new StartupError(`ingress worker ${i + 1} ended during start-up (exit code ${handle.exitCode}); its error is logged above`);
+        if (reply === null)
+          throw new StartupError(`ingress worker ${i + 1} ended during start-up (exit code ${handle.exitCode}); its error is logged above`);
         throw new StartupError(`SLUICE_PORT=${this.config.port}: cannot listen on ${this.config.host}:${reply.port} (in use?)`);
       }
       port = reply.port;
@@ -187,9 +193,18 @@ export class IngressWorkers {
         const starts = new Int32Array(msg.starts);
         const ends = new Int32Array(msg.ends);
         for (const r of msg.requests) {
-          const records = { body, count: r.count, starts: starts.subarray(r.first, r.first + r.count), ends: ends.subarray(r.first, r.first + r.count), keys: r.keys, parsed: [] };
-          this.producer.submit({ topic: r.topic, records, key: r.key, headers: r.headers, durable: r.durable, timestampMs: r.timestampMs },
-            (err, result) => h.answer(err ? { id: r.id, error: toPlainError(err) } : { id: r.id, result: result! }));
+          const records = {
+            body,
+            count: r.count,
+            starts: starts.subarray(r.first, r.first + r.count),
+            ends: ends.subarray(r.first, r.first + r.count),
+            keys: r.keys,
+            parsed: [],
+          };
+          this.producer.submit(
+            { topic: r.topic, records, key: r.key, headers: r.headers, durable: r.durable, timestampMs: r.timestampMs },
+            (err, result) => h.answer(err ? { id: r.id, error: toPlainError(err) } : { id: r.id, result: result! }),
+          );
         }
         break;
       }
@@ -210,7 +225,10 @@ export class IngressWorkers {
         this.idempotency?.onMessage(h.index, msg, (reply) => h.send(reply));
         break;
       case 'metrics-request':
-        this.metricsText().then((text) => h.send({ type: 'metrics-text', id: msg.id, text }), () => h.send({ type: 'metrics-text', id: msg.id, text: '' }));
+        this.metricsText().then(
+          (text) => h.send({ type: 'metrics-text', id: msg.id, text }),
+          () => h.send({ type: 'metrics-text', id: msg.id, text: '' }),
+        );
         break;
       default:
         h.notify(msg);
@@ -225,14 +243,20 @@ export class IngressWorkers {
   async drain(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timed out'>((resolve) => (timer = setTimeout(() => resolve('timed out'), timeoutMs)));
-    const results = await Promise.all(this.handles.map((h) => {
-      const drained = h.next('drained');
-      h.send({ type: 'drain', timeoutMs });
-      return Promise.race([drained, timedOut]);
-    }));
+    const results = await Promise.all(
+      this.handles.map((h) => {
+        const drained = h.next('drained');
+        h.send({ type: 'drain', timeoutMs });
+        return Promise.race([drained, timedOut]);
+      }),
+    );
     clearTimeout(timer);
     const silent = this.handles.filter((_h, i) => results[i] === 'timed out').map((h) => h.index);
-    if (silent.length > 0) this.log.warn({ workers: silent, timeoutMs }, 'ingress workers did not report drained within the shutdown timeout; closing their connections anyway');
+    if (silent.length > 0)
+      this.log.warn(
+        { workers: silent, timeoutMs },
+        'ingress workers did not report drained within the shutdown timeout; closing their connections anyway',
+      );
   }
 
   /**

@@ -51,7 +51,17 @@ export class MainThreadLink implements ProducePort, FanoutGate {
       const id = this.nextId++;
       this.produceWaiters.set(id, done);
       const rec = s.records;
-      requests.push({ id, topic: s.topic, key: s.key, headers: s.headers, durable: s.durable, timestampMs: s.timestampMs, first: r, count: rec.count, keys: rec.keys });
+      requests.push({
+        id,
+        topic: s.topic,
+        key: s.key,
+        headers: s.headers,
+        durable: s.durable,
+        timestampMs: s.timestampMs,
+        first: r,
+        count: rec.count,
+        keys: rec.keys,
+      });
       for (let i = 0; i < rec.count; i++, r++) {
         starts[r] = offset;
         offset += rec.body.copy(body, offset, rec.starts[i], rec.ends[i]);

@@ -56,10 +56,18 @@ export type GateCall = { [K in keyof FanoutGate]: { type: 'gate'; method: K; arg
 
 /** A HubPort whose calls travel as messages (main thread → worker). */
 export function hubPortOver(send: (msg: HubCall) => void): HubPort {
-  const call = <K extends keyof HubPort>(method: K) => (...args: Parameters<HubPort[K]>) => send({ type: 'hub', method, args } as HubCall);
+  const call =
+    <K extends keyof HubPort>(method: K) =>
+    (...args: Parameters<HubPort[K]>) =>
+      send({ type: 'hub', method, args } as HubCall);
   return {
-    ready: call('ready'), subscribed: call('subscribed'), failed: call('failed'), deliver: call('deliver'),
-    join: call('join'), publish: call('publish'), publishValues: call('publishValues'),
+    ready: call('ready'),
+    subscribed: call('subscribed'),
+    failed: call('failed'),
+    deliver: call('deliver'),
+    join: call('join'),
+    publish: call('publish'),
+    publishValues: call('publishValues'),
   };
 }
 

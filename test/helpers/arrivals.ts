@@ -3,7 +3,10 @@ export class Arrivals<T> {
   readonly items: T[] = [];
   private waiters: (() => void)[] = [];
 
-  constructor(private readonly describe: (item: T) => string, private readonly noun: string) {}
+  constructor(
+    private readonly describe: (item: T) => string,
+    private readonly noun: string,
+  ) {}
 
   push(item: T): void {
     this.items.push(item);
@@ -18,7 +21,10 @@ export class Arrivals<T> {
   /** Resolves with the first `n` items once they have arrived; rejects after `timeoutMs` showing the last few. */
   waitFor(n: number, timeoutMs = 20_000): Promise<T[]> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`got ${this.items.length} of ${n} ${this.noun}: ${this.items.slice(-3).map(this.describe).join(' | ')}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`got ${this.items.length} of ${n} ${this.noun}: ${this.items.slice(-3).map(this.describe).join(' | ')}`)),
+        timeoutMs,
+      );
       const check = () => {
         if (this.items.length >= n) {
           clearTimeout(timer);

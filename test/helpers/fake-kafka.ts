@@ -88,7 +88,11 @@ export class FakeCluster {
   constructor(readonly sched: Scheduler) {}
 
   createTopic(topic: string, partitions: number): void {
-    if (!this.topics.has(topic)) this.topics.set(topic, Array.from({ length: partitions }, () => []));
+    if (!this.topics.has(topic))
+      this.topics.set(
+        topic,
+        Array.from({ length: partitions }, () => []),
+      );
   }
 
   /** Appends records round-robin over the partitions (value `{"n":i}`), each 1 ms after the previous. */
@@ -97,7 +101,15 @@ export class FakeCluster {
     for (let i = 0; i < count; i++) {
       const partition = i % parts.length;
       const offset = parts[partition].length;
-      parts[partition].push({ topic, partition, offset, timestamp: this.clock++, key: null, value: Buffer.from(`{"n":${offset}}`), size: 8 });
+      parts[partition].push({
+        topic,
+        partition,
+        offset,
+        timestamp: this.clock++,
+        key: null,
+        value: Buffer.from(`{"n":${offset}}`),
+        size: 8,
+      });
     }
   }
 
@@ -124,7 +136,10 @@ export class FakeReader implements FanoutReader {
   private stopping: Promise<void> | undefined;
   private connecting: Promise<void> | undefined;
 
-  constructor(private readonly cluster: FakeCluster, readonly spec: ReaderSpec) {}
+  constructor(
+    private readonly cluster: FakeCluster,
+    readonly spec: ReaderSpec,
+  ) {}
 
   private get parts(): Message[][] {
     const parts = this.cluster.topics.get(this.spec.topic);
@@ -138,14 +153,18 @@ export class FakeReader implements FanoutReader {
   }
 
   watermarks(partitions: number): Promise<{ low: number; high: number }[]> {
-    return this.cluster.sched.defer(`${this.spec.role}:watermarks`, () => this.parts.slice(0, partitions).map((p) => ({ low: 0, high: p.length })));
+    return this.cluster.sched.defer(`${this.spec.role}:watermarks`, () =>
+      this.parts.slice(0, partitions).map((p) => ({ low: 0, high: p.length })),
+    );
   }
 
   offsetsForTimes(timestampMs: number, partitions: number): Promise<number[]> {
-    return this.cluster.sched.defer(`${this.spec.role}:offsetsForTimes`, () => this.parts.slice(0, partitions).map((p) => {
-      const i = p.findIndex((m) => (m.timestamp ?? 0) >= timestampMs);
-      return i < 0 ? -1 : i;
-    }));
+    return this.cluster.sched.defer(`${this.spec.role}:offsetsForTimes`, () =>
+      this.parts.slice(0, partitions).map((p) => {
+        const i = p.findIndex((m) => (m.timestamp ?? 0) >= timestampMs);
+        return i < 0 ? -1 : i;
+      }),
+    );
   }
 
   startAssigned(assignment: PartitionOffset[], sink: BatchSink): void {
@@ -212,7 +231,10 @@ export class FakeReader implements FanoutReader {
 }
 
 export class FakeTopics {
-  constructor(private readonly cluster: FakeCluster, private readonly partitions = 2) {}
+  constructor(
+    private readonly cluster: FakeCluster,
+    private readonly partitions = 2,
+  ) {}
 
   ensure(topic: string): Promise<{ partitions: number }> {
     return this.cluster.sched.defer('ensure', () => {
@@ -222,8 +244,7 @@ export class FakeTopics {
   }
 }
 
-export type HubEvent =
-  | { type: 'ready' | 'subscribed' | 'join' | 'deliver' | 'failed'; sub: number; detail?: unknown };
+export type HubEvent = { type: 'ready' | 'subscribed' | 'join' | 'deliver' | 'failed'; sub: number; detail?: unknown };
 
 /** Records what the registry tells the hub; acks deliveries through the scheduler (or never, when `holdAcks`). */
 export class RecordingHub implements HubPort {

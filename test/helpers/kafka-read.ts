@@ -19,22 +19,33 @@ const kcatArgs = (props: KcatProperties) => Object.entries(props).flatMap(([k, v
 
 export function readTopicOnce(bootstrap: string, topic: string, props: KcatProperties = {}): KafkaRecord[] {
   const r = spawnSync('kcat', ['-b', bootstrap, ...kcatArgs(props), '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-J', '-m', '10'], {
-    encoding: 'utf8', maxBuffer: 512 * 1024 * 1024, timeout: 60_000,
+    encoding: 'utf8',
+    maxBuffer: 512 * 1024 * 1024,
+    timeout: 60_000,
   });
   if (r.error) throw r.error;
   // A topic that does not exist reads as empty (that is what "nothing reached Kafka" looks like).
   if (r.status !== 0 && /Unknown topic|not available|UNKNOWN_TOPIC/i.test(r.stderr)) return [];
   if (r.status !== 0) throw new Error(`kcat failed (${r.status}): ${r.stderr}`);
-  return r.stdout.split('\n').filter((l) => l.trim() !== '').map((line) => {
-    const m = JSON.parse(line) as { partition: number; offset: number; key: string | null; payload: string | null; headers?: string[] };
-    const headers: Record<string, string> = {};
-    for (let i = 0; m.headers && i < m.headers.length; i += 2) headers[m.headers[i]] = m.headers[i + 1];
-    return { partition: m.partition, offset: m.offset, key: m.key, value: m.payload, headers };
-  });
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((line) => {
+      const m = JSON.parse(line) as { partition: number; offset: number; key: string | null; payload: string | null; headers?: string[] };
+      const headers: Record<string, string> = {};
+      for (let i = 0; m.headers && i < m.headers.length; i += 2) headers[m.headers[i]] = m.headers[i + 1];
+      return { partition: m.partition, offset: m.offset, key: m.key, value: m.payload, headers };
+    });
 }
 
 /** Reads until at least `count` records are there (fire-and-forget writes land a little later), or times out. */
-export async function readTopic(bootstrap: string, topic: string, count: number, timeoutMs = 20_000, props: KcatProperties = {}): Promise<KafkaRecord[]> {
+export async function readTopic(
+  bootstrap: string,
+  topic: string,
+  count: number,
+  timeoutMs = 20_000,
+  props: KcatProperties = {},
+): Promise<KafkaRecord[]> {
   const deadline = Date.now() + timeoutMs;
   while (true) {
     const records = readTopicOnce(bootstrap, topic, props);
@@ -69,9 +80,19 @@ export function partitionCount(bootstrap: string, topic: string): number {
 function reportShortfall(bootstrap: string, topic: string, records: KafkaRecord[], count: number, props: KcatProperties): void {
   const lines = [`[kafka-read] ${topic}: read ${records.length} of ${count} records`];
   for (let p = 0; p < partitionCount(bootstrap, topic); p++) {
-    const marks = [-2, -1].map((ts) => spawnSync('kcat', ['-b', bootstrap, ...kcatArgs(props), '-Q', '-t', `${topic}:${p}:${ts}`], { encoding: 'utf8', timeout: 30_000 }).stdout.trim());
-    const offsets = records.filter((r) => r.partition === p).map((r) => r.offset).sort((a, b) => a - b);
-    lines.push(`  partition ${p}: earliest/latest ${marks.join(' / ')}; read ${offsets.length}, offsets ${offsets[0]}..${offsets[offsets.length - 1]}`);
+    const marks = [-2, -1].map((ts) =>
+      spawnSync('kcat', ['-b', bootstrap, ...kcatArgs(props), '-Q', '-t', `${topic}:${p}:${ts}`], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      }).stdout.trim(),
+    );
+    const offsets = records
+      .filter((r) => r.partition === p)
+      .map((r) => r.offset)
+      .sort((a, b) => a - b);
+    lines.push(
+      `  partition ${p}: earliest/latest ${marks.join(' / ')}; read ${offsets.length}, offsets ${offsets[0]}..${offsets[offsets.length - 1]}`,
+    );
   }
   console.error(lines.join('\n'));
 }

@@ -23,7 +23,13 @@ export interface PartitionState {
 // A failed test must not leave brokers running (they would hold the ports and load the machine).
 const started = new Set<EmbeddedBroker>();
 process.on('exit', () => {
-  for (const b of started) if (b.pid !== undefined) try { process.kill(b.pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const b of started)
+    if (b.pid !== undefined)
+      try {
+        process.kill(b.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
 });
 
 export class KraftCluster {
@@ -44,15 +50,18 @@ export class KraftCluster {
     const clusterId = randomBytes(16).toString('base64url');
     const voters = [1, 2, 3].map((nodeId) => ({ nodeId, port: basePort + 2 * (nodeId - 1) }));
     for (const { nodeId, port } of voters) {
-      this.nodes.set(nodeId, new EmbeddedBroker({
-        port,
-        dataDir: join(dataRoot, `node-${nodeId}`),
-        numPartitions: 6,
-        heapMb: 512,
-        startTimeoutMs: 120_000,
-        log: (m) => log(`node ${nodeId}: ${m}`),
-        quorum: { nodeId, voters, clusterId, replicationFactor: 3, minInsyncReplicas: 2 },
-      }));
+      this.nodes.set(
+        nodeId,
+        new EmbeddedBroker({
+          port,
+          dataDir: join(dataRoot, `node-${nodeId}`),
+          numPartitions: 6,
+          heapMb: 512,
+          startTimeoutMs: 120_000,
+          log: (m) => log(`node ${nodeId}: ${m}`),
+          quorum: { nodeId, voters, clusterId, replicationFactor: 3, minInsyncReplicas: 2 },
+        }),
+      );
     }
     this.bootstrapServers = voters.map((v) => `127.0.0.1:${v.port}`).join(',');
   }
@@ -62,11 +71,13 @@ export class KraftCluster {
    * majority of voters is up, so starting them one after another would wait forever.
    */
   async start(ids = [...this.nodes.keys()].filter((id) => this.node(id).pid === undefined)): Promise<void> {
-    await Promise.all(ids.map(async (id) => {
-      const node = this.node(id);
-      started.add(node);
-      await node.start();
-    }));
+    await Promise.all(
+      ids.map(async (id) => {
+        const node = this.node(id);
+        started.add(node);
+        await node.start();
+      }),
+    );
   }
 
   /** SIGKILL (a crash: no controlled shutdown, no flush) or SIGTERM (controlled shutdown) of one node. */
@@ -92,9 +103,18 @@ export class KraftCluster {
   async createTopic(topic: string, partitions = 6, replicationFactor = 3, minInsyncReplicas = 2): Promise<void> {
     const admin = AdminClient.create({ 'bootstrap.servers': this.bootstrapServers, log_level: 0 });
     try {
-      await new Promise<void>((resolve, reject) => admin.createTopic({
-        topic, num_partitions: partitions, replication_factor: replicationFactor, config: { 'min.insync.replicas': String(minInsyncReplicas) },
-      }, 30_000, (err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        admin.createTopic(
+          {
+            topic,
+            num_partitions: partitions,
+            replication_factor: replicationFactor,
+            config: { 'min.insync.replicas': String(minInsyncReplicas) },
+          },
+          30_000,
+          (err) => (err ? reject(err) : resolve()),
+        ),
+      );
     } finally {
       admin.disconnect();
     }
@@ -105,11 +125,18 @@ export class KraftCluster {
   partitions(topic: string): PartitionState[] {
     const r = spawnSync('kcat', ['-b', this.bootstrapServers, '-L', '-t', topic, '-J', '-m', '10'], { encoding: 'utf8', timeout: 30_000 });
     if (r.status !== 0) throw new Error(`kcat -L failed: ${r.stderr}`);
-    const meta = JSON.parse(r.stdout) as { topics: { topic: string; partitions: { partition: number; leader: number; replicas: { id: number }[]; isrs: { id: number }[] }[] }[] };
+    const meta = JSON.parse(r.stdout) as {
+      topics: { topic: string; partitions: { partition: number; leader: number; replicas: { id: number }[]; isrs: { id: number }[] }[] }[];
+    };
     const t = meta.topics.find((x) => x.topic === topic);
-    return (t?.partitions ?? []).map((p) => ({
-      partition: p.partition, leader: p.leader, replicas: p.replicas.map((x) => x.id), isr: p.isrs.map((x) => x.id),
-    })).sort((a, b) => a.partition - b.partition);
+    return (t?.partitions ?? [])
+      .map((p) => ({
+        partition: p.partition,
+        leader: p.leader,
+        replicas: p.replicas.map((x) => x.id),
+        isr: p.isrs.map((x) => x.id),
+      }))
+      .sort((a, b) => a.partition - b.partition);
   }
 
   leaderOf(topic: string, partition: number): number {
@@ -129,7 +156,8 @@ export class KraftCluster {
         if (Date.now() > deadline) throw err;
       }
       if (parts.length > 0 && parts.every((p) => p.leader > 0 && p.isr.length >= isr)) return parts;
-      if (Date.now() > deadline) throw new Error(`${topic} did not reach ${isr} in-sync replicas per partition within ${timeoutMs} ms: ${JSON.stringify(parts)}`);
+      if (Date.now() > deadline)
+        throw new Error(`${topic} did not reach ${isr} in-sync replicas per partition within ${timeoutMs} ms: ${JSON.stringify(parts)}`);
       await new Promise((r) => setTimeout(r, 500));
     }
   }

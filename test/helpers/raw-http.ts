@@ -40,7 +40,13 @@ export function rawExchange(port: number, parts: (string | Buffer)[], opts: RawO
       settled = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve({ status: answer?.status ?? null, head: answer?.head ?? '', body: answer?.body ?? '', closedByServer, ms: answer?.ms ?? Date.now() - started });
+      resolve({
+        status: answer?.status ?? null,
+        head: answer?.head ?? '',
+        body: answer?.body ?? '',
+        closedByServer,
+        ms: answer?.ms ?? Date.now() - started,
+      });
     };
     const timer = setTimeout(() => settle(false), timeoutMs);
     socket.on('data', (d) => {
@@ -51,7 +57,12 @@ export function rawExchange(port: number, parts: (string | Buffer)[], opts: RawO
       const head = received.subarray(0, end).toString('latin1');
       const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
       if (received.length < end + 4 + length) return;
-      answer = { status: Number(head.split(' ')[1]), head, body: received.subarray(end + 4, end + 4 + length).toString('utf8'), ms: Date.now() - started };
+      answer = {
+        status: Number(head.split(' ')[1]),
+        head,
+        body: received.subarray(end + 4, end + 4 + length).toString('utf8'),
+        ms: Date.now() - started,
+      };
       if (!waitForClose) settle(false);
     });
     socket.on('error', () => settle(true));
@@ -67,7 +78,9 @@ export function rawExchange(port: number, parts: (string | Buffer)[], opts: RawO
 
 /** A request head (request line, headers, blank line) for a POST with the given headers. */
 export function postHead(path: string, headers: Record<string, string | number>): string {
-  return `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  return `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
 }
 
 export interface Trickler {

@@ -41,7 +41,11 @@ export function sluiceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 /** Runs dist/main.js and waits for its "sluice listening" log line. */
 export async function startSluice(extra: Record<string, string>, timeoutMs = 60_000): Promise<SluiceProcess> {
-  const proc = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], { cwd: ROOT, env: sluiceEnv(extra), stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
+    cwd: ROOT,
+    env: sluiceEnv(extra),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   spawned.add(proc);
   proc.once('exit', () => spawned.delete(proc));
   let out = '';
@@ -80,8 +84,15 @@ export async function startSluice(extra: Record<string, string>, timeoutMs = 60_
 }
 
 /** Runs dist/main.js expecting it to fail start-up; resolves with exit code and output. */
-export function runSluiceExpectingExit(extra: Record<string, string>, timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
-  const proc = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], { cwd: ROOT, env: sluiceEnv(extra), stdio: ['ignore', 'pipe', 'pipe'] });
+export function runSluiceExpectingExit(
+  extra: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; output: string }> {
+  const proc = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
+    cwd: ROOT,
+    env: sluiceEnv(extra),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -112,7 +123,12 @@ export async function postJson(url: string, body: string | Buffer, contentType =
   }
 }
 
-export async function postJsonOnce(url: string, body: string | Buffer, contentType = 'application/json', headers: Record<string, string> = {}) {
+export async function postJsonOnce(
+  url: string,
+  body: string | Buffer,
+  contentType = 'application/json',
+  headers: Record<string, string> = {},
+) {
   return fetchAnswer(url, { method: 'POST', headers: { 'content-type': contentType, ...headers }, body });
 }
 
@@ -136,21 +152,29 @@ export async function fetchAnswer(url: string, init: RequestInit = {}) {
  */
 export function postOnNewConnection(url: string, body: string, headers: Record<string, string> = {}, contentType = 'application/json') {
   return new Promise<{ status: number; text: string; json: any }>((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', agent: false, headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body), connection: 'close', ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => {
-        let json: any;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, text, json });
-      });
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body), connection: 'close', ...headers },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => {
+          let json: any;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, text, json });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });

@@ -34,19 +34,59 @@ function run(cmd: string, args: string[]): void {
 function makeCa(dir: string, name: string, cn: string): { pem: string; key: string } {
   const pem = join(dir, `${name}.pem`);
   const key = join(dir, `${name}.key`);
-  run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', pem, '-days', '2', '-subj', `/CN=${cn}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    pem,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${cn}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   return { pem, key };
 }
 
-function signLeaf(dir: string, name: string, cn: string, ca: { pem: string; key: string }, extensions: string): { pem: string; key: string } {
+function signLeaf(
+  dir: string,
+  name: string,
+  cn: string,
+  ca: { pem: string; key: string },
+  extensions: string,
+): { pem: string; key: string } {
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
   const pem = join(dir, `${name}.pem`);
   const ext = join(dir, `${name}.ext`);
   writeFileSync(ext, extensions);
   run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`]);
-  run('openssl', ['x509', '-req', '-in', csr, '-CA', ca.pem, '-CAkey', ca.key, '-CAcreateserial', '-out', pem, '-days', '2', '-sha256', '-extfile', ext]);
+  run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.pem,
+    '-CAkey',
+    ca.key,
+    '-CAcreateserial',
+    '-out',
+    pem,
+    '-days',
+    '2',
+    '-sha256',
+    '-extfile',
+    ext,
+  ]);
   return { pem, key };
 }
 
@@ -56,22 +96,65 @@ export function makeTestPki(dir: string): TestPki {
   const ca = makeCa(dir, 'ca', 'Sluice Test CA');
   const other = makeCa(dir, 'other-ca', 'Unrelated CA');
 
-  const broker = signLeaf(dir, 'broker', 'localhost', ca,
-    'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  const broker = signLeaf(
+    dir,
+    'broker',
+    'localhost',
+    ca,
+    'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n',
+  );
   const brokerKeystore = join(dir, 'broker.keystore.p12');
-  run('openssl', ['pkcs12', '-export', '-in', broker.pem, '-inkey', broker.key, '-certfile', ca.pem, '-name', 'broker',
-    '-out', brokerKeystore, '-passout', `pass:${storePassword}`]);
+  run('openssl', [
+    'pkcs12',
+    '-export',
+    '-in',
+    broker.pem,
+    '-inkey',
+    broker.key,
+    '-certfile',
+    ca.pem,
+    '-name',
+    'broker',
+    '-out',
+    brokerKeystore,
+    '-passout',
+    `pass:${storePassword}`,
+  ]);
   const brokerTruststore = join(dir, 'broker.truststore.p12');
-  run('keytool', ['-importcert', '-noprompt', '-alias', 'sluice-test-ca', '-file', ca.pem, '-keystore', brokerTruststore,
-    '-storetype', 'PKCS12', '-storepass', storePassword]);
+  run('keytool', [
+    '-importcert',
+    '-noprompt',
+    '-alias',
+    'sluice-test-ca',
+    '-file',
+    ca.pem,
+    '-keystore',
+    brokerTruststore,
+    '-storetype',
+    'PKCS12',
+    '-storepass',
+    storePassword,
+  ]);
 
-  const client = signLeaf(dir, 'client', 'sluice-client', ca,
-    'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
+  const client = signLeaf(
+    dir,
+    'client',
+    'sluice-client',
+    ca,
+    'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n',
+  );
   const clientKeyPem = join(dir, 'client.encrypted.key');
   run('openssl', ['pkey', '-in', client.key, '-out', clientKeyPem, '-aes256', '-passout', `pass:${clientKeyPassword}`]);
 
   return {
-    dir, caPem: ca.pem, otherCaPem: other.pem, brokerKeystore, brokerTruststore, storePassword,
-    clientCertPem: client.pem, clientKeyPem, clientKeyPassword,
+    dir,
+    caPem: ca.pem,
+    otherCaPem: other.pem,
+    brokerKeystore,
+    brokerTruststore,
+    storePassword,
+    clientCertPem: client.pem,
+    clientKeyPem,
+    clientKeyPassword,
   };
 }

@@ -12,7 +12,12 @@ export function hmacJwt(claims: object, secret: string, alg = 'HS256'): string {
 
 export const inSeconds = (s: number) => Math.floor(Date.now() / 1000) + s;
 
-export interface Frame { event?: string; key: string | null; value: Record<string, unknown>; error?: { code: string } }
+export interface Frame {
+  event?: string;
+  key: string | null;
+  value: Record<string, unknown>;
+  error?: { code: string };
+}
 /** The record frames among a WebSocket's frames (not `subscribed`, `error`, …). */
 export const records = (frames: string[]) => frames.map((f) => JSON.parse(f) as Frame).filter((f) => f.event === undefined);
 

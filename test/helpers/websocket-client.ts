@@ -15,7 +15,9 @@ export async function connect(url: string): Promise<RecordingSocket> {
   const arrivals = new Arrivals<string>((f) => f, 'frames');
   const frames = arrivals.items;
   ws.on('message', (data) => arrivals.push(data.toString()));
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);

@@ -6,7 +6,11 @@
  */
 import type { ViewSpec } from '../../src/subscription/view-spec.js';
 
-export interface Rec { ts: number; key: string | null; value: Record<string, unknown> }
+export interface Rec {
+  ts: number;
+  key: string | null;
+  value: Record<string, unknown>;
+}
 
 /** The reference: every record's windows, the watermark, lateness and aggregates, written out plainly. */
 export function reference(spec: ViewSpec, topic: string, records: Rec[], field = 'x'): { frames: unknown[]; late: number } {
@@ -63,18 +67,28 @@ export function reference(spec: ViewSpec, topic: string, records: Rec[], field =
         const v = values[spec.aggs[spec.alert.agg].name];
         const t = spec.alert.threshold;
         const op = spec.alert.op;
-        const now = typeof v === 'number' && (op === '>' ? v > t : op === '>=' ? v >= t : op === '<' ? v < t : op === '<=' ? v <= t : op === '=' ? v === t : v !== t);
+        const now =
+          typeof v === 'number' &&
+          (op === '>' ? v > t : op === '>=' ? v >= t : op === '<' ? v < t : op === '<=' ? v <= t : op === '=' ? v === t : v !== t);
         if (now !== firing.has(group)) {
           if (now) firing.add(group);
           else firing.delete(group);
-          frames.push({ event: 'alert', topic, start: s, end: s + spec.sizeMs, by: frame.by, state: now ? 'firing' : 'resolved', alert: spec.alert.text, [spec.aggs[spec.alert.agg].name]: v });
+          frames.push({
+            event: 'alert',
+            topic,
+            start: s,
+            end: s + spec.sizeMs,
+            by: frame.by,
+            state: now ? 'firing' : 'resolved',
+            alert: spec.alert.text,
+            [spec.aggs[spec.alert.agg].name]: v,
+          });
         }
       }
     }
   }
   return { frames, late };
 }
-
 
 function fieldOf(value: Record<string, unknown>, path: string[]): unknown {
   let v: unknown = value;

@@ -12,13 +12,22 @@ const pretty = (v) => el('pre', null, typeof v === 'string' ? v : JSON.stringify
 
 function resolve(doc, node) {
   let n = node;
-  while (n?.$ref) n = n.$ref.slice(2).split('/').reduce((o, k) => o[k], doc);
+  while (n?.$ref)
+    n = n.$ref
+      .slice(2)
+      .split('/')
+      .reduce((o, k) => o[k], doc);
   return n;
 }
 
 function table(head, rows) {
   if (rows.length === 0) return null;
-  return el('table', null, el('tr', null, ...head.map((h) => el('th', null, h))), ...rows.map((r) => el('tr', null, ...r.map((c) => el('td', null, c)))));
+  return el(
+    'table',
+    null,
+    el('tr', null, ...head.map((h) => el('th', null, h))),
+    ...rows.map((r) => el('tr', null, ...r.map((c) => el('td', null, c)))),
+  );
 }
 
 function schemaText(s) {
@@ -34,8 +43,19 @@ function schemaText(s) {
 function renderOperation(doc, path, method, op) {
   const body = el('div');
   body.append(el('p', null, op.description || ''));
-  body.append(table(['Parameter', 'In', 'Type', 'Description'], (op.parameters || []).map((p) => [el('code', null, p.name + (p.required ? ' *' : '')), p.in, schemaText(p.schema), p.description || ''])) || '');
-  if (op.security) body.append(el('p', null, 'API key (when configured): X-API-Key header, Authorization: Bearer, or api_key query parameter.'));
+  body.append(
+    table(
+      ['Parameter', 'In', 'Type', 'Description'],
+      (op.parameters || []).map((p) => [
+        el('code', null, p.name + (p.required ? ' *' : '')),
+        p.in,
+        schemaText(p.schema),
+        p.description || '',
+      ]),
+    ) || '',
+  );
+  if (op.security)
+    body.append(el('p', null, 'API key (when configured): X-API-Key header, Authorization: Bearer, or api_key query parameter.'));
   if (op.requestBody) {
     body.append(el('h4', null, 'Request body'), el('p', null, op.requestBody.description || ''));
     for (const [type, c] of Object.entries(op.requestBody.content)) body.append(el('p', null, el('code', null, type)), pretty(c.example));
@@ -54,7 +74,12 @@ function renderOperation(doc, path, method, op) {
     d.append(inner);
     body.append(d);
   }
-  return el('details', { id: op.operationId }, el('summary', null, el('span', { class: `m ${method}` }, method), ' ', el('code', null, path), ' — ', op.summary || ''), body);
+  return el(
+    'details',
+    { id: op.operationId },
+    el('summary', null, el('span', { class: `m ${method}` }, method), ' ', el('code', null, path), ' — ', op.summary || ''),
+    body,
+  );
 }
 
 function renderOpenApi(doc) {
@@ -72,7 +97,13 @@ function renderAsyncApi(doc) {
   for (const [id, ch] of Object.entries(doc.channels)) {
     const body = el('div', null, el('p', null, ch.description || ''));
     const query = ch.bindings?.ws?.query;
-    if (query) body.append(table(['Query parameter', 'Type', 'Description'], Object.entries(query.properties).map(([n, s]) => [el('code', null, n), schemaText(s), s.description || ''])) || '');
+    if (query)
+      body.append(
+        table(
+          ['Query parameter', 'Type', 'Description'],
+          Object.entries(query.properties).map(([n, s]) => [el('code', null, n), schemaText(s), s.description || '']),
+        ) || '',
+      );
     for (const [opId, op] of Object.entries(doc.operations)) {
       if (op.channel.$ref !== `#/channels/${id}`) continue;
       body.append(el('h4', null, el('span', { class: `m ${op.action}` }, op.action), ' ', op.summary || opId));
@@ -80,11 +111,35 @@ function renderAsyncApi(doc) {
         const m = resolve(doc, resolve(doc, ref));
         const payload = resolve(doc, m.payload);
         const d = el('details', null, el('summary', null, el('b', null, m.name), ' — ', m.summary || ''));
-        d.append(el('div', null, el('p', null, payload.description || ''), ...(m.examples || []).map((e) => pretty(e.payload)), el('p', { class: 'muted' }, 'Schema'), pretty(payload)));
+        d.append(
+          el(
+            'div',
+            null,
+            el('p', null, payload.description || ''),
+            ...(m.examples || []).map((e) => pretty(e.payload)),
+            el('p', { class: 'muted' }, 'Schema'),
+            pretty(payload),
+          ),
+        );
         body.append(d);
       }
     }
-    section.append(el('details', { id }, el('summary', null, el('span', { class: `m ${ch.bindings?.ws ? 'get' : 'get'}` }, ch.bindings?.ws ? 'ws' : 'sse'), ' ', el('code', null, ch.address), ' — ', ch.title || ''), body));
+    section.append(
+      el(
+        'details',
+        { id },
+        el(
+          'summary',
+          null,
+          el('span', { class: `m ${ch.bindings?.ws ? 'get' : 'get'}` }, ch.bindings?.ws ? 'ws' : 'sse'),
+          ' ',
+          el('code', null, ch.address),
+          ' — ',
+          ch.title || '',
+        ),
+        body,
+      ),
+    );
   }
 }
 
