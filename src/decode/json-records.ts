@@ -6,7 +6,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { SluiceError } from '../errors.js';
-import { isJsonText } from './json-validate.js';
+import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COMMA, isJsonText, isWs, LF, OPEN_BRACE, OPEN_BRACKET, QUOTE } from './json-validate.js';
 
 export type BodyFormat = 'json' | 'ndjson';
 
@@ -25,20 +25,6 @@ export interface DecodedRecords {
    */
   readonly parsed: unknown[];
 }
-
-const SPACE = 0x20,
-  TAB = 0x09,
-  LF = 0x0a,
-  CR = 0x0d;
-const QUOTE = 0x22,
-  BACKSLASH = 0x5c,
-  COMMA = 0x2c;
-const OPEN_BRACE = 0x7b,
-  CLOSE_BRACE = 0x7d,
-  OPEN_BRACKET = 0x5b,
-  CLOSE_BRACKET = 0x5d;
-
-const isWs = (c: number) => c === SPACE || c === LF || c === CR || c === TAB;
 
 const NO_VALUES: unknown[] = [];
 

@@ -6,18 +6,19 @@
  * random and mutated texts); callers that need a value, or JSON.parse's error message, still call it.
  */
 
-const SPACE = 0x20,
+// Byte values of JSON's structural characters; json-records.ts splits bodies with the same ones.
+export const SPACE = 0x20,
   TAB = 0x09,
   LF = 0x0a,
   CR = 0x0d;
-const QUOTE = 0x22,
+export const QUOTE = 0x22,
   BACKSLASH = 0x5c,
-  COMMA = 0x2c,
-  COLON = 0x3a,
+  COMMA = 0x2c;
+const COLON = 0x3a,
   MINUS = 0x2d,
   PLUS = 0x2b,
   DOT = 0x2e;
-const OPEN_BRACE = 0x7b,
+export const OPEN_BRACE = 0x7b,
   CLOSE_BRACE = 0x7d,
   OPEN_BRACKET = 0x5b,
   CLOSE_BRACKET = 0x5d;
@@ -42,7 +43,7 @@ PLAIN[0x5c] = 0;
 // Open containers of the text being checked; grows for deeper nesting (JSON.parse has no depth limit).
 let stack = new Uint8Array(64);
 
-const isWs = (c: number) => c === SPACE || c === LF || c === CR || c === TAB;
+export const isWs = (c: number) => c === SPACE || c === LF || c === CR || c === TAB;
 
 function skipWs(b: Uint8Array, i: number, end: number): number {
   while (i < end && isWs(b[i])) i++;
