@@ -15,6 +15,11 @@ const jwt = (claims: object, alg = 'HS256') => {
   const head = `${enc({ alg })}.${enc(claims)}`;
   return `${head}.${createHmac('sha256', SECRET).update(head).digest('base64url')}`;
 };
+/** A correctly signed token whose header and payload are the JSON texts given (valid JSON, maybe no object). */
+const signedRaw = (header: string, payload: string) => {
+  const head = `${Buffer.from(header).toString('base64url')}.${Buffer.from(payload).toString('base64url')}`;
+  return `${head}.${createHmac('sha256', SECRET).update(head).digest('base64url')}`;
+};
 let now = 1_000_000_000_000;
 const tokens = new SubscriptionTokens({ alg: 'HS256', secret: SECRET }, () => now);
 const auth = new SubscribeAuth(AccessControl.open(), tokens);
@@ -42,6 +47,9 @@ describe('SubscriptionTokens.verify', () => {
       jwt({ exp, 'sluice.sub': [{ topic: 't', where: 'no operator' }] }),
       'a.b',
       'not-a-token',
+      signedRaw('{"alg":"HS256"}', 'null'),
+      signedRaw('{"alg":"HS256"}', '42'),
+      signedRaw('null', `{"exp":${exp},"sluice.sub":[]}`),
     ]) {
       expect(() => tokens.verify(bad)).toThrow(expect.objectContaining({ code: 'TOKEN_INVALID' }));
     }

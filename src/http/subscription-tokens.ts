@@ -111,8 +111,8 @@ export class SubscriptionTokens implements TokenVerifier {
   verify(token: string): Grant {
     const parts = token.split('.');
     if (parts.length !== 3) throw invalid('not a JWT');
-    let header: { alg?: unknown };
-    let claims: Record<string, unknown>;
+    let header: { alg?: unknown } | null;
+    let claims: unknown;
     try {
       header = JSON.parse(b64url(parts[0]).toString('utf8'));
       claims = JSON.parse(b64url(parts[1]).toString('utf8'));
@@ -121,7 +121,7 @@ export class SubscriptionTokens implements TokenVerifier {
     }
     // Only the algorithm of the configured key: never `none`, and never HS256 with a public key as its
     // "secret" (the classic algorithm-confusion forgery).
-    if (header.alg !== this.key.alg) throw invalid(`algorithm ${JSON.stringify(header.alg)} is not accepted (${this.key.alg})`);
+    if (header?.alg !== this.key.alg) throw invalid(`algorithm ${JSON.stringify(header?.alg)} is not accepted (${this.key.alg})`);
     if (!this.signatureVerifies(`${parts[0]}.${parts[1]}`, b64url(parts[2]))) throw invalid('the signature does not verify');
     return grantOf(claims, this.now());
   }
@@ -132,7 +132,10 @@ export class SubscriptionTokens implements TokenVerifier {
 }
 
 /** The grant a verified token's claims give: `exp` (required, in the future) and the `sluice.sub` entries. */
-export function grantOf(claims: Record<string, unknown>, nowMs: number): Grant {
+export function grantOf(payload: unknown, nowMs: number): Grant {
+  // A payload of `null`, a number or a string is valid JSON but no claims: a bad token (401), not a crash (500).
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) throw invalid('its payload is not a JSON object');
+  const claims = payload as Record<string, unknown>;
   if (typeof claims.exp !== 'number') throw invalid('it has no "exp" claim');
   const expiresAtMs = claims.exp * 1000;
   if (expiresAtMs <= nowMs) throw new SluiceError('TOKEN_EXPIRED', 'the subscription token has expired; get a new one');
