@@ -386,7 +386,7 @@ function scanHeader(name: string, value: string): void {
       if (s.idempotencyKey === '') s.idempotencyKey = value;
       return;
     case TIMESTAMP_HEADER:
-      s.timestamp = value;
+      if (s.timestamp === null) s.timestamp = value;
       return;
   }
   // Kafka header names are the request header names after the prefix, lower-cased (HTTP header names are case-insensitive).
