@@ -12,6 +12,7 @@ import { StartupError } from './errors.js';
 import { EmbeddedBroker } from './embedded-broker/broker.js';
 import { GatewayProducer } from './producer/gateway-producer.js';
 import { LocalProducePort } from './producer/local-produce-port.js';
+import { TopicCatalog } from './producer/topic-catalog.js';
 import type { ProducePort } from './producer/produce-port.js';
 import { TopicRegistry } from './producer/topic-registry.js';
 import { ProducerClusterTopics } from './producer/cluster-topics.js';
@@ -109,7 +110,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     forgetTopic: (topic) => metrics.forgetTopic(topic),
   });
   const connectFanout = (hub: HubPort) => subscriptions.connect(hub);
-  const producePort = new LocalProducePort(producer, topics);
+  const producePort = new LocalProducePort(producer, topics, new TopicCatalog(producer, config.metadataTimeoutMs));
   const metricsText = () => {
     // Gauges read at scrape time rather than updated on the hot path.
     metrics.addRequests(tally.drain());

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { postJson, randomTopic, ROOT, sluiceForFile, startSluice, type SluiceProcess } from './helpers/sluice-process.js';
+import { partitionCount } from './helpers/kafka-read.js';
 
 const kafka = inject('kafkaBootstrap');
 const DASHBOARD_DIR = join(ROOT, 'src', 'dashboard');
@@ -353,6 +354,35 @@ describe('dashboard page', () => {
     await page.close();
   });
 
+  it('offers the topics GET /topics lists in the topic picker, with their partition counts, and watches the one picked', async () => {
+    const g = gateway();
+    const topic = randomTopic('dash-pick');
+    expect((await postJson(`${g.url}/topics/${topic}`, '{"picked":1}')).status).toBe(200);
+    const { page, log } = await openPage(`${g.url}/`);
+    // The list is loaded at start and again on focus once a few seconds old; the new topic may take a look or two.
+    const options = await until(
+      'the new topic in the picker',
+      async () => {
+        await page.click('#rows');
+        await page.focus('#topic');
+        return page.$$eval('#topic-list option', (os) =>
+          os.map((o) => ({ value: (o as HTMLOptionElement).value, label: (o as HTMLOptionElement).label })),
+        );
+      },
+      (os) => os.some((o) => o.value === topic),
+    );
+    const partitions = partitionCount(kafka, topic);
+    expect(options.find((o) => o.value === topic)?.label).toBe(`${partitions} partition${partitions === 1 ? '' : 's'}`);
+    expect(await page.getAttribute('#topic', 'list')).toBe('topic-list');
+    await page.fill('#topic', topic);
+    await page.click('#watch');
+    expect(await waitForStatus(page, 'live')).toContain(topic);
+    expect(log.urls).toContain(`${g.url}/topics`);
+    expect(log.consoleErrors).toEqual([]);
+    expect(log.pageErrors).toEqual([]);
+    await page.close();
+  });
+
   it('after a close (4008 too slow) reconnects by itself with from=<last resume token> and keeps the rows', async () => {
     // Batch frames with resume tokens, from a scripted socket standing in for the gateway's WebSocket.
     const topic = randomTopic('dash-resume');
@@ -457,9 +487,10 @@ describe('dashboard page with API keys and ingress worker threads', () => {
     expect(rows.map((r) => r.seq)).toEqual(['2', '1']);
 
     expectOnlySluice(log.urls, port);
-    // The browser itself reports refused upgrades and the restart's refused connections; nothing else may.
+    // The browser itself reports refused upgrades, the restart's refused connections and the topic list's 401
+    // (asked before a key was given); nothing else may.
     const expected =
-      /WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/ws\/topics\/[^']+' failed|Failed to load resource: net::ERR_CONNECTION_REFUSED/;
+      /WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/ws\/topics\/[^']+' failed|Failed to load resource: net::ERR_CONNECTION_REFUSED|Failed to load resource: the server responded with a status of 401/;
     expect(log.consoleErrors.filter((m) => !expected.test(m))).toEqual([]);
     expect(log.pageErrors).toEqual([]);
     await page.close();

@@ -25,6 +25,7 @@ import { SubscribeAuth } from '../http/subscription-tokens.js';
 import { subscriptionTokens } from '../http/jwks-tokens.js';
 import { CorsPolicy } from '../http/cors.js';
 import { registerDashboardRoutes } from './dashboard-route.js';
+import { registerTopicListRoute } from './topic-list-route.js';
 import type { loadUws } from './uws-native.js';
 
 export interface HttpAppDeps {
@@ -103,6 +104,7 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
   });
   registerHealthRoutes(app, { ready: deps.ready, draining: () => lifecycle.draining });
   registerDashboardRoutes(app);
+  registerTopicListRoute(app, { producer: deps.producer, access, answers, cors });
   app.get('/metrics', (res) => {
     let aborted = false;
     res.onAborted(() => {

@@ -71,6 +71,9 @@ port.on('message', (msg: ToWorker) => {
     case 'metrics-text':
       link.onMetricsText(msg.id, msg.text);
       break;
+    case 'topic-list':
+      link.onTopicList(msg.id, msg.topics, msg.error);
+      break;
     case 'idempotency-verdict':
       idempotency?.onVerdict(msg);
       break;

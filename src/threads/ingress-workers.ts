@@ -224,6 +224,12 @@ export class IngressWorkers {
       case 'idempotency-settle':
         this.idempotency?.onMessage(h.index, msg, (reply) => h.send(reply));
         break;
+      case 'topics-request':
+        this.producer.listTopics().then(
+          (topics) => h.send({ type: 'topic-list', id: msg.id, topics, error: null }),
+          (err: unknown) => h.send({ type: 'topic-list', id: msg.id, topics: null, error: toPlainError(err) }),
+        );
+        break;
       case 'metrics-request':
         this.metricsText().then(
           (text) => h.send({ type: 'metrics-text', id: msg.id, text }),

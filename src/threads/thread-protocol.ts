@@ -6,6 +6,7 @@
  */
 import type { Config } from '../config/schema.js';
 import type { DeliveryResult, ProduceSubmission } from '../producer/produce-port.js';
+import type { TopicInfo } from '../producer/topic-catalog.js';
 import type { PlainError } from '../errors.js';
 import type { FanoutGate, HubPort, Transport } from '../subscription/protocol.js';
 import type { ErrorCounts, RequestCounts } from '../ops/metrics.js';
@@ -37,6 +38,7 @@ export type ToMain =
   | { type: 'request-counts'; counts: RequestCounts }
   | { type: 'error-counts'; counts: ErrorCounts }
   | { type: 'metrics-request'; id: number }
+  | { type: 'topics-request'; id: number }
   | IdempotencyToMain;
 
 export type ToWorker =
@@ -46,6 +48,7 @@ export type ToWorker =
   | { type: 'ready'; ready: boolean }
   | { type: 'drain'; timeoutMs: number }
   | { type: 'metrics-text'; id: number; text: string }
+  | { type: 'topic-list'; id: number; topics: TopicInfo[] | null; error: PlainError | null }
   | { type: 'close' }
   | IdempotencyToWorker;
 
