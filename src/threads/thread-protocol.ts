@@ -33,8 +33,11 @@ export type ToMain =
   | { type: 'produce'; requests: ProduceDescriptor[]; body: ArrayBuffer; starts: ArrayBuffer; ends: ArrayBuffer }
   | GateCall
   | { type: 'slow-drops'; drops: Record<Transport, number> }
+  | { type: 'frames-out'; frames: Record<string, number> }
   | { type: 'drained' }
   | { type: 'request-counts'; counts: RequestCounts }
+  /** p99 of this thread's event-loop delay over the last second. */
+  | { type: 'loop-delay'; p99Seconds: number }
   | { type: 'error-counts'; counts: ErrorCounts }
   | { type: 'metrics-request'; id: number }
   | IdempotencyToMain;
@@ -46,7 +49,8 @@ export type ToWorker =
   | { type: 'ready'; ready: boolean }
   | { type: 'drain'; timeoutMs: number }
   | { type: 'metrics-text'; id: number; text: string }
-  | { type: 'close' }
+  | { type: 'leaving' }
+  | { type: 'close'; windowMs: number }
   | IdempotencyToWorker;
 
 /** A HubPort call from the registry to a worker's hub, in order. */
