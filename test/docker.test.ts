@@ -48,11 +48,11 @@ it('compose.yaml provisions Prometheus scraping both admin ports and Grafana wit
   expect(r.status, r.stderr).toBe(0);
   expect(r.stdout.match(/SLUICE_ADMIN_PORT: "?9000"?/g)).toHaveLength(2);
   expect(r.stdout).toMatch(/image: grafana\/grafana:/);
-  expect(r.stdout).toMatch(/grafana\/dashboards:\/var\/lib\/grafana\/dashboards:ro/);
+  expect(r.stdout).toMatch(/helm\/sluice\/dashboards:\/var\/lib\/grafana\/dashboards:ro/);
   const prometheus = readFileSync(join(ROOT, 'docker', 'prometheus.yml'), 'utf8');
   expect(prometheus).toMatch(/targets: \["sluice-1:9000", "sluice-2:9000"\]/);
   const provider = readFileSync(join(ROOT, 'docker', 'grafana', 'provisioning', 'dashboards', 'sluice.yaml'), 'utf8');
   expect(provider).toMatch(/path: \/var\/lib\/grafana\/dashboards/);
-  const dashboard = JSON.parse(readFileSync(join(ROOT, 'docker', 'grafana', 'dashboards', 'sluice.json'), 'utf8'));
+  const dashboard = JSON.parse(readFileSync(join(ROOT, 'docker', 'helm', 'sluice', 'dashboards', 'sluice.json'), 'utf8'));
   expect(dashboard.uid).toBe('sluice-gateway');
 });

@@ -92,8 +92,8 @@ it('counts requests by route and status, records in and delivered, delivery late
   expect(value(idle, 'sluice_kafka_consumers{role="live"}')).toBe(0);
 });
 
-it('every metric the Grafana dashboard (docker/grafana/dashboards/sluice.json) queries is on /metrics', async () => {
-  const dashboard = JSON.parse(readFileSync(join(ROOT, 'docker', 'grafana', 'dashboards', 'sluice.json'), 'utf8')) as {
+it('every metric the Grafana dashboard (docker/helm/sluice/dashboards/sluice.json) queries is on /metrics', async () => {
+  const dashboard = JSON.parse(readFileSync(join(ROOT, 'docker', 'helm', 'sluice', 'dashboards', 'sluice.json'), 'utf8')) as {
     panels: { targets?: { expr: string }[] }[];
   };
   const queried = new Set<string>();

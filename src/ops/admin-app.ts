@@ -4,10 +4,10 @@
  * traffic, and the port need not be exposed beyond the cluster). Anything else is 404.
  */
 import type { Logger } from 'pino';
+import type * as Uws from 'uWebSockets.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { SluiceError, StartupError } from '../errors.js';
 import { ErrorAnswers } from '../http/respond.js';
-import type { loadUws } from '../ingress/uws-native.js';
 import { registerHealthRoutes, registerMetricsRoute, type Readiness } from './health-routes.js';
 
 export interface AdminListener {
@@ -16,7 +16,7 @@ export interface AdminListener {
 }
 
 export async function startAdminListener(
-  uws: ReturnType<typeof loadUws>,
+  uws: typeof Uws,
   options: {
     host: string;
     port: number;
