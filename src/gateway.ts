@@ -205,11 +205,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
         await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
       }
       log.info('shutting down: refusing new requests');
+      log.debug({ budgetLeftMs: left() }, 'shutdown: waiting for the requests in progress');
       await ingress.drain(Math.max(0, left() - config.shutdownCloseWindowMs));
       log.info('requests in progress answered');
       log.debug({ windowMs: config.shutdownCloseWindowMs }, 'closing subscribers over the close window');
       await ingress.closeSockets(Math.min(config.shutdownCloseWindowMs, left()));
       await subscriptions.closeAll();
+      log.debug({ budgetLeftMs: left(), queued: producer.inflight.records }, 'shutdown: flushing the producer');
       await producer.flush(left());
       log.info({ undelivered: producer.inflight.records }, 'producer flushed');
       await producer.disconnect();
