@@ -181,7 +181,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
         log,
       });
     } catch (err) {
-      ingress.closeSockets(0);
+      await ingress.drain(0);
+      await ingress.closeSockets(0);
       await ingress.finished();
       await producer.disconnect();
       await broker?.stop();

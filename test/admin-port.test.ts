@@ -5,7 +5,8 @@
  * closed over SLUICE_SHUTDOWN_CLOSE_WINDOW_MS, not all at once; SSE `retry:` is jittered.
  */
 import { expect, inject, it } from 'vitest';
-import { postJson, randomTopic, startSluice, type SluiceProcess } from './helpers/sluice-process.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { postJson, randomTopic, runSluiceExpectingExit, startSluice, type SluiceProcess } from './helpers/sluice-process.js';
 import { connect } from './helpers/websocket-client.js';
 
 const kafka = inject('kafkaBootstrap');
@@ -89,4 +90,17 @@ it('after SIGTERM: /readyz is 503 while ingest still answers 200, then subscribe
   // Spread over the 3 s window: eight closes at uniform random moments all within 100 ms is a ~1e-8 event;
   // all at once (the closes of one loop) they arrive within milliseconds.
   expect(Math.max(...closedAt) - Math.min(...closedAt)).toBeGreaterThan(100);
+});
+
+it('an admin port in use stops start-up with a message naming SLUICE_ADMIN_PORT, exit code 1', async () => {
+  const holder = createServer();
+  await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+  const busy = (holder.address() as AddressInfo).port;
+  try {
+    const { code, output } = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_ADMIN_PORT: String(busy) });
+    expect(code).toBe(1);
+    expect(output).toContain(`sluice: start-up failed: SLUICE_ADMIN_PORT=${busy}: cannot listen on 127.0.0.1:${busy} (in use?)`);
+  } finally {
+    holder.close();
+  }
 });
