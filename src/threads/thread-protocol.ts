@@ -34,8 +34,11 @@ export type ToMain =
   | { type: 'produce'; requests: ProduceDescriptor[]; body: ArrayBuffer; starts: ArrayBuffer; ends: ArrayBuffer }
   | GateCall
   | { type: 'slow-drops'; drops: Record<Transport, number> }
+  | { type: 'frames-out'; frames: Record<string, number> }
   | { type: 'drained' }
   | { type: 'request-counts'; counts: RequestCounts }
+  /** p99 of this thread's event-loop delay over the last second. */
+  | { type: 'loop-delay'; p99Seconds: number }
   | { type: 'error-counts'; counts: ErrorCounts }
   | { type: 'metrics-request'; id: number }
   | { type: 'topics-request'; id: number }
@@ -49,7 +52,8 @@ export type ToWorker =
   | { type: 'drain'; timeoutMs: number }
   | { type: 'metrics-text'; id: number; text: string }
   | { type: 'topic-list'; id: number; topics: TopicInfo[] | null; error: PlainError | null }
-  | { type: 'close' }
+  | { type: 'leaving' }
+  | { type: 'close'; windowMs: number }
   | IdempotencyToWorker;
 
 /** A HubPort call from the registry to a worker's hub, in order. */
