@@ -271,7 +271,7 @@ export const SETTINGS = {
     8 * MiB,
     0,
     4096 * MiB,
-    'Bytes of one topic\'s resume window (key + value + headers + 64 bytes per record); the oldest records go first. Memory bound: this × the topics followed live (SLUICE_MAX_LIVE_TOPICS).',
+    "Bytes of one topic's resume window (key + value + headers + 64 bytes per record); the oldest records go first. Memory bound: this × the topics followed live (SLUICE_MAX_LIVE_TOPICS).",
   ),
   resumeWindowMs: int(
     'SLUICE_RESUME_WINDOW_MS',

@@ -178,7 +178,7 @@ export class GatewayMetrics {
   });
   readonly resumes = new Counter({
     name: 'sluice_resumes_total',
-    help: 'Subscriptions resuming (`from=<token>` or `from=<time>`), by where their history came from: memory (the topic\'s resume window: no Kafka consumer, no replay slot) or kafka (a replay).',
+    help: "Subscriptions resuming (`from=<token>` or `from=<time>`), by where their history came from: memory (the topic's resume window: no Kafka consumer, no replay slot) or kafka (a replay).",
     labelNames: ['source'],
     registers: [this.registry],
   });
