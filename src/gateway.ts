@@ -130,6 +130,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     metrics.windowLateRecords.inc(subscriptions.takeLateRecords());
     metrics.liveViews.set(subscriptions.viewCount);
     metrics.sampleMainLoopDelay();
+    for (const [source, n] of Object.entries(subscriptions.takeResumes())) metrics.resumes.labels(source).inc(n);
+    const resumeWindow = subscriptions.windowTotals();
+    metrics.resumeWindowRecords.set(resumeWindow.records);
+    metrics.resumeWindowBytes.set(resumeWindow.bytes);
     const drops = ingress?.takeSlowDrops();
     if (drops) metrics.addSlowDrops(drops);
     const frames = ingress?.takeFramesOut();

@@ -383,7 +383,7 @@ describe('dashboard page', () => {
     await page.close();
   });
 
-  it('after a close (4008 too slow) reconnects by itself with from=<last resume token> and keeps the rows', async () => {
+  it("after a close (4008 too slow, 1001 restart) reconnects by itself with from=<last resume token> (a record's, or its subscription's start) and keeps the rows", async () => {
     // Batch frames with resume tokens, from a scripted socket standing in for the gateway's WebSocket.
     const topic = randomTopic('dash-resume');
     const socketUrls: string[] = [];
@@ -402,9 +402,15 @@ describe('dashboard page', () => {
           ws.send(record(0, 'tok-0'));
           ws.send(record(1, 'tok-1'));
           setTimeout(() => ws.close({ code: 4008, reason: 'too slow: 1048576 bytes buffered' }), 300);
-        } else {
+        } else if (socketUrls.length === 2) {
           ws.send(record(2, 'tok-2'));
-          ws.send(JSON.stringify({ event: 'error', error: { code: 'INVALID_PARAMETER', message: '<b>bad</b> subscribe' } }));
+          // Dropped again (a gateway restart) before any record of its own: it resumes from its last token.
+          setTimeout(() => ws.close({ code: 1001, reason: 'restarting' }), 300);
+        } else {
+          // The subscription's start token (no record after it yet) is where the next reconnect resumes.
+          ws.send(JSON.stringify({ event: 'subscribed', topic, token: 'tok-start-3' }));
+          if (socketUrls.length === 3) setTimeout(() => ws.close({ code: 1001, reason: 'restarting' }), 300);
+          else ws.send(JSON.stringify({ event: 'error', error: { code: 'INVALID_PARAMETER', message: '<b>bad</b> subscribe' } }));
         }
       }),
     );
@@ -414,12 +420,14 @@ describe('dashboard page', () => {
       (r) => r.some((x) => x.seq === '2'),
     );
     expect(rows.map((r) => r.offset)).toEqual(['2', '1', '0']);
+    // An error frame is shown as status text; the socket stays in use.
+    expect(await waitForStatus(page, 'error')).toBe('gateway error INVALID_PARAMETER: <b>bad</b> subscribe');
     expect(socketUrls).toEqual([
       `${gateway().wsUrl}/ws/topics/${topic}?frames=batch&snapshot=1h`,
       `${gateway().wsUrl}/ws/topics/${topic}?frames=batch&from=tok-1`,
+      `${gateway().wsUrl}/ws/topics/${topic}?frames=batch&from=tok-2`,
+      `${gateway().wsUrl}/ws/topics/${topic}?frames=batch&from=tok-start-3`,
     ]);
-    // An error frame is shown as status text; the socket stays in use.
-    expect(await waitForStatus(page, 'error')).toBe('gateway error INVALID_PARAMETER: <b>bad</b> subscribe');
     expect(log.consoleErrors).toEqual([]);
     expect(log.pageErrors).toEqual([]);
     await page.close();

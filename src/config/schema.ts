@@ -259,6 +259,27 @@ export const SETTINGS = {
     4096 * MiB,
     'Live frames held for one replaying subscriber until its history is sent; past this it is closed as too slow (4008) and resumes from its token.',
   ),
+  resumeWindowRecords: int(
+    'SLUICE_RESUME_WINDOW_RECORDS',
+    10_000,
+    0,
+    10_000_000,
+    "Records of each followed topic kept in memory by its live feed (its resume window): a subscription whose `from=<token>` (or `from=<time>`, see docs/live.md) starts inside the window is served from memory, with no Kafka consumer and no SLUICE_MAX_REPLAYS slot, so a reconnect storm is not refused. Older starts replay from Kafka. The window starts empty when a topic's live feed starts and lives as long as the feed (idle grace included). 0: no window.",
+  ),
+  resumeWindowBytes: int(
+    'SLUICE_RESUME_WINDOW_BYTES',
+    8 * MiB,
+    0,
+    4096 * MiB,
+    "Bytes of one topic's resume window (key + value + headers + 64 bytes per record); the oldest records go first. Memory bound: this × the topics followed live (SLUICE_MAX_LIVE_TOPICS).",
+  ),
+  resumeWindowMs: int(
+    'SLUICE_RESUME_WINDOW_MS',
+    60_000,
+    0,
+    86_400_000,
+    'Age (since the live feed read them) past which records leave the resume window.',
+  ),
   snapshotMaxKeys: int(
     'SLUICE_SNAPSHOT_MAX_KEYS',
     100_000,

@@ -335,6 +335,10 @@
     if (frame.event === 'subscribed') {
       state.attempt = 0;
       state.refusedWithToken = 0;
+      // Its token is where this subscription starts: a page dropped before any record arrives resumes from
+      // there (inside the gateway's resume window: served from memory) instead of skipping what came meanwhile.
+      // Not while a snapshot is coming: its token is the position after the snapshot, not yet drawn.
+      if (typeof frame.token === 'string' && (state.token || !state.snapshot)) state.token = frame.token;
       setStatus('live', 'live: ' + (typeof frame.topic === 'string' ? frame.topic : state.topic));
     } else if (frame.event === 'snapshot-end') {
       // The snapshot's records arrived as ordinary frames (drawn and listed); resume after it from now on.

@@ -232,6 +232,22 @@ export class GatewayMetrics {
     help: 'Replay slots held (at most SLUICE_MAX_REPLAYS).',
     registers: [this.registry],
   });
+  readonly resumes = new Counter({
+    name: 'sluice_resumes_total',
+    help: "Subscriptions resuming (`from=<token>` or `from=<time>`), by where their history came from: memory (the topic's resume window: no Kafka consumer, no replay slot) or kafka (a replay).",
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly resumeWindowRecords = new Gauge({
+    name: 'sluice_resume_window_records',
+    help: 'Records held in the resume windows of all topics followed live (each at most SLUICE_RESUME_WINDOW_RECORDS).',
+    registers: [this.registry],
+  });
+  readonly resumeWindowBytes = new Gauge({
+    name: 'sluice_resume_window_bytes',
+    help: 'Bytes held in the resume windows of all topics followed live (each at most SLUICE_RESUME_WINDOW_BYTES).',
+    registers: [this.registry],
+  });
   readonly windowLateRecords = new Counter({
     name: 'sluice_window_late_records_total',
     help: "Records of windowed views (`window=`) that arrived after a window they belong to had closed (end + grace passed): not in that window's frame.",
