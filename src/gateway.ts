@@ -114,7 +114,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     // Gauges read at scrape time rather than updated on the hot path.
     metrics.addRequests(tally.drain());
     const delivered = producer.takeDeliveries();
-    metrics.addDeliveries(delivered.ok, delivered.failed);
+    metrics.addDeliveries(delivered.ok, delivered.failed, delivered.unconfirmed);
     metrics.addErrors(errorTally.drain());
     const inflight = producer.inflight;
     metrics.inflightRecords.set(inflight.records);

@@ -89,7 +89,7 @@ export class GatewayMetrics {
   });
   readonly recordsDelivered = new Counter({
     name: 'sluice_records_delivered_total',
-    help: 'Records with a delivery report from Kafka, by result.',
+    help: 'Records with a delivery report from Kafka, by result: ok, failed, or unconfirmed (reported delivered without an offset, an implicit ack: not counted as written; a durable request gets 503 DELIVERY_UNCONFIRMED).',
     labelNames: ['result'],
     registers: [this.registry],
   });
@@ -203,13 +203,16 @@ export class GatewayMetrics {
 
   constructor() {
     this.registry.registerMetric(this.deliveryLatency as unknown as Metric);
+    // Every result from the start, so that an alert on `unconfirmed` has a series to watch before the first one.
+    for (const result of ['ok', 'failed', 'unconfirmed']) this.recordsDelivered.labels(result).inc(0);
     collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
   }
 
   /** Delivery reports tallied by the producer since the last scrape. */
-  addDeliveries(ok: number, failed: number): void {
+  addDeliveries(ok: number, failed: number, unconfirmed = 0): void {
     if (ok > 0) this.recordsDelivered.labels('ok').inc(ok);
     if (failed > 0) this.recordsDelivered.labels('failed').inc(failed);
+    if (unconfirmed > 0) this.recordsDelivered.labels('unconfirmed').inc(unconfirmed);
   }
 
   /** Request counts from any thread, summed per route and status. */
