@@ -43,8 +43,9 @@ beforeAll(async () => {
       startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_INGRESS_THREADS: threads, SLUICE_KEY_FIELD: 'device_id' }),
     ),
   );
-  THREAD_MODES.forEach((threads, i) => gateways.set(threads, started[i]));
+  for (const [i, threads] of THREAD_MODES.entries()) gateways.set(threads, started[i]);
 });
+
 /** CPU hogs run while the requests are written, not while kcat reads (which they would only slow down). */
 function startHogs(): void {
   hogs = Array.from({ length: HOGS }, () =>
