@@ -32,7 +32,7 @@ export const ERRORS = {
   UNAUTHORIZED: fix(401, 'API keys are configured and the request has none, or an unknown one.'),
   TOKEN_INVALID: fix(
     401,
-    'The subscription token (JWT) does not verify: not the configured algorithm (HS256 with `SLUICE_JWT_SECRET_FILE`; RS256/ES256 with `SLUICE_JWT_PUBLIC_KEY_FILE` or `SLUICE_JWT_JWKS_URL`), a bad signature, a `kid` the JWKS does not hold, no `exp`, or no `sluice.sub` claim. Get a valid token.',
+    'The subscription token (JWT) does not verify: not the configured algorithm (HS256 with `SLUICE_JWT_SECRET_FILE`; RS256/ES256 with `SLUICE_JWT_PUBLIC_KEY_FILE` or `SLUICE_JWT_JWKS_URL`), a bad signature, a `kid` the JWKS does not hold, no `exp`, no `sluice.sub` claim, an `aud` or `iss` other than `SLUICE_JWT_AUDIENCE` / `SLUICE_JWT_ISSUER` (when set), an `nbf` still in the future (beyond 30 s of clock tolerance), a `crit` header, or a lifetime over `SLUICE_JWT_MAX_LIFETIME_S`; the message says which. Get a valid token.',
   ),
   TOKEN_EXPIRED: fix(
     401,

@@ -379,6 +379,23 @@ export const SETTINGS = {
     3600,
     'After SLUICE_JWT_JWKS_URL was fetched, a token with a `kid` the set does not hold is refused (401 TOKEN_INVALID) for this long instead of fetching the set again: bounds the fetches that made-up `kid`s can cause. 0: fetch again for every unknown `kid`.',
   ),
+  jwtAudience: str(
+    'SLUICE_JWT_AUDIENCE',
+    '',
+    'Set: a subscription token is accepted only if its `aud` claim names this value (401 TOKEN_INVALID otherwise). Strongly recommended with SLUICE_JWT_JWKS_URL: an identity provider signs tokens for many services with the same keys, and without it a token minted for another service that carries `sluice.sub` is accepted. Empty: `aud` is not checked.',
+  ),
+  jwtIssuer: str(
+    'SLUICE_JWT_ISSUER',
+    '',
+    'Set: a subscription token is accepted only if its `iss` claim is exactly this value (401 TOKEN_INVALID otherwise). Strongly recommended with SLUICE_JWT_JWKS_URL. Empty: `iss` is not checked.',
+  ),
+  jwtMaxLifetimeSeconds: int(
+    'SLUICE_JWT_MAX_LIFETIME_S',
+    0,
+    0,
+    366 * 24 * 3600,
+    'Longest validity accepted for a subscription token: `exp` minus its `iat` (or minus now, without `iat`); a longer-lived token is refused with 401 TOKEN_INVALID, so a leaked token cannot be minted to last for years. 0: no limit.',
+  ),
   allowUwsFallback: bool(
     'SLUICE_ALLOW_UWS_FALLBACK',
     false,
