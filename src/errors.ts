@@ -68,6 +68,14 @@ export const ERRORS = {
     'A windowed view (`window=`) passed `SLUICE_VIEW_MAX_GROUPS` (groups in one window, or groups with a firing alert) or `SLUICE_VIEW_MAX_OPEN_WINDOWS` (an error frame; every subscription of the view ends). Group by a field with fewer values, filter with `where=`, or use a larger hop or shorter grace.',
   ),
   RATE_LIMITED: later(429, 'The API key is over its `requestsPerSec`; retry after `Retry-After`.'),
+  CONNECTION_LIMIT: later(
+    429,
+    'This connection holds its share of a subscription resource; `limit` names it: `SLUICE_MAX_SUBSCRIPTIONS_PER_CONNECTION`, `SLUICE_MAX_REPLAYS_PER_CONNECTION` (replays in progress) or `SLUICE_MAX_GROUPS_PER_CONNECTION`. Refused before the upgrade, or an error frame for a `/ws` subscribe message; nothing was opened. Unsubscribe from one (or wait for a replay to catch up) and retry.',
+  ),
+  CLIENT_LIMIT: later(
+    429,
+    "This client — its API key, its token's `sub`, or (open access, or a token without `sub`) its address — holds its share over all its connections; `limit` names it: `SLUICE_MAX_TOPICS_PER_CLIENT` (distinct topics subscribed to) or `SLUICE_MAX_REPLAYS_PER_CLIENT` (replays in progress). Nothing was opened; retry after `Retry-After`, or once one of its subscriptions ends.",
+  ),
   INVALID_TOPIC: fix(
     422,
     'Not a legal Kafka topic name (1–249 of `a-z A-Z 0-9 . _ -`, not `.` or `..`), or a Kafka internal topic (`__consumer_offsets`, `__transaction_state`, `__share_group_state`: brokers refuse produce requests to them).',

@@ -6,7 +6,7 @@ import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { CLOCK_TOLERANCE_S, SubscribeAuth, SubscriptionTokens } from './subscription-tokens.js';
 import { subscriptionTokens } from './jwks-tokens.js';
-import { AccessControl } from './access-control.js';
+import { AccessControl, hashApiKey } from './access-control.js';
 import { readSubscribeOptions } from '../subscription/subscribe-options.js';
 
 const SECRET = Buffer.from('s'.repeat(32));
@@ -111,6 +111,7 @@ describe('SubscriptionTokens.verify', () => {
 const authorizedGrant = await tokens.verify(
   jwt({ exp, 'sluice.sub': [{ topic: 'orders', key: 'o-1' }, { topic: 'alerts', where: 'level=high' }, { topic: 'all' }] }),
 );
+const subjectGrant = await tokens.verify(jwt({ exp, sub: 'alice', 'sluice.sub': [{ topic: 'all' }] }));
 
 describe('SubscribeAuth.authorize', () => {
   const creds = { apiKey: '', grant: authorizedGrant };
@@ -119,7 +120,46 @@ describe('SubscribeAuth.authorize', () => {
     expect(auth.authorize(creds, opts('orders'))).toMatchObject({ key: 'o-1', where: null });
     expect(auth.authorize(creds, opts('orders', { key: 'o-1' }))).toMatchObject({ key: 'o-1' });
     expect(auth.authorize(creds, opts('alerts', { where: 'site=x' }))).toMatchObject({ key: null, where: 'level=high,site=x' });
-    expect(auth.authorize(creds, opts('all', { group: 'g' }))).toMatchObject({ group: 'g', key: null, where: null });
+    expect(auth.authorize({ apiKey: '', grant: subjectGrant }, opts('all', { group: 'g' }))).toMatchObject({
+      group: 'token:alice/g',
+      key: null,
+      where: null,
+    });
+  });
+
+  it('groups are scoped per credential: a token by its sub (none: refused), a key by its id, open access not at all', () => {
+    expect(() => auth.authorize(creds, opts('all', { group: 'g' }))).toThrow(
+      expect.objectContaining({ code: 'FORBIDDEN', message: expect.stringMatching(/"sub"/) }),
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-keys-'));
+    const keys = join(dir, 'keys.json');
+    writeFileSync(
+      keys,
+      JSON.stringify({
+        keys: [
+          { id: 'fleet-a', sha256: hashApiKey('ka'), produce: ['telemetry.*'], subscribe: ['telemetry.*'] },
+          { id: 'dashboards', sha256: hashApiKey('kd'), produce: [], subscribe: ['telemetry.*'] },
+        ],
+      }),
+    );
+    const keyed = new SubscribeAuth(AccessControl.fromFile(keys), null);
+    const a = { apiKey: 'ka', grant: null };
+    const d = { apiKey: 'kd', grant: null };
+    expect(keyed.authorize(a, opts('telemetry.x', { group: 'billing' }))).toMatchObject({ group: 'key:fleet-a/billing' });
+    expect(keyed.authorize(d, opts('telemetry.x', { group: 'billing' }))).toMatchObject({ group: 'key:dashboards/billing' });
+    const open = new SubscribeAuth(AccessControl.open(), null);
+    expect(open.authorize({ apiKey: '', grant: null }, opts('telemetry.x', { group: 'billing' }))).toMatchObject({ group: 'billing' });
+    // Creating by subscribing: only a credential that may produce to the topic.
+    expect(keyed.mayCreate(a, 'telemetry.x')).toBe(true);
+    expect(keyed.mayCreate(d, 'telemetry.x')).toBe(false);
+    expect(keyed.mayCreate(a, 'other')).toBe(false);
+    expect(open.mayCreate({ apiKey: '', grant: null }, 'anything')).toBe(true);
+    expect(auth.mayCreate({ apiKey: '', grant: subjectGrant }, 'all')).toBe(false);
+    // Who the client is, for per-client shares.
+    expect(keyed.client(a, '10.0.0.1')).toBe('key:fleet-a');
+    expect(open.client({ apiKey: '', grant: null }, '10.0.0.1')).toBe('addr:10.0.0.1');
+    expect(auth.client({ apiKey: '', grant: subjectGrant }, '10.0.0.1')).toBe('token:alice');
+    expect(auth.client(creds, '10.0.0.1')).toBe('addr:10.0.0.1');
   });
 
   it('refuses another key, another topic, group= on a filtered topic, and an expired grant', () => {

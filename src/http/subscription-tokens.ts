@@ -258,11 +258,32 @@ export class SubscribeAuth {
     throw new SluiceError('UNAUTHORIZED', 'a subscription token is required: send Authorization: Bearer <jwt> or ?token=<jwt>');
   }
 
+  /**
+   * Who holds these credentials, for per-client shares: the API key's id, the token's `sub`, or (open
+   * access, or a token without `sub`) the client's address.
+   */
+  client(c: Credentials, address: string): string {
+    if (c.grant?.subject !== undefined) return `token:${c.grant.subject}`;
+    const id = c.grant === null ? this.access.idOf(c.apiKey) : null;
+    return id !== null ? `key:${id}` : `addr:${address}`;
+  }
+
+  /**
+   * Whether subscribing may create the topic: only for a credential that may produce to it — an API key by
+   * its produce patterns, and anyone when access is open (anyone may produce, so creating by subscribing
+   * gives nothing more). A token grants reading only: never.
+   */
+  mayCreate(c: Credentials, topic: string): boolean {
+    return c.grant === null && this.access.allows(c.apiKey, 'produce', topic);
+  }
+
   /** Authorizes one subscription (null: a bare `/ws`, the credentials alone); throws 401/403. */
   authorize<O extends SubscribeOptions | null>(c: Credentials, options: O): O {
     if (c.grant === null) {
-      this.access.check(c.apiKey, 'subscribe', options?.topic ?? null);
-      return options;
+      const keyId = this.access.check(c.apiKey, 'subscribe', options?.topic ?? null);
+      // Groups are scoped per key: another tenant's `group=billing` is another Kafka group.
+      if (options === null || options.group === null || keyId === null) return options;
+      return { ...options, group: `key:${keyId}/${options.group}` };
     }
     if (c.grant.expiresAtMs <= this.tokens!.clock())
       throw new SluiceError('TOKEN_EXPIRED', 'the subscription token has expired; get a new one');
@@ -281,6 +302,10 @@ export class SubscribeAuth {
     const key = entry.key ?? options.key;
     const where = entry.where === null ? options.where : options.where === null ? entry.where : `${entry.where},${options.where}`;
     parseRecordFilter(key, where); // the combination may pass the predicate limit: refuse it here
-    return { ...options, key, where };
+    if (options.group === null) return { ...options, key, where };
+    // Groups are scoped per token subject; without one, whose group it is cannot be told.
+    if (c.grant.subject === undefined)
+      throw new SluiceError('FORBIDDEN', 'group= needs a subscription token with a "sub" claim (consumer groups are scoped per subject)');
+    return { ...options, key, where, group: `token:${c.grant.subject}/${options.group}` };
   }
 }

@@ -176,6 +176,12 @@ export class GatewayMetrics {
     help: 'Replay slots held (at most SLUICE_MAX_REPLAYS).',
     registers: [this.registry],
   });
+  readonly largestShares = new Gauge({
+    name: 'sluice_client_share_largest',
+    help: 'The largest share of a subscription resource held by any one connection or client, by the limit that bounds it (SLUICE_MAX_SUBSCRIPTIONS_PER_CONNECTION, SLUICE_MAX_REPLAYS_PER_CONNECTION, SLUICE_MAX_GROUPS_PER_CONNECTION, SLUICE_MAX_TOPICS_PER_CLIENT, SLUICE_MAX_REPLAYS_PER_CLIENT); 0 with no client connected.',
+    labelNames: ['limit'],
+    registers: [this.registry],
+  });
   readonly windowLateRecords = new Counter({
     name: 'sluice_window_late_records_total',
     help: "Records of windowed views (`window=`) that arrived after a window they belong to had closed (end + grace passed): not in that window's frame.",
