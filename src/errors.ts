@@ -42,7 +42,7 @@ export const ERRORS = {
   ROUTE_NOT_FOUND: fix(404, 'No such route (see `GET /openapi.json` and `GET /asyncapi.json` for the routes there are).'),
   TOPIC_NOT_FOUND: fix(
     404,
-    'The topic does not exist and the cluster does not create topics on first use (see `SLUICE_CREATE_TOPICS`). Only answered once Sluice has seen the cluster leave a requested topic uncreated for 15 s; until then an unknown topic gets `503 TOPIC_NOT_READY`.',
+    'The topic does not exist and the cluster does not create topics on first use (see `SLUICE_CREATE_TOPICS`). Only answered once Sluice has seen the cluster leave a requested topic uncreated for 15 s; until then an unknown topic gets `503 TOPIC_NOT_READY`. A subscription whose credential may not produce to the topic (a read-only API key, a subscription token) gets it at once: subscribing creates a topic only for a credential that may produce to it.',
   ),
   METHOD_NOT_ALLOWED: fix(405, 'The path exists but not for this method; `Allow` (and `allow` in the body) lists the methods it takes.'),
   BODY_TOO_LARGE: fix(

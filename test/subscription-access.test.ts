@@ -36,6 +36,7 @@ const gateway = sluiceForFile(() => ({
   SLUICE_MAX_SUBSCRIPTIONS_PER_CONNECTION: '3',
   SLUICE_MAX_REPLAYS_PER_CONNECTION: '1',
   SLUICE_MAX_TOPICS_PER_CLIENT: '4',
+  SLUICE_MAX_REPLAYS_PER_CLIENT: '8',
 }));
 
 /** Whether the cluster lists the topic: kcat's listing of every topic (asking for one topic by name would auto-create it). */
