@@ -127,6 +127,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     for (const [transport, n] of Object.entries(subscriptions.counts())) metrics.subscribers.labels(transport).set(n);
     const life = subscriptions.lifecycle();
     metrics.setLifecycle(openReaderCounts(), life.subscriptions, life.replaysInProgress, life.groupMembers);
+    for (const [limit, n] of Object.entries(life.largestShares)) metrics.largestShares.labels(limit).set(n);
     metrics.windowLateRecords.inc(subscriptions.takeLateRecords());
     metrics.liveViews.set(subscriptions.viewCount);
     metrics.sampleMainLoopDelay();

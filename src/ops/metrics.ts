@@ -232,6 +232,12 @@ export class GatewayMetrics {
     help: 'Replay slots held (at most SLUICE_MAX_REPLAYS).',
     registers: [this.registry],
   });
+  readonly largestShares = new Gauge({
+    name: 'sluice_client_share_largest',
+    help: 'The largest share of a subscription resource held by any one connection or client, by the limit that bounds it (SLUICE_MAX_SUBSCRIPTIONS_PER_CONNECTION, SLUICE_MAX_REPLAYS_PER_CONNECTION, SLUICE_MAX_GROUPS_PER_CONNECTION, SLUICE_MAX_TOPICS_PER_CLIENT, SLUICE_MAX_REPLAYS_PER_CLIENT); 0 with no client connected.',
+    labelNames: ['limit'],
+    registers: [this.registry],
+  });
   readonly resumes = new Counter({
     name: 'sluice_resumes_total',
     help: "Subscriptions resuming (`from=<token>` or `from=<time>`), by where their history came from: memory (the topic's resume window: no Kafka consumer, no replay slot) or kafka (a replay).",

@@ -99,6 +99,31 @@ export class TopicRegistry {
     return pending;
   }
 
+  /**
+   * The topic's partition count if it exists, without creating it and without the producer-style metadata
+   * request that makes an auto-creating cluster create it: for a subscriber whose credential may not
+   * produce to the topic. Absent: 404 TOPIC_NOT_FOUND at once; listed without leaders (being created by
+   * someone who may): 503 TOPIC_NOT_READY.
+   */
+  find(topic: string): TopicDescription | Promise<TopicDescription> {
+    const hit = this.known.get(topic);
+    if (hit) return hit;
+    assertLegalTopicName(topic);
+    if (!this.cluster.reachable) throw new SluiceError('BROKER_UNAVAILABLE', 'no Kafka broker is reachable');
+    return this.describeOnly(topic);
+  }
+
+  private async describeOnly(topic: string): Promise<TopicDescription> {
+    const state = await this.cluster.describe(topic, this.opts.metadataTimeoutMs);
+    if (isReady(state)) return this.remember(topic, state.partitions);
+    if (state === null)
+      throw new SluiceError(
+        'TOPIC_NOT_FOUND',
+        `topic "${topic}" does not exist, and subscribing creates a topic only for a credential that may produce to it`,
+      );
+    throw notReady(topic, 'its partitions have no leader yet');
+  }
+
   private async lookup(topic: string): Promise<TopicDescription> {
     const timeoutMs = this.opts.metadataTimeoutMs;
     const first = await this.ready(topic);
