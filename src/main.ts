@@ -26,7 +26,9 @@ async function main(): Promise<void> {
   log.info({ port: gateway.port, kafka: gateway.bootstrapServers, embeddedKafka: config.kafkaBootstrapServers === '' }, 'sluice listening');
   console.error(
     [
-      `Sluice is up (Kafka: ${gateway.bootstrapServers}${config.kafkaBootstrapServers ? '' : ', embedded'})`,
+      config.kafkaBootstrapServers
+        ? `Sluice is up (Kafka: ${gateway.bootstrapServers})`
+        : `Sluice is up (Kafka: ${gateway.bootstrapServers}, the embedded single-node broker: for development; set KAFKA_BOOTSTRAP_SERVERS for a cluster)`,
       `  ingest:    POST ${http}://${host}:${gateway.port}/topics/{topic}`,
       `  live:      ${ws}://${host}:${gateway.port}/ws/topics/{topic}`,
       `  dashboard: ${http}://${host}:${gateway.port}/`,
