@@ -135,7 +135,7 @@ export class SubscriberHub implements HubPort {
         // close frame within SWEEP_INTERVAL_MS: uWS updates a socket's buffered amount only as it drains
         // published frames, so a burst may pass the soft limit before the sweep sees it.
         maxBackpressure: opts.maxBufferedBytes + HARD_LIMIT_MARGIN_BYTES,
-        closeOnBackpressureLimit: 1,
+        closeOnBackpressureLimit: true,
         idleTimeout: opts.idleTimeoutSeconds,
         sendPingsAutomatically: true,
         upgrade: (res, req, context) => this.upgrade(res, req, context, style, withTopic),
