@@ -6,6 +6,7 @@
  * Node 24 binary (ABI 137), through the glibc compatibility copy where glibc is older than 2.38.
  */
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT, postJson, randomTopic, startSluice, type SluiceProcess } from './helpers/sluice-process.js';
@@ -14,6 +15,8 @@ import { openSse } from './helpers/sse-client.js';
 import { recordsIn, waitForRecordCount } from './helpers/framing.js';
 
 const kafka = inject('kafkaBootstrap');
+// The test process's own lz4 (the machine's Node) compresses; the gateway on Node 24 decodes with its build.
+const lz4 = createRequire(import.meta.url)('lz4') as { encode(b: Buffer): Buffer };
 const NODE24 = join(ROOT, '.node24', 'node_modules', 'node', 'bin', 'node');
 const HOOK = join(ROOT, 'test', 'helpers', 'node24-binding-hook.mjs');
 
@@ -66,5 +69,13 @@ describe('the gateway on Node 24 from npm', () => {
     expect(sseRecords.map((r) => (r.value as { seq: number }).seq)).toEqual([3, 4]);
     sse.close();
     ws.ws.close();
+  });
+
+  it("decodes a Content-Encoding: lz4 body (lz4 is a native addon, compiled for Node 24 like librdkafka's binding)", async () => {
+    const topic = randomTopic('node24-lz4');
+    const body = lz4.encode(Buffer.from('{"seq":0}\n{"seq":1}'));
+    const answer = await postJson(`${sluice.url}/topics/${topic}`, body, 'application/x-ndjson', { 'content-encoding': 'lz4' });
+    expect(answer.status, answer.text).toBe(200);
+    expect(answer.json).toMatchObject({ topic, count: 2 });
   });
 });
