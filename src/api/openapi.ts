@@ -172,6 +172,8 @@ function errorAnswers(route: RouteSpec): Record<string, Json> {
 }
 
 const CREDENTIALS = [{}, { ApiKeyHeader: [] }, { BearerAuth: [] }, { ApiKeyQuery: [] }];
+/** POST routes: headers only (a key in a URL ends up in proxy logs). */
+const HEADER_CREDENTIALS = [{}, { ApiKeyHeader: [] }, { BearerAuth: [] }];
 
 function operation(route: RouteSpec): Json {
   const params: Json[] = [];
@@ -187,6 +189,7 @@ function operation(route: RouteSpec): Json {
     ...(params.length ? { parameters: params } : {}),
   };
   if (query.some((p) => p.credential)) op.security = CREDENTIALS;
+  else if (route.apiKey) op.security = HEADER_CREDENTIALS;
   if (route.body) {
     op.requestBody = {
       required: true,
@@ -248,7 +251,8 @@ export function openApiDocument(version: string): Json {
           type: 'apiKey',
           in: 'query',
           name: 'api_key',
-          description: 'For clients that cannot set headers (browser WebSockets).',
+          description:
+            'For clients that cannot set headers (browser WebSockets and EventSource): WebSocket and SSE routes only; POST routes refuse it (400 `INVALID_PARAMETER`).',
         },
       },
     },

@@ -56,6 +56,8 @@ export interface RouteSpec {
   readonly pathParams?: Readonly<Record<string, Omit<ParamSpec, 'name'>>>;
   /** `any`: not checked (CORS preflight repeats the query of the request it asks about). */
   readonly query: readonly ParamSpec[] | 'any';
+  /** Takes an API key in headers (`X-API-Key`, `Authorization: Bearer`); the URL's `api_key` only where `query` lists it. */
+  readonly apiKey?: boolean;
   readonly headers: readonly ParamSpec[];
   readonly body?: BodySpec;
   readonly answers: Readonly<Record<number, Answer>>;
@@ -73,7 +75,8 @@ const API_KEY: ParamSpec = {
   name: 'api_key',
   type: 'string',
   credential: true,
-  description: 'API key, for clients that cannot set headers (browser WebSockets); `X-API-Key` or `Authorization: Bearer` are preferred.',
+  description:
+    'API key, for clients that cannot set headers (browser WebSockets and EventSource); `X-API-Key` or `Authorization: Bearer` are preferred. Not taken by POST routes (400 `INVALID_PARAMETER`): keys in URLs end up in proxy logs.',
 };
 
 const ORIGIN: ParamSpec = {
@@ -234,7 +237,8 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: 'Produce records to a topic',
     description: `One JSON object (one record), a JSON array (one record per element) or NDJSON (one record per line); accepted whole or refused whole: nothing of a refused request reaches Kafka. ${KAFKA_HEADERS}`,
     pathParams: { topic: TOPIC },
-    query: [ACK, KEY, API_KEY],
+    query: [ACK, KEY],
+    apiKey: true,
     headers: [CONTENT_ENCODING, ORIGIN, IDEMPOTENCY_KEY, KAFKA_TIMESTAMP],
     body: { types: JSON_RECORDS, encodings: ['identity', 'gzip', 'lz4'], description: 'The records.' },
     answers: {
@@ -263,7 +267,8 @@ export const ROUTES: readonly RouteSpec[] = [
     description:
       "The seed app's route: one JSON object `{name, message_id, lat, lon}` (extra fields kept); a missing `message_id` is filled with a UUID.",
     pathParams: { topic: TOPIC },
-    query: [API_KEY],
+    query: [],
+    apiKey: true,
     headers: [CONTENT_ENCODING, ORIGIN, IDEMPOTENCY_KEY],
     body: {
       types: { 'application/json': { schema: 'GeoMessage', example: { name: 'truck-12', message_id: 'm-1', lat: 52.52, lon: 13.405 } } },
@@ -288,7 +293,8 @@ export const ROUTES: readonly RouteSpec[] = [
     tags: ['ingest', 'seed'],
     summary: 'Produce one object to the default topic (seed-compatible)',
     description: "The seed app's route: one JSON object, produced to `SLUICE_DEFAULT_TOPIC`.",
-    query: [API_KEY],
+    query: [],
+    apiKey: true,
     headers: [CONTENT_ENCODING, ORIGIN, IDEMPOTENCY_KEY],
     body: {
       types: { 'application/json': { schema: 'JsonObject', example: { device_id: 'pump-7', temperature: 21.5 } } },
