@@ -84,15 +84,26 @@ describe('the documents', () => {
     expect(doc.channels.ws_topics.address).toBe('/ws/topics/{topic}');
     expect(Object.keys(doc.channels.ws_topics.bindings.ws.query.properties)).toEqual([...SUBSCRIBE_PARAM_NAMES, 'api_key', 'token']);
     expect(Object.keys(doc.channels.ws.messages).sort()).toEqual([
+      'alert',
       'batch',
       'error',
       'record',
+      'snapshot-end',
       'subscribe',
       'subscribed',
       'unsubscribe',
       'unsubscribed',
+      'window',
     ]);
-    expect(Object.keys(doc.channels.sse_topics.messages).sort()).toEqual(['batch', 'error', 'record', 'subscribed']);
+    expect(Object.keys(doc.channels.sse_topics.messages).sort()).toEqual([
+      'alert',
+      'batch',
+      'error',
+      'record',
+      'snapshot-end',
+      'subscribed',
+      'window',
+    ]);
     expect(doc.components.schemas.subscribe.properties.op.const).toBe('subscribe');
     expect(doc.components.schemas.subscribe.additionalProperties).toBe(false);
     // Every $ref points at something.

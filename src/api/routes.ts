@@ -6,6 +6,7 @@
  * to the app without a row here stops start-up; a row without a route does too.
  */
 import type { ErrorCode } from '../errors.js';
+import { sseEventSchema } from './frames.js';
 import { SUBSCRIBE_PARAMS } from '../subscription/subscribe-params.js';
 
 export interface ParamSpec {
@@ -105,8 +106,10 @@ const KEY: ParamSpec = {
 const CONTENT_ENCODING: ParamSpec = {
   name: 'Content-Encoding',
   type: 'string',
-  enum: ['identity', 'gzip', 'lz4'],
-  description: 'Compressed bodies: `gzip` or `lz4` (frame format). The decoded size counts against `SLUICE_MAX_BODY_BYTES`.',
+  // HTTP allows an empty list of codings: an empty header is no coding, like an absent one.
+  enum: ['', 'identity', 'gzip', 'lz4'],
+  description:
+    'Compressed bodies: `gzip` or `lz4` (frame format). The decoded size counts against `SLUICE_MAX_BODY_BYTES`. Empty or `identity`: not compressed.',
 };
 
 const IDEMPOTENCY_KEY: ParamSpec = {
@@ -357,10 +360,11 @@ export const ROUTES: readonly RouteSpec[] = [
     ],
     answers: {
       200: {
-        description: 'The event stream (does not end by itself).',
+        description:
+          'The event stream (does not end by itself), e.g. `retry: 1000`, then `id: djE6MSww` / `event: subscribed` / `data: {"event":"subscribed","topic":"telemetry","token":"djE6MSww"}` and a blank line. The schema describes each event as a parser reads it.',
         type: 'text/event-stream',
-        schema: { type: 'string' },
-        example: 'retry: 1000\n\nid: djE6MSww\nevent: subscribed\ndata: {"event":"subscribed","topic":"telemetry","token":"djE6MSww"}\n\n',
+        schema: sseEventSchema(),
+        example: { event: 'subscribed', data: '{"event":"subscribed","topic":"telemetry","token":"djE6MSww"}', id: 'djE6MSww' },
       },
     },
     errors: SUBSCRIBE_ERRORS,

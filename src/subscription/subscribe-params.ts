@@ -32,9 +32,10 @@ export const SUBSCRIBE_PARAMS = [
   {
     name: 'group',
     type: 'string',
-    pattern: '^[A-Za-z0-9._-]{1,100}$',
+    // Empty, like every option left empty, is the option not given (no group).
+    pattern: '^[A-Za-z0-9._-]{0,100}$',
     description:
-      'Share the topic with the other subscribers of this group (Kafka consumer-group semantics: each record goes to one of them; offsets are committed). With `group`, `from` may only be `latest` or `earliest` and `key`/`where` are not available.',
+      'Share the topic with the other subscribers of this group (Kafka consumer-group semantics: each record goes to one of them; offsets are committed). With `group`, `from` may only be `latest` or `earliest` and `key`/`where` are not available. Empty: no group.',
   },
   {
     name: 'frames',
