@@ -413,6 +413,7 @@ export const ROUTES: readonly RouteSpec[] = [
     description:
       "The cluster's topics with their partition counts, sorted by name: with API keys, those matching the key's `subscribe` patterns (`X-API-Key` or `Authorization: Bearer`; not in the URL); with open access, every topic but Kafka's own (`__…`). Read from the cluster's metadata at most every 2 s.",
     query: [],
+    apiKey: true,
     headers: [ORIGIN],
     answers: {
       200: {
