@@ -26,7 +26,10 @@ export function errorBodySchema(codes: readonly ErrorCode[] = Object.keys(ERRORS
           parameter: { type: 'string', description: 'INVALID_PARAMETER: the parameter or field at fault.' },
           didYouMean: { type: 'string', description: 'INVALID_PARAMETER: the accepted name closest to an unknown one.' },
           allow: { type: 'array', items: { type: 'string' }, description: 'METHOD_NOT_ALLOWED: the methods the path takes.' },
-          limit: { description: 'OVERLOADED: the setting whose bound was reached; TOO_MANY_RECORDS: the record limit.' },
+          limit: {
+            description:
+              'OVERLOADED: the setting whose bound was reached; CONNECTION_LIMIT, CLIENT_LIMIT: the setting of the share this connection or client holds; TOO_MANY_RECORDS: the record limit.',
+          },
           limitBytes: { type: 'integer', description: 'BODY_TOO_LARGE, HEADERS_TOO_LARGE: the limit.' },
           index: { type: 'integer', description: 'INVALID_JSON: the failing array element.' },
           line: { type: 'integer', description: 'INVALID_JSON: the failing NDJSON line.' },

@@ -82,6 +82,8 @@ export function errorExample(code: ErrorCode): Json {
       INVALID_PARAMETER: { parameter: 'acks', didYouMean: 'ack' },
       METHOD_NOT_ALLOWED: { allow: ['POST', 'OPTIONS'] },
       OVERLOADED: { limit: 'SLUICE_MAX_READING_BYTES' },
+      CONNECTION_LIMIT: { limit: 'SLUICE_MAX_SUBSCRIPTIONS_PER_CONNECTION' },
+      CLIENT_LIMIT: { limit: 'SLUICE_MAX_TOPICS_PER_CLIENT' },
       BODY_TOO_LARGE: { limitBytes: 1048576 },
       INVALID_JSON: { index: 2 },
       INTERNAL: { correlationId: '3f2c4a8e-1b7d-4c55-9a0e-6d1f2b3c4d5e' },
