@@ -257,9 +257,18 @@ describe('saying no clearly', () => {
     let text = '';
     const count = (code: string, route: string) =>
       Number(new RegExp(`^sluice_errors_total\\{code="${code}",route="${route}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-    for (let i = 0; i < 30 && count('INVALID_PARAMETER', 'topics') < 3; i++) {
+    // Each thread reports its own counts: wait until every one below has arrived, not just the first.
+    const arrived = () =>
+      count('INVALID_PARAMETER', 'topics') >= 3 &&
+      count('INVALID_PARAMETER', 'ws_topics') >= 1 &&
+      count('INVALID_PARAMETER', 'sse_topics') >= 1 &&
+      count('METHOD_NOT_ALLOWED', 'unmatched') >= 4 &&
+      count('UPGRADE_REQUIRED', 'unmatched') >= 4 &&
+      count('ROUTE_NOT_FOUND', 'unmatched') >= 2;
+    for (let i = 0; i < 30; i++) {
       text = (await request('GET', '/metrics')).text;
-      if (count('INVALID_PARAMETER', 'topics') < 3) await new Promise((r) => setTimeout(r, 200));
+      if (arrived()) break;
+      await new Promise((r) => setTimeout(r, 200));
     }
     expect(count('INVALID_PARAMETER', 'topics')).toBeGreaterThanOrEqual(3);
     expect(count('INVALID_PARAMETER', 'ws_topics')).toBeGreaterThanOrEqual(1);
