@@ -30,7 +30,7 @@ describe('SubscriptionTokens.verify', () => {
   it('accepts an HS256 token and reads its grant', () => {
     expect(tokens.verify(jwt({ exp, 'sluice.sub': [{ topic: 'orders', key: 'o-1' }] }))).toEqual({
       expiresAtMs: exp * 1000,
-      entries: [{ topic: 'orders', key: 'o-1', where: null }],
+      entries: [{ topic: 'orders', keys: ['o-1'], where: null, conflateMs: null }],
     });
   });
 
@@ -112,7 +112,7 @@ describe('RS256 and ES256 tokens (public key file), signed with jose as an issue
       const file = keyFile(pair.publicKey.export({ type: 'spki', format: 'pem' }).toString());
       const verifier = SubscriptionTokens.fromPublicKeyFile(file);
       const good = await new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime('1h').sign(pair.privateKey);
-      expect(verifier.verify(good).entries).toEqual([{ topic: 'orders', key: 'order-123', where: null }]);
+      expect(verifier.verify(good).entries).toEqual([{ topic: 'orders', keys: ['order-123'], where: null, conflateMs: null }]);
       const other = generateKeyPairSync(
         alg === 'RS256' ? 'rsa' : 'ec',
         alg === 'RS256' ? { modulusLength: 2048 } : ({ namedCurve: 'prime256v1' } as never),
