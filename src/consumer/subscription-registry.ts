@@ -30,7 +30,7 @@ import {
   recordFrame,
   type ValueText,
 } from '../subscription/frame-encoder.js';
-import { parseRecordFilter, type RecordFilter } from '../subscription/record-filter.js';
+import { parseRecordFilter } from '../subscription/record-filter.js';
 import { fieldAt, parseViewSpec } from '../subscription/view-spec.js';
 import { PositionVector } from '../subscription/resume-token.js';
 import type { LibrdkafkaStats } from '../ops/metrics.js';
@@ -55,7 +55,13 @@ export type RegistryConfig = Pick<
   Partial<
     Pick<
       Config,
-      'snapshotMaxKeys' | 'snapshotMaxBytes' | 'viewMaxGroups' | 'viewMaxOpenWindows' | 'maxViewsPerTopic' | 'keyField' | 'maxKeysPerSubscription'
+      | 'snapshotMaxKeys'
+      | 'snapshotMaxBytes'
+      | 'viewMaxGroups'
+      | 'viewMaxOpenWindows'
+      | 'maxViewsPerTopic'
+      | 'keyField'
+      | 'maxKeysPerSubscription'
     >
   >;
 

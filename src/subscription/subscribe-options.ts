@@ -19,7 +19,10 @@ export const CONFLATE_MIN_MS = 10;
 export const CONFLATE_MAX_MS = 3_600_000;
 
 /** `style` is `envelope` (one frame per record, the default) or `batch` (`frames=batch`); the seed route sets `value` itself. */
-export type SubscribeOptions = Pick<SubscribeRequest, 'topic' | 'from' | 'key' | 'where' | 'group' | 'snapshotMs' | 'view' | 'conflateMs'> & {
+export type SubscribeOptions = Pick<
+  SubscribeRequest,
+  'topic' | 'from' | 'key' | 'where' | 'group' | 'snapshotMs' | 'view' | 'conflateMs'
+> & {
   style: 'envelope' | 'batch';
 };
 
@@ -48,7 +51,8 @@ export function readSubscribeOptions(topic: string, get: (name: string) => strin
       );
     }
     if (key !== null || where !== null) throw new SluiceError('INVALID_PARAMETER', 'key and where filters are not available with group');
-    if (conflateMs !== null) throw new SluiceError('INVALID_PARAMETER', 'conflate is not available with group (each record goes to one member)');
+    if (conflateMs !== null)
+      throw new SluiceError('INVALID_PARAMETER', 'conflate is not available with group (each record goes to one member)');
   }
   const snapshotText = get('snapshot') || null;
   const snapshotMs = snapshotText === null ? null : parseSnapshot(snapshotText);
@@ -107,7 +111,10 @@ export function readSubscribeOptions(topic: string, get: (name: string) => strin
 export function parseConflate(text: string): number {
   const ms = parseDuration(text, 'conflate');
   if (ms < CONFLATE_MIN_MS || ms > CONFLATE_MAX_MS)
-    throw new SluiceError('INVALID_PARAMETER', `conflate must be between ${CONFLATE_MIN_MS}ms and ${CONFLATE_MAX_MS / 3_600_000}h (got "${text.slice(0, 40)}")`);
+    throw new SluiceError(
+      'INVALID_PARAMETER',
+      `conflate must be between ${CONFLATE_MIN_MS}ms and ${CONFLATE_MAX_MS / 3_600_000}h (got "${text.slice(0, 40)}")`,
+    );
   return ms;
 }
 
@@ -155,7 +162,8 @@ export function readControlMessage(text: string): ControlMessage {
     if (v === undefined || v === null) return undefined;
     // Several keys as a JSON array: no escaping of commas needed.
     if (name === 'key' && Array.isArray(v)) {
-      if (v.length === 0 || !v.every((k) => typeof k === 'string')) throw new SluiceError('INVALID_PARAMETER', '"key" must be a string or a non-empty array of strings');
+      if (v.length === 0 || !v.every((k) => typeof k === 'string'))
+        throw new SluiceError('INVALID_PARAMETER', '"key" must be a string or a non-empty array of strings');
       return joinKeyList(v as string[]);
     }
     if (typeof v === 'number' && name === 'from') return String(v);

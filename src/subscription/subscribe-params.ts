@@ -52,7 +52,7 @@ export const SUBSCRIBE_PARAMS = [
     type: 'string',
     example: '1s',
     description:
-      'At most one frame per key per interval (`100ms`, `1s`, …; 10 ms to 1 h): the first record of a key goes at once, later ones within the interval are held and only the latest is sent when it ends. Each frame\'s `token` resumes after the newest record any frame of the subscription carried; records conflated away are not sent again (see docs/live.md). Not with `group` or `window`.',
+      "At most one frame per key per interval (`100ms`, `1s`, …; 10 ms to 1 h): the first record of a key goes at once, later ones within the interval are held and only the latest is sent when it ends. Each frame's `token` resumes after the newest record any frame of the subscription carried; records conflated away are not sent again (see docs/live.md). Not with `group` or `window`.",
   },
   {
     name: 'snapshot',
