@@ -29,6 +29,7 @@ import type { CorsPolicy } from '../http/cors.js';
 import { pathParameter, sendJson, type ErrorAnswers } from '../http/respond.js';
 import { assertIdempotencyKey, fingerprint, IdempotencyStore, type Idempotency, type KeptAnswer } from '../http/idempotency.js';
 import type { Lifecycle } from './lifecycle.js';
+import { withTraceContext } from './trace-context.js';
 
 export interface IngestDeps {
   config: Config;
@@ -360,6 +361,9 @@ interface HeaderScan {
   /** `X-Kafka-Timestamp`, unparsed; null when absent. */
   timestamp: string | null;
   kafkaHeaders: [string, string][] | null;
+  /** W3C Trace Context (`traceparent`, `tracestate`), unchecked; '' when absent. */
+  traceparent: string;
+  tracestate: string;
 }
 
 // forEach's callback is one module-level function writing into the scan under way (it runs synchronously,
@@ -388,6 +392,12 @@ function scanHeader(name: string, value: string): void {
     case TIMESTAMP_HEADER:
       if (s.timestamp === null) s.timestamp = value;
       return;
+    case 'traceparent':
+      if (s.traceparent === '') s.traceparent = value;
+      return;
+    case 'tracestate':
+      if (s.tracestate === '') s.tracestate = value;
+      return;
   }
   // Kafka header names are the request header names after the prefix, lower-cased (HTTP header names are case-insensitive).
   if (name.length > HEADER_PREFIX.length && name.startsWith(HEADER_PREFIX))
@@ -404,6 +414,8 @@ function scanHeaders(req: HttpRequest): HeaderScan {
     idempotencyKey: '',
     timestamp: null,
     kafkaHeaders: null,
+    traceparent: '',
+    tracestate: '',
   };
   scanning = scan;
   req.forEach(scanHeader);
@@ -420,10 +432,10 @@ function readMeta(req: HttpRequest, scan: HeaderScan, topic: string, config: Con
       limitBytes: MAX_HEADER_BLOCK_BYTES,
     });
   }
-  const headers = scan.kafkaHeaders;
-  if (headers !== null && headers.length > MAX_KAFKA_HEADERS) {
+  if (scan.kafkaHeaders !== null && scan.kafkaHeaders.length > MAX_KAFKA_HEADERS) {
     throw new SluiceError('INVALID_PARAMETER', `at most ${MAX_KAFKA_HEADERS} X-Kafka-Header-* headers per request`);
   }
+  const headers = scan.traceparent === '' ? scan.kafkaHeaders : withTraceContext(scan.kafkaHeaders, scan.traceparent, scan.tracestate);
 
   const contentType = scan.contentType;
   let format: BodyFormat;
