@@ -81,6 +81,36 @@ describe('SubscribeAuth.authorize', () => {
     now -= 61_000;
   });
 
+  it('an entry with several keys: any of them, all of them by default, none other; a conflate floor', () => {
+    const grant = tokens.verify(
+      jwt({
+        exp,
+        'sluice.sub': [
+          { topic: 'pumps', keys: ['pump-2', 'pump-1', 'odd,key'] },
+          { topic: 'chart', key: 'k', conflate: '1s' },
+        ],
+      }),
+    );
+    const c = { apiKey: '', grant };
+    expect(grant.entries[0].keys).toEqual(['odd,key', 'pump-1', 'pump-2']);
+    // A claim's key is exact: the comma in it is escaped in the key= text, not a separator.
+    expect(auth.authorize(c, opts('pumps'))).toMatchObject({ key: 'odd\\,key,pump-1,pump-2' });
+    expect(auth.authorize(c, opts('pumps', { key: 'pump-1' }))).toMatchObject({ key: 'pump-1' });
+    expect(auth.authorize(c, opts('pumps', { key: 'pump-2,pump-1' }))).toMatchObject({ key: 'pump-1,pump-2' });
+    expect(() => auth.authorize(c, opts('pumps', { key: 'pump-1,pump-3' }))).toThrow(
+      expect.objectContaining({ code: 'FORBIDDEN', message: expect.stringContaining('"pump-3"') }),
+    );
+    expect(auth.authorize(c, opts('chart'))).toMatchObject({ key: 'k', conflateMs: 1000 });
+    expect(auth.authorize(c, opts('chart', { conflate: '200ms' }))).toMatchObject({ conflateMs: 1000 });
+    expect(auth.authorize(c, opts('chart', { conflate: '5s' }))).toMatchObject({ conflateMs: 5000 });
+    expect(() => tokens.verify(jwt({ exp, 'sluice.sub': [{ topic: 't', keys: 'a' }] }))).toThrow(
+      expect.objectContaining({ code: 'TOKEN_INVALID' }),
+    );
+    expect(() => tokens.verify(jwt({ exp, 'sluice.sub': [{ topic: 't', conflate: 'soon' }] }))).toThrow(
+      expect.objectContaining({ code: 'TOKEN_INVALID' }),
+    );
+  });
+
   it('without a token: 401, unless API keys are configured and one is presented', async () => {
     await expect(auth.admit({ apiKey: '', token: '' })).rejects.toThrow(expect.objectContaining({ code: 'UNAUTHORIZED' }));
     await expect(auth.admit({ apiKey: 'some-key', token: '' })).rejects.toThrow(expect.objectContaining({ code: 'UNAUTHORIZED' }));
