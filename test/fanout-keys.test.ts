@@ -113,6 +113,7 @@ for (const framing of FRAMINGS)
 
     it('a subscription naming more keys than SLUICE_MAX_KEYS_PER_SUBSCRIPTION is refused with 400', async () => {
       const topic = randomTopic('many-keys');
+      await postKeyed(topic, 'warmup', [{ warmup: true }]); // the topic exists: the five-key subscription below is served
       const six = Array.from({ length: 6 }, (_, i) => dev(i)).join(',');
       const res = await fetchAnswer(`${gateway().url}/sse/topics/${topic}?key=${encodeURIComponent(six)}`, {
         headers: { accept: 'text/event-stream' },

@@ -28,17 +28,43 @@ const reg = new SubscriptionRegistry({
     throw new Error('no Kafka in this bench');
   },
   log: pino({ level: 'silent' }),
-  config: { metadataTimeoutMs: 1000, maxLiveTopics: 4, fanoutLingerMs: 0, maxReplays: 4, replayBufferBytes: 1 << 20, maxGroups: 1, groupIdPrefix: 'b-' },
+  config: {
+    metadataTimeoutMs: 1000,
+    maxLiveTopics: 4,
+    fanoutLingerMs: 0,
+    maxReplays: 4,
+    replayBufferBytes: 1 << 20,
+    maxGroups: 1,
+    groupIdPrefix: 'b-',
+  },
 });
 let frames = 0;
 const hub = {
   index: 0,
-  port: { publish: (_c, f) => void (frames += f.length), publishValues() {}, join() {}, ready() {}, subscribed() {}, failed() {}, deliver() {} },
+  port: {
+    publish: (_c, f) => void (frames += f.length),
+    publishValues() {},
+    join() {},
+    ready() {},
+    subscribed() {},
+    failed() {},
+    deliver() {},
+  },
 };
 const state = { position: new PositionVector(new Array(PARTITIONS).fill(0)), channels: TopicChannels ? new TopicChannels() : new Map() };
 reg.topicStates.set('t', state);
 for (let i = 0; i < D; i++) {
-  const req = { sub: i, topic: 't', from: { kind: 'latest' }, key: `dev-${i}`, where: null, group: null, style: 'envelope', transport: 'websocket', beforeUpgrade: false };
+  const req = {
+    sub: i,
+    topic: 't',
+    from: { kind: 'latest' },
+    key: `dev-${i}`,
+    where: null,
+    group: null,
+    style: 'envelope',
+    transport: 'websocket',
+    beforeUpgrade: false,
+  };
   reg.joinChannel({ hub, req }, reg.channelFor(req, state, null));
 }
 const offsets = new Array(PARTITIONS).fill(0);
@@ -47,7 +73,14 @@ const makeBatch = () => {
   for (let j = 0; j < BATCH; j++) {
     const k = Math.floor(Math.random() * D);
     const p = k % PARTITIONS;
-    out.push({ topic: 't', partition: p, offset: offsets[p]++, timestamp: Date.now(), key: Buffer.from(`dev-${k}`), value: Buffer.from(`{"device":"dev-${k}","temp":${j}}`) });
+    out.push({
+      topic: 't',
+      partition: p,
+      offset: offsets[p]++,
+      timestamp: Date.now(),
+      key: Buffer.from(`dev-${k}`),
+      value: Buffer.from(`{"device":"dev-${k}","temp":${j}}`),
+    });
   }
   return out;
 };
@@ -60,5 +93,13 @@ const used = process.cpuUsage(t0);
 const cpuUs = used.user + used.system;
 const records = batches.length * BATCH;
 console.log(
-  JSON.stringify({ subscribers: D, records, batch: BATCH, frames, cpuUsPerRecord: +(cpuUs / records).toFixed(3), cpuUsPerFrame: +(cpuUs / frames).toFixed(3), dist }),
+  JSON.stringify({
+    subscribers: D,
+    records,
+    batch: BATCH,
+    frames,
+    cpuUsPerRecord: +(cpuUs / records).toFixed(3),
+    cpuUsPerFrame: +(cpuUs / frames).toFixed(3),
+    dist,
+  }),
 );

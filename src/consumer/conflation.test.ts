@@ -144,6 +144,23 @@ describe('conflation', () => {
     expect(t[2]).toBe(1);
   });
 
+  it('past its key bound, records of new keys go unconflated and the table does not grow', () => {
+    const sent: string[] = [];
+    const c = new Conflation({
+      intervalMs: 100,
+      maxKeys: 2,
+      livePosition: () => [100],
+      emit: (fields) => sent.push(...fields),
+      setTimer: () => 1,
+      clearTimer: () => {},
+    });
+    const rec = (o: number) => ({ fields: String(o), partition: 0, offset: o });
+    c.offer(['a', 'b', 'c', 'c'], [rec(0), rec(1), rec(2), rec(3)]);
+    c.offer(['c', 'a'], [rec(4), rec(5)]);
+    expect(sent).toEqual(['0', '1', '3', '4']);
+    expect(c.keys).toBe(2);
+  });
+
   it('close() clears the timer and sends nothing more', () => {
     const env = setup();
     env.batch([['a', 1]]);

@@ -19,6 +19,12 @@
 import { encodeResumeToken } from '../subscription/resume-token.js';
 
 /** A record as conflation keeps it: its serialised fields and its place. */
+/**
+ * Keys one channel's table holds at most: past it, a record of a key not in the table is sent at once,
+ * unconflated, so an unfiltered conflation over a topic with millions of keys cannot grow memory unbounded.
+ */
+export const MAX_CONFLATED_KEYS = 100_000;
+
 export interface HeldRecord {
   fields: string;
   partition: number;
@@ -31,6 +37,8 @@ export interface ConflationDeps {
   livePosition: () => readonly number[];
   /** Sends records (in this order) with their tokens to the channel's members. */
   emit: (fields: string[], tokens: string[]) => void;
+  /** MAX_CONFLATED_KEYS unless a test sets it. */
+  maxKeys?: number;
   setTimer?: (fn: () => void, ms: number) => unknown;
   clearTimer?: (t: unknown) => void;
 }
@@ -44,8 +52,10 @@ export class Conflation {
   private readonly sentNext: number[] = [];
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly clearTimer: (t: unknown) => void;
+  private readonly maxKeys: number;
 
   constructor(private readonly deps: ConflationDeps) {
+    this.maxKeys = deps.maxKeys ?? MAX_CONFLATED_KEYS;
     this.setTimer =
       deps.setTimer ??
       ((fn, ms) => {
@@ -77,6 +87,7 @@ export class Conflation {
     const now: HeldRecord[] = [];
     for (const [k, r] of latest) {
       if (this.window.has(k)) this.window.set(k, r);
+      else if (this.window.size >= this.maxKeys) now.push(r);
       else {
         this.window.set(k, null);
         now.push(r);

@@ -30,7 +30,7 @@ import {
   recordFrame,
   type ValueText,
 } from '../subscription/frame-encoder.js';
-import { parseRecordFilter } from '../subscription/record-filter.js';
+import { parseKeyList, parseRecordFilter } from '../subscription/record-filter.js';
 import { fieldAt, parseViewSpec } from '../subscription/view-spec.js';
 import { PositionVector } from '../subscription/resume-token.js';
 import type { LibrdkafkaStats } from '../ops/metrics.js';
@@ -223,14 +223,14 @@ export class SubscriptionRegistry implements SubscriptionHost {
       return;
     }
     if (this.subs.has(id)) return; // a hub never reuses an id; a repeated open is ignored
-    const maxKeys = this.deps.config.maxKeysPerSubscription ?? 100;
-    const keys = req.key === null ? null : parseRecordFilter(req.key, null)?.keys;
-    if (keys && keys.length > maxKeys) {
-      const err = new SluiceError('INVALID_PARAMETER', `key names ${keys.length} keys; at most ${maxKeys} per subscription`, {
-        limit: 'SLUICE_MAX_KEYS_PER_SUBSCRIPTION',
-      });
-      hub.port.failed(req.sub, toPlainError(err), false);
-      return;
+    // The key bound is a setting, so it is checked here (options are read in any thread, without settings).
+    if (req.key !== null) {
+      try {
+        parseKeyList(req.key, this.deps.config.maxKeysPerSubscription ?? 100);
+      } catch (err) {
+        hub.port.failed(req.sub, toPlainError(err), false);
+        return;
+      }
     }
     const s = new Subscription(id, hub, req, this);
     this.subs.set(id, s);
