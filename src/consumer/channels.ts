@@ -13,6 +13,7 @@ import type { RecordFilter } from '../subscription/record-filter.js';
 import type { PositionVector } from '../subscription/resume-token.js';
 import type { ViewSpec } from '../subscription/view-spec.js';
 import type { Conflation } from './conflation.js';
+import type { ResumeWindow } from './resume-window.js';
 import { LiveRouter, type Routed } from './live-router.js';
 import type { HubRef, Subscription } from './subscription.js';
 import type { WindowAggregator } from './window-aggregator.js';
@@ -100,6 +101,8 @@ export class TopicChannels {
 export interface TopicState {
   position: PositionVector;
   channels: TopicChannels;
+  /** The live feed's recent records, for resumes served from memory (resume-window.ts). */
+  window: ResumeWindow;
 }
 
 /**

@@ -47,8 +47,8 @@ export interface IngestDeps {
   idempotency?: Idempotency;
   /** JSON Schemas per topic (SLUICE_SCHEMAS_DIR, SLUICE_SCHEMA_REGISTRY_URL); absent when neither is configured. */
   schemas?: ProduceSchemas;
-  /** Counts one answered request (route name, status, records accepted). */
-  countRequest: (route: string, status: number, records: number) => void;
+  /** Counts one answered request (route name, status, records accepted, seconds from accepted to answered). */
+  countRequest: (route: string, status: number, records: number, seconds: number) => void;
   log: Logger;
 }
 
@@ -202,11 +202,12 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
   }
   lifecycle.begin();
   settled = false;
+  const startedAt = performance.now();
   const finish = (status: number, body: string, records: number) => {
     if (answered) return;
     answered = true;
     settle();
-    deps.countRequest(route.name, status, records);
+    deps.countRequest(route.name, status, records, (performance.now() - startedAt) / 1000);
     // While draining, answers close their connection so keep-alive clients move on and threads can end.
     if (!aborted) res.cork(() => sendJson(res, status, body, lifecycle.draining, cors));
   };
@@ -215,7 +216,7 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
     answered = true;
     settle();
     const e = toErrorResponse(err);
-    deps.countRequest(route.name, e.status, 0);
+    deps.countRequest(route.name, e.status, 0, (performance.now() - startedAt) / 1000);
     if (e.status >= 500) deps.log.warn({ topic: meta.topic, err: (err as Error).message }, 'ingest request failed');
     if (!aborted) res.cork(() => answers.send(res, err, closeConnection || lifecycle.draining, cors));
   };
