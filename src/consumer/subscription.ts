@@ -21,7 +21,7 @@ import type { FeedLease } from './consumer-pool.js';
 import type { GroupLease, GroupMember } from './group-feed.js';
 import type { FanoutReader, Message } from './kafka-reader.js';
 import { Replay } from './replay.js';
-import type { ResumeWindow, WindowHistory } from './resume-window.js';
+import type { WindowHistory } from './resume-window.js';
 import type { SnapshotTable } from './snapshot-table.js';
 
 export type { Channel, ChannelView, TopicState } from './channels.js';
