@@ -19,6 +19,12 @@ try {
 } catch {
   // a build from before the split: channels in a plain Map
 }
+let ResumeWindow = null;
+try {
+  ({ ResumeWindow } = await load('consumer/resume-window.js'));
+} catch {
+  // a build from before the resume window
+}
 const pino = (await import('pino')).default;
 
 const PARTITIONS = 6;
@@ -51,7 +57,13 @@ const hub = {
     deliver() {},
   },
 };
-const state = { position: new PositionVector(new Array(PARTITIONS).fill(0)), channels: TopicChannels ? new TopicChannels() : new Map() };
+const start = new Array(PARTITIONS).fill(0);
+// As the consumer pool's `started` makes it (with the resume window's default limits when the build has one).
+const state = {
+  position: new PositionVector(start.slice()),
+  channels: TopicChannels ? new TopicChannels() : new Map(),
+  ...(ResumeWindow ? { window: new ResumeWindow(start, reg.windowLimits) } : {}),
+};
 reg.topicStates.set('t', state);
 for (let i = 0; i < D; i++) {
   const req = {
