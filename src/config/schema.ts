@@ -329,6 +329,13 @@ export const SETTINGS = {
     100_000,
     'Topics followed live at once (one Kafka consumer each, shared by all their subscribers). A subscription to one more topic is refused with 503 OVERLOADED.',
   ),
+  maxKeysPerSubscription: int(
+    'SLUICE_MAX_KEYS_PER_SUBSCRIPTION',
+    100,
+    1,
+    1000,
+    'Keys one subscription may name in `key=a,b,c` (or a subscribe message, or a signed grant). Each record is routed by its key to the subscriptions that name it, so the count only bounds the size of one subscription; more are refused with 400 INVALID_PARAMETER.',
+  ),
   maxGroups: int(
     'SLUICE_MAX_GROUPS',
     64,
