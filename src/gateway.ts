@@ -122,6 +122,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     for (const [transport, n] of Object.entries(subscriptions.counts())) metrics.subscribers.labels(transport).set(n);
     const life = subscriptions.lifecycle();
     metrics.setLifecycle(openReaderCounts(), life.subscriptions, life.replaysInProgress, life.groupMembers);
+    metrics.liveTopics.set(subscriptions.pool.size);
+    metrics.livePartitions.set(subscriptions.pool.partitions);
     metrics.windowLateRecords.inc(subscriptions.takeLateRecords());
     metrics.liveViews.set(subscriptions.viewCount);
     const drops = ingress?.takeSlowDrops();

@@ -301,12 +301,12 @@ export const SETTINGS = {
     1000,
     'How long a live feed gathers records after the first of a batch before handing them to subscribers: one write per socket per batch instead of per record. Measured at 1,000 subscribers × 1,000 records/s: 5 ms cut gateway CPU by 44% but raised p99 latency (bench `fanout-1000-linger-5`). 0: hand each consumed batch over at once.',
   ),
-  maxLiveTopics: int(
-    'SLUICE_MAX_LIVE_TOPICS',
-    256,
-    1,
-    100_000,
-    'Topics followed live at once (one Kafka consumer each, shared by all their subscribers). A subscription to one more topic is refused with 503 OVERLOADED.',
+  maxLivePartitions: int(
+    'SLUICE_MAX_LIVE_PARTITIONS',
+    0,
+    0,
+    10_000_000,
+    "Partitions followed live at once, over every topic (all read by one shared Kafka consumer; a topic counts all its partitions while it has subscribers or is in its idle grace). A subscription to a topic that would pass it is refused with 503 OVERLOADED. 0: derived from memory — a quarter of the memory the process may use (its cgroup limit, else the machine's) divided by the consumer's `max.partition.fetch.bytes` (librdkafka default 1 MiB: what one fetch of one partition may hold), e.g. 6,144 partitions on 24 GiB. The derived value is logged at start-up.",
   ),
   maxGroups: int(
     'SLUICE_MAX_GROUPS',
