@@ -107,6 +107,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     newReader: kafkaReaderFactory(bootstrapServers, consumerProps, log.child({ component: 'consumer' })),
     onConsumerStats: (stats) => metrics.onConsumerStats(stats),
     forgetTopic: (topic) => metrics.forgetTopic(topic),
+    liveFeedIdleGraceMs: config.liveIdleGraceMs,
   });
   const connectFanout = (hub: HubPort) => subscriptions.connect(hub);
   const producePort = new LocalProducePort(producer, topics);

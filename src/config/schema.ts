@@ -308,6 +308,13 @@ export const SETTINGS = {
     10_000_000,
     "Partitions followed live at once, over every topic (all read by one shared Kafka consumer; a topic counts all its partitions while it has subscribers or is in its idle grace). A subscription to a topic that would pass it is refused with 503 OVERLOADED. 0: derived from memory — a quarter of the memory the process may use (its cgroup limit, else the machine's) divided by the consumer's `max.partition.fetch.bytes` (librdkafka default 1 MiB: what one fetch of one partition may hold), e.g. 6,144 partitions on 24 GiB. The derived value is logged at start-up.",
   ),
+  liveIdleGraceMs: int(
+    'SLUICE_LIVE_IDLE_GRACE_MS',
+    10_000,
+    0,
+    3_600_000,
+    'How long a topic stays followed live after its last subscriber leaves (dashboards reload and reconnect): its partitions stay assigned to the live consumer, counted against SLUICE_MAX_LIVE_PARTITIONS. The live consumer itself is closed when no topic is followed. 0: unassign at once.',
+  ),
   maxGroups: int(
     'SLUICE_MAX_GROUPS',
     64,

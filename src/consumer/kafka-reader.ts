@@ -123,6 +123,8 @@ export interface KafkaReaderOptions {
   lingerMs?: number;
   log: Logger;
   onStats?: (stats: LibrdkafkaStats) => void;
+  /** Counted in `sluice_kafka_consumers{role}` (default); not for the live consumer's offsets client, which never reads. */
+  counted?: boolean;
 }
 
 /** In the library (lib/kafka-consumer.js), missing from its typings: additive and subtractive assignment. */
@@ -143,6 +145,7 @@ export class KafkaReader implements FanoutReader {
   private loopDone: Promise<void> = Promise.resolve();
   private connecting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
+  private readonly counted: boolean;
 
   constructor(o: KafkaReaderOptions) {
     this.topic = o.topic;
@@ -166,7 +169,8 @@ export class KafkaReader implements FanoutReader {
       const onStats = o.onStats;
       this.consumer.on('event.stats', (stats) => onStats(JSON.parse(stats.message) as LibrdkafkaStats));
     }
-    openReaders[this.role]++;
+    this.counted = o.counted ?? true;
+    if (this.counted) openReaders[this.role]++;
   }
 
   connect(timeoutMs: number): Promise<void> {
@@ -321,7 +325,7 @@ export class KafkaReader implements FanoutReader {
       // is still connecting leaves it connected once the connect completes — a consumer nobody owns.
       await this.connecting?.catch(() => {});
       if (this.consumer.isConnected()) await new Promise((resolve) => this.consumer.disconnect(() => resolve(undefined)));
-      openReaders[this.role]--;
+      if (this.counted) openReaders[this.role]--;
     })();
     return this.stopping;
   }
@@ -332,13 +336,33 @@ export function kafkaReaderFactory(bootstrapServers: string, properties: Record<
   const factory = (spec: ReaderSpec): FanoutReader => new KafkaReader({ ...spec, bootstrapServers, properties, log });
   const live = (spec: LiveReaderSpec): LiveReader => {
     const reader = new KafkaReader({ ...spec, role: 'live', topic: '', bootstrapServers, properties, log });
+    // End offsets come from a second client that never fetches: the broker answers a connection's requests
+    // in order, so a query sent by the reader would wait behind its long-poll fetch (up to
+    // fetch.wait.max.ms), holding a libuv pool thread all the while — with hundreds of topics followed at
+    // once that starved the pool (and the reader's own read) for a minute.
+    const offsets = new KafkaReader({
+      ...spec,
+      onStats: undefined,
+      clientId: `${spec.clientId}-offsets`,
+      role: 'live',
+      topic: '',
+      bootstrapServers,
+      properties,
+      log,
+      counted: false,
+      overrides: { 'statistics.interval.ms': 0 },
+    });
     return {
-      connect: (timeoutMs) => reader.connect(timeoutMs),
-      watermarks: (topic, partitions, timeoutMs) => reader.watermarksOf(topic, partitions, timeoutMs),
+      connect: async (timeoutMs) => {
+        await Promise.all([reader.connect(timeoutMs), offsets.connect(timeoutMs)]);
+      },
+      watermarks: (topic, partitions, timeoutMs) => offsets.watermarksOf(topic, partitions, timeoutMs),
       assign: (add) => reader.assignMore(add),
       unassign: (remove) => reader.unassignSome(remove),
       start: (sink) => reader.startIncremental(sink),
-      stop: () => reader.stop(),
+      stop: async () => {
+        await Promise.all([reader.stop(), offsets.stop()]);
+      },
     };
   };
   const fetchBytes = Number(properties['max.partition.fetch.bytes'] ?? properties['fetch.message.max.bytes']);
