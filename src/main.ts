@@ -2,7 +2,6 @@
  * `npm start`: loads and validates configuration, starts the embedded Kafka broker when no cluster is
  * configured, then the gateway; SIGTERM/SIGINT shut down gracefully (no accepted record is dropped).
  */
-import './ops/threadpool.js';
 import { loadConfigOrExit } from './config/load-or-exit.js';
 import { StartupError } from './errors.js';
 import { createLogger } from './ops/logger.js';
