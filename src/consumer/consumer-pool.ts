@@ -53,6 +53,9 @@ export interface ConsumerPoolOptions {
   idleGraceMs?: number;
 }
 
+/** Bytes of records handed to one topic at once from a large consumed batch (see handOverInSlices). */
+export const LIVE_SLICE_BYTES = 1 << 20;
+
 /** Share of the memory available to the process that live fetch buffers may take when the bound is derived. */
 export const LIVE_MEMORY_SHARE = 0.25;
 
@@ -70,6 +73,12 @@ function availableMemoryBytes(): number {
   // A cgroup limit (containers); 0 or above the machine's memory when there is none.
   const constrained = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.() ?? 0;
   return constrained > 0 && constrained < total ? constrained : total;
+}
+
+/** One topic's part of a consumed batch, and the feed (its `next` array) it was taken for. */
+interface Slice {
+  next: number[];
+  records: Message[];
 }
 
 /** The shared consumer while any topic is followed. */
@@ -216,33 +225,62 @@ export class ConsumerPool {
    * just left) or under an earlier assignment of the same partition (topic left and followed again) is
    * dropped, so a feed never sees a record twice or one before its `started` offsets.
    */
-  private dispatch(records: Message[]): void {
+  private dispatch(records: Message[]): void | Promise<void> {
     if (records.length === 0) return;
-    const byTopic = new Map<string, Message[]>();
+    const byTopic = new Map<string, Slice>();
     // Consumed batches come in runs of one partition: look the feed up once per run, not per record.
     let topic: string | undefined;
     let next: number[] | undefined;
     let out: Message[] | undefined;
+    let bytes = 0;
     for (const m of records) {
       if (m.topic !== topic) {
         topic = m.topic;
         next = this.feeds.get(topic)?.next;
-        out = byTopic.get(topic);
-        if (next && !out) byTopic.set(topic, (out = []));
+        out = byTopic.get(topic)?.records;
+        if (next && !out) byTopic.set(topic, { next, records: (out = []) });
       }
       if (!next || !out || m.offset < (next[m.partition] ?? Number.POSITIVE_INFINITY)) continue;
       next[m.partition] = m.offset + 1;
       out.push(m);
+      bytes += m.size;
     }
-    for (const [t, batch] of byTopic) {
-      // An earlier topic's hook may have closed the last subscriber of this one (no grace): its feed is gone.
-      if (batch.length === 0 || !this.feeds.get(t)?.next) continue;
-      try {
-        this.hooks.batch(t, batch);
-      } catch (err) {
-        // One topic's failing subscribers must not starve the other topics of this batch.
-        this.log.error({ topic: t, err: (err as Error).stack }, 'live batch failed');
+    if (bytes <= LIVE_SLICE_BYTES) {
+      for (const [t, slice] of byTopic) this.handOver(t, slice.next, slice.records);
+      return;
+    }
+    return this.handOverInSlices(byTopic);
+  }
+
+  /**
+   * A large consumed batch (a backlog fetched at once, e.g. a burst just after a topic was added) is handed
+   * over in slices of about LIVE_SLICE_BYTES, the event loop turning between them: one huge frame would
+   * overflow even a fast subscriber's socket buffer at once and close it as too slow. The read loop waits
+   * (the sink's promise), so order holds.
+   */
+  private async handOverInSlices(byTopic: Map<string, Slice>): Promise<void> {
+    for (const [t, { next, records: batch }] of byTopic) {
+      let start = 0;
+      while (start < batch.length) {
+        let end = start;
+        let size = 0;
+        while (end < batch.length && (end === start || size + batch[end].size <= LIVE_SLICE_BYTES)) size += batch[end++].size;
+        this.handOver(t, next, start === 0 && end === batch.length ? batch : batch.slice(start, end));
+        start = end;
+        if (start < batch.length || byTopic.size > 1) await new Promise((r) => setImmediate(r));
       }
+    }
+  }
+
+  private handOver(topic: string, next: number[], batch: Message[]): void {
+    // An earlier topic's hook, or a turn of the event loop between slices, may have stopped this topic's feed
+    // (its last subscriber left with no grace) and even started a newer one: hand over only to the same feed.
+    if (batch.length === 0 || this.feeds.get(topic)?.next !== next) return;
+    try {
+      this.hooks.batch(topic, batch);
+    } catch (err) {
+      // One topic's failing subscribers must not starve the other topics of this batch.
+      this.log.error({ topic, err: (err as Error).stack }, 'live batch failed');
     }
   }
 
