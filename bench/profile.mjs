@@ -62,7 +62,7 @@ const PIN = a.pin === 'off' ? null : cpuLayout();
 
 async function counters(url) {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const read = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const read = (name) => Number(new RegExp(`^${name}(?:_total)? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN); // `_total` since the counters' rename; a checkout from before has the bare names
   return { sent: read('sluice_kafka_tx_messages'), requests: read('sluice_kafka_produce_requests') };
 }
 

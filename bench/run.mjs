@@ -395,7 +395,7 @@ async function smokeCheck(url, s, bootstrap, topic) {
 async function producerCounters(url) {
   try {
     const text = await (await fetch(`${url}/metrics`)).text();
-    const read = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const read = (name) => Number(new RegExp(`^${name}(?:_total)? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN); // `_total` since the counters' rename; a checkout from before has the bare names
     return {
       txMessages: read('sluice_kafka_tx_messages'),
       produceRequests: read('sluice_kafka_produce_requests'),

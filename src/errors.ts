@@ -95,6 +95,10 @@ export const ERRORS = {
     503,
     'Kafka did not acknowledge every record within `message.timeout.ms` (30 s); `delivered` of them may be in Kafka, so a retry can duplicate those.',
   ),
+  DELIVERY_UNCONFIRMED: later(
+    503,
+    "Kafka reported records delivered without the offset that proves a write (librdkafka's implicit acknowledgement, seen on a partition just created or whose leader just changed), so Sluice does not count them as written: they may or may not be in Kafka, the same promise as `DELIVERY_FAILED`. `delivered` counts the records whose write Kafka confirmed, `unconfirmed` the others; a retry can duplicate records. Retry after `Retry-After`.",
+  ),
   TOO_SLOW: later(
     503,
     'Sent to a subscriber (WebSocket close `4008`, SSE `event: error`), not as an HTTP answer: it fell more than `SLUICE_WS_MAX_BACKPRESSURE_BYTES` behind (or, replaying, `SLUICE_REPLAY_BUFFER_BYTES`); reconnect with `from=<last token>`.',

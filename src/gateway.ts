@@ -12,6 +12,7 @@ import { StartupError } from './errors.js';
 import { EmbeddedBroker } from './embedded-broker/broker.js';
 import { GatewayProducer } from './producer/gateway-producer.js';
 import { LocalProducePort } from './producer/local-produce-port.js';
+import { TopicCatalog } from './producer/topic-catalog.js';
 import type { ProducePort } from './producer/produce-port.js';
 import { TopicRegistry } from './producer/topic-registry.js';
 import { ProducerClusterTopics } from './producer/cluster-topics.js';
@@ -24,6 +25,8 @@ import { ErrorTally, GatewayMetrics, RequestTally } from './ops/metrics.js';
 import { AccessControl } from './http/access-control.js';
 import { subscriptionTokens } from './http/jwks-tokens.js';
 import { IngressWorkers } from './threads/ingress-workers.js';
+import { startAdminListener, type AdminListener } from './ops/admin-app.js';
+import { sluiceVersion, uwsVersion } from './ops/build-info.js';
 import { KafkaConsumer, librdkafkaVersion } from './kafka-client.js';
 
 const PRODUCER_PROFILES: Record<Config['producerProfile'], string> = {
@@ -34,6 +37,8 @@ const PRODUCER_PROFILES: Record<Config['producerProfile'], string> = {
 
 export interface RunningGateway {
   port: number;
+  /** The admin listener's port (SLUICE_ADMIN_PORT), if there is one. */
+  adminPort: number | undefined;
   bootstrapServers: string;
   /** Stops accepting, answers requests in progress, flushes Kafka, closes sockets with 1001, stops the broker. */
   stop(): Promise<void>;
@@ -73,7 +78,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     bootstrapServers = broker.bootstrapServers;
   }
 
-  const metrics = new GatewayMetrics();
+  const metrics = new GatewayMetrics({ version: sluiceVersion, librdkafka: librdkafkaVersion, uws: uwsVersion() });
   let producer: GatewayProducer;
   try {
     producer = new GatewayProducer(bootstrapServers, producerProps, config, log.child({ component: 'producer' }), metrics);
@@ -110,12 +115,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     liveFeedIdleGraceMs: config.liveIdleGraceMs,
   });
   const connectFanout = (hub: HubPort) => subscriptions.connect(hub);
-  const producePort = new LocalProducePort(producer, topics);
+  const producePort = new LocalProducePort(producer, topics, new TopicCatalog(producer, config.metadataTimeoutMs));
   const metricsText = () => {
     // Gauges read at scrape time rather than updated on the hot path.
     metrics.addRequests(tally.drain());
     const delivered = producer.takeDeliveries();
-    metrics.addDeliveries(delivered.ok, delivered.failed);
+    metrics.addDeliveries(delivered.ok, delivered.failed, delivered.unconfirmed);
     metrics.addErrors(errorTally.drain());
     const inflight = producer.inflight;
     metrics.inflightRecords.set(inflight.records);
@@ -127,13 +132,20 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     metrics.livePartitions.set(subscriptions.pool.partitions);
     metrics.windowLateRecords.inc(subscriptions.takeLateRecords());
     metrics.liveViews.set(subscriptions.viewCount);
+    metrics.sampleMainLoopDelay();
+    for (const [source, n] of Object.entries(subscriptions.takeResumes())) metrics.resumes.labels(source).inc(n);
+    const resumeWindow = subscriptions.windowTotals();
+    metrics.resumeWindowRecords.set(resumeWindow.records);
+    metrics.resumeWindowBytes.set(resumeWindow.bytes);
     const drops = ingress?.takeSlowDrops();
     if (drops) metrics.addSlowDrops(drops);
+    const frames = ingress?.takeFramesOut();
+    if (frames) metrics.addFramesSent(frames);
     return metrics.registry.metrics();
   };
   // Requests are tallied in a plain Map and handed to prom-client at scrape time: no label lookups per request.
   const tally = new RequestTally();
-  const countRequest = (route: string, status: number, records: number) => tally.add(route, status, records);
+  const countRequest = (route: string, status: number, records: number, seconds: number) => tally.add(route, status, records, seconds);
   const errorTally = new ErrorTally();
   const countError = (code: string, route: string) => errorTally.add(code, route);
 
@@ -161,23 +173,64 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     throw err;
   }
 
+  // From the first shutdown signal: /readyz answers 503 while the gateway still serves (SLUICE_SHUTDOWN_DELAY_MS).
+  let leaving = false;
+  let admin: AdminListener | undefined;
+  if (config.adminPort >= 0) {
+    try {
+      admin = await startAdminListener(uws, {
+        host: config.host,
+        port: config.adminPort,
+        readiness: { ready: () => producer.ready, draining: () => leaving },
+        metricsText,
+        metricsToken: config.metricsToken,
+        retryAfterSeconds: config.retryAfterSeconds,
+        countError,
+        log,
+      });
+    } catch (err) {
+      await ingress.drain(0);
+      await ingress.closeSockets(0);
+      await ingress.finished();
+      await producer.disconnect();
+      await broker?.stop();
+      throw err;
+    }
+  }
+
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      // One budget for the whole shutdown (SLUICE_SHUTDOWN_TIMEOUT_MS): each step gets what the earlier ones left.
+      const deadline = performance.now() + config.shutdownTimeoutMs;
+      const left = () => Math.max(0, Math.round(deadline - performance.now()));
+      leaving = true;
+      ingress.leave();
+      if (config.shutdownDelayMs > 0) {
+        log.info(
+          { delayMs: config.shutdownDelayMs },
+          'shutting down: /readyz answers 503, still serving until load balancers have noticed',
+        );
+        await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+      }
       log.info('shutting down: refusing new requests');
-      await ingress.drain(config.shutdownTimeoutMs);
+      log.debug({ budgetLeftMs: left() }, 'shutdown: waiting for the requests in progress');
+      await ingress.drain(Math.max(0, left() - config.shutdownCloseWindowMs));
       log.info('requests in progress answered');
-      ingress.closeSockets();
+      log.debug({ windowMs: config.shutdownCloseWindowMs }, 'closing subscribers over the close window');
+      await ingress.closeSockets(Math.min(config.shutdownCloseWindowMs, left()));
       await subscriptions.closeAll();
-      await producer.flush(config.shutdownTimeoutMs);
+      log.debug({ budgetLeftMs: left(), queued: producer.inflight.records }, 'shutdown: flushing the producer');
+      await producer.flush(left());
       log.info({ undelivered: producer.inflight.records }, 'producer flushed');
       await producer.disconnect();
       if (broker) await broker.stop();
       await ingress.finished();
+      admin?.close();
       log.info('shutdown complete');
     })());
 
-  return { port: ingress.port, bootstrapServers, stop, failed };
+  return { port: ingress.port, adminPort: admin?.port, bootstrapServers, stop, failed };
 }
 
 /** The HTTP/WebSocket side, on the main thread or in worker threads. */
@@ -185,10 +238,14 @@ interface Ingress {
   port: number;
   /** Slow-subscriber closes not yet counted in metrics (main-thread ingress; workers post theirs). */
   takeSlowDrops(): Record<string, number> | null;
+  /** Record frames written not yet counted in metrics (main-thread ingress; workers post theirs). */
+  takeFramesOut(): Record<string, number> | null;
   /** Stop accepting; resolve once every request in progress is answered (or the timeout passed). */
   drain(timeoutMs: number): Promise<void>;
-  /** Close every WebSocket with 1001. */
-  closeSockets(): void;
+  /** A shutdown has begun: `/readyz` answers 503 while requests are still served. */
+  leave(): void;
+  /** Close every WebSocket (1001) and SSE stream, each at a random moment of `windowMs`; resolves once closed. */
+  closeSockets(windowMs: number): Promise<void>;
   /** Resolves once the ingress holds no socket any more (worker threads have ended). */
   finished(): Promise<void>;
 }
@@ -219,12 +276,16 @@ async function startMainThreadIngress(
   return {
     port: uws.us_socket_local_port(socket),
     takeSlowDrops: () => hub.takeSlowDrops(),
+    takeFramesOut: () => hub.takeFramesOut(),
     drain: (timeoutMs) => {
       lifecycle.draining = true;
       uws.us_listen_socket_close(socket);
       return lifecycle.idle(timeoutMs);
     },
-    closeSockets: () => hub.closeAll(),
+    leave: () => {
+      lifecycle.leaving = true;
+    },
+    closeSockets: (windowMs) => hub.closeAll(windowMs),
     finished: close,
   };
 }
@@ -254,8 +315,14 @@ async function startWorkerIngress(
   return {
     port,
     takeSlowDrops: () => null,
+    takeFramesOut: () => null,
     drain: (t) => workers.drain(t),
-    closeSockets: () => workers.closeSockets(),
+    leave: () => workers.leave(),
+    closeSockets: (windowMs) => {
+      workers.closeSockets(windowMs);
+      // Each worker closes its subscribers over the window by itself; waitForExit (finished) waits for them.
+      return new Promise((r) => setTimeout(r, windowMs));
+    },
     finished: () => workers.waitForExit(),
   };
 }

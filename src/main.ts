@@ -1,15 +1,37 @@
 /**
  * `npm start`: loads and validates configuration, starts the embedded Kafka broker when no cluster is
- * configured, then the gateway; SIGTERM/SIGINT shut down gracefully (no accepted record is dropped).
+ * configured, then the gateway; SIGTERM, SIGINT and SIGHUP shut down gracefully (no accepted record is
+ * dropped). SIGHUP drains rather than reloading: a restarted instance reads keys, certificates and settings
+ * afresh, and a reload that half-applied would be worse than a drain (docs/operations.md, "Shutdown").
  */
 import { loadConfigOrExit } from './config/load-or-exit.js';
 import { StartupError } from './errors.js';
 import { createLogger } from './ops/logger.js';
 import { startGateway } from './gateway.js';
+import { sluiceVersion } from './ops/build-info.js';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger(config.logLevel);
+  // As one JSON line like every other log line, not a bare stack on stderr; then the process ends as Node would.
+  process.on('uncaughtException', (err, origin) => {
+    log.fatal({ err: err.stack ?? String(err), origin }, 'uncaught exception');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    log.fatal({ err: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason) }, 'unhandled promise rejection');
+    process.exit(1);
+  });
+  log.info({ version: sluiceVersion, node: process.versions.node, pid: process.pid }, 'sluice starting');
+  log.debug(
+    {
+      ingressThreads: config.ingressThreads,
+      adminPort: config.adminPort,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+      shutdownDelayMs: config.shutdownDelayMs,
+    },
+    'debug logging on: logs the shutdown steps, the admin listener and the producer set-up in detail',
+  );
   let gateway;
   try {
     gateway = await startGateway(config, log);
@@ -22,14 +44,24 @@ async function main(): Promise<void> {
   }
   const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
   const [http, ws] = config.tlsCertFile ? ['https', 'wss'] : ['http', 'ws'];
-  log.info({ port: gateway.port, kafka: gateway.bootstrapServers, embeddedKafka: config.kafkaBootstrapServers === '' }, 'sluice listening');
+  log.info(
+    {
+      version: sluiceVersion,
+      port: gateway.port,
+      adminPort: gateway.adminPort,
+      kafka: gateway.bootstrapServers,
+      embeddedKafka: config.kafkaBootstrapServers === '',
+    },
+    'sluice listening',
+  );
+  const admin = gateway.adminPort === undefined ? `${http}://${host}:${gateway.port}` : `http://${host}:${gateway.adminPort}`;
   console.error(
     [
       `Sluice is up (Kafka: ${gateway.bootstrapServers}${config.kafkaBootstrapServers ? '' : ', embedded'})`,
       `  ingest:    POST ${http}://${host}:${gateway.port}/topics/{topic}`,
       `  live:      ${ws}://${host}:${gateway.port}/ws/topics/{topic}`,
       `  dashboard: ${http}://${host}:${gateway.port}/`,
-      `  health:    ${http}://${host}:${gateway.port}/healthz  ${http}://${host}:${gateway.port}/readyz  ${http}://${host}:${gateway.port}/metrics`,
+      `  health:    ${admin}/healthz  ${admin}/readyz  ${admin}/metrics`,
     ].join('\n'),
   );
 
@@ -60,6 +92,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  process.on('SIGHUP', onSignal);
 }
 
 void main();

@@ -143,7 +143,7 @@ describe('every route of the table is served', () => {
   });
 
   it('a path that is in no row of the table is 404 ROUTE_NOT_FOUND, pointing at /openapi.json', async () => {
-    const res = await request('GET', '/topics');
+    const res = await request('GET', '/topic');
     expectRefusal(res, 404, 'ROUTE_NOT_FOUND');
     expect(res.json.error.message).toContain('/openapi.json');
     expectRefusal(await request('POST', '/topics/'), 404, 'ROUTE_NOT_FOUND');

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { postJson, randomTopic, ROOT, sluiceForFile, startSluice, type SluiceProcess } from './helpers/sluice-process.js';
+import { partitionCount } from './helpers/kafka-read.js';
 
 const kafka = inject('kafkaBootstrap');
 const DASHBOARD_DIR = join(ROOT, 'src', 'dashboard');
@@ -353,7 +354,36 @@ describe('dashboard page', () => {
     await page.close();
   });
 
-  it('after a close (4008 too slow) reconnects by itself with from=<last resume token> and keeps the rows', async () => {
+  it('offers the topics GET /topics lists in the topic picker, with their partition counts, and watches the one picked', async () => {
+    const g = gateway();
+    const topic = randomTopic('dash-pick');
+    expect((await postJson(`${g.url}/topics/${topic}`, '{"picked":1}')).status).toBe(200);
+    const { page, log } = await openPage(`${g.url}/`);
+    // The list is loaded at start and again on focus once a few seconds old; the new topic may take a look or two.
+    const options = await until(
+      'the new topic in the picker',
+      async () => {
+        await page.click('#rows');
+        await page.focus('#topic');
+        return page.$$eval('#topic-list option', (os) =>
+          os.map((o) => ({ value: (o as HTMLOptionElement).value, label: (o as HTMLOptionElement).label })),
+        );
+      },
+      (os) => os.some((o) => o.value === topic),
+    );
+    const partitions = partitionCount(kafka, topic);
+    expect(options.find((o) => o.value === topic)?.label).toBe(`${partitions} partition${partitions === 1 ? '' : 's'}`);
+    expect(await page.getAttribute('#topic', 'list')).toBe('topic-list');
+    await page.fill('#topic', topic);
+    await page.click('#watch');
+    expect(await waitForStatus(page, 'live')).toContain(topic);
+    expect(log.urls).toContain(`${g.url}/topics`);
+    expect(log.consoleErrors).toEqual([]);
+    expect(log.pageErrors).toEqual([]);
+    await page.close();
+  });
+
+  it("after a close (4008 too slow, 1001 restart) reconnects by itself with from=<last resume token> (a record's, or its subscription's start) and keeps the rows", async () => {
     // Batch frames with resume tokens, from a scripted socket standing in for the gateway's WebSocket.
     const topic = randomTopic('dash-resume');
     const socketUrls: string[] = [];
@@ -372,9 +402,15 @@ describe('dashboard page', () => {
           ws.send(record(0, 'tok-0'));
           ws.send(record(1, 'tok-1'));
           setTimeout(() => ws.close({ code: 4008, reason: 'too slow: 1048576 bytes buffered' }), 300);
-        } else {
+        } else if (socketUrls.length === 2) {
           ws.send(record(2, 'tok-2'));
-          ws.send(JSON.stringify({ event: 'error', error: { code: 'INVALID_PARAMETER', message: '<b>bad</b> subscribe' } }));
+          // Dropped again (a gateway restart) before any record of its own: it resumes from its last token.
+          setTimeout(() => ws.close({ code: 1001, reason: 'restarting' }), 300);
+        } else {
+          // The subscription's start token (no record after it yet) is where the next reconnect resumes.
+          ws.send(JSON.stringify({ event: 'subscribed', topic, token: 'tok-start-3' }));
+          if (socketUrls.length === 3) setTimeout(() => ws.close({ code: 1001, reason: 'restarting' }), 300);
+          else ws.send(JSON.stringify({ event: 'error', error: { code: 'INVALID_PARAMETER', message: '<b>bad</b> subscribe' } }));
         }
       }),
     );
@@ -384,12 +420,14 @@ describe('dashboard page', () => {
       (r) => r.some((x) => x.seq === '2'),
     );
     expect(rows.map((r) => r.offset)).toEqual(['2', '1', '0']);
+    // An error frame is shown as status text; the socket stays in use.
+    expect(await waitForStatus(page, 'error')).toBe('gateway error INVALID_PARAMETER: <b>bad</b> subscribe');
     expect(socketUrls).toEqual([
       `${gateway().wsUrl}/ws/topics/${topic}?frames=batch&snapshot=1h`,
       `${gateway().wsUrl}/ws/topics/${topic}?frames=batch&from=tok-1`,
+      `${gateway().wsUrl}/ws/topics/${topic}?frames=batch&from=tok-2`,
+      `${gateway().wsUrl}/ws/topics/${topic}?frames=batch&from=tok-start-3`,
     ]);
-    // An error frame is shown as status text; the socket stays in use.
-    expect(await waitForStatus(page, 'error')).toBe('gateway error INVALID_PARAMETER: <b>bad</b> subscribe');
     expect(log.consoleErrors).toEqual([]);
     expect(log.pageErrors).toEqual([]);
     await page.close();
@@ -457,9 +495,10 @@ describe('dashboard page with API keys and ingress worker threads', () => {
     expect(rows.map((r) => r.seq)).toEqual(['2', '1']);
 
     expectOnlySluice(log.urls, port);
-    // The browser itself reports refused upgrades and the restart's refused connections; nothing else may.
+    // The browser itself reports refused upgrades, the restart's refused connections and the topic list's 401
+    // (asked before a key was given); nothing else may.
     const expected =
-      /WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/ws\/topics\/[^']+' failed|Failed to load resource: net::ERR_CONNECTION_REFUSED/;
+      /WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/ws\/topics\/[^']+' failed|Failed to load resource: net::ERR_CONNECTION_REFUSED|Failed to load resource: the server responded with a status of 401/;
     expect(log.consoleErrors.filter((m) => !expected.test(m))).toEqual([]);
     expect(log.pageErrors).toEqual([]);
     await page.close();

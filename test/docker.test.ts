@@ -42,3 +42,17 @@ it('the Dockerfile builds the native client from source in a build stage and run
   expect(dockerfile).toMatch(/COPY src\/dashboard \.\/src\/dashboard/);
   expect(dockerfile).toMatch(/COPY src\/api\/docs-page \.\/src\/api\/docs-page/);
 });
+
+it('compose.yaml provisions Prometheus scraping both admin ports and Grafana with the Sluice dashboard', () => {
+  const r = spawnSync('docker-compose', ['-f', join(ROOT, 'docker', 'compose.yaml'), 'config'], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  expect(r.stdout.match(/SLUICE_ADMIN_PORT: "?9000"?/g)).toHaveLength(2);
+  expect(r.stdout).toMatch(/image: grafana\/grafana:/);
+  expect(r.stdout).toMatch(/helm\/sluice\/dashboards:\/var\/lib\/grafana\/dashboards:ro/);
+  const prometheus = readFileSync(join(ROOT, 'docker', 'prometheus.yml'), 'utf8');
+  expect(prometheus).toMatch(/targets: \["sluice-1:9000", "sluice-2:9000"\]/);
+  const provider = readFileSync(join(ROOT, 'docker', 'grafana', 'provisioning', 'dashboards', 'sluice.yaml'), 'utf8');
+  expect(provider).toMatch(/path: \/var\/lib\/grafana\/dashboards/);
+  const dashboard = JSON.parse(readFileSync(join(ROOT, 'docker', 'helm', 'sluice', 'dashboards', 'sluice.json'), 'utf8'));
+  expect(dashboard.uid).toBe('sluice-gateway');
+});

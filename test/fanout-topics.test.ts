@@ -145,7 +145,7 @@ it(
       const res = await http(`${gw!.url}/topics/${topic}`, 'POST', JSON.stringify({ t: topic }));
       expect(res.status, res.text).toBe(200);
     });
-    await inBatches(topics, async (topic, i) => {
+    await inBatches(topics, async (_topic, i) => {
       await sockets[i].waitForFrames(2, 60_000);
     });
     await sleep(500); // a record sent to the wrong socket would have arrived with the rest

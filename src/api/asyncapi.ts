@@ -32,6 +32,22 @@ const subscribeOptionSchemas = Object.fromEntries(
   ]),
 );
 
+/** A record's Kafka headers in order (repeats kept), e.g. the W3C `traceparent` its POST carried. Absent when it has none. */
+const RECORD_HEADERS: Json = {
+  type: 'array',
+  description:
+    "The record's Kafka headers, in order; absent when it has none. A POST's W3C `traceparent`/`tracestate` arrive here (docs/operations.md, Tracing).",
+  items: {
+    type: 'object',
+    required: ['name', 'value'],
+    properties: {
+      name: { type: 'string' },
+      value: { type: 'string' },
+      valueEncoding: { const: 'base64', description: 'Present when the header value is not UTF-8: base64 of its bytes.' },
+    },
+  },
+};
+
 const FRAME_SCHEMAS: Record<string, Json> = {
   record: {
     type: 'object',
@@ -44,6 +60,7 @@ const FRAME_SCHEMAS: Record<string, Json> = {
       key: { type: ['string', 'null'] },
       value: { description: 'The record value: embedded as-is when it is JSON; otherwise a string (see `valueEncoding`).' },
       valueEncoding: { enum: ['text', 'base64'], description: 'Present when the value is not JSON: UTF-8 text, or base64 of binary.' },
+      headers: RECORD_HEADERS,
       token: TOKEN,
     },
     examples: [
@@ -122,6 +139,7 @@ const FRAME_SCHEMAS: Record<string, Json> = {
             key: { type: ['string', 'null'] },
             value: {},
             valueEncoding: { enum: ['text', 'base64'] },
+            headers: RECORD_HEADERS,
           },
         },
       },

@@ -23,14 +23,19 @@ function label(method: string, path: string): string {
 
 export class ContractApp {
   private readonly registered = new Set<RouteSpec>();
-  private readonly compiled = ROUTES.filter((r) => r.path !== '/*').map((r) => ({ route: r, re: patternRegExp(r.path) }));
+  private readonly routes: readonly RouteSpec[];
+  private readonly compiled: { route: RouteSpec; re: RegExp }[];
 
   /** Patches `app`'s registration methods in place (publish, listen… stay the native ones). */
   constructor(
     private readonly app: TemplatedApp,
     private readonly answers: ErrorAnswers,
     private readonly cors: CorsPolicy,
+    /** Route ids this app does not serve (health and metrics when they are on the admin port): 404 here. */
+    servedElsewhere: readonly string[] = [],
   ) {
+    this.routes = ROUTES.filter((r) => !servedElsewhere.includes(r.id));
+    this.compiled = this.routes.filter((r) => r.path !== '/*').map((r) => ({ route: r, re: patternRegExp(r.path) }));
     const get = app.get.bind(app);
     const post = app.post.bind(app);
     const options = app.options.bind(app);
@@ -48,7 +53,7 @@ export class ContractApp {
 
   /** Every row of the table has been registered; call after all routes are. */
   assertComplete(): void {
-    const missing = ROUTES.filter((r) => !this.registered.has(r)).map((r) => `${label(r.method, r.path)} (${r.transport})`);
+    const missing = this.routes.filter((r) => !this.registered.has(r)).map((r) => `${label(r.method, r.path)} (${r.transport})`);
     if (missing.length > 0)
       throw new StartupError(`the route table (src/api/routes.ts) lists routes the app does not serve: ${missing.join(', ')}`);
   }
@@ -59,7 +64,7 @@ export class ContractApp {
   }
 
   private find(method: string, transport: string, pattern: string): RouteSpec {
-    const route = ROUTES.find(
+    const route = this.routes.find(
       (r) =>
         r.path === pattern &&
         (transport === 'websocket' ? r.transport === 'websocket' : r.method === method && r.transport !== 'websocket'),

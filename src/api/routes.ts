@@ -148,6 +148,7 @@ const INGEST_ERRORS: readonly ErrorCode[] = [
   'TOPIC_NOT_READY',
   'BROKER_UNAVAILABLE',
   'DELIVERY_FAILED',
+  'DELIVERY_UNCONFIRMED',
   'SHUTTING_DOWN',
   'INTERNAL',
 ];
@@ -392,6 +393,42 @@ export const ROUTES: readonly RouteSpec[] = [
       },
     },
     errors: PLAIN_GET_ERRORS,
+  },
+  {
+    id: 'topic_list',
+    method: 'get',
+    path: '/topics',
+    transport: 'http',
+    tags: ['live'],
+    summary: 'List the topics this credential may subscribe to',
+    description:
+      "The cluster's topics with their partition counts, sorted by name: with API keys, those matching the key's `subscribe` patterns (`X-API-Key` or `Authorization: Bearer`; not in the URL); with open access, every topic but Kafka's own (`__…`). Read from the cluster's metadata at most every 2 s.",
+    query: [],
+    headers: [ORIGIN],
+    answers: {
+      200: {
+        description: 'The topics.',
+        type: 'application/json',
+        schema: {
+          type: 'object',
+          required: ['topics'],
+          additionalProperties: false,
+          properties: {
+            topics: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['name', 'partitions'],
+                additionalProperties: false,
+                properties: { name: { type: 'string' }, partitions: { type: 'integer', minimum: 0 } },
+              },
+            },
+          },
+        },
+        example: { topics: [{ name: 'telemetry', partitions: 6 }] },
+      },
+    },
+    errors: ['INVALID_PARAMETER', 'UNAUTHORIZED', 'RATE_LIMITED', 'BROKER_UNAVAILABLE', 'INTERNAL'],
   },
   {
     id: 'metrics',

@@ -50,6 +50,17 @@ describe('loadConfig', () => {
     expect(attempt).toThrow(/SLUICE_LOG_LEVEL="loud": must be one of/);
   });
 
+  it('refuses a shutdown delay and close window that leave no room in the shutdown budget, and an admin port equal to the public one', () => {
+    expect(() => loadConfig({ SLUICE_SHUTDOWN_DELAY_MS: '24000', SLUICE_SHUTDOWN_CLOSE_WINDOW_MS: '1000' })).toThrow(
+      /SLUICE_SHUTDOWN_DELAY_MS=24000 \+ SLUICE_SHUTDOWN_CLOSE_WINDOW_MS=1000 must be less than SLUICE_SHUTDOWN_TIMEOUT_MS=25000/,
+    );
+    expect(loadConfig({ SLUICE_SHUTDOWN_DELAY_MS: '23000', SLUICE_SHUTDOWN_CLOSE_WINDOW_MS: '1000' }).shutdownDelayMs).toBe(23000);
+    expect(() => loadConfig({ SLUICE_PORT: '8080', SLUICE_ADMIN_PORT: '8080' })).toThrow(
+      /SLUICE_ADMIN_PORT=8080: must differ from SLUICE_PORT/,
+    );
+    expect(loadConfig({ SLUICE_ADMIN_PORT: '0' }).adminPort).toBe(0);
+  });
+
   it('refuses an idle timeout uWS cannot use', () => {
     expect(() => loadConfig({ SLUICE_WS_IDLE_TIMEOUT_S: '5' })).toThrow(/SLUICE_WS_IDLE_TIMEOUT_S=5: must be 0 or 8–960/);
   });

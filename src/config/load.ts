@@ -40,6 +40,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   if (config.wsIdleTimeoutSeconds !== 0 && config.wsIdleTimeoutSeconds < 8) {
     throw new StartupError(`invalid configuration:\n  - SLUICE_WS_IDLE_TIMEOUT_S=${config.wsIdleTimeoutSeconds}: must be 0 or 8–960`);
   }
+  if (config.shutdownDelayMs + config.shutdownCloseWindowMs >= config.shutdownTimeoutMs) {
+    throw new StartupError(
+      `invalid configuration:\n  - SLUICE_SHUTDOWN_DELAY_MS=${config.shutdownDelayMs} + SLUICE_SHUTDOWN_CLOSE_WINDOW_MS=${config.shutdownCloseWindowMs} must be less than SLUICE_SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs} (the whole shutdown budget), leaving time to answer requests and flush Kafka`,
+    );
+  }
+  if (config.adminPort > 0 && config.adminPort === config.port) {
+    throw new StartupError(`invalid configuration:\n  - SLUICE_ADMIN_PORT=${config.adminPort}: must differ from SLUICE_PORT`);
+  }
   return Object.freeze(config);
 }
 

@@ -24,6 +24,12 @@
  *   - view (`view` set): the matched records of [start, J), then the buffered live records, go through the
  *     view's computation (a window aggregator), whose frames are sent; the buffer holds records, not frames.
  *
+ * From memory (`memory` set: a resume inside the topic's resume window, resume-window.ts): the history
+ * [start, J) was taken from the window in the same synchronous step that started buffering the channel's
+ * live batches (so J is the window's head then, not the position at `begin`). There is no reader: the
+ * records are filtered and framed as a replay's would be (same tokens, same acknowledged batches), then the
+ * buffer is drained and the subscriber joins exactly as above. No Kafka consumer, no replay slot.
+ *
  * `cancel()` may come at any await of `run()` (connect, watermarks, offsets for a time, a read or a delivery
  * in flight, the wait for live frames): `run()` then settles promptly and its reader is stopped in every case.
  */
@@ -34,6 +40,7 @@ import { PositionVector, encodeResumeToken } from '../subscription/resume-token.
 import type { RecordFilter } from '../subscription/record-filter.js';
 import { encodeFields, keyText, readValue, type ValueText } from '../subscription/frame-encoder.js';
 import type { SnapshotTable } from './snapshot-table.js';
+import type { WindowHistory } from './resume-window.js';
 import type { StartFrom } from '../subscription/protocol.js';
 
 const REPLAY_BATCH_MAX = 500;
@@ -46,6 +53,8 @@ export interface ReplayDeps {
   maxBufferBytes: number;
   timeoutMs: number;
   newReader: (batchMax: number) => FanoutReader;
+  /** The history taken from the topic's resume window (records only: no snapshot, no view); no reader is made. */
+  memory?: WindowHistory | null;
   /** Sends records (fields, with the token after each) to the subscriber, framed in its style; resolves when its thread acknowledges them (false: the socket is gone). */
   deliver: (fields: string[], tokens: string[]) => Promise<boolean>;
   /** Sends frames already built (snapshot frames and marker, view frames) as they are, one message each; resolves like `deliver`. */
@@ -122,6 +131,7 @@ export class Replay {
 
   /** Resolves once joined, or promptly once cancelled; rejects when the history cannot be read. */
   async run(): Promise<void> {
+    if (this.d.memory) return this.runFromMemory(this.d.memory);
     const reader = (this.reader = this.d.newReader(REPLAY_BATCH_MAX));
     try {
       if (this.cancelled) return;
@@ -139,6 +149,33 @@ export class Replay {
       throw err;
     } finally {
       await reader.stop();
+    }
+    await this.drainBuffer();
+  }
+
+  private async runFromMemory(history: WindowHistory): Promise<void> {
+    if (this.cancelled) return;
+    this.start = history.start.slice();
+    // Sends `subscribed`; its join point is not this one: live batches are buffered from history.join on.
+    this.d.begin(encodeResumeToken(this.start), this.start.slice());
+    const position = new PositionVector(this.start.slice());
+    const filter = this.d.filter;
+    const parse = !!filter?.needsValue;
+    const records = history.records;
+    for (let i = 0; i < records.length; ) {
+      const fields: string[] = [];
+      const tokens: string[] = [];
+      for (; i < records.length && fields.length < REPLAY_BATCH_MAX; i++) {
+        const m = records[i];
+        // Every record moves the position, selected or not: a token resumes after what was skipped too.
+        const token = position.advance(m.partition, m.offset);
+        const value: ValueText | undefined = parse ? readValue(m.value) : undefined;
+        if (filter && !filter.matches(keyText(m.key), value?.parsed)) continue;
+        fields.push(encodeFields(m, value));
+        tokens.push(token);
+      }
+      if (this.cancelled) return;
+      if (fields.length > 0 && !(await this.d.deliver(fields, tokens))) return;
     }
     await this.drainBuffer();
   }

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { SubscriptionRegistry } from './subscription-registry.js';
 import type { FanoutGate, StartFrom, SubscribeRequest } from '../subscription/protocol.js';
-import { encodeResumeToken } from '../subscription/resume-token.js';
+import { decodeResumeToken, encodeResumeToken } from '../subscription/resume-token.js';
 import { FakeCluster, FakeTopics, RecordingHub, Scheduler, settle } from '../../test/helpers/fake-kafka.js';
 
 const log = pino({ level: 'silent' });
@@ -98,6 +98,8 @@ const KINDS: { name: string; from: StartFrom; group: string | null; extra?: Part
   { name: 'from=earliest', from: { kind: 'earliest' }, group: null },
   { name: 'from=<time>', from: { kind: 'time', timestampMs: 1_000_100 }, group: null },
   { name: 'from=<token>', from: { kind: 'token', offsets: [300, 200] }, group: null },
+  // The feed starts at the end (600 per partition after 1,200 records): a token there is inside the resume window.
+  { name: 'from=<token> in the resume window', from: { kind: 'token', offsets: [600, 600] }, group: null },
   { name: 'group=', from: { kind: 'earliest' }, group: 'g' },
   // Live views. The fake records' timestamps are near 1,000,000 ms: a span back to 0 reads them all; SLUICE_KEY_FIELD=n keys them.
   { name: 'snapshot=', from: { kind: 'latest' }, group: null, extra: { snapshotMs: Date.now() } },
@@ -276,6 +278,108 @@ describe('replays hand over to live with no gap and no duplicate', () => {
     });
 });
 
+/** Lets the live feed read what has been appended (a drain leaves polling reads pending). */
+async function readLive(env: Env): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const k = env.sched.pending.findIndex((p) => p.label === 'live:read');
+    if (k < 0) return;
+    await env.sched.step(k);
+    await env.sched.drain(1000, polling);
+  }
+}
+
+describe('resumes from the resume window', () => {
+  type Frame = {
+    partition: number;
+    offset: number;
+    token: string;
+    event?: string;
+    records?: { partition: number; offset: number; token?: string }[];
+  };
+  const recordsOf = (list: string[]) =>
+    list.flatMap((f) => {
+      const frame = JSON.parse(f) as Frame;
+      return frame.event === 'batch'
+        ? frame.records!.map(({ partition, offset }) => ({ partition, offset }))
+        : [{ partition: frame.partition, offset: frame.offset }];
+    });
+
+  for (const style of ['envelope', 'batch'] as const)
+    for (const where of [null, 'n>=3'])
+      it(`a token inside the window resumes from memory, exactly, with no replay consumer or slot (${style} frames${where ? `, where=${where}` : ''})`, async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 6 }),
+            fc.nat(),
+            fc.nat(),
+            async (appends, cut, seed) => {
+              const env = setup(16, 30);
+              const filtered = where !== null;
+              // Subscriber 2 keeps the feed (and its window) and records every frame; its tokens are what a dashboard resumes with.
+              env.gate.open(request(2, 't', { kind: 'latest' }, null, false));
+              await env.sched.drain(1000, polling);
+              for (const n of appends.slice(0, 2)) env.cluster.append('t', n);
+              await readLive(env);
+              const seen = (env.hub.published.get('r:t') ?? []).map((f) => JSON.parse(f) as Frame);
+              // Resume after any frame seen (or at the feed's start).
+              const at = seen.length === 0 ? undefined : seen[cut % seen.length];
+              const start = decodeResumeToken(at ? at.token : (env.hub.of(2, 'subscribed')[0].detail as string))!;
+              const from: StartFrom = { kind: 'token', offsets: start };
+              const delivered: string[] = [];
+              const originalDeliver = env.hub.deliver.bind(env.hub);
+              env.hub.deliver = (sub, list, tokens, ackId) => {
+                if (sub === 1) delivered.push(...list);
+                originalDeliver(sub, list, tokens, ackId);
+              };
+              env.gate.open(request(1, 't', from, null, seed % 2 === 0, { style, where }));
+              // More records at random points while it is served and joins.
+              let a = 2;
+              for (let step = 0; step < 2000 && !(a >= appends.length && env.hub.of(1, 'join').length > 0); step++) {
+                if (env.hub.of(1, 'ready').length > 0) env.gate.start(1);
+                if (a < appends.length && (seed + step) % 3 === 0) env.cluster.append('t', appends[a++]);
+                if (env.sched.pending.length > 0) await env.sched.step((seed + step) % env.sched.pending.length);
+                expect(env.registry.lifecycle().replaysInProgress).toBe(0);
+              }
+              await env.sched.drain(1000, polling);
+              await readLive(env);
+              const join = env.hub.of(1, 'join')[0]?.detail as { channel: string; publishedAt: number } | undefined;
+              expect(join).toBeDefined();
+              const got = [...recordsOf(delivered), ...recordsOf((env.hub.published.get(join!.channel) ?? []).slice(join!.publishedAt))];
+              const log = env.cluster.topics.get('t')!;
+              for (let p = 0; p < PARTITIONS; p++) {
+                const want = log[p]
+                  .filter((m) => m.offset >= start[p] && (!filtered || JSON.parse(m.value!.toString()).n >= 3))
+                  .map((m) => m.offset);
+                expect(got.filter((f) => f.partition === p).map((f) => f.offset)).toEqual(want);
+              }
+              expect(env.cluster.readers.filter((r) => r.spec.role === 'replay')).toHaveLength(0);
+              expect(env.registry.takeResumes()).toEqual({ memory: 1, kafka: 0 });
+              env.gate.close(1);
+              env.gate.close(2);
+              await env.sched.drain();
+              expect(held(env)).toEqual(NOTHING_HELD);
+            },
+          ),
+          { numRuns: 40 },
+        );
+      });
+
+  it('a token older than the window replays from Kafka (and takes a slot)', async () => {
+    const env = setup(16, 30);
+    env.gate.open(request(2, 't', { kind: 'latest' }, null, false));
+    await env.sched.drain(1000, polling);
+    env.gate.open(request(1, 't', { kind: 'token', offsets: [3, 3] }, null, false));
+    await env.sched.drain(1000, polling);
+    expect(env.hub.of(1, 'join')).toHaveLength(1);
+    expect(env.cluster.readers.filter((r) => r.spec.role === 'replay')).toHaveLength(1);
+    expect(env.registry.takeResumes()).toEqual({ memory: 0, kafka: 1 });
+    env.gate.close(1);
+    env.gate.close(2);
+    await env.sched.drain();
+    expect(held(env)).toEqual(NOTHING_HELD);
+  });
+});
+
 describe('model: random opens, closes, starts, steps, failures and records', () => {
   type Action =
     | { type: 'open'; kind: number; topic: number; beforeUpgrade: boolean }
@@ -296,7 +400,10 @@ describe('model: random opens, closes, starts, steps, failures and records', () 
     for (const topic of ['t', 'u']) env.cluster.createTopic(topic, PARTITIONS);
     const topics = ['t', 'u', 'v'];
     // The model: open subscriptions (neither closed by the client nor failed) and what each asked for.
-    const open = new Map<number, { topic: string; history: boolean; group: boolean; beforeUpgrade: boolean; started: boolean }>();
+    const open = new Map<
+      number,
+      { topic: string; history: boolean; resume: boolean; group: boolean; beforeUpgrade: boolean; started: boolean }
+    >();
     /** Subscriptions that left (closed by the client, or failed), with the hub event count at that moment. */
     const gone = new Map<number, number>();
     let nextSub = 1;
@@ -327,6 +434,7 @@ describe('model: random opens, closes, starts, steps, failures and records', () 
         open.set(sub, {
           topic: topics[a.topic],
           history: hasHistory(kind),
+          resume: kind.group === null && !kind.extra && (kind.from.kind === 'token' || kind.from.kind === 'time'),
           group: kind.group !== null,
           beforeUpgrade: a.beforeUpgrade,
           started: !a.beforeUpgrade,
@@ -376,7 +484,10 @@ describe('model: random opens, closes, starts, steps, failures and records', () 
     }
     expect(env.registry.lifecycle().groupMembers).toBe([...open.values()].filter((s) => s.group && s.started).length);
     const waitingForUpgrade = [...open.values()].filter((s) => s.history && !s.group && !s.started).length;
-    expect(env.registry.lifecycle().replaysInProgress).toBe(waitingForUpgrade);
+    // A resume served from the resume window holds no slot: only those (token, time) may be below.
+    const waitingNotResumes = [...open.values()].filter((s) => s.history && !s.group && !s.started && !s.resume).length;
+    expect(env.registry.lifecycle().replaysInProgress).toBeLessThanOrEqual(waitingForUpgrade);
+    expect(env.registry.lifecycle().replaysInProgress).toBeGreaterThanOrEqual(waitingNotResumes);
     // A client that left hears nothing after it left: no ready, subscribed, join or deliver.
     for (const [sub, leftAt] of gone)
       expect(

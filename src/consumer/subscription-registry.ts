@@ -28,7 +28,8 @@ import type { LibrdkafkaStats } from '../ops/metrics.js';
 import { ConsumerPool } from './consumer-pool.js';
 import { GroupPool } from './group-feed.js';
 import type { Message, ReaderFactory } from './kafka-reader.js';
-import { Subscription, type Channel, type HubRef, type SubscriptionHost, type TopicState } from './subscription.js';
+import { Subscription, type Channel, type HubRef, type ResumeSource, type SubscriptionHost, type TopicState } from './subscription.js';
+import { ResumeWindow, type ResumeWindowLimits } from './resume-window.js';
 import { SnapshotTable } from './snapshot-table.js';
 import { ViewLimitError, WindowAggregator } from './window-aggregator.js';
 
@@ -41,7 +42,8 @@ export type RegistryConfig = Pick<
   Config,
   'metadataTimeoutMs' | 'maxLivePartitions' | 'fanoutLingerMs' | 'maxReplays' | 'replayBufferBytes' | 'maxGroups' | 'groupIdPrefix'
 > &
-  Partial<Pick<Config, 'snapshotMaxKeys' | 'snapshotMaxBytes' | 'viewMaxGroups' | 'viewMaxOpenWindows' | 'maxViewsPerTopic' | 'keyField'>>;
+  Partial<Pick<Config, 'snapshotMaxKeys' | 'snapshotMaxBytes' | 'viewMaxGroups' | 'viewMaxOpenWindows' | 'maxViewsPerTopic' | 'keyField'>> &
+  Partial<Pick<Config, 'resumeWindowRecords' | 'resumeWindowBytes' | 'resumeWindowMs'>>;
 
 /** Live-view settings where a (test) configuration leaves them out: the schema's defaults. */
 const VIEW_DEFAULTS = {
@@ -65,6 +67,9 @@ export interface RegistryDeps {
   liveFeedIdleGraceMs?: number;
 }
 
+/** Resume-window settings where a (test) configuration leaves them out: the schema's defaults. */
+const RESUME_WINDOW_DEFAULTS: ResumeWindowLimits = { maxRecords: 10_000, maxBytes: 8 * 1024 * 1024, maxAgeMs: 60_000 };
+
 /** What `/metrics` shows of the subscription lifecycle; every number is 0 with no client connected. */
 export interface LifecycleCounts {
   subscriptions: Record<Transport, Record<SubscriptionState, number>>;
@@ -84,6 +89,9 @@ export class SubscriptionRegistry implements SubscriptionHost {
   private replaySlots = 0;
   private lateRecords = 0;
   private readonly views: typeof VIEW_DEFAULTS;
+  // resume window (fanout-resume): limits, and resumes counted by where their history came from
+  private readonly windowLimits: ResumeWindowLimits;
+  private readonly resumes: Record<ResumeSource, number> = { memory: 0, kafka: 0 };
   private closing = false;
   readonly pool: ConsumerPool;
   readonly groups: GroupPool;
@@ -100,10 +108,20 @@ export class SubscriptionRegistry implements SubscriptionHost {
       ...VIEW_DEFAULTS,
       ...Object.fromEntries(Object.entries(config).filter(([k, v]) => k in VIEW_DEFAULTS && v !== undefined)),
     };
+    this.windowLimits = {
+      maxRecords: config.resumeWindowRecords ?? RESUME_WINDOW_DEFAULTS.maxRecords,
+      maxBytes: config.resumeWindowBytes ?? RESUME_WINDOW_DEFAULTS.maxBytes,
+      maxAgeMs: config.resumeWindowMs ?? RESUME_WINDOW_DEFAULTS.maxAgeMs,
+    };
     this.pool = new ConsumerPool(
       deps.newReader,
       {
-        started: (topic, next) => this.topicStates.set(topic, { position: new PositionVector(next), channels: new Map() }),
+        started: (topic, next) =>
+          this.topicStates.set(topic, {
+            position: new PositionVector(next),
+            channels: new Map(),
+            window: new ResumeWindow(next, this.windowLimits),
+          }),
         batch: (topic, records) => this.onLiveBatch(topic, records),
         stopped: (topic) => this.topicStates.delete(topic),
         forget: deps.forgetTopic,
@@ -183,6 +201,26 @@ export class SubscriptionRegistry implements SubscriptionHost {
     return n;
   }
 
+  /** Resumes (`from=<token>|<time>`) started since the last call, by where their history came from. */
+  takeResumes(): Record<ResumeSource, number> {
+    const out = { ...this.resumes };
+    this.resumes.memory = 0;
+    this.resumes.kafka = 0;
+    return out;
+  }
+
+  /** Records and bytes held in the resume windows of every followed topic (gauges). */
+  windowTotals(): { records: number; bytes: number } {
+    let records = 0;
+    let bytes = 0;
+    for (const state of this.topicStates.values()) {
+      state.window.evict();
+      records += state.window.size;
+      bytes += state.window.bytes;
+    }
+    return { records, bytes };
+  }
+
   /** Closes every subscription, then stops every consumer; resolves once all are disconnected. */
   async closeAll(): Promise<void> {
     this.closing = true;
@@ -244,6 +282,10 @@ export class SubscriptionRegistry implements SubscriptionHost {
 
   topicState(topic: string): TopicState | undefined {
     return this.topicStates.get(topic);
+  }
+
+  countResume(source: ResumeSource): void {
+    this.resumes[source]++;
   }
 
   newSnapshotTable(topic: string): SnapshotTable {
@@ -369,6 +411,9 @@ export class SubscriptionRegistry implements SubscriptionHost {
   private onLiveBatch(topic: string, records: Message[]): void {
     const state = this.topicStates.get(topic);
     if (!state) return;
+    // fanout-resume: the resume window keeps every live batch, also with no channel (the feed's idle grace),
+    // in the same synchronous step as the position and the replays' buffers below (no record between them).
+    state.window.append(records);
     let envelopes = false;
     let perRecord = false;
     // Record fields apart from frames only when something needs them: a batch channel, or a replay's buffer.

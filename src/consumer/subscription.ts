@@ -15,12 +15,14 @@ import { SluiceError, toPlainError } from '../errors.js';
 import type { FrameStyle, HubPort, SubscribeRequest, SubscriptionState } from '../subscription/protocol.js';
 import { frameRecords } from '../subscription/frame-encoder.js';
 import { encodeResumeToken, type PositionVector } from '../subscription/resume-token.js';
+import type { StartFrom } from '../subscription/protocol.js';
 import type { RecordFilter } from '../subscription/record-filter.js';
 import type { ViewSpec } from '../subscription/view-spec.js';
 import type { FeedLease } from './consumer-pool.js';
 import type { GroupLease, GroupMember } from './group-feed.js';
 import type { FanoutReader, Message } from './kafka-reader.js';
 import { Replay } from './replay.js';
+import type { ResumeWindow, WindowHistory } from './resume-window.js';
 import type { SnapshotTable } from './snapshot-table.js';
 import type { WindowAggregator } from './window-aggregator.js';
 
@@ -48,7 +50,12 @@ export interface Channel {
 export interface TopicState {
   position: PositionVector;
   channels: Map<string, Channel>;
+  /** The live feed's recent records, for resumes served from memory (resume-window.ts). */
+  window: ResumeWindow;
 }
+
+/** Where a resume's history came from (`sluice_resumes_total{source}`). */
+export type ResumeSource = 'memory' | 'kafka';
 
 /** A hub as the registry knows it: its index (subscription ids are per hub) and the port that reaches it. */
 export interface HubRef {
@@ -73,6 +80,8 @@ export interface SubscriptionHost {
   /** Records through a view's computation; returns the frames of the windows they closed. Throws at a view bound. */
   feedView(channel: Channel, records: Message[], values: unknown[]): string[];
   topicState(topic: string): TopicState | undefined;
+  /** A resume (`from=<token>|<time>`) starts, its history from memory or from Kafka. */
+  countResume(source: ResumeSource): void;
   /** Throws OVERLOADED when the view would be one more than SLUICE_MAX_VIEWS_PER_TOPIC on its topic. */
   admitView(req: SubscribeRequest): void;
   /** `owner`: a view with history gets a channel of its own (its windows start from its own history). */
@@ -215,18 +224,25 @@ export class Subscription {
     this.feed = host.acquireFeed(req.topic, partitions);
     const snapshotMs = req.snapshotMs ?? null;
     const wantsHistory = req.from.kind !== 'latest' || snapshotMs !== null;
-    if (wantsHistory) {
-      host.takeReplaySlot();
-      this.holdsReplaySlot = true;
-    }
+    // A resume (token or time) may be served from the topic's resume window; whether it can is known once
+    // the feed is ready. Everything else with history (earliest, snapshot, views) reads Kafka: slot now.
+    const resume = snapshotMs === null && !req.view && (req.from.kind === 'token' || req.from.kind === 'time');
+    if (wantsHistory && !resume) this.takeReplaySlot();
     await this.feed.ready;
     if (this.closed) return;
     // A view over the topic's bound is refused before the upgrade (an HTTP answer); channelFor checks again.
     if (req.view) host.admitView(req);
+    let fromMemory: { state: TopicState; channel: Channel } | undefined;
+    if (resume) {
+      fromMemory = this.resumeFromWindow(req.from, partitions);
+      host.countResume(fromMemory ? 'memory' : 'kafka');
+      // Not inside the window: a replay from Kafka, refused before the upgrade when no slot is free.
+      if (!fromMemory) this.takeReplaySlot();
+    }
     if (!(await this.upgraded())) return;
     const state = host.topicState(req.topic);
-    if (!state) throw new SluiceError('SHUTTING_DOWN', 'server shutting down');
-    const channel = (this.channel = host.channelFor(req, state, req.view && wantsHistory ? this : null));
+    if (!state || (fromMemory && fromMemory.state !== state)) throw new SluiceError('SHUTTING_DOWN', 'server shutting down');
+    const channel = (this.channel ??= host.channelFor(req, state, req.view && wantsHistory ? this : null));
     if (!wantsHistory) {
       this.lifecycle = 'live';
       this.hub.port.subscribed(req.sub, req.style === 'value' ? null : state.position.token());
@@ -238,8 +254,49 @@ export class Subscription {
     // A snapshot reads its span back like a replay from a time, reduced to the latest record per key.
     const from = snapshotMs !== null ? { kind: 'time' as const, timestampMs: Math.max(0, Date.now() - snapshotMs) } : req.from;
     if (from.kind === 'latest') throw new Error('unreachable: history without a start');
+    const replay = (this.replay ??= this.newReplay(state, channel, from, partitions, snapshotMs, null));
+    const run = replay.run();
+    host.track(run);
+    try {
+      await run;
+    } finally {
+      channel.replaying.delete(this);
+      this.giveReplaySlot();
+    }
+  }
+
+  /**
+   * A resume inside the topic's resume window: its history taken from memory in this synchronous step,
+   * with the channel and the replay that buffers the channel's live batches from the window's head on (so
+   * no record falls between the history and live while the upgrade happens); undefined when not inside.
+   */
+  private resumeFromWindow(from: StartFrom, partitions: number): { state: TopicState; channel: Channel } | undefined {
+    const state = this.host.topicState(this.req.topic);
+    if (!state || state.window.partitions !== partitions) return undefined;
+    const history =
+      from.kind === 'token'
+        ? state.window.fromPositions(from.offsets)
+        : from.kind === 'time'
+          ? state.window.fromTime(from.timestampMs)
+          : undefined;
+    if (!history || from.kind === 'latest') return undefined;
+    const channel = (this.channel = this.host.channelFor(this.req, state, null));
+    this.replay = this.newReplay(state, channel, from, partitions, null, history);
+    channel.replaying.add(this);
+    return { state, channel };
+  }
+
+  private newReplay(
+    state: TopicState,
+    channel: Channel,
+    from: Exclude<StartFrom, { kind: 'latest' }>,
+    partitions: number,
+    snapshotMs: number | null,
+    memory: WindowHistory | null,
+  ): Replay {
+    const { req, host } = this;
     const view = channel.view;
-    const replay = (this.replay = new Replay({
+    return new Replay({
       topic: req.topic,
       partitions,
       from,
@@ -247,6 +304,7 @@ export class Subscription {
       maxBufferBytes: host.replayBufferBytes,
       timeoutMs: host.timeoutMs,
       newReader: (batchMax) => host.newReplayReader(req.topic, batchMax),
+      memory,
       deliver: (fields, tokens) => this.deliverRecords(fields, tokens),
       deliverFrames: (frames, tokens) => this.deliver(frames, tokens),
       snapshot: snapshotMs !== null ? host.newSnapshotTable(req.topic) : null,
@@ -267,15 +325,7 @@ export class Subscription {
         this.joined = true;
       },
       log: host.log,
-    }));
-    const run = replay.run();
-    host.track(run);
-    try {
-      await run;
-    } finally {
-      channel.replaying.delete(this);
-      this.giveReplaySlot();
-    }
+    });
   }
 
   private async runGroupMember(group: string): Promise<void> {
@@ -299,6 +349,11 @@ export class Subscription {
       this.startWaiter = () => resolve(!this.closed);
       this.hub.port.ready(this.req.sub);
     });
+  }
+
+  private takeReplaySlot(): void {
+    this.host.takeReplaySlot();
+    this.holdsReplaySlot = true;
   }
 
   private giveReplaySlot(): void {

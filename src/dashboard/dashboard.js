@@ -39,6 +39,7 @@
   const el = {
     form: $('connect-form'),
     topic: $('topic'),
+    topicList: $('topic-list'),
     apiKey: $('api-key'),
     rows: $('rows'),
     pause: $('pause'),
@@ -334,6 +335,10 @@
     if (frame.event === 'subscribed') {
       state.attempt = 0;
       state.refusedWithToken = 0;
+      // Its token is where this subscription starts: a page dropped before any record arrives resumes from
+      // there (inside the gateway's resume window: served from memory) instead of skipping what came meanwhile.
+      // Not while a snapshot is coming: its token is the position after the snapshot, not yet drawn.
+      if (typeof frame.token === 'string' && (state.token || !state.snapshot)) state.token = frame.token;
       setStatus('live', 'live: ' + (typeof frame.topic === 'string' ? frame.topic : state.topic));
     } else if (frame.event === 'snapshot-end') {
       // The snapshot's records arrived as ordinary frames (drawn and listed); resume after it from now on.
@@ -813,6 +818,37 @@
     }
   }
 
+  // The topic picker: GET /topics lists what this key may follow, with partition counts. Loaded at start and
+  // again when the topic field gets focus once the list is a few seconds old (new topics appear) or the key
+  // changed; not at the key's change itself, which comes with the Watch click that opens the WebSocket.
+  const TOPIC_LIST_MAX_AGE_MS = 5000;
+  let topicListAt = 0;
+  async function loadTopicList() {
+    topicListAt = performance.now();
+    const key = el.apiKey.value;
+    let listing;
+    try {
+      const res = await fetch('topics', { headers: key ? { 'x-api-key': key } : {} });
+      if (!res.ok) return; // no key yet, or a key that may list nothing: the field stays free text
+      listing = await res.json();
+    } catch {
+      return;
+    }
+    const options = listing.topics.map((t) => {
+      const option = document.createElement('option');
+      option.value = t.name;
+      option.label = `${t.partitions} partition${t.partitions === 1 ? '' : 's'}`;
+      return option;
+    });
+    el.topicList.replaceChildren(...options);
+  }
+  el.topic.addEventListener('focus', () => {
+    if (performance.now() - topicListAt > TOPIC_LIST_MAX_AGE_MS) loadTopicList();
+  });
+  el.apiKey.addEventListener('change', () => {
+    topicListAt = 0;
+  });
+
   el.form.addEventListener('submit', (e) => {
     e.preventDefault();
     const topic = el.topic.value.trim();
@@ -862,6 +898,7 @@
   });
 
   el.apiKey.value = state.apiKey;
+  loadTopicList();
   // A timer rather than requestAnimationFrame: it keeps draining frames (at a lower rate) in a hidden tab.
   setInterval(render, RENDER_EVERY_MS);
   applyHash();

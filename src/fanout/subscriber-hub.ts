@@ -89,6 +89,13 @@ export interface HubOptions {
 const SWEEP_INTERVAL_MS = 100;
 const HARD_LIMIT_MARGIN_BYTES = 64 * 1024 * 1024;
 
+/** Record frames written, by transport (seed WebSockets count as `websocket`). */
+export type FramesOut = { websocket: number; sse: number };
+
+/** SSE `retry:` (the browser's reconnect delay) is 1–3 s, picked per stream. */
+const SSE_RETRY_MIN_MS = 1000;
+const SSE_RETRY_JITTER_MS = 2000;
+
 export class SubscriberHub implements HubPort {
   private gate!: FanoutGate;
   private readonly connections = new Set<Connection>();
@@ -101,6 +108,8 @@ export class SubscriberHub implements HubPort {
   private heartbeat: NodeJS.Timeout | undefined;
   private opts!: HubOptions;
   private slowDrops: Record<Transport, number> = { websocket: 0, sse: 0, 'seed-websocket': 0 };
+  /** Record frames written since the last takeFramesOut, counted per publish or delivery (not per frame). */
+  private framesOut: FramesOut = { websocket: 0, sse: 0 };
 
   constructor(
     private readonly app: TemplatedApp,
@@ -141,22 +150,53 @@ export class SubscriberHub implements HubPort {
   }
 
   /** Closes every subscriber (WebSocket 1001) and refuses new ones. */
-  closeAll(): void {
+  closeAll(windowMs = 0): Promise<void> {
     this.closing = true;
-    clearInterval(this.heartbeat);
     for (const [sub, p] of [...this.pending]) {
       this.pending.delete(sub);
       this.gate.close(sub);
       p.refuse({ code: 'SHUTTING_DOWN', message: 'server shutting down' });
     }
-    for (const c of [...this.connections]) {
+    const closeOne = (c: Connection) => {
+      if (c.closed) return;
       if (c.ws) c.ws.end(CLOSE_GOING_AWAY, 'server shutting down');
       else if (c.sse) {
         c.sse.event('error', JSON.stringify({ error: { code: 'SHUTTING_DOWN', message: 'server shutting down' } }));
         c.sse.end();
         this.closed(c, CLOSE_GOING_AWAY);
       }
+    };
+    const connections = [...this.connections];
+    if (windowMs <= 0 || connections.length === 0) {
+      clearInterval(this.heartbeat);
+      for (const c of connections) closeOne(c);
+      return Promise.resolve();
     }
+    // Each subscriber at a random moment of the window: closed all at once, they would all reconnect to the
+    // remaining instances in the same instant (a reconnect storm during every rolling update).
+    return new Promise((resolve) => {
+      let left = connections.length;
+      for (const c of connections) {
+        setTimeout(
+          () => {
+            closeOne(c);
+            if (--left === 0) {
+              clearInterval(this.heartbeat);
+              resolve();
+            }
+          },
+          Math.floor(Math.random() * windowMs),
+        );
+      }
+    });
+  }
+
+  /** Record frames written since the last call (null if none), for metrics. */
+  takeFramesOut(): FramesOut | null {
+    const f = this.framesOut;
+    if (f.websocket + f.sse === 0) return null;
+    this.framesOut = { websocket: 0, sse: 0 };
+    return f;
   }
 
   /** Slow-subscriber closes since the last call (null if none), for metrics. */
@@ -222,6 +262,7 @@ export class SubscriberHub implements HubPort {
       return;
     }
     const c = s.conn;
+    this.framesOut[c.sse ? 'sse' : 'websocket'] += frames.length;
     if (c.sse) c.sse.write(sseRecords(frames, tokens));
     else
       c.ws!.cork(() => {
@@ -249,9 +290,14 @@ export class SubscriberHub implements HubPort {
   }
 
   publish(channel: string, frames: string[], tokens: string[] | null): void {
-    if (this.app.numSubscribers(channel) > 0) for (const f of frames) this.app.publish(channel, f, false);
+    const sockets = this.app.numSubscribers(channel);
+    if (sockets > 0) {
+      for (const f of frames) this.app.publish(channel, f, false);
+      this.framesOut.websocket += sockets * frames.length;
+    }
     const streams = this.sseChannels.get(channel);
     if (streams) {
+      this.framesOut.sse += streams.size * frames.length;
       const chunk = sseRecords(frames, tokens);
       for (const c of streams) {
         c.sse!.write(chunk);
@@ -263,6 +309,7 @@ export class SubscriberHub implements HubPort {
 
   publishValues(channel: string, values: Uint8Array[]): void {
     for (const v of values) this.app.publish(channel, v, false);
+    this.framesOut.websocket += this.app.numSubscribers(channel) * values.length;
     this.scheduleSweep();
   }
 
@@ -466,7 +513,8 @@ export class SubscriberHub implements HubPort {
             const c: Connection = {
               transport: 'sse',
               ws: null,
-              sse: new SseStream(res, this.cors.allowedOrigin(origin), 1000),
+              // Jittered, so that clients of one closed instance do not all come back in the same instant.
+              sse: new SseStream(res, this.cors.allowedOrigin(origin), SSE_RETRY_MIN_MS + Math.floor(Math.random() * SSE_RETRY_JITTER_MS)),
               creds,
               subs: new Map(),
               heldAcks: [],

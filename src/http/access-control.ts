@@ -98,6 +98,13 @@ export class AccessControl {
     }
     return entry.id;
   }
+
+  /** Whether the presented key may `access` the topic, without taking a rate-limit token; true with open access (for listings, after `check`). */
+  permits(presented: string, access: Access, topic: string): boolean {
+    if (!this.enabled) return true;
+    const entry = this.byHash.get(hashApiKey(presented));
+    return entry?.[access].some((p) => p.test(topic)) === true;
+  }
 }
 
 /** The key a request presents, read synchronously from uWS's request object. */

@@ -12,7 +12,7 @@ import type { ProducePort } from '../producer/produce-port.js';
 import type { Idempotency } from '../http/idempotency.js';
 import { SubscriberHub } from '../fanout/subscriber-hub.js';
 import type { FanoutGate, HubPort } from '../subscription/protocol.js';
-import { registerHealthRoutes } from '../ops/health-routes.js';
+import { HEALTH_ROUTE_IDS, registerHealthRoutes, registerMetricsRoute } from '../ops/health-routes.js';
 import { registerIngestRoutes } from './ingest-routes.js';
 import { Lifecycle } from './lifecycle.js';
 import { ErrorAnswers } from '../http/respond.js';
@@ -25,6 +25,7 @@ import { SubscribeAuth } from '../http/subscription-tokens.js';
 import { subscriptionTokens } from '../http/jwks-tokens.js';
 import { CorsPolicy } from '../http/cors.js';
 import { registerDashboardRoutes } from './dashboard-route.js';
+import { registerTopicListRoute } from './topic-list-route.js';
 import type { loadUws } from './uws-native.js';
 
 export interface HttpAppDeps {
@@ -34,7 +35,7 @@ export interface HttpAppDeps {
   connectFanout: (hub: HubPort) => FanoutGate;
   /** True while the producer reaches a broker. */
   ready: () => boolean;
-  countRequest: (route: string, status: number, records: number) => void;
+  countRequest: (route: string, status: number, records: number, seconds: number) => void;
   /** Counts one error answer (`sluice_errors_total{code,route}`; route: a route-table id). */
   countError: (code: string, route: string) => void;
   /** Prometheus text for GET /metrics (gathered on the main thread). */
@@ -71,7 +72,9 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
     ? uws.SSLApp({ cert_file_name: config.tlsCertFile, key_file_name: config.tlsKeyFile, passphrase: config.tlsKeyPassphrase || undefined })
     : uws.App();
   // Every route below must be a row of the route table (src/api/routes.ts), and every row a route.
-  const contract = new ContractApp(app, answers, cors);
+  // With an admin port, health and metrics are served there (by the main thread) and not here.
+  const adminElsewhere = config.adminPort >= 0;
+  const contract = new ContractApp(app, answers, cors, adminElsewhere ? HEALTH_ROUTE_IDS : []);
   const lifecycle = new Lifecycle();
   const access = config.apiKeysFile ? AccessControl.fromFile(config.apiKeysFile) : AccessControl.open();
   const hub = new SubscriberHub(
@@ -101,23 +104,12 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
     idleTimeoutSeconds: config.wsIdleTimeoutSeconds,
     sseHeartbeatSeconds: config.sseHeartbeatSeconds,
   });
-  registerHealthRoutes(app, { ready: deps.ready, draining: () => lifecycle.draining });
+  if (!adminElsewhere) {
+    registerHealthRoutes(app, { ready: deps.ready, draining: () => lifecycle.draining || lifecycle.leaving });
+    registerMetricsRoute(app, deps.metricsText, answers, config.metricsToken);
+  }
   registerDashboardRoutes(app);
-  app.get('/metrics', (res) => {
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    deps.metricsText().then(
-      (text) => {
-        if (aborted) return;
-        res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8').end(text));
-      },
-      (err: unknown) => {
-        if (!aborted) res.cork(() => answers.send(res, err));
-      },
-    );
-  });
+  registerTopicListRoute(app, { producer: deps.producer, access, answers, cors });
   registerContractRoutes(app);
   app.options('/*', (res, req) => cors.answerPreflight(res, req));
   contract.installFallback();

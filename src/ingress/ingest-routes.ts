@@ -29,6 +29,7 @@ import type { CorsPolicy } from '../http/cors.js';
 import { pathParameter, sendJson, type ErrorAnswers } from '../http/respond.js';
 import { assertIdempotencyKey, fingerprint, IdempotencyStore, type Idempotency, type KeptAnswer } from '../http/idempotency.js';
 import type { Lifecycle } from './lifecycle.js';
+import { withTraceContext } from './trace-context.js';
 
 export interface IngestDeps {
   config: Config;
@@ -46,8 +47,8 @@ export interface IngestDeps {
   idempotency?: Idempotency;
   /** JSON Schemas per topic (SLUICE_SCHEMAS_DIR, SLUICE_SCHEMA_REGISTRY_URL); absent when neither is configured. */
   schemas?: ProduceSchemas;
-  /** Counts one answered request (route name, status, records accepted). */
-  countRequest: (route: string, status: number, records: number) => void;
+  /** Counts one answered request (route name, status, records accepted, seconds from accepted to answered). */
+  countRequest: (route: string, status: number, records: number, seconds: number) => void;
   log: Logger;
 }
 
@@ -201,11 +202,12 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
   }
   lifecycle.begin();
   settled = false;
+  const startedAt = performance.now();
   const finish = (status: number, body: string, records: number) => {
     if (answered) return;
     answered = true;
     settle();
-    deps.countRequest(route.name, status, records);
+    deps.countRequest(route.name, status, records, (performance.now() - startedAt) / 1000);
     // While draining, answers close their connection so keep-alive clients move on and threads can end.
     if (!aborted) res.cork(() => sendJson(res, status, body, lifecycle.draining, cors));
   };
@@ -214,7 +216,7 @@ function handle(res: HttpResponse, req: HttpRequest, deps: IngestDeps, route: Ro
     answered = true;
     settle();
     const e = toErrorResponse(err);
-    deps.countRequest(route.name, e.status, 0);
+    deps.countRequest(route.name, e.status, 0, (performance.now() - startedAt) / 1000);
     if (e.status >= 500) deps.log.warn({ topic: meta.topic, err: (err as Error).message }, 'ingest request failed');
     if (!aborted) res.cork(() => answers.send(res, err, closeConnection || lifecycle.draining, cors));
   };
@@ -360,6 +362,9 @@ interface HeaderScan {
   /** `X-Kafka-Timestamp`, unparsed; null when absent. */
   timestamp: string | null;
   kafkaHeaders: [string, string][] | null;
+  /** W3C Trace Context (`traceparent`, `tracestate`), unchecked; '' when absent. */
+  traceparent: string;
+  tracestate: string;
 }
 
 // forEach's callback is one module-level function writing into the scan under way (it runs synchronously,
@@ -388,6 +393,12 @@ function scanHeader(name: string, value: string): void {
     case TIMESTAMP_HEADER:
       if (s.timestamp === null) s.timestamp = value;
       return;
+    case 'traceparent':
+      if (s.traceparent === '') s.traceparent = value;
+      return;
+    case 'tracestate':
+      if (s.tracestate === '') s.tracestate = value;
+      return;
   }
   // Kafka header names are the request header names after the prefix, lower-cased (HTTP header names are case-insensitive).
   if (name.length > HEADER_PREFIX.length && name.startsWith(HEADER_PREFIX))
@@ -404,6 +415,8 @@ function scanHeaders(req: HttpRequest): HeaderScan {
     idempotencyKey: '',
     timestamp: null,
     kafkaHeaders: null,
+    traceparent: '',
+    tracestate: '',
   };
   scanning = scan;
   req.forEach(scanHeader);
@@ -420,10 +433,10 @@ function readMeta(req: HttpRequest, scan: HeaderScan, topic: string, config: Con
       limitBytes: MAX_HEADER_BLOCK_BYTES,
     });
   }
-  const headers = scan.kafkaHeaders;
-  if (headers !== null && headers.length > MAX_KAFKA_HEADERS) {
+  if (scan.kafkaHeaders !== null && scan.kafkaHeaders.length > MAX_KAFKA_HEADERS) {
     throw new SluiceError('INVALID_PARAMETER', `at most ${MAX_KAFKA_HEADERS} X-Kafka-Header-* headers per request`);
   }
+  const headers = scan.traceparent === '' ? scan.kafkaHeaders : withTraceContext(scan.kafkaHeaders, scan.traceparent, scan.tracestate);
 
   const contentType = scan.contentType;
   let format: BodyFormat;

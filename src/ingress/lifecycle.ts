@@ -3,7 +3,10 @@
  * to be answered (durable answers need Kafka's acknowledgement) before the producer is closed.
  */
 export class Lifecycle {
+  /** Refusing new requests: the drain after SLUICE_SHUTDOWN_DELAY_MS. */
   draining = false;
+  /** A shutdown has begun: still serving (SLUICE_SHUTDOWN_DELAY_MS), but `/readyz` answers 503. */
+  leaving = false;
   private inProgress = 0;
   private idleWaiters: (() => void)[] = [];
 

@@ -1,11 +1,13 @@
 /**
- * Prometheus metrics (`GET /metrics`), declared once here. Series are Sluice's own (`sluice_` prefix)
- * with bounded labels (route, status, result, broker, and topic/partition only for topics with
+ * Prometheus metrics (`GET /metrics`), declared once here. Series are Sluice's own (`sluice_` prefix),
+ * plus Node's process and runtime metrics under their standard names (`process_*`, `nodejs_*`, so stock
+ * dashboards work), with bounded labels (route, status, result, broker, and topic/partition only for topics with
  * subscribers). Requests and deliveries are tallied in plain numbers and Maps and added to the registry
  * in bulk (at scrape time on the main thread, once a second from ingress worker threads); nothing on the
  * ingest path goes through prom-client's label lookups (≈0.4 µs per `labels().inc()`, 0.5 µs per
  * `observe()`, measured here), and nothing is counted per record.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 
 /**
@@ -63,7 +65,60 @@ export class TalliedHistogram {
   }
 }
 
-export type RequestCounts = [route: string, status: number, requests: number, records: number][];
+/** Upper bounds (seconds) of the HTTP request duration histogram's buckets. */
+export const HTTP_DURATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * A histogram with labels whose observations arrive already bucketed (from RequestTally, on any thread):
+ * one preallocated series per label set, summed at scrape time; nothing per request.
+ */
+export class LabelledHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly series = new Map<string, { labels: Record<string, string>; counts: Float64Array; sum: number; count: number }>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelNames: readonly string[],
+    private readonly buckets: readonly number[],
+  ) {}
+
+  /** Adds per-bucket counts (not cumulative; one entry per bucket, the last one for +Inf). */
+  add(labelValues: readonly string[], counts: readonly number[], sum: number, count: number): void {
+    const key = labelValues.join('\u0000');
+    let s = this.series.get(key);
+    if (!s) {
+      const labels = Object.fromEntries(this.labelNames.map((n, i) => [n, labelValues[i]]));
+      this.series.set(key, (s = { labels, counts: new Float64Array(this.buckets.length), sum: 0, count: 0 }));
+    }
+    for (let i = 0; i < this.buckets.length; i++) s.counts[i] += counts[i] ?? 0;
+    s.sum += sum;
+    s.count += count;
+  }
+
+  get() {
+    const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+    for (const s of this.series.values()) {
+      let cumulative = 0;
+      for (let i = 0; i < this.buckets.length; i++) {
+        cumulative += s.counts[i];
+        values.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le: this.buckets[i] }, value: cumulative });
+      }
+      values.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le: '+Inf' }, value: s.count });
+      values.push({ metricName: `${this.name}_sum`, labels: s.labels, value: s.sum });
+      values.push({ metricName: `${this.name}_count`, labels: s.labels, value: s.count });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+}
+
+/** Per route and status: requests, records, request-duration bucket counts (HTTP_DURATION_BUCKETS, then +Inf) and their sum. */
+export type RequestCounts = [route: string, status: number, requests: number, records: number, buckets: number[], seconds: number][];
 export type ErrorCounts = [code: string, route: string, answers: number][];
 
 export class GatewayMetrics {
@@ -89,7 +144,7 @@ export class GatewayMetrics {
   });
   readonly recordsDelivered = new Counter({
     name: 'sluice_records_delivered_total',
-    help: 'Records with a delivery report from Kafka, by result.',
+    help: 'Records with a delivery report from Kafka, by result: ok, failed, or unconfirmed (reported delivered without an offset, an implicit ack: not counted as written; a durable request gets 503 DELIVERY_UNCONFIRMED).',
     labelNames: ['result'],
     registers: [this.registry],
   });
@@ -118,24 +173,25 @@ export class GatewayMetrics {
     help: 'librdkafka msg_cnt / msg_max.',
     registers: [this.registry],
   });
-  readonly txMessages = new Gauge({
-    name: 'sluice_kafka_tx_messages',
-    help: 'librdkafka txmsgs: messages sent to brokers since start.',
+  // librdkafka's cumulative statistics, exported as counters (`_total`): rate() works on them.
+  readonly txMessages = new Counter({
+    name: 'sluice_kafka_tx_messages_total',
+    help: 'librdkafka txmsgs: messages sent to brokers.',
     registers: [this.registry],
   });
-  readonly produceRequests = new Gauge({
-    name: 'sluice_kafka_produce_requests',
-    help: 'librdkafka Produce requests sent, summed over brokers since start (tx_messages / produce_requests = records per request).',
+  readonly produceRequests = new Counter({
+    name: 'sluice_kafka_produce_requests_total',
+    help: 'librdkafka Produce requests sent, summed over brokers (tx_messages / produce_requests = records per request).',
     registers: [this.registry],
   });
-  readonly txBytes = new Gauge({
-    name: 'sluice_kafka_tx_bytes',
-    help: 'librdkafka txbytes summed over brokers since start: bytes on the wire, after compression.',
+  readonly txBytes = new Counter({
+    name: 'sluice_kafka_tx_bytes_total',
+    help: 'librdkafka txbytes summed over brokers: bytes on the wire, after compression.',
     registers: [this.registry],
   });
-  readonly txRetries = new Gauge({
-    name: 'sluice_kafka_tx_retries',
-    help: 'librdkafka txretries summed over brokers since start.',
+  readonly txRetries = new Counter({
+    name: 'sluice_kafka_tx_retries_total',
+    help: 'librdkafka txretries summed over brokers.',
     registers: [this.registry],
   });
   readonly brokerRtt = new Gauge({
@@ -186,6 +242,22 @@ export class GatewayMetrics {
     help: 'Replay slots held (at most SLUICE_MAX_REPLAYS).',
     registers: [this.registry],
   });
+  readonly resumes = new Counter({
+    name: 'sluice_resumes_total',
+    help: "Subscriptions resuming (`from=<token>` or `from=<time>`), by where their history came from: memory (the topic's resume window: no Kafka consumer, no replay slot) or kafka (a replay).",
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly resumeWindowRecords = new Gauge({
+    name: 'sluice_resume_window_records',
+    help: 'Records held in the resume windows of all topics followed live (each at most SLUICE_RESUME_WINDOW_RECORDS).',
+    registers: [this.registry],
+  });
+  readonly resumeWindowBytes = new Gauge({
+    name: 'sluice_resume_window_bytes',
+    help: 'Bytes held in the resume windows of all topics followed live (each at most SLUICE_RESUME_WINDOW_BYTES).',
+    registers: [this.registry],
+  });
   readonly windowLateRecords = new Counter({
     name: 'sluice_window_late_records_total',
     help: "Records of windowed views (`window=`) that arrived after a window they belong to had closed (end + grace passed): not in that window's frame.",
@@ -209,24 +281,72 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  private readonly lagPartitions = new Map<string, Set<string>>();
+  readonly framesSent = new Counter({
+    name: 'sluice_frames_sent_total',
+    help: 'Record frames written to subscribers (one per record and subscriber; a windowed view counts its frames), by transport.',
+    labelNames: ['transport'],
+    registers: [this.registry],
+  });
+  readonly buildInfo = new Gauge({
+    name: 'sluice_build_info',
+    help: 'Always 1; the labels say what runs: Sluice, Node.js, librdkafka and uWebSockets.js versions.',
+    labelNames: ['version', 'node', 'librdkafka', 'uws'],
+    registers: [this.registry],
+  });
+  readonly httpDuration = new LabelledHistogram(
+    'sluice_http_request_duration_seconds',
+    'Ingest requests: from accepted (headers checked) to answered, by route and status class (2xx, 4xx, 5xx).',
+    ['route', 'status_class'],
+    HTTP_DURATION_BUCKETS,
+  );
+  readonly eventLoopDelay = new Gauge({
+    name: 'sluice_event_loop_delay_p99_seconds',
+    help: "99th percentile of the event loop's delay, per thread (`main`, `ingress-N`), over the last second (workers) or since the last scrape (main).",
+    labelNames: ['thread'],
+    registers: [this.registry],
+  });
 
-  constructor() {
+  private readonly lagPartitions = new Map<string, Set<string>>();
+  private readonly cumulative = new Map<Counter, number>();
+  private readonly mainLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+
+  constructor(build?: { version: string; librdkafka: string; uws: string }) {
     this.registry.registerMetric(this.deliveryLatency as unknown as Metric);
-    collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
+    // Every result from the start, so that an alert on `unconfirmed` has a series to watch before the first one.
+    for (const result of ['ok', 'failed', 'unconfirmed']) this.recordsDelivered.labels(result).inc(0);
+    this.registry.registerMetric(this.httpDuration as unknown as Metric);
+    // Standard names, no prefix: Grafana's stock Node.js dashboards read them as they are.
+    collectDefaultMetrics({ register: this.registry });
+    if (build) this.buildInfo.labels(build.version, process.versions.node, build.librdkafka, build.uws).set(1);
+    this.mainLoopDelay.enable();
+  }
+
+  /** The main thread's event-loop delay since the last call (at scrape time). */
+  sampleMainLoopDelay(): void {
+    this.eventLoopDelay.labels('main').set(this.mainLoopDelay.percentile(99) / 1e9);
+    this.mainLoopDelay.reset();
+  }
+
+  /** Sets a counter from one of librdkafka's cumulative statistics (only ever grows while the client lives). */
+  private setCumulative(counter: Counter, total: number): void {
+    const before = this.cumulative.get(counter) ?? 0;
+    if (total > before) counter.inc(total - before);
+    this.cumulative.set(counter, total);
   }
 
   /** Delivery reports tallied by the producer since the last scrape. */
-  addDeliveries(ok: number, failed: number): void {
+  addDeliveries(ok: number, failed: number, unconfirmed = 0): void {
     if (ok > 0) this.recordsDelivered.labels('ok').inc(ok);
     if (failed > 0) this.recordsDelivered.labels('failed').inc(failed);
+    if (unconfirmed > 0) this.recordsDelivered.labels('unconfirmed').inc(unconfirmed);
   }
 
   /** Request counts from any thread, summed per route and status. */
   addRequests(counts: RequestCounts): void {
-    for (const [route, status, requests, records] of counts) {
+    for (const [route, status, requests, records, buckets, seconds] of counts) {
       this.requests.labels(route, String(status)).inc(requests);
       if (records > 0) this.recordsReceived.labels(route).inc(records);
+      this.httpDuration.add([route, `${Math.floor(status / 100)}xx`], buckets, seconds, requests);
     }
   }
 
@@ -250,6 +370,10 @@ export class GatewayMetrics {
     this.groupMembers.set(groupMembers);
   }
 
+  addFramesSent(frames: Record<string, number>): void {
+    for (const [transport, n] of Object.entries(frames)) if (n > 0) this.framesSent.labels(transport).inc(n);
+  }
+
   addSlowDrops(drops: Record<string, number>): void {
     for (const [transport, n] of Object.entries(drops)) if (n > 0) this.slowDrops.labels(transport).inc(n);
   }
@@ -258,7 +382,7 @@ export class GatewayMetrics {
   onProducerStats(stats: LibrdkafkaStats): void {
     this.queueMessages.set(stats.msg_cnt ?? 0);
     this.queueFill.set(stats.msg_max ? (stats.msg_cnt ?? 0) / stats.msg_max : 0);
-    this.txMessages.set(stats.txmsgs ?? 0);
+    this.setCumulative(this.txMessages, stats.txmsgs ?? 0);
     let retries = 0;
     let up = 0;
     let produceRequests = 0;
@@ -271,9 +395,9 @@ export class GatewayMetrics {
       if (b.state === 'UP') up++;
       if (b.nodeid !== undefined && b.nodeid >= 0 && b.rtt) this.brokerRtt.labels(String(b.nodeid)).set((b.rtt.avg ?? 0) / 1e6);
     }
-    this.txRetries.set(retries);
-    this.produceRequests.set(produceRequests);
-    this.txBytes.set(txBytes);
+    this.setCumulative(this.txRetries, retries);
+    this.setCumulative(this.produceRequests, produceRequests);
+    this.setCumulative(this.txBytes, txBytes);
     this.brokersUp.set(up);
   }
 
@@ -323,17 +447,21 @@ export interface LibrdkafkaStats {
 
 /** Request counts gathered in one thread between flushes (a worker posts them to the main thread). */
 export class RequestTally {
-  // route → status → [route, status, requests, records]; nested so counting allocates nothing.
-  private readonly counts = new Map<string, Map<number, [string, number, number, number]>>();
+  // route → status → entry; nested, and each entry's bucket array allocated once, so counting allocates nothing.
+  private readonly counts = new Map<string, Map<number, RequestCounts[number]>>();
 
-  add(route: string, status: number, records: number): void {
+  add(route: string, status: number, records: number, seconds: number): void {
     let byStatus = this.counts.get(route);
     if (!byStatus) this.counts.set(route, (byStatus = new Map()));
-    const entry = byStatus.get(status);
-    if (entry) {
-      entry[2]++;
-      entry[3] += records;
-    } else byStatus.set(status, [route, status, 1, records]);
+    let entry = byStatus.get(status);
+    if (!entry) byStatus.set(status, (entry = [route, status, 0, 0, new Array<number>(HTTP_DURATION_BUCKETS.length + 1).fill(0), 0]));
+    entry[2]++;
+    entry[3] += records;
+    const b = HTTP_DURATION_BUCKETS;
+    let i = 0;
+    while (i < b.length && seconds > b[i]) i++;
+    entry[4][i]++;
+    entry[5] += seconds;
   }
 
   drain(): RequestCounts {

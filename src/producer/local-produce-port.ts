@@ -3,12 +3,18 @@ import type { MessageHeader } from '../kafka-client.js';
 import type { GatewayProducer } from './gateway-producer.js';
 import type { ProduceCallback, ProducePort, ProduceSubmission } from './produce-port.js';
 import type { TopicRegistry } from './topic-registry.js';
+import type { TopicCatalog, TopicInfo } from './topic-catalog.js';
 
 export class LocalProducePort implements ProducePort {
   constructor(
     private readonly producer: GatewayProducer,
     private readonly topics: TopicRegistry,
+    private readonly catalog: TopicCatalog,
   ) {}
+
+  listTopics(): Promise<TopicInfo[]> {
+    return this.catalog.list();
+  }
 
   submit(s: ProduceSubmission, done: ProduceCallback): void {
     let known;

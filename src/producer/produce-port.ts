@@ -7,6 +7,7 @@
  * thread protocol's `ProduceDescriptor` are derived from `ProduceSubmission`.
  */
 import type { DecodedRecords } from '../decode/json-records.js';
+import type { TopicInfo } from './topic-catalog.js';
 
 /** The answer to a produce request, as it crosses threads and reaches the client. */
 export interface PartitionOffsets {
@@ -44,4 +45,6 @@ export type ProduceCallback = (err: Error | null, result: DeliveryResult | null)
 
 export interface ProducePort {
   submit(submission: ProduceSubmission, done: ProduceCallback): void;
+  /** The cluster's topics with their partition counts (`GET /topics`); rejects with BROKER_UNAVAILABLE. */
+  listTopics(): Promise<TopicInfo[]>;
 }

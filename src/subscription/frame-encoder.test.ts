@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchFrame, encodeEnvelope, encodeFields, frameRecords } from './frame-encoder.js';
+import { batchFrame, encodeEnvelope, encodeFields, frameRecords, headersField } from './frame-encoder.js';
 
 const base = { topic: 't"x', partition: 2, offset: 41, timestamp: 1700000000000 };
 
@@ -73,5 +73,25 @@ describe('frame styles', () => {
     });
     expect(frameRecords('batch', '"t"', fields, null).tokens).toBeNull();
     expect(frameRecords('batch', '"t"', [], [])).toEqual({ frames: [], tokens: [] });
+  });
+});
+
+describe('record headers', () => {
+  it('come after the value, in order with repeats kept; a value that is not UTF-8 as base64', () => {
+    const headers = [{ traceparent: Buffer.from('00-ab-cd-01') }, { site: 'north' }, { site: Buffer.from([0xff, 0xfe]) }];
+    const m = { ...base, key: 'k', value: Buffer.from('{"a":1}'), headers };
+    const expected = [
+      { name: 'traceparent', value: '00-ab-cd-01' },
+      { name: 'site', value: 'north' },
+      { name: 'site', value: '//4=', valueEncoding: 'base64' },
+    ];
+    expect(JSON.parse(encodeEnvelope(m, undefined, 'tok')).headers).toEqual(expected);
+    expect(JSON.parse(`{${encodeFields(m)}}`).headers).toEqual(expected);
+    expect(encodeEnvelope(m, undefined, 'tok').endsWith(',"token":"tok"}')).toBe(true);
+  });
+  it('add nothing to a record without headers', () => {
+    expect(headersField(undefined)).toBe('');
+    expect(headersField([])).toBe('');
+    expect(encodeFields({ ...base, key: null, value: Buffer.from('1') })).not.toContain('headers');
   });
 });

@@ -8,6 +8,10 @@
  * A value that is JSON (everything Sluice produced) is embedded as-is, without a parse/stringify round
  * trip changing its bytes; any other value is sent as a string with `"valueEncoding":"text"` (UTF-8) or
  * `"base64"` (binary). Group frames carry no token (a group resumes from its committed offsets).
+ * A record with Kafka headers carries them after its value, in order and repeats kept, as
+ * `"headers":[{"name":"traceparent","value":"00-…"},…]` (a header value that is not UTF-8 as base64 with
+ * `"valueEncoding":"base64"`), so a W3C `traceparent` posted with the record reaches the dashboard; a record
+ * without headers (most) costs nothing more.
  */
 import { isUtf8 } from 'node:buffer';
 import type { FrameStyle } from './protocol.js';
@@ -19,6 +23,8 @@ export interface RecordLike {
   timestamp?: number;
   key?: Buffer | string | null;
   value: Buffer | null;
+  /** Kafka headers as the native client gives them: one single-entry object per header, in order. */
+  headers?: readonly Readonly<Record<string, string | Buffer>>[];
 }
 
 /** A record value read once: its envelope field, and the parsed JSON for `where` filters (undefined if not JSON). */
@@ -46,10 +52,27 @@ export function keyText(key: Buffer | string | null | undefined): string | null 
   return typeof key === 'string' ? key : key.toString('utf8');
 }
 
+/** `,"headers":[…]` for a record with Kafka headers; '' without (the common case, no work). */
+export function headersField(headers: RecordLike['headers']): string {
+  if (headers === undefined || headers.length === 0) return '';
+  let out = '';
+  for (const header of headers) {
+    for (const name in header) {
+      const v = header[name];
+      let entry: string;
+      if (typeof v === 'string') entry = `{"name":${JSON.stringify(name)},"value":${JSON.stringify(v)}}`;
+      else if (isUtf8(v)) entry = `{"name":${JSON.stringify(name)},"value":${JSON.stringify(v.toString('utf8'))}}`;
+      else entry = `{"name":${JSON.stringify(name)},"value":${JSON.stringify(v.toString('base64'))},"valueEncoding":"base64"}`;
+      out += out === '' ? entry : `,${entry}`;
+    }
+  }
+  return out === '' ? '' : `,"headers":[${out}]`;
+}
+
 /** A record's fields without braces, topic or token: `"partition":2,"offset":41,"timestamp":…,"key":…,"value":…`. */
 export function encodeFields(m: RecordLike, value: ValueText = readValue(m.value)): string {
   const key = keyText(m.key);
-  return `"partition":${m.partition},"offset":${m.offset},"timestamp":${m.timestamp ?? null},"key":${key === null ? 'null' : JSON.stringify(key)},${value.field}`;
+  return `"partition":${m.partition},"offset":${m.offset},"timestamp":${m.timestamp ?? null},"key":${key === null ? 'null' : JSON.stringify(key)},${value.field}${headersField(m.headers)}`;
 }
 
 /** The per-record frame of a record's fields. */
@@ -75,7 +98,7 @@ export function encodeEnvelope(
 ): string {
   const key = keyText(m.key);
   const tokenField = token === null ? '' : `,"token":"${token}"`;
-  return `{"topic":${topicJson},"partition":${m.partition},"offset":${m.offset},"timestamp":${m.timestamp ?? null},"key":${key === null ? 'null' : JSON.stringify(key)},${value.field}${tokenField}}`;
+  return `{"topic":${topicJson},"partition":${m.partition},"offset":${m.offset},"timestamp":${m.timestamp ?? null},"key":${key === null ? 'null' : JSON.stringify(key)},${value.field}${headersField(m.headers)}${tokenField}}`;
 }
 
 /**

@@ -4,6 +4,7 @@
  * serves WebSocket subscribers; Kafka work happens on the main thread, reached through MainThreadLink.
  */
 import { readlinkSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData, threadId } from 'node:worker_threads';
 import type { us_listen_socket } from 'uWebSockets.js';
 import { createLogger } from '../ops/logger.js';
@@ -25,13 +26,20 @@ let ready = initiallyReady;
 // Request counts travel to the main thread's metrics once a second, not per request.
 const tally = new RequestTally();
 const errorTally = new ErrorTally();
+// This thread's event-loop delay, reported with the counts (the main thread's own is measured there).
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 const flushCounts = () => {
+  link.post({ type: 'loop-delay', p99Seconds: loopDelay.percentile(99) / 1e9 });
+  loopDelay.reset();
   const counts = tally.drain();
   if (counts.length > 0) link.post({ type: 'request-counts', counts });
   const errors = errorTally.drain();
   if (errors.length > 0) link.post({ type: 'error-counts', counts: errors });
   const drops = hub.takeSlowDrops();
   if (drops) link.post({ type: 'slow-drops', drops });
+  const frames = hub.takeFramesOut();
+  if (frames) link.post({ type: 'frames-out', frames });
 };
 const countsTimer = setInterval(flushCounts, 1000);
 countsTimer.unref();
@@ -41,7 +49,7 @@ const { app, hub, lifecycle, close } = buildHttpApp(uws, {
   connectFanout: () => link,
   ready: () => ready,
   log,
-  countRequest: (route, status, records) => tally.add(route, status, records),
+  countRequest: (route, status, records, seconds) => tally.add(route, status, records, seconds),
   countError: (code, route) => errorTally.add(code, route),
   metricsText: () => link.metricsText(),
   idempotency,
@@ -71,6 +79,9 @@ port.on('message', (msg: ToWorker) => {
     case 'metrics-text':
       link.onMetricsText(msg.id, msg.text);
       break;
+    case 'topic-list':
+      link.onTopicList(msg.id, msg.topics, msg.error);
+      break;
     case 'idempotency-verdict':
       idempotency?.onVerdict(msg);
       break;
@@ -87,14 +98,19 @@ port.on('message', (msg: ToWorker) => {
       listenSocket = false;
       void lifecycle.idle(msg.timeoutMs).then(() => link.post({ type: 'drained' }));
       break;
+    case 'leaving':
+      lifecycle.leaving = true;
+      break;
     case 'close':
-      // Let the thread end by itself once uWS's last connection is gone (see IngressWorkers.close).
-      hub.closeAll();
+      // Let the thread end by itself once uWS's last connection is gone (see IngressWorkers.close); the
+      // subscribers are closed over the window, the timers keeping the thread alive until the last one.
+      void hub.closeAll(msg.windowMs);
       if (listenSocket) uws.us_listen_socket_close(listenSocket);
       listenSocket = false;
       void close();
       clearInterval(countsTimer);
       flushCounts();
+      loopDelay.disable();
       port.unref();
       break;
   }

@@ -214,15 +214,27 @@ export class IngressWorkers {
       case 'slow-drops':
         this.metrics.addSlowDrops(msg.drops);
         break;
+      case 'frames-out':
+        this.metrics.addFramesSent(msg.frames);
+        break;
       case 'error-counts':
         this.metrics.addErrors(msg.counts);
         break;
       case 'request-counts':
         this.metrics.addRequests(msg.counts);
         break;
+      case 'loop-delay':
+        this.metrics.eventLoopDelay.labels(`ingress-${h.index}`).set(msg.p99Seconds);
+        break;
       case 'idempotency-begin':
       case 'idempotency-settle':
         this.idempotency?.onMessage(h.index, msg, (reply) => h.send(reply));
+        break;
+      case 'topics-request':
+        this.producer.listTopics().then(
+          (topics) => h.send({ type: 'topic-list', id: msg.id, topics, error: null }),
+          (err: unknown) => h.send({ type: 'topic-list', id: msg.id, topics: null, error: toPlainError(err) }),
+        );
         break;
       case 'metrics-request':
         this.metricsText().then(
@@ -265,12 +277,17 @@ export class IngressWorkers {
    * with open handles (uWS.js 20.30 has no App.close()). Idle keep-alive HTTP connections end within uWS's
    * 10 s idle timeout; answers given while draining close their connection.
    */
-  closeSockets(): void {
+  closeSockets(windowMs = 0): void {
     clearInterval(this.readyTimer);
     for (const h of this.handles) {
       h.closing = true;
-      h.send({ type: 'close' });
+      h.send({ type: 'close', windowMs });
     }
+  }
+
+  /** A shutdown has begun: every worker's `/readyz` answers 503 from now on, while it still serves. */
+  leave(): void {
+    this.broadcast({ type: 'leaving' });
   }
 
   /** Resolves once every thread has ended, or after the timeout (then logged: exiting may abort). */

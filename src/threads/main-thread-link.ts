@@ -4,8 +4,9 @@
  * record bytes packed into one transferred ArrayBuffer.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { fromPlainError } from '../errors.js';
+import { fromPlainError, type PlainError } from '../errors.js';
 import type { ProduceCallback, ProducePort, ProduceSubmission } from '../producer/produce-port.js';
+import type { TopicInfo } from '../producer/topic-catalog.js';
 import type { FanoutGate, SubscribeRequest } from '../subscription/protocol.js';
 import type { ProduceDescriptor, ProduceOutcome, ToMain } from './thread-protocol.js';
 
@@ -20,6 +21,7 @@ export class MainThreadLink implements ProducePort, FanoutGate {
   private nextId = 1;
   private readonly produceWaiters = new Map<number, ProduceCallback>();
   private readonly metricsWaiters = new Map<number, Waiter<string>>();
+  private readonly topicWaiters = new Map<number, Waiter<TopicInfo[]>>();
 
   constructor(private readonly port: MessagePort) {}
 
@@ -105,6 +107,22 @@ export class MainThreadLink implements ProducePort, FanoutGate {
       this.metricsWaiters.set(id, { resolve, reject });
       this.post({ type: 'metrics-request', id });
     });
+  }
+
+  /** The topic list from the main thread, where the Kafka clients are; the main thread answers every request, an error too. */
+  listTopics(): Promise<TopicInfo[]> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.topicWaiters.set(id, { resolve, reject });
+      this.post({ type: 'topics-request', id });
+    });
+  }
+
+  onTopicList(id: number, topics: TopicInfo[] | null, error: PlainError | null): void {
+    const waiter = this.topicWaiters.get(id);
+    this.topicWaiters.delete(id);
+    if (error !== null) waiter?.reject(fromPlainError(error));
+    else waiter?.resolve(topics ?? []);
   }
 
   onMetricsText(id: number, text: string): void {

@@ -6,6 +6,7 @@
  */
 import type { Config } from '../config/schema.js';
 import type { DeliveryResult, ProduceSubmission } from '../producer/produce-port.js';
+import type { TopicInfo } from '../producer/topic-catalog.js';
 import type { PlainError } from '../errors.js';
 import type { FanoutGate, HubPort, Transport } from '../subscription/protocol.js';
 import type { ErrorCounts, RequestCounts } from '../ops/metrics.js';
@@ -33,10 +34,14 @@ export type ToMain =
   | { type: 'produce'; requests: ProduceDescriptor[]; body: ArrayBuffer; starts: ArrayBuffer; ends: ArrayBuffer }
   | GateCall
   | { type: 'slow-drops'; drops: Record<Transport, number> }
+  | { type: 'frames-out'; frames: Record<string, number> }
   | { type: 'drained' }
   | { type: 'request-counts'; counts: RequestCounts }
+  /** p99 of this thread's event-loop delay over the last second. */
+  | { type: 'loop-delay'; p99Seconds: number }
   | { type: 'error-counts'; counts: ErrorCounts }
   | { type: 'metrics-request'; id: number }
+  | { type: 'topics-request'; id: number }
   | IdempotencyToMain;
 
 export type ToWorker =
@@ -46,7 +51,9 @@ export type ToWorker =
   | { type: 'ready'; ready: boolean }
   | { type: 'drain'; timeoutMs: number }
   | { type: 'metrics-text'; id: number; text: string }
-  | { type: 'close' }
+  | { type: 'topic-list'; id: number; topics: TopicInfo[] | null; error: PlainError | null }
+  | { type: 'leaving' }
+  | { type: 'close'; windowMs: number }
   | IdempotencyToWorker;
 
 /** A HubPort call from the registry to a worker's hub, in order. */
