@@ -174,6 +174,27 @@ describe('ConsumerPool', () => {
     expect(cluster.openReaders().live).toBe(0);
   });
 
+  it('a large consumed batch reaches its topic in slices of about 1 MiB, in order, the next read waiting for them', async () => {
+    const { sched, cluster, p } = pool();
+    const slices: string[][] = [];
+    (p as unknown as { hooks: LiveFeedHooks }).hooks.batch = (_t, records) => slices.push(records.map((m) => `${m.partition}:${m.offset}`));
+    const a = p.acquire('a', 2);
+    await sched.drain(100, polling);
+    await a.ready;
+    cluster.append('a', 8);
+    for (const part of cluster.topics.get('a')!) for (const m of part) m.size = 400_000; // 3.2 MB in one read
+    await sched.quiesce(polling, 2);
+    expect(slices).toEqual([
+      ['0:0', '0:1'],
+      ['0:2', '0:3'],
+      ['1:0', '1:1'],
+      ['1:2', '1:3'],
+    ]);
+    a.release();
+    await sched.drain();
+    expect(cluster.openReaders().live).toBe(0);
+  });
+
   it('closeAll stops the consumer after its read, and refuses new leases', async () => {
     const { sched, cluster, p } = pool();
     p.acquire('a', 2);
