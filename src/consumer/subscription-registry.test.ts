@@ -36,7 +36,7 @@ function setup(maxReplays = 16, history = 0, overrides: Partial<RegistryConfig> 
     liveFeedIdleGraceMs: 0,
     config: {
       metadataTimeoutMs: 1000,
-      maxLiveTopics: 4,
+      maxLivePartitions: 8,
       fanoutLingerMs: 0,
       maxReplays,
       replayBufferBytes: 1 << 20,

@@ -6,8 +6,8 @@
  *
  * Each live batch of a topic is serialised once — one frame and one resume token per record — and each
  * channel's selection is published once to each hub holding members of that channel (uWS pub/sub then
- * copies bytes to sockets); a batch-style channel's selection goes as one frame. Kafka connections: one live feed per topic with subscribers (at most
- * SLUICE_MAX_LIVE_TOPICS), one per replay in progress (at most SLUICE_MAX_REPLAYS; a `snapshot=` is one),
+ * copies bytes to sockets); a batch-style channel's selection goes as one frame. Kafka connections: one live consumer for every topic with subscribers (at most
+ * SLUICE_MAX_LIVE_PARTITIONS partitions), one per replay in progress (at most SLUICE_MAX_REPLAYS; a `snapshot=` is one),
  * one per (topic, group) with members here (at most SLUICE_MAX_GROUPS), plus the producer.
  *
  * Live views: a windowed view (`window=…`) is part of its channel's identity, so subscribers of equal views
@@ -54,7 +54,7 @@ export interface TopicLookup {
 
 export type RegistryConfig = Pick<
   Config,
-  'metadataTimeoutMs' | 'maxLiveTopics' | 'fanoutLingerMs' | 'maxReplays' | 'replayBufferBytes' | 'maxGroups' | 'groupIdPrefix'
+  'metadataTimeoutMs' | 'maxLivePartitions' | 'fanoutLingerMs' | 'maxReplays' | 'replayBufferBytes' | 'maxGroups' | 'groupIdPrefix'
 > &
   Partial<
     Pick<
@@ -174,7 +174,7 @@ export class SubscriptionRegistry implements SubscriptionHost {
       },
       {
         timeoutMs: config.metadataTimeoutMs,
-        maxTopics: config.maxLiveTopics,
+        maxPartitions: config.maxLivePartitions,
         lingerMs: config.fanoutLingerMs,
         idleGraceMs: deps.liveFeedIdleGraceMs,
       },
