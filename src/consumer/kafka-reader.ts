@@ -176,7 +176,13 @@ export class KafkaReader implements FanoutReader {
   connect(timeoutMs: number): Promise<void> {
     if (this.stopped) return Promise.reject(new SluiceError('SHUTTING_DOWN', 'the consumer was stopped before it connected'));
     this.connecting = new Promise<void>((resolve, reject) =>
-      this.consumer.connect({ timeout: timeoutMs }, (err) => (err ? reject(err) : resolve())),
+      // A refused or timed-out connect is the cluster's state, not Sluice's fault: 503 BROKER_UNAVAILABLE (retriable),
+      // never the raw librdkafka error, which would answer 500 INTERNAL (seen under load with ingress threads).
+      this.consumer.connect({ timeout: timeoutMs }, (err) =>
+        err
+          ? reject(new SluiceError('BROKER_UNAVAILABLE', `cannot connect the ${this.role} consumer to Kafka: ${err.message}`))
+          : resolve(),
+      ),
     );
     return this.connecting;
   }
