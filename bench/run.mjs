@@ -31,6 +31,8 @@ import { startServer, stopServer, sampler, threadTimes, threadShares, pin, cpuLa
 import { runFanoutScenario, openFileLimit } from './fanout/fanout-scenario.mjs';
 import { ensureCentrifugo } from './fanout/centrifugo-peer.mjs';
 import { peerMarkdown } from './fanout/peer-table.mjs';
+import { runResumeStormScenario, runTopicsScenario } from './fanout/scaling-scenarios.mjs';
+import { scalingMarkdown, scalingSummary } from './fanout/scaling-table.mjs';
 import { schemaScenarios, SCHEMA_RATIOS } from './scenarios/schema.mjs';
 import { fmt, readmeSummary, sizingMarkdown, writeMarked } from './perf-docs.mjs';
 
@@ -320,6 +322,40 @@ const SCENARIOS = [
       peerGroup: `1,000 × ${rate.toLocaleString('en-US')}, linger 5 ms`,
     },
   })),
+  // Issue #18: fan-out that scales with what dashboards follow (bench/fanout/, table in scaling-table.mjs).
+  // One dashboard per device: D subscribers each on its own key, D records/s spread over the D devices
+  // (every record is one frame to one subscriber), fan-out server alone (Sluice or Centrifugo with a
+  // channel per device) while another Sluice takes the POSTs; 500 devices for Sluice's CPU per frame at
+  // 5,000 against 500. Many topics: 1,000 topics × 1 subscriber, 1 record/s each. Reconnect storm: 2,000
+  // dashboards on one topic drop at once and resume at once from their last tokens. Alternating in one run:
+  //   npm run bench -- --only fanout-keyed-500,fanout-keyed-2000,fanout-keyed-2000-centrifugo,fanout-keyed-5000,fanout-keyed-5000-centrifugo,fanout-topics-1000,fanout-resume-storm --merge
+  ...[500, 2000, 5000].flatMap((devices) =>
+    (devices === 500 ? ['sluice'] : ['sluice', 'centrifugo']).map((peer) => ({
+      name: `fanout-keyed-${devices}${peer === 'centrifugo' ? '-centrifugo' : ''}`,
+      server: sluice({ SLUICE_INGRESS_THREADS: '0' }),
+      full: true,
+      fanout: {
+        subscribers: devices,
+        rate: devices,
+        slowPct: 0,
+        peer,
+        keyed: true,
+        keyedGroup: `${devices.toLocaleString('en-US')} × ${devices.toLocaleString('en-US')}/s`,
+      },
+    })),
+  ),
+  {
+    name: 'fanout-topics-1000',
+    server: sluice({ SLUICE_INGRESS_THREADS: '0' }),
+    full: true,
+    fanout: { scaling: 'topics', topics: 1000, idleS: 10 },
+  },
+  {
+    name: 'fanout-resume-storm',
+    server: sluice({ SLUICE_INGRESS_THREADS: '0' }),
+    full: true,
+    fanout: { scaling: 'storm', dashboards: 2000, rate: 20, beforeS: 4, awayS: 1, afterS: 8 },
+  },
   // Runs last: offers twice the highest single-record rate Sluice sustained in this run (durable answers).
   { name: 'overload', server: sluice(), body: SINGLE, ct: JSON_CT, records: 1, connections: 400, expect: 200, overload: true },
 ];
@@ -511,6 +547,9 @@ async function runFanout(s, round, bootstrap) {
     }
   }
   // Quick runs check the harness, not the numbers: no warm-up.
+  const context = { bootstrap, topic: topicFor(s.name, round), durationS, warmupS: QUICK ? 0 : 5, log, brokerPid: broker?.pid };
+  if (s.fanout.scaling === 'topics') return runTopicsScenario(s, context);
+  if (s.fanout.scaling === 'storm') return runResumeStormScenario(s, context);
   return runFanoutScenario(s, {
     bootstrap,
     topic: topicFor(s.name, round),
@@ -616,6 +655,8 @@ const SUMMED = new Set([
   'connectFailed',
   'postFailures',
   'badFrames',
+  'misrouted',
+  'refused',
 ]);
 
 // Fields whose value in every round is kept (perRound) beside the mean: the spread of the rounds.
@@ -955,7 +996,7 @@ function markdown(result, command) {
       `| ${name} | ${fmt(s.requestsPerSec)} | ${fmt(s.recordsPerSec)} | ${s.requestsPerSec ? fmt(s.cpuUsPerRequest, 1) : ''} | ${fmt(s.cpuUsPerRecord, 2)} | ${fmt(s.mbPerSec, 1)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${fmt(s.errors)} | ${fmt(s.non2xx)} | ${fmt(s.cpuPct)} | ${fmt(s.rssMB)} | ${fmt(s.recordsClaimed)} / ${fmt(s.recordsCounted)}${s.lost > 0 ? ` (**${fmt(s.lost)} lost**)` : ''} |`,
     );
   }
-  const fanout = entries.filter(([, x]) => x.subscribers !== undefined && !x.peerGroup);
+  const fanout = entries.filter(([, x]) => x.subscribers !== undefined && !x.peerGroup && !x.scaling);
   if (fanout.length) {
     lines.push(
       '',
@@ -986,6 +1027,7 @@ function markdown(result, command) {
     );
   }
   lines.push(...peerMarkdown(result.scenarios, result.skippedPeers ?? []));
+  lines.push(...scalingMarkdown(result.scenarios));
   const throughputRatios = RATIOS.map(([label]) => label).filter((label) => label in result.ratios);
   if (throughputRatios.length) lines.push('', '| ratio | value |', '| --- | ---: |');
   for (const k of throughputRatios) lines.push(`| ${k} | ${fmt(result.ratios[k], 2)} |`);
@@ -1035,9 +1077,11 @@ async function main() {
         if (s.fanout) {
           const r = await runFanout(s, round, bootstrap);
           if (!r) continue; // a peer that cannot run here (its line says why)
-          process.stderr.write(
-            `${fmt(r.subscribed)} subscribed, ${fmt(r.framesPerSec)} frames/s, p50/p99/p99.9 ${fmt(r.p50Ms, 1)}/${fmt(r.p99Ms, 1)}/${fmt(r.p999Ms, 1)} ms, lost ${r.lost}, duplicated ${r.duplicated}, slow closed ${r.slowDrops}/${r.slowClients}, ${fmt(r.rssPerConnKB, 1)} KB/socket, server CPU ${fmt(r.cpuSecondsPerMillion, 2)} s per 1M records, ${fmt(r.wsMessages)} WebSocket messages\n`,
-          );
+          if (r.scaling) process.stderr.write(`${scalingSummary(r)}\n`);
+          else
+            process.stderr.write(
+              `${fmt(r.subscribed)} subscribed, ${fmt(r.framesPerSec)} frames/s, p50/p99/p99.9 ${fmt(r.p50Ms, 1)}/${fmt(r.p99Ms, 1)}/${fmt(r.p999Ms, 1)} ms, lost ${r.lost}, duplicated ${r.duplicated}, slow closed ${r.slowDrops}/${r.slowClients}, ${fmt(r.rssPerConnKB, 1)} KB/socket, server CPU ${fmt(r.cpuSecondsPerMillion, 2)} s per 1M records, ${fmt(r.wsMessages)} WebSocket messages\n`,
+            );
           runs.set(s.name, [...(runs.get(s.name) ?? []), r]);
           continue;
         }
@@ -1102,10 +1146,12 @@ async function main() {
   // A subscriber that kept up missing a frame, or getting one twice, is a Sluice failure too.
   // (Centrifugo losing or repeating one is a finding about the peer, reported in its row.)
   const frames = Object.entries(scenariosOut).filter(
-    ([, s]) => s.subscribers !== undefined && s.server !== 'centrifugo' && s.lost + s.duplicated > 0,
+    ([, s]) => s.subscribers !== undefined && s.server !== 'centrifugo' && s.lost + s.duplicated + (s.misrouted ?? 0) > 0,
   );
   if (frames.length)
-    console.error(`fan-out frames lost / duplicated: ${frames.map(([n, s]) => `${n}: ${s.lost} / ${s.duplicated}`).join(', ')}`);
+    console.error(
+      `fan-out frames lost / duplicated / misrouted: ${frames.map(([n, s]) => `${n}: ${s.lost} / ${s.duplicated} / ${s.misrouted ?? 0}`).join(', ')}`,
+    );
   if (frames.length || lost.some(([name]) => !name.startsWith('peer-'))) process.exit(1);
   process.exit(0);
 }
