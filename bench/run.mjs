@@ -13,13 +13,16 @@
 //            --docs-only (run nothing: rewrite docs/performance.md and README's summary from DIR/latest.json)
 //            --merge (keep the scenarios of DIR/latest.json that this run does not repeat; with --only,
 //                     e.g. --only fanout-1000,fanout-5000 --merge, refreshes those rows and docs/performance.md)
+//            --baseline CHECKOUT (another checkout of Sluice, built: every Sluice scenario can also run from
+//                     CHECKOUT/dist as `<name>@baseline`, e.g. --only fanout-1000,fanout-1000@baseline: a
+//                     build before a change beside the build after it, in one run)
 //
 // Writes DIR/latest.json and DIR/latest.md. Ingest load comes from autocannon in this process; the
 // fan-out scenarios (bench/fanout/) POST from this process and subscribe from 1–2 child processes.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
@@ -53,6 +56,7 @@ const { values: args } = parseArgs({
     'no-readme': { type: 'boolean', default: false },
     'docs-only': { type: 'boolean', default: false },
     merge: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
 });
 const QUICK = args.quick;
@@ -360,6 +364,18 @@ const SCENARIOS = [
   { name: 'overload', server: sluice(), body: SINGLE, ct: JSON_CT, records: 1, connections: 400, expect: 200, overload: true },
 ];
 SCENARIOS.push(...schemaScenarios(sluice, Object.fromEntries(SCENARIOS.map((s) => [s.name, s]))));
+// --baseline: the same scenarios with their Sluice processes from another checkout's build (Centrifugo rows
+// have nothing of Sluice to compare but the ingest gateway: left out).
+if (args.baseline)
+  for (const s of [...SCENARIOS])
+    if (s.server?.sluice && s.fanout?.peer !== 'centrifugo')
+      SCENARIOS.push({
+        ...s,
+        name: `${s.name}@baseline`,
+        baseline: resolve(args.baseline),
+        server: { ...s.server, cmd: [process.execPath, join(resolve(args.baseline), 'dist', 'main.js')] },
+        ...(s.fanout?.peerGroup ? { fanout: { ...s.fanout, peerGroup: `${s.fanout.peerGroup}, baseline build` } } : {}),
+      });
 
 let broker; // the bench's own broker (none with --bootstrap)
 
@@ -547,18 +563,12 @@ async function runFanout(s, round, bootstrap) {
     }
   }
   // Quick runs check the harness, not the numbers: no warm-up.
-  const context = { bootstrap, topic: topicFor(s.name, round), durationS, warmupS: QUICK ? 0 : 5, log, brokerPid: broker?.pid };
-  if (s.fanout.scaling === 'topics') return runTopicsScenario(s, context);
-  if (s.fanout.scaling === 'storm') return runResumeStormScenario(s, context);
-  return runFanoutScenario(s, {
-    bootstrap,
-    topic: topicFor(s.name, round),
-    durationS,
-    warmupS: QUICK ? 0 : 5,
-    log,
-    centrifugoBin: centrifugo?.bin,
-    brokerPid: broker?.pid,
-  });
+  const topic = topicFor(s.name.replace('@', '-'), round);
+  const context = { bootstrap, topic, durationS, warmupS: QUICK ? 0 : 5, log, brokerPid: broker?.pid };
+  const tag = (r) => (r && s.baseline ? { ...r, baseline: s.baseline } : r);
+  if (s.fanout.scaling === 'topics') return tag(await runTopicsScenario(s, context));
+  if (s.fanout.scaling === 'storm') return tag(await runResumeStormScenario(s, context));
+  return tag(await runFanoutScenario(s, { ...context, centrifugoBin: centrifugo?.bin }));
 }
 
 async function runProducerCeiling(s, round, bootstrap) {

@@ -21,10 +21,38 @@ export function scalingSummary(r) {
   return `${fmt(r.subscribed)} subscribed, ${fmt(r.framesDelivered)} of ${fmt(r.framesExpected)} frames, ${common}`;
 }
 
-/** Markdown lines for the scenarios with `scaling` (none: no lines). */
+const serverLabel = (s) => `${s.server === 'centrifugo' ? 'Centrifugo v6.9.1' : 'Sluice'}${s.baseline ? ' (baseline build)' : ''}`;
+
+/**
+ * With `--baseline`: every fan-out row that ran from both builds, this build against the baseline (another
+ * checkout's dist, in the same run): CPU per million frames and p99, and what each lost or repeated.
+ */
+function baselineLines(scenarios) {
+  const lines = [];
+  for (const [name, b] of Object.entries(scenarios)) {
+    if (!b.baseline || b.subscribers === undefined) continue;
+    const s = scenarios[name.replace(/@baseline$/, '')];
+    if (!s) continue;
+    lines.push(
+      `| ${name.replace(/@baseline$/, '')} | ${fmt(s.cpuSecondsPerMillion, 2)} / ${fmt(b.cpuSecondsPerMillion, 2)} = ${fmt(s.cpuSecondsPerMillion / b.cpuSecondsPerMillion, 2)} | ${fmtMs(s.p99Ms)} / ${fmtMs(b.p99Ms)} = ${fmt(s.p99Ms / b.p99Ms, 2)} | ${fmt(s.lost)} / ${fmt(b.lost)} | ${fmt(s.duplicated)} / ${fmt(b.duplicated)} | ${fmt(s.connectFailed ?? 0)} / ${fmt(b.connectFailed ?? 0)} |`,
+    );
+  }
+  if (!lines.length) return [];
+  const base = Object.values(scenarios).find((x) => x.baseline)?.baseline;
+  return [
+    '',
+    `This build against the baseline build (\`--baseline\`: ${base ? `\`${base}\`` : 'another checkout'}), same run, same broker; ratios below 1 favour this build.`,
+    '',
+    '| scenario | server CPU s per 1M frames: this / baseline | p99 ms: this / baseline | lost: this / baseline | duplicated: this / baseline | failed to connect: this / baseline |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    ...lines,
+  ];
+}
+
+/** Markdown lines for the scenarios with `scaling`, and the baseline comparison (none: no lines). */
 export function scalingMarkdown(scenarios) {
   const all = Object.entries(scenarios).filter(([, s]) => s.scaling);
-  if (!all.length) return [];
+  if (!all.length) return baselineLines(scenarios);
   const lines = [];
   const goals = [];
   const keyed = all.filter(([, s]) => s.scaling === 'keyed');
@@ -39,10 +67,10 @@ export function scalingMarkdown(scenarios) {
     for (const [name, s] of keyed) {
       const failed = s.connectFailed ? ` (**${fmt(s.connectFailed)} failed to connect**)` : '';
       lines.push(
-        `| ${name} | ${s.server === 'centrifugo' ? 'Centrifugo v6.9.1' : 'Sluice'} | ${s.keyedGroup}${failed} | ${fmt(s.framesExpected)} / ${fmt(s.framesDelivered)} | ${bad(s.lost)} | ${bad(s.duplicated)} | ${bad(s.misrouted)} | ${fmtMs(s.p50Ms)} | ${fmtMs(s.p99Ms)} | ${fmtMs(s.p999Ms)} | ${s.server === 'centrifugo' ? '–' : fmtMs(s.produceToFrameP99Ms)} | ${fmt(s.cpuSecondsPerMillion, 2)} | ${[s.cpuPct, s.clientCpuPct, s.ingestCpuPct, s.brokerCpuPct, s.posterCpuPct].map((x) => fmt(x)).join(' / ')} | ${fmt(s.waitPct)} / ${fmt(s.clientWaitPct)} |`,
+        `| ${name} | ${serverLabel(s)} | ${s.keyedGroup}${failed} | ${fmt(s.framesExpected)} / ${fmt(s.framesDelivered)} | ${bad(s.lost)} | ${bad(s.duplicated)} | ${bad(s.misrouted)} | ${fmtMs(s.p50Ms)} | ${fmtMs(s.p99Ms)} | ${fmtMs(s.p999Ms)} | ${s.server === 'centrifugo' ? '–' : fmtMs(s.produceToFrameP99Ms)} | ${fmt(s.cpuSecondsPerMillion, 2)} | ${[s.cpuPct, s.clientCpuPct, s.ingestCpuPct, s.brokerCpuPct, s.posterCpuPct].map((x) => fmt(x)).join(' / ')} | ${fmt(s.waitPct)} / ${fmt(s.clientWaitPct)} |`,
       );
     }
-    const by = (d, server) => keyed.find(([, s]) => s.subscribers === d && s.server === server)?.[1];
+    const by = (d, server) => keyed.find(([, s]) => s.subscribers === d && s.server === server && !s.baseline)?.[1];
     for (const d of [2000, 5000]) {
       const sl = by(d, 'sluice');
       const cf = by(d, 'centrifugo');
@@ -70,33 +98,47 @@ export function scalingMarkdown(scenarios) {
       );
     }
   }
-  for (const [name, s] of all.filter(([, x]) => x.scaling === 'topics')) {
+  const topics = all.filter(([, x]) => x.scaling === 'topics');
+  if (topics.length) {
+    const t = topics[0][1];
     lines.push(
       '',
-      `Many topics (issue #18): ${fmt(s.topics)} topics (3 partitions each), one WebSocket subscriber on each, on a fan-out gateway of its own; first idle for ${fmt(s.idleS)} s with every topic followed and nothing posted (idle CPU), then 1 record/s per topic (${fmt(s.recordsPerSec)} records/s POSTed to another gateway, record n to topic n mod ${fmt(s.topics)}). Threads and open files from /proc: on a fresh gateway, with every subscriber idle, and after the load.`,
+      `Many topics (issue #18): ${fmt(t.topics)} topics (3 partitions each), one WebSocket subscriber on each, on a fan-out gateway of its own; first idle for ${fmt(t.idleS)} s with every topic followed and nothing posted (idle CPU), then 1 record/s per topic (${fmt(t.recordsPerSec)} records/s POSTed to another gateway, record n to topic n mod ${fmt(t.topics)}). Threads and open files from /proc: on a fresh gateway, with every subscriber idle, and after the load.`,
       '',
       '| scenario | topics × subscribers | subscribed (refused) | threads: fresh / subscribed / after load | open files: fresh / subscribed / after load | RSS MB: fresh / subscribed | idle CPU % of a core | live Kafka consumers | frames expected / delivered | lost | duplicated | misrouted | p50 ms | p99 ms | p99 ms from Kafka timestamp | server CPU s per 1M frames | CPU % of server / subscribers / ingest gateway / broker | waiting for a core, % of server / subscribers |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-      `| ${name} | ${fmt(s.topics)} × 1 | ${fmt(s.subscribed)}${s.connectFailed ? ` (**${fmt(s.connectFailed)}**: ${statuses(s.refusedStatuses)})` : ''} | ${fmt(s.threadsBefore)} / ${fmt(s.threadsSubscribed)} / ${fmt(s.threadsLoaded)} | ${fmt(s.filesBefore)} / ${fmt(s.filesSubscribed)} / ${fmt(s.filesLoaded)} | ${fmt(s.rssBeforeMB)} / ${fmt(s.rssIdleMB)} | ${fmt(s.idleCpuPct, 1)} | ${fmt(s.liveConsumers)} | ${fmt(s.framesExpected)} / ${fmt(s.framesDelivered)} | ${bad(s.lost)} | ${bad(s.duplicated)} | ${bad(s.misrouted)} | ${fmtMs(s.p50Ms)} | ${fmtMs(s.p99Ms)} | ${fmtMs(s.produceToFrameP99Ms)} | ${fmt(s.cpuSecondsPerMillion, 2)} | ${[s.cpuPct, s.clientCpuPct, s.ingestCpuPct, s.brokerCpuPct].map((x) => fmt(x)).join(' / ')} | ${fmt(s.waitPct)} / ${fmt(s.clientWaitPct)} |`,
     );
-    const threadsOk = s.threadsSubscribed <= s.threadsBefore + 40 && s.threadsLoaded <= s.threadsBefore + 40;
-    goals.push(
-      `${fmt(s.topics)} topics × 1 subscriber: all subscribed ${fmt(s.subscribed)} / ${fmt(s.topics)} (${verdict(s.subscribed === s.topics)}); threads ≤ fresh + 40: ${fmt(s.threadsBefore)} → ${fmt(Math.max(s.threadsSubscribed, s.threadsLoaded))} (${verdict(threadsOk)}); idle CPU ≤ 2 % of a core: ${fmt(s.idleCpuPct, 1)} % (${verdict(s.idleCpuPct <= 2)}); p99 ≤ 50 ms at 1 record/s per topic: ${fmtMs(s.p99Ms)} ms (${verdict(s.p99Ms <= 50)}); lost / duplicated / misrouted ${fmt(s.lost)} / ${fmt(s.duplicated)} / ${fmt(s.misrouted)} (${verdict(s.lost + s.duplicated + s.misrouted === 0)})`,
-    );
+    for (const [name, s] of topics) {
+      lines.push(
+        `| ${name} | ${fmt(s.topics)} × 1 | ${fmt(s.subscribed)}${s.connectFailed ? ` (**${fmt(s.connectFailed)}**: ${statuses(s.refusedStatuses)})` : ''} | ${fmt(s.threadsBefore)} / ${fmt(s.threadsSubscribed)} / ${fmt(s.threadsLoaded)} | ${fmt(s.filesBefore)} / ${fmt(s.filesSubscribed)} / ${fmt(s.filesLoaded)} | ${fmt(s.rssBeforeMB)} / ${fmt(s.rssIdleMB)} | ${fmt(s.idleCpuPct, 1)} | ${fmt(s.liveConsumers)} | ${fmt(s.framesExpected)} / ${fmt(s.framesDelivered)} | ${bad(s.lost)} | ${bad(s.duplicated)} | ${bad(s.misrouted)} | ${fmtMs(s.p50Ms)} | ${fmtMs(s.p99Ms)} | ${fmtMs(s.produceToFrameP99Ms)} | ${fmt(s.cpuSecondsPerMillion, 2)} | ${[s.cpuPct, s.clientCpuPct, s.ingestCpuPct, s.brokerCpuPct].map((x) => fmt(x)).join(' / ')} | ${fmt(s.waitPct)} / ${fmt(s.clientWaitPct)} |`,
+      );
+      if (s.baseline) continue; // goals: this build
+      const threadsOk = s.threadsSubscribed <= s.threadsBefore + 40 && s.threadsLoaded <= s.threadsBefore + 40;
+      goals.push(
+        `${fmt(s.topics)} topics × 1 subscriber: all subscribed ${fmt(s.subscribed)} / ${fmt(s.topics)} (${verdict(s.subscribed === s.topics)}); threads ≤ fresh + 40: ${fmt(s.threadsBefore)} → ${fmt(Math.max(s.threadsSubscribed, s.threadsLoaded))} (${verdict(threadsOk)}); idle CPU ≤ 2 % of a core: ${fmt(s.idleCpuPct, 1)} % (${verdict(s.idleCpuPct <= 2)}); p99 ≤ 50 ms at 1 record/s per topic: ${fmtMs(s.p99Ms)} ms (${verdict(s.p99Ms <= 50)}); lost / duplicated / misrouted ${fmt(s.lost)} / ${fmt(s.duplicated)} / ${fmt(s.misrouted)} (${verdict(s.lost + s.duplicated + s.misrouted === 0)})`,
+      );
+    }
   }
-  for (const [name, s] of all.filter(([, x]) => x.scaling === 'storm')) {
+  const storms = all.filter(([, x]) => x.scaling === 'storm');
+  if (storms.length) {
+    const t = storms[0][1];
     lines.push(
       '',
-      `Reconnect storm (issue #18): ${fmt(s.dashboards)} WebSocket dashboards follow one topic on a fan-out gateway of their own while ${fmt(s.recordsPerSec)} records/s are POSTed to another; all drop at once (sockets destroyed), records keep coming for ${fmt(s.awayS)} s, then all reconnect at once (no stagger, no retry) with \`from=<their last token>\`. "All live" is when every accepted dashboard has received a record posted after the storm began; resumes by source and the replay consumers and slots (the highest value seen, sampled every 100 ms through the storm) are read from the fan-out gateway's \`/metrics\`. Lost and duplicated count every record posted from before the drop to after the storm, per dashboard.`,
+      `Reconnect storm (issue #18): ${fmt(t.dashboards)} WebSocket dashboards follow one topic on a fan-out gateway of their own while ${fmt(t.recordsPerSec)} records/s are POSTed to another; all drop at once (sockets destroyed), records keep coming for ${fmt(t.awayS)} s, then all reconnect at once (no stagger, no retry) with \`from=<their last token>\`. "All live" is when every accepted dashboard has received a record posted after the storm began; resumes by source and the replay consumers and slots (the highest value seen, sampled every 100 ms through the storm) are read from the fan-out gateway's \`/metrics\`. Lost and duplicated count every record posted from before the drop to after the storm, per accepted dashboard; latency includes the records posted while the dashboards were away.`,
       '',
       '| scenario | dashboards × records/s | accepted / refused on the first try | all subscribed after ms | all live after ms | resumes from memory / from Kafka | replay consumers / replay slots (max) | frames delivered | lost | duplicated | p50 ms | p99 ms | server CPU s per 1M frames | CPU % of server / subscribers | threads before / after |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-      `| ${name} | ${fmt(s.dashboards)} × ${fmt(s.recordsPerSec)} | ${fmt(s.accepted)} / ${bad(s.refused)}${s.refused ? ` (${statuses(s.refusedStatuses)})` : ''} | ${fmt(s.allSubscribedMs)} | ${fmt(s.allLiveMs)} | ${fmt(s.resumesFromMemory)} / ${bad(s.resumesFromKafka)} | ${fmt(s.maxReplayConsumers)} / ${fmt(s.maxReplaySlots)} | ${fmt(s.framesDelivered)} | ${bad(s.lost)} | ${bad(s.duplicated)} | ${fmtMs(s.p50Ms)} | ${fmtMs(s.p99Ms)} | ${fmt(s.cpuSecondsPerMillion, 2)} | ${fmt(s.cpuPct)} / ${fmt(s.clientCpuPct)} | ${fmt(s.threadsBefore)} / ${fmt(s.threadsAfter)} |`,
     );
-    goals.push(
-      `${fmt(s.dashboards)} dashboards resuming at once: accepted on the first try ${fmt(s.accepted)} / ${fmt(s.dashboards)} (${verdict(s.accepted === s.dashboards)}); lost / duplicated ${fmt(s.lost)} / ${fmt(s.duplicated)} (${verdict(s.lost + s.duplicated === 0)}); no Kafka consumer for them: ${fmt(s.resumesFromKafka)} resumes from Kafka, at most ${fmt(s.maxReplayConsumers)} replay consumers (${verdict(s.resumesFromKafka === 0 && s.maxReplayConsumers === 0)}); all live ${fmt(s.allLiveMs)} ms after the storm began`,
-    );
+    for (const [name, s] of storms) {
+      lines.push(
+        `| ${name} | ${fmt(s.dashboards)} × ${fmt(s.recordsPerSec)} | ${fmt(s.accepted)} / ${bad(s.refused)}${s.refused ? ` (${statuses(s.refusedStatuses)})` : ''} | ${fmt(s.allSubscribedMs)} | ${fmt(s.allLiveMs)} | ${fmt(s.resumesFromMemory)} / ${bad(s.resumesFromKafka)} | ${fmt(s.maxReplayConsumers)} / ${fmt(s.maxReplaySlots)} | ${fmt(s.framesDelivered)} | ${bad(s.lost)} | ${bad(s.duplicated)} | ${fmtMs(s.p50Ms)} | ${fmtMs(s.p99Ms)} | ${fmt(s.cpuSecondsPerMillion, 2)} | ${fmt(s.cpuPct)} / ${fmt(s.clientCpuPct)} | ${fmt(s.threadsBefore)} / ${fmt(s.threadsAfter)} |`,
+      );
+      if (s.baseline) continue;
+      goals.push(
+        `${fmt(s.dashboards)} dashboards resuming at once: accepted on the first try ${fmt(s.accepted)} / ${fmt(s.dashboards)} (${verdict(s.accepted === s.dashboards)}); lost / duplicated ${fmt(s.lost)} / ${fmt(s.duplicated)} (${verdict(s.lost + s.duplicated === 0)}); no Kafka consumer for them: ${fmt(s.resumesFromKafka)} resumes from Kafka, at most ${fmt(s.maxReplayConsumers)} replay consumers (${verdict(s.resumesFromKafka === 0 && s.maxReplayConsumers === 0)}); all live ${fmt(s.allLiveMs)} ms after the storm began`,
+      );
+    }
   }
   if (goals.length) lines.push('', 'Goals (issue #18, this run):', '', ...goals.map((x) => `- ${x}`));
-  return lines;
+  return [...lines, ...baselineLines(scenarios)];
 }
