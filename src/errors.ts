@@ -32,7 +32,7 @@ export const ERRORS = {
   UNAUTHORIZED: fix(401, 'API keys are configured and the request has none, or an unknown one.'),
   TOKEN_INVALID: fix(
     401,
-    'The subscription token (JWT) does not verify: not the configured algorithm (HS256 with `SLUICE_JWT_SECRET_FILE`; RS256/ES256 with `SLUICE_JWT_PUBLIC_KEY_FILE` or `SLUICE_JWT_JWKS_URL`), a bad signature, a `kid` the JWKS does not hold, no `exp`, or no `sluice.sub` claim. Get a valid token.',
+    'The subscription token (JWT) does not verify: not the configured algorithm (HS256 with `SLUICE_JWT_SECRET_FILE`; RS256/ES256 with `SLUICE_JWT_PUBLIC_KEY_FILE` or `SLUICE_JWT_JWKS_URL`), a bad signature, a `kid` the JWKS does not hold, no `exp`, no `sluice.sub` claim, an `aud` or `iss` other than `SLUICE_JWT_AUDIENCE` / `SLUICE_JWT_ISSUER` (when set), an `nbf` still in the future (beyond 30 s of clock tolerance), a `crit` header, or a lifetime over `SLUICE_JWT_MAX_LIFETIME_S`; the message says which. Get a valid token.',
   ),
   TOKEN_EXPIRED: fix(
     401,
@@ -42,7 +42,7 @@ export const ERRORS = {
   ROUTE_NOT_FOUND: fix(404, 'No such route (see `GET /openapi.json` and `GET /asyncapi.json` for the routes there are).'),
   TOPIC_NOT_FOUND: fix(
     404,
-    'The topic does not exist and the cluster does not create topics on first use (see `SLUICE_CREATE_TOPICS`). Only answered once Sluice has seen the cluster leave a requested topic uncreated for 15 s; until then an unknown topic gets `503 TOPIC_NOT_READY`.',
+    'The topic does not exist and the cluster does not create topics on first use (see `SLUICE_CREATE_TOPICS`). Only answered once Sluice has seen the cluster leave a requested topic uncreated for 15 s; until then an unknown topic gets `503 TOPIC_NOT_READY`. A subscription whose credential may not produce to the topic (a read-only API key, a subscription token) gets it at once: subscribing creates a topic only for a credential that may produce to it.',
   ),
   METHOD_NOT_ALLOWED: fix(405, 'The path exists but not for this method; `Allow` (and `allow` in the body) lists the methods it takes.'),
   BODY_TOO_LARGE: fix(
@@ -68,6 +68,14 @@ export const ERRORS = {
     'A windowed view (`window=`) passed `SLUICE_VIEW_MAX_GROUPS` (groups in one window, or groups with a firing alert) or `SLUICE_VIEW_MAX_OPEN_WINDOWS` (an error frame; every subscription of the view ends). Group by a field with fewer values, filter with `where=`, or use a larger hop or shorter grace.',
   ),
   RATE_LIMITED: later(429, 'The API key is over its `requestsPerSec`; retry after `Retry-After`.'),
+  CONNECTION_LIMIT: later(
+    429,
+    'This connection holds its share of a subscription resource; `limit` names it: `SLUICE_MAX_SUBSCRIPTIONS_PER_CONNECTION`, `SLUICE_MAX_REPLAYS_PER_CONNECTION` (replays in progress) or `SLUICE_MAX_GROUPS_PER_CONNECTION`. Refused before the upgrade, or an error frame for a `/ws` subscribe message; nothing was opened. Unsubscribe from one (or wait for a replay to catch up) and retry.',
+  ),
+  CLIENT_LIMIT: later(
+    429,
+    "This client — its API key, its token's `sub`, or (open access, or a token without `sub`) its address — holds its share over all its connections; `limit` names it: `SLUICE_MAX_TOPICS_PER_CLIENT` (distinct topics subscribed to) or `SLUICE_MAX_REPLAYS_PER_CLIENT` (replays in progress). Nothing was opened; retry after `Retry-After`, or once one of its subscriptions ends.",
+  ),
   INVALID_TOPIC: fix(
     422,
     'Not a legal Kafka topic name (1–249 of `a-z A-Z 0-9 . _ -`, not `.` or `..`), or a Kafka internal topic (`__consumer_offsets`, `__transaction_state`, `__share_group_state`: brokers refuse produce requests to them).',
@@ -94,6 +102,10 @@ export const ERRORS = {
   DELIVERY_FAILED: later(
     503,
     'Kafka did not acknowledge every record within `message.timeout.ms` (30 s); `delivered` of them may be in Kafka, so a retry can duplicate those.',
+  ),
+  DELIVERY_UNCONFIRMED: later(
+    503,
+    "Kafka reported records delivered without the offset that proves a write (librdkafka's implicit acknowledgement, seen on a partition just created or whose leader just changed), so Sluice does not count them as written: they may or may not be in Kafka, the same promise as `DELIVERY_FAILED`. `delivered` counts the records whose write Kafka confirmed, `unconfirmed` the others; a retry can duplicate records. Retry after `Retry-After`.",
   ),
   TOO_SLOW: later(
     503,

@@ -119,7 +119,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     // Gauges read at scrape time rather than updated on the hot path.
     metrics.addRequests(tally.drain());
     const delivered = producer.takeDeliveries();
-    metrics.addDeliveries(delivered.ok, delivered.failed);
+    metrics.addDeliveries(delivered.ok, delivered.failed, delivered.unconfirmed);
     metrics.addErrors(errorTally.drain());
     const inflight = producer.inflight;
     metrics.inflightRecords.set(inflight.records);
@@ -127,6 +127,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     for (const [transport, n] of Object.entries(subscriptions.counts())) metrics.subscribers.labels(transport).set(n);
     const life = subscriptions.lifecycle();
     metrics.setLifecycle(openReaderCounts(), life.subscriptions, life.replaysInProgress, life.groupMembers);
+    for (const [limit, n] of Object.entries(life.largestShares)) metrics.largestShares.labels(limit).set(n);
     metrics.windowLateRecords.inc(subscriptions.takeLateRecords());
     metrics.liveViews.set(subscriptions.viewCount);
     metrics.sampleMainLoopDelay();

@@ -10,7 +10,7 @@ if (!isMainThread) {
   throw new Error('the native Kafka client must not be loaded in a worker thread (it aborts the process); keep Kafka on the main thread');
 }
 
-export const { Producer, KafkaConsumer, AdminClient, CODES, librdkafkaVersion } = KafkaPkg;
+export const { Producer, KafkaConsumer, AdminClient, OffsetSpec, CODES, librdkafkaVersion } = KafkaPkg;
 export type {
   LibrdKafkaError,
   Message,

@@ -110,9 +110,10 @@ const GAUGE_NAMES = [
   'sluice_replays_in_progress',
   'sluice_group_members',
   'sluice_subscribers',
+  'sluice_client_share_largest',
 ];
 /** Series every scrape must show (the gateway sets each at scrape time). */
-const EXPECTED_SERIES = 3 + 9 + 1 + 1 + 3;
+const EXPECTED_SERIES = 3 + 9 + 1 + 1 + 3 + 5;
 
 async function lifecycleGauges(gw: SluiceProcess): Promise<Map<string, number>> {
   const { status, text } = await http(`${gw.url}/metrics`);

@@ -14,6 +14,8 @@ import { connect } from './helpers/websocket-client.js';
 import { openSse } from './helpers/sse-client.js';
 
 const kafka = inject('kafkaBootstrap');
+const AUDIENCE = 'sluice-test';
+const ISSUER = 'https://idp.test/';
 
 // ---- the identity provider's key set ----
 
@@ -67,10 +69,14 @@ const gateway = sluiceForFile(() => ({
   SLUICE_JWT_JWKS_URL: jwksUrl,
   SLUICE_JWT_JWKS_COOLDOWN_S: '0',
   SLUICE_INGRESS_THREADS: '0',
+  SLUICE_JWT_AUDIENCE: AUDIENCE,
+  SLUICE_JWT_ISSUER: ISSUER,
+  SLUICE_JWT_MAX_LIFETIME_S: '3600',
 }));
 
-function token(key: SigningKey, claims: object, kid = key.kid): Promise<string> {
-  return new SignJWT({ ...claims }).setProtectedHeader({ alg: key.alg, kid }).sign(key.privateKey);
+/** A token as the identity provider mints it for Sluice (its `aud` and `iss`); `claims` may override them. */
+function token(key: SigningKey, claims: object, kid = key.kid, header: object = {}): Promise<string> {
+  return new SignJWT({ aud: AUDIENCE, iss: ISSUER, ...claims }).setProtectedHeader({ alg: key.alg, kid, ...header }).sign(key.privateKey);
 }
 const grant = (topic: string, extra: object = {}, expSeconds = 300) => ({
   exp: inSeconds(expSeconds),
@@ -134,6 +140,39 @@ describe('signed subscriptions with a JWKS URL', () => {
     // Signed by a key the issuer never published: under its own kid, and under a published one.
     expect(await at(await token(unpublished, grant(topic))), 'unknown kid, JWKS reachable').toEqual({ status: 401, code: 'TOKEN_INVALID' });
     expect(await at(await token(unpublished, grant(topic), 'k1'))).toEqual({ status: 401, code: 'TOKEN_INVALID' });
+  });
+
+  it('registered claims: another audience or issuer, none, nbf ahead, crit, and a lifetime over the maximum are refused (401)', async () => {
+    const topic = randomTopic('claims');
+    await produceKeyed(gateway().url, topic, 'a', 1);
+    // A bare /ws checks the token and follows no topic: no live feed left lingering for the next test's baseline.
+    const at = async (tk: string) => upgradeStatus(`${gateway().wsUrl}/ws?token=${tk}`);
+    const refusedSse = async (tk: string) => {
+      const res = await fetch(`${gateway().url}/sse/topics/${topic}`, { headers: { authorization: `Bearer ${tk}` } });
+      return { status: res.status, body: (await res.json()) as { error: { code: string; message: string } } };
+    };
+    const ok = await token(k1, grant(topic));
+    expect(await at(ok)).toEqual({ status: 101 });
+    expect(await at(await token(k1, { ...grant(topic), aud: ['billing', AUDIENCE] }))).toEqual({ status: 101 });
+    const now = Math.floor(Date.now() / 1000);
+    for (const [claims, why] of [
+      [{ ...grant(topic), aud: 'billing' }, /"aud"/],
+      [{ ...grant(topic), aud: undefined }, /"aud"/],
+      [{ ...grant(topic), iss: 'https://other-idp.test/' }, /"iss"/],
+      [{ ...grant(topic), iss: undefined }, /"iss"/],
+      [{ ...grant(topic), nbf: now + 600 }, /"nbf"/],
+      [{ ...grant(topic, {}, 7200), iat: now }, /SLUICE_JWT_MAX_LIFETIME_S=3600/],
+      [grant(topic, {}, 7200), /SLUICE_JWT_MAX_LIFETIME_S=3600/],
+    ] as const) {
+      const tk = await token(k1, claims);
+      expect(await at(tk), JSON.stringify(claims)).toEqual({ status: 401, code: 'TOKEN_INVALID' });
+      const sse = await refusedSse(tk);
+      expect(sse.status).toBe(401);
+      expect(sse.body.error.message).toMatch(why);
+    }
+    // `b64` is the one extension jose itself understands; Sluice refuses every `crit` all the same.
+    const crit = await token(k1, grant(topic), 'k1', { crit: ['b64'], b64: true });
+    expect(await at(crit)).toEqual({ status: 401, code: 'TOKEN_INVALID' });
   });
 
   it('key rotation: a token of a newly published key is accepted once the set is fetched again', async () => {

@@ -3,6 +3,7 @@
  * only that key's records — live, replayed, by URL, by control message and over SSE — and an expired
  * token closes the connection with 4001.
  */
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,11 @@ const kafka = inject('kafkaBootstrap');
 const SECRET = 'a-test-secret-of-at-least-32-bytes-long!';
 const secretFile = join(mkdtempSync(join(tmpdir(), 'sluice-jwt-')), 'secret');
 writeFileSync(secretFile, `${SECRET}\n`);
-const gateway = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_JWT_SECRET_FILE: secretFile }));
+const gateway = sluiceForFile(() => ({
+  KAFKA_BOOTSTRAP_SERVERS: kafka,
+  SLUICE_JWT_SECRET_FILE: secretFile,
+  SLUICE_JWT_MAX_LIFETIME_S: '3600',
+}));
 
 const jwt = (claims: object, secret = SECRET, alg = 'HS256') => hmacJwt(claims, secret, alg);
 const produce = (topic: string, key: string, n: number) => produceKeyed(gateway().url, topic, key, n);
@@ -77,6 +82,30 @@ describe('signed subscriptions', () => {
     });
     expect(sse.status).toBe(401);
     expect(((await sse.json()) as { error: { code: string } }).error.code).toBe('TOKEN_EXPIRED');
+  });
+
+  it('refuses nbf ahead, a crit header and a lifetime over SLUICE_JWT_MAX_LIFETIME_S; accepts nbf within the clock tolerance', async () => {
+    const topic = randomTopic('claims');
+    await produce(topic, 'a', 1);
+    const now = Math.floor(Date.now() / 1000);
+    const code = async (token: string) => {
+      const res = await fetch(`${gateway().url}/sse/topics/${topic}`, { headers: { authorization: `Bearer ${token}` } });
+      if (res.status === 200) {
+        await res.body?.cancel();
+        return '200';
+      }
+      const { error } = (await res.json()) as { error: { code: string; message: string } };
+      return `${res.status} ${error.code} ${error.message}`;
+    };
+    const grant = { exp: now + 300, 'sluice.sub': [{ topic }] };
+    expect(await code(jwt({ ...grant, nbf: now + 5 }))).toBe('200');
+    expect(await code(jwt({ ...grant, nbf: now + 600 }))).toMatch(/^401 TOKEN_INVALID .*"nbf"/);
+    expect(await code(jwt({ ...grant, exp: now + 7200 }))).toMatch(/^401 TOKEN_INVALID .*SLUICE_JWT_MAX_LIFETIME_S=3600/);
+    expect(await code(jwt({ ...grant, iat: now - 3600 }))).toMatch(/^401 TOKEN_INVALID .*SLUICE_JWT_MAX_LIFETIME_S=3600/);
+    const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const head = `${enc({ alg: 'HS256', crit: ['exp'] })}.${enc(grant)}`;
+    const crit = `${head}.${createHmac('sha256', SECRET).update(head).digest('base64url')}`;
+    expect(await code(crit)).toMatch(/^401 TOKEN_INVALID .*"crit"/);
   });
 
   it("SSE with Authorization: Bearer gets only the token's key", async () => {

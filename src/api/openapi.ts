@@ -88,7 +88,10 @@ export function errorBodySchema(codes: readonly ErrorCode[] = Object.keys(ERRORS
           parameter: { type: 'string', description: 'INVALID_PARAMETER: the parameter or field at fault.' },
           didYouMean: { type: 'string', description: 'INVALID_PARAMETER: the accepted name closest to an unknown one.' },
           allow: { type: 'array', items: { type: 'string' }, description: 'METHOD_NOT_ALLOWED: the methods the path takes.' },
-          limit: { description: 'OVERLOADED: the setting whose bound was reached; TOO_MANY_RECORDS: the record limit.' },
+          limit: {
+            description:
+              'OVERLOADED: the setting whose bound was reached; CONNECTION_LIMIT, CLIENT_LIMIT: the setting of the share this connection or client holds; TOO_MANY_RECORDS: the record limit.',
+          },
           limitBytes: { type: 'integer', description: 'BODY_TOO_LARGE, HEADERS_TOO_LARGE: the limit.' },
           index: { type: 'integer', description: 'INVALID_JSON: the failing array element.' },
           line: { type: 'integer', description: 'INVALID_JSON: the failing NDJSON line.' },
@@ -106,6 +109,8 @@ export function errorExample(code: ErrorCode): Json {
       INVALID_PARAMETER: { parameter: 'acks', didYouMean: 'ack' },
       METHOD_NOT_ALLOWED: { allow: ['POST', 'OPTIONS'] },
       OVERLOADED: { limit: 'SLUICE_MAX_READING_BYTES' },
+      CONNECTION_LIMIT: { limit: 'SLUICE_MAX_SUBSCRIPTIONS_PER_CONNECTION' },
+      CLIENT_LIMIT: { limit: 'SLUICE_MAX_TOPICS_PER_CLIENT' },
       BODY_TOO_LARGE: { limitBytes: 1048576 },
       INVALID_JSON: { index: 2 },
       INTERNAL: { correlationId: '3f2c4a8e-1b7d-4c55-9a0e-6d1f2b3c4d5e' },

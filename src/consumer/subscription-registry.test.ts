@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import pino from 'pino';
-import { SubscriptionRegistry } from './subscription-registry.js';
+import { SubscriptionRegistry, type RegistryConfig } from './subscription-registry.js';
 import type { FanoutGate, StartFrom, SubscribeRequest } from '../subscription/protocol.js';
 import { decodeResumeToken, encodeResumeToken } from '../subscription/resume-token.js';
 import { FakeCluster, FakeTopics, RecordingHub, Scheduler, settle } from '../../test/helpers/fake-kafka.js';
@@ -24,7 +24,7 @@ interface Env {
   gate: FanoutGate;
 }
 
-function setup(maxReplays = 16, history = 0): Env {
+function setup(maxReplays = 16, history = 0, overrides: Partial<RegistryConfig> = {}): Env {
   const sched = new Scheduler();
   const cluster = new FakeCluster(sched);
   cluster.createTopic('t', PARTITIONS);
@@ -43,6 +43,7 @@ function setup(maxReplays = 16, history = 0): Env {
       maxGroups: 4,
       groupIdPrefix: 'sluice-',
       keyField: 'n',
+      ...overrides,
     },
   });
   const hub = new RecordingHub(sched);
@@ -59,7 +60,22 @@ function request(
   beforeUpgrade: boolean,
   extra: Partial<SubscribeRequest> = {},
 ): SubscribeRequest {
-  return { sub, topic, from, key: null, where: null, group, style: 'envelope', transport: 'websocket', beforeUpgrade, ...extra };
+  return {
+    sub,
+    topic,
+    from,
+    key: null,
+    where: null,
+    group,
+    style: 'envelope',
+    transport: 'websocket',
+    beforeUpgrade,
+    mayCreate: true,
+    client: 'addr:test',
+    // Each subscription its own connection: the per-connection shares are tested apart (client-shares.test.ts).
+    connection: sub,
+    ...extra,
+  };
 }
 
 /** Everything a subscription can hold, summed: all zero once no subscription is open. */
@@ -78,6 +94,7 @@ function held(env: Env) {
     acks: env.registry.pendingAcks,
     channels: env.registry.channelCount,
     consumers: env.cluster.openReaders(),
+    largestShare: Math.max(...Object.values(life.largestShares)),
   };
 }
 
@@ -90,6 +107,7 @@ const NOTHING_HELD = {
   acks: 0,
   channels: 0,
   consumers: { live: 0, replay: 0, group: 0 },
+  largestShare: 0,
 };
 
 const VIEW = { window: '10ms', hop: null, grace: null, agg: 'count(),avg(n)', by: 'key', alert: 'avg(n)>100' };
@@ -185,7 +203,8 @@ describe('failures while starting give everything back', () => {
 describe('limits', () => {
   it('replay slots: the 17th replay is refused while 16 run, and served once they have left', async () => {
     const env = setup(16, 2000);
-    for (let sub = 1; sub <= 17; sub++) env.gate.open(request(sub, 't', { kind: 'earliest' }, null, true));
+    // Each from a client of its own: the per-client share (below) is not what is tested here.
+    for (let sub = 1; sub <= 17; sub++) env.gate.open(request(sub, 't', { kind: 'earliest' }, null, true, { client: `addr:${sub}` }));
     await env.sched.drain(10_000, polling);
     expect(env.hub.of(17, 'failed')).toMatchObject([{ detail: { code: 'OVERLOADED' } }]);
     expect(env.registry.lifecycle().replaysInProgress).toBe(16);
@@ -197,6 +216,70 @@ describe('limits', () => {
     await env.sched.drain(10_000, polling);
     expect(env.hub.of(18, 'join')).toHaveLength(1);
     env.gate.close(18);
+    await env.sched.drain();
+    expect(held(env)).toEqual(NOTHING_HELD);
+  });
+
+  it('per connection and per client: one client exhausts its shares (429) while another is still served; all given back', async () => {
+    const env = setup(16, 200, {
+      maxReplaysPerConnection: 2,
+      maxReplaysPerClient: 3,
+      maxGroupsPerConnection: 1,
+      maxTopicsPerClient: 2,
+      maxSubscriptionsPerConnection: 3,
+    });
+    for (const t of ['u', 'v']) env.cluster.createTopic(t, PARTITIONS);
+    const hog = (sub: number, connection: number, topic: string, from: StartFrom, group: string | null = null) =>
+      env.gate.open(request(sub, topic, from, group, false, { client: 'addr:hog', connection }));
+    const earliest: StartFrom = { kind: 'earliest' };
+    hog(1, 1, 't', earliest);
+    hog(2, 1, 'u', earliest);
+    hog(3, 1, 't', earliest); // third replay on connection 1
+    hog(4, 2, 't', earliest); // third of the client
+    hog(5, 3, 'u', earliest); // fourth of the client, on a fresh connection
+    hog(6, 2, 'v', { kind: 'latest' }); // a third topic for the client
+    hog(7, 2, 't', { kind: 'latest' }, 'g1');
+    hog(8, 2, 't', { kind: 'latest' }, 'g2'); // second group on connection 2
+    await env.sched.drain(10_000, polling);
+    hog(9, 1, 't', { kind: 'latest' }); // third on connection 1: the refused one gave its share back
+    hog(11, 1, 'u', { kind: 'latest' }); // fourth
+    await env.sched.drain(10_000, polling);
+    const code = (sub: number) => env.hub.of(sub, 'failed')[0]?.detail as { code?: string; details?: { limit: string } } | undefined;
+    expect(code(3)).toMatchObject({ code: 'CONNECTION_LIMIT', details: { limit: 'SLUICE_MAX_REPLAYS_PER_CONNECTION' } });
+    expect(code(4)).toBeUndefined();
+    expect(code(5)).toMatchObject({ code: 'CLIENT_LIMIT', details: { limit: 'SLUICE_MAX_REPLAYS_PER_CLIENT' } });
+    expect(code(6)).toMatchObject({ code: 'CLIENT_LIMIT', details: { limit: 'SLUICE_MAX_TOPICS_PER_CLIENT' } });
+    expect(code(7)).toBeUndefined();
+    expect(code(8)).toMatchObject({ code: 'CONNECTION_LIMIT', details: { limit: 'SLUICE_MAX_GROUPS_PER_CONNECTION' } });
+    expect(code(9)).toBeUndefined();
+    expect(code(11)).toMatchObject({ code: 'CONNECTION_LIMIT', details: { limit: 'SLUICE_MAX_SUBSCRIPTIONS_PER_CONNECTION' } });
+    // Another client is served: a replay, the third topic, a group.
+    env.gate.open(request(20, 't', earliest, null, false, { client: 'addr:other', connection: 20 }));
+    env.gate.open(request(21, 'v', { kind: 'latest' }, null, false, { client: 'addr:other', connection: 20 }));
+    env.gate.open(request(22, 't', { kind: 'latest' }, 'g2', false, { client: 'addr:other', connection: 21 }));
+    await env.sched.drain(10_000, polling);
+    for (const sub of [20, 21, 22]) expect(env.hub.of(sub, 'failed'), `sub ${sub}`).toEqual([]);
+    expect(env.hub.of(20, 'join')).toHaveLength(1);
+    // A hog's replay that caught up gives its replay share back: the client may start another.
+    hog(10, 3, 'u', earliest);
+    await env.sched.drain(10_000, polling);
+    expect(env.hub.of(10, 'failed')).toEqual([]);
+    for (let sub = 1; sub <= 22; sub++) env.gate.close(sub);
+    await env.sched.drain();
+    expect(held(env)).toEqual(NOTHING_HELD);
+  });
+
+  it('a credential that may not produce: an absent topic is 404 TOPIC_NOT_FOUND and is not created; an existing one is served', async () => {
+    const env = setup();
+    env.gate.open(request(1, 'absent', { kind: 'latest' }, null, true, { mayCreate: false }));
+    env.gate.open(request(2, 'absent-group', { kind: 'latest' }, 'g', true, { mayCreate: false }));
+    env.gate.open(request(3, 't', { kind: 'latest' }, null, false, { mayCreate: false }));
+    await env.sched.drain(10_000, polling);
+    expect(env.hub.of(1, 'failed')).toMatchObject([{ detail: { code: 'TOPIC_NOT_FOUND' } }]);
+    expect(env.hub.of(2, 'failed')).toMatchObject([{ detail: { code: 'TOPIC_NOT_FOUND' } }]);
+    expect(env.cluster.topics.has('absent') || env.cluster.topics.has('absent-group')).toBe(false);
+    expect(env.hub.of(3, 'join')).toHaveLength(1);
+    env.gate.close(3);
     await env.sched.drain();
     expect(held(env)).toEqual(NOTHING_HELD);
   });

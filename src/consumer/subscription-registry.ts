@@ -17,7 +17,7 @@
  * combine them), so a view channel's name leaves the style out: record and batch subscribers share it.
  */
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.js';
+import { SETTINGS, type Config } from '../config/schema.js';
 import { SluiceError } from '../errors.js';
 import type { FanoutGate, HubPort, SubscribeRequest, SubscriptionState, Transport } from '../subscription/protocol.js';
 import { batchFrame, encodeEnvelope, encodeFields, keyText, readValue, recordFrame } from '../subscription/frame-encoder.js';
@@ -25,6 +25,7 @@ import { parseRecordFilter, type RecordFilter } from '../subscription/record-fil
 import { fieldAt, parseViewSpec } from '../subscription/view-spec.js';
 import { PositionVector } from '../subscription/resume-token.js';
 import type { LibrdkafkaStats } from '../ops/metrics.js';
+import { ClientShares, type ShareHolder, type ShareKind, type ShareLimits } from './client-shares.js';
 import { ConsumerPool } from './consumer-pool.js';
 import { GroupPool } from './group-feed.js';
 import type { Message, ReaderFactory } from './kafka-reader.js';
@@ -36,6 +37,8 @@ import { ViewLimitError, WindowAggregator } from './window-aggregator.js';
 /** How the registry learns a topic's partition count (the producer's TopicRegistry, or a fake in tests). */
 export interface TopicLookup {
   ensure(topic: string): { partitions: number } | Promise<{ partitions: number }>;
+  /** Like ensure, but never creates the topic (nor asks the cluster to): absent is 404 TOPIC_NOT_FOUND. */
+  find(topic: string): { partitions: number } | Promise<{ partitions: number }>;
 }
 
 export type RegistryConfig = Pick<
@@ -43,7 +46,17 @@ export type RegistryConfig = Pick<
   'metadataTimeoutMs' | 'maxLiveTopics' | 'fanoutLingerMs' | 'maxReplays' | 'replayBufferBytes' | 'maxGroups' | 'groupIdPrefix'
 > &
   Partial<Pick<Config, 'snapshotMaxKeys' | 'snapshotMaxBytes' | 'viewMaxGroups' | 'viewMaxOpenWindows' | 'maxViewsPerTopic' | 'keyField'>> &
+  Partial<ShareLimits> &
   Partial<Pick<Config, 'resumeWindowRecords' | 'resumeWindowBytes' | 'resumeWindowMs'>>;
+
+/** Per-connection and per-client shares where a (test) configuration leaves them out: the schema's defaults. */
+const SHARE_DEFAULTS: ShareLimits = {
+  maxSubscriptionsPerConnection: SETTINGS.maxSubscriptionsPerConnection.default,
+  maxReplaysPerConnection: SETTINGS.maxReplaysPerConnection.default,
+  maxGroupsPerConnection: SETTINGS.maxGroupsPerConnection.default,
+  maxTopicsPerClient: SETTINGS.maxTopicsPerClient.default,
+  maxReplaysPerClient: SETTINGS.maxReplaysPerClient.default,
+};
 
 /** Live-view settings where a (test) configuration leaves them out: the schema's defaults. */
 const VIEW_DEFAULTS = {
@@ -77,6 +90,8 @@ export interface LifecycleCounts {
   groupMembers: number;
   liveFeeds: number;
   groupFeeds: number;
+  /** The largest share one connection or client holds, per limit (SLUICE_MAX_*_PER_CONNECTION / _PER_CLIENT). */
+  largestShares: Record<string, number>;
 }
 
 export class SubscriptionRegistry implements SubscriptionHost {
@@ -89,6 +104,7 @@ export class SubscriptionRegistry implements SubscriptionHost {
   private replaySlots = 0;
   private lateRecords = 0;
   private readonly views: typeof VIEW_DEFAULTS;
+  private readonly shares: ClientShares;
   // resume window (fanout-resume): limits, and resumes counted by where their history came from
   private readonly windowLimits: ResumeWindowLimits;
   private readonly resumes: Record<ResumeSource, number> = { memory: 0, kafka: 0 };
@@ -108,6 +124,10 @@ export class SubscriptionRegistry implements SubscriptionHost {
       ...VIEW_DEFAULTS,
       ...Object.fromEntries(Object.entries(config).filter(([k, v]) => k in VIEW_DEFAULTS && v !== undefined)),
     };
+    this.shares = new ClientShares({
+      ...SHARE_DEFAULTS,
+      ...Object.fromEntries(Object.entries(config).filter(([k, v]) => k in SHARE_DEFAULTS && v !== undefined)),
+    });
     this.windowLimits = {
       maxRecords: config.resumeWindowRecords ?? RESUME_WINDOW_DEFAULTS.maxRecords,
       maxBytes: config.resumeWindowBytes ?? RESUME_WINDOW_DEFAULTS.maxBytes,
@@ -172,6 +192,7 @@ export class SubscriptionRegistry implements SubscriptionHost {
       groupMembers: this.groups.members,
       liveFeeds: this.pool.size,
       groupFeeds: this.groups.size,
+      largestShares: this.shares.largest(),
     };
   }
 
@@ -242,8 +263,16 @@ export class SubscriptionRegistry implements SubscriptionHost {
 
   // ---- SubscriptionHost: what a subscription acquires, and where it gives it back ----
 
-  ensureTopic(topic: string) {
-    return this.deps.topics.ensure(topic);
+  ensureTopic(topic: string, mayCreate: boolean) {
+    return mayCreate ? this.deps.topics.ensure(topic) : this.deps.topics.find(topic);
+  }
+
+  takeShare(s: Subscription, kind: ShareKind): void {
+    this.shares.take(kind, shareHolder(s));
+  }
+
+  giveShare(s: Subscription, kind: ShareKind): void {
+    this.shares.give(kind, shareHolder(s));
   }
 
   acquireFeed(topic: string, partitions: number) {
@@ -532,4 +561,9 @@ export class SubscriptionRegistry implements SubscriptionHost {
     const f = fieldAt(value, [this.views.keyField]);
     return typeof f === 'string' ? f : typeof f === 'number' || typeof f === 'boolean' ? String(f) : null;
   }
+}
+
+/** A subscription as its shares know it: connection ids are per hub. */
+function shareHolder(s: Subscription): ShareHolder {
+  return { connection: `${s.hub.index}:${s.req.connection}`, client: s.req.client, topic: s.req.topic };
 }

@@ -2,8 +2,8 @@
  * One (client, topic) subscription on the Kafka side, and the one owner of everything it acquires:
  *
  *   preparing ──► replaying ──► live ──► closed          (closed from any state, by close() or a failure)
- *   topic lookup; live-feed lease (or group lease); replay slot; [ready → start]; replay reader; channel
- *   membership or group membership; deliveries not yet acknowledged.
+ *   per-connection and per-client shares; topic lookup; live-feed lease (or group lease); replay slot;
+ *   [ready → start]; replay reader; channel membership or group membership; deliveries not yet acknowledged.
  *
  * Each resource is recorded in a field in the same synchronous step that acquires it, so `close()` — one
  * idempotent release, valid in every state — gives back exactly what is held at that moment. After every
@@ -18,6 +18,7 @@ import { encodeResumeToken, type PositionVector } from '../subscription/resume-t
 import type { StartFrom } from '../subscription/protocol.js';
 import type { RecordFilter } from '../subscription/record-filter.js';
 import type { ViewSpec } from '../subscription/view-spec.js';
+import type { ShareKind } from './client-shares.js';
 import type { FeedLease } from './consumer-pool.js';
 import type { GroupLease, GroupMember } from './group-feed.js';
 import type { FanoutReader, Message } from './kafka-reader.js';
@@ -68,7 +69,11 @@ export interface SubscriptionHost {
   readonly log: Logger;
   readonly timeoutMs: number;
   readonly replayBufferBytes: number;
-  ensureTopic(topic: string): { partitions: number } | Promise<{ partitions: number }>;
+  /** The topic's partitions; creates it only when `mayCreate` (the credential may produce to it), else 404 TOPIC_NOT_FOUND. */
+  ensureTopic(topic: string, mayCreate: boolean): { partitions: number } | Promise<{ partitions: number }>;
+  /** Takes the subscription's per-connection and per-client share of `kind`; throws CONNECTION_LIMIT / CLIENT_LIMIT. */
+  takeShare(s: Subscription, kind: ShareKind): void;
+  giveShare(s: Subscription, kind: ShareKind): void;
   acquireFeed(topic: string, partitions: number): FeedLease;
   acquireGroup(topic: string, group: string, startAt: 'earliest' | 'latest'): GroupLease;
   /** Takes one of SLUICE_MAX_REPLAYS slots; throws OVERLOADED when none is free. */
@@ -102,6 +107,8 @@ export class Subscription {
   private group: GroupLease | undefined;
   private member: GroupMember | undefined;
   private holdsReplaySlot = false;
+  /** Per-connection and per-client shares held (client-shares.ts). */
+  private readonly shares = new Set<ShareKind>();
   private replay: Replay | undefined;
   private channel: Channel | undefined;
   private joined = false;
@@ -136,6 +143,7 @@ export class Subscription {
   /** Runs the subscription up to live; never rejects (a failure is reported to the hub and closes it). */
   async run(): Promise<void> {
     try {
+      this.takeShare('subscriptions');
       if (this.req.group !== null) await this.runGroupMember(this.req.group);
       else await this.runBroadcast();
     } catch (err) {
@@ -165,6 +173,8 @@ export class Subscription {
     if (this.member) this.group!.feed.remove(this.member);
     this.group?.release();
     this.feed?.release();
+    this.giveShare('groups');
+    this.giveShare('subscriptions');
   }
 
   /** Ends the subscription with an error for the client (`slow`: it fell behind; closed like a slow socket). */
@@ -219,11 +229,11 @@ export class Subscription {
 
   private async runBroadcast(): Promise<void> {
     const { req, host } = this;
-    const { partitions } = await host.ensureTopic(req.topic);
-    if (this.closed) return;
-    this.feed = host.acquireFeed(req.topic, partitions);
     const snapshotMs = req.snapshotMs ?? null;
     const wantsHistory = req.from.kind !== 'latest' || snapshotMs !== null;
+    const { partitions } = await host.ensureTopic(req.topic, req.mayCreate);
+    if (this.closed) return;
+    this.feed = host.acquireFeed(req.topic, partitions);
     // A resume (token or time) may be served from the topic's resume window; whether it can is known once
     // the feed is ready. Everything else with history (earliest, snapshot, views) reads Kafka: slot now.
     const resume = snapshotMs === null && !req.view && (req.from.kind === 'token' || req.from.kind === 'time');
@@ -330,7 +340,8 @@ export class Subscription {
 
   private async runGroupMember(group: string): Promise<void> {
     const { req, host } = this;
-    await host.ensureTopic(req.topic);
+    this.takeShare('groups');
+    await host.ensureTopic(req.topic, req.mayCreate);
     if (this.closed) return;
     this.group = host.acquireGroup(req.topic, group, req.from.kind === 'earliest' ? 'earliest' : 'latest');
     await this.group.feed.ready;
@@ -351,12 +362,28 @@ export class Subscription {
     });
   }
 
+  private takeShare(kind: ShareKind): void {
+    this.host.takeShare(this, kind);
+    this.shares.add(kind);
+  }
+
+  private giveShare(kind: ShareKind): void {
+    if (this.shares.delete(kind)) this.host.giveShare(this, kind);
+  }
+
+  /**
+   * The client's own replay share first (so one over it is told so, 429), then the gateway's slot. A resume
+   * served from memory takes neither: it holds no Kafka consumer.
+   */
   private takeReplaySlot(): void {
+    this.takeShare('replays');
     this.host.takeReplaySlot();
     this.holdsReplaySlot = true;
   }
 
+  /** The replay's share goes with its slot: when the replay has joined live or its reader has stopped. */
   private giveReplaySlot(): void {
+    this.giveShare('replays');
     if (!this.holdsReplaySlot) return;
     this.holdsReplaySlot = false;
     this.host.giveReplaySlot();

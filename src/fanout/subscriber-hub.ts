@@ -41,6 +41,10 @@ import {
 } from '../subscription/protocol.js';
 
 interface Connection {
+  /** Unique within this hub: the registry counts per-connection shares by it. */
+  id: number;
+  /** Who holds the connection (`key:<id>`, `token:<sub>`, `addr:<address>`): per-client shares. */
+  client: string;
   transport: Transport;
   ws: WebSocket<SocketData> | null;
   sse: SseStream | null;
@@ -103,6 +107,7 @@ export class SubscriberHub implements HubPort {
   private readonly sseChannels = new Map<string, Set<Connection>>();
   private readonly pending = new Map<number, PendingAnswer>();
   private nextSub = 1;
+  private nextConnection = 1;
   private closing = false;
   private sweepScheduled = false;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -330,6 +335,7 @@ export class SubscriberHub implements HubPort {
       (q) => req.getQuery(q),
     );
     const origin = req.getHeader('origin');
+    const address = remoteAddress(res);
     // Registered before anything is awaited (uWS terminates the process for an unanswered request without
     // it). Until the subscription is opened a leaving client holds nothing; from then on `left` gives it back.
     let aborted = false;
@@ -354,6 +360,8 @@ export class SubscriberHub implements HubPort {
       .then(([initial, creds]) => {
         if (aborted) return; // left during verification: nothing was taken
         const conn: Connection = {
+          id: this.nextConnection++,
+          client: this.auth.client(creds, address),
           transport: style === 'value' ? 'seed-websocket' : 'websocket',
           ws: null,
           sse: null,
@@ -386,7 +394,16 @@ export class SubscriberHub implements HubPort {
             res.cork(() => this.answers.send(res, fromPlainError(error)));
           },
         });
-        this.gate.open({ sub, ...initial, style: initialStyle, transport: conn.transport, beforeUpgrade: true });
+        this.gate.open({
+          sub,
+          ...initial,
+          style: initialStyle,
+          transport: conn.transport,
+          beforeUpgrade: true,
+          mayCreate: this.auth.mayCreate(creds, topic),
+          client: conn.client,
+          connection: conn.id,
+        });
       })
       .catch((err: unknown) => {
         if (!aborted) res.cork(() => this.answers.send(res, err));
@@ -463,7 +480,15 @@ export class SubscriberHub implements HubPort {
         const options = this.auth.authorize(conn.creds, msg.options);
         const sub = this.nextSub++;
         this.track(conn, sub, topic, options.style, false);
-        this.gate.open({ sub, ...options, transport: conn.transport, beforeUpgrade: false });
+        this.gate.open({
+          sub,
+          ...options,
+          transport: conn.transport,
+          beforeUpgrade: false,
+          mayCreate: this.auth.mayCreate(conn.creds, topic),
+          client: conn.client,
+          connection: conn.id,
+        });
       } else {
         const sub = conn.subs.get(topic);
         if (sub === undefined) throw new SluiceError('INVALID_PARAMETER', `not subscribed to ${topic}`);
@@ -484,6 +509,7 @@ export class SubscriberHub implements HubPort {
     );
     const origin = req.getHeader('origin');
     const lastEventId = req.getHeader('last-event-id');
+    const address = remoteAddress(res);
     let aborted = false;
     let sub = 0;
     let conn: Connection | undefined;
@@ -508,9 +534,14 @@ export class SubscriberHub implements HubPort {
         if (aborted) return; // left during verification: nothing was taken
         sub = this.nextSub++;
         const topic = options.topic;
+        // One SSE stream is one connection; its id is taken now, before the registry counts its share.
+        const connection = this.nextConnection++;
+        const client = this.auth.client(creds, address);
         this.pending.set(sub, {
           proceed: () => {
             const c: Connection = {
+              id: connection,
+              client,
               transport: 'sse',
               ws: null,
               // Jittered, so that clients of one closed instance do not all come back in the same instant.
@@ -529,7 +560,15 @@ export class SubscriberHub implements HubPort {
           },
           refuse: (error) => res.cork(() => this.answers.send(res, fromPlainError(error), false, this.cors.allowedOrigin(origin))),
         });
-        this.gate.open({ sub, ...options, transport: 'sse', beforeUpgrade: true });
+        this.gate.open({
+          sub,
+          ...options,
+          transport: 'sse',
+          beforeUpgrade: true,
+          mayCreate: this.auth.mayCreate(creds, topic),
+          client,
+          connection,
+        });
       })
       .catch((err: unknown) => {
         if (!aborted) res.cork(() => this.answers.send(res, err, false, this.cors.allowedOrigin(origin)));
@@ -623,4 +662,9 @@ function truncateReason(text: string): string {
         .subarray(0, 120)
         .toString('utf8')
         .replace(/\uFFFD$/, '') + '...';
+}
+
+/** The client's address as uWS saw it (a proxy's, behind one), read while the request is valid. */
+function remoteAddress(res: HttpResponse): string {
+  return Buffer.from(res.getRemoteAddressAsText()).toString('utf8');
 }

@@ -75,6 +75,19 @@ export class AccessControl {
     return ac;
   }
 
+  /** The id of a valid key (null: not one, or access is open). No rate token is taken. */
+  idOf(presented: string): string | null {
+    if (!this.enabled || presented === '') return null;
+    return this.byHash.get(hashApiKey(presented))?.id ?? null;
+  }
+
+  /** Whether `presented` may `access` the topic (open access: yes), without refusing and without taking a rate token. */
+  allows(presented: string, access: Access, topic: string): boolean {
+    if (!this.enabled) return true;
+    const entry = presented === '' ? undefined : this.byHash.get(hashApiKey(presented));
+    return entry?.[access].some((p) => p.test(topic)) ?? false;
+  }
+
   /** Throws 401 / 403 / 429 as a SluiceError; returns the key id (or null when access is open). A null topic checks the key only (`/ws`, before any subscribe). */
   check(presented: string, access: Access, topic: string | null): string | null {
     if (!this.enabled) return null;

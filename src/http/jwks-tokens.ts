@@ -12,17 +12,9 @@
  *
  * Each thread serving HTTP (SLUICE_INGRESS_THREADS) keeps its own cache: one fetch per thread.
  */
-import {
-  compactVerify,
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  errors,
-  type JSONWebKeySet,
-  type JWSHeaderParameters,
-  type FlattenedJWSInput,
-} from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
 import { SluiceError, StartupError } from '../errors.js';
-import { grantOf, invalid, SubscriptionTokens, type Grant, type TokenVerifier } from './subscription-tokens.js';
+import { NO_CHECKS, SubscriptionTokens, verifyToken, type Grant, type TokenChecks, type TokenVerifier } from './subscription-tokens.js';
 
 const ALGORITHMS = ['RS256', 'ES256'];
 /** jose's codes for "the key set could not be fetched or read" (a down endpoint throws a plain fetch TypeError). */
@@ -42,6 +34,7 @@ export class JwksTokens implements TokenVerifier {
     private readonly url: URL,
     cooldownMs: number,
     private readonly now: () => number = Date.now,
+    private readonly checks: TokenChecks = NO_CHECKS,
   ) {
     this.remote = createRemoteJWKSet(url, { cooldownDuration: cooldownMs, cacheMaxAge: MAX_AGE_MS, timeoutDuration: FETCH_TIMEOUT_MS });
   }
@@ -50,23 +43,9 @@ export class JwksTokens implements TokenVerifier {
     return this.now;
   }
 
-  async verify(token: string): Promise<Grant> {
-    let payload: Uint8Array;
-    try {
-      ({ payload } = await compactVerify(token, (header, jws) => this.key(header, jws), { algorithms: ALGORITHMS }));
-    } catch (err) {
-      if (err instanceof SluiceError) throw err;
-      throw invalid(
-        err instanceof errors.JWKSNoMatchingKey ? 'no key of the JWKS matches its "kid" and algorithm' : (err as Error).message,
-      );
-    }
-    let claims: unknown;
-    try {
-      claims = JSON.parse(Buffer.from(payload).toString('utf8'));
-    } catch {
-      throw invalid('its payload is not JSON');
-    }
-    return grantOf(claims, this.now());
+  /** The same verifier as a key file's (`verifyToken`), with the key picked from the set by the token's `kid`. */
+  verify(token: string): Promise<Grant> {
+    return verifyToken(token, (header, jws) => this.key(header, jws), ALGORITHMS, this.checks, this.now());
   }
 
   private async key(header: JWSHeaderParameters, jws: FlattenedJWSInput) {
@@ -105,6 +84,9 @@ export function subscriptionTokens(settings: {
   jwtPublicKeyFile: string;
   jwtJwksUrl: string;
   jwtJwksCooldownSeconds: number;
+  jwtAudience?: string;
+  jwtIssuer?: string;
+  jwtMaxLifetimeSeconds?: number;
 }): TokenVerifier | null {
   const set = [
     ['SLUICE_JWT_SECRET_FILE', settings.jwtSecretFile],
@@ -113,8 +95,13 @@ export function subscriptionTokens(settings: {
   ].filter(([, v]) => v !== '');
   if (set.length > 1)
     throw new StartupError(`${set.map(([n]) => n).join(' and ')}: set one, not several (each names the only way tokens are verified)`);
-  if (settings.jwtJwksUrl) return new JwksTokens(new URL(settings.jwtJwksUrl), settings.jwtJwksCooldownSeconds * 1000);
+  const checks: TokenChecks = {
+    audience: settings.jwtAudience ?? '',
+    issuer: settings.jwtIssuer ?? '',
+    maxLifetimeSeconds: settings.jwtMaxLifetimeSeconds ?? 0,
+  };
+  if (settings.jwtJwksUrl) return new JwksTokens(new URL(settings.jwtJwksUrl), settings.jwtJwksCooldownSeconds * 1000, Date.now, checks);
   if (settings.jwtSecretFile || settings.jwtPublicKeyFile)
-    return SubscriptionTokens.fromFiles(settings.jwtSecretFile, settings.jwtPublicKeyFile);
+    return SubscriptionTokens.fromFiles(settings.jwtSecretFile, settings.jwtPublicKeyFile, checks);
   return null;
 }

@@ -4,15 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { SubscribeAuth, SubscriptionTokens } from './subscription-tokens.js';
+import { CLOCK_TOLERANCE_S, SubscribeAuth, SubscriptionTokens } from './subscription-tokens.js';
 import { subscriptionTokens } from './jwks-tokens.js';
-import { AccessControl } from './access-control.js';
+import { AccessControl, hashApiKey } from './access-control.js';
 import { readSubscribeOptions } from '../subscription/subscribe-options.js';
 
 const SECRET = Buffer.from('s'.repeat(32));
-const jwt = (claims: object, alg = 'HS256') => {
+const jwt = (claims: object, alg = 'HS256', extraHeader: object = {}) => {
   const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const head = `${enc({ alg })}.${enc(claims)}`;
+  const head = `${enc({ alg, ...extraHeader })}.${enc(claims)}`;
   return `${head}.${createHmac('sha256', SECRET).update(head).digest('base64url')}`;
 };
 /** A correctly signed token whose header and payload are the JSON texts given (valid JSON, maybe no object). */
@@ -27,14 +27,14 @@ const exp = now / 1000 + 60;
 const opts = (topic: string, q: Record<string, string> = {}) => readSubscribeOptions(topic, (n) => q[n]);
 
 describe('SubscriptionTokens.verify', () => {
-  it('accepts an HS256 token and reads its grant', () => {
-    expect(tokens.verify(jwt({ exp, 'sluice.sub': [{ topic: 'orders', key: 'o-1' }] }))).toEqual({
+  it('accepts an HS256 token and reads its grant', async () => {
+    expect(await tokens.verify(jwt({ exp, 'sluice.sub': [{ topic: 'orders', key: 'o-1' }] }))).toEqual({
       expiresAtMs: exp * 1000,
       entries: [{ topic: 'orders', key: 'o-1', where: null }],
     });
   });
 
-  it('refuses other algorithms, tampering, missing claims and bad filters', () => {
+  it('refuses other algorithms, tampering, missing claims and bad filters', async () => {
     const good = jwt({ exp, 'sluice.sub': [{ topic: 'orders' }] });
     const [h, , s] = good.split('.');
     const forged = `${h}.${Buffer.from(JSON.stringify({ exp, 'sluice.sub': [{ topic: '*' }] })).toString('base64url')}.${s}`;
@@ -51,25 +51,115 @@ describe('SubscriptionTokens.verify', () => {
       signedRaw('{"alg":"HS256"}', '42'),
       signedRaw('null', `{"exp":${exp},"sluice.sub":[]}`),
     ]) {
-      expect(() => tokens.verify(bad)).toThrow(expect.objectContaining({ code: 'TOKEN_INVALID' }));
+      await expect(tokens.verify(bad), bad).rejects.toThrow(expect.objectContaining({ code: 'TOKEN_INVALID' }));
     }
-    expect(() => tokens.verify(jwt({ exp: now / 1000, 'sluice.sub': [] }))).toThrow(expect.objectContaining({ code: 'TOKEN_EXPIRED' }));
+    await expect(tokens.verify(jwt({ exp: now / 1000, 'sluice.sub': [] }))).rejects.toThrow(
+      expect.objectContaining({ code: 'TOKEN_EXPIRED' }),
+    );
+  });
+
+  describe('registered claims, as an identity provider expects them checked', () => {
+    const checked = new SubscriptionTokens({ alg: 'HS256', secret: SECRET }, () => now, {
+      audience: 'sluice',
+      issuer: 'https://idp.example/',
+      maxLifetimeSeconds: 3600,
+    });
+    const base = { exp, iat: now / 1000, aud: 'sluice', iss: 'https://idp.example/', sub: 'alice', 'sluice.sub': [{ topic: 'orders' }] };
+    const refusal = async (token: string, why: RegExp) =>
+      expect(checked.verify(token)).rejects.toThrow(
+        expect.objectContaining({ code: 'TOKEN_INVALID', message: expect.stringMatching(why) }),
+      );
+
+    it('accepts a token that passes every check, with its subject; aud may be a list naming it', async () => {
+      expect(await checked.verify(jwt(base))).toMatchObject({ subject: 'alice', entries: [{ topic: 'orders' }] });
+      expect(await checked.verify(jwt({ ...base, aud: ['billing', 'sluice'] }))).toMatchObject({ subject: 'alice' });
+    });
+
+    it('refuses another audience, no audience, another issuer, no issuer', async () => {
+      await refusal(jwt({ ...base, aud: 'billing' }), /"aud"/);
+      await refusal(jwt({ ...base, aud: undefined }), /"aud"/);
+      await refusal(jwt({ ...base, iss: 'https://evil.example/' }), /"iss"/);
+      await refusal(jwt({ ...base, iss: undefined }), /"iss"/);
+    });
+
+    it('refuses nbf in the future past the clock tolerance, accepts it within', async () => {
+      await refusal(jwt({ ...base, nbf: now / 1000 + CLOCK_TOLERANCE_S + 5 }), /"nbf"/);
+      expect(await checked.verify(jwt({ ...base, nbf: now / 1000 + CLOCK_TOLERANCE_S - 5 }))).toMatchObject({ subject: 'alice' });
+    });
+
+    it('refuses a crit header, even one naming an extension jose knows', async () => {
+      await refusal(jwt(base, 'HS256', { crit: ['exp'], exp }), /"crit"/);
+      await refusal(jwt(base, 'HS256', { crit: ['b64'], b64: true }), /"crit"/);
+    });
+
+    it('refuses a lifetime over SLUICE_JWT_MAX_LIFETIME_S, from iat or (without iat) from now', async () => {
+      await refusal(jwt({ ...base, iat: now / 1000 - 10, exp: now / 1000 + 3600 }), /SLUICE_JWT_MAX_LIFETIME_S=3600/);
+      await refusal(jwt({ ...base, iat: undefined, exp: now / 1000 + 3700 }), /from now/);
+      expect(await checked.verify(jwt({ ...base, iat: undefined, exp: now / 1000 + 3500 }))).toMatchObject({ subject: 'alice' });
+    });
+
+    it('without the settings, none of aud, iss or lifetime is checked (nbf and crit always are)', async () => {
+      expect(await tokens.verify(jwt({ ...base, aud: 'billing', iss: 'x', exp: now / 1000 + 10 * 365 * 86400 }))).toMatchObject({
+        subject: 'alice',
+      });
+      await expect(tokens.verify(jwt({ ...base, nbf: now / 1000 + 3600 }))).rejects.toThrow(/"nbf"/);
+      await expect(tokens.verify(jwt(base, 'HS256', { crit: ['x'], x: 1 }))).rejects.toThrow(/"crit"/);
+    });
   });
 });
 
+const authorizedGrant = await tokens.verify(
+  jwt({ exp, 'sluice.sub': [{ topic: 'orders', key: 'o-1' }, { topic: 'alerts', where: 'level=high' }, { topic: 'all' }] }),
+);
+const subjectGrant = await tokens.verify(jwt({ exp, sub: 'alice', 'sluice.sub': [{ topic: 'all' }] }));
+
 describe('SubscribeAuth.authorize', () => {
-  const creds = {
-    apiKey: '',
-    grant: tokens.verify(
-      jwt({ exp, 'sluice.sub': [{ topic: 'orders', key: 'o-1' }, { topic: 'alerts', where: 'level=high' }, { topic: 'all' }] }),
-    ),
-  };
+  const creds = { apiKey: '', grant: authorizedGrant };
 
   it('forces the key, ANDs the where, and leaves unrestricted topics alone', () => {
     expect(auth.authorize(creds, opts('orders'))).toMatchObject({ key: 'o-1', where: null });
     expect(auth.authorize(creds, opts('orders', { key: 'o-1' }))).toMatchObject({ key: 'o-1' });
     expect(auth.authorize(creds, opts('alerts', { where: 'site=x' }))).toMatchObject({ key: null, where: 'level=high,site=x' });
-    expect(auth.authorize(creds, opts('all', { group: 'g' }))).toMatchObject({ group: 'g', key: null, where: null });
+    expect(auth.authorize({ apiKey: '', grant: subjectGrant }, opts('all', { group: 'g' }))).toMatchObject({
+      group: 'token:alice/g',
+      key: null,
+      where: null,
+    });
+  });
+
+  it('groups are scoped per credential: a token by its sub (none: refused), a key by its id, open access not at all', () => {
+    expect(() => auth.authorize(creds, opts('all', { group: 'g' }))).toThrow(
+      expect.objectContaining({ code: 'FORBIDDEN', message: expect.stringMatching(/"sub"/) }),
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-keys-'));
+    const keys = join(dir, 'keys.json');
+    writeFileSync(
+      keys,
+      JSON.stringify({
+        keys: [
+          { id: 'fleet-a', sha256: hashApiKey('ka'), produce: ['telemetry.*'], subscribe: ['telemetry.*'] },
+          { id: 'dashboards', sha256: hashApiKey('kd'), produce: [], subscribe: ['telemetry.*'] },
+        ],
+      }),
+    );
+    const keyed = new SubscribeAuth(AccessControl.fromFile(keys), null);
+    const a = { apiKey: 'ka', grant: null };
+    const d = { apiKey: 'kd', grant: null };
+    expect(keyed.authorize(a, opts('telemetry.x', { group: 'billing' }))).toMatchObject({ group: 'key:fleet-a/billing' });
+    expect(keyed.authorize(d, opts('telemetry.x', { group: 'billing' }))).toMatchObject({ group: 'key:dashboards/billing' });
+    const open = new SubscribeAuth(AccessControl.open(), null);
+    expect(open.authorize({ apiKey: '', grant: null }, opts('telemetry.x', { group: 'billing' }))).toMatchObject({ group: 'billing' });
+    // Creating by subscribing: only a credential that may produce to the topic.
+    expect(keyed.mayCreate(a, 'telemetry.x')).toBe(true);
+    expect(keyed.mayCreate(d, 'telemetry.x')).toBe(false);
+    expect(keyed.mayCreate(a, 'other')).toBe(false);
+    expect(open.mayCreate({ apiKey: '', grant: null }, 'anything')).toBe(true);
+    expect(auth.mayCreate({ apiKey: '', grant: subjectGrant }, 'all')).toBe(false);
+    // Who the client is, for per-client shares.
+    expect(keyed.client(a, '10.0.0.1')).toBe('key:fleet-a');
+    expect(open.client({ apiKey: '', grant: null }, '10.0.0.1')).toBe('addr:10.0.0.1');
+    expect(auth.client({ apiKey: '', grant: subjectGrant }, '10.0.0.1')).toBe('token:alice');
+    expect(auth.client(creds, '10.0.0.1')).toBe('addr:10.0.0.1');
   });
 
   it('refuses another key, another topic, group= on a filtered topic, and an expired grant', () => {
@@ -112,22 +202,22 @@ describe('RS256 and ES256 tokens (public key file), signed with jose as an issue
       const file = keyFile(pair.publicKey.export({ type: 'spki', format: 'pem' }).toString());
       const verifier = SubscriptionTokens.fromPublicKeyFile(file);
       const good = await new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime('1h').sign(pair.privateKey);
-      expect(verifier.verify(good).entries).toEqual([{ topic: 'orders', key: 'order-123', where: null }]);
+      expect((await verifier.verify(good)).entries).toEqual([{ topic: 'orders', key: 'order-123', where: null }]);
       const other = generateKeyPairSync(
         alg === 'RS256' ? 'rsa' : 'ec',
         alg === 'RS256' ? { modulusLength: 2048 } : ({ namedCurve: 'prime256v1' } as never),
       );
       const forged = await new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime('1h').sign(other.privateKey);
-      expect(() => verifier.verify(forged)).toThrow(/signature does not verify/);
+      await expect(verifier.verify(forged)).rejects.toThrow(/signature does not verify/);
       // Algorithm confusion: an HS256 token whose HMAC key is the public key's PEM text.
       const pem = Buffer.from(pair.publicKey.export({ type: 'spki', format: 'pem' }).toString());
       const confused = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(pem);
-      expect(() => verifier.verify(confused)).toThrow(new RegExp(`not accepted \\(${alg}\\)`));
+      await expect(verifier.verify(confused)).rejects.toThrow(new RegExp(`not accepted \\(${alg}\\)`));
       const expired = await new SignJWT(claims)
         .setProtectedHeader({ alg })
         .setExpirationTime(Math.floor(Date.now() / 1000) - 10)
         .sign(pair.privateKey);
-      expect(() => verifier.verify(expired)).toThrow(/expired/);
+      await expect(verifier.verify(expired)).rejects.toThrow(/expired/);
     });
   }
 

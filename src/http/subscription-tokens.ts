@@ -10,13 +10,20 @@
  * `exp` (seconds since the epoch) is required; at expiry the connection is closed with 4001 (WebSocket) or
  * an `event: error` `TOKEN_EXPIRED` (SSE).
  *
+ * Every token, whatever its algorithm or key source, goes through one verifier (`verifyToken`, jose's
+ * `jwtVerify`): only the configured algorithm, `nbf` with CLOCK_TOLERANCE_S, `aud` and `iss` when
+ * SLUICE_JWT_AUDIENCE / SLUICE_JWT_ISSUER are set, a `crit` header refused, and at most
+ * SLUICE_JWT_MAX_LIFETIME_S between `iat` (or now) and `exp` when that is set.
+ *
  * With one of SLUICE_JWT_SECRET_FILE, SLUICE_JWT_PUBLIC_KEY_FILE or SLUICE_JWT_JWKS_URL set (exactly one:
  * they do not combine), every subscription needs a valid token, or a valid API key when SLUICE_API_KEYS_FILE
- * is set too (an API key's subscribe patterns apply as before). A secret or a key file is verified here with
- * node:crypto, synchronously; a JWKS URL by `jwks-tokens.ts`, asynchronously (the key may have to be fetched).
+ * is set too (an API key's subscribe patterns apply as before). Verification is asynchronous (jose's API;
+ * a JWKS key may have to be fetched): the admission of an upgrade or SSE stream already awaits it and
+ * re-checks afterwards that its client is still there.
  */
-import { createHmac, createPublicKey, timingSafeEqual, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { SluiceError, StartupError } from '../errors.js';
 import { parseRecordFilter } from '../subscription/record-filter.js';
 import type { SubscribeOptions } from '../subscription/subscribe-options.js';
@@ -24,6 +31,9 @@ import { presentedKey, type AccessControl } from './access-control.js';
 
 /** WebSocket close code for a subscription token that expired while connected (4000–4999: application codes). */
 export const CLOSE_TOKEN_EXPIRED = 4001;
+
+/** Seconds a token's `nbf` may lie in the future (clocks of the issuer and of Sluice differ a little). */
+export const CLOCK_TOLERANCE_S = 30;
 
 export interface GrantEntry {
   topic: string;
@@ -35,6 +45,8 @@ export interface Grant {
   /** Expiry, epoch milliseconds. */
   expiresAtMs: number;
   entries: GrantEntry[];
+  /** The token's `sub` claim, if any: its holder's identity (per-client limits, consumer-group scope). */
+  subject?: string;
 }
 
 /** What a request presented: an API key, and/or a token. */
@@ -43,31 +55,113 @@ export interface Credentials {
   grant: Grant | null;
 }
 
-const b64url = (s: string) => Buffer.from(s, 'base64url');
 const looksLikeJwt = (s: string) => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(s);
 
 /** How tokens are signed: an HS256 shared secret, or an RSA (RS256) or P-256 EC (ES256) public key. */
 export type TokenKey = { alg: 'HS256'; secret: Buffer } | { alg: 'RS256' | 'ES256'; publicKey: KeyObject };
 
-/** Verifies a token into its grant: synchronously (a secret or key file) or once its key is at hand (a JWKS URL). */
+/** What every token must satisfy beyond its signature (the SLUICE_JWT_* settings; empty / 0: not checked). */
+export interface TokenChecks {
+  audience: string;
+  issuer: string;
+  /** Longest `exp` − (`iat`, or now without one) accepted, seconds; 0: any. */
+  maxLifetimeSeconds: number;
+}
+
+export const NO_CHECKS: TokenChecks = { audience: '', issuer: '', maxLifetimeSeconds: 0 };
+
+/** Verifies a token into its grant. */
 export interface TokenVerifier {
-  verify(token: string): Grant | Promise<Grant>;
+  verify(token: string): Promise<Grant>;
   readonly clock: () => number;
 }
 
+/**
+ * The one verifier of every token: signature and algorithm (only `algorithms`; never `none`, and never
+ * HS256 keyed with a public key — jose checks the key's type against the algorithm), then the registered
+ * claims, then the grant. Throws TOKEN_INVALID / TOKEN_EXPIRED; a SluiceError from `key` (a JWKS that
+ * cannot be fetched) passes through.
+ */
+export async function verifyToken(
+  token: string,
+  key: KeyObject | JWTVerifyGetKey,
+  algorithms: string[],
+  checks: TokenChecks,
+  nowMs: number,
+): Promise<Grant> {
+  if (!looksLikeJwt(token)) throw invalid('not a JWT');
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    throw invalid('its header is not base64url JSON');
+  }
+  // Extensions Sluice does not implement must not be ignored (RFC 7515 4.1.11): refused whatever they name.
+  if (header.crit !== undefined) throw invalid(`it has a "crit" header (${JSON.stringify(header.crit)}); no extension is understood`);
+  if (typeof header.alg !== 'string' || !algorithms.includes(header.alg))
+    throw invalid(`algorithm ${JSON.stringify(header.alg)} is not accepted (${algorithms.join(', ')})`);
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(token, key as JWTVerifyGetKey, {
+      algorithms,
+      audience: checks.audience || undefined,
+      issuer: checks.issuer || undefined,
+      clockTolerance: CLOCK_TOLERANCE_S,
+      currentDate: new Date(nowMs),
+      requiredClaims: ['exp'],
+    }));
+  } catch (err) {
+    throw tokenError(err);
+  }
+  const grant = grantOf(payload, nowMs);
+  if (checks.maxLifetimeSeconds > 0) {
+    const from = typeof payload.iat === 'number' ? payload.iat * 1000 : nowMs;
+    if (grant.expiresAtMs - from > checks.maxLifetimeSeconds * 1000)
+      throw invalid(
+        `it is valid for ${Math.round((grant.expiresAtMs - from) / 1000)} s from ${typeof payload.iat === 'number' ? 'its "iat"' : 'now'}, more than SLUICE_JWT_MAX_LIFETIME_S=${checks.maxLifetimeSeconds}`,
+      );
+  }
+  if (typeof payload.sub === 'string' && payload.sub !== '') grant.subject = payload.sub;
+  return grant;
+}
+
+/** jose's refusals as Sluice's codes, saying which check failed. */
+function tokenError(err: unknown): SluiceError {
+  if (err instanceof SluiceError) return err;
+  if (err instanceof errors.JWTExpired) return new SluiceError('TOKEN_EXPIRED', 'the subscription token has expired; get a new one');
+  if (err instanceof errors.JWSSignatureVerificationFailed) return invalid('the signature does not verify');
+  if (err instanceof errors.JWKSNoMatchingKey) return invalid('no key of the JWKS matches its "kid" and algorithm');
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    const claim = err.claim;
+    if (claim === 'nbf') return invalid(`its "nbf" is in the future (more than ${CLOCK_TOLERANCE_S} s of clock tolerance)`);
+    if (claim === 'aud') return invalid('its "aud" does not name SLUICE_JWT_AUDIENCE');
+    if (claim === 'iss') return invalid('its "iss" is not SLUICE_JWT_ISSUER');
+    if (claim === 'exp') return invalid('it has no "exp" claim');
+    return invalid(`its "${claim}" claim: ${err.message}`);
+  }
+  if (err instanceof errors.JOSEError) return invalid(err.message);
+  return invalid((err as Error).message);
+}
+
+/** Tokens signed with a secret (HS256) or a public key file (RS256/ES256). */
 export class SubscriptionTokens implements TokenVerifier {
+  private readonly verifyKey: KeyObject;
+
   constructor(
     private readonly key: TokenKey,
     private readonly now: () => number = Date.now,
-  ) {}
-
-  /** The secret file (HS256) or the public key file (RS256/ES256, by the key's type); exactly one is set. */
-  static fromFiles(secretFile: string, publicKeyFile: string): SubscriptionTokens {
-    if (secretFile && publicKeyFile) throw new StartupError('SLUICE_JWT_SECRET_FILE and SLUICE_JWT_PUBLIC_KEY_FILE: set one, not both');
-    return publicKeyFile ? SubscriptionTokens.fromPublicKeyFile(publicKeyFile) : SubscriptionTokens.fromFile(secretFile);
+    private readonly checks: TokenChecks = NO_CHECKS,
+  ) {
+    this.verifyKey = key.alg === 'HS256' ? createSecretKey(key.secret) : key.publicKey;
   }
 
-  static fromFile(path: string): SubscriptionTokens {
+  /** The secret file (HS256) or the public key file (RS256/ES256, by the key's type); exactly one is set. */
+  static fromFiles(secretFile: string, publicKeyFile: string, checks: TokenChecks = NO_CHECKS): SubscriptionTokens {
+    if (secretFile && publicKeyFile) throw new StartupError('SLUICE_JWT_SECRET_FILE and SLUICE_JWT_PUBLIC_KEY_FILE: set one, not both');
+    return publicKeyFile ? SubscriptionTokens.fromPublicKeyFile(publicKeyFile, checks) : SubscriptionTokens.fromFile(secretFile, checks);
+  }
+
+  static fromFile(path: string, checks: TokenChecks = NO_CHECKS): SubscriptionTokens {
     let text: string;
     try {
       text = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
@@ -76,54 +170,25 @@ export class SubscriptionTokens implements TokenVerifier {
     }
     if (Buffer.byteLength(text) < 32)
       throw new StartupError(`SLUICE_JWT_SECRET_FILE: ${path} must hold at least 32 bytes (an HS256 secret)`);
-    return new SubscriptionTokens({ alg: 'HS256', secret: Buffer.from(text) });
+    return new SubscriptionTokens({ alg: 'HS256', secret: Buffer.from(text) }, Date.now, checks);
   }
 
-  static fromPublicKeyFile(path: string): SubscriptionTokens {
+  static fromPublicKeyFile(path: string, checks: TokenChecks = NO_CHECKS): SubscriptionTokens {
     let publicKey: KeyObject;
     try {
       publicKey = createPublicKey(readFileSync(path));
     } catch (err) {
       throw new StartupError(`SLUICE_JWT_PUBLIC_KEY_FILE: cannot read a PEM public key from ${path}: ${(err as Error).message}`);
     }
-    if (publicKey.asymmetricKeyType === 'rsa') return new SubscriptionTokens({ alg: 'RS256', publicKey });
+    if (publicKey.asymmetricKeyType === 'rsa') return new SubscriptionTokens({ alg: 'RS256', publicKey }, Date.now, checks);
     if (publicKey.asymmetricKeyType === 'ec' && publicKey.asymmetricKeyDetails?.namedCurve === 'prime256v1')
-      return new SubscriptionTokens({ alg: 'ES256', publicKey });
+      return new SubscriptionTokens({ alg: 'ES256', publicKey }, Date.now, checks);
     throw new StartupError(`SLUICE_JWT_PUBLIC_KEY_FILE: ${path} must hold an RSA (RS256) or P-256 EC (ES256) public key`);
   }
 
-  private signatureVerifies(signed: string, signature: Buffer): boolean {
-    const k = this.key;
-    if (k.alg === 'HS256') {
-      const expected = createHmac('sha256', k.secret).update(signed).digest();
-      return signature.length === expected.length && timingSafeEqual(signature, expected);
-    }
-    // JWS ES256 signatures are r||s (IEEE P1363), not DER.
-    return verifySignature(
-      'sha256',
-      Buffer.from(signed),
-      k.alg === 'ES256' ? { key: k.publicKey, dsaEncoding: 'ieee-p1363' } : k.publicKey,
-      signature,
-    );
-  }
-
-  /** Checks signature, algorithm, expiry and claims; throws TOKEN_INVALID / TOKEN_EXPIRED. */
-  verify(token: string): Grant {
-    const parts = token.split('.');
-    if (parts.length !== 3) throw invalid('not a JWT');
-    let header: { alg?: unknown } | null;
-    let claims: unknown;
-    try {
-      header = JSON.parse(b64url(parts[0]).toString('utf8'));
-      claims = JSON.parse(b64url(parts[1]).toString('utf8'));
-    } catch {
-      throw invalid('its header or payload is not base64url JSON');
-    }
-    // Only the algorithm of the configured key: never `none`, and never HS256 with a public key as its
-    // "secret" (the classic algorithm-confusion forgery).
-    if (header?.alg !== this.key.alg) throw invalid(`algorithm ${JSON.stringify(header?.alg)} is not accepted (${this.key.alg})`);
-    if (!this.signatureVerifies(`${parts[0]}.${parts[1]}`, b64url(parts[2]))) throw invalid('the signature does not verify');
-    return grantOf(claims, this.now());
+  /** Checks signature, algorithm, registered claims and the grant; rejects with TOKEN_INVALID / TOKEN_EXPIRED. */
+  verify(token: string): Promise<Grant> {
+    return verifyToken(token, this.verifyKey, [this.key.alg], this.checks, this.now());
   }
 
   get clock(): () => number {
@@ -193,11 +258,32 @@ export class SubscribeAuth {
     throw new SluiceError('UNAUTHORIZED', 'a subscription token is required: send Authorization: Bearer <jwt> or ?token=<jwt>');
   }
 
+  /**
+   * Who holds these credentials, for per-client shares: the API key's id, the token's `sub`, or (open
+   * access, or a token without `sub`) the client's address.
+   */
+  client(c: Credentials, address: string): string {
+    if (c.grant?.subject !== undefined) return `token:${c.grant.subject}`;
+    const id = c.grant === null ? this.access.idOf(c.apiKey) : null;
+    return id !== null ? `key:${id}` : `addr:${address}`;
+  }
+
+  /**
+   * Whether subscribing may create the topic: only for a credential that may produce to it — an API key by
+   * its produce patterns, and anyone when access is open (anyone may produce, so creating by subscribing
+   * gives nothing more). A token grants reading only: never.
+   */
+  mayCreate(c: Credentials, topic: string): boolean {
+    return c.grant === null && this.access.allows(c.apiKey, 'produce', topic);
+  }
+
   /** Authorizes one subscription (null: a bare `/ws`, the credentials alone); throws 401/403. */
   authorize<O extends SubscribeOptions | null>(c: Credentials, options: O): O {
     if (c.grant === null) {
-      this.access.check(c.apiKey, 'subscribe', options?.topic ?? null);
-      return options;
+      const keyId = this.access.check(c.apiKey, 'subscribe', options?.topic ?? null);
+      // Groups are scoped per key: another tenant's `group=billing` is another Kafka group.
+      if (options === null || options.group === null || keyId === null) return options;
+      return { ...options, group: `key:${keyId}/${options.group}` };
     }
     if (c.grant.expiresAtMs <= this.tokens!.clock())
       throw new SluiceError('TOKEN_EXPIRED', 'the subscription token has expired; get a new one');
@@ -216,6 +302,10 @@ export class SubscribeAuth {
     const key = entry.key ?? options.key;
     const where = entry.where === null ? options.where : options.where === null ? entry.where : `${entry.where},${options.where}`;
     parseRecordFilter(key, where); // the combination may pass the predicate limit: refuse it here
-    return { ...options, key, where };
+    if (options.group === null) return { ...options, key, where };
+    // Groups are scoped per token subject; without one, whose group it is cannot be told.
+    if (c.grant.subject === undefined)
+      throw new SluiceError('FORBIDDEN', 'group= needs a subscription token with a "sub" claim (consumer groups are scoped per subject)');
+    return { ...options, key, where, group: `token:${c.grant.subject}/${options.group}` };
   }
 }

@@ -144,7 +144,7 @@ export class GatewayMetrics {
   });
   readonly recordsDelivered = new Counter({
     name: 'sluice_records_delivered_total',
-    help: 'Records with a delivery report from Kafka, by result.',
+    help: 'Records with a delivery report from Kafka, by result: ok, failed, or unconfirmed (reported delivered without an offset, an implicit ack: not counted as written; a durable request gets 503 DELIVERY_UNCONFIRMED).',
     labelNames: ['result'],
     registers: [this.registry],
   });
@@ -232,6 +232,12 @@ export class GatewayMetrics {
     help: 'Replay slots held (at most SLUICE_MAX_REPLAYS).',
     registers: [this.registry],
   });
+  readonly largestShares = new Gauge({
+    name: 'sluice_client_share_largest',
+    help: 'The largest share of a subscription resource held by any one connection or client, by the limit that bounds it (SLUICE_MAX_SUBSCRIPTIONS_PER_CONNECTION, SLUICE_MAX_REPLAYS_PER_CONNECTION, SLUICE_MAX_GROUPS_PER_CONNECTION, SLUICE_MAX_TOPICS_PER_CLIENT, SLUICE_MAX_REPLAYS_PER_CLIENT); 0 with no client connected.',
+    labelNames: ['limit'],
+    registers: [this.registry],
+  });
   readonly resumes = new Counter({
     name: 'sluice_resumes_total',
     help: "Subscriptions resuming (`from=<token>` or `from=<time>`), by where their history came from: memory (the topic's resume window: no Kafka consumer, no replay slot) or kafka (a replay).",
@@ -302,6 +308,8 @@ export class GatewayMetrics {
 
   constructor(build?: { version: string; librdkafka: string; uws: string }) {
     this.registry.registerMetric(this.deliveryLatency as unknown as Metric);
+    // Every result from the start, so that an alert on `unconfirmed` has a series to watch before the first one.
+    for (const result of ['ok', 'failed', 'unconfirmed']) this.recordsDelivered.labels(result).inc(0);
     this.registry.registerMetric(this.httpDuration as unknown as Metric);
     // Standard names, no prefix: Grafana's stock Node.js dashboards read them as they are.
     collectDefaultMetrics({ register: this.registry });
@@ -323,9 +331,10 @@ export class GatewayMetrics {
   }
 
   /** Delivery reports tallied by the producer since the last scrape. */
-  addDeliveries(ok: number, failed: number): void {
+  addDeliveries(ok: number, failed: number, unconfirmed = 0): void {
     if (ok > 0) this.recordsDelivered.labels('ok').inc(ok);
     if (failed > 0) this.recordsDelivered.labels('failed').inc(failed);
+    if (unconfirmed > 0) this.recordsDelivered.labels('unconfirmed').inc(unconfirmed);
   }
 
   /** Request counts from any thread, summed per route and status. */

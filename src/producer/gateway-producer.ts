@@ -7,12 +7,15 @@
  *   budget (kept below librdkafka's queue limits) before the first `produce()`; if they do not fit, or no
  *   broker is reachable, nothing is queued and the caller answers 503;
  * - durable mode answers once every record has a delivery report (acks=all, idempotent), with the
- *   partitions and offsets Kafka assigned; any failed record fails the request (DELIVERY_FAILED);
+ *   partitions and offsets Kafka assigned; any failed record fails the request (DELIVERY_FAILED), and a
+ *   record reported delivered without an offset (an implicit ack: see provesWrite) fails it with
+ *   DELIVERY_UNCONFIRMED, so a 200 names only records whose report proves the write;
  * - fire mode answers as soon as the records are queued.
  * Every record, fire or durable, has a delivery report: that is what gives its records and bytes back to
  * the budget, so the budget counts exactly what librdkafka still holds. A durable request's records carry
  * its context as `opaque` (one object per request, not per record); fire records carry none — their
- * report needs only its size, and failures are counted and logged once a second per topic — which spares
+ * report needs only its size, and failures (and unconfirmed reports) are counted and logged once a second
+ * per topic — which spares
  * librdkafka's binding a persistent handle per record and the per-request bookkeeping.
  */
 import type { Logger } from 'pino';
@@ -31,11 +34,24 @@ export interface ProducerLimits {
   metadataTimeoutMs: number;
 }
 
+/**
+ * A success report that does not prove a write: librdkafka acknowledges messages *implicitly* when a later
+ * batch of their partition succeeds while theirs had failed or not been answered (`rd_kafka_dr_implicit_ack`,
+ * "implicitly acked by subsequent batch success"); such reports carry no offset (RD_KAFKA_OFFSET_INVALID,
+ * -1001). On a brand-new partition, whose broker accepts a producer's first batch at any sequence, the
+ * earlier batch can be one that was refused and never written (issue #17.1; confluent-kafka-go #921).
+ */
+export const provesWrite = (offset: number): boolean => offset >= 0;
+
 /** A durable request's delivery bookkeeping, passed to librdkafka as the opaque of each of its records. */
-class DurableDelivery {
+export class DurableDelivery {
   pending: number;
   failed = 0;
   firstError: LibrdKafkaError | null = null;
+  /** Records reported delivered without an offset (see provesWrite): neither delivered nor failed. */
+  unconfirmed = 0;
+  /** [partition, count] of the unconfirmed records; only allocated when there are some (rare). */
+  unconfirmedByPartition: number[] | null = null;
   /** Set when the request was answered before its last report (produce() failed part-way). */
   answered = false;
   /** [partition, count, lowest offset, highest offset] per partition the records landed in. */
@@ -56,6 +72,8 @@ class DurableDelivery {
     if (err) {
       this.failed++;
       this.firstError ??= err;
+    } else if (!provesWrite(offset)) {
+      this.countUnconfirmed(partition);
     } else {
       const r = this.ranges;
       // Consecutive reports mostly share a partition: try the last one first.
@@ -70,6 +88,47 @@ class DurableDelivery {
       this.lastRange = i;
     }
     if (--this.pending === 0) this.settle(this);
+  }
+
+  private countUnconfirmed(partition: number): void {
+    this.unconfirmed++;
+    const u = (this.unconfirmedByPartition ??= []);
+    for (let j = 0; j < u.length; j += 2)
+      if (u[j] === partition) {
+        u[j + 1]++;
+        return;
+      }
+    u.push(partition, 1);
+  }
+
+  /**
+   * The request's answer once every report is in: Kafka's offsets only when every record has a report that
+   * proves its write; DELIVERY_FAILED when any failed; DELIVERY_UNCONFIRMED when the rest were reported
+   * delivered without an offset. `delivered` counts only the records proven written.
+   */
+  outcome(): DeliveryResult | SluiceError {
+    const delivered = this.count - this.failed - this.unconfirmed;
+    const unconfirmed = this.unconfirmed > 0 ? { unconfirmed: this.unconfirmed } : {};
+    if (this.failed > 0)
+      return new SluiceError(
+        'DELIVERY_FAILED',
+        `Kafka did not acknowledge ${this.failed} of ${this.count} records: ${this.firstError?.message}`,
+        { delivered, ...unconfirmed },
+      );
+    if (this.unconfirmed > 0)
+      return new SluiceError(
+        'DELIVERY_UNCONFIRMED',
+        `Kafka reported ${this.unconfirmed} of ${this.count} records delivered without the offset that proves a write (partitions ${this.unconfirmedPartitions().join(', ')}); they may or may not be in Kafka`,
+        { delivered, ...unconfirmed },
+      );
+    return this.result();
+  }
+
+  unconfirmedPartitions(): number[] {
+    const u = this.unconfirmedByPartition ?? [];
+    const out: number[] = [];
+    for (let j = 0; j < u.length; j += 2) out.push(u[j]);
+    return out;
   }
 
   result(): DeliveryResult {
@@ -108,8 +167,11 @@ export class GatewayProducer {
   /** Delivery reports since the last scrape (metrics read them in bulk). */
   private deliveredOk = 0;
   private deliveredFailed = 0;
+  private deliveredUnconfirmed = 0;
   /** Failed fire-and-forget records per topic since the last log line, with the first error. */
   private fireFailures = new Map<string, { failed: number; err: string }>();
+  /** Fire records reported delivered without an offset, per "topic\0partition", since the last log line. */
+  private fireUnconfirmed = new Map<string, number>();
   private fireFailureTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -254,25 +316,40 @@ export class GatewayProducer {
   /** The last report of a durable request: once per request, the answer and the latency, never per record. */
   private readonly settleDurable = (d: DurableDelivery): void => {
     this.metrics?.deliveryLatency.observe((performance.now() - d.startedAt) / 1000);
+    const u = d.unconfirmedByPartition;
+    // One line per partition and request (never per record): implicit acks come in runs of a batch.
+    if (u !== null)
+      for (let j = 0; j < u.length; j += 2)
+        this.log.warn(
+          { topic: d.topic, partition: u[j], unconfirmed: u[j + 1], of: d.count },
+          'Kafka reported records delivered without an offset (implicit ack): not counted as delivered, the request gets 503 DELIVERY_UNCONFIRMED',
+        );
     if (d.answered) return;
-    if (d.failed === 0) d.done(null, d.result());
-    else
-      d.done(
-        new SluiceError('DELIVERY_FAILED', `Kafka did not acknowledge ${d.failed} of ${d.count} records: ${d.firstError?.message}`, {
-          delivered: d.count - d.failed,
-        }),
-        null,
-      );
+    const outcome = d.outcome();
+    if (outcome instanceof SluiceError) d.done(outcome, null);
+    else d.done(null, outcome);
   };
 
   private onDelivery(err: LibrdKafkaError | null, report: DeliveryReport): void {
     this.inflightRecords--;
     this.inflightBytes -= report.size;
     if (err) this.deliveredFailed++;
-    else this.deliveredOk++;
+    else if (provesWrite(report.offset)) this.deliveredOk++;
+    else this.deliveredUnconfirmed++;
     const ctx = report.opaque as DurableDelivery | undefined;
     if (ctx !== undefined) ctx.record(err, report.partition, report.offset);
     else if (err) this.countFireFailure(report.topic, err);
+    else if (!provesWrite(report.offset)) this.countFireUnconfirmed(report.topic, report.partition);
+  }
+
+  /** Fire records reported delivered without an offset: counted and logged like failures, once a second. */
+  private countFireUnconfirmed(topic: string, partition: number): void {
+    const name = `${topic}\u0000${partition}`;
+    this.fireUnconfirmed.set(name, (this.fireUnconfirmed.get(name) ?? 0) + 1);
+    if (!this.fireFailureTimer) {
+      this.fireFailureTimer = setTimeout(() => this.logFireFailures(), FIRE_FAILURE_LOG_MS);
+      this.fireFailureTimer.unref();
+    }
   }
 
   private countFireFailure(topic: string, err: LibrdKafkaError): void {
@@ -291,13 +368,22 @@ export class GatewayProducer {
       this.log.error({ topic, failed, err }, 'fire-and-forget records were not delivered');
     }
     this.fireFailures.clear();
+    for (const [name, unconfirmed] of this.fireUnconfirmed) {
+      const at = name.lastIndexOf('\u0000');
+      this.log.warn(
+        { topic: name.slice(0, at), partition: Number(name.slice(at + 1)), unconfirmed },
+        'fire-and-forget records were reported delivered without an offset (implicit ack): they may not be in Kafka',
+      );
+    }
+    this.fireUnconfirmed.clear();
   }
 
-  /** Delivery reports (ok, failed) since the last call; metrics add them at scrape time. */
-  takeDeliveries(): { ok: number; failed: number } {
-    const out = { ok: this.deliveredOk, failed: this.deliveredFailed };
+  /** Delivery reports (ok, failed, unconfirmed: success without an offset) since the last call; metrics add them at scrape time. */
+  takeDeliveries(): { ok: number; failed: number; unconfirmed: number } {
+    const out = { ok: this.deliveredOk, failed: this.deliveredFailed, unconfirmed: this.deliveredUnconfirmed };
     this.deliveredOk = 0;
     this.deliveredFailed = 0;
+    this.deliveredUnconfirmed = 0;
     return out;
   }
 
@@ -329,7 +415,7 @@ export class GatewayProducer {
     this.closing = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.fireFailureTimer);
-    if (this.fireFailures.size > 0) this.logFireFailures();
+    if (this.fireFailures.size > 0 || this.fireUnconfirmed.size > 0) this.logFireFailures();
     if (!this.connected) return;
     this.connected = false;
     await new Promise((resolve) => this.producer.disconnect(() => resolve(undefined)));

@@ -5,8 +5,12 @@
  *
  * Unknown topic: if Sluice is configured to create topics, it creates it through the Admin API; otherwise
  * it asks for the topic's metadata the way a producer does (which makes a cluster with
- * `auto.create.topics.enable=true` create it). Then it waits briefly for the topic and its leaders. When
- * they are not there in time, the answer is
+ * `auto.create.topics.enable=true` create it). Then it waits briefly for the topic and its leaders. A topic
+ * is ready only when the leader of each partition serves it (answers a ListOffsets), not when the metadata
+ * names a leader: a KRaft broker publishes the leaders before it has created the partitions, and a produce
+ * in that gap can end in a success report for records never written (issue #17.1; see ClusterTopics.serves).
+ * This holds for a topic that already exists at the first lookup too: it may have been created a moment ago
+ * (by another request, gateway or client). When the topic is not ready in time, the answer is
  * - `503 TOPIC_NOT_READY` whenever the creation may be under way: a device takes a 404 as permanent and may
  *   drop its data, while a busy cluster (e.g. during heavy subscription churn) can take seconds to create;
  * - `404 TOPIC_NOT_FOUND` only when the topic is absent and the registry has learnt that this cluster does
@@ -95,10 +99,42 @@ export class TopicRegistry {
     return pending;
   }
 
+  /**
+   * The topic's partition count if it exists, without creating it and without the producer-style metadata
+   * request that makes an auto-creating cluster create it: for a subscriber whose credential may not
+   * produce to the topic. Absent: 404 TOPIC_NOT_FOUND at once; listed without leaders (being created by
+   * someone who may): 503 TOPIC_NOT_READY.
+   */
+  find(topic: string): TopicDescription | Promise<TopicDescription> {
+    const hit = this.known.get(topic);
+    if (hit) return hit;
+    assertLegalTopicName(topic);
+    if (!this.cluster.reachable) throw new SluiceError('BROKER_UNAVAILABLE', 'no Kafka broker is reachable');
+    return this.describeOnly(topic);
+  }
+
+  private async describeOnly(topic: string): Promise<TopicDescription> {
+    const state = await this.cluster.describe(topic, this.opts.metadataTimeoutMs);
+    if (isReady(state)) return this.remember(topic, state.partitions);
+    if (state === null)
+      throw new SluiceError(
+        'TOPIC_NOT_FOUND',
+        `topic "${topic}" does not exist, and subscribing creates a topic only for a credential that may produce to it`,
+      );
+    throw notReady(topic, 'its partitions have no leader yet');
+  }
+
   private async lookup(topic: string): Promise<TopicDescription> {
     const timeoutMs = this.opts.metadataTimeoutMs;
-    const first = await this.cluster.describe(topic, timeoutMs);
-    if (first && first.partitions > 0) return this.remember(topic, first.partitions);
+    const first = await this.ready(topic);
+    if (isReady(first)) return this.remember(topic, first.partitions);
+    if (first !== null && first.partitions > 0) {
+      // The cluster has it but does not serve it yet: created a moment ago, or its leaders are moving.
+      const { last } = await this.waitForCreation(topic);
+      if (isReady(last)) return this.remember(topic, last.partitions);
+      if (!this.cluster.reachable) throw new SluiceError('BROKER_UNAVAILABLE', 'no Kafka broker is reachable');
+      throw notReady(topic, "its partitions' leaders do not serve it yet");
+    }
 
     const byAdmin = this.opts.createTopics;
     if (byAdmin) {
@@ -116,7 +152,7 @@ export class TopicRegistry {
     if (!this.cluster.reachable) throw new SluiceError('BROKER_UNAVAILABLE', 'no Kafka broker is reachable');
     if (appeared) {
       if (!byAdmin) this.learn('creates', topic);
-      throw notReady(topic, 'its partitions have no leader yet');
+      throw notReady(topic, 'its partitions have no leader serving them yet');
     }
     if (byAdmin) throw notReady(topic, 'Sluice created it and the brokers do not list it yet');
     if (this.verdict === 'does-not-create') {
@@ -133,6 +169,17 @@ export class TopicRegistry {
     );
   }
 
+  /**
+   * The topic as described, with `leadersElected` true only when every partition's leader also serves it:
+   * producing or subscribing before that races the election, or the broker's creation of the partitions.
+   */
+  private async ready(topic: string): Promise<TopicState> {
+    const timeoutMs = this.opts.metadataTimeoutMs;
+    const state = await this.cluster.describe(topic, timeoutMs);
+    if (state === null || state.partitions === 0 || !state.leadersElected) return state;
+    return { partitions: state.partitions, leadersElected: await this.cluster.serves(topic, state.partitions, timeoutMs) };
+  }
+
   /** Polls for a topic whose creation was requested until it has partitions with leaders, or the wait ends. */
   private async waitForCreation(topic: string): Promise<CreationWait> {
     const deadline = Date.now() + Math.min(this.opts.metadataTimeoutMs, CREATION_WAIT_MS);
@@ -140,10 +187,9 @@ export class TopicRegistry {
     let appeared = false;
     while (true) {
       // A poll that times out (a busy broker) does not end the wait: the creation was requested and may land.
-      const last = await this.cluster.describe(topic, this.opts.metadataTimeoutMs).catch(asSluiceError);
+      const last = await this.ready(topic).catch(asSluiceError);
       if (last !== null && !(last instanceof SluiceError)) {
         appeared = true;
-        // Producing or subscribing before every new partition has a leader races the election.
         if (isReady(last)) return { last, appeared };
       }
       if (Date.now() >= deadline) return { last, appeared };

@@ -57,6 +57,16 @@ export interface SubscribeRequest {
    * goes on only at `start` (or gives everything back at `close`, when the client left before the upgrade).
    */
   beforeUpgrade: boolean;
+  /**
+   * The credential may produce to the topic, so subscribing may create it (open access, or an API key whose
+   * produce patterns match). Otherwise a topic that does not exist is refused with 404 TOPIC_NOT_FOUND and
+   * nothing asks the cluster to create it.
+   */
+  mayCreate: boolean;
+  /** Who subscribes, for per-client shares: `key:<id>`, `token:<sub>` or `addr:<address>`. */
+  client: string;
+  /** The hub's connection (unique within the hub; an SSE stream is one) for per-connection shares. */
+  connection: number;
 }
 
 /** Hub → registry. */

@@ -242,6 +242,14 @@ export class FakeTopics {
       return { partitions: this.cluster.topics.get(topic)!.length };
     });
   }
+
+  find(topic: string): Promise<{ partitions: number }> {
+    return this.cluster.sched.defer('ensure', () => {
+      const partitions = this.cluster.topics.get(topic);
+      if (!partitions) throw new SluiceError('TOPIC_NOT_FOUND', `topic "${topic}" does not exist`);
+      return { partitions: partitions.length };
+    });
+  }
 }
 
 export type HubEvent = { type: 'ready' | 'subscribed' | 'join' | 'deliver' | 'failed'; sub: number; detail?: unknown };

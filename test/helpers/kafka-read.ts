@@ -2,7 +2,7 @@
  * Independent reads of a topic with kcat (librdkafka's CLI, a separate client from the gateway's):
  * what tests assert is what any Kafka consumer would see.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 
 export interface KafkaRecord {
   partition: number;
@@ -17,17 +17,68 @@ export type KcatProperties = Record<string, string>;
 
 const kcatArgs = (props: KcatProperties) => Object.entries(props).flatMap(([k, v]) => ['-X', `${k}=${v}`]);
 
+const readArgs = (bootstrap: string, topic: string, props: KcatProperties) => [
+  '-b',
+  bootstrap,
+  ...kcatArgs(props),
+  '-C',
+  '-t',
+  topic,
+  '-o',
+  'beginning',
+  '-e',
+  '-q',
+  '-J',
+  '-m',
+  '10',
+];
+const READ_OPTIONS = { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024, timeout: 60_000 } as const;
+
 export function readTopicOnce(bootstrap: string, topic: string, props: KcatProperties = {}): KafkaRecord[] {
-  const r = spawnSync('kcat', ['-b', bootstrap, ...kcatArgs(props), '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-J', '-m', '10'], {
-    encoding: 'utf8',
-    maxBuffer: 512 * 1024 * 1024,
-    timeout: 60_000,
-  });
+  const r = spawnSync('kcat', readArgs(bootstrap, topic, props), READ_OPTIONS);
   if (r.error) throw r.error;
+  return parseKcat(r.status, r.stdout, r.stderr);
+}
+
+/**
+ * readTopic for many topics, several kcat processes at a time (each mostly waits on the broker): a topic
+ * read short is read again by readTopic, which waits for the rest and prints the watermarks if they never come.
+ */
+export async function readTopics(
+  bootstrap: string,
+  wanted: ReadonlyMap<string, number>,
+  { parallel = 4, props = {} as KcatProperties } = {},
+): Promise<Map<string, KafkaRecord[]>> {
+  const out = new Map<string, KafkaRecord[]>();
+  const queue = [...wanted];
+  const worker = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const [topic, count] = next;
+      const first = await new Promise<KafkaRecord[]>((resolve, reject) =>
+        execFile('kcat', readArgs(bootstrap, topic, props), READ_OPTIONS, (err, stdout, stderr) => {
+          const status = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+          if (err && status === null) reject(err);
+          else {
+            try {
+              resolve(parseKcat(status, stdout, stderr));
+            } catch (e) {
+              reject(e);
+            }
+          }
+        }),
+      );
+      out.set(topic, first.length >= count ? sortRecords(first) : await readTopic(bootstrap, topic, count, 20_000, props));
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return out;
+}
+
+function parseKcat(status: number | null, stdout: string, stderr: string): KafkaRecord[] {
   // A topic that does not exist reads as empty (that is what "nothing reached Kafka" looks like).
-  if (r.status !== 0 && /Unknown topic|not available|UNKNOWN_TOPIC/i.test(r.stderr)) return [];
-  if (r.status !== 0) throw new Error(`kcat failed (${r.status}): ${r.stderr}`);
-  return r.stdout
+  if (status !== 0 && /Unknown topic|not available|UNKNOWN_TOPIC/i.test(stderr)) return [];
+  if (status !== 0) throw new Error(`kcat failed (${status}): ${stderr}`);
+  return stdout
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((line) => {

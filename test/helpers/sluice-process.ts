@@ -36,7 +36,11 @@ export function sluiceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SLUICE_') && !k.startsWith('KAFKA_')) env[k] = v;
   // SLUICE_TEST_INGRESS_THREADS runs every test's gateways with that many ingress worker threads.
   const threads = process.env.SLUICE_TEST_INGRESS_THREADS ? { SLUICE_INGRESS_THREADS: process.env.SLUICE_TEST_INGRESS_THREADS } : {};
-  return { ...env, SLUICE_PORT: '0', SLUICE_HOST: '127.0.0.1', SLUICE_LOG_LEVEL: 'info', ...threads, ...extra };
+  // Every test client connects from 127.0.0.1: with open access they are all one client for the per-client
+  // shares, so a test's clients (and those a previous test left lingering) would be refused as one greedy
+  // client. Raised here; test/subscription-access.test.ts sets its own to test them.
+  const perClient = { SLUICE_MAX_REPLAYS_PER_CLIENT: '10000', SLUICE_MAX_TOPICS_PER_CLIENT: '100000' };
+  return { ...env, SLUICE_PORT: '0', SLUICE_HOST: '127.0.0.1', SLUICE_LOG_LEVEL: 'info', ...perClient, ...threads, ...extra };
 }
 
 /** Runs dist/main.js and waits for its "sluice listening" log line. */
