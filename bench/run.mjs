@@ -19,7 +19,7 @@
 //
 // Writes DIR/latest.json and DIR/latest.md. Ingest load comes from autocannon in this process; the
 // fan-out scenarios (bench/fanout/) POST from this process and subscribe from 1–2 child processes.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -365,15 +365,22 @@ const SCENARIOS = [
 ];
 SCENARIOS.push(...schemaScenarios(sluice, Object.fromEntries(SCENARIOS.map((s) => [s.name, s]))));
 // --baseline: the same scenarios with their Sluice processes from another checkout's build (Centrifugo rows
-// have nothing of Sluice to compare but the ingest gateway: left out).
-if (args.baseline)
+// have nothing of Sluice to compare but the ingest gateway: left out), named in the results by its commit.
+const BASELINE = args.baseline
+  ? (() => {
+      const dir = resolve(args.baseline);
+      const git = spawnSync('git', ['-C', dir, 'log', '-1', '--format=%h %cs'], { encoding: 'utf8' });
+      return { dir, label: git.status === 0 ? `commit ${git.stdout.trim()}` : dir };
+    })()
+  : null;
+if (BASELINE)
   for (const s of [...SCENARIOS])
     if (s.server?.sluice && s.fanout?.peer !== 'centrifugo')
       SCENARIOS.push({
         ...s,
         name: `${s.name}@baseline`,
-        baseline: resolve(args.baseline),
-        server: { ...s.server, cmd: [process.execPath, join(resolve(args.baseline), 'dist', 'main.js')] },
+        baseline: BASELINE.label,
+        server: { ...s.server, cmd: [process.execPath, join(BASELINE.dir, 'dist', 'main.js')] },
         ...(s.fanout?.peerGroup ? { fanout: { ...s.fanout, peerGroup: `${s.fanout.peerGroup}, baseline build` } } : {}),
       });
 

@@ -21,7 +21,7 @@ export function scalingSummary(r) {
   return `${fmt(r.subscribed)} subscribed, ${fmt(r.framesDelivered)} of ${fmt(r.framesExpected)} frames, ${common}`;
 }
 
-const serverLabel = (s) => `${s.server === 'centrifugo' ? 'Centrifugo v6.9.1' : 'Sluice'}${s.baseline ? ' (baseline build)' : ''}`;
+const serverLabel = (s) => `${s.server === 'centrifugo' ? 'Centrifugo v6.9.1' : 'Sluice'}${s.baseline ? ` (baseline, ${s.baseline})` : ''}`;
 
 /**
  * With `--baseline`: every fan-out row that ran from both builds, this build against the baseline (another
@@ -41,7 +41,7 @@ function baselineLines(scenarios) {
   const base = Object.values(scenarios).find((x) => x.baseline)?.baseline;
   return [
     '',
-    `This build against the baseline build (\`--baseline\`: ${base ? `\`${base}\`` : 'another checkout'}), same run, same broker; ratios below 1 favour this build.`,
+    `This build against the baseline build (\`--baseline\`, ${base ?? 'another checkout'}), same run, same broker; ratios below 1 favour this build.`,
     '',
     '| scenario | server CPU s per 1M frames: this / baseline | p99 ms: this / baseline | lost: this / baseline | duplicated: this / baseline | failed to connect: this / baseline |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
