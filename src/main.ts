@@ -58,7 +58,9 @@ async function main(): Promise<void> {
   const admin = gateway.adminPort === undefined ? `${http}://${host}:${gateway.port}` : `http://${host}:${gateway.adminPort}`;
   console.error(
     [
-      `Sluice is up (Kafka: ${gateway.bootstrapServers}${config.kafkaBootstrapServers ? '' : ', embedded'})`,
+      config.kafkaBootstrapServers
+        ? `Sluice is up (Kafka: ${gateway.bootstrapServers})`
+        : `Sluice is up (Kafka: ${gateway.bootstrapServers}, the embedded single-node broker: for development; set KAFKA_BOOTSTRAP_SERVERS for a cluster)`,
       `  ingest:    POST ${http}://${host}:${gateway.port}/topics/{topic}`,
       `  live:      ${ws}://${host}:${gateway.port}/ws/topics/{topic}`,
       `  dashboard: ${http}://${host}:${gateway.port}/`,

@@ -33,6 +33,8 @@ it('starts an embedded broker when no cluster is configured, serves ingest and f
   const bootstrap = `127.0.0.1:${kafkaPort}`;
   try {
     expect(sluice.output()).toContain(`"kafka":"${bootstrap}","embeddedKafka":true`);
+    // The banner says what the embedded broker is for, and how to leave it.
+    expect(sluice.output()).toContain('the embedded single-node broker: for development; set KAFKA_BOOTSTRAP_SERVERS for a cluster');
     const topic = randomTopic();
     const socket = await connect(`${sluice.wsUrl}/ws/topics/${topic}`);
     await socket.waitForFrames(1);

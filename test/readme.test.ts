@@ -44,9 +44,24 @@ it('the quick start is exactly two commands: start, then test, and CI runs the t
   const lines = block.split('\n').filter((l) => l.trim() !== '');
   expect(lines).toEqual(['npm start', 'npm test']);
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-  expect(pkg.scripts.prestart).toBe('bash .ci/setup');
-  expect(pkg.scripts.pretest).toBe('bash .ci/setup');
+  expect(pkg.scripts.prestart).toBe('bash .ci/setup run');
+  expect(pkg.scripts.pretest).toBe('bash .ci/setup test');
   expect(readFileSync(join(ROOT, '.ci', 'run'), 'utf8')).toMatch(/^npm test$/m);
+});
+
+it('npm start sets up what running needs, nothing more: the test tools are in the test part only', () => {
+  const steps = (part: string) =>
+    readdirSync(join(ROOT, '.ci', 'setup.d', part))
+      .map((f) => readFileSync(join(ROOT, '.ci', 'setup.d', part, f), 'utf8'))
+      .join('\n');
+  const run = steps('run');
+  const test = steps('test');
+  for (const testTool of ['kcat', 'docker-compose', 'chromium', 'bench/', 'schemathesis']) {
+    expect(run).not.toContain(testTool);
+    expect(test).toContain(testTool);
+  }
+  // Java and Kafka's jars only for the embedded broker.
+  expect(run).toMatch(/-n "\$\{KAFKA_BOOTSTRAP_SERVERS:-\}"[\s\S]*else[\s\S]*openjdk[\s\S]*fetch-jars/);
 });
 
 it('links to every document in docs/', () => {
