@@ -241,8 +241,9 @@ export async function runTopicsScenario(
       recordsPosted: posted.sent,
       recordsAcked: posted.acked,
       postFailures: posted.sent - posted.acked,
-      framesExpected: posted.acked,
       ...r,
+      // Owed to the subscribers that were accepted (one topic each): what they got once, and what they missed.
+      framesExpected: r.framesDelivered - r.duplicated + r.lost,
       framesPerSec: r.framesDelivered / Math.max(0.001, (r.lastFrameAt - posted.startedAt) / 1000),
       threadsBefore: base.threads,
       threadsSubscribed: subscribedState.threads,
