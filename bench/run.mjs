@@ -375,10 +375,11 @@ const BASELINE = args.baseline
       return { dir, label: git.status === 0 ? `commit ${git.stdout.trim()}` : dir };
     })()
   : null;
+// Each right after its original, so that the two alternate in a run rather than one always coming later.
 if (BASELINE)
   for (const s of [...SCENARIOS])
     if (s.server?.sluice && s.fanout?.peer !== 'centrifugo')
-      SCENARIOS.push({
+      SCENARIOS.splice(SCENARIOS.indexOf(s) + 1, 0, {
         ...s,
         name: `${s.name}@baseline`,
         baseline: BASELINE.label,
