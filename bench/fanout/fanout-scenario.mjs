@@ -23,7 +23,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { startServer, stopServer, sampler, procTree } from '../processes.mjs';
+import { startServer, stopServer, sampler, procTree, machineSampler } from '../processes.mjs';
 import { postSteadily, stampedRecord } from './steady-poster.mjs';
 import { CENTRIFUGO_CHANNEL, CENTRIFUGO_HEADERS, startCentrifugo } from './centrifugo-peer.mjs';
 
@@ -394,6 +394,7 @@ export async function runFanoutScenario(
     const stopIngest = peer ? sampler(server.child.pid) : null;
     // Where the rest of the machine goes: the broker and this process (the poster).
     const stopBroker = brokerPid ? sampler(brokerPid) : null;
+    const stopMachine = machineSampler();
     const posterStart = process.cpuUsage(); // this process alone (a sampler would add its children: every server and swarm)
     const posterAt = Date.now();
     const posted = await post(durationS, warm.sent);
@@ -401,6 +402,7 @@ export async function runFanoutScenario(
     const gateway = stopGateway();
     const ingest = stopIngest?.();
     const brokerUse = stopBroker?.();
+    const machine = stopMachine();
     const posterCpu = process.cpuUsage(posterStart);
     const posterUse = { cpuPct: ((posterCpu.user + posterCpu.system) / 1e6 / ((Date.now() - posterAt) / 1000)) * 100 };
     const clients = stopSwarms.map((stop) => stop());
@@ -496,6 +498,8 @@ export async function runFanoutScenario(
       ...(ingest ? { ingestCpuPct: ingest.cpuPct } : {}),
       ...(brokerUse ? { brokerCpuPct: brokerUse.cpuPct } : {}),
       posterCpuPct: posterUse.cpuPct,
+      // The whole machine over the same window (% of one core): what the row's processes leave is others'.
+      machineBusyPct: machine.busyPct,
       rssMB: gateway.rssMB,
       clientCpuPct: clients.reduce((a, c) => a + c.cpuPct, 0),
       swarmProcesses: procs,

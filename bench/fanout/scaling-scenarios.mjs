@@ -14,7 +14,7 @@
 //     or replay slot was taken for them.
 import { readdirSync, readFileSync } from 'node:fs';
 import Kafka from '@confluentinc/kafka-javascript';
-import { startServer, stopServer, sampler } from '../processes.mjs';
+import { startServer, stopServer, sampler, machineSampler } from '../processes.mjs';
 import { postSteadily } from './steady-poster.mjs';
 import { mergeAcknowledged, percentile, rssKB, startSwarm, withOpenFiles } from './fanout-scenario.mjs';
 
@@ -216,12 +216,16 @@ export async function runTopicsScenario(
     const stopGateway = sampler(pid);
     const stopIngest = sampler(ingest.child.pid);
     const stopBroker = brokerPid ? sampler(brokerPid) : null;
+    const stopMachine = machineSampler();
+    const posterStartCpu = process.cpuUsage();
     const stopSwarms = swarms.map(({ sw }) => sampler(sw.child.pid));
     const posted = await post(durationS, warm.sent);
     await drain(swarms, warm.acked + posted.acked);
     const gateway = stopGateway();
     const ingestUse = stopIngest();
     const brokerUse = stopBroker?.();
+    const machine = stopMachine();
+    const posterSelf = process.cpuUsage(posterStartCpu);
     const clients = stopSwarms.map((s) => s());
     const loaded = threadsAndFiles(pid);
     const r = await reportOf(swarms, warm, posted);
@@ -262,6 +266,8 @@ export async function runTopicsScenario(
       cpuSecondsPerMillion: r.framesDelivered ? gateway.cpuSeconds / (r.framesDelivered / 1e6) : 0,
       ingestCpuPct: ingestUse.cpuPct,
       ...(brokerUse ? { brokerCpuPct: brokerUse.cpuPct } : {}),
+      posterCpuPct: ((posterSelf.user + posterSelf.system) / 1e6 / gateway.seconds) * 100,
+      machineBusyPct: machine.busyPct,
       clientCpuPct: clients.reduce((a, c) => a + c.cpuPct, 0),
       clientWaitPct: clients.reduce((a, c) => a + c.waitPct, 0),
     };
@@ -327,6 +333,8 @@ export async function runResumeStormScenario({ server: spec, fanout: f }, { boot
     const stopGateway = sampler(pid);
     const stopIngest = sampler(ingest.child.pid);
     const stopBroker = brokerPid ? sampler(brokerPid) : null;
+    const stopMachine = machineSampler();
+    const posterStartCpu = process.cpuUsage();
     const stopSwarms = swarms.map(({ sw }) => sampler(sw.child.pid));
     const posting = postSteadily({
       port: ingestPort,
@@ -386,6 +394,8 @@ export async function runResumeStormScenario({ server: spec, fanout: f }, { boot
     const gateway = stopGateway();
     const ingestUse = stopIngest();
     const brokerUse = stopBroker?.();
+    const machine = stopMachine();
+    const posterSelf = process.cpuUsage(posterStartCpu);
     const clients = stopSwarms.map((s) => s());
     const after = {
       resumes: await metric(fanoutPort, 'sluice_resumes_total'),
@@ -430,6 +440,8 @@ export async function runResumeStormScenario({ server: spec, fanout: f }, { boot
       cpuSecondsPerMillion: r.framesDelivered ? gateway.cpuSeconds / (r.framesDelivered / 1e6) : 0,
       ingestCpuPct: ingestUse.cpuPct,
       ...(brokerUse ? { brokerCpuPct: brokerUse.cpuPct } : {}),
+      posterCpuPct: ((posterSelf.user + posterSelf.system) / 1e6 / gateway.seconds) * 100,
+      machineBusyPct: machine.busyPct,
       clientCpuPct: clients.reduce((a, c) => a + c.cpuPct, 0),
       clientWaitPct: clients.reduce((a, c) => a + c.waitPct, 0),
     };

@@ -21,6 +21,13 @@ export function scalingSummary(r) {
   return `${fmt(r.subscribed)} subscribed, ${fmt(r.framesDelivered)} of ${fmt(r.framesExpected)} frames, ${common}`;
 }
 
+/** CPU of the row's processes, then the rest of the machine (other projects' work on a shared box), % of one core. */
+const cpuSplit = (s, parts) => {
+  const own = parts.reduce((a, x) => a + (Number.isFinite(x) ? x : 0), 0);
+  const others = Number.isFinite(s.machineBusyPct) ? Math.max(0, s.machineBusyPct - own) : undefined;
+  return [...parts, others].map((x) => fmt(x)).join(' / ');
+};
+
 const serverLabel = (s) => `${s.server === 'centrifugo' ? 'Centrifugo v6.9.1' : 'Sluice'}${s.baseline ? ` (baseline, ${s.baseline})` : ''}`;
 
 /**
@@ -61,13 +68,13 @@ export function scalingMarkdown(scenarios) {
       '',
       'One dashboard per device (issue #18): D subscribers, each on its own key (`/ws/topics/T?key=dev-K`; Centrifugo: channel `dev-K`), D records/s POSTed to a Sluice gateway of their own, record n keyed `dev-(n mod D)` with the Kafka header `centrifugo-channels: dev-(n mod D)`: every record is one frame to one subscriber. One fan-out server at a time; its CPU per million frames delivered. Subscribers count by the record seq: lost and duplicated against the acknowledged POSTs, misrouted = a frame of another device.',
       '',
-      '| scenario | server | devices × records/s | frames expected / delivered | lost | duplicated | misrouted | p50 ms | p99 ms | p99.9 ms | p99 ms from Kafka timestamp | server CPU s per 1M frames | CPU % of server / subscribers / ingest gateway / broker / poster | waiting for a core, % of server / subscribers |',
+      '| scenario | server | devices × records/s | frames expected / delivered | lost | duplicated | misrouted | p50 ms | p99 ms | p99.9 ms | p99 ms from Kafka timestamp | server CPU s per 1M frames | CPU % of server / subscribers / ingest gateway / broker / poster / rest of the machine | waiting for a core, % of server / subscribers |',
       '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const [name, s] of keyed) {
       const failed = s.connectFailed ? ` (**${fmt(s.connectFailed)} failed to connect**)` : '';
       lines.push(
-        `| ${name} | ${serverLabel(s)} | ${s.keyedGroup}${failed} | ${fmt(s.framesExpected)} / ${fmt(s.framesDelivered)} | ${bad(s.lost)} | ${bad(s.duplicated)} | ${bad(s.misrouted)} | ${fmtMs(s.p50Ms)} | ${fmtMs(s.p99Ms)} | ${fmtMs(s.p999Ms)} | ${s.server === 'centrifugo' ? '–' : fmtMs(s.produceToFrameP99Ms)} | ${fmt(s.cpuSecondsPerMillion, 2)} | ${[s.cpuPct, s.clientCpuPct, s.ingestCpuPct, s.brokerCpuPct, s.posterCpuPct].map((x) => fmt(x)).join(' / ')} | ${fmt(s.waitPct)} / ${fmt(s.clientWaitPct)} |`,
+        `| ${name} | ${serverLabel(s)} | ${s.keyedGroup}${failed} | ${fmt(s.framesExpected)} / ${fmt(s.framesDelivered)} | ${bad(s.lost)} | ${bad(s.duplicated)} | ${bad(s.misrouted)} | ${fmtMs(s.p50Ms)} | ${fmtMs(s.p99Ms)} | ${fmtMs(s.p999Ms)} | ${s.server === 'centrifugo' ? '–' : fmtMs(s.produceToFrameP99Ms)} | ${fmt(s.cpuSecondsPerMillion, 2)} | ${cpuSplit(s, [s.cpuPct, s.clientCpuPct, s.ingestCpuPct, s.brokerCpuPct, s.posterCpuPct])} | ${fmt(s.waitPct)} / ${fmt(s.clientWaitPct)} |`,
       );
     }
     const by = (d, server) => keyed.find(([, s]) => s.subscribers === d && s.server === server && !s.baseline)?.[1];
@@ -105,12 +112,12 @@ export function scalingMarkdown(scenarios) {
       '',
       `Many topics (issue #18): ${fmt(t.topics)} topics (3 partitions each), one WebSocket subscriber on each, on a fan-out gateway of its own; first idle for ${fmt(t.idleS)} s with every topic followed and nothing posted (idle CPU), then 1 record/s per topic (${fmt(t.recordsPerSec)} records/s POSTed to another gateway, record n to topic n mod ${fmt(t.topics)}). Threads and open files from /proc: on a fresh gateway, with every subscriber idle, and after the load.`,
       '',
-      '| scenario | topics × subscribers | subscribed (refused) | threads: fresh / subscribed / after load | open files: fresh / subscribed / after load | RSS MB: fresh / subscribed | idle CPU % of a core | live Kafka consumers | frames expected / delivered | lost | duplicated | misrouted | p50 ms | p99 ms | p99 ms from Kafka timestamp | server CPU s per 1M frames | CPU % of server / subscribers / ingest gateway / broker | waiting for a core, % of server / subscribers |',
+      '| scenario | topics × subscribers | subscribed (refused) | threads: fresh / subscribed / after load | open files: fresh / subscribed / after load | RSS MB: fresh / subscribed | idle CPU % of a core | live Kafka consumers | frames expected / delivered | lost | duplicated | misrouted | p50 ms | p99 ms | p99 ms from Kafka timestamp | server CPU s per 1M frames | CPU % of server / subscribers / ingest gateway / broker / poster / rest of the machine | waiting for a core, % of server / subscribers |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const [name, s] of topics) {
       lines.push(
-        `| ${name} | ${fmt(s.topics)} × 1 | ${fmt(s.subscribed)}${s.connectFailed ? ` (**${fmt(s.connectFailed)}**: ${statuses(s.refusedStatuses)})` : ''} | ${fmt(s.threadsBefore)} / ${fmt(s.threadsSubscribed)} / ${fmt(s.threadsLoaded)} | ${fmt(s.filesBefore)} / ${fmt(s.filesSubscribed)} / ${fmt(s.filesLoaded)} | ${fmt(s.rssBeforeMB)} / ${fmt(s.rssIdleMB)} | ${fmt(s.idleCpuPct, 1)} | ${fmt(s.liveConsumers)} | ${fmt(s.framesExpected)} / ${fmt(s.framesDelivered)} | ${bad(s.lost)} | ${bad(s.duplicated)} | ${bad(s.misrouted)} | ${fmtMs(s.p50Ms)} | ${fmtMs(s.p99Ms)} | ${fmtMs(s.produceToFrameP99Ms)} | ${fmt(s.cpuSecondsPerMillion, 2)} | ${[s.cpuPct, s.clientCpuPct, s.ingestCpuPct, s.brokerCpuPct].map((x) => fmt(x)).join(' / ')} | ${fmt(s.waitPct)} / ${fmt(s.clientWaitPct)} |`,
+        `| ${name} | ${fmt(s.topics)} × 1 | ${fmt(s.subscribed)}${s.connectFailed ? ` (**${fmt(s.connectFailed)}**: ${statuses(s.refusedStatuses)})` : ''} | ${fmt(s.threadsBefore)} / ${fmt(s.threadsSubscribed)} / ${fmt(s.threadsLoaded)} | ${fmt(s.filesBefore)} / ${fmt(s.filesSubscribed)} / ${fmt(s.filesLoaded)} | ${fmt(s.rssBeforeMB)} / ${fmt(s.rssIdleMB)} | ${fmt(s.idleCpuPct, 1)} | ${fmt(s.liveConsumers)} | ${fmt(s.framesExpected)} / ${fmt(s.framesDelivered)} | ${bad(s.lost)} | ${bad(s.duplicated)} | ${bad(s.misrouted)} | ${fmtMs(s.p50Ms)} | ${fmtMs(s.p99Ms)} | ${fmtMs(s.produceToFrameP99Ms)} | ${fmt(s.cpuSecondsPerMillion, 2)} | ${cpuSplit(s, [s.cpuPct, s.clientCpuPct, s.ingestCpuPct, s.brokerCpuPct, s.posterCpuPct])} | ${fmt(s.waitPct)} / ${fmt(s.clientWaitPct)} |`,
       );
       if (s.baseline) continue; // goals: this build
       const threadsOk = s.threadsSubscribed <= s.threadsBefore + 40 && s.threadsLoaded <= s.threadsBefore + 40;
@@ -126,12 +133,12 @@ export function scalingMarkdown(scenarios) {
       '',
       `Reconnect storm (issue #18): ${fmt(t.dashboards)} WebSocket dashboards follow one topic on a fan-out gateway of their own while ${fmt(t.recordsPerSec)} records/s are POSTed to another; all drop at once (sockets destroyed), records keep coming for ${fmt(t.awayS)} s, then all reconnect at once (no stagger, no retry) with \`from=<their last token>\`. "All live" is when every accepted dashboard has received a record posted after the storm began; resumes by source and the replay consumers and slots (the highest value seen, sampled every 100 ms through the storm) are read from the fan-out gateway's \`/metrics\`. Lost and duplicated count every record posted from before the drop to after the storm, per accepted dashboard; latency includes the records posted while the dashboards were away.`,
       '',
-      '| scenario | dashboards × records/s | accepted / refused on the first try | all subscribed after ms | all live after ms | resumes from memory / from Kafka | replay consumers / replay slots (max) | frames delivered | lost | duplicated | p50 ms | p99 ms | server CPU s per 1M frames | CPU % of server / subscribers | threads before / after |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| scenario | dashboards × records/s | accepted / refused on the first try | all subscribed after ms | all live after ms | resumes from memory / from Kafka | replay consumers / replay slots (max) | frames delivered | lost | duplicated | p50 ms | p99 ms | server CPU s per 1M frames | CPU % of server / subscribers / ingest gateway / broker / poster / rest of the machine | waiting for a core, % of server / subscribers | threads before / after |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const [name, s] of storms) {
       lines.push(
-        `| ${name} | ${fmt(s.dashboards)} × ${fmt(s.recordsPerSec)} | ${fmt(s.accepted)} / ${bad(s.refused)}${s.refused ? ` (${statuses(s.refusedStatuses)})` : ''} | ${fmt(s.allSubscribedMs)} | ${fmt(s.allLiveMs)} | ${fmt(s.resumesFromMemory)} / ${bad(s.resumesFromKafka)} | ${fmt(s.maxReplayConsumers)} / ${fmt(s.maxReplaySlots)} | ${fmt(s.framesDelivered)} | ${bad(s.lost)} | ${bad(s.duplicated)} | ${fmtMs(s.p50Ms)} | ${fmtMs(s.p99Ms)} | ${fmt(s.cpuSecondsPerMillion, 2)} | ${fmt(s.cpuPct)} / ${fmt(s.clientCpuPct)} | ${fmt(s.threadsBefore)} / ${fmt(s.threadsAfter)} |`,
+        `| ${name} | ${fmt(s.dashboards)} × ${fmt(s.recordsPerSec)} | ${fmt(s.accepted)} / ${bad(s.refused)}${s.refused ? ` (${statuses(s.refusedStatuses)})` : ''} | ${fmt(s.allSubscribedMs)} | ${fmt(s.allLiveMs)} | ${fmt(s.resumesFromMemory)} / ${bad(s.resumesFromKafka)} | ${fmt(s.maxReplayConsumers)} / ${fmt(s.maxReplaySlots)} | ${fmt(s.framesDelivered)} | ${bad(s.lost)} | ${bad(s.duplicated)} | ${fmtMs(s.p50Ms)} | ${fmtMs(s.p99Ms)} | ${fmt(s.cpuSecondsPerMillion, 2)} | ${cpuSplit(s, [s.cpuPct, s.clientCpuPct, s.ingestCpuPct, s.brokerCpuPct, s.posterCpuPct])} | ${fmt(s.waitPct)} / ${fmt(s.clientWaitPct)} | ${fmt(s.threadsBefore)} / ${fmt(s.threadsAfter)} |`,
       );
       if (s.baseline) continue;
       goals.push(
