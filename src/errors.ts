@@ -92,7 +92,7 @@ export const ERRORS = {
   QUEUE_FULL: later(503, "The producer's queue or Sluice's in-flight budget is full; nothing was queued. Retry after `Retry-After`."),
   OVERLOADED: later(
     503,
-    'A bound was reached; `limit` names it: `SLUICE_MAX_READING_BYTES` (request bodies being received at once; nothing was queued), or, for a subscription, `SLUICE_MAX_LIVE_TOPICS`, `SLUICE_MAX_REPLAYS` `SLUICE_MAX_GROUPS` or `SLUICE_MAX_VIEWS_PER_TOPIC`. Retry after `Retry-After`.',
+    'A bound was reached; `limit` names it: `SLUICE_MAX_READING_BYTES` (request bodies being received at once; nothing was queued), or, for a subscription, `SLUICE_MAX_LIVE_PARTITIONS`, `SLUICE_MAX_REPLAYS` `SLUICE_MAX_GROUPS` or `SLUICE_MAX_VIEWS_PER_TOPIC`. Retry after `Retry-After`.',
   ),
   TOPIC_NOT_READY: later(
     503,

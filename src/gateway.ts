@@ -112,6 +112,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     newReader: kafkaReaderFactory(bootstrapServers, consumerProps, log.child({ component: 'consumer' })),
     onConsumerStats: (stats) => metrics.onConsumerStats(stats),
     forgetTopic: (topic) => metrics.forgetTopic(topic),
+    liveFeedIdleGraceMs: config.liveIdleGraceMs,
   });
   const connectFanout = (hub: HubPort) => subscriptions.connect(hub);
   const producePort = new LocalProducePort(producer, topics, new TopicCatalog(producer, config.metadataTimeoutMs));
@@ -128,6 +129,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     const life = subscriptions.lifecycle();
     metrics.setLifecycle(openReaderCounts(), life.subscriptions, life.replaysInProgress, life.groupMembers);
     for (const [limit, n] of Object.entries(life.largestShares)) metrics.largestShares.labels(limit).set(n);
+    metrics.liveTopics.set(subscriptions.pool.size);
+    metrics.livePartitions.set(subscriptions.pool.partitions);
     metrics.windowLateRecords.inc(subscriptions.takeLateRecords());
     metrics.liveViews.set(subscriptions.viewCount);
     metrics.sampleMainLoopDelay();

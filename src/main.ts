@@ -4,7 +4,6 @@
  * dropped). SIGHUP drains rather than reloading: a restarted instance reads keys, certificates and settings
  * afresh, and a reload that half-applied would be worse than a drain (docs/operations.md, "Shutdown").
  */
-import './ops/threadpool.js';
 import { loadConfigOrExit } from './config/load-or-exit.js';
 import { StartupError } from './errors.js';
 import { createLogger } from './ops/logger.js';

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { postJson, randomTopic, runSluiceExpectingExit, startSluice, type SluiceProcess } from './helpers/sluice-process.js';
 import { readTopic, readTopicOnce } from './helpers/kafka-read.js';
 import { connect } from './helpers/websocket-client.js';
+import { openSse } from './helpers/sse-client.js';
 
 const kafka = inject('kafkaBootstrap');
 const sha = (k: string) => createHash('sha256').update(k).digest('hex');
@@ -58,6 +59,22 @@ describe('API keys', () => {
     const ok = await connect(`${sluice.wsUrl}/ws/topics/${topic}?api_key=key-for-a`);
     expect(JSON.parse((await ok.waitForFrames(1))[0]).event).toBe('subscribed');
     ok.ws.close();
+  });
+
+  it('?api_key= is refused on POST routes even with a valid key (URLs end up in proxy logs); WebSocket and SSE take it', async () => {
+    const topic = `a.${randomTopic()}`;
+    for (const path of [`/topics/${topic}?api_key=key-for-a`, `/producer/${topic}?api_key=key-for-a`, '/send?api_key=key-for-a']) {
+      const res = await postJson(`${sluice.url}${path}`, '{"name":"n","lat":1,"lon":2}');
+      expect(res.status, path).toBe(400);
+      expect(res.json.error).toMatchObject({ code: 'INVALID_PARAMETER', parameter: 'api_key', retriable: false });
+      expect(res.json.error.message).toContain('X-API-Key or Authorization: Bearer');
+      expect(JSON.stringify(res.json)).not.toContain('key-for-a');
+    }
+    expect(readTopicOnce(kafka, topic)).toEqual([]);
+    expect((await postJson(`${sluice.url}/topics/${topic}`, '{"x":1}', 'application/json', { 'x-api-key': 'key-for-a' })).status).toBe(200);
+    const sse = await openSse(`${sluice.url}/sse/topics/${topic}?api_key=key-for-a`);
+    expect((await sse.waitForEvents(1))[0].event).toBe('subscribed');
+    sse.close();
   });
 
   it('a read-only key cannot produce to the topic it may read', async () => {

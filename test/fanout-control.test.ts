@@ -219,14 +219,14 @@ describe('options refused, heartbeats', () => {
 });
 
 describe('bounds on Kafka consumers', () => {
-  it('a subscription to one topic more than SLUICE_MAX_LIVE_TOPICS, or one group more than SLUICE_MAX_GROUPS, is refused with OVERLOADED', async () => {
-    const small = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_MAX_LIVE_TOPICS: '1', SLUICE_MAX_GROUPS: '0' });
+  it('a subscription to one topic past SLUICE_MAX_LIVE_PARTITIONS (partitions over every followed topic), or one group more than SLUICE_MAX_GROUPS, is refused with OVERLOADED', async () => {
+    const small = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_MAX_LIVE_PARTITIONS: '4', SLUICE_MAX_GROUPS: '0' }); // one topic of the test broker (3 partitions) fits, two do not
     try {
       const first = await connect(`${small.wsUrl}/ws/topics/${randomTopic('bound')}`);
       await first.waitForFrames(1);
       await expect(connect(`${small.wsUrl}/ws/topics/${randomTopic('bound')}`)).rejects.toMatchObject({
         status: 503,
-        body: expect.stringContaining('SLUICE_MAX_LIVE_TOPICS'),
+        body: expect.stringContaining('SLUICE_MAX_LIVE_PARTITIONS'),
       });
       const sse = await fetch(`${small.url}/sse/topics/${randomTopic('bound')}`);
       expect(sse.status).toBe(503);
@@ -234,7 +234,7 @@ describe('bounds on Kafka consumers', () => {
       expect(((await sse.json()) as { error: unknown }).error).toMatchObject({
         code: 'OVERLOADED',
         retriable: true,
-        limit: 'SLUICE_MAX_LIVE_TOPICS',
+        limit: 'SLUICE_MAX_LIVE_PARTITIONS',
       });
       first.ws.send(JSON.stringify({ op: 'subscribe', topic: randomTopic('bound'), group: 'g' }));
       await until(() => parsed(first).some((f) => f.event === 'error'), 'an error frame');

@@ -77,7 +77,10 @@ it('counts requests by route and status, records in and delivered, delivery late
   expect(value(text, 'sluice_subscriptions{state="live",transport="websocket"}')).toBe(1);
   expect(value(text, 'sluice_subscriptions{state="live",transport="sse"}')).toBe(1);
   expect(value(text, 'sluice_subscriptions{state="preparing",transport="websocket"}')).toBe(0);
+  // One live consumer however many topics are followed; the topic's partitions are assigned to it.
   expect(value(text, 'sluice_kafka_consumers{role="live"}')).toBe(1);
+  expect(value(text, 'sluice_live_topics')).toBe(1);
+  expect(value(text, 'sluice_live_partitions')).toBeGreaterThan(0);
   expect(value(text, 'sluice_kafka_consumers{role="replay"}')).toBe(0);
   expect(value(text, 'sluice_replays_in_progress')).toBe(0);
   expect(value(text, 'sluice_group_members')).toBe(0);
@@ -90,6 +93,8 @@ it('counts requests by route and status, records in and delivered, delivery late
       expect(value(idle, `sluice_subscriptions{state="${state}",transport="${transport}"}`)).toBe(0);
   }
   expect(value(idle, 'sluice_kafka_consumers{role="live"}')).toBe(0);
+  expect(value(idle, 'sluice_live_topics')).toBe(0);
+  expect(value(idle, 'sluice_live_partitions')).toBe(0);
 });
 
 it('every metric the Grafana dashboard (docker/helm/sluice/dashboards/sluice.json) queries is on /metrics', async () => {

@@ -93,3 +93,12 @@ it('a schema file that does not compile stops start-up naming it', async () => {
   expect(code).not.toBe(0);
   expect(output).toMatch(/orders\.schema\.json/);
 });
+
+it('a .json file not named *.schema.json stops start-up naming the file and the rule (never a silently unchecked topic)', async () => {
+  const misnamed = mkdtempSync(join(tmpdir(), 'sluice-schemas-'));
+  writeFileSync(join(misnamed, 'readings.json'), '{"type":"object","required":["device_id"]}');
+  const { code, output } = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_SCHEMAS_DIR: misnamed });
+  expect(code).not.toBe(0);
+  expect(output).toContain(`${join(misnamed, 'readings.json')} is not named <topic>.schema.json`);
+  expect(output).toContain('readings.json → readings.schema.json');
+});

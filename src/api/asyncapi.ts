@@ -3,20 +3,14 @@
  * route table, the control messages a WebSocket client sends, and the frames it receives. Subscription
  * options come from `SUBSCRIBE_PARAMS` and error codes from the registry, as in the OpenAPI document.
  *
- * Frames are listed in RECEIVED_FRAMES: a new frame kind (the fan-out branch's `frames=batch` batch frame)
- * is one more entry there, with its schema in FRAME_SCHEMAS.
+ * Frames are listed in RECEIVED_FRAMES (frames.ts, shared with the OpenAPI document's SSE events): a new
+ * frame kind is one more entry there, with its schema in FRAME_SCHEMAS.
  */
-import { ERRORS } from '../errors.js';
 import { SUBSCRIBE_PARAMS } from '../subscription/subscribe-params.js';
-import { errorBodySchema } from './openapi.js';
+import { FRAME_SCHEMAS, RECEIVED_FRAMES } from './frames.js';
 import { openApiPath, ROUTES, type RouteSpec } from './routes.js';
 
 type Json = Record<string, unknown>;
-
-const TOKEN = {
-  type: 'string',
-  description: 'Resume token of the position just after this record: reconnect with `from=<token>` to continue without gap or duplicate.',
-};
 
 const subscribeOptionSchemas = Object.fromEntries(
   SUBSCRIBE_PARAMS.map((p) => [
@@ -31,133 +25,6 @@ const subscribeOptionSchemas = Object.fromEntries(
     },
   ]),
 );
-
-/** A record's Kafka headers in order (repeats kept), e.g. the W3C `traceparent` its POST carried. Absent when it has none. */
-const RECORD_HEADERS: Json = {
-  type: 'array',
-  description:
-    "The record's Kafka headers, in order; absent when it has none. A POST's W3C `traceparent`/`tracestate` arrive here (docs/operations.md, Tracing).",
-  items: {
-    type: 'object',
-    required: ['name', 'value'],
-    properties: {
-      name: { type: 'string' },
-      value: { type: 'string' },
-      valueEncoding: { const: 'base64', description: 'Present when the header value is not UTF-8: base64 of its bytes.' },
-    },
-  },
-};
-
-const FRAME_SCHEMAS: Record<string, Json> = {
-  record: {
-    type: 'object',
-    required: ['topic', 'partition', 'offset', 'timestamp', 'key', 'value'],
-    properties: {
-      topic: { type: 'string' },
-      partition: { type: 'integer', minimum: 0 },
-      offset: { type: 'integer', minimum: 0 },
-      timestamp: { type: ['integer', 'null'], description: 'Kafka record timestamp, epoch ms.' },
-      key: { type: ['string', 'null'] },
-      value: { description: 'The record value: embedded as-is when it is JSON; otherwise a string (see `valueEncoding`).' },
-      valueEncoding: { enum: ['text', 'base64'], description: 'Present when the value is not JSON: UTF-8 text, or base64 of binary.' },
-      headers: RECORD_HEADERS,
-      token: TOKEN,
-    },
-    examples: [
-      {
-        topic: 'telemetry',
-        partition: 0,
-        offset: 42,
-        timestamp: 1735689600000,
-        key: 'pump-7',
-        value: { temperature: 21.5 },
-        token: 'djE6NDMsMA',
-      },
-    ],
-  },
-  subscribed: {
-    type: 'object',
-    required: ['event', 'topic'],
-    properties: {
-      event: { const: 'subscribed' },
-      topic: { type: 'string' },
-      token: { ...TOKEN, description: 'The start position (absent for groups).' },
-    },
-    examples: [{ event: 'subscribed', topic: 'telemetry', token: 'djE6NDMsMA' }],
-  },
-  unsubscribed: {
-    type: 'object',
-    required: ['event', 'topic'],
-    properties: { event: { const: 'unsubscribed' }, topic: { type: 'string' } },
-    examples: [{ event: 'unsubscribed', topic: 'telemetry' }],
-  },
-  error: {
-    type: 'object',
-    required: ['event', 'error'],
-    properties: {
-      event: { const: 'error' },
-      topic: { type: 'string', description: 'The subscription concerned, when there is one.' },
-      error: (errorBodySchema().properties as Json).error,
-    },
-    description: `A refused control message (the socket stays open) or a subscription that ended (a subscription from the URL then closes the socket with 1011, or 4008 when \`TOO_SLOW\`). Codes: ${Object.keys(
-      ERRORS,
-    )
-      .map((c) => `\`${c}\``)
-      .join(', ')}.`,
-    examples: [
-      {
-        event: 'error',
-        topic: 'telemetry',
-        error: {
-          code: 'INVALID_PARAMETER',
-          message: 'unknown "subscribe" message field "form"; did you mean "from"?',
-          retriable: false,
-          parameter: 'form',
-          didYouMean: 'from',
-        },
-      },
-    ],
-  },
-  batch: {
-    type: 'object',
-    required: ['event', 'topic', 'records', 'token'],
-    description:
-      'With `frames=batch`: the records of one batch (live, replayed, filtered or from a group) in one message, each a `record` frame without its own `token`; `token` is the position after the last of them. Snapshot, window and alert frames are not combined into batches.',
-    properties: {
-      event: { const: 'batch' },
-      topic: { type: 'string' },
-      records: {
-        type: 'array',
-        minItems: 1,
-        items: {
-          type: 'object',
-          required: ['partition', 'offset', 'timestamp', 'key', 'value'],
-          properties: {
-            partition: { type: 'integer', minimum: 0 },
-            offset: { type: 'integer', minimum: 0 },
-            timestamp: { type: ['integer', 'null'] },
-            key: { type: ['string', 'null'] },
-            value: {},
-            valueEncoding: { enum: ['text', 'base64'] },
-            headers: RECORD_HEADERS,
-          },
-        },
-      },
-      token: { ...TOKEN, description: "Resume token of the position just after the batch's last record." },
-    },
-    examples: [
-      {
-        event: 'batch',
-        topic: 'telemetry',
-        records: [{ partition: 0, offset: 42, timestamp: 1735689600000, key: 'pump-7', value: { temperature: 21.5 } }],
-        token: 'djE6NDMsMA',
-      },
-    ],
-  },
-};
-
-/** Frames a subscriber receives on the envelope channels (WebSocket and SSE). */
-const RECEIVED_FRAMES = ['record', 'batch', 'subscribed', 'unsubscribed', 'error'] as const;
 
 const CONTROL_SCHEMAS: Record<string, Json> = {
   subscribe: {
@@ -237,7 +104,7 @@ export function asyncApiDocument(version: string): Json {
     channels[route.id] = {
       address: openApiPath(route.path),
       title: route.summary,
-      description: `${route.description}${sse ? ' Each frame is one event: `data:` holds the JSON frame, `id:` the resume token, `event:` is `subscribed`, `error` or (records) absent.' : ''}`,
+      description: `${route.description}${sse ? ' Each frame is one event: `data:` holds the JSON frame (one `data:` line per line of it: a value may hold raw line breaks), `id:` the resume token, `event:` is `subscribed`, `error` or absent (`message`: every other frame).' : ''}`,
       servers: [{ $ref: sse ? '#/servers/http' : '#/servers/ws' }],
       ...(channelParameters(route) ? { parameters: channelParameters(route) } : {}),
       messages,
@@ -263,6 +130,9 @@ export function asyncApiDocument(version: string): Json {
   const schemas = { ...FRAME_SCHEMAS, ...CONTROL_SCHEMAS, ...SEED_SCHEMAS };
   const summaries: Record<string, string> = {
     record: 'One Kafka record (the envelope).',
+    'snapshot-end': 'With snapshot=: the end of the snapshot frames.',
+    window: 'With window=: one closed window of one group.',
+    alert: 'With alert=: a group crossed the threshold or came back.',
     batch: 'With frames=batch: one batch of records.',
     subscribed: 'The subscription is in place.',
     unsubscribed: 'The topic was removed from the socket.',

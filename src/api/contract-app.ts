@@ -4,7 +4,7 @@
  * a row was never registered. Each handler is wrapped to tag the response with its route id (for error
  * metrics) and to check the query string against the table before the route's own handler runs. The
  * fallback answers what matched no route: 426 for a plain GET on a WebSocket route, 405 with `Allow` for a
- * known path with another method, 404 otherwise.
+ * known path with another method (any method, those uWS does not know included), 404 otherwise.
  *
  * Hot path: one property write and one `getQuery()` per request; the query is parsed only when non-empty.
  */
@@ -104,12 +104,23 @@ export class ContractApp {
 
   private fallback(res: HttpResponse, req: HttpRequest): void {
     tagRoute(res, UNMATCHED_ROUTE);
+    // Lower-cased by uWS. Methods it does not know (QUERY, PROPFIND, …) arrive here too with uWS ≥ 20.5x,
+    // whose `any` catches every method: a known path answers 405 with Allow, another one 404.
     const method = req.getMethod();
     const url = req.getUrl();
     const matches = this.compiled.filter((c) => c.re.test(url)).map((c) => c.route);
     let err: SluiceError;
     if (matches.length === 0) {
       err = new SluiceError('ROUTE_NOT_FOUND', `no route for ${label(method, url)}; GET /openapi.json lists the routes`);
+    } else if (matches.some((r) => r.method === method && r.transport !== 'websocket')) {
+      // A served method reaches the fallback only when spelt in another case (`get`): HTTP methods are
+      // case-sensitive, and uWS routes only the upper-case name.
+      const allow = [...new Set([...matches.map((r) => r.method.toUpperCase()), 'OPTIONS'])];
+      err = new SluiceError(
+        'METHOD_NOT_ALLOWED',
+        `HTTP methods are case-sensitive: send ${method.toUpperCase()}, not ${req.getCaseSensitiveMethod()}; ${openApiPath(matches[0].path)} takes ${allow.join(', ')}`,
+        { allow },
+      );
     } else if (method === 'get' && matches.some((r) => r.transport === 'websocket')) {
       err = new SluiceError(
         'UPGRADE_REQUIRED',

@@ -5,7 +5,10 @@
  * one example per code.
  */
 import { ERRORS, type ErrorCode } from '../errors.js';
+import { errorBodySchema } from './frames.js';
 import { openApiPath, ROUTES, type Answer, type ParamSpec, type RouteSpec } from './routes.js';
+
+export { errorBodySchema };
 
 type Json = Record<string, unknown>;
 
@@ -15,10 +18,10 @@ const TOPIC_RECORD_SCHEMAS: Json = {
     anyOf: [{ type: 'object' }, { type: 'array', minItems: 1 }],
   },
   NdjsonRecords: {
-    type: 'array',
-    minItems: 1,
-    items: {},
-    description: 'Sent as NDJSON: one JSON value (one record) per line, blank lines skipped. Described here as the list of those values.',
+    // Any one JSON value is one valid NDJSON line: only the empty list (an empty body) is not a body.
+    anyOf: [{ type: 'array', minItems: 1 }, { not: { type: 'array' } }],
+    description:
+      'Sent as NDJSON: one JSON value (one record) per line, blank lines skipped. Described here as the list of those values (a single value: one line).',
   },
   JsonObject: { type: 'object' },
   GeoMessage: {
@@ -70,36 +73,6 @@ const TOPIC_RECORD_SCHEMAS: Json = {
   Sent: { type: 'object', required: ['status'], properties: { status: { const: 'sent' } } },
   Status: { type: 'object', required: ['status'], properties: { status: { type: 'string' } } },
 };
-
-/** The error body, for the codes given (all codes when none). */
-export function errorBodySchema(codes: readonly ErrorCode[] = Object.keys(ERRORS) as ErrorCode[]): Json {
-  return {
-    type: 'object',
-    required: ['error'],
-    properties: {
-      error: {
-        type: 'object',
-        required: ['code', 'message', 'retriable'],
-        properties: {
-          code: { type: 'string', enum: [...codes] },
-          message: { type: 'string' },
-          retriable: { type: 'boolean', description: 'A later retry of the same request can succeed; otherwise fix the request.' },
-          correlationId: { type: 'string', description: 'INTERNAL only: quote it when reporting; the gateway logged the error under it.' },
-          parameter: { type: 'string', description: 'INVALID_PARAMETER: the parameter or field at fault.' },
-          didYouMean: { type: 'string', description: 'INVALID_PARAMETER: the accepted name closest to an unknown one.' },
-          allow: { type: 'array', items: { type: 'string' }, description: 'METHOD_NOT_ALLOWED: the methods the path takes.' },
-          limit: {
-            description:
-              'OVERLOADED: the setting whose bound was reached; CONNECTION_LIMIT, CLIENT_LIMIT: the setting of the share this connection or client holds; TOO_MANY_RECORDS: the record limit.',
-          },
-          limitBytes: { type: 'integer', description: 'BODY_TOO_LARGE, HEADERS_TOO_LARGE: the limit.' },
-          index: { type: 'integer', description: 'INVALID_JSON: the failing array element.' },
-          line: { type: 'integer', description: 'INVALID_JSON: the failing NDJSON line.' },
-        },
-      },
-    },
-  };
-}
 
 /** An example error body for a code. */
 export function errorExample(code: ErrorCode): Json {
@@ -177,6 +150,8 @@ function errorAnswers(route: RouteSpec): Record<string, Json> {
 }
 
 const CREDENTIALS = [{}, { ApiKeyHeader: [] }, { BearerAuth: [] }, { ApiKeyQuery: [] }];
+/** POST routes: headers only (a key in a URL ends up in proxy logs). */
+const HEADER_CREDENTIALS = [{}, { ApiKeyHeader: [] }, { BearerAuth: [] }];
 
 function operation(route: RouteSpec): Json {
   const params: Json[] = [];
@@ -192,6 +167,7 @@ function operation(route: RouteSpec): Json {
     ...(params.length ? { parameters: params } : {}),
   };
   if (query.some((p) => p.credential)) op.security = CREDENTIALS;
+  else if (route.apiKey) op.security = HEADER_CREDENTIALS;
   if (route.body) {
     op.requestBody = {
       required: true,
@@ -211,6 +187,21 @@ function operation(route: RouteSpec): Json {
   return op;
 }
 
+/**
+ * A preflight's path parameters take any value: it answers every path, and the request it asks about gets
+ * the checks — a 400 with CORS headers the page can read, where a refused preflight would reach the page
+ * only as an opaque CORS failure.
+ */
+function anyValue(params: RouteSpec['pathParams']): RouteSpec['pathParams'] {
+  if (!params) return undefined;
+  return Object.fromEntries(
+    Object.keys(params).map((name) => [
+      name,
+      { type: 'string', description: 'Any value: the preflight answers every path; the request it asks about checks it.' } as const,
+    ]),
+  );
+}
+
 export function openApiDocument(version: string): Json {
   const preflight = ROUTES.find((r) => r.method === 'options' && r.path === '/*');
   const paths: Record<string, Json> = {};
@@ -220,7 +211,7 @@ export function openApiDocument(version: string): Json {
     item[route.method] = operation(route);
     // The CORS preflight answers every path: shown on each.
     if (preflight && !item.options)
-      item.options = { ...operation({ ...preflight, pathParams: route.pathParams }), operationId: `${route.id}_preflight` };
+      item.options = { ...operation({ ...preflight, pathParams: anyValue(route.pathParams) }), operationId: `${route.id}_preflight` };
   }
   return {
     openapi: '3.1.0',
@@ -253,7 +244,8 @@ export function openApiDocument(version: string): Json {
           type: 'apiKey',
           in: 'query',
           name: 'api_key',
-          description: 'For clients that cannot set headers (browser WebSockets).',
+          description:
+            'For clients that cannot set headers (browser WebSockets and EventSource): WebSocket and SSE routes only; POST routes refuse it (400 `INVALID_PARAMETER`).',
         },
       },
     },

@@ -17,7 +17,7 @@ describe('query parameters against the route table', () => {
   const ws = queryChecker(routeById('ws_topics'))!;
 
   it('accepts the documented parameters, once each, in any order', () => {
-    expect(() => topics('ack=none&key=pump-7&api_key=k')).not.toThrow();
+    expect(() => topics('ack=none&key=pump-7')).not.toThrow();
     expect(() => topics('ack=all&&')).not.toThrow();
     expect(() => ws('from=earliest&where=a%3E1&key=k&group=g&api_key=x')).not.toThrow();
   });
@@ -33,12 +33,25 @@ describe('query parameters against the route table', () => {
   });
 
   it('lists what is accepted when nothing is close, and says when a route takes none', () => {
-    expect(refusal(topics, 'partition=3').message).toBe(
-      'unknown query parameter "partition" for POST /topics/{topic}; accepted: ack, key, api_key',
-    );
+    expect(refusal(topics, 'partition=3').message).toBe('unknown query parameter "partition" for POST /topics/{topic}; accepted: ack, key');
     expect(refusal(queryChecker(routeById('healthz'))!, 'verbose').message).toBe(
       'unknown query parameter "verbose" for GET /healthz; it takes none',
     );
+  });
+
+  it('takes api_key only on WebSocket and SSE routes: POST routes refuse it plainly, without echoing the key', () => {
+    expect(() => ws('api_key=k')).not.toThrow();
+    expect(() => queryChecker(routeById('sse_topics'))!('api_key=k')).not.toThrow();
+    for (const id of ['topics', 'producer', 'send']) {
+      const e = refusal(queryChecker(routeById(id))!, 'api_key=secret-key');
+      expect(e.code).toBe('INVALID_PARAMETER');
+      expect(e.details).toEqual({ parameter: 'api_key' });
+      expect(e.message).toMatch(
+        /^api_key in the URL is not accepted for POST \/.*proxy and access logs.*X-API-Key or Authorization: Bearer/,
+      );
+      expect(e.message).not.toContain('secret-key');
+    }
+    expect(refusal(topics, 'ack=all&api%5Fkey=k').details).toEqual({ parameter: 'api_key' });
   });
 
   it('refuses a repeated parameter instead of reading the first', () => {

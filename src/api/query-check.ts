@@ -2,6 +2,8 @@
  * Query parameters against the route table: an unknown name (`form` for `from`, `acks` for `ack`) or a
  * repeated one (`ack=none&ack=all`; uWS would read the first) is refused with 400 INVALID_PARAMETER naming
  * it, instead of silently falling back to the default. Values are checked where they are read (e.g. `ack`).
+ * `api_key` is taken only by the routes a browser opens without headers (WebSocket, SSE); elsewhere it gets
+ * its own refusal, since a key in a URL ends up in proxy and access logs.
  * Called only with a non-empty query string: a request without one costs nothing here.
  */
 import { SluiceError, unknownParameter } from '../errors.js';
@@ -27,7 +29,7 @@ export function queryChecker(route: RouteSpec): QueryCheck | null {
         let name = raw.slice(start, eq);
         if (name.includes('%') || name.includes('+')) name = decodeName(name);
         const i = accepted.indexOf(name);
-        if (i < 0) throw unknownParameter('query parameter', name, accepted, where);
+        if (i < 0) throw name === 'api_key' ? keyInUrl(where) : unknownParameter('query parameter', name, accepted, where);
         if (seen & (1 << i))
           throw new SluiceError('INVALID_PARAMETER', `query parameter "${name}" is given more than once; give it once`, {
             parameter: name,
@@ -45,4 +47,13 @@ function decodeName(raw: string): string {
   } catch {
     return raw;
   }
+}
+
+/** `?api_key=` on a route that takes the key in headers only: said plainly (the key itself is never echoed). */
+function keyInUrl(where: string): SluiceError {
+  return new SluiceError(
+    'INVALID_PARAMETER',
+    `api_key in the URL is not accepted for ${where}: URLs end up in proxy and access logs. Send the key as X-API-Key or Authorization: Bearer; ?api_key= is only for WebSocket and SSE routes, where browsers cannot set headers`,
+    { parameter: 'api_key' },
+  );
 }

@@ -6,6 +6,7 @@
  * to the app without a row here stops start-up; a row without a route does too.
  */
 import type { ErrorCode } from '../errors.js';
+import { sseEventSchema } from './frames.js';
 import { SUBSCRIBE_PARAMS } from '../subscription/subscribe-params.js';
 
 export interface ParamSpec {
@@ -56,6 +57,8 @@ export interface RouteSpec {
   readonly pathParams?: Readonly<Record<string, Omit<ParamSpec, 'name'>>>;
   /** `any`: not checked (CORS preflight repeats the query of the request it asks about). */
   readonly query: readonly ParamSpec[] | 'any';
+  /** Takes an API key in headers (`X-API-Key`, `Authorization: Bearer`); the URL's `api_key` only where `query` lists it. */
+  readonly apiKey?: boolean;
   readonly headers: readonly ParamSpec[];
   readonly body?: BodySpec;
   readonly answers: Readonly<Record<number, Answer>>;
@@ -73,7 +76,8 @@ const API_KEY: ParamSpec = {
   name: 'api_key',
   type: 'string',
   credential: true,
-  description: 'API key, for clients that cannot set headers (browser WebSockets); `X-API-Key` or `Authorization: Bearer` are preferred.',
+  description:
+    'API key, for clients that cannot set headers (browser WebSockets and EventSource); `X-API-Key` or `Authorization: Bearer` are preferred. Not taken by POST routes (400 `INVALID_PARAMETER`): keys in URLs end up in proxy logs.',
 };
 
 const ORIGIN: ParamSpec = {
@@ -102,8 +106,10 @@ const KEY: ParamSpec = {
 const CONTENT_ENCODING: ParamSpec = {
   name: 'Content-Encoding',
   type: 'string',
-  enum: ['identity', 'gzip', 'lz4'],
-  description: 'Compressed bodies: `gzip` or `lz4` (frame format). The decoded size counts against `SLUICE_MAX_BODY_BYTES`.',
+  // HTTP allows an empty list of codings: an empty header is no coding, like an absent one.
+  enum: ['', 'identity', 'gzip', 'lz4'],
+  description:
+    'Compressed bodies: `gzip` or `lz4` (frame format). The decoded size counts against `SLUICE_MAX_BODY_BYTES`. Empty or `identity`: not compressed.',
 };
 
 const IDEMPOTENCY_KEY: ParamSpec = {
@@ -237,7 +243,8 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: 'Produce records to a topic',
     description: `One JSON object (one record), a JSON array (one record per element) or NDJSON (one record per line); accepted whole or refused whole: nothing of a refused request reaches Kafka. ${KAFKA_HEADERS}`,
     pathParams: { topic: TOPIC },
-    query: [ACK, KEY, API_KEY],
+    query: [ACK, KEY],
+    apiKey: true,
     headers: [CONTENT_ENCODING, ORIGIN, IDEMPOTENCY_KEY, KAFKA_TIMESTAMP],
     body: { types: JSON_RECORDS, encodings: ['identity', 'gzip', 'lz4'], description: 'The records.' },
     answers: {
@@ -266,7 +273,8 @@ export const ROUTES: readonly RouteSpec[] = [
     description:
       "The seed app's route: one JSON object `{name, message_id, lat, lon}` (extra fields kept); a missing `message_id` is filled with a UUID.",
     pathParams: { topic: TOPIC },
-    query: [API_KEY],
+    query: [],
+    apiKey: true,
     headers: [CONTENT_ENCODING, ORIGIN, IDEMPOTENCY_KEY],
     body: {
       types: { 'application/json': { schema: 'GeoMessage', example: { name: 'truck-12', message_id: 'm-1', lat: 52.52, lon: 13.405 } } },
@@ -291,7 +299,8 @@ export const ROUTES: readonly RouteSpec[] = [
     tags: ['ingest', 'seed'],
     summary: 'Produce one object to the default topic (seed-compatible)',
     description: "The seed app's route: one JSON object, produced to `SLUICE_DEFAULT_TOPIC`.",
-    query: [API_KEY],
+    query: [],
+    apiKey: true,
     headers: [CONTENT_ENCODING, ORIGIN, IDEMPOTENCY_KEY],
     body: {
       types: { 'application/json': { schema: 'JsonObject', example: { device_id: 'pump-7', temperature: 21.5 } } },
@@ -354,10 +363,11 @@ export const ROUTES: readonly RouteSpec[] = [
     ],
     answers: {
       200: {
-        description: 'The event stream (does not end by itself).',
+        description:
+          'The event stream (does not end by itself), e.g. `retry: 1000`, then `id: djE6MSww` / `event: subscribed` / `data: {"event":"subscribed","topic":"telemetry","token":"djE6MSww"}` and a blank line. The schema describes each event as a parser reads it.',
         type: 'text/event-stream',
-        schema: { type: 'string' },
-        example: 'retry: 1000\n\nid: djE6MSww\nevent: subscribed\ndata: {"event":"subscribed","topic":"telemetry","token":"djE6MSww"}\n\n',
+        schema: sseEventSchema(),
+        example: { event: 'subscribed', data: '{"event":"subscribed","topic":"telemetry","token":"djE6MSww"}', id: 'djE6MSww' },
       },
     },
     errors: SUBSCRIBE_ERRORS,
@@ -406,6 +416,7 @@ export const ROUTES: readonly RouteSpec[] = [
     description:
       "The cluster's topics with their partition counts, sorted by name: with API keys, those matching the key's `subscribe` patterns (`X-API-Key` or `Authorization: Bearer`; not in the URL); with open access, every topic but Kafka's own (`__…`). Read from the cluster's metadata at most every 2 s.",
     query: [],
+    apiKey: true,
     headers: [ORIGIN],
     answers: {
       200: {

@@ -271,7 +271,7 @@ export const SETTINGS = {
     8 * MiB,
     0,
     4096 * MiB,
-    "Bytes of one topic's resume window (key + value + headers + 64 bytes per record); the oldest records go first. Memory bound: this × the topics followed live (SLUICE_MAX_LIVE_TOPICS).",
+    "Bytes of one topic's resume window (key + value + headers + 64 bytes per record); the oldest records go first. Memory bound: this × the topics followed live (bounded through SLUICE_MAX_LIVE_PARTITIONS).",
   ),
   resumeWindowMs: int(
     'SLUICE_RESUME_WINDOW_MS',
@@ -322,12 +322,26 @@ export const SETTINGS = {
     1000,
     'How long a live feed gathers records after the first of a batch before handing them to subscribers: one write per socket per batch instead of per record. Measured at 1,000 subscribers × 1,000 records/s: 5 ms cut gateway CPU by 44% but raised p99 latency (bench `fanout-1000-linger-5`). 0: hand each consumed batch over at once.',
   ),
-  maxLiveTopics: int(
-    'SLUICE_MAX_LIVE_TOPICS',
-    256,
+  maxLivePartitions: int(
+    'SLUICE_MAX_LIVE_PARTITIONS',
+    0,
+    0,
+    10_000_000,
+    "Partitions followed live at once, over every topic (all read by one shared Kafka consumer; a topic counts all its partitions while it has subscribers or is in its idle grace). A subscription to a topic that would pass it is refused with 503 OVERLOADED. 0: derived from memory — a quarter of the memory the process may use (its cgroup limit, else the machine's) divided by the consumer's `max.partition.fetch.bytes` (librdkafka default 1 MiB: what one fetch of one partition may hold), e.g. 6,144 partitions on 24 GiB. The derived value is logged at start-up.",
+  ),
+  liveIdleGraceMs: int(
+    'SLUICE_LIVE_IDLE_GRACE_MS',
+    10_000,
+    0,
+    3_600_000,
+    'How long a topic stays followed live after its last subscriber leaves (dashboards reload and reconnect): its partitions stay assigned to the live consumer, counted against SLUICE_MAX_LIVE_PARTITIONS. The live consumer itself is closed when no topic is followed. 0: unassign at once.',
+  ),
+  maxKeysPerSubscription: int(
+    'SLUICE_MAX_KEYS_PER_SUBSCRIPTION',
+    100,
     1,
-    100_000,
-    'Topics followed live at once (one Kafka consumer each, shared by all their subscribers). A subscription to one more topic is refused with 503 OVERLOADED.',
+    1000,
+    'Keys one subscription may name in `key=a,b,c` (or a subscribe message, or a signed grant). Each record is routed by its key to the subscriptions that name it, so the count only bounds the size of one subscription; more are refused with 400 INVALID_PARAMETER.',
   ),
   maxGroups: int(
     'SLUICE_MAX_GROUPS',
@@ -341,7 +355,7 @@ export const SETTINGS = {
     32,
     1,
     100_000,
-    'Subscriptions one WebSocket connection may hold at once (an SSE stream holds one). One more is refused with 429 CONNECTION_LIMIT (an error frame for a `/ws` subscribe message), so no connection can follow every one of SLUICE_MAX_LIVE_TOPICS.',
+    'Subscriptions one WebSocket connection may hold at once (an SSE stream holds one). One more is refused with 429 CONNECTION_LIMIT (an error frame for a `/ws` subscribe message), so no connection can take every live partition (SLUICE_MAX_LIVE_PARTITIONS).',
   ),
   maxReplaysPerConnection: int(
     'SLUICE_MAX_REPLAYS_PER_CONNECTION',
@@ -362,7 +376,7 @@ export const SETTINGS = {
     64,
     1,
     100_000,
-    "Distinct topics one client subscribes to at once over all its connections (a client: an API key, a token's `sub`, or the client address when access is open or a token has no `sub`). Subscribers of one topic share its live feed, so this bounds the client's share of SLUICE_MAX_LIVE_TOPICS, not its sockets. One more topic is refused with 429 CLIENT_LIMIT.",
+    "Distinct topics one client subscribes to at once over all its connections (a client: an API key, a token's `sub`, or the client address when access is open or a token has no `sub`). Subscribers of one topic share its live feed, so this bounds the client's share of the followed topics (SLUICE_MAX_LIVE_PARTITIONS), not its sockets. One more topic is refused with 429 CLIENT_LIMIT.",
   ),
   maxReplaysPerClient: int(
     'SLUICE_MAX_REPLAYS_PER_CLIENT',
@@ -506,4 +520,6 @@ export const RENAMED: Readonly<Record<string, string>> = {
   SLUICE_BODY_LIMIT: 'SLUICE_MAX_BODY_BYTES',
   SLUICE_ACKS: 'SLUICE_ACK_MODE',
   KAFKA_BROKERS: 'KAFKA_BOOTSTRAP_SERVERS',
+  // One shared live consumer replaced one per topic: the bound is on partitions, derived from memory.
+  SLUICE_MAX_LIVE_TOPICS: 'SLUICE_MAX_LIVE_PARTITIONS',
 };

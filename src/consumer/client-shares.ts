@@ -1,6 +1,6 @@
 /**
  * Each client's share of the gateway's subscription resources, so that no one connection or client takes
- * every slot of SLUICE_MAX_LIVE_TOPICS, SLUICE_MAX_REPLAYS or SLUICE_MAX_GROUPS and leaves the others with
+ * every live partition (SLUICE_MAX_LIVE_PARTITIONS), SLUICE_MAX_REPLAYS or SLUICE_MAX_GROUPS and leaves the others with
  * 503 OVERLOADED. Counted on the main thread (where every hub's subscriptions meet), per
  *   connection — one WebSocket (of any hub) or one SSE stream: subscriptions, replays in progress, group
  *     memberships (429 CONNECTION_LIMIT);

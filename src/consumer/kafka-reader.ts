@@ -1,11 +1,14 @@
 /**
- * One librdkafka consumer on one topic, read in batches with `consume(n)`: each call waits on a libuv pool
- * thread for the first record (up to POLL_TIMEOUT_MS), then returns every record already fetched, up to
+ * One librdkafka consumer, read in batches with `consume(n)`: each call waits on a libuv pool thread for the
+ * first record (up to POLL_TIMEOUT_MS, blocked inside librdkafka on its queue's condition variable — an idle
+ * consumer costs one wake-up per timeout, not a busy loop), then returns every record already fetched, up to
  * `batchMax` — one batch for the sink. A sink may return a promise: the next read waits for it (flow
  * control for replays and group members).
  *
- * Used three ways: a topic's shared live feed and a replay (partitions assigned by hand at chosen offsets,
- * nothing committed), and a consumer group (subscribe; offsets committed by the caller).
+ * Used three ways: the one live consumer shared by every followed topic (LiveReader: partitions added and
+ * removed with incremental assignment as topics gain their first and lose their last subscriber), a replay
+ * (one topic's partitions assigned by hand at chosen offsets, nothing committed), and a consumer group
+ * (subscribe; offsets committed by the caller).
  *
  * Not the flowing `consume()` mode: its `disconnect()` deadlocks while records are arriving (checked
  * here: the process hangs and cannot even exit). With a batch loop, stopping is: end the loop, wait for
@@ -29,6 +32,10 @@ export interface PartitionOffset {
   offset: number;
 }
 
+export interface TopicPartitionOffset extends PartitionOffset {
+  topic: string;
+}
+
 /**
  * What the live feeds, replays and group feeds need of a consumer: a KafkaReader, or a fake in unit tests.
  * `stop()` is the one release: idempotent, valid in every state (before, during or after `connect`, with a
@@ -46,6 +53,30 @@ export interface FanoutReader {
   stop(): Promise<void>;
 }
 
+/**
+ * The one consumer of every live feed (ConsumerPool): topics' partitions are added and removed while it
+ * reads, so threads, sockets and buffers do not multiply with the topics followed. `stop()` is its one
+ * release, with the same guarantees as FanoutReader's.
+ */
+export interface LiveReader {
+  connect(timeoutMs: number): Promise<void>;
+  watermarks(topic: string, partitions: number, timeoutMs: number): Promise<{ low: number; high: number }[]>;
+  /** Adds partitions at the given offsets (incremental assignment); throws if librdkafka refuses them. */
+  assign(add: TopicPartitionOffset[]): void;
+  /** Removes partitions (incremental unassignment); records already fetched for them may still arrive. */
+  unassign(remove: TopicPartitionOffset[]): void;
+  /** Starts the read loop (with nothing assigned yet, each read just waits inside librdkafka). */
+  start(sink: BatchSink): void;
+  stop(): Promise<void>;
+}
+
+export interface LiveReaderSpec {
+  clientId: string;
+  groupId: string;
+  lingerMs?: number;
+  onStats?: KafkaReaderOptions['onStats'];
+}
+
 /** What differs between the consumers Sluice makes; bootstrap servers, properties and logger are the factory's. */
 export interface ReaderSpec {
   role: ReaderRole;
@@ -57,7 +88,15 @@ export interface ReaderSpec {
   lingerMs?: number;
   onStats?: KafkaReaderOptions['onStats'];
 }
-export type ReaderFactory = (spec: ReaderSpec) => FanoutReader;
+/**
+ * Makes replay and group consumers (one topic each) and, through `live`, the shared live consumer.
+ * `partitionFetchBytes`: what one fetch of one partition may hold in memory (librdkafka's
+ * `max.partition.fetch.bytes`), from which the bound on live partitions is derived.
+ */
+export type ReaderFactory = ((spec: ReaderSpec) => FanoutReader) & {
+  live(spec: LiveReaderSpec): LiveReader;
+  readonly partitionFetchBytes: number;
+};
 
 /** Consumers created and not yet disconnected, by role (a gauge: each should be 0 with no client connected). */
 const openReaders: Record<ReaderRole, number> = { live: 0, replay: 0, group: 0 };
@@ -84,9 +123,18 @@ export interface KafkaReaderOptions {
   lingerMs?: number;
   log: Logger;
   onStats?: (stats: LibrdkafkaStats) => void;
+  /** Counted in `sluice_kafka_consumers{role}` (default); not for the live consumer's offsets client, which never reads. */
+  counted?: boolean;
+}
+
+/** In the library (lib/kafka-consumer.js), missing from its typings: additive and subtractive assignment. */
+interface Incremental {
+  incrementalAssign(add: { topic: string; partition: number; offset: number }[]): void;
+  incrementalUnassign(remove: { topic: string; partition: number }[]): void;
 }
 
 export class KafkaReader implements FanoutReader {
+  /** The topic of a replay or group consumer; '' for the shared live consumer (its records name theirs). */
   readonly topic: string;
   private readonly role: ReaderRole;
   private readonly consumer: InstanceType<typeof KafkaConsumer>;
@@ -97,6 +145,7 @@ export class KafkaReader implements FanoutReader {
   private loopDone: Promise<void> = Promise.resolve();
   private connecting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
+  private readonly counted: boolean;
 
   constructor(o: KafkaReaderOptions) {
     this.topic = o.topic;
@@ -120,36 +169,44 @@ export class KafkaReader implements FanoutReader {
       const onStats = o.onStats;
       this.consumer.on('event.stats', (stats) => onStats(JSON.parse(stats.message) as LibrdkafkaStats));
     }
-    openReaders[this.role]++;
+    this.counted = o.counted ?? true;
+    if (this.counted) openReaders[this.role]++;
   }
 
   connect(timeoutMs: number): Promise<void> {
     if (this.stopped) return Promise.reject(new SluiceError('SHUTTING_DOWN', 'the consumer was stopped before it connected'));
     this.connecting = new Promise<void>((resolve, reject) =>
-      this.consumer.connect({ timeout: timeoutMs }, (err) => (err ? reject(err) : resolve())),
+      // A refused or timed-out connect is the cluster's state, not Sluice's fault: 503 BROKER_UNAVAILABLE (retriable),
+      // never the raw librdkafka error, which would answer 500 INTERNAL (seen under load with ingress threads).
+      this.consumer.connect({ timeout: timeoutMs }, (err) =>
+        err
+          ? reject(new SluiceError('BROKER_UNAVAILABLE', `cannot connect the ${this.role} consumer to Kafka: ${err.message}`))
+          : resolve(),
+      ),
     );
     return this.connecting;
   }
 
   /** Low and high watermarks of every partition. Just after a topic is created its leaders may not be elected: retry until the deadline. */
   watermarks(partitions: number, timeoutMs: number): Promise<{ low: number; high: number }[]> {
+    return this.watermarksOf(this.topic, partitions, timeoutMs);
+  }
+
+  watermarksOf(topic: string, partitions: number, timeoutMs: number): Promise<{ low: number; high: number }[]> {
     const deadline = Date.now() + timeoutMs;
     return Promise.all(
       Array.from({ length: partitions }, async (_, partition) => {
         for (;;) {
           try {
             return await new Promise<{ low: number; high: number }>((resolve, reject) => {
-              this.consumer.queryWatermarkOffsets(this.topic, partition, timeoutMs, (err, o) =>
+              this.consumer.queryWatermarkOffsets(topic, partition, timeoutMs, (err, o) =>
                 err ? reject(err) : resolve({ low: o.lowOffset, high: o.highOffset }),
               );
             });
           } catch (err) {
-            if (this.stopped) throw new SluiceError('SHUTTING_DOWN', `the consumer of ${this.topic} was stopped`);
+            if (this.stopped) throw new SluiceError('SHUTTING_DOWN', `the consumer of ${topic} was stopped`);
             if (Date.now() > deadline)
-              throw new SluiceError(
-                'BROKER_UNAVAILABLE',
-                `cannot find the offsets of ${this.topic}/${partition}: ${(err as Error).message}`,
-              );
+              throw new SluiceError('BROKER_UNAVAILABLE', `cannot find the offsets of ${topic}/${partition}: ${(err as Error).message}`);
             await new Promise((r) => setTimeout(r, 100));
           }
         }
@@ -177,6 +234,26 @@ export class KafkaReader implements FanoutReader {
   startAssigned(assignment: PartitionOffset[], sink: BatchSink): void {
     if (this.stopped) return; // stopped while its owner awaited: never start reading for nobody
     this.consumer.assign(assignment.map((a) => ({ topic: this.topic, partition: a.partition, offset: a.offset })));
+    this.startLoop(sink);
+  }
+
+  /** Adds partitions of any topic at the given offsets, while the loop reads (librdkafka allows it from any thread). */
+  assignMore(add: TopicPartitionOffset[]): void {
+    if (this.stopped) throw new SluiceError('SHUTTING_DOWN', 'the live consumer was stopped');
+    (this.consumer as unknown as Incremental).incrementalAssign(
+      add.map((a) => ({ topic: a.topic, partition: a.partition, offset: a.offset })),
+    );
+  }
+
+  /** Removes partitions; a stopped or disconnected consumer has none left to remove. */
+  unassignSome(remove: TopicPartitionOffset[]): void {
+    if (this.stopped || !this.consumer.isConnected()) return;
+    (this.consumer as unknown as Incremental).incrementalUnassign(remove.map((a) => ({ topic: a.topic, partition: a.partition })));
+  }
+
+  /** Starts the read loop with nothing assigned: partitions come and go through assignMore/unassignSome. */
+  startIncremental(sink: BatchSink): void {
+    if (this.stopped) return;
     this.startLoop(sink);
   }
 
@@ -254,7 +331,7 @@ export class KafkaReader implements FanoutReader {
       // is still connecting leaves it connected once the connect completes — a consumer nobody owns.
       await this.connecting?.catch(() => {});
       if (this.consumer.isConnected()) await new Promise((resolve) => this.consumer.disconnect(() => resolve(undefined)));
-      openReaders[this.role]--;
+      if (this.counted) openReaders[this.role]--;
     })();
     return this.stopping;
   }
@@ -262,5 +339,44 @@ export class KafkaReader implements FanoutReader {
 
 /** The factory the gateway gives the registry: every consumer with the same servers, properties and logger. */
 export function kafkaReaderFactory(bootstrapServers: string, properties: Record<string, string>, log: Logger): ReaderFactory {
-  return (spec) => new KafkaReader({ ...spec, bootstrapServers, properties, log });
+  const factory = (spec: ReaderSpec): FanoutReader => new KafkaReader({ ...spec, bootstrapServers, properties, log });
+  const live = (spec: LiveReaderSpec): LiveReader => {
+    const reader = new KafkaReader({ ...spec, role: 'live', topic: '', bootstrapServers, properties, log });
+    // End offsets come from a second client that never fetches: the broker answers a connection's requests
+    // in order, so a query sent by the reader would wait behind its long-poll fetch (up to
+    // fetch.wait.max.ms), holding a libuv pool thread all the while — with hundreds of topics followed at
+    // once that starved the pool (and the reader's own read) for a minute.
+    const offsets = new KafkaReader({
+      ...spec,
+      onStats: undefined,
+      clientId: `${spec.clientId}-offsets`,
+      role: 'live',
+      topic: '',
+      bootstrapServers,
+      properties,
+      log,
+      counted: false,
+      overrides: { 'statistics.interval.ms': 0 },
+    });
+    return {
+      connect: async (timeoutMs) => {
+        await Promise.all([reader.connect(timeoutMs), offsets.connect(timeoutMs)]);
+      },
+      watermarks: (topic, partitions, timeoutMs) => offsets.watermarksOf(topic, partitions, timeoutMs),
+      assign: (add) => reader.assignMore(add),
+      unassign: (remove) => reader.unassignSome(remove),
+      start: (sink) => reader.startIncremental(sink),
+      stop: async () => {
+        await Promise.all([reader.stop(), offsets.stop()]);
+      },
+    };
+  };
+  const fetchBytes = Number(properties['max.partition.fetch.bytes'] ?? properties['fetch.message.max.bytes']);
+  return Object.assign(factory, {
+    live,
+    partitionFetchBytes: Number.isFinite(fetchBytes) && fetchBytes > 0 ? fetchBytes : LIBRDKAFKA_PARTITION_FETCH_BYTES,
+  });
 }
+
+/** librdkafka's default `max.partition.fetch.bytes` (alias `fetch.message.max.bytes`). */
+export const LIBRDKAFKA_PARTITION_FETCH_BYTES = 1_048_576;

@@ -36,7 +36,7 @@ function setup(maxReplays = 16, history = 0, overrides: Partial<RegistryConfig> 
     liveFeedIdleGraceMs: 0,
     config: {
       metadataTimeoutMs: 1000,
-      maxLiveTopics: 4,
+      maxLivePartitions: 8,
       fanoutLingerMs: 0,
       maxReplays,
       replayBufferBytes: 1 << 20,
@@ -121,6 +121,9 @@ const KINDS: { name: string; from: StartFrom; group: string | null; extra?: Part
   { name: 'group=', from: { kind: 'earliest' }, group: 'g' },
   // Live views. The fake records' timestamps are near 1,000,000 ms: a span back to 0 reads them all; SLUICE_KEY_FIELD=n keys them.
   { name: 'snapshot=', from: { kind: 'latest' }, group: null, extra: { snapshotMs: Date.now() } },
+  // Multi-key, conflated: the conflation's timer goes with its channel.
+  { name: 'key=a,b conflate=', from: { kind: 'latest' }, group: null, extra: { key: '1,2,3', conflateMs: 20 } },
+  { name: 'key=a,b conflate= from=earliest', from: { kind: 'earliest' }, group: null, extra: { key: '1,2,3', conflateMs: 20 } },
   { name: 'window= (shared, live)', from: { kind: 'latest' }, group: null, extra: { view: VIEW } },
   { name: 'window= from=earliest (its own view)', from: { kind: 'earliest' }, group: null, extra: { view: VIEW } },
 ];

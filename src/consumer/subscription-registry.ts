@@ -6,8 +6,8 @@
  *
  * Each live batch of a topic is serialised once — one frame and one resume token per record — and each
  * channel's selection is published once to each hub holding members of that channel (uWS pub/sub then
- * copies bytes to sockets); a batch-style channel's selection goes as one frame. Kafka connections: one live feed per topic with subscribers (at most
- * SLUICE_MAX_LIVE_TOPICS), one per replay in progress (at most SLUICE_MAX_REPLAYS; a `snapshot=` is one),
+ * copies bytes to sockets); a batch-style channel's selection goes as one frame. Kafka connections: one live consumer for every topic with subscribers (at most
+ * SLUICE_MAX_LIVE_PARTITIONS partitions), one per replay in progress (at most SLUICE_MAX_REPLAYS; a `snapshot=` is one),
  * one per (topic, group) with members here (at most SLUICE_MAX_GROUPS), plus the producer.
  *
  * Live views: a windowed view (`window=…`) is part of its channel's identity, so subscribers of equal views
@@ -18,10 +18,19 @@
  */
 import type { Logger } from 'pino';
 import { SETTINGS, type Config } from '../config/schema.js';
-import { SluiceError } from '../errors.js';
+import { SluiceError, toPlainError } from '../errors.js';
 import type { FanoutGate, HubPort, SubscribeRequest, SubscriptionState, Transport } from '../subscription/protocol.js';
-import { batchFrame, encodeEnvelope, encodeFields, keyText, readValue, recordFrame } from '../subscription/frame-encoder.js';
-import { parseRecordFilter, type RecordFilter } from '../subscription/record-filter.js';
+import {
+  batchFrame,
+  encodeEnvelope,
+  encodeFields,
+  frameRecords,
+  keyText,
+  readValue,
+  recordFrame,
+  type ValueText,
+} from '../subscription/frame-encoder.js';
+import { parseKeyList, parseRecordFilter } from '../subscription/record-filter.js';
 import { fieldAt, parseViewSpec } from '../subscription/view-spec.js';
 import { PositionVector } from '../subscription/resume-token.js';
 import type { LibrdkafkaStats } from '../ops/metrics.js';
@@ -29,7 +38,9 @@ import { ClientShares, type ShareHolder, type ShareKind, type ShareLimits } from
 import { ConsumerPool } from './consumer-pool.js';
 import { GroupPool } from './group-feed.js';
 import type { Message, ReaderFactory } from './kafka-reader.js';
-import { Subscription, type Channel, type HubRef, type ResumeSource, type SubscriptionHost, type TopicState } from './subscription.js';
+import { Subscription, type HubRef, type ResumeSource, type SubscriptionHost } from './subscription.js';
+import { addMember, channelName, removeMember, TopicChannels, type Channel, type TopicState } from './channels.js';
+import { Conflation, type HeldRecord } from './conflation.js';
 import { ResumeWindow, type ResumeWindowLimits } from './resume-window.js';
 import { SnapshotTable } from './snapshot-table.js';
 import { ViewLimitError, WindowAggregator } from './window-aggregator.js';
@@ -43,9 +54,20 @@ export interface TopicLookup {
 
 export type RegistryConfig = Pick<
   Config,
-  'metadataTimeoutMs' | 'maxLiveTopics' | 'fanoutLingerMs' | 'maxReplays' | 'replayBufferBytes' | 'maxGroups' | 'groupIdPrefix'
+  'metadataTimeoutMs' | 'maxLivePartitions' | 'fanoutLingerMs' | 'maxReplays' | 'replayBufferBytes' | 'maxGroups' | 'groupIdPrefix'
 > &
-  Partial<Pick<Config, 'snapshotMaxKeys' | 'snapshotMaxBytes' | 'viewMaxGroups' | 'viewMaxOpenWindows' | 'maxViewsPerTopic' | 'keyField'>> &
+  Partial<
+    Pick<
+      Config,
+      | 'snapshotMaxKeys'
+      | 'snapshotMaxBytes'
+      | 'viewMaxGroups'
+      | 'viewMaxOpenWindows'
+      | 'maxViewsPerTopic'
+      | 'keyField'
+      | 'maxKeysPerSubscription'
+    >
+  > &
   Partial<ShareLimits> &
   Partial<Pick<Config, 'resumeWindowRecords' | 'resumeWindowBytes' | 'resumeWindowMs'>>;
 
@@ -139,16 +161,20 @@ export class SubscriptionRegistry implements SubscriptionHost {
         started: (topic, next) =>
           this.topicStates.set(topic, {
             position: new PositionVector(next),
-            channels: new Map(),
+            channels: new TopicChannels(),
             window: new ResumeWindow(next, this.windowLimits),
           }),
         batch: (topic, records) => this.onLiveBatch(topic, records),
-        stopped: (topic) => this.topicStates.delete(topic),
+        stopped: (topic) => {
+          // Channels normally went with their last members; whatever is left gives its timers back here.
+          this.topicStates.get(topic)?.channels.clear();
+          this.topicStates.delete(topic);
+        },
         forget: deps.forgetTopic,
       },
       {
         timeoutMs: config.metadataTimeoutMs,
-        maxTopics: config.maxLiveTopics,
+        maxPartitions: config.maxLivePartitions,
         lingerMs: config.fanoutLingerMs,
         idleGraceMs: deps.liveFeedIdleGraceMs,
       },
@@ -211,7 +237,7 @@ export class SubscriptionRegistry implements SubscriptionHost {
   /** Windowed views being computed, over every topic (a gauge: 0 with no client connected). */
   get viewCount(): number {
     let n = 0;
-    for (const state of this.topicStates.values()) for (const ch of state.channels.values()) if (ch.view) n++;
+    for (const state of this.topicStates.values()) n += state.channels.viewCount;
     return n;
   }
 
@@ -256,6 +282,15 @@ export class SubscriptionRegistry implements SubscriptionHost {
       return;
     }
     if (this.subs.has(id)) return; // a hub never reuses an id; a repeated open is ignored
+    // The key bound is a setting, so it is checked here (options are read in any thread, without settings).
+    if (req.key !== null) {
+      try {
+        parseKeyList(req.key, this.deps.config.maxKeysPerSubscription ?? 100);
+      } catch (err) {
+        hub.port.failed(req.sub, toPlainError(err), false);
+        return;
+      }
+    }
     const s = new Subscription(id, hub, req, this);
     this.subs.set(id, s);
     void s.run();
@@ -336,7 +371,7 @@ export class SubscriptionRegistry implements SubscriptionHost {
   admitView(req: SubscribeRequest): void {
     const state = this.topicStates.get(req.topic);
     if (!state || !req.view) return;
-    const name = this.channelName(req, parseRecordFilter(req.key, req.where), parseViewSpec(req.view).canonical, null);
+    const name = channelName(req, parseRecordFilter(req.key, req.where), parseViewSpec(req.view).canonical, null);
     if (req.from.kind === 'latest' && !req.snapshotMs && state.channels.has(name)) return; // joins an existing computation
     this.checkViewRoom(req.topic, state);
   }
@@ -354,22 +389,10 @@ export class SubscriptionRegistry implements SubscriptionHost {
     }
   }
 
-  private channelName(
-    req: SubscribeRequest,
-    filter: RecordFilter | null,
-    viewCanonical: string | null,
-    owner: Subscription | null,
-  ): string {
-    if (req.style === 'value') return `v:${req.topic}`;
-    if (viewCanonical !== null) return `w:${req.topic}\n${filter?.canonical ?? ''}\n${viewCanonical}${owner ? `\n#${owner.id}` : ''}`;
-    // (topic, style, filter): every member of a channel gets the same bytes.
-    return `${req.style === 'batch' ? 'b' : 'r'}:${req.topic}${filter ? `\n${filter.canonical}` : ''}`;
-  }
-
   channelFor(req: SubscribeRequest, state: TopicState, owner: Subscription | null): Channel {
     const filter = parseRecordFilter(req.key, req.where);
     const spec = req.view ? parseViewSpec(req.view) : null;
-    const name = this.channelName(req, filter, spec?.canonical ?? null, owner);
+    const name = channelName(req, filter, spec?.canonical ?? null, owner);
     let channel = state.channels.get(name);
     if (!channel) {
       let view: Channel['view'] = null;
@@ -384,27 +407,36 @@ export class SubscriptionRegistry implements SubscriptionHost {
           }),
         };
       }
-      state.channels.set(name, (channel = { name, style: req.style, filter, view, members: new Map(), replaying: new Set() }));
+      const conflation = req.conflateMs && !spec && req.style !== 'value' ? this.newConflation(req, state, name) : null;
+      channel = { name, style: req.style, filter, view, conflation, members: new Map(), replaying: new Set() };
+      state.channels.add(channel);
     }
     return channel;
   }
 
+  /** A conflated channel's table and timer; its frames go to the channel's members at the time they are sent. */
+  private newConflation(req: SubscribeRequest, state: TopicState, name: string): Conflation {
+    const topicJson = JSON.stringify(req.topic);
+    const style = req.style === 'batch' ? 'batch' : 'envelope';
+    return new Conflation({
+      intervalMs: req.conflateMs!,
+      livePosition: () => state.position.next,
+      emit: (fields, tokens) => {
+        const channel = state.channels.get(name);
+        if (!channel || channel.members.size === 0) return;
+        const out = frameRecords(style, topicJson, fields, tokens);
+        for (const hub of channel.members.keys()) hub.port.publish(name, out.frames, out.tokens);
+      },
+    });
+  }
+
   joinChannel(s: Subscription, channel: Channel): void {
-    channel.members.set(s.hub, (channel.members.get(s.hub) ?? 0) + 1);
+    addMember(channel, s.hub);
     s.hub.port.join(s.req.sub, channel.name);
   }
 
   leaveChannel(s: Subscription, channel: Channel, joined: boolean): void {
-    channel.replaying.delete(s);
-    if (joined) {
-      const n = (channel.members.get(s.hub) ?? 1) - 1;
-      if (n > 0) channel.members.set(s.hub, n);
-      else channel.members.delete(s.hub);
-    }
-    if (channel.members.size === 0 && channel.replaying.size === 0) {
-      const state = this.topicStates.get(s.req.topic);
-      if (state?.channels.get(channel.name) === channel) state.channels.delete(channel.name);
-    }
+    if (removeMember(channel, s, joined)) this.topicStates.get(s.req.topic)?.channels.remove(channel);
   }
 
   expectAck(done: (handed: boolean) => void): number {
@@ -432,10 +464,12 @@ export class SubscriptionRegistry implements SubscriptionHost {
   // ---- live batches ----
 
   /**
-   * One live batch: each record read and serialised once (its fields, token, and per-record frame when a
-   * per-record channel wants it), then per channel: its selection (filter), its frames (the shared
-   * per-record frames, or one batch frame built for the channel), one publish per hub holding members, and
-   * the selection buffered for the channel's replays about to join.
+   * One live batch: routed first (live-router.ts: each channel meets only the records its filter can
+   * select), then each record read and serialised once (its fields, token, and per-record frame when a
+   * per-record channel it reaches wants one), then per channel reached: its frames (the shared per-record
+   * frames, one batch frame built for the channel, or its conflation's), one publish per hub holding
+   * members, and the selection buffered for the channel's replays about to join. The work grows with the
+   * records and the channels they reach, not with the channels of the topic.
    */
   private onLiveBatch(topic: string, records: Message[]): void {
     const state = this.topicStates.get(topic);
@@ -443,44 +477,44 @@ export class SubscriptionRegistry implements SubscriptionHost {
     // fanout-resume: the resume window keeps every live batch, also with no channel (the feed's idle grace),
     // in the same synchronous step as the position and the replays' buffers below (no record between them).
     state.window.append(records);
+    const n = records.length;
+    if (n === 0) return;
+    const keys = new Array<string | null>(n);
+    for (let i = 0; i < n; i++) keys[i] = keyText(records[i].key);
+    // Values are read before routing only when a filter needs them; else once, below, for the frames.
+    const values: ValueText[] | null = state.channels.routingNeedsValues || this.viewsParse(state) ? new Array<ValueText>(n) : null;
+    if (values) for (let i = 0; i < n; i++) values[i] = readValue(records[i].value);
+    const valueAt = values ? (i: number) => values[i].parsed : null;
+    const routed = state.channels.route(n, (i) => keys[i], valueAt);
     let envelopes = false;
     let perRecord = false;
-    // Record fields apart from frames only when something needs them: a batch channel, or a replay's buffer.
+    // Record fields apart from frames only when something needs them: a batch or conflated channel, or a replay's buffer.
     let needFields = false;
-    let parse = false;
-    for (const ch of state.channels.values()) {
-      if (ch.style !== 'value' && !ch.view) envelopes = true;
-      if (ch.style === 'envelope' && !ch.view) perRecord = true;
-      if (!ch.view && (ch.style === 'batch' || ch.replaying.size > 0)) needFields = true;
-      if (
-        ch.filter?.needsValue ||
-        (ch.view && (ch.view.spec.needsValue || (ch.view.spec.by?.kind === 'key' && this.views.keyField !== '')))
-      )
-        parse = true;
+    for (const { channel: ch } of routed) {
+      if (ch.style === 'value' || ch.view) continue;
+      envelopes = true;
+      if (ch.style === 'envelope' && !ch.conflation) perRecord = true;
+      if (ch.style === 'batch' || ch.conflation || ch.replaying.size > 0) needFields = true;
     }
-    const n = records.length;
     const fields: string[] = needFields ? new Array<string>(n) : [];
     const frames: string[] = perRecord ? new Array<string>(n) : [];
     const tokens: string[] = envelopes ? new Array<string>(n) : [];
-    const parsed: unknown[] = parse ? new Array<unknown>(n) : [];
     const topicJson = JSON.stringify(topic);
     for (let i = 0; i < n; i++) {
       const m = records[i];
       if (!envelopes) {
         state.position.set(m.partition, m.offset + 1);
-        if (parse) parsed[i] = readValue(m.value).parsed;
         continue;
       }
       const token = state.position.advance(m.partition, m.offset);
-      const value = readValue(m.value);
-      if (parse) parsed[i] = value.parsed;
+      const value = values ? values[i] : readValue(m.value);
       if (needFields) {
         const f = (fields[i] = encodeFields(m, value));
         if (perRecord) frames[i] = recordFrame(topicJson, f, token);
       } else if (perRecord) frames[i] = encodeEnvelope(m, topicJson, token, value); // the one string per record, as before batch frames
       tokens[i] = token;
     }
-    for (const ch of [...state.channels.values()]) {
+    for (const { channel: ch, selection } of routed) {
       if (ch.style === 'value') {
         const vals: Uint8Array[] = [];
         for (const m of records) if (m.value) vals.push(m.value);
@@ -488,21 +522,24 @@ export class SubscriptionRegistry implements SubscriptionHost {
         continue;
       }
       if (ch.view) {
-        this.viewBatch(ch, records, parse ? parsed : null);
+        this.viewBatch(ch, records, selection, valueAt);
         continue;
       }
-      let selIndex: number[] | null = null;
-      if (ch.filter) {
-        selIndex = [];
-        for (let i = 0; i < n; i++) if (ch.filter.matches(keyText(records[i].key), parse ? parsed[i] : undefined)) selIndex.push(i);
-        if (selIndex.length === 0) continue;
-      } else if (n === 0) continue;
-      // Fields only for a batch frame or a replay's buffer (needFields holds then).
-      const selFields = !needFields ? fields : selIndex ? selIndex.map((i) => fields[i]) : fields;
-      const selTokens = selIndex ? selIndex.map((i) => tokens[i]) : tokens;
+      // Fields only for a batch frame, a conflation or a replay's buffer (needFields holds then).
+      const selFields = !needFields ? fields : selection ? selection.map((i) => fields[i]) : fields;
+      const selTokens = selection ? selection.map((i) => tokens[i]) : tokens;
       if (ch.members.size > 0) {
-        if (ch.style === 'envelope') {
-          const selFrames = selIndex ? selIndex.map((i) => frames[i]) : frames;
+        if (ch.conflation) {
+          const held: HeldRecord[] = new Array(selFields.length);
+          const heldKeys = new Array<string | null>(selFields.length);
+          for (let j = 0; j < selFields.length; j++) {
+            const i = selection ? selection[j] : j;
+            held[j] = { fields: selFields[j], partition: records[i].partition, offset: records[i].offset };
+            heldKeys[j] = keys[i];
+          }
+          ch.conflation.offer(heldKeys, held);
+        } else if (ch.style === 'envelope') {
+          const selFrames = selection ? selection.map((i) => frames[i]) : frames;
           for (const hub of ch.members.keys()) hub.port.publish(ch.name, selFrames, selTokens);
         } else {
           const last = selTokens[selTokens.length - 1];
@@ -512,26 +549,30 @@ export class SubscriptionRegistry implements SubscriptionHost {
         }
       }
       if (ch.replaying.size > 0) {
-        const partitions = selIndex ? selIndex.map((i) => records[i].partition) : records.map((m) => m.partition);
-        const offsets = selIndex ? selIndex.map((i) => records[i].offset) : records.map((m) => m.offset);
+        const partitions = selection ? selection.map((i) => records[i].partition) : records.map((m) => m.partition);
+        const offsets = selection ? selection.map((i) => records[i].offset) : records.map((m) => m.offset);
         // A replay over its buffer bound fails (and leaves the set) while the set is walked: walk a copy.
         for (const s of [...ch.replaying]) s.bufferLive(selFields, selTokens, partitions, offsets);
       }
     }
   }
 
-  /** A view channel's share of a live batch: its matched records through its computation, the frames published. */
-  private viewBatch(ch: Channel, records: Message[], parsed: unknown[] | null): void {
+  /** True when a view of the topic reads record values (an aggregate over a field, or grouping by SLUICE_KEY_FIELD). */
+  private viewsParse(state: TopicState): boolean {
+    if (state.channels.viewCount === 0) return false;
+    for (const ch of state.channels.values())
+      if (ch.view && (ch.view.spec.needsValue || (ch.view.spec.by?.kind === 'key' && this.views.keyField !== ''))) return true;
+    return false;
+  }
+
+  /** A view channel's share of a live batch: its selected records through its computation, the frames published. */
+  private viewBatch(ch: Channel, records: Message[], selection: number[] | null, valueAt: ((i: number) => unknown) | null): void {
     let sel = records;
-    let values: unknown[] = parsed ?? new Array<unknown>(records.length);
-    if (ch.filter) {
-      sel = [];
-      values = [];
-      for (let i = 0; i < records.length; i++) {
-        if (!ch.filter.matches(keyText(records[i].key), parsed ? parsed[i] : undefined)) continue;
-        sel.push(records[i]);
-        values.push(parsed ? parsed[i] : undefined);
-      }
+    let values: unknown[] = new Array<unknown>(records.length);
+    if (valueAt) for (let i = 0; i < records.length; i++) values[i] = valueAt(i);
+    if (selection) {
+      sel = selection.map((i) => records[i]);
+      values = selection.map((i) => (valueAt ? valueAt(i) : undefined));
     }
     if (sel.length === 0) return;
     if (ch.view!.owner && ch.members.size === 0) {

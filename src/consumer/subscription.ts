@@ -12,48 +12,20 @@
  */
 import type { Logger } from 'pino';
 import { SluiceError, toPlainError } from '../errors.js';
-import type { FrameStyle, HubPort, SubscribeRequest, SubscriptionState } from '../subscription/protocol.js';
+import type { HubPort, SubscribeRequest, SubscriptionState } from '../subscription/protocol.js';
 import { frameRecords } from '../subscription/frame-encoder.js';
-import { encodeResumeToken, type PositionVector } from '../subscription/resume-token.js';
+import { encodeResumeToken } from '../subscription/resume-token.js';
 import type { StartFrom } from '../subscription/protocol.js';
-import type { RecordFilter } from '../subscription/record-filter.js';
-import type { ViewSpec } from '../subscription/view-spec.js';
+import type { Channel, TopicState } from './channels.js';
 import type { ShareKind } from './client-shares.js';
 import type { FeedLease } from './consumer-pool.js';
 import type { GroupLease, GroupMember } from './group-feed.js';
 import type { FanoutReader, Message } from './kafka-reader.js';
 import { Replay } from './replay.js';
-import type { ResumeWindow, WindowHistory } from './resume-window.js';
+import type { WindowHistory } from './resume-window.js';
 import type { SnapshotTable } from './snapshot-table.js';
-import type { WindowAggregator } from './window-aggregator.js';
 
-/** A windowed view's computation, part of its channel. */
-export interface ChannelView {
-  spec: ViewSpec;
-  engine: WindowAggregator;
-  /** The subscription a view with history (`from=`) belongs to alone; null: shared by every live subscriber of it. */
-  owner: Subscription | null;
-}
-
-/** A channel is what a set of subscribers receive identically: (topic, frame style, filter, view). */
-export interface Channel {
-  name: string;
-  style: FrameStyle;
-  filter: RecordFilter | null;
-  /** Windowed aggregates instead of records (`window=`). */
-  view: ChannelView | null;
-  /** Joined subscribers per hub. */
-  members: Map<HubRef, number>;
-  /** Subscriptions replaying towards this channel: live frames are buffered for them. */
-  replaying: Set<Subscription>;
-}
-
-export interface TopicState {
-  position: PositionVector;
-  channels: Map<string, Channel>;
-  /** The live feed's recent records, for resumes served from memory (resume-window.ts). */
-  window: ResumeWindow;
-}
+export type { Channel, ChannelView, TopicState } from './channels.js';
 
 /** Where a resume's history came from (`sluice_resumes_total{source}`). */
 export type ResumeSource = 'memory' | 'kafka';

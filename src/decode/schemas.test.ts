@@ -43,6 +43,20 @@ describe('TopicSchemas', () => {
     expect(() => TopicSchemas.load(folder({ 'bad.schema.json': '{' }))).toThrow(/bad\.schema\.json/);
     expect(() => TopicSchemas.load('/nonexistent/schemas')).toThrow(/SLUICE_SCHEMAS_DIR/);
   });
+
+  it('a .json file not named *.schema.json stops start-up naming the file and the rule (it would leave its topic unvalidated)', () => {
+    const dir = folder({ 'readings.json': reading, 'orders.schema.json': reading, 'notes.txt': 'fine' });
+    expect(() => TopicSchemas.load(dir)).toThrow(StartupError);
+    expect(() => TopicSchemas.load(dir)).toThrow(
+      `SLUICE_SCHEMAS_DIR: ${join(dir, 'readings.json')} is not named <topic>.schema.json (or <pattern>.schema.json with *)`,
+    );
+    expect(() => TopicSchemas.load(dir)).toThrow('readings.json → readings.schema.json');
+    expect(() => TopicSchemas.load(folder({ 'a.JSON': reading, 'b.Schema.json': reading }))).toThrow(
+      /a\.JSON, .*b\.Schema\.json are not named/,
+    );
+    // Files that are not JSON are left alone.
+    expect(TopicSchemas.load(folder({ 'orders.schema.json': reading, 'README.md': '#', 'schema.yaml': 'x: 1' })).size).toBe(1);
+  });
 });
 
 describe('validateRecords', () => {

@@ -4,7 +4,8 @@
  *   <topic>.schema.json       the topic of that exact name (e.g. `orders.schema.json`)
  *   <pattern>.schema.json     a name with `*` (any run of characters), e.g. `telemetry.*.schema.json`
  * A topic uses its exact file if there is one, else the matching pattern with the most characters other
- * than `*` (ties: the alphabetically first file); a topic no file matches is not validated.
+ * than `*` (ties: the alphabetically first file); a topic no file matches is not validated. Any other
+ * `.json` file in the folder stops start-up (a misnamed schema must not turn validation off silently).
  *
  * Validation runs where decoding runs: inline (main thread or each ingress thread, each loads the folder
  * at start-up) or in the decode pool's threads (each loads it on its first task). A record that fails
@@ -35,17 +36,30 @@ export class TopicSchemas {
 
   private constructor(readonly dir: string) {}
 
-  /** Reads and compiles every `*.schema.json` in `dir`; a file that does not read or compile stops start-up. */
+  /**
+   * Reads and compiles every `*.schema.json` in `dir`; a file that does not read or compile stops start-up,
+   * and so does any other `.json` file: a schema misnamed `readings.json` would otherwise be skipped and
+   * leave its topic unvalidated without a word (a security control must not fail open). Other files
+   * (README.md, …) are left alone.
+   */
   static load(dir: string): TopicSchemas {
     const set = new TopicSchemas(dir);
-    let files: string[];
+    let names: string[];
     try {
-      files = readdirSync(dir)
-        .filter((f) => f.endsWith(SUFFIX))
-        .sort();
+      names = readdirSync(dir).sort();
     } catch (err) {
       throw new StartupError(`SLUICE_SCHEMAS_DIR: cannot read ${dir}: ${(err as Error).message}`);
     }
+    const misnamed = names.filter((f) => f.toLowerCase().endsWith('.json') && !f.endsWith(SUFFIX));
+    if (misnamed.length > 0) {
+      const example = misnamed[0].replace(/\.json$/i, '');
+      throw new StartupError(
+        `SLUICE_SCHEMAS_DIR: ${misnamed.map((f) => join(dir, f)).join(', ')} ${misnamed.length === 1 ? 'is' : 'are'} not named <topic>.schema.json ` +
+          `(or <pattern>.schema.json with *): only such files are schemas, so ${misnamed.length === 1 ? 'it' : 'they'} would be ignored and the topic left unvalidated. ` +
+          `Rename (e.g. ${example}.json → ${example}.schema.json) or move ${misnamed.length === 1 ? 'it' : 'them'} out of the folder`,
+      );
+    }
+    const files = names.filter((f) => f.endsWith(SUFFIX));
     const ajv = newAjv();
     for (const file of files) {
       const name = file.slice(0, -SUFFIX.length);

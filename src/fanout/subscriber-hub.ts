@@ -24,7 +24,7 @@
  */
 import type { TemplatedApp, WebSocket, HttpResponse, HttpRequest, us_socket_context_t } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import { ERRORS, SluiceError, fromPlainError, toErrorResponse, type PlainError } from '../errors.js';
+import { ERRORS, SluiceError, fromPlainError, toErrorResponse, type ErrorCode, type PlainError } from '../errors.js';
 import { pathParameter, type ErrorAnswers } from '../http/respond.js';
 import { CLOSE_TOKEN_EXPIRED, type SubscribeAuth, type Credentials } from '../http/subscription-tokens.js';
 import type { CorsPolicy } from '../http/cors.js';
@@ -166,7 +166,7 @@ export class SubscriberHub implements HubPort {
       if (c.closed) return;
       if (c.ws) c.ws.end(CLOSE_GOING_AWAY, 'server shutting down');
       else if (c.sse) {
-        c.sse.event('error', JSON.stringify({ error: { code: 'SHUTTING_DOWN', message: 'server shutting down' } }));
+        sseError(c, 'SHUTTING_DOWN', 'server shutting down');
         c.sse.end();
         this.closed(c, CLOSE_GOING_AWAY);
       }
@@ -443,7 +443,7 @@ export class SubscriberHub implements HubPort {
         const reason = 'TOKEN_EXPIRED: the subscription token has expired; reconnect with a new token and from=<last token>';
         if (conn.ws) conn.ws.end(CLOSE_TOKEN_EXPIRED, reason);
         else if (conn.sse) {
-          conn.sse.event('error', JSON.stringify({ error: { code: 'TOKEN_EXPIRED', message: reason, retriable: false } }));
+          sseError(conn, 'TOKEN_EXPIRED', reason);
           conn.sse.end();
           this.closed(conn, CLOSE_TOKEN_EXPIRED);
         }
@@ -623,7 +623,7 @@ export class SubscriberHub implements HubPort {
 
   private sendText(conn: Connection, text: string): void {
     if (conn.closed) return;
-    if (conn.sse) conn.sse.write(`data: ${text}\n\n`);
+    if (conn.sse) conn.sse.message(text);
     else conn.ws!.cork(() => conn.ws!.send(text, false));
   }
 
@@ -635,7 +635,7 @@ export class SubscriberHub implements HubPort {
     if (conn.ws) {
       conn.ws.end(CLOSE_TOO_SLOW, reason); // its close handler forgets the subscriptions
     } else {
-      conn.sse!.event('error', JSON.stringify({ error: { code: 'TOO_SLOW', message: reason } }));
+      sseError(conn, 'TOO_SLOW', reason);
       conn.sse!.end();
       this.closed(conn, CLOSE_TOO_SLOW);
     }
@@ -652,6 +652,16 @@ export class SubscriberHub implements HubPort {
       }
     }, SWEEP_INTERVAL_MS).unref();
   }
+}
+
+/**
+ * The `error` event that ends an SSE stream: the same frame as a subscription's error (`event`, `topic`,
+ * `error` with `retriable`), as the AsyncAPI document describes it.
+ */
+function sseError(conn: Connection, code: ErrorCode, message: string): void {
+  const topic = conn.subs.keys().next().value;
+  const error = { code, message, retriable: ERRORS[code].retriable };
+  conn.sse!.event('error', JSON.stringify(topic === undefined ? { event: 'error', error } : { event: 'error', topic, error }));
 }
 
 /** WebSocket close reasons are limited to 123 bytes. */

@@ -3,8 +3,10 @@
  * each with topic patterns it may produce to and subscribe to, and an optional rate limit:
  *   {"keys":[{"id":"fleet-a","sha256":"…","produce":["telemetry.*"],"subscribe":["telemetry.*"],"requestsPerSec":500}]}
  * A pattern is a topic name where `*` matches any run of characters. Without the file, access is open.
- * Clients send `X-API-Key: <key>` or `Authorization: Bearer <key>`; WebSockets may use `?api_key=`
- * (browsers cannot set headers on a WebSocket). Rate limits are token buckets per key and per thread.
+ * Clients send `X-API-Key: <key>` or `Authorization: Bearer <key>`; WebSocket and SSE routes also take
+ * `?api_key=` (browsers cannot set headers there). POST routes never see one: the route table does not
+ * list it for them, so the query check refuses it before any handler (keys in URLs end up in proxy logs).
+ * Rate limits are token buckets per key and per thread.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';

@@ -30,7 +30,7 @@ describe('SubscriptionTokens.verify', () => {
   it('accepts an HS256 token and reads its grant', async () => {
     expect(await tokens.verify(jwt({ exp, 'sluice.sub': [{ topic: 'orders', key: 'o-1' }] }))).toEqual({
       expiresAtMs: exp * 1000,
-      entries: [{ topic: 'orders', key: 'o-1', where: null }],
+      entries: [{ topic: 'orders', keys: ['o-1'], where: null, conflateMs: null }],
     });
   });
 
@@ -171,6 +171,36 @@ describe('SubscribeAuth.authorize', () => {
     now -= 61_000;
   });
 
+  it('an entry with several keys: any of them, all of them by default, none other; a conflate floor', async () => {
+    const grant = await tokens.verify(
+      jwt({
+        exp,
+        'sluice.sub': [
+          { topic: 'pumps', keys: ['pump-2', 'pump-1', 'odd,key'] },
+          { topic: 'chart', key: 'k', conflate: '1s' },
+        ],
+      }),
+    );
+    const c = { apiKey: '', grant };
+    expect(grant.entries[0].keys).toEqual(['odd,key', 'pump-1', 'pump-2']);
+    // A claim's key is exact: the comma in it is escaped in the key= text, not a separator.
+    expect(auth.authorize(c, opts('pumps'))).toMatchObject({ key: 'odd\\,key,pump-1,pump-2' });
+    expect(auth.authorize(c, opts('pumps', { key: 'pump-1' }))).toMatchObject({ key: 'pump-1' });
+    expect(auth.authorize(c, opts('pumps', { key: 'pump-2,pump-1' }))).toMatchObject({ key: 'pump-1,pump-2' });
+    expect(() => auth.authorize(c, opts('pumps', { key: 'pump-1,pump-3' }))).toThrow(
+      expect.objectContaining({ code: 'FORBIDDEN', message: expect.stringContaining('"pump-3"') }),
+    );
+    expect(auth.authorize(c, opts('chart'))).toMatchObject({ key: 'k', conflateMs: 1000 });
+    expect(auth.authorize(c, opts('chart', { conflate: '200ms' }))).toMatchObject({ conflateMs: 1000 });
+    expect(auth.authorize(c, opts('chart', { conflate: '5s' }))).toMatchObject({ conflateMs: 5000 });
+    await expect(tokens.verify(jwt({ exp, 'sluice.sub': [{ topic: 't', keys: 'a' }] }))).rejects.toThrow(
+      expect.objectContaining({ code: 'TOKEN_INVALID' }),
+    );
+    await expect(tokens.verify(jwt({ exp, 'sluice.sub': [{ topic: 't', conflate: 'soon' }] }))).rejects.toThrow(
+      expect.objectContaining({ code: 'TOKEN_INVALID' }),
+    );
+  });
+
   it('without a token: 401, unless API keys are configured and one is presented', async () => {
     await expect(auth.admit({ apiKey: '', token: '' })).rejects.toThrow(expect.objectContaining({ code: 'UNAUTHORIZED' }));
     await expect(auth.admit({ apiKey: 'some-key', token: '' })).rejects.toThrow(expect.objectContaining({ code: 'UNAUTHORIZED' }));
@@ -202,7 +232,7 @@ describe('RS256 and ES256 tokens (public key file), signed with jose as an issue
       const file = keyFile(pair.publicKey.export({ type: 'spki', format: 'pem' }).toString());
       const verifier = SubscriptionTokens.fromPublicKeyFile(file);
       const good = await new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime('1h').sign(pair.privateKey);
-      expect((await verifier.verify(good)).entries).toEqual([{ topic: 'orders', key: 'order-123', where: null }]);
+      expect((await verifier.verify(good)).entries).toEqual([{ topic: 'orders', keys: ['order-123'], where: null, conflateMs: null }]);
       const other = generateKeyPairSync(
         alg === 'RS256' ? 'rsa' : 'ec',
         alg === 'RS256' ? { modulusLength: 2048 } : ({ namedCurve: 'prime256v1' } as never),

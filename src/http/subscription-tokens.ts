@@ -3,6 +3,9 @@
  * key in SLUICE_JWT_PUBLIC_KEY_FILE) on a WebSocket or SSE
  * request (`Authorization: Bearer <jwt>` or `?token=<jwt>` for browsers) names what its holder may read:
  *   {"exp": 1767225600, "sluice.sub": [{"topic": "orders", "key": "order-123"}, {"topic": "alerts", "where": "level=high"}]}
+ * An entry may name several keys (`"keys": ["pump-1", "pump-2"]`): the subscription may ask for any of them
+ * (`key=pump-1` or `key=pump-1,pump-2`), and without `key=` gets all of them; and a minimum conflation
+ * interval (`"conflate": "1s"`): the subscription's `conflate=` is at least that.
  * The claims are enforced on the server for every subscription — in the URL, by control message, and so
  * for every replay (a replay reads through the subscription's filter): an entry with `key` forces the
  * subscription's `key=` filter (another key is refused), an entry with `where` is ANDed with the
@@ -25,8 +28,8 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { SluiceError, StartupError } from '../errors.js';
-import { parseRecordFilter } from '../subscription/record-filter.js';
-import type { SubscribeOptions } from '../subscription/subscribe-options.js';
+import { joinKeyList, MAX_KEYS_PER_FILTER, parseKeyList, parseRecordFilter } from '../subscription/record-filter.js';
+import { parseConflate, type SubscribeOptions } from '../subscription/subscribe-options.js';
 import { presentedKey, type AccessControl } from './access-control.js';
 
 /** WebSocket close code for a subscription token that expired while connected (4000–4999: application codes). */
@@ -37,8 +40,11 @@ export const CLOCK_TOLERANCE_S = 30;
 
 export interface GrantEntry {
   topic: string;
-  key: string | null;
+  /** The keys the entry allows (`key` or `keys` of the claim); null: any key. */
+  keys: string[] | null;
   where: string | null;
+  /** The least `conflate=` interval in ms (`conflate` of the claim); null: none forced. */
+  conflateMs: number | null;
 }
 
 export interface Grant {
@@ -205,20 +211,36 @@ export function grantOf(payload: unknown, nowMs: number): Grant {
   const expiresAtMs = claims.exp * 1000;
   if (expiresAtMs <= nowMs) throw new SluiceError('TOKEN_EXPIRED', 'the subscription token has expired; get a new one');
   const sub = claims['sluice.sub'];
-  if (!Array.isArray(sub)) throw invalid('it has no "sluice.sub" claim (an array of {"topic", "key"?, "where"?})');
+  if (!Array.isArray(sub)) throw invalid('it has no "sluice.sub" claim (an array of {"topic", "key"?, "keys"?, "where"?, "conflate"?})');
   const entries = sub.map((e: unknown): GrantEntry => {
     const o = e as Record<string, unknown> | null;
     if (o === null || typeof o !== 'object' || typeof o.topic !== 'string') throw invalid('each "sluice.sub" entry needs a "topic"');
-    const key = typeof o.key === 'string' && o.key !== '' ? o.key : null;
+    const keys = grantKeys(o);
     const where = typeof o.where === 'string' && o.where !== '' ? o.where : null;
+    let conflateMs: number | null = null;
     try {
-      parseRecordFilter(key, where);
+      // A claim's key is one exact key (a comma in it is no separator): escaped into a key list.
+      parseRecordFilter(keys ? joinKeyList(keys) : null, where);
+      if (typeof o.conflate === 'string' && o.conflate !== '') conflateMs = parseConflate(o.conflate);
     } catch (err) {
       throw invalid(`an entry's filter does not parse: ${(err as Error).message}`);
     }
-    return { topic: o.topic, key, where };
+    return { topic: o.topic, keys, where, conflateMs };
   });
   return { expiresAtMs, entries };
+}
+
+/** An entry's keys: `"key": "k"` (one) and/or `"keys": ["a", "b"]`; null when it names none. */
+function grantKeys(o: Record<string, unknown>): string[] | null {
+  const keys: string[] = [];
+  if (typeof o.key === 'string' && o.key !== '') keys.push(o.key);
+  if (o.keys !== undefined) {
+    if (!Array.isArray(o.keys) || !o.keys.every((k) => typeof k === 'string' && k !== ''))
+      throw invalid('"keys" of a "sluice.sub" entry must be an array of non-empty strings');
+    keys.push(...(o.keys as string[]));
+  }
+  if (keys.length > MAX_KEYS_PER_FILTER) throw invalid(`an entry names more than ${MAX_KEYS_PER_FILTER} keys`);
+  return keys.length > 0 ? [...new Set(keys)].sort() : null;
 }
 
 export function invalid(why: string): SluiceError {
@@ -290,22 +312,32 @@ export class SubscribeAuth {
     if (options === null) return options;
     const entry = c.grant.entries.find((e) => e.topic === options.topic);
     if (!entry) throw new SluiceError('FORBIDDEN', `the subscription token does not cover topic "${options.topic}"`);
-    if ((entry.key !== null || entry.where !== null) && options.group !== null) {
+    if ((entry.keys !== null || entry.where !== null || entry.conflateMs !== null) && options.group !== null) {
       throw new SluiceError(
         'FORBIDDEN',
-        `the subscription token limits topic "${options.topic}" to a key or filter; group= cannot be used with it`,
+        `the subscription token limits topic "${options.topic}" to keys, a filter or conflation; group= cannot be used with it`,
       );
     }
-    if (entry.key !== null && options.key !== null && options.key !== entry.key) {
-      throw new SluiceError('FORBIDDEN', `the subscription token allows only key "${entry.key}" of topic "${options.topic}"`);
+    let key = options.key;
+    if (entry.keys !== null) {
+      const allowed = new Set(entry.keys);
+      const asked = options.key === null ? null : parseKeyList(options.key);
+      const outside = asked?.find((k) => !allowed.has(k));
+      if (outside !== undefined) {
+        const shown = entry.keys.length === 1 ? `only key "${entry.keys[0]}"` : `only keys ${entry.keys.map((k) => `"${k}"`).join(', ')}`;
+        throw new SluiceError('FORBIDDEN', `the subscription token allows ${shown} of topic "${options.topic}" (not "${outside}")`);
+      }
+      key = joinKeyList(asked ?? entry.keys);
     }
-    const key = entry.key ?? options.key;
     const where = entry.where === null ? options.where : options.where === null ? entry.where : `${entry.where},${options.where}`;
     parseRecordFilter(key, where); // the combination may pass the predicate limit: refuse it here
-    if (options.group === null) return { ...options, key, where };
+    // The token's interval is a floor: a client may ask for fewer frames, not more.
+    const conflateMs = entry.conflateMs === null ? options.conflateMs : Math.max(entry.conflateMs, options.conflateMs ?? 0);
+    const conflate = conflateMs ? { conflateMs } : {};
+    if (options.group === null) return { ...options, key, where, ...conflate };
     // Groups are scoped per token subject; without one, whose group it is cannot be told.
     if (c.grant.subject === undefined)
       throw new SluiceError('FORBIDDEN', 'group= needs a subscription token with a "sub" claim (consumer groups are scoped per subject)');
-    return { ...options, key, where, group: `token:${c.grant.subject}/${options.group}` };
+    return { ...options, key, where, ...conflate, group: `token:${c.grant.subject}/${options.group}` };
   }
 }

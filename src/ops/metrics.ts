@@ -217,8 +217,18 @@ export class GatewayMetrics {
   // The subscription lifecycle: with no client connected, every series below reads 0 (live consumers once their idle grace has passed).
   readonly kafkaConsumers = new Gauge({
     name: 'sluice_kafka_consumers',
-    help: 'Kafka consumers open (created and not yet disconnected), by role: live (one per followed topic), replay (one per replay in progress), group (one per topic and group with members here).',
+    help: 'Kafka consumers open (created and not yet disconnected), by role: live (one shared by every followed topic: 0 or 1), replay (one per replay in progress), group (one per topic and group with members here).',
     labelNames: ['role'],
+    registers: [this.registry],
+  });
+  readonly liveTopics = new Gauge({
+    name: 'sluice_live_topics',
+    help: 'Topics followed live (with subscribers, starting, or in their idle grace), all read by the one live consumer.',
+    registers: [this.registry],
+  });
+  readonly livePartitions = new Gauge({
+    name: 'sluice_live_partitions',
+    help: 'Partitions of the topics followed live, counted against SLUICE_MAX_LIVE_PARTITIONS.',
     registers: [this.registry],
   });
   readonly subscriptions = new Gauge({

@@ -6,7 +6,8 @@
  *     batch, whose `token` is the position after its last record (the token that record's own frame
  *     would carry), so a client resumes exactly after any batch.
  * A value that is JSON (everything Sluice produced) is embedded as-is, without a parse/stringify round
- * trip changing its bytes; any other value is sent as a string with `"valueEncoding":"text"` (UTF-8) or
+ * trip changing its bytes (raw line breaks between its tokens included: SSE writes such a frame as one
+ * `data:` line per line, fanout/sse-stream.ts); any other value is sent as a string with `"valueEncoding":"text"` (UTF-8) or
  * `"base64"` (binary). Group frames carry no token (a group resumes from its committed offsets).
  * A record with Kafka headers carries them after its value, in order and repeats kept, as
  * `"headers":[{"name":"traceparent","value":"00-…"},…]` (a header value that is not UTF-8 as base64 with

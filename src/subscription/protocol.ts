@@ -39,6 +39,7 @@ export interface SubscribeRequest {
   sub: number;
   topic: string;
   from: StartFrom;
+  /** `key=`: one key, or several separated by commas (record-filter.ts splits them). */
   key: string | null;
   where: string | null;
   group: string | null;
@@ -49,6 +50,11 @@ export interface SubscribeRequest {
    * `"snapshot":true`, then a `snapshot-end` marker with the token after them), then live from there.
    */
   snapshotMs?: number | null;
+  /**
+   * `conflate=<duration>` in ms: at most one frame per key per interval, carrying the key's latest record
+   * (src/consumer/conflation.ts); part of the channel's identity.
+   */
+  conflateMs?: number | null;
   /** `window=…`: windowed aggregates (and alerts) instead of records; parsed by view-spec.ts. */
   view?: ViewParams | null;
   /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { parseRecordFilter } from './record-filter.js';
+import { joinKeyList, parseKeyList, parseRecordFilter, splitKeyList, valueIndexKey } from './record-filter.js';
 
 const match = (where: string, value: unknown, key: string | null = null, keyFilter?: string) =>
   parseRecordFilter(keyFilter, where)!.matches(key, value);
@@ -66,5 +66,42 @@ describe('record filters', () => {
         expect(typeof f.matches(key, value)).toBe('boolean');
       }),
     );
+  });
+});
+
+describe('multi-key filters', () => {
+  it('key=a,b,c selects any of the keys; order and repeats do not change the filter', () => {
+    const f = parseRecordFilter('pump-2,pump-1,pump-2', null)!;
+    expect(f.keys).toEqual(['pump-1', 'pump-2']);
+    expect(f.canonical).toBe(parseRecordFilter('pump-1,pump-2', null)!.canonical);
+    expect(f.matches('pump-1', null)).toBe(true);
+    expect(f.matches('pump-2', null)).toBe(true);
+    expect(f.matches('pump-3', null)).toBe(false);
+    expect(f.matches(null, null)).toBe(false);
+    // One key keeps the canonical text it always had.
+    expect(parseRecordFilter('k', null)!.canonical).toBe('key="k"');
+  });
+
+  it('a comma in a key is written \\, and round-trips through joinKeyList', () => {
+    expect(splitKeyList('a\\,b,c\\\\,d')).toEqual(['a,b', 'c\\', 'd']);
+    fc.assert(
+      fc.property(fc.array(fc.string({ minLength: 1 }), { minLength: 1, maxLength: 5 }), (keys) => {
+        expect(splitKeyList(joinKeyList(keys))).toEqual(keys);
+      }),
+    );
+  });
+
+  it('refuses an empty entry and more keys than the bound', () => {
+    expect(() => parseRecordFilter('a,,b', null)).toThrow(/empty entry/);
+    expect(() => parseKeyList('a,b,c', 2)).toThrow(/3 keys; at most 2/);
+  });
+
+  it('indexes the first field=value predicate when there is no key', () => {
+    expect(parseRecordFilter(null, 'n>1,site.zone=north')!.index).toMatchObject({ pathText: 'site.zone', valueKey: 'snorth' });
+    expect(parseRecordFilter('k', 'site=x')!.index).toBeNull();
+    expect(parseRecordFilter(null, 'n>1')!.index).toBeNull();
+    expect(valueIndexKey(1)).toBe(valueIndexKey(1.0));
+    expect(valueIndexKey('1')).not.toBe(valueIndexKey(1));
+    expect(valueIndexKey({})).toBeUndefined();
   });
 });

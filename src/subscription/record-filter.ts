@@ -1,6 +1,12 @@
 /**
- * Server-side subscription filters: `key=<key>` (exact record key) and `where=<predicates>` on the JSON
- * value. Parsed once per subscription into a closure over plain comparisons: never `eval`, bounded length.
+ * Server-side subscription filters: `key=<key>[,<key>…]` (exact record keys, any of them) and
+ * `where=<predicates>` on the JSON value. Parsed once per subscription into a closure over plain
+ * comparisons: never `eval`, bounded length.
+ *
+ * A key list is split on commas; a key holding a comma writes it `\,` (and a backslash before a comma or
+ * a backslash as `\\`). The keys are kept sorted and unique, so `key=b,a` and `key=a,b` are one filter
+ * (one channel). The live router (src/consumer/live-router.ts) indexes a filter by its `keys`, or else by
+ * its first `field=value` predicate (`index`), so a record is tested only against filters that can match it.
  *
  * Grammar of `where` (documented in docs/live.md):
  *   where     := predicate (("," | "&&") predicate)*          all must hold
@@ -22,12 +28,88 @@ interface Predicate {
   literal: Literal;
 }
 
+/** An equality predicate `path=literal` a router can look records up by: the record's field at `path`, as `valueIndexKey` gives it. */
+export interface EqualityIndex {
+  path: readonly string[];
+  /** The path joined with dots: one index per distinct path. */
+  pathText: string;
+  /** `valueIndexKey(literal)`: equal for exactly the values the predicate accepts. */
+  valueKey: string;
+}
+
 export interface RecordFilter {
   /** Same filter, same text: subscribers with equal filters share one channel. */
   readonly canonical: string;
   /** True when the value must be parsed (a `where` is set). */
   readonly needsValue: boolean;
+  /** The keys of `key=` (sorted, unique), or null when any key passes. */
+  readonly keys: readonly string[] | null;
+  /** With no keys: the first `field=value` predicate, for a value index; null when there is none. */
+  readonly index: EqualityIndex | null;
   matches(key: string | null, value: unknown): boolean;
+}
+
+/** Upper bound of keys in one `key=` whatever SLUICE_MAX_KEYS_PER_SUBSCRIPTION says (its schema maximum). */
+export const MAX_KEYS_PER_FILTER = 1000;
+const MAX_KEY_LENGTH = 1024;
+
+/**
+ * The index key of a JSON field value for `=` lookups: two values get the same text exactly when `=`
+ * (strict equality on parsed JSON scalars) holds between them; objects, arrays and absent fields never
+ * match a literal, so they get none (undefined).
+ */
+export function valueIndexKey(v: unknown): string | undefined {
+  switch (typeof v) {
+    case 'string':
+      return `s${v}`;
+    case 'number':
+      return `n${v === 0 ? 0 : v}`; // -0 === 0
+    case 'boolean':
+      return v ? 't' : 'f';
+    default:
+      return v === null ? 'z' : undefined;
+  }
+}
+
+/** Splits a `key=` text into its keys: commas separate, `\,` is a comma in a key, `\\` a backslash. */
+export function splitKeyList(text: string): string[] {
+  const keys: string[] = [];
+  let current = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\\' && (text[i + 1] === ',' || text[i + 1] === '\\')) {
+      current += text[++i];
+      continue;
+    }
+    if (c === ',') {
+      keys.push(current);
+      current = '';
+      continue;
+    }
+    current += c;
+  }
+  keys.push(current);
+  return keys;
+}
+
+/** The `key=` text of a list of keys (the inverse of splitKeyList), e.g. for keys given as a JSON array. */
+export function joinKeyList(keys: readonly string[]): string {
+  return keys.map((k) => k.replace(/[\\,]/g, (c) => `\\${c}`)).join(',');
+}
+
+/** The sorted unique keys of a `key=` text; throws INVALID_PARAMETER for an empty key, a key too long, or too many keys. */
+export function parseKeyList(text: string, maxKeys = MAX_KEYS_PER_FILTER): string[] {
+  const keys = splitKeyList(text);
+  if (keys.some((k) => k === ''))
+    throw new SluiceError('INVALID_PARAMETER', 'key has an empty entry: separate keys by single commas (write a comma in a key as \\,)');
+  if (keys.some((k) => k.length > MAX_KEY_LENGTH))
+    throw new SluiceError('INVALID_PARAMETER', `a key is longer than ${MAX_KEY_LENGTH} characters`);
+  const unique = [...new Set(keys)].sort();
+  if (unique.length > maxKeys)
+    throw new SluiceError('INVALID_PARAMETER', `key names ${unique.length} keys; at most ${maxKeys} per subscription`, {
+      limit: 'SLUICE_MAX_KEYS_PER_SUBSCRIPTION',
+    });
+  return unique;
 }
 
 const MAX_WHERE_LENGTH = 512;
@@ -41,16 +123,24 @@ export function parseRecordFilter(key: string | null | undefined, where: string 
   const hasWhere = where !== undefined && where !== null && where.trim() !== '';
   if (!hasKey && !hasWhere) return null;
   const predicates = hasWhere ? parseWhere(where) : [];
+  const keys = hasKey ? parseKeyList(key) : null;
   const canonicalParts: string[] = [];
-  if (hasKey) canonicalParts.push(`key=${JSON.stringify(key)}`);
+  // One key keeps its canonical text of before multi-key subscriptions (channel names stay as they were).
+  if (keys) canonicalParts.push(`key=${JSON.stringify(keys.length === 1 ? keys[0] : keys)}`);
   if (predicates.length)
     canonicalParts.push(`where=${predicates.map((p) => `${p.path.join('.')}${p.op}${JSON.stringify(p.literal)}`).join(',')}`);
-  const wantedKey = hasKey ? key : null;
+  const oneKey = keys?.length === 1 ? keys[0] : null;
+  const keySet = keys && keys.length > 1 ? new Set(keys) : null;
+  const equality = keys ? undefined : predicates.find((p) => p.op === '=');
   return {
     canonical: canonicalParts.join(';'),
     needsValue: predicates.length > 0,
+    keys,
+    index: equality
+      ? { path: equality.path, pathText: equality.path.join('.'), valueKey: valueIndexKey(equality.literal) as string }
+      : null,
     matches(recordKey, value) {
-      if (wantedKey !== null && recordKey !== wantedKey) return false;
+      if (oneKey !== null ? recordKey !== oneKey : keySet !== null && (recordKey === null || !keySet.has(recordKey))) return false;
       for (const p of predicates) if (!holds(p, value)) return false;
       return true;
     },

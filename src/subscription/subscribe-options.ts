@@ -6,16 +6,23 @@
 import { SluiceError, unknownParameter } from '../errors.js';
 import { assertLegalTopicName } from '../decode/topic-name.js';
 import { decodeResumeToken } from './resume-token.js';
-import { parseRecordFilter } from './record-filter.js';
+import { joinKeyList, parseRecordFilter } from './record-filter.js';
 import type { StartFrom, SubscribeRequest } from './protocol.js';
 import { SUBSCRIBE_MESSAGE_FIELDS, UNSUBSCRIBE_MESSAGE_FIELDS } from './subscribe-params.js';
-import { parseSnapshot, parseViewSpec, type ViewParams } from './view-spec.js';
+import { parseDuration, parseSnapshot, parseViewSpec, type ViewParams } from './view-spec.js';
 
 const GROUP = /^[A-Za-z0-9._-]{1,100}$/;
-const MAX_KEY_LENGTH = 1024;
+/** The whole `key=` text (up to SLUICE_MAX_KEYS_PER_SUBSCRIPTION keys; each key is at most 1,024 characters). */
+const MAX_KEY_LIST_LENGTH = 65_536;
+/** `conflate=` bounds: a frame per key at most every 10 ms … 1 h. */
+export const CONFLATE_MIN_MS = 10;
+export const CONFLATE_MAX_MS = 3_600_000;
 
 /** `style` is `envelope` (one frame per record, the default) or `batch` (`frames=batch`); the seed route sets `value` itself. */
-export type SubscribeOptions = Pick<SubscribeRequest, 'topic' | 'from' | 'key' | 'where' | 'group' | 'snapshotMs' | 'view'> & {
+export type SubscribeOptions = Pick<
+  SubscribeRequest,
+  'topic' | 'from' | 'key' | 'where' | 'group' | 'snapshotMs' | 'view' | 'conflateMs'
+> & {
   style: 'envelope' | 'batch';
 };
 
@@ -27,10 +34,13 @@ export function readSubscribeOptions(topic: string, get: (name: string) => strin
   const fromText = get('from') || lastEventId;
   const from = parseFrom(fromText || 'latest');
   const key = get('key') || null;
-  if (key !== null && key.length > MAX_KEY_LENGTH)
-    throw new SluiceError('INVALID_PARAMETER', `key is longer than ${MAX_KEY_LENGTH} characters`);
+  if (key !== null && key.length > MAX_KEY_LIST_LENGTH)
+    throw new SluiceError('INVALID_PARAMETER', `key is longer than ${MAX_KEY_LIST_LENGTH} characters`);
   const where = get('where') || null;
-  parseRecordFilter(key, where); // refuse a bad filter here, as a 400 / error frame
+  // Refuse a bad filter here, as a 400 / error frame (the key count against SLUICE_MAX_KEYS_PER_SUBSCRIPTION is checked where the setting is: the registry).
+  parseRecordFilter(key, where);
+  const conflateText = get('conflate') || null;
+  const conflateMs = conflateText === null ? null : parseConflate(conflateText);
   const group = get('group') || null;
   if (group !== null) {
     if (!GROUP.test(group)) throw new SluiceError('INVALID_PARAMETER', 'group must be 1-100 characters of A-Z a-z 0-9 . _ -');
@@ -41,6 +51,8 @@ export function readSubscribeOptions(topic: string, get: (name: string) => strin
       );
     }
     if (key !== null || where !== null) throw new SluiceError('INVALID_PARAMETER', 'key and where filters are not available with group');
+    if (conflateMs !== null)
+      throw new SluiceError('INVALID_PARAMETER', 'conflate is not available with group (each record goes to one member)');
   }
   const snapshotText = get('snapshot') || null;
   const snapshotMs = snapshotText === null ? null : parseSnapshot(snapshotText);
@@ -70,6 +82,8 @@ export function readSubscribeOptions(topic: string, get: (name: string) => strin
   if (snapshotMs !== null || view !== null) {
     const what = snapshotMs !== null ? 'snapshot' : 'window';
     if (group !== null) throw new SluiceError('INVALID_PARAMETER', `${what} is not available with group`);
+    if (view !== null && conflateMs !== null)
+      throw new SluiceError('INVALID_PARAMETER', 'conflate is not available with window (a view sends one frame per window already)');
     if (snapshotMs !== null && view !== null)
       throw new SluiceError('INVALID_PARAMETER', 'snapshot and window cannot be combined: subscribe twice');
     if (snapshotMs !== null && from.kind !== 'latest') {
@@ -89,7 +103,19 @@ export function readSubscribeOptions(topic: string, get: (name: string) => strin
     style: parseFrames(get('frames') || 'record'),
     ...(snapshotMs !== null ? { snapshotMs } : {}),
     ...(view !== null ? { view } : {}),
+    ...(conflateMs !== null ? { conflateMs } : {}),
   };
+}
+
+/** `conflate=<duration>` in ms, within CONFLATE_MIN_MS … CONFLATE_MAX_MS; throws INVALID_PARAMETER. */
+export function parseConflate(text: string): number {
+  const ms = parseDuration(text, 'conflate');
+  if (ms < CONFLATE_MIN_MS || ms > CONFLATE_MAX_MS)
+    throw new SluiceError(
+      'INVALID_PARAMETER',
+      `conflate must be between ${CONFLATE_MIN_MS}ms and ${CONFLATE_MAX_MS / 3_600_000}h (got "${text.slice(0, 40)}")`,
+    );
+  return ms;
 }
 
 function parseFrames(text: string): 'envelope' | 'batch' {
@@ -134,6 +160,12 @@ export function readControlMessage(text: string): ControlMessage {
   const option = (name: string): string | undefined => {
     const v = m[name];
     if (v === undefined || v === null) return undefined;
+    // Several keys as a JSON array: no escaping of commas needed.
+    if (name === 'key' && Array.isArray(v)) {
+      if (v.length === 0 || !v.every((k) => typeof k === 'string'))
+        throw new SluiceError('INVALID_PARAMETER', '"key" must be a string or a non-empty array of strings');
+      return joinKeyList(v as string[]);
+    }
     if (typeof v === 'number' && name === 'from') return String(v);
     if (typeof v !== 'string') throw new SluiceError('INVALID_PARAMETER', `"${name}" must be a string`);
     return v;

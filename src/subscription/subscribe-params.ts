@@ -18,8 +18,10 @@ export const SUBSCRIBE_PARAMS = [
   {
     name: 'key',
     type: 'string',
-    maxLength: 1024,
-    description: 'Only records with exactly this key.',
+    maxLength: 65536,
+    example: 'pump-1,pump-2',
+    description:
+      'Only records with exactly this key, or one of these comma-separated keys (at most `SLUICE_MAX_KEYS_PER_SUBSCRIPTION`, 100 by default; a comma inside a key is written `\\,`). In a subscribe message also a JSON array of keys.',
   },
   {
     name: 'where',
@@ -32,9 +34,10 @@ export const SUBSCRIBE_PARAMS = [
   {
     name: 'group',
     type: 'string',
-    pattern: '^[A-Za-z0-9._-]{1,100}$',
+    // Empty, like every option left empty, is the option not given (no group).
+    pattern: '^[A-Za-z0-9._-]{0,100}$',
     description:
-      'Share the topic with the other subscribers of this group (Kafka consumer-group semantics: each record goes to one of them; offsets are committed). With `group`, `from` may only be `latest` or `earliest` and `key`/`where` are not available.',
+      'Share the topic with the other subscribers of this group (Kafka consumer-group semantics: each record goes to one of them; offsets are committed). With `group`, `from` may only be `latest` or `earliest` and `key`/`where` are not available. Empty: no group.',
   },
   {
     name: 'frames',
@@ -44,6 +47,13 @@ export const SUBSCRIBE_PARAMS = [
     example: 'batch',
     description:
       'Frame style: `record` (one frame per record, the default) or `batch` (one `{"event":"batch","topic","records":[…],"token"}` message per batch of records — live, replayed, filtered and group deliveries alike — with the resume token after its last record; over SSE one `batch` event per batch). Snapshot, window and alert frames stay one message each.',
+  },
+  {
+    name: 'conflate',
+    type: 'string',
+    example: '1s',
+    description:
+      "At most one frame per key per interval (`100ms`, `1s`, …; 10 ms to 1 h): the first record of a key goes at once, later ones within the interval are held and only the latest is sent when it ends. Each frame's `token` resumes after the newest record any frame of the subscription carried; records conflated away are not sent again (see docs/live.md). Not with `group` or `window`.",
   },
   {
     name: 'snapshot',

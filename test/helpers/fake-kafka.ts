@@ -5,7 +5,17 @@
  * it, so a test can run any interleaving and close a subscription at every await point.
  * Integration tests never use these: they run against a real broker.
  */
-import type { BatchSink, FanoutReader, Message, PartitionOffset, ReaderFactory, ReaderSpec } from '../../src/consumer/kafka-reader.js';
+import type {
+  BatchSink,
+  FanoutReader,
+  LiveReader,
+  LiveReaderSpec,
+  Message,
+  PartitionOffset,
+  ReaderFactory,
+  ReaderSpec,
+  TopicPartitionOffset,
+} from '../../src/consumer/kafka-reader.js';
 import type { FanoutGate, HubPort } from '../../src/subscription/protocol.js';
 import type { PlainError } from '../../src/errors.js';
 import { SluiceError } from '../../src/errors.js';
@@ -83,6 +93,9 @@ export class FakeCluster {
   readonly topics = new Map<string, Message[][]>();
   readonly commits = new Map<string, Map<number, number>>();
   readonly readers: FakeReader[] = [];
+  readonly liveReaders: FakeLiveReader[] = [];
+  /** Topics whose partitions the live consumer refuses to assign (as librdkafka may). */
+  readonly refuseAssign = new Set<string>();
   private clock = 1_000_000;
 
   constructor(readonly sched: Scheduler) {}
@@ -113,16 +126,35 @@ export class FakeCluster {
     }
   }
 
-  newReader: ReaderFactory = (spec) => {
-    const r = new FakeReader(this, spec);
-    this.readers.push(r);
-    return r;
-  };
+  newReader: ReaderFactory = Object.assign(
+    (spec: ReaderSpec) => {
+      const r = new FakeReader(this, spec);
+      this.readers.push(r);
+      return r;
+    },
+    {
+      live: (spec: LiveReaderSpec) => {
+        const r = new FakeLiveReader(this, spec);
+        this.liveReaders.push(r);
+        return r;
+      },
+      partitionFetchBytes: 1 << 20,
+    },
+  );
 
   /** Readers created and not yet fully stopped, by role. */
   openReaders(): Record<ReaderSpec['role'], number> {
     const out = { live: 0, replay: 0, group: 0 };
     for (const r of this.readers) if (!r.disconnected) out[r.spec.role]++;
+    for (const r of this.liveReaders) if (!r.disconnected) out.live++;
+    return out;
+  }
+
+  /** Partitions per topic the live consumers have assigned (over every live reader not yet disconnected). */
+  liveAssigned(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const r of this.liveReaders)
+      if (!r.disconnected) for (const k of r.assigned.keys()) out.set(k.split('/')[0], (out.get(k.split('/')[0]) ?? 0) + 1);
     return out;
   }
 }
@@ -225,6 +257,82 @@ export class FakeReader implements FanoutReader {
       const records = this.parts[partition].slice(next, next + max - out.length);
       out.push(...records);
       this.positionsByPartition.set(partition, next + records.length);
+    }
+    return out;
+  }
+}
+
+/** The shared live consumer on the fake cluster: partitions of any topic come and go while it reads. */
+export class FakeLiveReader implements LiveReader {
+  disconnected = false;
+  /** `topic/partition` → next offset. */
+  readonly assigned = new Map<string, number>();
+  private stopped = false;
+  private loop: Promise<void> = Promise.resolve();
+  private stopping: Promise<void> | undefined;
+  private connecting: Promise<void> | undefined;
+
+  constructor(
+    private readonly cluster: FakeCluster,
+    readonly spec: LiveReaderSpec,
+  ) {}
+
+  connect(): Promise<void> {
+    if (this.stopped) return Promise.reject(new SluiceError('SHUTTING_DOWN', 'stopped before it connected'));
+    this.connecting = this.cluster.sched.defer('live:connect', () => undefined);
+    return this.connecting;
+  }
+
+  watermarks(topic: string, partitions: number): Promise<{ low: number; high: number }[]> {
+    return this.cluster.sched.defer('live:watermarks', () => {
+      const parts = this.cluster.topics.get(topic);
+      if (!parts) throw new SluiceError('BROKER_UNAVAILABLE', `no topic ${topic}`);
+      return parts.slice(0, partitions).map((p) => ({ low: 0, high: p.length }));
+    });
+  }
+
+  assign(add: TopicPartitionOffset[]): void {
+    for (const a of add) if (this.cluster.refuseAssign.has(a.topic)) throw new Error(`assignment of ${a.topic} refused`);
+    for (const a of add) this.assigned.set(`${a.topic}/${a.partition}`, a.offset);
+  }
+
+  unassign(remove: TopicPartitionOffset[]): void {
+    for (const r of remove) this.assigned.delete(`${r.topic}/${r.partition}`);
+  }
+
+  start(sink: BatchSink): void {
+    if (this.stopped) return;
+    this.loop = (async () => {
+      while (!this.stopped) {
+        const batch = await this.cluster.sched.defer('live:read', () => this.take(1000));
+        if (this.stopped) break;
+        const pending = sink(batch);
+        if (pending) await pending;
+      }
+    })();
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.stopping ??= (async () => {
+      await this.loop;
+      await this.connecting?.catch(() => {});
+      await this.cluster.sched.defer('live:disconnect', () => undefined);
+      this.disconnected = true;
+    })();
+    return this.stopping;
+  }
+
+  private take(max: number): Message[] {
+    const out: Message[] = [];
+    for (const [key, next] of this.assigned) {
+      const slash = key.lastIndexOf('/');
+      const records = (this.cluster.topics.get(key.slice(0, slash))?.[Number(key.slice(slash + 1))] ?? []).slice(
+        next,
+        next + max - out.length,
+      );
+      out.push(...records);
+      this.assigned.set(key, next + records.length);
     }
     return out;
   }

@@ -1,11 +1,11 @@
 import { Arrivals } from './arrivals.js';
+import { type ParsedEvent, SseParser } from './sse-parse.js';
 
-/** A Server-Sent Events test client (fetch + a small parser) that records every event and can send Last-Event-ID. */
-export interface SseEvent {
-  event: string;
-  id: string | null;
-  data: string;
-}
+/**
+ * A Server-Sent Events test client (fetch + the WHATWG parser of sse-parse.ts) that records every event
+ * and can send Last-Event-ID.
+ */
+export type SseEvent = ParsedEvent;
 
 export interface SseClient {
   events: SseEvent[];
@@ -29,33 +29,12 @@ export async function openSse(url: string, headers: Record<string, string> = {})
   }
   const ended = (async () => {
     const decoder = new TextDecoder();
-    let buffer = '';
-    let current: SseEvent = { event: 'message', id: null, data: '' };
-    let hasData = false;
+    const parser = new SseParser(
+      (e) => arrivals.push(e),
+      (text) => comments.push(text.trim()),
+    );
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let nl: number;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + 1);
-          if (line === '') {
-            if (hasData) arrivals.push(current);
-            current = { event: 'message', id: null, data: '' };
-            hasData = false;
-          } else if (line.startsWith(':')) comments.push(line.slice(1).trim());
-          else {
-            const colon = line.indexOf(':');
-            const field = colon < 0 ? line : line.slice(0, colon);
-            const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-            if (field === 'data') {
-              current.data = hasData ? `${current.data}\n${value}` : value;
-              hasData = true;
-            } else if (field === 'event') current.event = value;
-            else if (field === 'id') current.id = value;
-          }
-        }
-      }
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
     } catch {
       // aborted
     }

@@ -54,8 +54,16 @@ function renderOperation(doc, path, method, op) {
       ]),
     ) || '',
   );
-  if (op.security)
-    body.append(el('p', null, 'API key (when configured): X-API-Key header, Authorization: Bearer, or api_key query parameter.'));
+  if (op.security) {
+    const inQuery = op.security.some((s) => 'ApiKeyQuery' in s);
+    body.append(
+      el(
+        'p',
+        null,
+        `API key (when configured): X-API-Key header${inQuery ? ', Authorization: Bearer, or api_key query parameter' : ' or Authorization: Bearer (not in the URL)'}.`,
+      ),
+    );
+  }
   if (op.requestBody) {
     body.append(el('h4', null, 'Request body'), el('p', null, op.requestBody.description || ''));
     for (const [type, c] of Object.entries(op.requestBody.content)) body.append(el('p', null, el('code', null, type)), pretty(c.example));
