@@ -14,7 +14,7 @@
 //     or replay slot was taken for them.
 import { readdirSync, readFileSync } from 'node:fs';
 import Kafka from '@confluentinc/kafka-javascript';
-import { startServer, stopServer, sampler, machineSampler } from '../processes.mjs';
+import { startServer, stopServer, sampler, machineSampler, threadTimes, threadShares } from '../processes.mjs';
 import { postSteadily } from './steady-poster.mjs';
 import { mergeAcknowledged, percentile, rssKB, startSwarm, withOpenFiles } from './fanout-scenario.mjs';
 
@@ -192,8 +192,12 @@ export async function runTopicsScenario(
     await sleep(3000);
     const idleS = f.idleS ?? 10;
     const stopIdle = sampler(pid);
+    const idleThreadsBefore = threadTimes(pid);
     await sleep(idleS * 1000);
     const idle = stopIdle();
+    // Where idle CPU goes: the main thread (event loop, timers), librdkafka's threads (rdk:*), the rest
+    // (libuv's pool, where the consumer's long poll waits; V8).
+    const idleShares = threadShares(pid, idleThreadsBefore, threadTimes(pid), idle.cpuSeconds);
     const subscribedState = threadsAndFiles(pid);
     const rssIdle = await rssKB(pid);
     const consumers = await metric(fanoutPort, 'sluice_kafka_consumers');
@@ -259,6 +263,11 @@ export async function runTopicsScenario(
       rssIdleMB: rssIdle / 1024,
       rssMB: gateway.rssMB,
       idleCpuPct: idle.cpuPct,
+      idleCpuSplitPct: {
+        main: (idleShares.main / idle.seconds) * 100,
+        rdkafka: (idleShares.rdkafka / idle.seconds) * 100,
+        other: (idleShares.other / idle.seconds) * 100,
+      },
       liveConsumers: labelled(consumers, 'role="live"'),
       cpuPct: gateway.cpuPct,
       cpuSeconds: gateway.cpuSeconds,
