@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { postJson, randomTopic, sluiceForFile } from './helpers/sluice-process.js';
 import { records, until } from './helpers/token-subscriptions.js';
-import { connect, type RecordingSocket } from './helpers/websocket-client.js';
+import { connect, type RecordingSocket, upgradeOutcome } from './helpers/websocket-client.js';
 
 const kafka = inject('kafkaBootstrap');
 const sha = (k: string) => createHash('sha256').update(k).digest('hex');
@@ -46,18 +46,6 @@ function topicListed(topic: string): boolean {
   return (JSON.parse(r.stdout) as { topics: { topic: string }[] }).topics.some((t) => t.topic === topic);
 }
 
-async function refusal(url: string): Promise<{ status: number; code?: string; limit?: string; retryAfter?: boolean }> {
-  try {
-    const s = await connect(url);
-    s.ws.close();
-    return { status: 101 };
-  } catch (e) {
-    const { status, body } = e as { status: number; body: string };
-    const { error } = JSON.parse(body) as { error: { code: string; limit?: string } };
-    return { status, code: error.code, ...(error.limit ? { limit: error.limit } : {}) };
-  }
-}
-
 const produce = async (topic: string, n: number, key = 'key-a') => {
   const body = Array.from({ length: n }, (_, i) => JSON.stringify({ n: i })).join('\n');
   const res = await postJson(`${gateway().url}/topics/${topic}`, body, 'application/x-ndjson', { 'x-api-key': key });
@@ -79,9 +67,9 @@ describe('what a credential may create and take', () => {
   it('a key that may not produce creates no topic by subscribing (404, by URL, SSE, control message, group); one that may does', async () => {
     const topic = `telemetry.${randomTopic('absent')}`;
     const ws = `${gateway().wsUrl}/ws/topics/${topic}`;
-    expect(await refusal(`${ws}?api_key=key-d`)).toEqual({ status: 404, code: 'TOPIC_NOT_FOUND' });
-    expect(await refusal(`${ws}?api_key=key-d&group=g`)).toEqual({ status: 404, code: 'TOPIC_NOT_FOUND' });
-    expect(await refusal(`${ws}?api_key=key-d&from=earliest`)).toEqual({ status: 404, code: 'TOPIC_NOT_FOUND' });
+    expect(await upgradeOutcome(`${ws}?api_key=key-d`)).toEqual({ status: 404, code: 'TOPIC_NOT_FOUND' });
+    expect(await upgradeOutcome(`${ws}?api_key=key-d&group=g`)).toEqual({ status: 404, code: 'TOPIC_NOT_FOUND' });
+    expect(await upgradeOutcome(`${ws}?api_key=key-d&from=earliest`)).toEqual({ status: 404, code: 'TOPIC_NOT_FOUND' });
     const sse = await fetch(`${gateway().url}/sse/topics/${topic}`, { headers: { 'x-api-key': 'key-d' } });
     expect(sse.status).toBe(404);
     expect(((await sse.json()) as { error: { code: string } }).error.code).toBe('TOPIC_NOT_FOUND');
@@ -99,7 +87,7 @@ describe('what a credential may create and take', () => {
     const a = await connect(`${ws}?api_key=key-a`);
     await until(() => events(a, 'subscribed').length === 1, 'subscribed');
     expect(topicListed(topic)).toBe(true);
-    expect(await refusal(`${ws}?api_key=key-d`)).toEqual({ status: 101 });
+    expect(await upgradeOutcome(`${ws}?api_key=key-d`)).toEqual({ status: 101 });
     a.ws.close();
   });
 
@@ -135,7 +123,7 @@ describe('what a credential may create and take', () => {
     await until(() => events(c1, 'error').length === 2, 'the fourth refused');
     expect(events(c1, 'error')[1].error).toMatchObject({ code: 'CONNECTION_LIMIT', limit: 'SLUICE_MAX_SUBSCRIPTIONS_PER_CONNECTION' });
     // A second connection of the same key: a fourth topic is served, a fifth is over the client's share.
-    expect(await refusal(`${gateway().wsUrl}/ws/topics/${topics[3]}?api_key=key-a`)).toEqual({ status: 101 });
+    expect(await upgradeOutcome(`${gateway().wsUrl}/ws/topics/${topics[3]}?api_key=key-a`)).toEqual({ status: 101 });
     const c2 = await connect(`${gateway().wsUrl}/ws/topics/${topics[3]}?api_key=key-a`);
     const over = await fetch(`${gateway().url}/sse/topics/${topics[4]}`, { headers: { 'x-api-key': 'key-a' } });
     expect(over.status).toBe(429);

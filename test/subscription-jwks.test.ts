@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import { randomTopic, sluiceForFile } from './helpers/sluice-process.js';
 import { hmacJwt, inSeconds, produceKeyed, records, until } from './helpers/token-subscriptions.js';
-import { connect } from './helpers/websocket-client.js';
+import { connect, upgradeOutcome } from './helpers/websocket-client.js';
 import { openSse } from './helpers/sse-client.js';
 
 const kafka = inject('kafkaBootstrap');
@@ -83,18 +83,6 @@ const grant = (topic: string, extra: object = {}, expSeconds = 300) => ({
   'sluice.sub': [{ topic, ...extra }],
 });
 
-/** The upgrade's status (101 when it succeeded) and the error code of a refusal. */
-async function upgradeStatus(url: string): Promise<{ status: number; code?: string }> {
-  try {
-    const s = await connect(url);
-    s.ws.close();
-    return { status: 101 };
-  } catch (e) {
-    const { status, body } = e as { status: number; body: string };
-    return { status, code: (JSON.parse(body) as { error: { code: string } }).error.code };
-  }
-}
-
 /** sluice_subscriptions (summed over state and transport) and sluice_kafka_consumers (per role). */
 async function holdings(): Promise<string> {
   const text = await (await fetch(`${gateway().url}/metrics`)).text();
@@ -131,7 +119,7 @@ describe('signed subscriptions with a JWKS URL', () => {
     ws.ws.close();
     sse.close();
 
-    const at = (tk: string, q = '') => upgradeStatus(`${gateway().wsUrl}/ws/topics/${topic}?token=${tk}${q}`);
+    const at = (tk: string, q = '') => upgradeOutcome(`${gateway().wsUrl}/ws/topics/${topic}?token=${tk}${q}`);
     expect(await at(t, '&key=order-2')).toEqual({ status: 403, code: 'FORBIDDEN' });
     expect(await at(await token(k1, grant(`${topic}-x`)))).toEqual({ status: 403, code: 'FORBIDDEN' });
     // HS256 keyed with the published public key (the algorithm-confusion forgery), and alg none.
@@ -146,7 +134,7 @@ describe('signed subscriptions with a JWKS URL', () => {
     const topic = randomTopic('claims');
     await produceKeyed(gateway().url, topic, 'a', 1);
     // A bare /ws checks the token and follows no topic: no live feed left lingering for the next test's baseline.
-    const at = async (tk: string) => upgradeStatus(`${gateway().wsUrl}/ws?token=${tk}`);
+    const at = async (tk: string) => upgradeOutcome(`${gateway().wsUrl}/ws?token=${tk}`);
     const refusedSse = async (tk: string) => {
       const res = await fetch(`${gateway().url}/sse/topics/${topic}`, { headers: { authorization: `Bearer ${tk}` } });
       return { status: res.status, body: (await res.json()) as { error: { code: string; message: string } } };
@@ -179,7 +167,7 @@ describe('signed subscriptions with a JWKS URL', () => {
     const topic = randomTopic('rotate');
     await produceKeyed(gateway().url, topic, 'a', 1);
     const t = await token(k2, grant(topic));
-    expect(await upgradeStatus(`${gateway().wsUrl}/ws/topics/${topic}?token=${t}`)).toEqual({ status: 401, code: 'TOKEN_INVALID' });
+    expect(await upgradeOutcome(`${gateway().wsUrl}/ws/topics/${topic}?token=${t}`)).toEqual({ status: 401, code: 'TOKEN_INVALID' });
     jwks.published = [k1, k2];
     const before = jwks.fetches;
     const ws = await connect(`${gateway().wsUrl}/ws/topics/${topic}?from=earliest&token=${t}`);
@@ -189,9 +177,9 @@ describe('signed subscriptions with a JWKS URL', () => {
     // The retired key's tokens stop working once the set without it is fetched.
     jwks.published = [k2];
     expect(
-      await upgradeStatus(`${gateway().wsUrl}/ws/topics/${topic}?token=${await token(unpublished, grant(topic), 'k-new')}`),
+      await upgradeOutcome(`${gateway().wsUrl}/ws/topics/${topic}?token=${await token(unpublished, grant(topic), 'k-new')}`),
     ).toMatchObject({ status: 401 });
-    expect(await upgradeStatus(`${gateway().wsUrl}/ws/topics/${topic}?token=${await token(k1, grant(topic))}`)).toEqual({
+    expect(await upgradeOutcome(`${gateway().wsUrl}/ws/topics/${topic}?token=${await token(k1, grant(topic))}`)).toEqual({
       status: 401,
       code: 'TOKEN_INVALID',
     });
@@ -204,11 +192,11 @@ describe('signed subscriptions with a JWKS URL', () => {
     jwks.published = [k1, k2];
     const k3 = await signingKey('k3', 'ES256');
     const cached = await token(k2, grant(topic));
-    expect(await upgradeStatus(`${gateway().wsUrl}/ws/topics/${topic}?token=${cached}`)).toEqual({ status: 101 }); // k2 is in the cached set
+    expect(await upgradeOutcome(`${gateway().wsUrl}/ws/topics/${topic}?token=${cached}`)).toEqual({ status: 101 }); // k2 is in the cached set
     jwks.mode = 'down';
     try {
       const t = await token(k3, grant(topic));
-      expect(await upgradeStatus(`${gateway().wsUrl}/ws/topics/${topic}?token=${t}`)).toEqual({
+      expect(await upgradeOutcome(`${gateway().wsUrl}/ws/topics/${topic}?token=${t}`)).toEqual({
         status: 503,
         code: 'TOKEN_KEYS_UNAVAILABLE',
       });
@@ -219,7 +207,7 @@ describe('signed subscriptions with a JWKS URL', () => {
         code: 'TOKEN_KEYS_UNAVAILABLE',
         retriable: true,
       });
-      expect(await upgradeStatus(`${gateway().wsUrl}/ws/topics/${topic}?token=${cached}`)).toEqual({ status: 101 });
+      expect(await upgradeOutcome(`${gateway().wsUrl}/ws/topics/${topic}?token=${cached}`)).toEqual({ status: 101 });
     } finally {
       jwks.mode = 'up';
     }
@@ -228,7 +216,7 @@ describe('signed subscriptions with a JWKS URL', () => {
   it('an expired token is refused with 401 TOKEN_EXPIRED; one that expires while connected closes the WebSocket with 4001', async () => {
     const topic = randomTopic('exp');
     await produceKeyed(gateway().url, topic, 'a', 1);
-    expect(await upgradeStatus(`${gateway().wsUrl}/ws/topics/${topic}?token=${await token(k1, grant(topic, {}, -10))}`)).toEqual({
+    expect(await upgradeOutcome(`${gateway().wsUrl}/ws/topics/${topic}?token=${await token(k1, grant(topic, {}, -10))}`)).toEqual({
       status: 401,
       code: 'TOKEN_EXPIRED',
     });

@@ -34,3 +34,16 @@ export async function connect(url: string): Promise<RecordingSocket> {
     waitForFrames: (n, timeoutMs) => arrivals.waitFor(n, timeoutMs),
   };
 }
+
+/** How an upgrade ended: 101 when it opened (the socket is closed again), else the refusal's status, error code and `limit`. */
+export async function upgradeOutcome(url: string): Promise<{ status: number; code?: string; limit?: string }> {
+  try {
+    const s = await connect(url);
+    s.ws.close();
+    return { status: 101 };
+  } catch (e) {
+    const { status, body } = e as { status: number; body: string };
+    const { error } = JSON.parse(body) as { error: { code: string; limit?: string } };
+    return { status, code: error.code, ...(error.limit ? { limit: error.limit } : {}) };
+  }
+}
