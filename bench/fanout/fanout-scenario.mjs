@@ -23,7 +23,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { startServer, stopServer, sampler, procTree, machineSampler } from '../processes.mjs';
+import { startServer, stopServer, sampler, procTree, machineSampler, threadTimes, threadShares } from '../processes.mjs';
 import { postSteadily, stampedRecord } from './steady-poster.mjs';
 import { CENTRIFUGO_CHANNEL, CENTRIFUGO_HEADERS, startCentrifugo } from './centrifugo-peer.mjs';
 
@@ -390,6 +390,7 @@ export async function runFanoutScenario(
 
     // Steady load.
     const stopGateway = sampler(pid);
+    const serverThreadsBefore = threadTimes(pid);
     const stopSwarms = swarms.map((sw) => sampler(sw.child.pid));
     const stopIngest = peer ? sampler(server.child.pid) : null;
     // Where the rest of the machine goes: the broker and this process (the poster).
@@ -400,6 +401,16 @@ export async function runFanoutScenario(
     const posted = await post(durationS, warm.sent);
     await drain(warm.acked + posted.acked);
     const gateway = stopGateway();
+    // The server's CPU by thread: main (event loop: consumer hand-over, routing, framing, socket writes),
+    // librdkafka's (fetching), the rest (libuv's pool where the consumer polls, V8). Centrifugo: all "other".
+    let serverThreadsPct;
+    try {
+      const sh = threadShares(pid, serverThreadsBefore, threadTimes(pid), gateway.cpuSeconds);
+      const pct = (x) => (x / gateway.seconds) * 100;
+      serverThreadsPct = { main: pct(sh.main), rdkafka: pct(sh.rdkafka), other: pct(sh.other) };
+    } catch {
+      /* process gone: no split */
+    }
     const ingest = stopIngest?.();
     const brokerUse = stopBroker?.();
     const machine = stopMachine();
@@ -498,6 +509,7 @@ export async function runFanoutScenario(
       ...(ingest ? { ingestCpuPct: ingest.cpuPct } : {}),
       ...(brokerUse ? { brokerCpuPct: brokerUse.cpuPct } : {}),
       posterCpuPct: posterUse.cpuPct,
+      ...(serverThreadsPct ? { serverThreadsPct } : {}),
       // The whole machine over the same window (% of one core): what the row's processes leave is others'.
       machineBusyPct: machine.busyPct,
       rssMB: gateway.rssMB,

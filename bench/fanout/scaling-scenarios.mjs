@@ -218,6 +218,7 @@ export async function runTopicsScenario(
       await Promise.all(swarms.map(({ sw }) => sw.ask({ cmd: 'resetStats' }, 'reset')));
     }
     const stopGateway = sampler(pid);
+    const loadThreadsBefore = threadTimes(pid);
     const stopIngest = sampler(ingest.child.pid);
     const stopBroker = brokerPid ? sampler(brokerPid) : null;
     const stopMachine = machineSampler();
@@ -232,6 +233,7 @@ export async function runTopicsScenario(
     const posterSelf = process.cpuUsage(posterStartCpu);
     const clients = stopSwarms.map((s) => s());
     const loaded = threadsAndFiles(pid);
+    const loadShares = threadShares(pid, loadThreadsBefore, threadTimes(pid), gateway.cpuSeconds);
     const r = await reportOf(swarms, warm, posted);
     return {
       scaling: 'topics',
@@ -272,6 +274,11 @@ export async function runTopicsScenario(
       cpuPct: gateway.cpuPct,
       cpuSeconds: gateway.cpuSeconds,
       waitPct: gateway.waitPct,
+      serverThreadsPct: {
+        main: (loadShares.main / gateway.seconds) * 100,
+        rdkafka: (loadShares.rdkafka / gateway.seconds) * 100,
+        other: (loadShares.other / gateway.seconds) * 100,
+      },
       cpuSecondsPerMillion: r.framesDelivered ? gateway.cpuSeconds / (r.framesDelivered / 1e6) : 0,
       ingestCpuPct: ingestUse.cpuPct,
       ...(brokerUse ? { brokerCpuPct: brokerUse.cpuPct } : {}),
