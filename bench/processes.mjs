@@ -192,3 +192,24 @@ export function sampler(pid) {
     };
   };
 }
+
+/** Busy and total CPU ticks of the whole machine (/proc/stat's first line; idle and iowait count as idle). */
+function machineTicks() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, x) => a + x, 0);
+  return { busy: total - f[3] - (f[4] ?? 0), total };
+}
+
+/**
+ * How busy the whole machine was over a window, as % of one core (200 = both cores of a 2-core machine
+ * busy): on a shared machine, the part the scenario's own processes do not account for is everyone else's.
+ */
+export function machineSampler() {
+  const start = machineTicks();
+  const t0 = Date.now();
+  return () => {
+    const end = machineTicks();
+    const seconds = Math.max(1, Date.now() - t0) / 1000;
+    return { busyPct: ((end.busy - start.busy) / 100 / seconds) * 100 };
+  };
+}

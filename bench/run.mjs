@@ -13,13 +13,16 @@
 //            --docs-only (run nothing: rewrite docs/performance.md and README's summary from DIR/latest.json)
 //            --merge (keep the scenarios of DIR/latest.json that this run does not repeat; with --only,
 //                     e.g. --only fanout-1000,fanout-5000 --merge, refreshes those rows and docs/performance.md)
+//            --baseline CHECKOUT (another checkout of Sluice, built: every Sluice scenario can also run from
+//                     CHECKOUT/dist as `<name>@baseline`, e.g. --only fanout-1000,fanout-1000@baseline: a
+//                     build before a change beside the build after it, in one run)
 //
 // Writes DIR/latest.json and DIR/latest.md. Ingest load comes from autocannon in this process; the
 // fan-out scenarios (bench/fanout/) POST from this process and subscribe from 1–2 child processes.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
@@ -31,6 +34,8 @@ import { startServer, stopServer, sampler, threadTimes, threadShares, pin, cpuLa
 import { runFanoutScenario, openFileLimit } from './fanout/fanout-scenario.mjs';
 import { ensureCentrifugo } from './fanout/centrifugo-peer.mjs';
 import { peerMarkdown } from './fanout/peer-table.mjs';
+import { runResumeStormScenario, runTopicsScenario } from './fanout/scaling-scenarios.mjs';
+import { scalingMarkdown, scalingSummary } from './fanout/scaling-table.mjs';
 import { schemaScenarios, SCHEMA_RATIOS } from './scenarios/schema.mjs';
 import { fmt, readmeSummary, sizingMarkdown, writeMarked } from './perf-docs.mjs';
 
@@ -51,6 +56,7 @@ const { values: args } = parseArgs({
     'no-readme': { type: 'boolean', default: false },
     'docs-only': { type: 'boolean', default: false },
     merge: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
 });
 const QUICK = args.quick;
@@ -320,10 +326,66 @@ const SCENARIOS = [
       peerGroup: `1,000 × ${rate.toLocaleString('en-US')}, linger 5 ms`,
     },
   })),
+  // Issue #18: fan-out that scales with what dashboards follow (bench/fanout/, table in scaling-table.mjs).
+  // One dashboard per device: D subscribers each on its own key, D records/s spread over the D devices
+  // (every record is one frame to one subscriber), fan-out server alone (Sluice or Centrifugo with a
+  // channel per device) while another Sluice takes the POSTs; 500 devices for Sluice's CPU per frame at
+  // 5,000 against 500. Many topics: 1,000 topics × 1 subscriber, 1 record/s each. Reconnect storm: 2,000
+  // dashboards on one topic drop at once and resume at once from their last tokens. Alternating in one run:
+  //   npm run bench -- --only fanout-keyed-500,fanout-keyed-2000,fanout-keyed-2000-centrifugo,fanout-keyed-5000,fanout-keyed-5000-centrifugo,fanout-topics-1000,fanout-resume-storm --merge
+  ...[500, 2000, 5000].flatMap((devices) =>
+    (devices === 500 ? ['sluice'] : ['sluice', 'centrifugo']).map((peer) => ({
+      name: `fanout-keyed-${devices}${peer === 'centrifugo' ? '-centrifugo' : ''}`,
+      server: sluice({ SLUICE_INGRESS_THREADS: '0' }),
+      full: true,
+      fanout: {
+        subscribers: devices,
+        rate: devices,
+        slowPct: 0,
+        peer,
+        keyed: true,
+        keyedGroup: `${devices.toLocaleString('en-US')} × ${devices.toLocaleString('en-US')}/s`,
+      },
+    })),
+  ),
+  {
+    name: 'fanout-topics-1000',
+    server: sluice({ SLUICE_INGRESS_THREADS: '0' }),
+    full: true,
+    // Every subscriber of the bench comes from one address, which Sluice counts as one client (a real
+    // fleet's dashboards are a client each): its per-client topic bound is raised to the row's topics.
+    fanout: { scaling: 'topics', topics: 1000, idleS: 10, fanoutEnv: { SLUICE_MAX_TOPICS_PER_CLIENT: '1000' } },
+  },
+  {
+    name: 'fanout-resume-storm',
+    server: sluice({ SLUICE_INGRESS_THREADS: '0' }),
+    full: true,
+    fanout: { scaling: 'storm', dashboards: 2000, rate: 20, beforeS: 4, awayS: 1, afterS: 8 },
+  },
   // Runs last: offers twice the highest single-record rate Sluice sustained in this run (durable answers).
   { name: 'overload', server: sluice(), body: SINGLE, ct: JSON_CT, records: 1, connections: 400, expect: 200, overload: true },
 ];
 SCENARIOS.push(...schemaScenarios(sluice, Object.fromEntries(SCENARIOS.map((s) => [s.name, s]))));
+// --baseline: the same scenarios with their Sluice processes from another checkout's build (Centrifugo rows
+// have nothing of Sluice to compare but the ingest gateway: left out), named in the results by its commit.
+const BASELINE = args.baseline
+  ? (() => {
+      const dir = resolve(args.baseline);
+      const git = spawnSync('git', ['-C', dir, 'log', '-1', '--format=%h %cs'], { encoding: 'utf8' });
+      return { dir, label: git.status === 0 ? `commit ${git.stdout.trim()}` : dir };
+    })()
+  : null;
+// Each right after its original, so that the two alternate in a run rather than one always coming later.
+if (BASELINE)
+  for (const s of [...SCENARIOS])
+    if (s.server?.sluice && s.fanout?.peer !== 'centrifugo')
+      SCENARIOS.splice(SCENARIOS.indexOf(s) + 1, 0, {
+        ...s,
+        name: `${s.name}@baseline`,
+        baseline: BASELINE.label,
+        server: { ...s.server, cmd: [process.execPath, join(BASELINE.dir, 'dist', 'main.js')] },
+        ...(s.fanout?.peerGroup ? { fanout: { ...s.fanout, peerGroup: `${s.fanout.peerGroup}, baseline build` } } : {}),
+      });
 
 let broker; // the bench's own broker (none with --bootstrap)
 
@@ -511,15 +573,12 @@ async function runFanout(s, round, bootstrap) {
     }
   }
   // Quick runs check the harness, not the numbers: no warm-up.
-  return runFanoutScenario(s, {
-    bootstrap,
-    topic: topicFor(s.name, round),
-    durationS,
-    warmupS: QUICK ? 0 : 5,
-    log,
-    centrifugoBin: centrifugo?.bin,
-    brokerPid: broker?.pid,
-  });
+  const topic = topicFor(s.name.replace('@', '-'), round);
+  const context = { bootstrap, topic, durationS, warmupS: QUICK ? 0 : 5, log, brokerPid: broker?.pid };
+  const tag = (r) => (r && s.baseline ? { ...r, baseline: s.baseline } : r);
+  if (s.fanout.scaling === 'topics') return tag(await runTopicsScenario(s, context));
+  if (s.fanout.scaling === 'storm') return tag(await runResumeStormScenario(s, context));
+  return tag(await runFanoutScenario(s, { ...context, centrifugoBin: centrifugo?.bin }));
 }
 
 async function runProducerCeiling(s, round, bootstrap) {
@@ -616,6 +675,8 @@ const SUMMED = new Set([
   'connectFailed',
   'postFailures',
   'badFrames',
+  'misrouted',
+  'refused',
 ]);
 
 // Fields whose value in every round is kept (perRound) beside the mean: the spread of the rounds.
@@ -955,7 +1016,7 @@ function markdown(result, command) {
       `| ${name} | ${fmt(s.requestsPerSec)} | ${fmt(s.recordsPerSec)} | ${s.requestsPerSec ? fmt(s.cpuUsPerRequest, 1) : ''} | ${fmt(s.cpuUsPerRecord, 2)} | ${fmt(s.mbPerSec, 1)} | ${fmt(s.p50Ms, 1)} | ${fmt(s.p99Ms, 1)} | ${fmt(s.p999Ms, 1)} | ${fmt(s.errors)} | ${fmt(s.non2xx)} | ${fmt(s.cpuPct)} | ${fmt(s.rssMB)} | ${fmt(s.recordsClaimed)} / ${fmt(s.recordsCounted)}${s.lost > 0 ? ` (**${fmt(s.lost)} lost**)` : ''} |`,
     );
   }
-  const fanout = entries.filter(([, x]) => x.subscribers !== undefined && !x.peerGroup);
+  const fanout = entries.filter(([, x]) => x.subscribers !== undefined && !x.peerGroup && !x.scaling);
   if (fanout.length) {
     lines.push(
       '',
@@ -986,6 +1047,7 @@ function markdown(result, command) {
     );
   }
   lines.push(...peerMarkdown(result.scenarios, result.skippedPeers ?? []));
+  lines.push(...scalingMarkdown(result.scenarios));
   const throughputRatios = RATIOS.map(([label]) => label).filter((label) => label in result.ratios);
   if (throughputRatios.length) lines.push('', '| ratio | value |', '| --- | ---: |');
   for (const k of throughputRatios) lines.push(`| ${k} | ${fmt(result.ratios[k], 2)} |`);
@@ -1035,9 +1097,11 @@ async function main() {
         if (s.fanout) {
           const r = await runFanout(s, round, bootstrap);
           if (!r) continue; // a peer that cannot run here (its line says why)
-          process.stderr.write(
-            `${fmt(r.subscribed)} subscribed, ${fmt(r.framesPerSec)} frames/s, p50/p99/p99.9 ${fmt(r.p50Ms, 1)}/${fmt(r.p99Ms, 1)}/${fmt(r.p999Ms, 1)} ms, lost ${r.lost}, duplicated ${r.duplicated}, slow closed ${r.slowDrops}/${r.slowClients}, ${fmt(r.rssPerConnKB, 1)} KB/socket, server CPU ${fmt(r.cpuSecondsPerMillion, 2)} s per 1M records, ${fmt(r.wsMessages)} WebSocket messages\n`,
-          );
+          if (r.scaling) process.stderr.write(`${scalingSummary(r)}\n`);
+          else
+            process.stderr.write(
+              `${fmt(r.subscribed)} subscribed, ${fmt(r.framesPerSec)} frames/s, p50/p99/p99.9 ${fmt(r.p50Ms, 1)}/${fmt(r.p99Ms, 1)}/${fmt(r.p999Ms, 1)} ms, lost ${r.lost}, duplicated ${r.duplicated}, slow closed ${r.slowDrops}/${r.slowClients}, ${fmt(r.rssPerConnKB, 1)} KB/socket, server CPU ${fmt(r.cpuSecondsPerMillion, 2)} s per 1M records, ${fmt(r.wsMessages)} WebSocket messages\n`,
+            );
           runs.set(s.name, [...(runs.get(s.name) ?? []), r]);
           continue;
         }
@@ -1102,10 +1166,12 @@ async function main() {
   // A subscriber that kept up missing a frame, or getting one twice, is a Sluice failure too.
   // (Centrifugo losing or repeating one is a finding about the peer, reported in its row.)
   const frames = Object.entries(scenariosOut).filter(
-    ([, s]) => s.subscribers !== undefined && s.server !== 'centrifugo' && s.lost + s.duplicated > 0,
+    ([, s]) => s.subscribers !== undefined && s.server !== 'centrifugo' && s.lost + s.duplicated + (s.misrouted ?? 0) > 0,
   );
   if (frames.length)
-    console.error(`fan-out frames lost / duplicated: ${frames.map(([n, s]) => `${n}: ${s.lost} / ${s.duplicated}`).join(', ')}`);
+    console.error(
+      `fan-out frames lost / duplicated / misrouted: ${frames.map(([n, s]) => `${n}: ${s.lost} / ${s.duplicated} / ${s.misrouted ?? 0}`).join(', ')}`,
+    );
   if (frames.length || lost.some(([name]) => !name.startsWith('peer-'))) process.exit(1);
   process.exit(0);
 }

@@ -13,11 +13,17 @@
 // POSTed to a Sluice gateway of their own (ingest), and the subscribers connect to a second process — a
 // Sluice gateway (per-record or `frames=batch` frames) or Centrifugo (bench/fanout/centrifugo-peer.mjs) —
 // whose CPU is the row's. Every record carries the `centrifugo-channels` header, whichever server reads it.
+//
+// Keyed rows (`fanout.keyed`, issue #18): one dashboard per device. Subscriber i follows its own key,
+// `/ws/topics/T?key=dev-i` (Centrifugo: channel `dev-i`), and record seq goes to device dev-(seq mod D),
+// keyed so and with `centrifugo-channels: dev-(seq mod D)`: every record is one frame to one subscriber.
+// Subscribers count by seq (each is owed exactly its device's records) and a frame of another device is
+// misrouted. The sentinel follows a key of its own, so it receives nothing during the measured window.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { startServer, stopServer, sampler, procTree } from '../processes.mjs';
+import { startServer, stopServer, sampler, procTree, machineSampler, threadTimes, threadShares } from '../processes.mjs';
 import { postSteadily, stampedRecord } from './steady-poster.mjs';
 import { CENTRIFUGO_CHANNEL, CENTRIFUGO_HEADERS, startCentrifugo } from './centrifugo-peer.mjs';
 
@@ -39,7 +45,7 @@ const swarmProcesses = (n) => (n >= 1000 ? 2 : 1);
  * subscriber. A soft limit below that (1024 is a common default) is raised up to the hard limit through
  * the shell's `ulimit -n`, which `exec`s the command so its pid stays the one sampled.
  */
-function withOpenFiles(cmd, need) {
+export function withOpenFiles(cmd, need) {
   if (openFileLimit() >= need) return cmd;
   const hard = openFileLimit(true);
   if (hard < need)
@@ -49,7 +55,7 @@ function withOpenFiles(cmd, need) {
   return ['/bin/sh', '-c', `ulimit -n ${need} && exec "$0" "$@"`, ...cmd];
 }
 
-async function rssKB(pid, samples = 5) {
+export async function rssKB(pid, samples = 5) {
   const values = [];
   for (let i = 0; i < samples; i++) {
     values.push(procTree(pid).rss * 1024);
@@ -92,8 +98,9 @@ async function sentinel(url) {
  * (`fanout`: { port, kind: 'sluice' | 'centrifugo', frames }) with the partition and offset the POST answered
  * (Sluice) and the value intact. The topic is created first (Centrifugo's consumer starts on it after that).
  */
-async function smokeCheck(port, topic, fanout, createTopic = true) {
-  const url = `http://127.0.0.1:${port}/topics/${topic}`;
+async function smokeCheck(port, topic, fanout, createTopic = true, sentinelKey = '') {
+  const keyQuery = sentinelKey ? `?key=${sentinelKey}` : '';
+  const url = `http://127.0.0.1:${port}/topics/${topic}${keyQuery}`;
   const headers = { 'content-type': 'application/json', ...CENTRIFUGO_HEADERS };
   // Creates the topic; the sentinel subscribes after, so this record is not for it.
   if (createTopic) {
@@ -105,7 +112,7 @@ async function smokeCheck(port, topic, fanout, createTopic = true) {
   const s = await sentinel(
     centrifugo
       ? `ws://127.0.0.1:${fanout.port}/connection/websocket`
-      : `ws://127.0.0.1:${fanout.port}/ws/topics/${topic}${batch ? '?frames=batch' : ''}`,
+      : `ws://127.0.0.1:${fanout.port}/ws/topics/${topic}${batch ? '?frames=batch' : ''}${keyQuery ? `${batch ? '&' : '?'}${keyQuery.slice(1)}` : ''}`,
   );
   if (centrifugo) {
     s.ws.send(`{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":"${CENTRIFUGO_CHANNEL}"}}`);
@@ -166,7 +173,7 @@ async function smokeCheck(port, topic, fanout, createTopic = true) {
   return s;
 }
 
-function startSwarm(sockets) {
+export function startSwarm(sockets) {
   const [cmd, ...argv] = withOpenFiles([process.execPath, SWARM], sockets + 256);
   const child = spawn(cmd, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const queue = [];
@@ -210,7 +217,7 @@ function startSwarm(sockets) {
 }
 
 /** Union of two per-partition sets of sorted, disjoint [lo, hi] offset runs. */
-function mergeAcknowledged(a, b) {
+export function mergeAcknowledged(a, b) {
   const out = {};
   for (const p of new Set([...Object.keys(a), ...Object.keys(b)])) {
     const runs = [...(a[p] ?? []), ...(b[p] ?? [])].sort((x, y) => x[0] - y[0]);
@@ -226,7 +233,7 @@ function mergeAcknowledged(a, b) {
 }
 
 /** p-th percentile (0–100) of the merged 0.1 ms histogram, in ms. */
-function percentile(hist, total, p) {
+export function percentile(hist, total, p) {
   if (total === 0) return 0;
   const rank = Math.ceil((p / 100) * total);
   let seen = 0;
@@ -282,7 +289,7 @@ export async function runFanoutScenario(
       pid = s.child.pid;
     }
     const fanoutKind = { port: fanoutPort, kind: peer === 'centrifugo' ? 'centrifugo' : 'sluice', frames: f.frames ?? 'record' };
-    sentinelSocket = await smokeCheck(port, topic, fanoutKind, peer !== 'centrifugo');
+    sentinelSocket = await smokeCheck(port, topic, fanoutKind, peer !== 'centrifugo', f.keyed && peer !== 'centrifugo' ? 'sentinel' : '');
     await sleep(1000);
     const rssBefore = await rssKB(pid);
 
@@ -294,8 +301,10 @@ export async function runFanoutScenario(
     const connected = await Promise.all(
       swarms.map((sw, i) => {
         const count = share(i);
+        const firstIndex = Array.from({ length: i }, (_, j) => share(j)).reduce((a, n) => a + n, 0);
         const slowCount = Math.floor(slowTotal / procs) + (i < slowTotal % procs ? 1 : 0);
         const path = peer === 'centrifugo' ? fanoutServer.path : `/ws/topics/${topic}${f.frames === 'batch' ? '?frames=batch' : ''}`;
+        const devices = f.keyed ? Array.from({ length: count }, (_, k) => `dev-${firstIndex + k}`) : undefined;
         return sw.ask(
           {
             cmd: 'connect',
@@ -307,6 +316,15 @@ export async function runFanoutScenario(
             count,
             slowCount,
             concurrency: 128,
+            ...(devices
+              ? {
+                  bySeq: true,
+                  seqMod: f.subscribers,
+                  firstIndex,
+                  paths: peer === 'centrifugo' ? undefined : devices.map((d) => `${path}${path.includes('?') ? '&' : '?'}key=${d}`),
+                  channels: devices,
+                }
+              : {}),
           },
           'connected',
           60_000 + f.subscribers * 20,
@@ -353,6 +371,12 @@ export async function runFanoutScenario(
         recordBytes: f.recordBytes ?? 0,
         headers: peer ? CENTRIFUGO_HEADERS : {},
         firstSeq,
+        route: f.keyed
+          ? (seq) => {
+              const device = `dev-${seq % f.subscribers}`;
+              return { key: device, headers: { 'x-kafka-header-centrifugo-channels': device } };
+            }
+          : undefined,
       });
 
     // Warm-up at the same rate, unmeasured (a fresh gateway's JIT; a broker that has not served yet),
@@ -366,17 +390,30 @@ export async function runFanoutScenario(
 
     // Steady load.
     const stopGateway = sampler(pid);
+    const serverThreadsBefore = threadTimes(pid);
     const stopSwarms = swarms.map((sw) => sampler(sw.child.pid));
     const stopIngest = peer ? sampler(server.child.pid) : null;
     // Where the rest of the machine goes: the broker and this process (the poster).
     const stopBroker = brokerPid ? sampler(brokerPid) : null;
+    const stopMachine = machineSampler();
     const posterStart = process.cpuUsage(); // this process alone (a sampler would add its children: every server and swarm)
     const posterAt = Date.now();
     const posted = await post(durationS, warm.sent);
     await drain(warm.acked + posted.acked);
     const gateway = stopGateway();
+    // The server's CPU by thread: main (event loop: consumer hand-over, routing, framing, socket writes),
+    // librdkafka's (fetching), the rest (libuv's pool where the consumer polls, V8). Centrifugo: all "other".
+    let serverThreadsPct;
+    try {
+      const sh = threadShares(pid, serverThreadsBefore, threadTimes(pid), gateway.cpuSeconds);
+      const pct = (x) => (x / gateway.seconds) * 100;
+      serverThreadsPct = { main: pct(sh.main), rdkafka: pct(sh.rdkafka), other: pct(sh.other) };
+    } catch {
+      /* process gone: no split */
+    }
     const ingest = stopIngest?.();
     const brokerUse = stopBroker?.();
+    const machine = stopMachine();
     const posterCpu = process.cpuUsage(posterStart);
     const posterUse = { cpuPct: ((posterCpu.user + posterCpu.system) / 1e6 / ((Date.now() - posterAt) / 1000)) * 100 };
     const clients = stopSwarms.map((stop) => stop());
@@ -422,6 +459,7 @@ export async function runFanoutScenario(
     const wsMessages = sum('fastMessages');
     return {
       ...(peer ? { peerGroup: f.peerGroup, server: peer, frames: peer === 'centrifugo' ? 'centrifugo' : (f.frames ?? 'record') } : {}),
+      ...(f.keyed ? { scaling: 'keyed', keyedGroup: f.keyedGroup, misrouted: sum('misrouted') } : {}),
       subscribers: f.subscribers,
       ingressThreads: Number(spec.env.SLUICE_INGRESS_THREADS ?? 0),
       subscribed,
@@ -436,7 +474,7 @@ export async function runFanoutScenario(
       recordsAcked: posted.acked,
       postFailures: posted.sent - posted.acked,
       postFailureKinds: posted.failures,
-      framesExpected: posted.acked * sum('fastClients'),
+      framesExpected: f.keyed ? posted.acked : posted.acked * sum('fastClients'), // keyed: each record is owed to one subscriber
       framesDelivered: fastFrames,
       frameBytes: fastFrames ? sum('fastBytes') / fastFrames : 0,
       framesPerSec: fastFrames / deliverySeconds,
@@ -471,6 +509,9 @@ export async function runFanoutScenario(
       ...(ingest ? { ingestCpuPct: ingest.cpuPct } : {}),
       ...(brokerUse ? { brokerCpuPct: brokerUse.cpuPct } : {}),
       posterCpuPct: posterUse.cpuPct,
+      ...(serverThreadsPct ? { serverThreadsPct } : {}),
+      // The whole machine over the same window (% of one core): what the row's processes leave is others'.
+      machineBusyPct: machine.busyPct,
       rssMB: gateway.rssMB,
       clientCpuPct: clients.reduce((a, c) => a + c.cpuPct, 0),
       swarmProcesses: procs,

@@ -10,8 +10,8 @@ const now = () => performance.timeOrigin + performance.now();
  * A small dashboard-style reading; `sentAt` is epoch ms with sub-ms digits, from the same clock the
  * subscribers read. `bytes` > 0 pads the record to about that size (the pad comes last).
  */
-export function stampedRecord(seq, bytes = 0) {
-  const base = `{"seq":${seq},"sentAt":${now().toFixed(3)},"device":"dev-${String(Math.abs(seq) % 1000).padStart(5, '0')}","temp":${(20 + (Math.abs(seq) % 100) / 10).toFixed(1)}`;
+export function stampedRecord(seq, bytes = 0, device = `dev-${String(Math.abs(seq) % 1000).padStart(5, '0')}`) {
+  const base = `{"seq":${seq},"sentAt":${now().toFixed(3)},"device":"${device}","temp":${(20 + (Math.abs(seq) % 100) / 10).toFixed(1)}`;
   const pad = bytes - base.length - 10;
   return pad > 0 ? `${base},"pad":"${'x'.repeat(pad)}"}` : `${base}}`;
 }
@@ -59,6 +59,10 @@ function postOne(agent, port, path, body, headers) {
  * later records back here (a record's send time is stamped before it waits for a connection). They are
  * used in turn (FIFO), so none sits idle long enough for the gateway's keep-alive timeout to close it
  * just as a request goes out (that race shows up as ECONNRESET).
+ *
+ * `route(seq)` spreads records over keys or topics: `{ topic?, key?, headers? }` for record `seq` (its
+ * `device` field then carries the key or topic, so a subscriber can tell a misrouted frame). `progress.sent`
+ * is kept current while posting (a scenario acting mid-run learns which seqs went out before it acted).
  */
 export async function postSteadily({
   port,
@@ -68,6 +72,8 @@ export async function postSteadily({
   recordBytes = 0,
   headers = {},
   firstSeq = 0,
+  route,
+  progress = {},
   connections = Math.min(256, Math.max(8, Math.ceil(rate / 4))),
 }) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections, scheduling: 'fifo' });
@@ -85,7 +91,19 @@ export async function postSteadily({
       const due = Math.min(total, Math.floor(((now() - startedAt) / 1000) * rate) + 1);
       while (sent < due) {
         const seq = firstSeq + sent++;
-        const p = postOne(agent, port, path, stampedRecord(seq, recordBytes), headers).then((r) => {
+        progress.sent = sent;
+        const to = route?.(seq);
+        const p = (
+          to
+            ? postOne(
+                agent,
+                port,
+                `/topics/${encodeURIComponent(to.topic ?? topic)}${to.key ? `?key=${encodeURIComponent(to.key)}` : ''}`,
+                stampedRecord(seq, recordBytes, to.key ?? to.topic),
+                { ...headers, ...to.headers },
+              )
+            : postOne(agent, port, path, stampedRecord(seq, recordBytes), headers)
+        ).then((r) => {
           inflight.delete(p);
           const part = r.status === 200 ? r.json?.partitions?.[0] : undefined;
           if (part && r.json.count === 1) {

@@ -17,6 +17,13 @@
 // carry no Kafka offset, so its clients are checked by the record's `seq` against the acknowledged seqs.
 // Slow clients stop reading right after their subscribed frame; later they read again to learn whether
 // the server closed them, and with which close code.
+//
+// Seq mode (Centrifugo always; Sluice with `bySeq`): records are counted by their `seq`, and with
+// `seqMod` D > 1 client i (its `residue`, usually firstIndex + i) is owed exactly the records whose seq ≡ i
+// (mod D) — one key or one topic per client, each with its own `paths[i]` / `channels[i]`; a record of
+// another residue is counted as misrouted. `keepToken` keeps each client's last resume token, so that
+// `drop` (every socket closed at once) and `resume` (every client back at once with `from=<token>`) can play
+// a reconnect storm: handshake statuses, subscribed and live times (a record with seq ≥ `liveFromSeq`).
 import { connect } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -30,6 +37,7 @@ const SEQ = Buffer.from('"seq":');
 const CF_SUBSCRIBED = Buffer.from('{"id":2,"subscribe":');
 const CF_ERROR = Buffer.from('"error":');
 const CF_PING = Buffer.from('{}');
+const TOKEN = Buffer.from('"token":"');
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 // Latency histogram: 0.1 ms buckets up to 30 s; anything later lands in the last bucket.
 const BUCKETS_PER_MS = 10;
@@ -69,7 +77,15 @@ class Client {
     this.closedByUs = false;
     this.lastDataAt = 0;
     this.error = '';
-    this.seen = null; // Centrifugo: a byte per seq received (Uint8Array, grown as needed)
+    this.seen = null; // seq mode: a byte per owed seq received (Uint8Array, grown as needed)
+    this.residue = 0; // seq mode: the seqs owed are ≡ residue (mod seqMod)
+    this.path = ''; // this client's request path (per client in keyed and many-topic rows)
+    this.channel = ''; // Centrifugo channel
+    this.token = ''; // keepToken: the last frame's resume token
+    this.status = 0; // HTTP status of the handshake answer
+    this.liveAt = 0; // resume: when the first record with seq ≥ liveFromSeq arrived
+    this.subscribedAt = 0;
+    this.connectFailed = false; // its latest connect or resume was refused or failed
   }
 }
 
@@ -81,6 +97,15 @@ let fastFrames = 0;
 let fastMessages = 0;
 let fastBytes = 0;
 let badFrames = 0;
+let misrouted = 0;
+let seqMode = false;
+let seqMod = 1;
+// Reconnect storm (resume): when it started, how many clients are live again, the last of those times.
+let resumeStartedAt = 0;
+let liveCount = 0;
+let lastLiveAt = 0;
+let lastSubscribedAt = 0;
+const statuses = {}; // handshake answers other than 101, by status
 
 /** Total length of the frame starting at `off`, or -1 when its header is not complete yet. */
 function frameLength(buf, off) {
@@ -170,21 +195,31 @@ function onRecord(c, buf, pi, end, at) {
 }
 
 /** One Centrifugo publication whose value's `"seq":` is at `qi` (seq ≥ 0; the smoke record's -1 is skipped). */
-function onPublication(c, buf, qi, end, at) {
+function onPublication(c, buf, qi, end, at, ti = -1) {
   if (buf[qi + SEQ.length] === 45) return; // '-'
   const seq = readInt(buf, qi + SEQ.length);
-  if (!c.seen || c.seen.length <= seq) {
-    const grown = new Uint8Array(Math.max(1024, (seq + 1) * 2));
+  if (seqMod > 1 && seq % seqMod !== c.residue) {
+    misrouted++; // a frame for another key or topic
+    return;
+  }
+  const idx = seqMod > 1 ? (seq - c.residue) / seqMod : seq;
+  if (!c.seen || c.seen.length <= idx) {
+    const grown = new Uint8Array(Math.max(seqMod > 1 ? 16 : 1024, (idx + 1) * 2));
     if (c.seen) grown.set(c.seen);
     c.seen = grown;
   }
-  if (c.seen[seq]) c.dups++;
-  else c.seen[seq] = 1;
+  if (c.seen[idx]) c.dups++;
+  else c.seen[idx] = 1;
   c.frames++;
+  if (resumeStartedAt && !c.liveAt && seq >= cfg.liveFromSeq) {
+    c.liveAt = at;
+    liveCount++;
+    if (at > lastLiveAt) lastLiveAt = at;
+  }
   if (c.slow) return;
   fastFrames++;
   const si = buf.indexOf(SENT_AT, qi);
-  if (si > 0 && si < end) latency(at, buf, si, -1);
+  if (si > 0 && si < end) latency(at, buf, si, ti);
   else badFrames++;
 }
 
@@ -208,6 +243,8 @@ function onText(c, buf, p, end, at) {
       }
     }
     c.state = SUBSCRIBED;
+    c.subscribedAt = at;
+    if (at > lastSubscribedAt) lastSubscribedAt = at;
     subscribedCount++;
     if (c.slow) c.sock.pause(); // stops reading: the kernel buffers fill, then the gateway's
     checkConnected();
@@ -218,6 +255,25 @@ function onText(c, buf, p, end, at) {
     fastBytes += end - p;
     if (firstFrameAt === 0) firstFrameAt = at;
     lastFrameAt = at;
+  }
+  if (cfg.keepToken) {
+    const ti = buf.lastIndexOf(TOKEN, end - 1);
+    if (ti >= p) {
+      const q = buf.indexOf(34, ti + TOKEN.length);
+      if (q > 0 && q < end) c.token = buf.toString('latin1', ti + TOKEN.length, q);
+    }
+  }
+  if (seqMode && cfg.protocol !== 'centrifugo') {
+    let found = false;
+    // A per-record frame's Kafka timestamp comes before its value (batch frames: not measured here).
+    const ti = buf.indexOf(TIMESTAMP, p);
+    for (let qi = buf.indexOf(SEQ, p); qi >= 0 && qi < end; qi = buf.indexOf(SEQ, qi + SEQ.length)) {
+      const next = buf.indexOf(SEQ, qi + SEQ.length);
+      onPublication(c, buf, qi, next >= 0 && next < end ? next : end, at, found || ti >= qi ? -1 : ti);
+      found = true;
+    }
+    if (!found) badFrames++;
+    return;
   }
   if (cfg.protocol === 'centrifugo') {
     // Newline-separated replies; `{}` alone is the server's ping.
@@ -280,12 +336,15 @@ function onData(c, chunk) {
     const end = c.header.indexOf('\r\n\r\n');
     if (end < 0) return;
     const head = c.header.slice(0, end);
+    c.status = Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1] ?? 0);
     if (!head.startsWith('HTTP/1.1 101') || !head.toLowerCase().includes(`sec-websocket-accept: ${ACCEPT.toLowerCase()}`)) {
+      statuses[c.status] = (statuses[c.status] ?? 0) + 1;
       c.error = head.split('\r\n')[0] + ' ' + c.header.slice(end + 4, end + 300);
       c.state = CLOSED;
       c.closedByUs = true;
       c.sock.destroy();
       failed++;
+      c.connectFailed = true;
       connecting--;
       openNext();
       checkConnected();
@@ -295,7 +354,7 @@ function onData(c, chunk) {
     off = end + 4 - (c.header.length - chunk.length); // latin1: one character per byte
     c.header = '';
     if (cfg.protocol === 'centrifugo')
-      c.sock.write(clientText(`{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":${JSON.stringify(cfg.channel)}}}`));
+      c.sock.write(clientText(`{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":${JSON.stringify(c.channel || cfg.channel)}}}`));
     connecting--;
     openNext();
   }
@@ -360,18 +419,19 @@ function open(c) {
     host: cfg.host,
     port: cfg.port,
     noDelay: true,
-    onread: { buffer: READ_BUFFER, callback: (n, buf) => onData(c, buf.subarray(0, n)) },
+    onread: { buffer: READ_BUFFER, callback: (n, buf) => c.sock === sock && onData(c, buf.subarray(0, n)) },
   });
   c.sock = sock;
   sock.on('connect', () => {
     sock.write(
-      `GET ${cfg.path} HTTP/1.1\r\nHost: ${cfg.host}:${cfg.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      `GET ${c.path || cfg.path} HTTP/1.1\r\nHost: ${cfg.host}:${cfg.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
     );
   });
   sock.on('error', (err) => {
-    if (!c.error) c.error = err.code ?? err.message;
+    if (c.sock === sock && !c.error) c.error = err.code ?? err.message;
   });
   sock.on('close', () => {
+    if (c.sock !== sock) return; // a socket dropped before a resume replaced it
     const wasHandshaking = c.state === HANDSHAKE;
     const wasWaiting = c.state === AWAIT_SUBSCRIBED;
     if (c.state !== CLOSED) {
@@ -385,6 +445,7 @@ function open(c) {
     if (wasHandshaking || wasWaiting) {
       if (!c.error) c.error = `closed before the subscribed frame (${c.closeCode})`;
       failed++;
+      c.connectFailed = true;
       checkConnected();
     }
   });
@@ -397,7 +458,16 @@ function checkConnected() {
     .filter((c) => c.error)
     .slice(0, 5)
     .map((c) => c.error);
-  process.send({ type: 'connected', subscribed: subscribedCount, failed, errors });
+  process.send({
+    type: 'connected',
+    subscribed: subscribedCount,
+    failed,
+    errors,
+    statuses,
+    lastSubscribedAt,
+    resumeStartedAt,
+    noToken: clients.filter((c) => resumeStartedAt && !c.token).length,
+  });
 }
 
 // ------------------------------------------------------------------ after the run
@@ -427,20 +497,25 @@ function compare(c, acked) {
   return { lost, unexpected };
 }
 
-/** Centrifugo clients: seqs in `ackedSeqs` (sorted disjoint [lo, hi] runs) the client never got, and seqs it got that were never acknowledged. */
+/** Seq mode: the client's owed seqs in `ackedSeqs` (sorted disjoint [lo, hi] runs) it never got, and seqs it got that were never acknowledged. */
 function compareSeq(c, ackedSeqs) {
   let lost = 0;
   let both = 0;
   let got = 0;
   const seen = c.seen ?? new Uint8Array(0);
   for (let i = 0; i < seen.length; i++) got += seen[i];
+  const r = c.residue;
   for (const [lo, hi] of ackedSeqs)
-    for (let s = lo; s <= hi; s++) {
-      if (s < seen.length && seen[s]) both++;
+    for (let s = lo + ((((r - lo) % seqMod) + seqMod) % seqMod); s <= hi; s += seqMod) {
+      const i = (s - r) / seqMod;
+      if (i < seen.length && seen[i]) both++;
       else lost++;
     }
   return { lost, unexpected: got - both };
 }
+
+/** Seq mode: how many of seqs 0 … total − 1 are owed to a client (all of them with seqMod 1). */
+const owed = (c, total) => (total > c.residue ? Math.floor((total - 1 - c.residue) / seqMod) + 1 : 0);
 
 function report(acked, ackedSeqs) {
   const out = {
@@ -448,6 +523,7 @@ function report(acked, ackedSeqs) {
     clients: clients.length,
     fastClients: 0,
     slowClients: 0,
+    notSubscribed: 0,
     lost: 0,
     duplicated: 0,
     unexpected: 0,
@@ -461,6 +537,7 @@ function report(acked, ackedSeqs) {
     fastMessages,
     fastBytes,
     badFrames,
+    misrouted,
     firstFrameAt,
     lastFrameAt,
     maxLatencyMs,
@@ -479,8 +556,13 @@ function report(acked, ackedSeqs) {
       out.slowFramesBeforeClose += c.frames;
       continue;
     }
+    if (c.connectFailed) {
+      // Never subscribed (on its latest attempt): reported as failed or refused, not as records lost.
+      out.notSubscribed++;
+      continue;
+    }
     out.fastClients++;
-    const { lost, unexpected } = cfg.protocol === 'centrifugo' ? compareSeq(c, ackedSeqs ?? []) : compare(c, acked);
+    const { lost, unexpected } = seqMode ? compareSeq(c, ackedSeqs ?? []) : compare(c, acked);
     out.lost += lost;
     out.unexpected += unexpected;
     out.duplicated += c.dups;
@@ -513,7 +595,15 @@ process.on('message', (msg) => {
   switch (msg.cmd) {
     case 'connect':
       cfg = msg;
-      clients = Array.from({ length: msg.count }, (_, i) => new Client(i, i < msg.slowCount));
+      seqMode = msg.protocol === 'centrifugo' || Boolean(msg.bySeq);
+      seqMod = msg.seqMod ?? 1;
+      clients = Array.from({ length: msg.count }, (_, i) => {
+        const c = new Client(i, i < msg.slowCount);
+        c.residue = seqMod > 1 ? (msg.firstIndex ?? 0) + i : 0;
+        c.path = msg.paths?.[i] ?? '';
+        c.channel = msg.channels?.[i] ?? '';
+        return c;
+      });
       if (clients.length === 0) checkConnected();
       openNext();
       break;
@@ -523,10 +613,50 @@ process.on('message', (msg) => {
       let open = 0;
       for (const c of clients) {
         if (c.slow) continue;
-        if (c.frames >= msg.expected) complete++;
+        if (c.frames >= (seqMode ? owed(c, msg.expected) : msg.expected)) complete++;
         else if (c.state !== CLOSED) open++;
       }
-      process.send({ type: 'status', complete, open, fastFrames });
+      process.send({ type: 'status', complete, open, fastFrames, live: liveCount, lastLiveAt, lastSubscribedAt, misrouted });
+      break;
+    }
+    case 'drop':
+      // Every socket at once, as a network blip or a gateway restart behind a balancer would.
+      for (const c of clients) {
+        c.closedByUs = true;
+        c.state = CLOSED;
+        c.sock?.destroy();
+      }
+      process.send({ type: 'dropped', withToken: clients.filter((c) => c.token).length });
+      break;
+    case 'resume': {
+      // Every client back at once, each with `from=<its last token>`: no stagger unless `concurrency` says so.
+      cfg.liveFromSeq = msg.liveFromSeq;
+      cfg.concurrency = msg.concurrency ?? clients.length;
+      resumeStartedAt = now();
+      liveCount = 0;
+      lastLiveAt = 0;
+      lastSubscribedAt = 0;
+      for (const k of Object.keys(statuses)) delete statuses[k];
+      nextToOpen = 0;
+      connecting = 0;
+      subscribedCount = 0;
+      failed = 0;
+      connectedReported = false;
+      for (const c of clients) {
+        const base = c.path || cfg.path;
+        c.path = c.token ? `${base}${base.includes('?') ? '&' : '?'}from=${encodeURIComponent(c.token)}` : base;
+        c.state = HANDSHAKE;
+        c.closedByUs = false;
+        c.closeCode = 0;
+        c.error = '';
+        c.header = '';
+        c.pending = null;
+        c.liveAt = 0;
+        c.subscribedAt = 0;
+        c.connectFailed = false;
+      }
+      process.send({ type: 'resuming', at: resumeStartedAt });
+      openNext();
       break;
     }
     case 'resetStats':

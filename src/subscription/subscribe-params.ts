@@ -18,10 +18,12 @@ export const SUBSCRIBE_PARAMS = [
   {
     name: 'key',
     type: 'string',
-    maxLength: 65536,
+    // What fits a URL: uWS closes a connection whose request head passes 4 KiB before any handler runs, so a
+    // longer key list can only be refused by a reset. A subscribe message carries up to 65,536 characters.
+    maxLength: 2048,
     example: 'pump-1,pump-2',
     description:
-      'Only records with exactly this key, or one of these comma-separated keys (at most `SLUICE_MAX_KEYS_PER_SUBSCRIPTION`, 100 by default; a comma inside a key is written `\\,`). In a subscribe message also a JSON array of keys.',
+      'Only records with exactly this key, or one of these comma-separated keys (at most `SLUICE_MAX_KEYS_PER_SUBSCRIPTION`, 100 by default; a comma inside a key is written `\\,`). In a URL at most 2,048 characters (the request head is limited to 4 KiB); a subscribe message takes up to 65,536, or a JSON array of keys.',
   },
   {
     name: 'where',
