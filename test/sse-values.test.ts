@@ -68,16 +68,29 @@ describe('SSE carries any record intact', () => {
     expect(records).toHaveLength(2 * VALUES.length);
     expect(wsFrames).toEqual(allWs.slice(0, VALUES.length));
 
-    for (const [i, frame] of allWs.entries()) {
-      const parsed = JSON.parse(frame) as { key: string; value: unknown; token: string };
+    // The WebSocket and the SSE stream are two replays: across partitions their order may differ, and with it
+    // each frame's token (the position after it); a record is the same (partition, offset) in both.
+    const sseAt = new Map(
+      records.map((r) => {
+        const p = JSON.parse(r.data) as { partition: number; offset: number };
+        return [`${p.partition}:${p.offset}`, r];
+      }),
+    );
+    expect(sseAt.size).toBe(records.length);
+    const withoutToken = (frame: string) => frame.replace(/,"token":"[^"]*"\}$/, '}');
+    for (const frame of allWs) {
+      const parsed = JSON.parse(frame) as { partition: number; offset: number; key: string; value: unknown; token: string };
       const v = VALUES[Number(parsed.key.slice(1))];
       // WebSocket: the value's bytes as sent, raw line breaks and all.
       expect(frame).toContain(`"value":${v}`);
       expect(parsed.value).toEqual(JSON.parse(v));
-      // SSE: one event per record, the frame with CR/CRLF as LF, parsing to the same JSON; id = token.
-      expect(records[i].data).toBe(asSseData(frame));
-      expect(JSON.parse(records[i].data)).toEqual(parsed);
-      expect(records[i].id).toBe(parsed.token);
+      // SSE: one event per record, the frame with CR/CRLF as LF, parsing to the same JSON; id = its token.
+      const event = sseAt.get(`${parsed.partition}:${parsed.offset}`);
+      expect(event, `${parsed.partition}:${parsed.offset}`).toBeDefined();
+      expect(withoutToken(event!.data)).toBe(asSseData(withoutToken(frame)));
+      const fromSse = JSON.parse(event!.data) as { token: string };
+      expect({ ...fromSse, token: parsed.token }).toEqual(parsed);
+      expect(event!.id).toBe(fromSse.token);
     }
 
     // Batch frames: every record once, same values, in order per partition.

@@ -32,6 +32,25 @@ const BUCKETS_PER_MS = 10; // as in subscriber-swarm.mjs
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Soft (or, with `hard`, hard) limit on open files of this process, which children inherit. */
+/**
+ * Waits until every swarm's clients have closed, or no frame has arrived for 15 s: each swarm is told the
+ * number of records to expect and answers how many its fast clients got and how many are still open.
+ */
+export async function drainSwarms(swarms, expected) {
+  let lastProgress = Date.now();
+  let lastFrames = -1;
+  for (;;) {
+    const st = await Promise.all(swarms.map((sw) => sw.ask({ cmd: 'status', expected }, 'status')));
+    const frames = st.reduce((a, s) => a + s.fastFrames, 0);
+    if (st.every((s) => s.open === 0)) return;
+    if (frames !== lastFrames) {
+      lastFrames = frames;
+      lastProgress = Date.now();
+    } else if (Date.now() - lastProgress > 15_000) return;
+    await sleep(250);
+  }
+}
+
 export function openFileLimit(hard = false) {
   const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
   const v = m?.[hard ? 2 : 1];
@@ -348,20 +367,7 @@ export async function runFanoutScenario(
     // Drain: until every fast client has `expected` record frames, or nothing moves for 15 s (on a machine
     // loaded by others, a starved subscriber process can make no progress for several seconds: 5 s once cut
     // a run 20 s behind short and counted its last records as lost).
-    const drain = async (expected) => {
-      let lastProgress = Date.now();
-      let lastFrames = -1;
-      for (;;) {
-        const st = await Promise.all(swarms.map((sw) => sw.ask({ cmd: 'status', expected }, 'status')));
-        const frames = st.reduce((a, s) => a + s.fastFrames, 0);
-        if (st.every((s) => s.open === 0)) return;
-        if (frames !== lastFrames) {
-          lastFrames = frames;
-          lastProgress = Date.now();
-        } else if (Date.now() - lastProgress > 15_000) return;
-        await sleep(250);
-      }
-    };
+    const drain = (expected) => drainSwarms(swarms, expected);
     const post = (seconds, firstSeq = 0) =>
       postSteadily({
         port,

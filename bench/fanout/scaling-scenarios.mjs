@@ -16,7 +16,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import Kafka from '@confluentinc/kafka-javascript';
 import { startServer, stopServer, sampler, machineSampler, threadTimes, threadShares } from '../processes.mjs';
 import { postSteadily } from './steady-poster.mjs';
-import { mergeAcknowledged, percentile, rssKB, startSwarm, withOpenFiles } from './fanout-scenario.mjs';
+import { drainSwarms, mergeAcknowledged, percentile, rssKB, startSwarm, withOpenFiles } from './fanout-scenario.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -81,20 +81,12 @@ function swarmsFor(n) {
   return Array.from({ length: procs }, (_, i) => ({ sw: startSwarm(share(i)), count: share(i), firstIndex: first(i) }));
 }
 
-/** Until every client has all it is owed of `expected` records, or nothing moves for 15 s. */
-async function drain(swarms, expected) {
-  let lastProgress = Date.now();
-  let lastFrames = -1;
-  for (;;) {
-    const st = await Promise.all(swarms.map(({ sw }) => sw.ask({ cmd: 'status', expected }, 'status')));
-    const frames = st.reduce((a, s) => a + s.fastFrames, 0);
-    if (st.every((s) => s.open === 0)) return;
-    if (frames !== lastFrames) {
-      lastFrames = frames;
-      lastProgress = Date.now();
-    } else if (Date.now() - lastProgress > 15_000) return;
-    await sleep(250);
-  }
+/** Until every client has all it is owed of `expected` records, or nothing moves for 15 s (the rows keep `{ sw }` per swarm). */
+function drain(swarms, expected) {
+  return drainSwarms(
+    swarms.map(({ sw }) => sw),
+    expected,
+  );
 }
 
 /** Lost, duplicated, misrouted and latency over every swarm, against the acknowledged seqs. */

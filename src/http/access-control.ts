@@ -114,11 +114,14 @@ export class AccessControl {
     return entry.id;
   }
 
-  /** Whether the presented key may `access` the topic, without taking a rate-limit token; true with open access (for listings, after `check`). */
-  permits(presented: string, access: Access, topic: string): boolean {
-    if (!this.enabled) return true;
-    const entry = this.byHash.get(hashApiKey(presented));
-    return entry?.[access].some((p) => p.test(topic)) === true;
+  /**
+   * The topics the presented key may `access`, without taking a rate-limit token; all of them with open
+   * access (for listings, after `check`). The key is hashed once, not once per topic.
+   */
+  permitted<T extends { name: string }>(presented: string, access: Access, topics: T[]): T[] {
+    if (!this.enabled) return topics;
+    const patterns = this.byHash.get(hashApiKey(presented))?.[access];
+    return patterns === undefined ? [] : topics.filter((t) => patterns.some((p) => p.test(t.name)));
   }
 }
 

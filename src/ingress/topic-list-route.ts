@@ -41,7 +41,7 @@ export function registerTopicListRoute(app: TemplatedApp, deps: TopicListDeps): 
     producer.listTopics().then(
       (topics) => {
         if (aborted) return;
-        const visible = topics.filter((t) => access.permits(key, 'subscribe', t.name));
+        const visible = access.permitted(key, 'subscribe', topics);
         res.cork(() => sendJson(res, 200, JSON.stringify({ topics: visible }), false, allowOrigin));
       },
       (err: unknown) => {
