@@ -50,7 +50,7 @@ export interface RunningGateway {
 }
 
 export async function startGateway(config: Config, log: Logger): Promise<RunningGateway> {
-  const uws = loadUws(config.allowUwsFallback);
+  const uws = loadUws();
   // Each ingress thread loads the keys itself; checking the file here makes a bad one stop start-up.
   if (config.apiKeysFile) AccessControl.fromFile(config.apiKeysFile);
   subscriptionTokens(config); // likewise the JWT settings (at most one; a readable secret or key)

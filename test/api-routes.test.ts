@@ -318,11 +318,14 @@ describe('every method gets an answer', () => {
   );
 });
 
-describe('what uWebSockets.js 20.30 refuses before Sluice sees the request (pinned: schemathesis is told not to send these)', () => {
-  it('a header name with a character other than A-Z a-z 0-9 - (here `_`) is never answered', async () => {
-    const r = await rawExchange(gateway().port, ['GET /healthz HTTP/1.1\r\nHost: x\r\nx_forwarded: y\r\n\r\n'], { timeoutMs: 1000 });
-    expect(r.status).toBeNull();
-    const ok = await rawExchange(gateway().port, ['GET /healthz HTTP/1.1\r\nHost: x\r\nx-forwarded: y\r\n\r\n'], { timeoutMs: 3000 });
-    expect(ok.status).toBe(200);
+describe('header names: what uWebSockets.js 20.30 refused before Sluice saw the request, 20.57 passes on', () => {
+  it('a header name with `_` (legal in HTTP) is answered like any other', async () => {
+    const r = await rawExchange(gateway().port, ['GET /healthz HTTP/1.1\r\nHost: x\r\nx_forwarded: y\r\n\r\n'], { timeoutMs: 3000 });
+    expect(r.status).toBe(200);
+  });
+
+  it('a header name that is not an HTTP token (`x@y`) gets the plain 400 of uWS itself before Sluice sees it (schemathesis does not send these)', async () => {
+    const r = await rawExchange(gateway().port, ['GET /healthz HTTP/1.1\r\nHost: x\r\nx@y: z\r\n\r\n'], { timeoutMs: 3000 });
+    expect(r.status).toBe(400);
   });
 });

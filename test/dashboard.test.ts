@@ -58,8 +58,15 @@ async function watch(page: Page, topic: string, apiKey = ''): Promise<void> {
 }
 
 async function waitForStatus(page: Page, kind: string, timeout = 30_000): Promise<string> {
-  await page.waitForSelector(`#status.${kind}`, { timeout });
-  return page.textContent('#status-text') as Promise<string>;
+  // Class and text read in one evaluation: read one after the other, a retry timer firing in between (a loaded
+  // machine) would return the next status's text ("reconnecting to …") for this one.
+  const status = await page.waitForFunction(
+    (k) =>
+      document.querySelector('#status')?.classList.contains(k) ? { text: document.querySelector('#status-text')?.textContent ?? '' } : null,
+    kind,
+    { timeout },
+  );
+  return ((await status.jsonValue()) as { text: string }).text;
 }
 
 /** The table as {column → cell text} per row, newest first. */

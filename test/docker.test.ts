@@ -35,6 +35,9 @@ it('compose.yaml runs two gateways behind nginx (official image), which balances
 it('the Dockerfile builds the native client from source in a build stage and runs as a non-root user', () => {
   const dockerfile = readFileSync(join(ROOT, 'docker', 'Dockerfile'), 'utf8');
   expect(dockerfile.match(/^FROM /gm)).toHaveLength(2);
+  // Node 24 in both stages (the binding is built for the build stage's ABI) on Debian 13, whose glibc (2.41)
+  // loads uWebSockets.js' binaries without the compatibility copy the image does not have.
+  expect(dockerfile.match(/^FROM node:24-trixie(-slim)?(@sha256:[0-9a-f]{64})?( AS build)?$/gm)).toHaveLength(2);
   expect(dockerfile).toMatch(/CKJS_LINKING=dynamic npm ci/);
   expect(dockerfile).toMatch(/^USER node$/m);
   expect(dockerfile).toMatch(/COPY native-config/);

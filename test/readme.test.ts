@@ -56,7 +56,7 @@ it('npm start sets up what running needs, nothing more: the test tools are in th
       .join('\n');
   const run = steps('run');
   const test = steps('test');
-  for (const testTool of ['kcat', 'docker-compose', 'chromium', 'bench/', 'schemathesis']) {
+  for (const testTool of ['kcat', 'docker-compose', 'chromium', 'bench/', 'schemathesis', 'node@']) {
     expect(run).not.toContain(testTool);
     expect(test).toContain(testTool);
   }

@@ -113,11 +113,12 @@ describe('producer profiles', () => {
 });
 
 describe('uWebSockets.js native binary', () => {
-  it('refuses to run on the pure-JS fallback unless explicitly allowed', async () => {
-    // UWS_USE_FALLBACK makes the package load its fallback, as it silently does when the binary fails to load.
-    const { code, output } = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: kafka, UWS_USE_FALLBACK: 'true' });
+  it('stops start-up with the reason when the binary for this Node does not load (there is no slow fallback)', async () => {
+    const failingLoad = join(ROOT, 'test', 'helpers', 'uws-binary-fails.mjs');
+    const { code, output } = await runSluiceExpectingExit({ KAFKA_BOOTSTRAP_SERVERS: kafka, NODE_OPTIONS: `--import=${failingLoad}` });
     expect(code).toBe(1);
-    expect(output).toMatch(/pure-JS fallback/);
-    expect(output).toMatch(/SLUICE_ALLOW_UWS_FALLBACK=true/);
+    expect(output).toMatch(/uWebSockets\.js' native binary \S*uws_\w+_\w+_\d+\.node did not load/);
+    expect(output).toMatch(/simulated/);
+    expect(output).toMatch(/Node\.js 20, 22 or 24/);
   });
 });

@@ -495,7 +495,7 @@ export const SETTINGS = {
   allowUwsFallback: bool(
     'SLUICE_ALLOW_UWS_FALLBACK',
     false,
-    'Run even if uWebSockets.js fell back to its slow pure-JS server (its native binary did not load).',
+    'No effect: uWebSockets.js 20.57 has no pure-JS fallback, and Sluice refuses to start when its native binary does not load. Still accepted so that existing configurations start.',
   ),
 } as const;
 

@@ -135,7 +135,7 @@ export class SubscriberHub implements HubPort {
         // close frame within SWEEP_INTERVAL_MS: uWS updates a socket's buffered amount only as it drains
         // published frames, so a burst may pass the soft limit before the sweep sees it.
         maxBackpressure: opts.maxBufferedBytes + HARD_LIMIT_MARGIN_BYTES,
-        closeOnBackpressureLimit: 1,
+        closeOnBackpressureLimit: true,
         idleTimeout: opts.idleTimeoutSeconds,
         sendPingsAutomatically: true,
         upgrade: (res, req, context) => this.upgrade(res, req, context, style, withTopic),
@@ -373,7 +373,13 @@ export class SubscriberHub implements HubPort {
         // The seed route's frames are bare values whatever the query says.
         const initialStyle: FrameStyle = style === 'value' ? 'value' : (initial?.style ?? 'envelope');
         const data: SocketData = { conn, initialSub: 0, initialTopic: initial?.topic ?? '', initialStyle, route: style };
-        const upgradeNow = () => res.cork(() => res.upgrade<SocketData>(data, secKey, protocol, extensions, context));
+        // Deliberately not inside res.cork: uWS.js 20.57's HttpResponse.cork, when the socket is upgraded inside
+        // its callback, takes the new WebSocket for the HTTP response (the shrinking realloc keeps its address),
+        // reads the HTTP "close after this answer" flag from freed memory past the WebSocket's end, and closes
+        // about half of the sockets upgraded after an asynchronous wait: `open` ran, the client never gets a frame
+        // (uWebSockets PR #1929, fixed upstream after 20.57). Uncorked, the 101 leaves in a few more writes, and
+        // outside a uWS callback uWS prints one "must be made from within a corked callback" line to stderr.
+        const upgradeNow = () => res.upgrade<SocketData>(data, secKey, protocol, extensions, context);
         if (!initial) return upgradeNow();
         // Refusals (unknown topic, a limit reached, broker down) are HTTP answers: the subscription is opened
         // first and the upgrade waits for `ready`.

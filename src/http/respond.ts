@@ -74,7 +74,8 @@ function writeCors(res: HttpResponse, origin: string): void {
 
 /** A path parameter, percent-decoded; malformed escapes are kept as-is (and then fail name validation). */
 export function pathParameter(req: HttpRequest, index: number): string {
-  const raw = req.getParameter(index);
+  // uWS 20.57 types an index past the route's parameters as undefined; callers pass only their route's own.
+  const raw = req.getParameter(index) ?? '';
   if (!raw.includes('%')) return raw; // nothing to decode: the usual case
   try {
     return decodeURIComponent(raw);

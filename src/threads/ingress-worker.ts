@@ -18,7 +18,7 @@ import { RemoteIdempotency } from './idempotency-link.js';
 const { config, ready: initiallyReady } = workerData as WorkerInit;
 const port = parentPort!;
 const log = createLogger(config.logLevel).child({ thread: threadId });
-const uws = loadUws(config.allowUwsFallback);
+const uws = loadUws();
 const link = new MainThreadLink(port);
 // One Idempotency-Key store per instance, on the main thread: a retry may reach another ingress thread.
 const idempotency = config.idempotencyWindowSeconds > 0 ? new RemoteIdempotency((msg) => link.post(msg)) : undefined;

@@ -43,9 +43,16 @@ export function sluiceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, SLUICE_PORT: '0', SLUICE_HOST: '127.0.0.1', SLUICE_LOG_LEVEL: 'info', ...perClient, ...threads, ...extra };
 }
 
-/** Runs dist/main.js and waits for its "sluice listening" log line. */
-export async function startSluice(extra: Record<string, string>, timeoutMs = 60_000): Promise<SluiceProcess> {
-  const proc = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
+/**
+ * Runs dist/main.js and waits for its "sluice listening" log line. `node`: the Node binary and its options
+ * (test/node24.test.ts runs Node 24 from .node24/); by default the Node running the tests.
+ */
+export async function startSluice(
+  extra: Record<string, string>,
+  timeoutMs = 60_000,
+  node: readonly string[] = [process.execPath],
+): Promise<SluiceProcess> {
+  const proc = spawn(node[0], [...node.slice(1), join(ROOT, 'dist', 'main.js')], {
     cwd: ROOT,
     env: sluiceEnv(extra),
     stdio: ['ignore', 'pipe', 'pipe'],
