@@ -95,7 +95,7 @@ function held(env: Env) {
     liveFeeds: life.liveFeeds,
     groupFeeds: life.groupFeeds,
     acks: env.registry.acks.size,
-    channels: [...env.registry.topics.values()].reduce((n, state) => n + state.channels.size, 0),
+    channels: [...env.registry.liveTopics.values()].reduce((n, state) => n + state.channels.size, 0),
     consumers: env.cluster.openReaders(),
     largestShare: Math.max(...Object.values(life.largestShares)),
   };

@@ -85,7 +85,7 @@ export class SubscriptionRegistry implements SubscriptionHost {
   readonly pool: ConsumerPool;
   readonly groups: GroupPool;
   /** The followed topics: positions, resume windows, channels and views. */
-  readonly topics: LiveTopics;
+  readonly liveTopics: LiveTopics;
   /** Deliveries sent to a hub and not yet acknowledged. */
   readonly acks = new DeliveryAcks();
   readonly log: Logger;
@@ -103,16 +103,16 @@ export class SubscriptionRegistry implements SubscriptionHost {
       ...Object.fromEntries(Object.entries(config).filter(([k, v]) => k in SHARE_DEFAULTS && v !== undefined)),
     });
     this.replays = new ReplaySlots(config.maxReplays);
-    this.topics = new LiveTopics(config);
-    const publisher = new LiveBatchPublisher(this.topics, log, (channel, err) => {
+    this.liveTopics = new LiveTopics(config);
+    const publisher = new LiveBatchPublisher(this.liveTopics, log, (channel, err) => {
       for (const s of [...this.subs.values()]) if (s.currentChannel === channel) s.fail(err, false);
     });
     this.pool = new ConsumerPool(
       deps.newReader,
       {
-        started: (topic, next) => this.topics.started(topic, next),
+        started: (topic, next) => this.liveTopics.started(topic, next),
         batch: (topic, records) => publisher.publish(topic, records),
-        stopped: (topic) => this.topics.stopped(topic),
+        stopped: (topic) => this.liveTopics.stopped(topic),
         forget: deps.forgetTopic,
       },
       {
@@ -167,12 +167,12 @@ export class SubscriptionRegistry implements SubscriptionHost {
 
   /** Records that arrived after every window they belong to had closed (beyond grace), since the last call. */
   takeLateRecords(): number {
-    return this.topics.takeLateRecords();
+    return this.liveTopics.takeLateRecords();
   }
 
   /** Windowed views being computed, over every topic (a gauge: 0 with no client connected). */
   get viewCount(): number {
-    return this.topics.viewCount;
+    return this.liveTopics.viewCount;
   }
 
   /** Resumes (`from=<token>|<time>`) started since the last call, by where their history came from. */
@@ -185,7 +185,7 @@ export class SubscriptionRegistry implements SubscriptionHost {
 
   /** Records and bytes held in the resume windows of every followed topic (gauges). */
   windowTotals(): { records: number; bytes: number } {
-    return this.topics.windowTotals();
+    return this.liveTopics.windowTotals();
   }
 
   /** Closes every subscription, then stops every consumer; resolves once all are disconnected. */
@@ -261,7 +261,7 @@ export class SubscriptionRegistry implements SubscriptionHost {
   }
 
   topicState(topic: string): TopicState | undefined {
-    return this.topics.get(topic);
+    return this.liveTopics.get(topic);
   }
 
   countResume(source: ResumeSource): void {
@@ -269,27 +269,27 @@ export class SubscriptionRegistry implements SubscriptionHost {
   }
 
   newSnapshotTable(topic: string): SnapshotTable {
-    return this.topics.newSnapshotTable(topic);
+    return this.liveTopics.newSnapshotTable(topic);
   }
 
   feedView(channel: Channel, records: Message[], values: unknown[]): string[] {
-    return this.topics.feedView(channel, records, values);
+    return this.liveTopics.feedView(channel, records, values);
   }
 
   admitView(req: SubscribeRequest): void {
-    this.topics.admitView(req);
+    this.liveTopics.admitView(req);
   }
 
   channelFor(req: SubscribeRequest, state: TopicState, owner: Subscription | null): Channel {
-    return this.topics.channelFor(req, state, owner);
+    return this.liveTopics.channelFor(req, state, owner);
   }
 
   joinChannel(s: Subscription, channel: Channel): void {
-    this.topics.joinChannel(s, channel);
+    this.liveTopics.joinChannel(s, channel);
   }
 
   leaveChannel(s: Subscription, channel: Channel, joined: boolean): void {
-    this.topics.leaveChannel(s, channel, joined);
+    this.liveTopics.leaveChannel(s, channel, joined);
   }
 
   expectAck(done: (handed: boolean) => void): number {
