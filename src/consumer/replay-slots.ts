@@ -1,8 +1,8 @@
 /**
  * The SLUICE_MAX_REPLAYS slots and the replay runs in progress. A subscription that replays from Kafka
- * takes one slot before its replay consumer is created and is the one owner that gives it back (its replay
- * run, once the reader has stopped; see subscription.ts). Shutdown waits for the runs, so no replay
- * consumer outlives the registry.
+ * takes one slot before its replay consumer exists and is the slot's one owner (subscription.ts): it gives
+ * the slot back once — from close() when no replay has started, else from the replay run once its reader
+ * has stopped. Shutdown waits for the runs, so no replay consumer outlives the registry.
  */
 import { SluiceError } from '../errors.js';
 
