@@ -2,10 +2,11 @@
  * Prometheus metrics (`GET /metrics`), declared once here. Series are Sluice's own (`sluice_` prefix),
  * plus Node's process and runtime metrics under their standard names (`process_*`, `nodejs_*`, so stock
  * dashboards work), with bounded labels (route, status, result, broker, and topic/partition only for topics with
- * subscribers). Requests and deliveries are tallied in plain numbers and Maps and added to the registry
- * in bulk (at scrape time on the main thread, once a second from ingress worker threads); nothing on the
- * ingest path goes through prom-client's label lookups (≈0.4 µs per `labels().inc()`, 0.5 µs per
- * `observe()`, measured here), and nothing is counted per record.
+ * subscribers). Requests and deliveries are tallied in plain numbers and Maps (request-tally.ts, the
+ * producer) and added to the registry in bulk (at scrape time on the main thread, once a second from
+ * ingress worker threads); nothing on the ingest path goes through prom-client's label lookups (≈0.4 µs
+ * per `labels().inc()`, 0.5 µs per `observe()`, measured here; the hot-path histograms are histograms.ts),
+ * and nothing is counted per record. librdkafka's statistics are exported by librdkafka-stats.ts.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
