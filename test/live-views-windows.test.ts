@@ -29,10 +29,11 @@ interface Out {
 const parse = (s: { frames: string[] }) => s.frames.map((f) => JSON.parse(f) as Out);
 const outputs = (s: RecordingSocket) => parse(s).filter((f) => f.event === 'window' || f.event === 'alert');
 
-async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+/** `what` is read when the wait times out, so it can describe the state at that moment. */
+async function until(cond: () => boolean, what: string | (() => string), timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -108,33 +109,44 @@ for (const threads of ['0', '2'])
         const live = await connect(`${gateway().wsUrl}/ws/topics/${topic}?${query(p)}`);
         const liveToo = await connect(`${gateway().wsUrl}/ws/topics/${topic}?${query(p)}`);
         for (const r of records.slice(0, half)) await post(topic, r);
-        const history = await connect(`${gateway().wsUrl}/ws/topics/${topic}?${query(p)}&from=earliest`);
-        for (const r of records.slice(half)) await post(topic, r);
-        await until(() => parse(tap).filter((f) => f.event === undefined).length >= records.length, 'every record at the live feed');
-        const flush: Rec = { ts: ts + 3 * 3_600_000, key: 'd1', value: { device_id: 'd1', temperature: 0 } };
-        await post(topic, flush);
-        const spec = parseViewSpec(p);
-        const warmUp: Rec = { ts: BASE - 1, key: 'warm-up', value: { note: 'creates the topic' } };
-        // Live subscribers saw everything after the warm-up; the replaying one everything, the warm-up too.
-        const wantLive = canonical(reference(spec, topic, [...records, flush], 'temperature').frames);
-        const wantHistory = canonical(reference(spec, topic, [warmUp, ...records, flush], 'temperature').frames);
-        for (const [name, s, want] of [
-          ['live', live, wantLive],
-          ['liveToo', liveToo, wantLive],
-          ['history', history, wantHistory],
-        ] as const) {
-          await until(
-            () => outputs(s).length >= want.length,
-            `${want.length} window and alert frames at ${name} (has ${outputs(s).length})`,
-          );
+        // Closed however the case ends: a failed case must not leave views that the next case counts.
+        let history: RecordingSocket | undefined;
+        try {
+          history = await connect(`${gateway().wsUrl}/ws/topics/${topic}?${query(p)}&from=earliest`);
+          for (const r of records.slice(half)) await post(topic, r);
+          await until(() => parse(tap).filter((f) => f.event === undefined).length >= records.length, 'every record at the live feed');
+          const flush: Rec = { ts: ts + 3 * 3_600_000, key: 'd1', value: { device_id: 'd1', temperature: 0 } };
+          await post(topic, flush);
+          const spec = parseViewSpec(p);
+          const warmUp: Rec = { ts: BASE - 1, key: 'warm-up', value: { note: 'creates the topic' } };
+          // Live subscribers saw everything after the warm-up; the replaying one everything, the warm-up too.
+          const wantLive = canonical(reference(spec, topic, [...records, flush], 'temperature').frames);
+          const wantHistory = canonical(reference(spec, topic, [warmUp, ...records, flush], 'temperature').frames);
+          for (const [name, s, want] of [
+            ['live', live, wantLive],
+            ['liveToo', liveToo, wantLive],
+            ['history', history, wantHistory],
+          ] as const) {
+            await until(
+              () => outputs(s).length >= want.length,
+              () =>
+                `${want.length} window and alert frames at ${name} (has ${outputs(s).length}; socket readyState ${s.ws.readyState}; other events: ${parse(
+                  s,
+                )
+                  .filter((f) => f.event !== 'window' && f.event !== 'alert')
+                  .map((f) => f.event ?? 'record')
+                  .join(',')})`,
+            );
+          }
+          await new Promise((r) => setTimeout(r, 300));
+          expect(canonical(outputs(live))).toEqual(wantLive);
+          expect(canonical(outputs(liveToo))).toEqual(wantLive);
+          expect(canonical(outputs(history))).toEqual(wantHistory);
+          // The two live subscribers share one computation; the replaying one has its own.
+          expect(await metric('sluice_window_views')).toBe(2);
+        } finally {
+          for (const s of [tap, live, liveToo, history]) s?.ws.close();
         }
-        await new Promise((r) => setTimeout(r, 300));
-        expect(canonical(outputs(live))).toEqual(wantLive);
-        expect(canonical(outputs(liveToo))).toEqual(wantLive);
-        expect(canonical(outputs(history))).toEqual(wantHistory);
-        // The two live subscribers share one computation; the replaying one has its own.
-        expect(await metric('sluice_window_views')).toBe(2);
-        for (const s of [tap, live, liveToo, history]) s.ws.close();
       });
     }
 
