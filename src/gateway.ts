@@ -22,9 +22,9 @@ import type { FanoutGate, HubPort } from './subscription/protocol.js';
 import { loadUws } from './ingress/uws-native.js';
 import { buildHttpApp, checkTlsSettings, listen, type HttpAppDeps } from './ingress/http-app.js';
 import { ErrorTally, GatewayMetrics, RequestTally } from './ops/metrics.js';
-import { AccessControl } from './http/access-control.js';
-import { subscriptionTokens } from './http/jwks-tokens.js';
-import { IngressWorkers } from './threads/ingress-workers.js';
+import { AccessControl } from './http/credentials/api-keys.js';
+import { chooseTokenVerifier } from './http/credentials/token-verifier.js';
+import { IngressWorkers } from './threads/main-side.js';
 import { startAdminListener, type AdminListener } from './ops/admin-app.js';
 import { sluiceVersion, uwsVersion } from './ops/build-info.js';
 import { KafkaConsumer, librdkafkaVersion } from './kafka-client.js';
@@ -53,7 +53,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   const uws = loadUws();
   // Each ingress thread loads the keys itself; checking the file here makes a bad one stop start-up.
   if (config.apiKeysFile) AccessControl.fromFile(config.apiKeysFile);
-  subscriptionTokens(config); // likewise the JWT settings (at most one; a readable secret or key)
+  chooseTokenVerifier(config); // likewise the JWT settings (at most one; a readable secret or key)
   checkTlsSettings(uws, config);
   // File settings arrive absolute from the config loader; the profiles are files shipped in the Sluice folder.
   const producerFile = config.producerConfigFile || resolve(PROJECT_ROOT, PRODUCER_PROFILES[config.producerProfile]);

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
-import { IngressWorkers } from '../src/threads/ingress-workers.js';
+import { IngressWorkers } from '../src/threads/main-side.js';
 import { GatewayMetrics } from '../src/ops/metrics.js';
 import { StartupError } from '../src/errors.js';
 import type { FanoutGate } from '../src/fanout/fanout-protocol.js';

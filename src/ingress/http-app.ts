@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
 import { accessSync, constants } from 'node:fs';
 import { StartupError } from '../errors.js';
 import type { ProducePort } from '../producer/produce-port.js';
-import type { Idempotency } from '../http/idempotency.js';
+import type { Idempotency } from '../http/idempotency/store.js';
 import { SubscriberHub } from '../fanout/subscriber-hub.js';
 import type { FanoutGate, HubPort } from '../subscription/protocol.js';
 import { HEALTH_ROUTE_IDS, registerHealthRoutes, registerMetricsRoute } from '../ops/health-routes.js';
@@ -20,9 +20,9 @@ import { ContractApp } from '../api/contract-app.js';
 import { registerContractRoutes } from '../api/contract-routes.js';
 import { ReadingBudget } from './body-reader.js';
 import { DecodePool } from '../decode/decode-pool.js';
-import { AccessControl } from '../http/access-control.js';
-import { SubscribeAuth } from '../http/subscription-tokens.js';
-import { subscriptionTokens } from '../http/jwks-tokens.js';
+import { AccessControl } from '../http/credentials/api-keys.js';
+import { SubscribeAuth } from '../http/credentials/subscription-tokens.js';
+import { chooseTokenVerifier } from '../http/credentials/token-verifier.js';
 import { CorsPolicy } from '../http/cors.js';
 import { registerDashboardRoutes } from './dashboard-route.js';
 import { registerTopicListRoute } from './topic-list-route.js';
@@ -79,7 +79,7 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
   const access = config.apiKeysFile ? AccessControl.fromFile(config.apiKeysFile) : AccessControl.open();
   const hub = new SubscriberHub(
     app,
-    new SubscribeAuth(access, subscriptionTokens(config)),
+    new SubscribeAuth(access, chooseTokenVerifier(config)),
     answers,
     cors,
     log.child({ component: 'fanout' }),

@@ -24,10 +24,10 @@ import { SchemaRegistry } from '../decode/schema-registry.js';
 import { assertProducibleTopicName } from '../decode/topic-name.js';
 import type { DeliveryResult, ProduceCallback, ProducePort, ProduceSubmission } from '../producer/produce-port.js';
 import type { BodyRead, ReadingBudget } from './body-reader.js';
-import { presentedKey, type AccessControl } from '../http/access-control.js';
+import { presentedKey, type AccessControl } from '../http/credentials/api-keys.js';
 import type { CorsPolicy } from '../http/cors.js';
 import { pathParameter, sendJson, type ErrorAnswers } from '../http/respond.js';
-import { assertIdempotencyKey, fingerprint, IdempotencyStore, type Idempotency, type KeptAnswer } from '../http/idempotency.js';
+import { assertIdempotencyKey, fingerprint, IdempotencyStore, type Idempotency, type KeptAnswer } from '../http/idempotency/store.js';
 import type { Lifecycle } from './lifecycle.js';
 import { withTraceContext } from './trace-context.js';
 

@@ -14,7 +14,7 @@ import { StartupError, toPlainError } from '../errors.js';
 import type { ProducePort } from '../producer/produce-port.js';
 import type { FanoutGate, HubPort } from '../subscription/protocol.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
-import { IdempotencyHost } from './idempotency-link.js';
+import { IdempotencyHost } from '../http/idempotency/thread-link.js';
 import { applyGateCall, hubPortOver, type ProduceOutcome, type ToMain, type ToWorker, type WorkerInit } from './thread-protocol.js';
 
 function freePort(host: string): Promise<number> {
@@ -119,7 +119,7 @@ export class IngressWorkers {
     private readonly log: Logger,
     private readonly options: IngressWorkerOptions = {},
   ) {
-    this.workerScript = options.workerScript ?? new URL('./ingress-worker.js', import.meta.url);
+    this.workerScript = options.workerScript ?? new URL('./worker-side.js', import.meta.url);
     const { idempotencyWindowSeconds: windowSeconds, idempotencyMaxKeys: maxKeys, idempotencyMaxBytes: maxBytes } = config;
     this.idempotency = windowSeconds > 0 ? new IdempotencyHost({ windowSeconds, maxKeys, maxBytes }) : null;
   }

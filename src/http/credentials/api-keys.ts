@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { SluiceError, StartupError } from '../errors.js';
+import { SluiceError, StartupError } from '../../errors.js';
 
 export type Access = 'produce' | 'subscribe';
 

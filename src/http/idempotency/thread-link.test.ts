@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { IdempotencyHost, RemoteIdempotency, type IdempotencyToWorker } from './idempotency-link.js';
-import type { KeptAnswer } from '../http/idempotency.js';
+import { IdempotencyHost, RemoteIdempotency, type IdempotencyToWorker } from './thread-link.js';
+import type { KeptAnswer } from './store.js';
 
 /** One host and `n` workers, their messages delivered a turn later as postMessage would. */
 function instance(n: number) {

@@ -27,10 +27,10 @@
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { SluiceError, StartupError } from '../errors.js';
-import { joinKeyList, MAX_KEYS_PER_FILTER, parseKeyList, parseRecordFilter } from '../subscription/record-filter.js';
-import { parseConflate, type SubscribeOptions } from '../subscription/subscribe-options.js';
-import { presentedKey, type AccessControl } from './access-control.js';
+import { SluiceError, StartupError } from '../../errors.js';
+import { joinKeyList, MAX_KEYS_PER_FILTER, parseKeyList, parseRecordFilter } from '../../subscription/record-filter.js';
+import { parseConflate, type SubscribeOptions } from '../../subscription/subscribe-options.js';
+import { presentedKey, type AccessControl } from './api-keys.js';
 
 /** WebSocket close code for a subscription token that expired while connected (4000–4999: application codes). */
 export const CLOSE_TOKEN_EXPIRED = 4001;
