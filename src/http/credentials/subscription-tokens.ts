@@ -20,7 +20,7 @@
  *
  * With one of SLUICE_JWT_SECRET_FILE, SLUICE_JWT_PUBLIC_KEY_FILE or SLUICE_JWT_JWKS_URL set (exactly one:
  * they do not combine), every subscription needs a valid token, or a valid API key when SLUICE_API_KEYS_FILE
- * is set too (an API key's subscribe patterns apply as before). Verification is asynchronous (jose's API;
+ * is set too (an API key's subscribe patterns apply to it). Verification is asynchronous (jose's API;
  * a JWKS key may have to be fetched): the admission of an upgrade or SSE stream already awaits it and
  * re-checks afterwards that its client is still there.
  */

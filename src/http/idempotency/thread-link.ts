@@ -16,7 +16,7 @@
  * What this costs a request with the header: one message each way to the main thread, plus one after it.
  */
 import { fromPlainError, toPlainError, SluiceError, type PlainError } from '../../errors.js';
-import { IdempotencyStore, type Idempotency, type IdempotencyLimits, type KeptAnswer } from './store.js';
+import type { Idempotency, IdempotencyStore, KeptAnswer } from './store.js';
 
 export type IdempotencyVerdict = { lease: number } | { answer: KeptAnswer } | { error: PlainError };
 
@@ -63,13 +63,11 @@ interface Lease {
 
 /** Main-thread side: the instance's one store, serving every worker. */
 export class IdempotencyHost {
-  private readonly store: IdempotencyStore;
   private readonly leases = new Map<number, Lease>();
   private nextLease = 1;
 
-  constructor(limits: IdempotencyLimits, now?: () => number) {
-    this.store = new IdempotencyStore(limits, now);
-  }
+  /** `store`: the instance's one store, built by the main thread's composition root. */
+  constructor(private readonly store: IdempotencyStore) {}
 
   /** Keys in the store and leases held (for tests and metrics). */
   get size(): { keys: number; leases: number } {
