@@ -123,8 +123,9 @@ const IDEMPOTENCY_KEY: ParamSpec = {
 export const KAFKA_TIMESTAMP: ParamSpec = {
   name: 'X-Kafka-Timestamp',
   type: 'string',
-  // Epoch ms as a plain decimal integer; at most year 2286 (13 digits).
-  pattern: '^[0-9]{1,13}$',
+  // Epoch ms as a plain decimal integer (15 digits: exact as a double); the broker refuses a time too far
+  // from its clock (log.message.timestamp.after.max.ms / before.max.ms).
+  pattern: '^[0-9]{1,15}$',
   description:
     "Kafka CreateTime of every record of the request, in epoch milliseconds (the device's clock); default: the time the producer queued it.",
 };
