@@ -70,15 +70,14 @@ function readHeader(name: string, value: string): void {
     (h.kafkaHeaders ??= []).push([name.slice(KAFKA_HEADER_PREFIX.length), value]);
 }
 
-export function readRequestHead(req: HttpRequest): RequestHead {
-  const query = req.getQuery() ?? '';
-  const head: RequestHead = {
-    method: req.getMethod(),
-    url: req.getUrl(),
-    query,
-    // No query string, no parameters to look up.
-    ack: query === '' ? '' : (req.getQuery('ack') ?? ''),
-    key: query === '' ? undefined : req.getQuery('key'),
+/** A head with no headers: what a request without any would read as. */
+export function blankRequestHead(): RequestHead {
+  return {
+    method: '',
+    url: '',
+    query: '',
+    ack: '',
+    key: undefined,
     headerLineBytes: 0,
     contentType: '',
     contentEncoding: '',
@@ -90,6 +89,19 @@ export function readRequestHead(req: HttpRequest): RequestHead {
     traceparent: '',
     tracestate: '',
   };
+}
+
+export function readRequestHead(req: HttpRequest): RequestHead {
+  const head = blankRequestHead();
+  head.method = req.getMethod();
+  head.url = req.getUrl();
+  const query = req.getQuery() ?? '';
+  head.query = query;
+  // No query string, no parameters to look up.
+  if (query !== '') {
+    head.ack = req.getQuery('ack') ?? '';
+    head.key = req.getQuery('key');
+  }
   reading = head;
   req.forEach(readHeader);
   return head;

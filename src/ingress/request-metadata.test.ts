@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SluiceError } from '../errors.js';
-import type { RequestHead } from './request-head.js';
+import { blankRequestHead, type RequestHead } from './request-head.js';
 import {
   MAX_HEADER_BLOCK_BYTES,
   MAX_KAFKA_HEADERS,
@@ -12,21 +12,12 @@ import {
 
 function head(over: Partial<RequestHead> = {}): RequestHead {
   return {
+    ...blankRequestHead(),
     method: 'post',
     url: '/topics/orders',
-    query: '',
-    ack: '',
-    key: undefined,
     headerLineBytes: 40,
     contentType: 'application/json',
-    contentEncoding: '',
     contentLength: '12',
-    origin: '',
-    idempotencyKey: '',
-    timestamp: null,
-    kafkaHeaders: null,
-    traceparent: '',
-    tracestate: '',
     ...over,
   };
 }
