@@ -194,8 +194,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
         readiness: { ready: () => producer.ready, draining: () => leaving },
         metricsText,
         metricsToken: config.metricsToken,
-        retryAfterSeconds: config.retryAfterSeconds,
-        countError,
+        answers: services.answers,
         log,
       });
     } catch (err) {
