@@ -13,7 +13,7 @@ import { buildHttpApp, listen } from '../ingress/http-app.js';
 import { buildEdgeServices } from '../ingress/edge-services.js';
 import { MainThreadLink } from './main-thread-link.js';
 import { applyHubCall, type ToWorker, type WorkerInit } from './thread-protocol.js';
-import { ErrorTally, RequestTally } from '../ops/metrics.js';
+import { ErrorTally, RequestTally } from '../ops/request-tally.js';
 import { RemoteIdempotency } from '../http/idempotency/thread-link.js';
 
 const { config, ready: initiallyReady } = workerData as WorkerInit;
