@@ -41,16 +41,19 @@ export interface IngestDeps extends BodyStages {
 }
 
 export function handleIngest(res: HttpResponse, req: HttpRequest, route: IngestRoute, topic: string, deps: IngestDeps): void {
+  // 1. The head, read while `req` is valid.
   const head = readRequestHead(req);
   const x = new IngestExchange(res, route, deps, head.origin === '' ? null : deps.cors.allowedOrigin(head.origin));
   res.onAborted(x.onAborted);
   if (deps.lifecycle.draining) return x.refuse(new SluiceError('SHUTTING_DOWN', 'gateway is shutting down'));
 
+  // 2. Metadata: topic, key, headers, timestamp, ack mode, body format and encoding — or the refusal.
   const meta = readRequestMetadata(head, topic, {
     ndjsonAllowed: route.ndjsonAllowed,
     durableByDefault: deps.config.ackMode === 'durable',
   });
   if (meta instanceof SluiceError) return x.refuse(meta);
+  // 3. Credentials: the API key may produce to this topic (and is within its rate).
   if (deps.access.enabled) {
     try {
       deps.access.check(
@@ -66,8 +69,9 @@ export function handleIngest(res: HttpResponse, req: HttpRequest, route: IngestR
     }
   }
 
+  // 4. Accepted: from here the request ends exactly once, and shutdown waits for it.
   x.accept(meta);
-  // Requests without the header take the path with no idempotency work at all.
+  // 5. Idempotency-Key, checked before the body is read. Requests without the header take the path with no idempotency work at all.
   const idempotencyKey = head.idempotencyKey;
   if (idempotencyKey !== '') {
     try {
@@ -79,6 +83,8 @@ export function handleIngest(res: HttpResponse, req: HttpRequest, route: IngestR
     meta.headers = [...(meta.headers ?? []), ['idempotency-key', idempotencyKey]];
   }
 
+  // 6. The body, read under the limit and this thread's reading budget; then, at most once per key, the
+  // stages after the body (ingest-body.ts): schema → decode inline or on the pool → submit → answer.
   x.bodyRead = deps.reading.readBody(
     res,
     deps.config.maxBodyBytes,
