@@ -13,19 +13,17 @@ import { EmbeddedBroker } from './embedded-broker/broker.js';
 import { GatewayProducer } from './producer/gateway-producer.js';
 import { LocalProducePort } from './producer/local-produce-port.js';
 import { TopicCatalog } from './producer/topic-catalog.js';
-import type { ProducePort } from './producer/produce-port.js';
 import { TopicRegistry } from './producer/topic-registry.js';
 import { ProducerClusterTopics } from './producer/cluster-topics.js';
 import { SubscriptionRegistry } from './consumer/subscription-registry.js';
 import { kafkaReaderFactory, openReaderCounts } from './consumer/kafka-reader.js';
-import type { FanoutGate, HubPort } from './subscription/protocol.js';
+import type { HubPort } from './subscription/protocol.js';
 import { loadUws } from './ingress/uws-native.js';
 import { buildHttpApp, checkTlsSettings, listen, type HttpAppDeps } from './ingress/http-app.js';
+import { buildEdgeServices, instanceIdempotencyStore } from './ingress/edge-services.js';
 import { GatewayMetrics } from './ops/metrics.js';
 import { ErrorTally, RequestTally } from './ops/request-tally.js';
-import { AccessControl } from './http/access-control.js';
-import { subscriptionTokens } from './http/jwks-tokens.js';
-import { IngressWorkers } from './threads/ingress-workers.js';
+import { IngressWorkers, type IngressWorkersOptions } from './threads/main-side.js';
 import { startAdminListener, type AdminListener } from './ops/admin-app.js';
 import { sluiceVersion, uwsVersion } from './ops/build-info.js';
 import { KafkaConsumer, librdkafkaVersion } from './kafka-client.js';
@@ -52,9 +50,16 @@ export interface RunningGateway {
 
 export async function startGateway(config: Config, log: Logger): Promise<RunningGateway> {
   const uws = loadUws();
-  // Each ingress thread loads the keys itself; checking the file here makes a bad one stop start-up.
-  if (config.apiKeysFile) AccessControl.fromFile(config.apiKeysFile);
-  subscriptionTokens(config); // likewise the JWT settings (at most one; a readable secret or key)
+  // Requests are tallied in a plain Map and handed to prom-client at scrape time: no label lookups per request.
+  const tally = new RequestTally();
+  const countRequest = (route: string, status: number, records: number, seconds: number) => tally.add(route, status, records, seconds);
+  const errorTally = new ErrorTally();
+  const countError = (code: string, route: string) => errorTally.add(code, route);
+  // The instance's one Idempotency-Key store lives here, on the main thread, whatever the thread mode.
+  const idempotency = instanceIdempotencyStore(config);
+  // This thread's edge services, built once before anything starts: a bad keys file, JWT setting or schema
+  // directory stops start-up here. With worker threads they serve no request here; each worker builds its own.
+  const services = buildEdgeServices({ config, log, countError, idempotency });
   checkTlsSettings(uws, config);
   // File settings arrive absolute from the config loader; the profiles are files shipped in the Sluice folder.
   const producerFile = config.producerConfigFile || resolve(PROJECT_ROOT, PRODUCER_PROFILES[config.producerProfile]);
@@ -145,30 +150,34 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     if (frames) metrics.addFramesSent(frames);
     return metrics.registry.metrics();
   };
-  // Requests are tallied in a plain Map and handed to prom-client at scrape time: no label lookups per request.
-  const tally = new RequestTally();
-  const countRequest = (route: string, status: number, records: number, seconds: number) => tally.add(route, status, records, seconds);
-  const errorTally = new ErrorTally();
-  const countError = (code: string, route: string) => errorTally.add(code, route);
-
   let fail!: (reason: string) => void;
   const failed = new Promise<string>((resolve) => (fail = resolve));
   let ingress: Ingress;
   try {
+    const ready = () => producer.ready;
     ingress =
       config.ingressThreads === 0
-        ? await startMainThreadIngress(
-            uws,
+        ? await startMainThreadIngress(uws, {
             config,
-            producePort,
+            producer: producePort,
             connectFanout,
-            () => producer.ready,
+            ready,
             countRequest,
-            countError,
             metricsText,
+            services,
             log,
-          )
-        : await startWorkerIngress(config, producePort, connectFanout, () => producer.ready, metrics, metricsText, log, fail);
+          })
+        : await startWorkerIngress({
+            config,
+            producer: producePort,
+            connectFanout,
+            isReady: ready,
+            metrics,
+            metricsText,
+            idempotency,
+            log: log.child({ component: 'ingress-workers' }),
+            onLost: fail,
+          });
   } catch (err) {
     await producer.disconnect();
     await broker?.stop();
@@ -186,8 +195,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
         readiness: { ready: () => producer.ready, draining: () => leaving },
         metricsText,
         metricsToken: config.metricsToken,
-        retryAfterSeconds: config.retryAfterSeconds,
-        countError,
+        answers: services.answers,
         log,
       });
     } catch (err) {
@@ -252,27 +260,9 @@ interface Ingress {
   finished(): Promise<void>;
 }
 
-async function startMainThreadIngress(
-  uws: ReturnType<typeof loadUws>,
-  config: Config,
-  producer: ProducePort,
-  connectFanout: (hub: HubPort) => FanoutGate,
-  ready: () => boolean,
-  countRequest: HttpAppDeps['countRequest'],
-  countError: HttpAppDeps['countError'],
-  metricsText: () => Promise<string>,
-  log: Logger,
-): Promise<Ingress> {
-  const { app, hub, lifecycle, close } = buildHttpApp(uws, {
-    config,
-    producer,
-    connectFanout,
-    ready,
-    countRequest,
-    countError,
-    metricsText,
-    log,
-  });
+async function startMainThreadIngress(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps): Promise<Ingress> {
+  const { config } = deps;
+  const { app, hub, lifecycle, close } = buildHttpApp(uws, deps);
   const socket = await listen(app, config.host, config.port);
   if (!socket) throw new StartupError(`SLUICE_PORT=${config.port}: cannot listen on ${config.host}:${config.port} (in use?)`);
   return {
@@ -292,26 +282,9 @@ async function startMainThreadIngress(
   };
 }
 
-async function startWorkerIngress(
-  config: Config,
-  producer: ProducePort,
-  connectFanout: (hub: HubPort) => FanoutGate,
-  ready: () => boolean,
-  metrics: GatewayMetrics,
-  metricsText: () => Promise<string>,
-  log: Logger,
-  onLost: (reason: string) => void,
-): Promise<Ingress> {
-  const workers = new IngressWorkers(
-    config,
-    producer,
-    connectFanout,
-    ready,
-    metrics,
-    metricsText,
-    log.child({ component: 'ingress-workers' }),
-    { onLost },
-  );
+async function startWorkerIngress(options: IngressWorkersOptions): Promise<Ingress> {
+  const { config, log } = options;
+  const workers = new IngressWorkers(options);
   const port = await workers.start(config.ingressThreads);
   log.info({ threads: config.ingressThreads }, 'ingress worker threads listening');
   return {

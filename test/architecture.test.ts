@@ -61,3 +61,17 @@ it('the Kafka side (consumer/) and the socket side (fanout/) meet only at subscr
   // The seam itself depends on neither half.
   expect([...(graph.get('subscription')?.keys() ?? [])].filter((f) => f === 'consumer' || f === 'fanout')).toEqual([]);
 });
+
+it('the edge services (error answers, CORS, API keys, token verifiers, schemas, the Idempotency-Key store) are built in one place', () => {
+  // Built once per thread by ingress/edge-services.ts and passed in: a route or handler never builds its own.
+  const builds =
+    /new ErrorAnswers\(|AccessControl\.(?:fromFile|open)\(|new IdempotencyStore\(|chooseTokenVerifier\(|new ProduceSchemas\(|new CorsPolicy\(|new SubscribeAuth\(/;
+  const builders = sources(SRC)
+    .filter((file) =>
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .some((line) => builds.test(line) && !/^\s*(?:export )?function /.test(line)),
+    )
+    .map((file) => relative(SRC, file));
+  expect(builders).toEqual(['ingress/edge-services.ts']);
+});

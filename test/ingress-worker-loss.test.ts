@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
-import { IngressWorkers } from '../src/threads/ingress-workers.js';
+import { IngressWorkers } from '../src/threads/main-side.js';
 import { GatewayMetrics } from '../src/ops/metrics.js';
 import { StartupError } from '../src/errors.js';
 import type { FanoutGate } from '../src/fanout/fanout-protocol.js';
@@ -67,16 +67,17 @@ function stage() {
   };
   const producer: ProducePort = { submit: unused };
   const gate: FanoutGate = { prepare: unused, unprepare: unused, subscribe: unused, unsubscribe: unused, ack: unused };
-  const workers = new IngressWorkers(
-    loadConfig({ SLUICE_PORT: '0', SLUICE_HOST: '127.0.0.1' }),
+  const workers = new IngressWorkers({
+    config: loadConfig({ SLUICE_PORT: '0', SLUICE_HOST: '127.0.0.1' }),
     producer,
-    () => gate,
-    () => true,
-    new GatewayMetrics(),
-    async () => '',
+    connectFanout: () => gate,
+    isReady: () => true,
+    metrics: new GatewayMetrics(),
+    metricsText: async () => '',
     log,
-    { workerScript: FAKE_WORKER, onLost: (reason) => losses.push(reason) },
-  );
+    workerScript: FAKE_WORKER,
+    onLost: (reason) => losses.push(reason),
+  });
   /** Tells one stand-in thread (by its place in start order, 0-based) to end or misbehave. */
   const tell = (index: number, action: 'exit' | 'throw' | 'ignore-drain', code = 0) =>
     control.postMessage({ target: started[index], action, code });

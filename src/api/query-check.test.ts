@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { type SluiceError, closest } from '../errors.js';
 import { queryChecker } from './query-check.js';
-import { routeById } from './routes.js';
+import { ROUTES } from './routes.js';
+
+const routeById = (id: string) => ROUTES.find((r) => r.id === id)!;
 
 function refusal(check: (q: string) => void, query: string): SluiceError {
   try {

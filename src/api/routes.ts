@@ -119,9 +119,12 @@ const IDEMPOTENCY_KEY: ParamSpec = {
     'A retry with the same key, route, topic, query and body within `SLUICE_IDEMPOTENCY_WINDOW_S` gets the first answer again and writes nothing; the same key with another request gets 422 `IDEMPOTENCY_KEY_REUSED`. Also written as Kafka header `idempotency-key` on every record. Per instance.',
 };
 
-const KAFKA_TIMESTAMP: ParamSpec = {
+/** The ingest pipeline checks the header with this pattern (ingress/request-metadata.ts): one rule for docs and code. */
+export const KAFKA_TIMESTAMP: ParamSpec = {
   name: 'X-Kafka-Timestamp',
   type: 'string',
+  // Epoch ms as a plain decimal integer (15 digits: exact as a double); the broker refuses a time too far
+  // from its clock (log.message.timestamp.after.max.ms / before.max.ms).
   pattern: '^[0-9]{1,15}$',
   description:
     "Kafka CreateTime of every record of the request, in epoch milliseconds (the device's clock); default: the time the producer queued it.",
@@ -577,10 +580,4 @@ export function patternRegExp(path: string): RegExp {
     .map((seg) => (seg === '*' ? '.*' : seg.startsWith(':') ? '[^/]+' : seg.replace(/[.+?^${}()|[\]\\]/g, '\\$&')))
     .join('/');
   return new RegExp(`^${body}$`);
-}
-
-export function routeById(id: string): RouteSpec {
-  const r = ROUTES.find((x) => x.id === id);
-  if (!r) throw new Error(`no route ${id} in the route table`);
-  return r;
 }

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { Ajv2020, type ValidateFunction, type ErrorObject } from 'ajv/dist/2020.js';
 import { SluiceError, StartupError } from '../errors.js';
 import type { BodyFormat, DecodedRecords } from './json-records.js';
+import { topicPattern } from './topic-name.js';
 
 const SUFFIX = '.schema.json';
 /** Topics whose schema lookup is remembered; past it the memo starts over (patterns make topics unbounded). */
@@ -72,7 +73,7 @@ export class TopicSchemas {
         );
       }
       if (!name.includes('*')) set.exact.set(name, validate);
-      else set.patterns.push({ file, pattern: compilePattern(name), specificity: name.replace(/\*/g, '').length, validate });
+      else set.patterns.push({ file, pattern: topicPattern(name), specificity: name.replace(/\*/g, '').length, validate });
     }
     // Most specific first; sort() is stable, so ties keep the files' alphabetical order.
     set.patterns.sort((a, b) => b.specificity - a.specificity);
@@ -104,15 +105,6 @@ export function newAjv(): Ajv2020 {
     strictRequired: false,
     validateFormats: false,
   });
-}
-
-function compilePattern(name: string): RegExp {
-  return new RegExp(
-    `^${name
-      .split('*')
-      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-      .join('.*')}$`,
-  );
 }
 
 /**

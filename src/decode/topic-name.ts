@@ -24,3 +24,13 @@ export function assertProducibleTopicName(topic: string): void {
     throw new SluiceError('INVALID_TOPIC', `"${topic}" is one of Kafka's internal topics; clients cannot produce to it`);
   }
 }
+
+/** A topic pattern of the settings (API keys' `produce`/`subscribe`, schema file names): `*` matches any run of characters. */
+export function topicPattern(pattern: string): RegExp {
+  return new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
+}

@@ -26,7 +26,7 @@ import type { TemplatedApp, WebSocket, HttpResponse, HttpRequest, us_socket_cont
 import type { Logger } from 'pino';
 import { ERRORS, SluiceError, fromPlainError, toErrorResponse, type ErrorCode, type PlainError } from '../errors.js';
 import { pathParameter, type ErrorAnswers } from '../http/respond.js';
-import { CLOSE_TOKEN_EXPIRED, type SubscribeAuth, type Credentials } from '../http/subscription-tokens.js';
+import { CLOSE_TOKEN_EXPIRED, type SubscribeAuth, type Credentials } from '../http/credentials/subscription-tokens.js';
 import type { CorsPolicy } from '../http/cors.js';
 import { readControlMessage, readSubscribeOptions, type SubscribeOptions } from '../subscription/subscribe-options.js';
 import { SseStream, sseRecords } from './sse-stream.js';

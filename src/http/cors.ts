@@ -1,7 +1,7 @@
 /**
  * Cross-origin policy for browser clients (SLUICE_CORS_ORIGINS): `*`, or a comma-separated list of
  * origins allowed to POST records and open WebSockets from web pages. Empty: no CORS headers, and
- * WebSocket upgrades are not checked (same-origin pages and non-browser clients work as before).
+ * WebSocket upgrades are not checked (same-origin pages and non-browser clients need none).
  * One `CorsPolicy` is built per uWS app (per thread) from the setting and handed to the routes that use it.
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';

@@ -1,7 +1,8 @@
 /**
- * Builds one uWS app with every route: ingest, WebSocket fan-out, health, 404. The same code serves on
+ * Builds one uWS app with every route: ingest, WebSocket/SSE fan-out, health, 404. The same code serves on
  * the main thread or in each ingress worker thread; what differs is only where the ProducePort and the
- * SubscribeGate lead (directly to Kafka clients, or over a MessagePort to the main thread).
+ * FanoutGate lead (directly to Kafka clients, or over a MessagePort to the main thread) and the services it
+ * is given (edge-services.ts: built by the thread's composition root, never here).
  */
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from 'pino';
@@ -9,21 +10,16 @@ import type { Config } from '../config/schema.js';
 import { accessSync, constants } from 'node:fs';
 import { StartupError } from '../errors.js';
 import type { ProducePort } from '../producer/produce-port.js';
-import type { Idempotency } from '../http/idempotency.js';
 import { SubscriberHub } from '../fanout/subscriber-hub.js';
 import type { FanoutGate, HubPort } from '../subscription/protocol.js';
 import { HEALTH_ROUTE_IDS, registerHealthRoutes, registerMetricsRoute } from '../ops/health-routes.js';
 import { registerIngestRoutes } from './ingest-routes.js';
 import { Lifecycle } from './lifecycle.js';
-import { ErrorAnswers } from '../http/respond.js';
 import { ContractApp } from '../api/contract-app.js';
 import { registerContractRoutes } from '../api/contract-routes.js';
 import { ReadingBudget } from './body-reader.js';
 import { DecodePool } from '../decode/decode-pool.js';
-import { AccessControl } from '../http/access-control.js';
-import { SubscribeAuth } from '../http/subscription-tokens.js';
-import { subscriptionTokens } from '../http/jwks-tokens.js';
-import { CorsPolicy } from '../http/cors.js';
+import type { EdgeServices } from './edge-services.js';
 import { registerDashboardRoutes } from './dashboard-route.js';
 import { registerTopicListRoute } from './topic-list-route.js';
 import type { loadUws } from './uws-native.js';
@@ -36,12 +32,10 @@ export interface HttpAppDeps {
   /** True while the producer reaches a broker. */
   ready: () => boolean;
   countRequest: (route: string, status: number, records: number, seconds: number) => void;
-  /** Counts one error answer (`sluice_errors_total{code,route}`; route: a route-table id). */
-  countError: (code: string, route: string) => void;
   /** Prometheus text for GET /metrics (gathered on the main thread). */
   metricsText: () => Promise<string>;
-  /** The instance's Idempotency-Key store, when it lives on another thread (absent: the app keeps its own). */
-  idempotency?: Idempotency;
+  /** This thread's services (buildEdgeServices). */
+  services: EdgeServices;
   log: Logger;
 }
 
@@ -54,20 +48,10 @@ export interface HttpApp {
 }
 
 export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps): HttpApp {
-  const { config, log } = deps;
-  // Built once per app, so once per thread: each ingress thread builds its own from the config it was given.
-  const cors = new CorsPolicy(config.corsOrigins);
+  const { config, log, services } = deps;
+  const { answers, cors, access } = services;
   // This thread's share of SLUICE_MAX_READING_BYTES.
   const reading = new ReadingBudget(Math.floor(config.maxReadingBytes / Math.max(1, config.ingressThreads)));
-  // The one place error answers are counted and INTERNAL errors logged (with the correlation id their body carries).
-  const errorLog = log.child({ component: 'errors' });
-  const answers = new ErrorAnswers({
-    retryAfterSeconds: config.retryAfterSeconds,
-    observeError: (code, route, err, correlationId) => {
-      deps.countError(code, route);
-      if (correlationId) errorLog.error({ route, correlationId, err }, 'internal error');
-    },
-  });
   const app = config.tlsCertFile
     ? uws.SSLApp({ cert_file_name: config.tlsCertFile, key_file_name: config.tlsKeyFile, passphrase: config.tlsKeyPassphrase || undefined })
     : uws.App();
@@ -76,14 +60,7 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
   const adminElsewhere = config.adminPort >= 0;
   const contract = new ContractApp(app, answers, cors, adminElsewhere ? HEALTH_ROUTE_IDS : []);
   const lifecycle = new Lifecycle();
-  const access = config.apiKeysFile ? AccessControl.fromFile(config.apiKeysFile) : AccessControl.open();
-  const hub = new SubscriberHub(
-    app,
-    new SubscribeAuth(access, subscriptionTokens(config)),
-    answers,
-    cors,
-    log.child({ component: 'fanout' }),
-  );
+  const hub = new SubscriberHub(app, services.subscribeAuth, answers, cors, log.child({ component: 'fanout' }));
   const decodePool =
     config.decodeOffloadBytes > 0 ? new DecodePool(config.decodeThreads, log.child({ component: 'decode-pool' })) : undefined;
   registerIngestRoutes(app, {
@@ -95,7 +72,8 @@ export function buildHttpApp(uws: ReturnType<typeof loadUws>, deps: HttpAppDeps)
     reading,
     decodePool,
     access,
-    idempotency: deps.idempotency,
+    idempotency: services.idempotency,
+    schemas: services.schemas,
     countRequest: deps.countRequest,
     log: log.child({ component: 'ingest' }),
   });

@@ -7,7 +7,7 @@
  */
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { ProducePort } from '../producer/produce-port.js';
-import { presentedKey, type AccessControl } from '../http/access-control.js';
+import { presentedKey, type AccessControl } from '../http/credentials/api-keys.js';
 import { sendJson, type ErrorAnswers } from '../http/respond.js';
 import type { CorsPolicy } from '../http/cors.js';
 

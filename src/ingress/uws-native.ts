@@ -5,8 +5,8 @@
  * (Debian 12), set-up (.ci/uws-compat/build.sh) writes into `.uws-compat/` a copy of each binary whose
  * GLIBC_2.38 need is weak, plus a small library providing those three functions, and this loader uses them.
  * Binaries load with RTLD_NOW so that a missing symbol fails here, at start-up, not at uWS' first call.
- * There is no pure-JS fallback to refuse any more (the unofficial 20.30 build fell back silently to a
- * slow Node `http` server); a binary that does not load stops start-up with the reason.
+ * There is no pure-JS fallback: a binary that does not load stops start-up with the reason, rather than
+ * serving silently from a slow Node `http` server.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type * as Uws from 'uWebSockets.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { SluiceError, StartupError } from '../errors.js';
-import { ErrorAnswers } from '../http/respond.js';
+import type { ErrorAnswers } from '../http/respond.js';
 import { registerHealthRoutes, registerMetricsRoute, type Readiness } from './health-routes.js';
 
 export interface AdminListener {
@@ -23,16 +23,13 @@ export async function startAdminListener(
     readiness: Readiness;
     metricsText: () => Promise<string>;
     metricsToken: string;
-    retryAfterSeconds: number;
-    countError: (code: string, route: string) => void;
+    /** The main thread's error answers (built once, by the composition root). */
+    answers: ErrorAnswers;
     log: Logger;
   },
 ): Promise<AdminListener> {
   const app: TemplatedApp = uws.App();
-  const answers = new ErrorAnswers({
-    retryAfterSeconds: options.retryAfterSeconds,
-    observeError: (code, route) => options.countError(code, route),
-  });
+  const { answers } = options;
   registerHealthRoutes(app, options.readiness);
   registerMetricsRoute(app, options.metricsText, answers, options.metricsToken);
   app.any('/*', (res, req) =>

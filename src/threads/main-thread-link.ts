@@ -1,7 +1,9 @@
 /**
  * Worker-thread side of the link to the main thread: a ProducePort and a FanoutGate that forward to
  * the Kafka clients there. Submissions made during one event-loop turn leave as one message, their
- * record bytes packed into one transferred ArrayBuffer.
+ * record bytes packed into one transferred ArrayBuffer. A question to the main thread (its metrics text, the
+ * topic list) fails after `answerTimeoutMs` when no answer came: the route then answers 500 instead of
+ * holding the client's request open forever.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { fromPlainError, type PlainError } from '../errors.js';
@@ -15,6 +17,14 @@ interface Waiter<T> {
   reject: (e: Error) => void;
 }
 
+/** Long enough for the main thread's own bounded waits (a topic listing waits up to SLUICE_METADATA_TIMEOUT_MS). */
+const ANSWER_TIMEOUT_MS = 30_000;
+
+export interface MainThreadLinkOptions {
+  /** How long a question to the main thread waits for its answer before failing. */
+  answerTimeoutMs?: number;
+}
+
 export class MainThreadLink implements ProducePort, FanoutGate {
   private queue: { s: ProduceSubmission; done: ProduceCallback }[] = [];
   private scheduled = false;
@@ -23,7 +33,14 @@ export class MainThreadLink implements ProducePort, FanoutGate {
   private readonly metricsWaiters = new Map<number, Waiter<string>>();
   private readonly topicWaiters = new Map<number, Waiter<TopicInfo[]>>();
 
-  constructor(private readonly port: MessagePort) {}
+  private readonly answerTimeoutMs: number;
+
+  constructor(
+    private readonly port: Pick<MessagePort, 'postMessage'>,
+    options: MainThreadLinkOptions = {},
+  ) {
+    this.answerTimeoutMs = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
+  }
 
   submit(s: ProduceSubmission, done: ProduceCallback): void {
     this.queue.push({ s, done });
@@ -102,19 +119,35 @@ export class MainThreadLink implements ProducePort, FanoutGate {
 
   /** Prometheus text from the main thread, where the metrics live. */
   metricsText(): Promise<string> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.metricsWaiters.set(id, { resolve, reject });
-      this.post({ type: 'metrics-request', id });
-    });
+    return this.ask(this.metricsWaiters, (id) => ({ type: 'metrics-request', id }), 'metrics text');
   }
 
   /** The topic list from the main thread, where the Kafka clients are; the main thread answers every request, an error too. */
   listTopics(): Promise<TopicInfo[]> {
+    return this.ask(this.topicWaiters, (id) => ({ type: 'topics-request', id }), 'topic list');
+  }
+
+  /** Posts a question; its answer settles the Promise, or the timeout rejects it and a late answer is dropped. */
+  private ask<T>(waiters: Map<number, Waiter<T>>, question: (id: number) => ToMain, what: string): Promise<T> {
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.topicWaiters.set(id, { resolve, reject });
-      this.post({ type: 'topics-request', id });
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.delete(id);
+        reject(new Error(`the main thread did not answer the ${what} request within ${this.answerTimeoutMs} ms`));
+      }, this.answerTimeoutMs);
+      // A pending question must not keep a closing thread alive.
+      timer.unref();
+      waiters.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.post(question(id));
     });
   }
 

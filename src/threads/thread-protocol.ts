@@ -10,7 +10,7 @@ import type { TopicInfo } from '../producer/topic-catalog.js';
 import type { PlainError } from '../errors.js';
 import type { FanoutGate, HubPort, Transport } from '../subscription/protocol.js';
 import type { ErrorCounts, RequestCounts } from '../ops/request-tally.js';
-import type { IdempotencyToMain, IdempotencyToWorker } from './idempotency-link.js';
+import type { IdempotencyToMain, IdempotencyToWorker } from '../http/idempotency/thread-link.js';
 
 export interface WorkerInit {
   config: Config;

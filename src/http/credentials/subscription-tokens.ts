@@ -20,17 +20,17 @@
  *
  * With one of SLUICE_JWT_SECRET_FILE, SLUICE_JWT_PUBLIC_KEY_FILE or SLUICE_JWT_JWKS_URL set (exactly one:
  * they do not combine), every subscription needs a valid token, or a valid API key when SLUICE_API_KEYS_FILE
- * is set too (an API key's subscribe patterns apply as before). Verification is asynchronous (jose's API;
+ * is set too (an API key's subscribe patterns apply to it). Verification is asynchronous (jose's API;
  * a JWKS key may have to be fetched): the admission of an upgrade or SSE stream already awaits it and
  * re-checks afterwards that its client is still there.
  */
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { SluiceError, StartupError } from '../errors.js';
-import { joinKeyList, MAX_KEYS_PER_FILTER, parseKeyList, parseRecordFilter } from '../subscription/record-filter.js';
-import { parseConflate, type SubscribeOptions } from '../subscription/subscribe-options.js';
-import { presentedKey, type AccessControl } from './access-control.js';
+import { SluiceError, StartupError } from '../../errors.js';
+import { joinKeyList, MAX_KEYS_PER_FILTER, parseKeyList, parseRecordFilter } from '../../subscription/record-filter.js';
+import { parseConflate, type SubscribeOptions } from '../../subscription/subscribe-options.js';
+import { presentedKey, type AccessControl } from './api-keys.js';
 
 /** WebSocket close code for a subscription token that expired while connected (4000–4999: application codes). */
 export const CLOSE_TOKEN_EXPIRED = 4001;

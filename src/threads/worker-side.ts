@@ -10,10 +10,11 @@ import type { us_listen_socket } from 'uWebSockets.js';
 import { createLogger } from '../ops/logger.js';
 import { loadUws } from '../ingress/uws-native.js';
 import { buildHttpApp, listen } from '../ingress/http-app.js';
+import { buildEdgeServices } from '../ingress/edge-services.js';
 import { MainThreadLink } from './main-thread-link.js';
 import { applyHubCall, type ToWorker, type WorkerInit } from './thread-protocol.js';
 import { ErrorTally, RequestTally } from '../ops/request-tally.js';
-import { RemoteIdempotency } from './idempotency-link.js';
+import { RemoteIdempotency } from '../http/idempotency/thread-link.js';
 
 const { config, ready: initiallyReady } = workerData as WorkerInit;
 const port = parentPort!;
@@ -43,6 +44,8 @@ const flushCounts = () => {
 };
 const countsTimer = setInterval(flushCounts, 1000);
 countsTimer.unref();
+// This thread's services, built once (the main thread built its own set first, which checked the settings).
+const services = buildEdgeServices({ config, log, countError: (code, route) => errorTally.add(code, route), idempotency });
 const { app, hub, lifecycle, close } = buildHttpApp(uws, {
   config,
   producer: link,
@@ -50,9 +53,8 @@ const { app, hub, lifecycle, close } = buildHttpApp(uws, {
   ready: () => ready,
   log,
   countRequest: (route, status, records, seconds) => tally.add(route, status, records, seconds),
-  countError: (code, route) => errorTally.add(code, route),
   metricsText: () => link.metricsText(),
-  idempotency,
+  services,
 });
 let listenSocket: us_listen_socket | false = false;
 

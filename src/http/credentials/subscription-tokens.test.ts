@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { CLOCK_TOLERANCE_S, SubscribeAuth, SubscriptionTokens } from './subscription-tokens.js';
-import { subscriptionTokens } from './jwks-tokens.js';
-import { AccessControl, hashApiKey } from './access-control.js';
-import { readSubscribeOptions } from '../subscription/subscribe-options.js';
+import { chooseTokenVerifier as subscriptionTokens } from './token-verifier.js';
+import { AccessControl, hashApiKey } from './api-keys.js';
+import { readSubscribeOptions } from '../../subscription/subscribe-options.js';
 
 const SECRET = Buffer.from('s'.repeat(32));
 const jwt = (claims: object, alg = 'HS256', extraHeader: object = {}) => {

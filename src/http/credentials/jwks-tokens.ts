@@ -13,8 +13,8 @@
  * Each thread serving HTTP (SLUICE_INGRESS_THREADS) keeps its own cache: one fetch per thread.
  */
 import { createLocalJWKSet, createRemoteJWKSet, errors, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
-import { SluiceError, StartupError } from '../errors.js';
-import { NO_CHECKS, SubscriptionTokens, verifyToken, type Grant, type TokenChecks, type TokenVerifier } from './subscription-tokens.js';
+import { SluiceError } from '../../errors.js';
+import { NO_CHECKS, verifyToken, type Grant, type TokenChecks, type TokenVerifier } from './subscription-tokens.js';
 
 const ALGORITHMS = ['RS256', 'ES256'];
 /** jose's codes for "the key set could not be fetched or read" (a down endpoint throws a plain fetch TypeError). */
@@ -76,32 +76,4 @@ export class JwksTokens implements TokenVerifier {
     if (this.fallback?.source !== source) this.fallback = { source, keys: createLocalJWKSet(jwks) };
     return this.fallback.keys;
   }
-}
-
-/** The token verifier the settings name: a secret, a public key file or a JWKS URL (at most one), or none. */
-export function subscriptionTokens(settings: {
-  jwtSecretFile: string;
-  jwtPublicKeyFile: string;
-  jwtJwksUrl: string;
-  jwtJwksCooldownSeconds: number;
-  jwtAudience?: string;
-  jwtIssuer?: string;
-  jwtMaxLifetimeSeconds?: number;
-}): TokenVerifier | null {
-  const set = [
-    ['SLUICE_JWT_SECRET_FILE', settings.jwtSecretFile],
-    ['SLUICE_JWT_PUBLIC_KEY_FILE', settings.jwtPublicKeyFile],
-    ['SLUICE_JWT_JWKS_URL', settings.jwtJwksUrl],
-  ].filter(([, v]) => v !== '');
-  if (set.length > 1)
-    throw new StartupError(`${set.map(([n]) => n).join(' and ')}: set one, not several (each names the only way tokens are verified)`);
-  const checks: TokenChecks = {
-    audience: settings.jwtAudience ?? '',
-    issuer: settings.jwtIssuer ?? '',
-    maxLifetimeSeconds: settings.jwtMaxLifetimeSeconds ?? 0,
-  };
-  if (settings.jwtJwksUrl) return new JwksTokens(new URL(settings.jwtJwksUrl), settings.jwtJwksCooldownSeconds * 1000, Date.now, checks);
-  if (settings.jwtSecretFile || settings.jwtPublicKeyFile)
-    return SubscriptionTokens.fromFiles(settings.jwtSecretFile, settings.jwtPublicKeyFile, checks);
-  return null;
 }

@@ -10,7 +10,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { SluiceError, StartupError } from '../errors.js';
+import { SluiceError, StartupError } from '../../errors.js';
+import { topicPattern } from '../../decode/topic-name.js';
 
 export type Access = 'produce' | 'subscribe';
 
@@ -29,15 +30,6 @@ interface KeyFile {
 
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
-}
-
-function compilePattern(pattern: string): RegExp {
-  return new RegExp(
-    `^${pattern
-      .split('*')
-      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-      .join('.*')}$`,
-  );
 }
 
 export class AccessControl {
@@ -67,8 +59,8 @@ export class AccessControl {
       const rate = k.requestsPerSec ?? 0;
       ac.byHash.set(k.sha256, {
         id: k.id,
-        produce: (k.produce ?? []).map(compilePattern),
-        subscribe: (k.subscribe ?? []).map(compilePattern),
+        produce: (k.produce ?? []).map(topicPattern),
+        subscribe: (k.subscribe ?? []).map(topicPattern),
         requestsPerSec: rate,
         tokens: rate,
         refilledAt: Date.now(),

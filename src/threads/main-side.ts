@@ -4,7 +4,7 @@
  * registry (uWS pub/sub is per thread: the registry publishes a batch to every hub with subscribers of it).
  *
  * Every wait on a worker (listening at start-up, drained at shutdown, the thread's end) also ends when the
- * thread has ended: a thread that crashed or exited never answers, and waiting for it hung shutdown forever.
+ * thread has ended: a thread that crashed or exited never answers, and waiting for it alone would hang shutdown.
  */
 import { createServer, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
@@ -14,7 +14,8 @@ import { StartupError, toPlainError } from '../errors.js';
 import type { ProducePort } from '../producer/produce-port.js';
 import type { FanoutGate, HubPort } from '../subscription/protocol.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
-import { IdempotencyHost } from './idempotency-link.js';
+import { IdempotencyHost } from '../http/idempotency/thread-link.js';
+import type { IdempotencyStore } from '../http/idempotency/store.js';
 import { applyGateCall, hubPortOver, type ProduceOutcome, type ToMain, type ToWorker, type WorkerInit } from './thread-protocol.js';
 
 function freePort(host: string): Promise<number> {
@@ -92,7 +93,20 @@ class WorkerHandle {
   }
 }
 
-export interface IngressWorkerOptions {
+export interface IngressWorkersOptions {
+  config: Config;
+  /** Where the workers' produce batches go (the Kafka producer). */
+  producer: ProducePort;
+  /** Connects one worker's subscriber hub to the subscription registry. */
+  connectFanout: (hub: HubPort) => FanoutGate;
+  /** True while the producer reaches a broker (each worker's `/readyz`). */
+  isReady: () => boolean;
+  metrics: GatewayMetrics;
+  /** Prometheus text for a worker's GET /metrics. */
+  metricsText: () => Promise<string>;
+  /** The instance's one Idempotency-Key store, which every worker asks (absent: keys are not remembered). */
+  idempotency?: IdempotencyStore;
+  log: Logger;
   /**
    * Called once when a worker thread ends (crash or exit) without having been asked to. The caller is
    * expected to shut the gateway down and exit non-zero (see `reportLoss` for why).
@@ -106,22 +120,21 @@ export class IngressWorkers {
   private readonly handles: WorkerHandle[] = [];
   private readyTimer: NodeJS.Timeout | undefined;
   private readonly workerScript: URL;
-  /** The instance's one Idempotency-Key store, which every worker asks (none when keys are not remembered). */
+  /** Serves the instance's one Idempotency-Key store to every worker (none when keys are not remembered). */
   private readonly idempotency: IdempotencyHost | null;
+  private readonly config: Config;
+  private readonly producer: ProducePort;
+  private readonly metrics: GatewayMetrics;
+  private readonly log: Logger;
 
-  constructor(
-    private readonly config: Config,
-    private readonly producer: ProducePort,
-    private readonly connectFanout: (hub: HubPort) => FanoutGate,
-    private readonly isReady: () => boolean,
-    private readonly metrics: GatewayMetrics,
-    private readonly metricsText: () => Promise<string>,
-    private readonly log: Logger,
-    private readonly options: IngressWorkerOptions = {},
-  ) {
-    this.workerScript = options.workerScript ?? new URL('./ingress-worker.js', import.meta.url);
-    const { idempotencyWindowSeconds: windowSeconds, idempotencyMaxKeys: maxKeys, idempotencyMaxBytes: maxBytes } = config;
-    this.idempotency = windowSeconds > 0 ? new IdempotencyHost({ windowSeconds, maxKeys, maxBytes }) : null;
+  constructor(private readonly options: IngressWorkersOptions) {
+    ({ config: this.config, producer: this.producer, metrics: this.metrics, log: this.log } = options);
+    this.workerScript = options.workerScript ?? new URL('./worker-side.js', import.meta.url);
+    this.idempotency = options.idempotency ? new IdempotencyHost(options.idempotency) : null;
+  }
+
+  private isReady(): boolean {
+    return this.options.isReady();
   }
 
   /** Starts `count` workers on one port; resolves with the port (the first worker picks it when SLUICE_PORT=0). */
@@ -132,7 +145,7 @@ export class IngressWorkers {
     for (let i = 0; i < count; i++) {
       const worker = new Worker(this.workerScript, { workerData: init, name: `sluice-ingress-${i + 1}` });
       const handle = new WorkerHandle(worker, i + 1);
-      handle.gate = this.connectFanout(hubPortOver((msg) => handle.send(msg)));
+      handle.gate = this.options.connectFanout(hubPortOver((msg) => handle.send(msg)));
       this.handles.push(handle);
       worker.on('message', (msg: ToMain) => this.onMessage(handle, msg));
       // 'error' (an uncaught exception) comes before 'exit': the first one seen is the one logged. Chained on
@@ -237,7 +250,7 @@ export class IngressWorkers {
         );
         break;
       case 'metrics-request':
-        this.metricsText().then(
+        this.options.metricsText().then(
           (text) => h.send({ type: 'metrics-text', id: msg.id, text }),
           () => h.send({ type: 'metrics-text', id: msg.id, text: '' }),
         );
@@ -274,8 +287,8 @@ export class IngressWorkers {
   /**
    * Closes every WebSocket (1001) and the listen sockets; the threads then end by themselves. A worker is never
    * terminated while uWS still holds a socket: Node aborts the whole process when a thread's loop closes
-   * with open handles (uWS.js 20.30 has no App.close()). Idle keep-alive HTTP connections end within uWS's
-   * 10 s idle timeout; answers given while draining close their connection.
+   * with open handles. Idle keep-alive HTTP connections end within uWS's idle timeout; answers given while
+   * draining close their connection.
    */
   closeSockets(windowMs = 0): void {
     clearInterval(this.readyTimer);

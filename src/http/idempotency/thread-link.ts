@@ -1,7 +1,7 @@
 /**
  * One Idempotency-Key store per instance when ingress runs in worker threads (SLUICE_INGRESS_THREADS > 0).
  * The kernel spreads connections over the threads, so a retry on a new connection may reach another thread
- * than the first request: the store (src/http/idempotency.ts) lives on the main thread, and each worker
+ * than the first request: the store (store.ts beside it) lives on the main thread, and each worker
  * asks it about a key before processing a request that carries one.
  *
  * The exchange, per request with the header (requests without it never reach this module and pay nothing):
@@ -15,8 +15,8 @@
  * A worker that ends holding leases fails them, so their keys do not stay in flight forever.
  * What this costs a request with the header: one message each way to the main thread, plus one after it.
  */
-import { fromPlainError, toPlainError, SluiceError, type PlainError } from '../errors.js';
-import { IdempotencyStore, type Idempotency, type IdempotencyLimits, type KeptAnswer } from '../http/idempotency.js';
+import { fromPlainError, toPlainError, SluiceError, type PlainError } from '../../errors.js';
+import type { Idempotency, IdempotencyStore, KeptAnswer } from './store.js';
 
 export type IdempotencyVerdict = { lease: number } | { answer: KeptAnswer } | { error: PlainError };
 
@@ -63,13 +63,11 @@ interface Lease {
 
 /** Main-thread side: the instance's one store, serving every worker. */
 export class IdempotencyHost {
-  private readonly store: IdempotencyStore;
   private readonly leases = new Map<number, Lease>();
   private nextLease = 1;
 
-  constructor(limits: IdempotencyLimits, now?: () => number) {
-    this.store = new IdempotencyStore(limits, now);
-  }
+  /** `store`: the instance's one store, built by the main thread's composition root. */
+  constructor(private readonly store: IdempotencyStore) {}
 
   /** Keys in the store and leases held (for tests and metrics). */
   get size(): { keys: number; leases: number } {

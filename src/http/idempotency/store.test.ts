@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { IdempotencyStore, assertIdempotencyKey, fingerprint, type KeptAnswer } from './idempotency.js';
-import { SluiceError } from '../errors.js';
+import { IdempotencyStore, assertIdempotencyKey, fingerprint, type KeptAnswer } from './store.js';
+import { SluiceError } from '../../errors.js';
 
 const answer = (body = '{"count":1}'): KeptAnswer => ({ status: 200, body, records: 1 });
 const limits = { windowSeconds: 60, maxKeys: 1000, maxBytes: 1024 * 1024 };

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { IdempotencyHost, RemoteIdempotency, type IdempotencyToWorker } from './idempotency-link.js';
-import type { KeptAnswer } from '../http/idempotency.js';
+import { IdempotencyHost, RemoteIdempotency, type IdempotencyToWorker } from './thread-link.js';
+import { IdempotencyStore, type KeptAnswer } from './store.js';
 
 /** One host and `n` workers, their messages delivered a turn later as postMessage would. */
 function instance(n: number) {
-  const host = new IdempotencyHost({ windowSeconds: 60, maxKeys: 100, maxBytes: 1 << 20 });
+  const host = new IdempotencyHost(new IdempotencyStore({ windowSeconds: 60, maxKeys: 100, maxBytes: 1 << 20 }));
   const workers: RemoteIdempotency[] = [];
   for (let i = 0; i < n; i++) {
     const reply = (msg: IdempotencyToWorker) => setImmediate(() => workers[i].onVerdict(msg));

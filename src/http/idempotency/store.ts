@@ -14,11 +14,11 @@
  * oldest keys are evicted first (a Map keeps insertion order, and a key is inserted once). An evicted or
  * expired key is unknown: its retry is processed anew. There is one store per instance: on the thread
  * that serves HTTP, or with SLUICE_INGRESS_THREADS > 0 on the main thread, which the ingress threads ask
- * (src/threads/idempotency-link.ts). It catches retries that reach the same instance; the `idempotency-key`
+ * (thread-link.ts beside it). It catches retries that reach the same instance; the `idempotency-key`
  * Kafka header on every record lets consumers dedup the rest.
  */
 import { createHash } from 'node:crypto';
-import { SluiceError } from '../errors.js';
+import { SluiceError } from '../../errors.js';
 
 /** What the client was answered. */
 export interface KeptAnswer {
