@@ -19,7 +19,7 @@
 import type { Logger } from 'pino';
 import { SETTINGS, type Config } from '../config/schema.js';
 import { SluiceError, toPlainError } from '../errors.js';
-import type { FanoutGate, HubPort, SubscribeRequest, SubscriptionState, Transport } from '../subscription/protocol.js';
+import type { FanoutGate, HubPort, SubscribeRequest, SubscriptionState, SubscriberTransport } from '../subscription/protocol.js';
 import {
   batchFrame,
   encodeEnvelope,
@@ -107,7 +107,7 @@ const RESUME_WINDOW_DEFAULTS: ResumeWindowLimits = { maxRecords: 10_000, maxByte
 
 /** What `/metrics` shows of the subscription lifecycle; every number is 0 with no client connected. */
 export interface LifecycleCounts {
-  subscriptions: Record<Transport, Record<SubscriptionState, number>>;
+  subscriptions: Record<SubscriberTransport, Record<SubscriptionState, number>>;
   replaysInProgress: number;
   groupMembers: number;
   liveFeeds: number;
@@ -202,8 +202,8 @@ export class SubscriptionRegistry implements SubscriptionHost {
   }
 
   /** Open subscriptions by transport, for metrics. */
-  counts(): Record<Transport, number> {
-    const out: Record<Transport, number> = { websocket: 0, sse: 0, 'seed-websocket': 0 };
+  counts(): Record<SubscriberTransport, number> {
+    const out: Record<SubscriberTransport, number> = { websocket: 0, sse: 0, 'seed-websocket': 0 };
     for (const s of this.subs.values()) out[s.req.transport]++;
     return out;
   }
@@ -417,7 +417,7 @@ export class SubscriptionRegistry implements SubscriptionHost {
   /** A conflated channel's table and timer; its frames go to the channel's members at the time they are sent. */
   private newConflation(req: SubscribeRequest, state: TopicState, name: string): Conflation {
     const topicJson = JSON.stringify(req.topic);
-    const style = req.style === 'batch' ? 'batch' : 'envelope';
+    const style = req.style === 'batch' ? 'batch' : 'record';
     return new Conflation({
       intervalMs: req.conflateMs!,
       livePosition: () => state.position.next,
@@ -493,7 +493,7 @@ export class SubscriptionRegistry implements SubscriptionHost {
     for (const { channel: ch } of routed) {
       if (ch.style === 'value' || ch.view) continue;
       envelopes = true;
-      if (ch.style === 'envelope' && !ch.conflation) perRecord = true;
+      if (ch.style === 'record' && !ch.conflation) perRecord = true;
       if (ch.style === 'batch' || ch.conflation || ch.replaying.size > 0) needFields = true;
     }
     const fields: string[] = needFields ? new Array<string>(n) : [];
@@ -538,7 +538,7 @@ export class SubscriptionRegistry implements SubscriptionHost {
             heldKeys[j] = keys[i];
           }
           ch.conflation.offer(heldKeys, held);
-        } else if (ch.style === 'envelope') {
+        } else if (ch.style === 'record') {
           const selFrames = selection ? selection.map((i) => frames[i]) : frames;
           for (const hub of ch.members.keys()) hub.port.publish(ch.name, selFrames, selTokens);
         } else {
