@@ -10,8 +10,7 @@
  */
 import type { Logger } from 'pino';
 import { CLOSE_TOO_SLOW, type FanoutGate, type SubscriberTransport } from '../subscription/protocol.js';
-import { bufferedBytes, truncateReason, type Connection } from './connection.js';
-import type { EndConnection } from './token-expiry.js';
+import { bufferedBytes, truncateReason, type Connection, type EndConnection } from './connection.js';
 
 const SWEEP_INTERVAL_MS = 100;
 

@@ -6,6 +6,7 @@
  * before that, admission holds only its identity.
  */
 import type { WebSocket } from 'uWebSockets.js';
+import type { PlainError } from '../errors.js';
 import type { Credentials } from '../http/subscription-tokens.js';
 import type { FrameStyle, SubscriberTransport } from '../subscription/protocol.js';
 import { sseRecords, type SseStream } from './sse-stream.js';
@@ -53,6 +54,9 @@ export interface SocketData {
   /** `value` on the seed route `/consumer/{topic}`, else `record` (each subscription picks its frames). */
   route: 'record' | 'value';
 }
+
+/** Ends a connection with a close code and the error its client is told (the hub's `end`). */
+export type EndConnection = (c: Connection, closeCode: number, error: PlainError) => void;
 
 /** Where a transport hands its connection's events (the hub). */
 export interface ConnectionHost {

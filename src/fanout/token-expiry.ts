@@ -6,10 +6,7 @@
  */
 import type { PlainError } from '../errors.js';
 import { CLOSE_TOKEN_EXPIRED } from '../http/subscription-tokens.js';
-import type { Connection } from './connection.js';
-
-/** Ends a connection with a close code and the error its client is told (the hub's `end`). */
-export type EndConnection = (c: Connection, closeCode: number, error: PlainError) => void;
+import type { Connection, EndConnection } from './connection.js';
 
 const EXPIRED: PlainError = {
   code: 'TOKEN_EXPIRED',
