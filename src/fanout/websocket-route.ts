@@ -10,7 +10,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } fro
 import { pathParameter, type ErrorAnswers } from '../http/respond.js';
 import { readSubscribeOptions, type SubscribeOptions } from '../subscription/subscribe-options.js';
 import type { Admission } from './admission.js';
-import type { Connection, ConnectionHost, SocketData } from './connection.js';
+import type { ConnectionHost, SocketData } from './connection.js';
 
 /** The WebSocket settings of the hub (`SLUICE_WS_*`). */
 export interface WebSocketLimits {
@@ -26,9 +26,6 @@ export function registerWebSocketRoutes(
   deps: { admission: Admission; answers: ErrorAnswers; host: ConnectionHost; limits: WebSocketLimits },
 ): void {
   const { host } = deps;
-  const withConnection = (data: SocketData, f: (c: Connection) => void) => {
-    if (data.opened.conn) f(data.opened.conn);
-  };
   const route = (pattern: string, frames: SocketData['route'], withTopic: boolean) =>
     app.ws<SocketData>(pattern, {
       maxPayloadLength: 16 * 1024,
@@ -43,12 +40,19 @@ export function registerWebSocketRoutes(
         const data = socket.getUserData();
         data.opened.conn = host.start(data.identity, { kind: 'ws', socket }, data.initialSub, data.initialTopic, data.initialStyle);
       },
+      // uWS calls these only on a socket whose `open` ran, so `conn` is there; checked, not asserted.
       message: (socket, message) => {
-        const text = Buffer.from(message).toString('utf8');
-        withConnection(socket.getUserData(), (c) => host.message(c, frames, text));
+        const c = socket.getUserData().opened.conn;
+        if (c) host.message(c, frames, Buffer.from(message).toString('utf8'));
       },
-      drain: (socket) => withConnection(socket.getUserData(), (c) => host.drained(c)),
-      close: (socket) => withConnection(socket.getUserData(), (c) => host.closed(c)),
+      drain: (socket) => {
+        const c = socket.getUserData().opened.conn;
+        if (c) host.drained(c);
+      },
+      close: (socket) => {
+        const c = socket.getUserData().opened.conn;
+        if (c) host.closed(c);
+      },
     });
   route('/ws/topics/:topic', 'record', true);
   route('/ws', 'record', false);
