@@ -76,6 +76,7 @@ export class Admission {
     private readonly log: Logger,
   ) {}
 
+  /** What admission needs from the request, read in its handler: uWS's `req` is valid only there. */
   facts(res: HttpResponse, req: HttpRequest): RequestFacts {
     return {
       origin: req.getHeader('origin'),
