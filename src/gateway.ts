@@ -21,7 +21,8 @@ import { kafkaReaderFactory, openReaderCounts } from './consumer/kafka-reader.js
 import type { FanoutGate, HubPort } from './subscription/protocol.js';
 import { loadUws } from './ingress/uws-native.js';
 import { buildHttpApp, checkTlsSettings, listen, type HttpAppDeps } from './ingress/http-app.js';
-import { ErrorTally, GatewayMetrics, RequestTally } from './ops/metrics.js';
+import { GatewayMetrics } from './ops/metrics.js';
+import { ErrorTally, RequestTally } from './ops/request-tally.js';
 import { AccessControl } from './http/access-control.js';
 import { subscriptionTokens } from './http/jwks-tokens.js';
 import { IngressWorkers } from './threads/ingress-workers.js';

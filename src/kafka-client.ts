@@ -1,7 +1,7 @@
 /**
  * The one import of the native Kafka client (librdkafka through @confluentinc/kafka-javascript).
  * Main thread only: the addon is not context-aware and aborts the process inside a worker thread
- * (see ../shared/guides/native-libs.md). Worker threads receive batches from the main thread instead.
+ * (so this module refuses to load there). Worker threads receive batches from the main thread instead.
  */
 import { isMainThread } from 'node:worker_threads';
 import KafkaPkg from '@confluentinc/kafka-javascript';

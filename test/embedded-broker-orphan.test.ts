@@ -12,22 +12,11 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../src/embedded-broker/broker.js';
 import { isRunning, pidFilePath, type BrokerRecord } from '../src/embedded-broker/pid-file.js';
+import { freePortPair as freePortPairFrom, portFree } from './helpers/free-port.js';
 import { readTopic } from './helpers/kafka-read.js';
 import { postJson, randomTopic, ROOT, runSluiceExpectingExit, sluiceEnv, startSluice } from './helpers/sluice-process.js';
 
-const portFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const srv = createServer()
-      .once('error', () => resolve(false))
-      .listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-
-async function freePortPair(): Promise<number> {
-  for (;;) {
-    const port = 25000 + 2 * Math.floor(Math.random() * 500);
-    if ((await portFree(port)) && (await portFree(port + 1))) return port;
-  }
-}
+const freePortPair = () => freePortPairFrom(25000, 500);
 
 const dirs: string[] = [];
 const tempDir = () => {

@@ -5,26 +5,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { expect, it } from 'vitest';
 import { postJson, randomTopic, startSluice } from './helpers/sluice-process.js';
 import { readTopic } from './helpers/kafka-read.js';
 import { connect } from './helpers/websocket-client.js';
+import { freePortPair as freePortPairFrom, portFree } from './helpers/free-port.js';
 
-const portFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const srv = createServer()
-      .once('error', () => resolve(false))
-      .listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-
-/** A client port whose next port (the controller's) is free too, below the ephemeral range (32768+) where other connections take ports. */
-async function freePortPair(): Promise<number> {
-  for (;;) {
-    const port = 20000 + 2 * Math.floor(Math.random() * 6000);
-    if ((await portFree(port)) && (await portFree(port + 1))) return port;
-  }
-}
+const freePortPair = () => freePortPairFrom(20000, 6000);
 
 it('starts an embedded broker when no cluster is configured, serves ingest and fan-out on it, and stops it', async () => {
   const kafkaPort = await freePortPair();

@@ -1,5 +1,4 @@
-/** HTTPS and WSS through uWS SSLApp, with a certificate made at test time by openssl. */
-import { spawnSync } from 'node:child_process';
+/** HTTPS and WSS through uWS SSLApp, with a self-signed certificate made at test time by openssl (helpers/test-pki.ts). */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -8,36 +7,14 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { randomTopic, runSluiceExpectingExit, startSluice, type SluiceProcess } from './helpers/sluice-process.js';
 import { readTopic } from './helpers/kafka-read.js';
+import { makeSelfSigned } from './helpers/test-pki.js';
 
 const kafka = inject('kafkaBootstrap');
 const dir = mkdtempSync(join(tmpdir(), 'sluice-tls-'));
-const cert = join(dir, 'cert.pem');
-const key = join(dir, 'key.pem');
+const { pem: cert, key } = makeSelfSigned(dir, 'localhost', 'localhost', ['subjectAltName=IP:127.0.0.1,DNS:localhost']);
 let sluice: SluiceProcess;
 
 beforeAll(async () => {
-  const r = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ],
-    { encoding: 'utf8' },
-  );
-  expect(r.status, r.stderr).toBe(0);
   sluice = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_TLS_CERT_FILE: cert, SLUICE_TLS_KEY_FILE: key });
 });
 afterAll(async () => {

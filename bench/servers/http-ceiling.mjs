@@ -1,7 +1,10 @@
 // Ceiling: how fast HTTP alone is here. A bare uWS app that reads each POST body the way Sluice does
 // (copying every chunk, since uWS detaches them) and answers 200 — no JSON work, no Kafka.
 //   PORT=0 node bench/servers/http-ceiling.mjs   → prints {"msg":"listening","port":N}
-import uws from 'uWebSockets.js';
+// Through Sluice's loader: it picks the binary for this Node ABI and, on glibc < 2.38, the compatibility copy.
+import { loadUws } from '../../dist/ingress/uws-native.js';
+
+const uws = loadUws();
 
 const port = Number(process.env.PORT ?? 0);
 const host = process.env.HOST ?? '127.0.0.1';

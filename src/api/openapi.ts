@@ -126,6 +126,8 @@ function errorAnswers(route: RouteSpec): Record<string, Json> {
   const codes = [...route.errors];
   // A path parameter left empty (`/topics/`) matches no route.
   if (route.pathParams && !codes.includes('ROUTE_NOT_FOUND')) codes.push('ROUTE_NOT_FOUND');
+  // Any route: uWS answers a request head over 4 KiB itself (a long query string is enough), before a handler runs.
+  if (!codes.includes('HEADERS_TOO_LARGE')) codes.push('HEADERS_TOO_LARGE');
   const byStatus = new Map<number, ErrorCode[]>();
   for (const c of codes) byStatus.set(ERRORS[c].status, [...(byStatus.get(ERRORS[c].status) ?? []), c]);
   const out: Record<string, Json> = {};
@@ -135,6 +137,14 @@ function errorAnswers(route: RouteSpec): Record<string, Json> {
       headers['Retry-After'] = { description: 'Seconds to wait before retrying (`SLUICE_RETRY_AFTER_S`).', schema: { type: 'string' } };
     if (status === 401) headers['WWW-Authenticate'] = { description: '`Bearer`.', schema: { type: 'string' } };
     if (status === 426) headers.Upgrade = { description: '`websocket`.', schema: { type: 'string' } };
+    if (status === ERRORS.HEADERS_TOO_LARGE.status) {
+      // uWS answers a head over 4 KiB itself with a short HTML page and no Content-Type: documented with no
+      // media type, since none can be promised (docs/api.md, Connection limits).
+      out[String(status)] = {
+        description: `\`HEADERS_TOO_LARGE\`: ${ERRORS.HEADERS_TOO_LARGE.description} Answered by uWebSockets.js itself: a short HTML page without a Content-Type.`,
+      };
+      continue;
+    }
     out[String(status)] = {
       description: list.map((c) => `\`${c}\`: ${ERRORS[c].description}`).join('\n\n'),
       ...(Object.keys(headers).length ? { headers } : {}),

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyKafkaRefusal, explainKafkaRefusal, kafkaSecurityProperties } from './kafka-security.js';
 import { loadConfig } from './load.js';
 import { maskSecrets } from './properties.js';
+import { makeSelfSigned } from '../../test/helpers/test-pki.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-kafka-security-'));
 const f = (name: string) => join(dir, name);
@@ -17,21 +18,7 @@ beforeAll(() => {
     const r = spawnSync('openssl', args, { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
   };
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    f('client.key'),
-    '-out',
-    f('client.pem'),
-    '-days',
-    '1',
-    '-subj',
-    '/CN=client',
-  );
+  makeSelfSigned(dir, 'client', 'client');
   openssl('pkey', '-in', f('client.key'), '-out', f('client.enc.key'), '-aes256', '-passout', 'pass:key-pw');
   openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', f('other.key'));
   writeFileSync(f('password'), 's3cret-from-file\n');

@@ -28,7 +28,7 @@ function pool(maxPartitions = 4) {
     batch: (t, records) => got.set(t, [...(got.get(t) ?? []), ...records]),
     stopped: (t) => stopped.push(t),
   };
-  const p = new ConsumerPool(cluster.newReader, hooks, { timeoutMs: 1000, maxPartitions, lingerMs: 0, idleGraceMs: 0 }, log);
+  const p = new ConsumerPool(cluster.newReader, hooks, { startTimeoutMs: 1000, maxPartitions, lingerMs: 0, idleGraceMs: 0 }, log);
   return { sched, cluster, p, started, stopped, starts, got };
 }
 
@@ -79,7 +79,7 @@ describe('ConsumerPool', () => {
     expect(cluster.openReaders().live).toBe(1);
     x.release();
     x.release();
-    expect(p.refs('a')).toBe(1);
+    expect(p.feedTable.get('a')?.refs).toBe(1);
     y.release();
     expect(stopped).toEqual(['a']);
     await sched.drain();
@@ -141,7 +141,7 @@ describe('ConsumerPool', () => {
     expect(await bFailed).toBe('failed');
     const again = p.acquire('b', 2);
     b.release();
-    expect(p.refs('b')).toBe(1);
+    expect(p.feedTable.get('b')?.refs).toBe(1);
     for (const lease of [a, again]) lease.release();
     await sched.drain();
     expect(p.size).toBe(0);

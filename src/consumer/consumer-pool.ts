@@ -15,7 +15,7 @@ import os from 'node:os';
 import type { Logger } from 'pino';
 import type { LiveReader, Message, ReaderFactory, TopicPartitionOffset } from './kafka-reader.js';
 import { SluiceError } from '../errors.js';
-import type { LibrdkafkaStats } from '../ops/metrics.js';
+import type { LibrdkafkaStats } from '../ops/librdkafka-stats.js';
 
 export const LIVE_FEED_IDLE_GRACE_MS = 10_000;
 
@@ -46,7 +46,8 @@ export interface FeedLease {
 }
 
 export interface ConsumerPoolOptions {
-  timeoutMs: number;
+  /** Bounds each Kafka call that starts the live consumer or a topic's feed: connect, watermarks (SLUICE_METADATA_TIMEOUT_MS). */
+  startTimeoutMs: number;
   /** Partitions followed live at once, over every topic; 0: derived from memory (livePartitionBound). */
   maxPartitions: number;
   lingerMs: number;
@@ -119,9 +120,9 @@ export class ConsumerPool {
     return this.partitionsHeld;
   }
 
-  /** References held on the topic's feed (0 when it has none). */
-  refs(topic: string): number {
-    return this.feeds.get(topic)?.refs ?? 0;
+  /** Each followed topic's feed, read-only: `refs` is the leases held on it (what the ownership tests count). */
+  get feedTable(): ReadonlyMap<string, Readonly<Pick<Feed, 'topic' | 'partitions' | 'refs'>>> {
+    return this.feeds;
   }
 
   /** Takes a reference on the topic's feed, now; throws OVERLOADED past SLUICE_MAX_LIVE_PARTITIONS. */
@@ -152,7 +153,7 @@ export class ConsumerPool {
       const reader = await session.connected;
       // The high watermark read before the assignment is the exact first offset handed over: the replay
       // hand-over and resume tokens depend on it (records appended meanwhile are read from it, not skipped).
-      const marks = await reader.watermarks(topic, partitions, this.opts.timeoutMs);
+      const marks = await reader.watermarks(topic, partitions, this.opts.startTimeoutMs);
       // Stopped while it was starting (every subscriber left, or shutdown): hand nothing over.
       if (this.feeds.get(topic) !== feed || this.session !== session)
         throw new SluiceError('SHUTTING_DOWN', `the live feed of ${topic} was stopped while it started`);
@@ -195,7 +196,7 @@ export class ConsumerPool {
         onStats: this.onStats && ((stats) => this.statsOfFollowed(stats)),
       });
       session.reader = reader;
-      await reader.connect(this.opts.timeoutMs);
+      await reader.connect(this.opts.startTimeoutMs);
       reader.start((records) => this.dispatch(records));
       return reader;
     })();

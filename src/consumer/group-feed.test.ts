@@ -107,7 +107,7 @@ describe('GroupPool', () => {
     const sched = new Scheduler();
     const cluster = new FakeCluster(sched);
     cluster.createTopic('t', 1);
-    const pool = new GroupPool(cluster.newReader, { maxGroups: 1, groupIdPrefix: 'sluice-', timeoutMs: 1000 }, log);
+    const pool = new GroupPool(cluster.newReader, { maxGroups: 1, groupIdPrefix: 'sluice-', connectTimeoutMs: 1000 }, log);
     const first = pool.acquire('t', 'g', 'latest');
     const second = pool.acquire('t', 'g', 'latest');
     expect(() => pool.acquire('t', 'other', 'latest')).toThrow(/SLUICE_MAX_GROUPS/);
@@ -124,7 +124,7 @@ describe('GroupPool', () => {
     const sched = new Scheduler();
     const cluster = new FakeCluster(sched);
     cluster.createTopic('t', 1);
-    const pool = new GroupPool(cluster.newReader, { maxGroups: 4, groupIdPrefix: 'sluice-', timeoutMs: 1000 }, log);
+    const pool = new GroupPool(cluster.newReader, { maxGroups: 4, groupIdPrefix: 'sluice-', connectTimeoutMs: 1000 }, log);
     const failed = pool.acquire('t', 'g', 'latest');
     const readyFailed = failed.feed.ready.catch(() => 'failed');
     await sched.step(0, true); // connect fails

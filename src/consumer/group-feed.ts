@@ -44,10 +44,10 @@ export class GroupFeed {
   constructor(
     private readonly topic: string,
     private readonly reader: FanoutReader,
-    timeoutMs: number,
+    connectTimeoutMs: number,
     private readonly log: Logger,
   ) {
-    this.ready = reader.connect(timeoutMs).then(() => reader.startSubscribed((records) => this.onBatch(records)));
+    this.ready = reader.connect(connectTimeoutMs).then(() => reader.startSubscribed((records) => this.onBatch(records)));
   }
 
   /** Members records are dealt to. */
@@ -141,7 +141,8 @@ interface PooledGroup {
 export interface GroupPoolOptions {
   maxGroups: number;
   groupIdPrefix: string;
-  timeoutMs: number;
+  /** Bounds a group consumer's connect (SLUICE_METADATA_TIMEOUT_MS). */
+  connectTimeoutMs: number;
 }
 
 export class GroupPool {
@@ -185,7 +186,7 @@ export class GroupPool {
         // Where a group without commits starts; a group with commits resumes from them.
         overrides: { 'enable.auto.commit': false, 'enable.auto.offset.store': false, 'auto.offset.reset': startAt },
       });
-      const created: PooledGroup = { key, feed: new GroupFeed(topic, reader, this.opts.timeoutMs, this.log), leases: 0 };
+      const created: PooledGroup = { key, feed: new GroupFeed(topic, reader, this.opts.connectTimeoutMs, this.log), leases: 0 };
       pooled = created;
       this.groups.set(key, created);
       created.feed.ready.catch((err: Error) => {

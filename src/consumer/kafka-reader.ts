@@ -16,7 +16,7 @@
  */
 import type { Logger } from 'pino';
 import { KafkaConsumer, type Message } from '../kafka-client.js';
-import type { LibrdkafkaStats } from '../ops/metrics.js';
+import type { LibrdkafkaStats } from '../ops/librdkafka-stats.js';
 import { SluiceError } from '../errors.js';
 
 export type { Message };

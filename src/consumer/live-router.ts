@@ -4,7 +4,7 @@
  *   - `key=` (one or several keys): under each of its keys, so a record meets only the channels naming its key;
  *   - else a `field=value` predicate of `where=`: under (field path, value), so a record meets only the
  *     channels whose value its field has (one lookup per distinct indexed path, not per channel);
- *   - else a filter (only range or `!=` predicates): scanned, each record tested as before;
+ *   - else a filter (only range or `!=` predicates): scanned: each record tested against the whole filter;
  *   - no filter: every record.
  * The cost per record is one key lookup, one lookup per distinct indexed path, the scanned filters, and
  * one step per channel it reaches: it does not grow with the number of distinct keys subscribed. A

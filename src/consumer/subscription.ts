@@ -39,7 +39,8 @@ export interface HubRef {
 /** What a subscription needs of its registry. */
 export interface SubscriptionHost {
   readonly log: Logger;
-  readonly timeoutMs: number;
+  /** Bounds each Kafka call that starts a replay consumer: connect, watermarks, offsets for a time (SLUICE_METADATA_TIMEOUT_MS). */
+  readonly consumerStartTimeoutMs: number;
   readonly replayBufferBytes: number;
   /** The topic's partitions; creates it only when `mayCreate` (the credential may produce to it), else 404 TOPIC_NOT_FOUND. */
   ensureTopic(topic: string, mayCreate: boolean): { partitions: number } | Promise<{ partitions: number }>;
@@ -284,7 +285,7 @@ export class Subscription {
       from,
       filter: channel.filter,
       maxBufferBytes: host.replayBufferBytes,
-      timeoutMs: host.timeoutMs,
+      timeoutMs: host.consumerStartTimeoutMs,
       newReader: (batchMax) => host.newReplayReader(req.topic, batchMax),
       memory,
       deliver: (fields, tokens) => this.deliverRecords(fields, tokens),

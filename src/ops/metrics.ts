@@ -2,124 +2,17 @@
  * Prometheus metrics (`GET /metrics`), declared once here. Series are Sluice's own (`sluice_` prefix),
  * plus Node's process and runtime metrics under their standard names (`process_*`, `nodejs_*`, so stock
  * dashboards work), with bounded labels (route, status, result, broker, and topic/partition only for topics with
- * subscribers). Requests and deliveries are tallied in plain numbers and Maps and added to the registry
- * in bulk (at scrape time on the main thread, once a second from ingress worker threads); nothing on the
- * ingest path goes through prom-client's label lookups (≈0.4 µs per `labels().inc()`, 0.5 µs per
- * `observe()`, measured here), and nothing is counted per record.
+ * subscribers). Requests and deliveries are tallied in plain numbers and Maps (request-tally.ts, the
+ * producer) and added to the registry in bulk (at scrape time on the main thread, once a second from
+ * ingress worker threads); nothing on the ingest path goes through prom-client's label lookups (≈0.4 µs
+ * per `labels().inc()`, 0.5 µs per `observe()`, measured here; the hot-path histograms are histograms.ts),
+ * and nothing is counted per record. librdkafka's statistics are exported by librdkafka-stats.ts.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-
-/**
- * A histogram observed on the hot path: bucket counts in a typed array (a few nanoseconds per
- * observation), exported at scrape time in Prometheus' histogram format through the registry.
- */
-export class TalliedHistogram {
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  private readonly counts: Float64Array;
-  private sum = 0;
-  private count = 0;
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly buckets: readonly number[],
-  ) {
-    this.counts = new Float64Array(buckets.length);
-  }
-
-  observe(value: number): void {
-    const b = this.buckets;
-    let i = 0;
-    while (i < b.length && value > b[i]) i++;
-    if (i < b.length) this.counts[i]++;
-    this.sum += value;
-    this.count++;
-  }
-
-  /** What prom-client's registry reads at scrape time (the shape its own Histogram returns). */
-  get(): {
-    name: string;
-    help: string;
-    type: string;
-    aggregator: string;
-    values: { metricName: string; labels: Record<string, string | number>; value: number }[];
-  } {
-    const values = [];
-    let cumulative = 0;
-    for (let i = 0; i < this.buckets.length; i++) {
-      cumulative += this.counts[i];
-      values.push({ metricName: `${this.name}_bucket`, labels: { le: this.buckets[i] }, value: cumulative });
-    }
-    values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf' }, value: this.count });
-    values.push({ metricName: `${this.name}_sum`, labels: {}, value: this.sum });
-    values.push({ metricName: `${this.name}_count`, labels: {}, value: this.count });
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-
-  reset(): void {
-    this.counts.fill(0);
-    this.sum = 0;
-    this.count = 0;
-  }
-}
-
-/** Upper bounds (seconds) of the HTTP request duration histogram's buckets. */
-export const HTTP_DURATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-
-/**
- * A histogram with labels whose observations arrive already bucketed (from RequestTally, on any thread):
- * one preallocated series per label set, summed at scrape time; nothing per request.
- */
-export class LabelledHistogram {
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  private readonly series = new Map<string, { labels: Record<string, string>; counts: Float64Array; sum: number; count: number }>();
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly labelNames: readonly string[],
-    private readonly buckets: readonly number[],
-  ) {}
-
-  /** Adds per-bucket counts (not cumulative; one entry per bucket, the last one for +Inf). */
-  add(labelValues: readonly string[], counts: readonly number[], sum: number, count: number): void {
-    const key = labelValues.join('\u0000');
-    let s = this.series.get(key);
-    if (!s) {
-      const labels = Object.fromEntries(this.labelNames.map((n, i) => [n, labelValues[i]]));
-      this.series.set(key, (s = { labels, counts: new Float64Array(this.buckets.length), sum: 0, count: 0 }));
-    }
-    for (let i = 0; i < this.buckets.length; i++) s.counts[i] += counts[i] ?? 0;
-    s.sum += sum;
-    s.count += count;
-  }
-
-  get() {
-    const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
-    for (const s of this.series.values()) {
-      let cumulative = 0;
-      for (let i = 0; i < this.buckets.length; i++) {
-        cumulative += s.counts[i];
-        values.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le: this.buckets[i] }, value: cumulative });
-      }
-      values.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le: '+Inf' }, value: s.count });
-      values.push({ metricName: `${this.name}_sum`, labels: s.labels, value: s.sum });
-      values.push({ metricName: `${this.name}_count`, labels: s.labels, value: s.count });
-    }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-
-  reset(): void {
-    this.series.clear();
-  }
-}
-
-/** Per route and status: requests, records, request-duration bucket counts (HTTP_DURATION_BUCKETS, then +Inf) and their sum. */
-export type RequestCounts = [route: string, status: number, requests: number, records: number, buckets: number[], seconds: number][];
-export type ErrorCounts = [code: string, route: string, answers: number][];
+import { HTTP_DURATION_BUCKETS, LabelledHistogram, TalliedHistogram } from './histograms.js';
+import { LibrdkafkaStatsExport, type LibrdkafkaStats } from './librdkafka-stats.js';
+import type { ErrorCounts, RequestCounts } from './request-tally.js';
 
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -312,8 +205,7 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  private readonly lagPartitions = new Map<string, Set<string>>();
-  private readonly cumulative = new Map<Counter, number>();
+  private readonly librdkafka = new LibrdkafkaStatsExport(this);
   private readonly mainLoopDelay = monitorEventLoopDelay({ resolution: 10 });
 
   constructor(build?: { version: string; librdkafka: string; uws: string }) {
@@ -331,13 +223,6 @@ export class GatewayMetrics {
   sampleMainLoopDelay(): void {
     this.eventLoopDelay.labels('main').set(this.mainLoopDelay.percentile(99) / 1e9);
     this.mainLoopDelay.reset();
-  }
-
-  /** Sets a counter from one of librdkafka's cumulative statistics (only ever grows while the client lives). */
-  private setCumulative(counter: Counter, total: number): void {
-    const before = this.cumulative.get(counter) ?? 0;
-    if (total > before) counter.inc(total - before);
-    this.cumulative.set(counter, total);
   }
 
   /** Delivery reports tallied by the producer since the last scrape. */
@@ -386,114 +271,16 @@ export class GatewayMetrics {
 
   /** librdkafka producer statistics (statistics.interval.ms). */
   onProducerStats(stats: LibrdkafkaStats): void {
-    this.queueMessages.set(stats.msg_cnt ?? 0);
-    this.queueFill.set(stats.msg_max ? (stats.msg_cnt ?? 0) / stats.msg_max : 0);
-    this.setCumulative(this.txMessages, stats.txmsgs ?? 0);
-    let retries = 0;
-    let up = 0;
-    let produceRequests = 0;
-    let txBytes = 0;
-    this.brokerRtt.reset();
-    for (const b of Object.values(stats.brokers ?? {})) {
-      retries += b.txretries ?? 0;
-      produceRequests += b.req?.Produce ?? 0;
-      txBytes += b.txbytes ?? 0;
-      if (b.state === 'UP') up++;
-      if (b.nodeid !== undefined && b.nodeid >= 0 && b.rtt) this.brokerRtt.labels(String(b.nodeid)).set((b.rtt.avg ?? 0) / 1e6);
-    }
-    this.setCumulative(this.txRetries, retries);
-    this.setCumulative(this.produceRequests, produceRequests);
-    this.setCumulative(this.txBytes, txBytes);
-    this.brokersUp.set(up);
+    this.librdkafka.onProducerStats(stats);
   }
 
   /** librdkafka consumer statistics of one fan-out consumer. */
   onConsumerStats(stats: LibrdkafkaStats): void {
-    for (const [topic, t] of Object.entries(stats.topics ?? {})) {
-      for (const [partition, p] of Object.entries(t.partitions ?? {})) {
-        if (partition === '-1') continue;
-        // Fan-out consumers never commit, so librdkafka's consumer_lag (against the committed offset)
-        // stays -1: measure against the next offset handed to the application instead.
-        const end = p.ls_offset !== undefined && p.ls_offset >= 0 ? p.ls_offset : p.hi_offset;
-        const lag =
-          p.consumer_lag !== undefined && p.consumer_lag >= 0
-            ? p.consumer_lag
-            : end !== undefined && end >= 0 && p.app_offset !== undefined && p.app_offset >= 0
-              ? end - p.app_offset
-              : undefined;
-        if (lag === undefined) continue;
-        this.consumerLag.labels(topic, partition).set(lag);
-        const known = this.lagPartitions.get(topic) ?? new Set<string>();
-        known.add(partition);
-        this.lagPartitions.set(topic, known);
-      }
-    }
+    this.librdkafka.onConsumerStats(stats);
   }
 
   /** A topic lost its last subscriber: drop its lag series so labels stay bounded. */
   forgetTopic(topic: string): void {
-    for (const partition of this.lagPartitions.get(topic) ?? []) this.consumerLag.remove({ topic, partition });
-    this.lagPartitions.delete(topic);
-  }
-}
-
-export interface LibrdkafkaStats {
-  msg_cnt?: number;
-  msg_max?: number;
-  txmsgs?: number;
-  brokers?: Record<
-    string,
-    { state?: string; nodeid?: number; txretries?: number; txbytes?: number; req?: Record<string, number>; rtt?: { avg?: number } }
-  >;
-  topics?: Record<
-    string,
-    { partitions?: Record<string, { consumer_lag?: number; app_offset?: number; ls_offset?: number; hi_offset?: number }> }
-  >;
-}
-
-/** Request counts gathered in one thread between flushes (a worker posts them to the main thread). */
-export class RequestTally {
-  // route → status → entry; nested, and each entry's bucket array allocated once, so counting allocates nothing.
-  private readonly counts = new Map<string, Map<number, RequestCounts[number]>>();
-
-  add(route: string, status: number, records: number, seconds: number): void {
-    let byStatus = this.counts.get(route);
-    if (!byStatus) this.counts.set(route, (byStatus = new Map()));
-    let entry = byStatus.get(status);
-    if (!entry) byStatus.set(status, (entry = [route, status, 0, 0, new Array<number>(HTTP_DURATION_BUCKETS.length + 1).fill(0), 0]));
-    entry[2]++;
-    entry[3] += records;
-    const b = HTTP_DURATION_BUCKETS;
-    let i = 0;
-    while (i < b.length && seconds > b[i]) i++;
-    entry[4][i]++;
-    entry[5] += seconds;
-  }
-
-  drain(): RequestCounts {
-    const out: RequestCounts = [];
-    for (const byStatus of this.counts.values()) for (const e of byStatus.values()) out.push(e);
-    this.counts.clear();
-    return out;
-  }
-}
-
-/** Error answers gathered in one thread between flushes, like RequestTally: code → route → count. */
-export class ErrorTally {
-  private readonly counts = new Map<string, Map<string, [string, string, number]>>();
-
-  add(code: string, route: string): void {
-    let byRoute = this.counts.get(code);
-    if (!byRoute) this.counts.set(code, (byRoute = new Map()));
-    const entry = byRoute.get(route);
-    if (entry) entry[2]++;
-    else byRoute.set(route, [code, route, 1]);
-  }
-
-  drain(): ErrorCounts {
-    const out: ErrorCounts = [];
-    for (const byRoute of this.counts.values()) for (const e of byRoute.values()) out.push(e);
-    this.counts.clear();
-    return out;
+    this.librdkafka.forgetTopic(topic);
   }
 }

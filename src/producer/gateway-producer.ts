@@ -13,17 +13,20 @@
  * - fire mode answers as soon as the records are queued.
  * Every record, fire or durable, has a delivery report: that is what gives its records and bytes back to
  * the budget, so the budget counts exactly what librdkafka still holds. A durable request's records carry
- * its context as `opaque` (one object per request, not per record); fire records carry none — their
- * report needs only its size, and failures (and unconfirmed reports) are counted and logged once a second
- * per topic — which spares
- * librdkafka's binding a persistent handle per record and the per-request bookkeeping.
+ * its context as `opaque` (one DurableDelivery per request, not per record: durable-delivery.ts); fire
+ * records carry none — their report needs only its size, and failures (and unconfirmed reports) are counted
+ * and logged once a second per topic (fire-failure-log.ts) — which spares librdkafka's binding a persistent
+ * handle per record and the per-request bookkeeping.
  */
 import type { Logger } from 'pino';
 import { Producer, CODES, type LibrdKafkaError, type DeliveryReport, type MessageHeader } from '../kafka-client.js';
 import { SluiceError, StartupError } from '../errors.js';
 import { classifyKafkaRefusal, explainKafkaRefusal, type KafkaRefusal } from '../config/kafka-security.js';
-import type { DeliveryResult, PartitionOffsets, ProduceCallback, ProduceSubmission } from './produce-port.js';
-import type { GatewayMetrics, LibrdkafkaStats } from '../ops/metrics.js';
+import type { ProduceCallback, ProduceSubmission } from './produce-port.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
+import type { LibrdkafkaStats } from '../ops/librdkafka-stats.js';
+import { DurableDelivery, provesWrite } from './durable-delivery.js';
+import { FireFailureLog } from './fire-failure-log.js';
 
 /** A submission with its headers in librdkafka's form (undefined: none); a null `timestampMs` lets librdkafka stamp the produce time. */
 export type ProduceRequest = Omit<ProduceSubmission, 'headers'> & { headers: MessageHeader[] | undefined };
@@ -33,115 +36,6 @@ export interface ProducerLimits {
   maxInflightBytes: number;
   metadataTimeoutMs: number;
 }
-
-/**
- * A success report that does not prove a write: librdkafka acknowledges messages *implicitly* when a later
- * batch of their partition succeeds while theirs had failed or not been answered (`rd_kafka_dr_implicit_ack`,
- * "implicitly acked by subsequent batch success"); such reports carry no offset (RD_KAFKA_OFFSET_INVALID,
- * -1001). On a brand-new partition, whose broker accepts a producer's first batch at any sequence, the
- * earlier batch can be one that was refused and never written (issue #17.1; confluent-kafka-go #921).
- */
-export const provesWrite = (offset: number): boolean => offset >= 0;
-
-/** A durable request's delivery bookkeeping, passed to librdkafka as the opaque of each of its records. */
-export class DurableDelivery {
-  pending: number;
-  failed = 0;
-  firstError: LibrdKafkaError | null = null;
-  /** Records reported delivered without an offset (see provesWrite): neither delivered nor failed. */
-  unconfirmed = 0;
-  /** [partition, count] of the unconfirmed records; only allocated when there are some (rare). */
-  unconfirmedByPartition: number[] | null = null;
-  /** Set when the request was answered before its last report (produce() failed part-way). */
-  answered = false;
-  /** [partition, count, lowest offset, highest offset] per partition the records landed in. */
-  private readonly ranges: number[] = [];
-  private lastRange = 0;
-  readonly startedAt = performance.now();
-
-  constructor(
-    readonly topic: string,
-    readonly count: number,
-    readonly done: ProduceCallback,
-    private readonly settle: (d: DurableDelivery) => void,
-  ) {
-    this.pending = count;
-  }
-
-  record(err: LibrdKafkaError | null, partition: number, offset: number): void {
-    if (err) {
-      this.failed++;
-      this.firstError ??= err;
-    } else if (!provesWrite(offset)) {
-      this.countUnconfirmed(partition);
-    } else {
-      const r = this.ranges;
-      // Consecutive reports mostly share a partition: try the last one first.
-      let i = r[this.lastRange] === partition ? this.lastRange : r.length;
-      if (i === r.length) for (let j = 0; j < r.length; j += 4) if (r[j] === partition) i = j;
-      if (i === r.length) r.push(partition, 1, offset, offset);
-      else {
-        r[i + 1]++;
-        if (offset < r[i + 2]) r[i + 2] = offset;
-        if (offset > r[i + 3]) r[i + 3] = offset;
-      }
-      this.lastRange = i;
-    }
-    if (--this.pending === 0) this.settle(this);
-  }
-
-  private countUnconfirmed(partition: number): void {
-    this.unconfirmed++;
-    const u = (this.unconfirmedByPartition ??= []);
-    for (let j = 0; j < u.length; j += 2)
-      if (u[j] === partition) {
-        u[j + 1]++;
-        return;
-      }
-    u.push(partition, 1);
-  }
-
-  /**
-   * The request's answer once every report is in: Kafka's offsets only when every record has a report that
-   * proves its write; DELIVERY_FAILED when any failed; DELIVERY_UNCONFIRMED when the rest were reported
-   * delivered without an offset. `delivered` counts only the records proven written.
-   */
-  outcome(): DeliveryResult | SluiceError {
-    const delivered = this.count - this.failed - this.unconfirmed;
-    const unconfirmed = this.unconfirmed > 0 ? { unconfirmed: this.unconfirmed } : {};
-    if (this.failed > 0)
-      return new SluiceError(
-        'DELIVERY_FAILED',
-        `Kafka did not acknowledge ${this.failed} of ${this.count} records: ${this.firstError?.message}`,
-        { delivered, ...unconfirmed },
-      );
-    if (this.unconfirmed > 0)
-      return new SluiceError(
-        'DELIVERY_UNCONFIRMED',
-        `Kafka reported ${this.unconfirmed} of ${this.count} records delivered without the offset that proves a write (partitions ${this.unconfirmedPartitions().join(', ')}); they may or may not be in Kafka`,
-        { delivered, ...unconfirmed },
-      );
-    return this.result();
-  }
-
-  unconfirmedPartitions(): number[] {
-    const u = this.unconfirmedByPartition ?? [];
-    const out: number[] = [];
-    for (let j = 0; j < u.length; j += 2) out.push(u[j]);
-    return out;
-  }
-
-  result(): DeliveryResult {
-    const partitions: PartitionOffsets[] = [];
-    const r = this.ranges;
-    for (let j = 0; j < r.length; j += 4) partitions.push({ partition: r[j], count: r[j + 1], offsets: [r[j + 2], r[j + 3]] });
-    if (partitions.length > 1) partitions.sort((a, b) => a.partition - b.partition);
-    return { topic: this.topic, count: this.count, partitions };
-  }
-}
-
-/** How often failed fire-and-forget records are logged (one line per topic with a count, never per record). */
-const FIRE_FAILURE_LOG_MS = 1000;
 
 /**
  * Connect errors that mean the client itself cannot work, so retrying is pointless: librdkafka could not
@@ -168,11 +62,7 @@ export class GatewayProducer {
   private deliveredOk = 0;
   private deliveredFailed = 0;
   private deliveredUnconfirmed = 0;
-  /** Failed fire-and-forget records per topic since the last log line, with the first error. */
-  private fireFailures = new Map<string, { failed: number; err: string }>();
-  /** Fire records reported delivered without an offset, per "topic\0partition", since the last log line. */
-  private fireUnconfirmed = new Map<string, number>();
-  private fireFailureTimer: NodeJS.Timeout | undefined;
+  private readonly fireFailures: FireFailureLog;
 
   constructor(
     private readonly bootstrapServers: string,
@@ -187,6 +77,7 @@ export class GatewayProducer {
       'bootstrap.servers': bootstrapServers,
       dr_cb: true,
     });
+    this.fireFailures = new FireFailureLog(log);
     this.producer.on('delivery-report', (err, report) => this.onDelivery(err, report));
     this.producer.on('event.stats', (stats) => this.onStats(stats.message));
     this.producer.on('event.error', (err) => {
@@ -338,44 +229,8 @@ export class GatewayProducer {
     else this.deliveredUnconfirmed++;
     const ctx = report.opaque as DurableDelivery | undefined;
     if (ctx !== undefined) ctx.record(err, report.partition, report.offset);
-    else if (err) this.countFireFailure(report.topic, err);
-    else if (!provesWrite(report.offset)) this.countFireUnconfirmed(report.topic, report.partition);
-  }
-
-  /** Fire records reported delivered without an offset: counted and logged like failures, once a second. */
-  private countFireUnconfirmed(topic: string, partition: number): void {
-    const name = `${topic}\u0000${partition}`;
-    this.fireUnconfirmed.set(name, (this.fireUnconfirmed.get(name) ?? 0) + 1);
-    if (!this.fireFailureTimer) {
-      this.fireFailureTimer = setTimeout(() => this.logFireFailures(), FIRE_FAILURE_LOG_MS);
-      this.fireFailureTimer.unref();
-    }
-  }
-
-  private countFireFailure(topic: string, err: LibrdKafkaError): void {
-    const seen = this.fireFailures.get(topic);
-    if (seen) seen.failed++;
-    else this.fireFailures.set(topic, { failed: 1, err: err.message });
-    if (!this.fireFailureTimer) {
-      this.fireFailureTimer = setTimeout(() => this.logFireFailures(), FIRE_FAILURE_LOG_MS);
-      this.fireFailureTimer.unref();
-    }
-  }
-
-  private logFireFailures(): void {
-    this.fireFailureTimer = undefined;
-    for (const [topic, { failed, err }] of this.fireFailures) {
-      this.log.error({ topic, failed, err }, 'fire-and-forget records were not delivered');
-    }
-    this.fireFailures.clear();
-    for (const [name, unconfirmed] of this.fireUnconfirmed) {
-      const at = name.lastIndexOf('\u0000');
-      this.log.warn(
-        { topic: name.slice(0, at), partition: Number(name.slice(at + 1)), unconfirmed },
-        'fire-and-forget records were reported delivered without an offset (implicit ack): they may not be in Kafka',
-      );
-    }
-    this.fireUnconfirmed.clear();
+    else if (err) this.fireFailures.countFailure(report.topic, err);
+    else if (!provesWrite(report.offset)) this.fireFailures.countUnconfirmed(report.topic, report.partition);
   }
 
   /** Delivery reports (ok, failed, unconfirmed: success without an offset) since the last call; metrics add them at scrape time. */
@@ -414,8 +269,7 @@ export class GatewayProducer {
   async disconnect(): Promise<void> {
     this.closing = true;
     clearTimeout(this.reconnectTimer);
-    clearTimeout(this.fireFailureTimer);
-    if (this.fireFailures.size > 0 || this.fireUnconfirmed.size > 0) this.logFireFailures();
+    this.fireFailures.close();
     if (!this.connected) return;
     this.connected = false;
     await new Promise((resolve) => this.producer.disconnect(() => resolve(undefined)));

@@ -12,7 +12,7 @@ import { loadUws } from '../ingress/uws-native.js';
 import { buildHttpApp, listen } from '../ingress/http-app.js';
 import { MainThreadLink } from './main-thread-link.js';
 import { applyHubCall, type ToWorker, type WorkerInit } from './thread-protocol.js';
-import { ErrorTally, RequestTally } from '../ops/metrics.js';
+import { ErrorTally, RequestTally } from '../ops/request-tally.js';
 import { RemoteIdempotency } from './idempotency-link.js';
 
 const { config, ready: initiallyReady } = workerData as WorkerInit;

@@ -9,7 +9,7 @@ import type { DeliveryResult, ProduceSubmission } from '../producer/produce-port
 import type { TopicInfo } from '../producer/topic-catalog.js';
 import type { PlainError } from '../errors.js';
 import type { FanoutGate, HubPort, SubscriberTransport } from '../subscription/protocol.js';
-import type { ErrorCounts, RequestCounts } from '../ops/metrics.js';
+import type { ErrorCounts, RequestCounts } from '../ops/request-tally.js';
 import type { IdempotencyToMain, IdempotencyToWorker } from './idempotency-link.js';
 
 export interface WorkerInit {

@@ -31,7 +31,11 @@ function run(cmd: string, args: string[]): void {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status}):\n${r.stderr}${r.stdout}`);
 }
 
-function makeCa(dir: string, name: string, cn: string): { pem: string; key: string } {
+/**
+ * A self-signed certificate and its unencrypted key, `<name>.pem` and `<name>.key` in `dir`; `addext`: its
+ * X.509 extensions (e.g. `subjectAltName=IP:127.0.0.1,DNS:localhost`).
+ */
+export function makeSelfSigned(dir: string, name: string, cn: string, addext: string[] = []): { pem: string; key: string } {
   const pem = join(dir, `${name}.pem`);
   const key = join(dir, `${name}.key`);
   run('openssl', [
@@ -48,12 +52,13 @@ function makeCa(dir: string, name: string, cn: string): { pem: string; key: stri
     '2',
     '-subj',
     `/CN=${cn}`,
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
+    ...addext.flatMap((ext) => ['-addext', ext]),
   ]);
   return { pem, key };
+}
+
+function makeCa(dir: string, name: string, cn: string): { pem: string; key: string } {
+  return makeSelfSigned(dir, name, cn, ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign']);
 }
 
 function signLeaf(

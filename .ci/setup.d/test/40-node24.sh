@@ -18,7 +18,7 @@ fi
 # The project's native addons, each compiled for one Node ABI: librdkafka's binding and lz4 (Content-Encoding:
 # lz4). Their JavaScript dependencies resolve from the project's node_modules (.node24/ sits inside it).
 native_packages="@confluentinc/kafka-javascript lz4"
-binding_for="$node24_version"
+binding_for="$node24_version abi-checked"
 for pkg in $native_packages; do
   binding_for="$binding_for $pkg@$(node -p "require('./node_modules/$pkg/package.json').version") $(cat node_modules/"$pkg"/build/Release/*.node | cksum)"
 done
@@ -34,10 +34,21 @@ if [ "$(cat "$node24_dir/binding/.built-for" 2>/dev/null)" != "$binding_for" ]; 
     # readlink -f: node_modules may be a link (git worktrees); copy what it points at.
     cp -a "$(readlink -f "node_modules/$pkg")" "$tmp_dir"
     rm -rf "$tmp_dir/build"
-    if ! (cd "$tmp_dir" && CKJS_LINKING=dynamic "$OLDPWD/$node24" "$node_gyp" configure build --loglevel=warn \
-      --nodedir="$OLDPWD/$node24_pkg") >> "$build_log" 2>&1; then
+    # npm exports its config to scripts as npm_config_* (from ~/.npmrc too): under `npm test`,
+    # npm_config_nodedir names the machine Node's headers and node-gyp prefers it to --nodedir.
+    if ! (cd "$tmp_dir" && CKJS_LINKING=dynamic npm_config_nodedir="$OLDPWD/$node24_pkg" \
+      "$OLDPWD/$node24" "$node_gyp" configure build --loglevel=warn --nodedir="$OLDPWD/$node24_pkg") >> "$build_log" 2>&1; then
       tail -n 40 "$build_log" >&2
       echo "[setup] compiling $pkg for Node $node24_version failed: $build_log" >&2
+      exit 1
+    fi
+  done
+  # An addon built against other headers loads nowhere: check the ABI it was configured for.
+  node24_abi="$("$node24" -p process.versions.modules)"
+  for pkg in $native_packages; do
+    built_abi="$(sed -n 's/.*"node_module_version": \([0-9]*\).*/\1/p' "$node24_dir/binding.tmp/node_modules/$pkg/build/config.gypi")"
+    if [ "$built_abi" != "$node24_abi" ]; then
+      echo "[setup] $pkg was compiled for Node ABI ${built_abi:-unknown}, not Node $node24_version's $node24_abi" >&2
       exit 1
     fi
   done

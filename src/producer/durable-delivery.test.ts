@@ -4,7 +4,7 @@
  * brand-new partition can stand for records that were never written (#17.1): it must never make a 200.
  */
 import { describe, expect, it } from 'vitest';
-import { DurableDelivery } from './gateway-producer.js';
+import { DurableDelivery } from './durable-delivery.js';
 import { SluiceError, toErrorResponse } from '../errors.js';
 import type { LibrdKafkaError } from '../kafka-client.js';
 
