@@ -137,9 +137,10 @@ function errorAnswers(route: RouteSpec): Record<string, Json> {
       headers['Retry-After'] = { description: 'Seconds to wait before retrying (`SLUICE_RETRY_AFTER_S`).', schema: { type: 'string' } };
     if (status === 401) headers['WWW-Authenticate'] = { description: '`Bearer`.', schema: { type: 'string' } };
     if (status === 426) headers.Upgrade = { description: '`websocket`.', schema: { type: 'string' } };
-    if (status === ERRORS.HEADERS_TOO_LARGE.status) {
+    if (status === ERRORS.HEADERS_TOO_LARGE.status && !route.errors.includes('HEADERS_TOO_LARGE')) {
       // uWS answers a head over 4 KiB itself with a short HTML page and no Content-Type: documented with no
-      // media type, since none can be promised (docs/api.md, Connection limits).
+      // media type, since none can be promised (docs/api.md, Connection limits). Ingest routes also list
+      // Sluice's own JSON HEADERS_TOO_LARGE and keep its media type.
       out[String(status)] = {
         description: `\`HEADERS_TOO_LARGE\`: ${ERRORS.HEADERS_TOO_LARGE.description} Answered by uWebSockets.js itself: a short HTML page without a Content-Type.`,
       };
