@@ -8,7 +8,7 @@
 export interface ErrorSpec {
   readonly status: number;
   readonly retriable: boolean;
-  /** Answers carry `Retry-After` (SLUICE_RETRY_AFTER_S, or the error's own wait): a later retry can succeed. */
+  /** HTTP answers carry `Retry-After: <SLUICE_RETRY_AFTER_S>` (one number for every such code): a later retry can succeed. */
   readonly retryAfter: boolean;
   readonly description: string;
 }
@@ -179,10 +179,22 @@ export function renderErrorTable(): string {
 /** The one mapping from any thrown value to the HTTP answer (`correlationId`: an INTERNAL error's log reference). */
 export function toErrorResponse(err: unknown, correlationId?: string): ErrorResponse {
   const e = err instanceof SluiceError ? err : new SluiceError('INTERNAL', 'internal error');
-  const payload = {
-    error: { code: e.code, message: e.message, retriable: e.retriable, ...(e.details ?? {}), ...(correlationId ? { correlationId } : {}) },
-  };
+  const payload = { error: errorBody(e, correlationId) };
   return { status: e.status, body: JSON.stringify(payload), retriable: e.retriable, retryAfter: ERRORS[e.code].retryAfter };
+}
+
+/**
+ * The `error` object of every error a client sees, in this key order: an HTTP body's, and a WebSocket or SSE
+ * `error` frame's (src/subscription/frames.ts), so each carries `code`, `message` and `retriable` alike.
+ */
+export function errorBody(e: PlainError, correlationId?: string): Record<string, unknown> {
+  return {
+    code: e.code,
+    message: e.message,
+    retriable: ERRORS[e.code].retriable,
+    ...(e.details ?? {}),
+    ...(correlationId ? { correlationId } : {}),
+  };
 }
 
 /** The code any thrown value answers with. */

@@ -58,7 +58,7 @@ export class LiveBatchPublisher {
     for (const { channel: ch } of routed) {
       if (ch.style === 'value' || ch.view) continue;
       envelopes = true;
-      if (ch.style === 'envelope' && !ch.conflation) perRecord = true;
+      if (ch.style === 'record' && !ch.conflation) perRecord = true;
       if (ch.style === 'batch' || ch.conflation || ch.replaying.size > 0) needFields = true;
     }
     const fields: string[] = needFields ? new Array<string>(n) : [];
@@ -103,7 +103,7 @@ export class LiveBatchPublisher {
             heldKeys[j] = keys[i];
           }
           ch.conflation.offer(heldKeys, held);
-        } else if (ch.style === 'envelope') {
+        } else if (ch.style === 'record') {
           const selFrames = selection ? selection.map((i) => frames[i]) : frames;
           for (const hub of ch.members.keys()) hub.port.publish(ch.name, selFrames, selTokens);
         } else {

@@ -202,7 +202,7 @@ export class LiveTopics {
   /** A conflated channel's table and timer; its frames go to the channel's members at the time they are sent. */
   private newConflation(req: SubscribeRequest, state: TopicState, name: string): Conflation {
     const topicJson = JSON.stringify(req.topic);
-    const style = req.style === 'batch' ? 'batch' : 'envelope';
+    const style = req.style === 'batch' ? 'batch' : 'record';
     return new Conflation({
       intervalMs: req.conflateMs!,
       livePosition: () => state.position.next,

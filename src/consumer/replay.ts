@@ -12,8 +12,8 @@
  * A start past J (a token from a gateway whose feed was ahead) drops the buffered frames before the start.
  * Records (history and buffered live ones) travel as fields and are framed at delivery in the subscriber's
  * style (`deliver`: per record, or one batch frame per delivery with `frames=batch`); snapshot frames, the
- * snapshot-end marker and view frames are built here or by the view and go as they are (`deliverFrames`),
- * one message each in either style: they are not records, and combining them would change main's frames.
+ * snapshot-end marker and view frames (src/subscription/frames.ts) go as they are (`deliverFrames`), one
+ * message each in either style: they are not records, so `frames=batch` does not combine them.
  *
  * Two live views use the same hand-over with other output (one owner, one release: nothing else changes):
  *   - snapshot (`snapshot` set): [start, J) is reduced to the latest record per key (SnapshotTable) instead
@@ -39,6 +39,7 @@ import type { FanoutReader, Message } from './kafka-reader.js';
 import { PositionVector, encodeResumeToken } from '../subscription/resume-token.js';
 import type { RecordFilter } from '../subscription/record-filter.js';
 import { encodeFields, keyText, readValue, type ValueText } from '../subscription/frame-encoder.js';
+import { snapshotEndFrame } from '../subscription/frames.js';
 import type { SnapshotTable } from './snapshot-table.js';
 import type { WindowHistory } from './resume-window.js';
 import type { StartFrom } from '../subscription/protocol.js';
@@ -269,7 +270,7 @@ export class Replay {
     }
     if (this.cancelled) return;
     const token = encodeResumeToken(join.map((j, p) => Math.max(j, this.start[p])));
-    const marker = `{"event":"snapshot-end","topic":${JSON.stringify(this.d.topic)},"keys":${keys},"token":"${token}"}`;
+    const marker = snapshotEndFrame(this.d.topic, keys, token);
     if (!(await this.d.deliverFrames([marker], [token]))) this.cancelled = true;
   }
 

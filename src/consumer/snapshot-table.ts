@@ -10,7 +10,8 @@
  */
 import { SluiceError } from '../errors.js';
 import type { Message } from './kafka-reader.js';
-import { encodeEnvelope, keyText, type ValueText } from '../subscription/frame-encoder.js';
+import { keyText, type ValueText } from '../subscription/frame-encoder.js';
+import { snapshotRecordFrame } from '../subscription/frames.js';
 
 export interface SnapshotLimits {
   maxKeys: number;
@@ -65,8 +66,7 @@ export class SnapshotTable {
         { limit: 'SLUICE_SNAPSHOT_MAX_KEYS' },
       );
     }
-    const envelope = encodeEnvelope(m, this.topicJson, null, value);
-    const frame = `${envelope.slice(0, -1)},"snapshot":true}`;
+    const frame = snapshotRecordFrame(m, this.topicJson, value);
     this.latest.set(key, { frame, timestamp, partition: m.partition });
     this.bytes += frame.length;
     if (this.bytes > this.limits.maxBytes) {

@@ -67,7 +67,7 @@ function request(
     key: null,
     where: null,
     group,
-    style: 'envelope',
+    style: 'record',
     transport: 'websocket',
     beforeUpgrade,
     mayCreate: true,
@@ -302,7 +302,7 @@ describe('limits', () => {
 });
 
 describe('replays hand over to live with no gap and no duplicate', () => {
-  for (const style of ['envelope', 'batch'] as const)
+  for (const style of ['record', 'batch'] as const)
     it(`records appended at every point of a replay arrive exactly once, in order per partition (${style} frames)`, async () => {
       const channel = style === 'batch' ? 'b:t' : 'r:t';
       await fc.assert(
@@ -393,7 +393,7 @@ describe('resumes from the resume window', () => {
         : [{ partition: frame.partition, offset: frame.offset }];
     });
 
-  for (const style of ['envelope', 'batch'] as const)
+  for (const style of ['record', 'batch'] as const)
     for (const where of [null, 'n>=3'])
       it(`a token inside the window resumes from memory, exactly, with no replay consumer or slot (${style} frames${where ? `, where=${where}` : ''})`, async () => {
         await fc.assert(

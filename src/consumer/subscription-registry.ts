@@ -13,7 +13,7 @@
 import type { Logger } from 'pino';
 import { SETTINGS, type Config } from '../config/schema.js';
 import { toPlainError } from '../errors.js';
-import type { FanoutGate, HubPort, SubscribeRequest, SubscriptionState, Transport } from '../subscription/protocol.js';
+import type { FanoutGate, HubPort, SubscribeRequest, SubscriptionState, SubscriberTransport } from '../subscription/protocol.js';
 import { parseKeyList } from '../subscription/record-filter.js';
 import type { LibrdkafkaStats } from '../ops/librdkafka-stats.js';
 import type { Channel, TopicState } from './channels.js';
@@ -66,7 +66,7 @@ export interface RegistryDeps {
 
 /** What `/metrics` shows of the subscription lifecycle; every number is 0 with no client connected. */
 export interface LifecycleCounts {
-  subscriptions: Record<Transport, Record<SubscriptionState, number>>;
+  subscriptions: Record<SubscriberTransport, Record<SubscriptionState, number>>;
   replaysInProgress: number;
   groupMembers: number;
   liveFeeds: number;
@@ -145,8 +145,8 @@ export class SubscriptionRegistry implements SubscriptionHost {
   }
 
   /** Open subscriptions by transport, for metrics. */
-  counts(): Record<Transport, number> {
-    const out: Record<Transport, number> = { websocket: 0, sse: 0, 'seed-websocket': 0 };
+  counts(): Record<SubscriberTransport, number> {
+    const out: Record<SubscriberTransport, number> = { websocket: 0, sse: 0, 'seed-websocket': 0 };
     for (const s of this.subs.values()) out[s.req.transport]++;
     return out;
   }

@@ -183,7 +183,7 @@ export class Subscription {
    * record, or one batch frame); resolves true once handed to its socket, false if it is gone.
    */
   deliverRecords(fields: string[], tokens: string[] | null): Promise<boolean> {
-    const { frames, tokens: frameTokens } = frameRecords(this.req.style === 'batch' ? 'batch' : 'envelope', this.topicJson, fields, tokens);
+    const { frames, tokens: frameTokens } = frameRecords(this.req.style === 'batch' ? 'batch' : 'record', this.topicJson, fields, tokens);
     return this.deliver(frames, frameTokens);
   }
 

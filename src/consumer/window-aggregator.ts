@@ -19,6 +19,7 @@
  * one window, open windows, groups with a firing alert.
  */
 import { SluiceError } from '../errors.js';
+import { alertFrame, windowFrame, windowHead } from '../subscription/frames.js';
 import { fieldAt, type AlertSpec, type ViewSpec } from '../subscription/view-spec.js';
 
 export interface ViewLimits {
@@ -44,6 +45,8 @@ export class WindowAggregator {
   /** Records counted late since the last `takeLate()`. */
   private late = 0;
   private readonly topicJson: string;
+  /** The grouping's name in frames' `by` (`key` or the field's name; null: one group). */
+  private readonly byName: string | null;
 
   constructor(
     private readonly spec: ViewSpec,
@@ -51,6 +54,7 @@ export class WindowAggregator {
     private readonly limits: ViewLimits,
   ) {
     this.topicJson = JSON.stringify(topic);
+    this.byName = spec.by === null ? null : spec.by.kind === 'key' ? 'key' : spec.by.name;
   }
 
   get openWindows(): number {
@@ -115,14 +119,13 @@ export class WindowAggregator {
       const cells = this.windows.get(s)!;
       this.windows.delete(s);
       for (const [group, cell] of cells) {
-        const head = `"topic":${this.topicJson},"start":${s},"end":${s + sizeMs},"by":${this.byJson(cell.byValue)}`;
-        let fields = '';
+        const head = windowHead(this.topicJson, s, s + sizeMs, this.byName, cell.byValue);
+        const aggregates: [string, unknown][] = [];
         for (let i = 0; i < this.spec.aggs.length; i++) {
           const a = this.spec.aggs[i];
-          if (a.fn === 'count') continue;
-          fields += `,${JSON.stringify(a.name)}:${json(this.result(cell, i))}`;
+          if (a.fn !== 'count') aggregates.push([a.name, this.result(cell, i)]);
         }
-        frames.push(`{"event":"window",${head},"count":${cell.count}${fields}}`);
+        frames.push(windowFrame(head, cell.count, aggregates));
         const alert = this.spec.alert;
         if (alert) {
           const v = this.result(cell, alert.agg);
@@ -135,9 +138,7 @@ export class WindowAggregator {
                 );
               this.firing.add(group);
             } else this.firing.delete(group);
-            frames.push(
-              `{"event":"alert",${head},"state":"${now ? 'firing' : 'resolved'}","alert":${JSON.stringify(alert.text)},${JSON.stringify(this.spec.aggs[alert.agg].name)}:${json(v)}}`,
-            );
+            frames.push(alertFrame(head, now, alert.text, this.spec.aggs[alert.agg].name, v));
           }
         }
       }
@@ -183,16 +184,6 @@ export class WindowAggregator {
     if (cell.n[i] === 0) return null;
     return a.fn === 'avg' ? cell.acc[i] / cell.n[i] : cell.acc[i];
   }
-
-  private byJson(byValue: unknown): string {
-    const by = this.spec.by;
-    if (by === null) return '{}';
-    return `{${JSON.stringify(by.kind === 'key' ? 'key' : by.name)}:${json(byValue)}}`;
-  }
-}
-
-function json(v: unknown): string {
-  return v === undefined ? 'null' : JSON.stringify(v);
 }
 
 function holds(alert: AlertSpec, v: unknown): boolean {

@@ -48,7 +48,7 @@ describe('frame styles', () => {
   const tokens = ['tok-a', 'tok-b', 'tok-c'];
 
   it('per record: the same frames encodeEnvelope makes, one per record with its token', () => {
-    const out = frameRecords('envelope', '"t"', fields, tokens);
+    const out = frameRecords('record', '"t"', fields, tokens);
     expect(out.frames).toEqual(records.map((m, i) => encodeEnvelope(m, '"t"', tokens[i])));
     expect(out.tokens).toEqual(tokens);
   });

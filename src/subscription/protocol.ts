@@ -26,13 +26,14 @@ export type StartFrom =
   | { kind: 'token'; offsets: number[] };
 
 /**
- * `envelope`: one JSON envelope frame per record, each with its resume token (the default). `batch`
+ * `record` (`frames=record`, the default): one JSON frame per record, each with its resume token. `batch`
  * (`frames=batch`): one frame per batch holding its records and the token after the last. `value`: the
  * bare value (seed route `/consumer/{topic}`). Part of a channel's identity: a channel's frames are built
  * once for all its members.
  */
-export type FrameStyle = 'envelope' | 'batch' | 'value';
-export type Transport = 'websocket' | 'sse' | 'seed-websocket';
+export type FrameStyle = 'record' | 'batch' | 'value';
+/** How a subscriber is connected (the `transport` label of subscription and slow-close metrics). */
+export type SubscriberTransport = 'websocket' | 'sse' | 'seed-websocket';
 
 export interface SubscribeRequest {
   /** Chosen by the hub, unique within it. */
@@ -44,7 +45,7 @@ export interface SubscribeRequest {
   where: string | null;
   group: string | null;
   style: FrameStyle;
-  transport: Transport;
+  transport: SubscriberTransport;
   /**
    * `snapshot=<duration>` in ms: first the latest record of every key seen in that span (frames with
    * `"snapshot":true`, then a `snapshot-end` marker with the token after them), then live from there.

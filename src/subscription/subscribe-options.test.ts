@@ -12,12 +12,12 @@ describe('subscribe options', () => {
       key: null,
       where: null,
       group: null,
-      style: 'envelope',
+      style: 'record',
     });
   });
 
   it('read frames=record (the default) and frames=batch, with every other option', () => {
-    expect(readSubscribeOptions('t', q({ frames: 'record' })).style).toBe('envelope');
+    expect(readSubscribeOptions('t', q({ frames: 'record' })).style).toBe('record');
     expect(readSubscribeOptions('t', q({ frames: 'batch', group: 'g', from: 'earliest' }))).toMatchObject({ style: 'batch', group: 'g' });
     expect(readControlMessage('{"op":"subscribe","topic":"a","frames":"batch"}')).toMatchObject({ options: { style: 'batch' } });
     // With the live views' options: style comes back beside snapshotMs / view.
@@ -26,7 +26,7 @@ describe('subscribe options', () => {
       style: 'batch',
       view: { window: '10s', agg: 'count()' },
     });
-    expect(readSubscribeOptions('t', q({ window: '10s' })).style).toBe('envelope');
+    expect(readSubscribeOptions('t', q({ window: '10s' })).style).toBe('record');
   });
 
   it('read earliest, timestamps and resume tokens', () => {
@@ -65,7 +65,7 @@ describe('control messages', () => {
   it('read subscribe and unsubscribe', () => {
     expect(readControlMessage('{"op":"subscribe","topic":"a","from":"earliest","where":"x>1"}')).toEqual({
       op: 'subscribe',
-      options: { topic: 'a', from: { kind: 'earliest' }, key: null, where: 'x>1', group: null, style: 'envelope' },
+      options: { topic: 'a', from: { kind: 'earliest' }, key: null, where: 'x>1', group: null, style: 'record' },
     });
     expect(readControlMessage('{"op":"subscribe","topic":"a","from":1732540000000}')).toMatchObject({
       options: { from: { kind: 'time', timestampMs: 1732540000000 } },

@@ -18,12 +18,12 @@ const MAX_KEY_LIST_LENGTH = 65_536;
 export const CONFLATE_MIN_MS = 10;
 export const CONFLATE_MAX_MS = 3_600_000;
 
-/** `style` is `envelope` (one frame per record, the default) or `batch` (`frames=batch`); the seed route sets `value` itself. */
+/** `style` is `record` (one frame per record, the default) or `batch` (`frames=batch`); the seed route sets `value` itself. */
 export type SubscribeOptions = Pick<
   SubscribeRequest,
   'topic' | 'from' | 'key' | 'where' | 'group' | 'snapshotMs' | 'view' | 'conflateMs'
 > & {
-  style: 'envelope' | 'batch';
+  style: 'record' | 'batch';
 };
 
 const VIEW_OPTIONS = ['hop', 'grace', 'agg', 'by', 'alert'] as const;
@@ -118,8 +118,8 @@ export function parseConflate(text: string): number {
   return ms;
 }
 
-function parseFrames(text: string): 'envelope' | 'batch' {
-  if (text === 'record') return 'envelope';
+function parseFrames(text: string): 'record' | 'batch' {
+  if (text === 'record') return 'record';
   if (text === 'batch') return 'batch';
   throw new SluiceError(
     'INVALID_PARAMETER',

@@ -2,8 +2,8 @@
  * The subscription options a client can choose — the same names in a WebSocket or SSE URL's query string
  * and in a `{"op":"subscribe",…}` control message — described once here. The route table (src/api/routes.ts)
  * builds its query-parameter checks and the OpenAPI/AsyncAPI documents from this list; `readSubscribeOptions`
- * reads these names, and `subscribe-params.test.ts` fails when the two differ: a new option (the fan-out
- * branch's `frames=batch`) is added here as well as there.
+ * reads these names, and `subscribe-params.test.ts` fails when the two differ: a new option is added here
+ * as well as there.
  */
 
 export const SUBSCRIBE_PARAMS = [

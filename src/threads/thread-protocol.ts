@@ -8,7 +8,7 @@ import type { Config } from '../config/schema.js';
 import type { DeliveryResult, ProduceSubmission } from '../producer/produce-port.js';
 import type { TopicInfo } from '../producer/topic-catalog.js';
 import type { PlainError } from '../errors.js';
-import type { FanoutGate, HubPort, Transport } from '../subscription/protocol.js';
+import type { FanoutGate, HubPort, SubscriberTransport } from '../subscription/protocol.js';
 import type { ErrorCounts, RequestCounts } from '../ops/request-tally.js';
 import type { IdempotencyToMain, IdempotencyToWorker } from '../http/idempotency/thread-link.js';
 
@@ -33,7 +33,7 @@ export type ToMain =
   | { type: 'listen-failed'; port: number }
   | { type: 'produce'; requests: ProduceDescriptor[]; body: ArrayBuffer; starts: ArrayBuffer; ends: ArrayBuffer }
   | GateCall
-  | { type: 'slow-drops'; drops: Record<Transport, number> }
+  | { type: 'slow-drops'; drops: Record<SubscriberTransport, number> }
   | { type: 'frames-out'; frames: Record<string, number> }
   | { type: 'drained' }
   | { type: 'request-counts'; counts: RequestCounts }
