@@ -3,7 +3,7 @@
  * two halves of fan-out — the Kafka side (consumer/) and the socket side (fanout/) — meet only at the seam
  * in subscription/. Reads the import statements of every non-test source file.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { expect, it } from 'vitest';
 import { ROOT } from './helpers/sluice-process.js';
@@ -74,4 +74,29 @@ it('the edge services (error answers, CORS, API keys, token verifiers, schemas, 
     )
     .map((file) => relative(SRC, file));
   expect(builders).toEqual(['ingress/edge-services.ts']);
+});
+
+/** The declarative tables (the route table, the settings schema) are long by nature; code files are not. */
+const LONG_BY_NATURE = new Set(['api/routes.ts', 'config/schema.ts']);
+const MAX_LINES = 400;
+
+it(`no non-test source file outside the declarative tables is over ${MAX_LINES} lines`, () => {
+  const long = sources(SRC)
+    .map((file) => ({ file: relative(SRC, file), lines: readFileSync(file, 'utf8').split('\n').length - 1 }))
+    .filter((f) => f.lines > MAX_LINES && !LONG_BY_NATURE.has(f.file))
+    .map((f) => `src/${f.file}: ${f.lines} lines`);
+  expect(long).toEqual([]);
+});
+
+it('every path docs/architecture.md names exists', () => {
+  const doc = readFileSync(join(ROOT, 'docs', 'architecture.md'), 'utf8');
+  // Paths from the repository's root, in code spans or the diagram (`src/…`, `test/…`, `native-config/…`).
+  const named = new Set(
+    [...doc.matchAll(/(?<![\w/.-])((?:src|test|bench|docker|docs|native-config|\.ci)\/[\w./*-]*[\w/])/g)]
+      .map((m) => m[1])
+      .filter((p) => !p.includes('*')),
+  );
+  expect(named.size).toBeGreaterThan(50);
+  const missing = [...named].filter((p) => !existsSync(join(ROOT, p)));
+  expect(missing).toEqual([]);
 });
