@@ -3,7 +3,7 @@
  * `npm run kafka:start`'s) and removed by a clean stop. A later start or `npm run kafka:stop` trusts it only after
  * checking, in /proc, that the pid is still that Kafka: same start time (a pid is reused once its process is gone)
  * and a command line running `kafka.Kafka` on this folder's server.properties. Without /proc (not Linux) nothing
- * is ever recognised, and a busy port is refused as before.
+ * is ever recognised, and a busy port is simply refused.
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
