@@ -176,7 +176,7 @@ export class GatewayProducer {
     this.inflightBytes += bytes;
 
     // Fire records go without an opaque: librdkafka's binding would keep a persistent handle per record.
-    const ctx = durable ? new DurableDelivery(topic, count, done, this.settleDurable) : undefined;
+    const ctx = durable ? new DurableDelivery(topic, count, done, this.settleDurable, timestamp) : undefined;
     let i = 0;
     try {
       for (; i < count; i++) {
