@@ -87,7 +87,7 @@ describe('DurableDelivery', () => {
   describe("a batch refused by Kafka's record validation", () => {
     const farFuture = NOW + 365 * 86_400_000;
 
-    it.each([INVALID_TIMESTAMP, INVALID_RECORD, INVALID_DIFFERENT_RECORD])(
+    it.each([INVALID_TIMESTAMP, INVALID_RECORD])(
       'with a far-future X-Kafka-Timestamp (%o) is 422 TIMESTAMP_REFUSED: not retriable, no Retry-After, nothing delivered',
       (err) => {
         const outcome = answerFor(
@@ -117,8 +117,30 @@ describe('DurableDelivery', () => {
       expect(outcome.message).toMatch(/behind the gateway's clock/);
     });
 
+    it('refused only for another record of the batch (ERR__INVALID_DIFFERENT_RECORD) is DELIVERY_FAILED, even with a far-future timestamp', () => {
+      const outcome = answerFor(
+        [
+          [INVALID_DIFFERENT_RECORD, 0, RD_KAFKA_OFFSET_INVALID],
+          [INVALID_DIFFERENT_RECORD, 0, RD_KAFKA_OFFSET_INVALID],
+        ],
+        farFuture,
+      ) as SluiceError;
+      expect(outcome.code).toBe('DELIVERY_FAILED');
+      expect(
+        (
+          answerFor(
+            [
+              [INVALID_RECORD, 0, RD_KAFKA_OFFSET_INVALID],
+              [INVALID_DIFFERENT_RECORD, 0, RD_KAFKA_OFFSET_INVALID],
+            ],
+            farFuture,
+          ) as SluiceError
+        ).code,
+      ).toBe('TIMESTAMP_REFUSED');
+    });
+
     it("without a timestamp of its own, the request's records were refused for another request's record: DELIVERY_FAILED, retriable", () => {
-      const outcome = answerFor([[INVALID_DIFFERENT_RECORD, 0, RD_KAFKA_OFFSET_INVALID]], null) as SluiceError;
+      const outcome = answerFor([[INVALID_TIMESTAMP, 0, RD_KAFKA_OFFSET_INVALID]], null) as SluiceError;
       expect(outcome.code).toBe('DELIVERY_FAILED');
       expect(toErrorResponse(outcome)).toMatchObject({ status: 503, retriable: true, retryAfter: true });
     });

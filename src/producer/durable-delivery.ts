@@ -19,13 +19,15 @@ import type { DeliveryResult, PartitionOffsets, ProduceCallback } from './produc
 export const provesWrite = (offset: number): boolean => offset >= 0;
 
 /**
- * The delivery errors of a batch the broker's record validation refused (KIP-467): the record at fault gets
- * INVALID_RECORD (87; or INVALID_TIMESTAMP, 32) and every other record of the same Kafka batch — which can
- * belong to other, concurrent requests — gets ERR__INVALID_DIFFERENT_RECORD (-138) or INVALID_TIMESTAMP as
- * well. The code alone therefore never says whose record was refused (seen against Kafka 4.1: one request with
- * a far-future timestamp among 20 concurrent ones to the same partition failed most of the others).
+ * The delivery errors of a batch the broker's record validation refused (KIP-467): a record at fault gets
+ * INVALID_RECORD (87), and every other record of the same Kafka batch — which can belong to other, concurrent
+ * requests — gets ERR__INVALID_DIFFERENT_RECORD (-138); sometimes every record of the batch gets
+ * INVALID_TIMESTAMP (32) instead, which names no culprit (both seen against Kafka 4.1: one request with a
+ * far-future timestamp among 20 concurrent ones to the same partition failed most of the others).
  */
-const REFUSED_IN_BATCH: ReadonlySet<number> = new Set([32, 87, -138]);
+const ERR_INVALID_TIMESTAMP = 32;
+const ERR_INVALID_RECORD = 87;
+const ERR__INVALID_DIFFERENT_RECORD = -138;
 
 /**
  * A request timestamp further than this from the gateway's clock can be why Kafka refused its records; one
@@ -39,8 +41,10 @@ export class DurableDelivery {
   pending: number;
   failed = 0;
   firstError: LibrdKafkaError | null = null;
-  /** Failed records whose error is not a record-validation refusal (REFUSED_IN_BATCH): a timeout, a lost leader. */
-  failedOtherwise = 0;
+  /** Failed records Kafka's record validation refused as (possibly) at fault: INVALID_RECORD, INVALID_TIMESTAMP. */
+  refused = 0;
+  /** Failed records refused only for another record of their batch (ERR__INVALID_DIFFERENT_RECORD). */
+  refusedForOthers = 0;
   /** Records reported delivered without an offset (see provesWrite): neither delivered nor failed. */
   unconfirmed = 0;
   /** [partition, count] of the unconfirmed records; only allocated when there are some (rare). */
@@ -67,7 +71,8 @@ export class DurableDelivery {
     if (err) {
       this.failed++;
       this.firstError ??= err;
-      if (!REFUSED_IN_BATCH.has(err.code)) this.failedOtherwise++;
+      if (err.code === ERR_INVALID_RECORD || err.code === ERR_INVALID_TIMESTAMP) this.refused++;
+      else if (err.code === ERR__INVALID_DIFFERENT_RECORD) this.refusedForOthers++;
     } else if (!provesWrite(offset)) {
       this.countUnconfirmed(partition);
     } else {
@@ -100,7 +105,8 @@ export class DurableDelivery {
   /**
    * The request's answer once every report is in: Kafka's offsets only when every record has a report that
    * proves its write; DELIVERY_FAILED when any failed, or TIMESTAMP_REFUSED (not retriable) when every
-   * failure is Kafka's record validation and the request's own timestamp is implausible enough to be why;
+   * failure is Kafka's record validation, not all of it for other requests' records, and the request's own
+   * timestamp is implausible enough to be why;
    * DELIVERY_UNCONFIRMED when the rest were reported delivered without an offset. `delivered` counts only the
    * records proven written. `nowMs`: the gateway's clock.
    */
@@ -108,7 +114,9 @@ export class DurableDelivery {
     const delivered = this.count - this.failed - this.unconfirmed;
     const unconfirmed = this.unconfirmed > 0 ? { unconfirmed: this.unconfirmed } : {};
     const ts = this.timestampMs;
-    if (this.failed > 0 && this.failedOtherwise === 0 && ts !== null && Math.abs(ts - nowMs) > IMPLAUSIBLE_TIMESTAMP_SKEW_MS)
+    // Every lost record refused by validation, at least one as (possibly) at fault, and a timestamp that can be why.
+    const refusedOnly = this.refused > 0 && this.refused + this.refusedForOthers === this.failed;
+    if (refusedOnly && ts !== null && Math.abs(ts - nowMs) > IMPLAUSIBLE_TIMESTAMP_SKEW_MS)
       return new SluiceError(
         'TIMESTAMP_REFUSED',
         `Kafka refused ${this.failed} of ${this.count} records (${this.firstError?.message}): X-Kafka-Timestamp ${ts} is ${skew(ts - nowMs)} the gateway's clock, outside what the topic accepts (message.timestamp.after.max.ms / message.timestamp.before.max.ms); the refused records were not written`,
