@@ -49,6 +49,10 @@ export const ERRORS = {
     413,
     'Body over `SLUICE_MAX_BODY_BYTES` (default 1 MiB) as sent or once decoded: refused from `Content-Length` before reading, as soon as a streamed body passes the limit, or as soon as decoding does. `limitBytes` gives the limit.',
   ),
+  RECORD_TOO_LARGE: fix(
+    413,
+    "A record (its value, key and headers) is larger than the producer's `message.max.bytes` (librdkafka's default 1,000,000 bytes, below the default `SLUICE_MAX_BODY_BYTES`); librdkafka refuses it before sending. `queued` counts the request's records queued before it (they are written). Send smaller records.",
+  ),
   TOO_MANY_RECORDS: fix(413, 'More records in one body than `SLUICE_MAX_RECORDS_PER_REQUEST` (default 10,000); nothing written. Split it.'),
   UNSUPPORTED_MEDIA_TYPE: fix(415, 'Content-Type is not JSON/NDJSON, or a Content-Encoding other than gzip or lz4.'),
   UPGRADE_REQUIRED: fix(
