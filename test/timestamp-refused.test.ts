@@ -2,14 +2,17 @@
  * A record timestamp the broker refuses (Kafka 4.x: more than `log.message.timestamp.after.max.ms`, 1 h, ahead
  * of its clock) is the request's own fault: 422 TIMESTAMP_REFUSED, not retriable, no Retry-After, nothing in
  * Kafka. The refusal fails the whole Kafka batch, so concurrent requests whose records shared it must keep
- * the retriable 503 DELIVERY_FAILED (their retry succeeds), never the 422.
+ * the retriable 503 DELIVERY_FAILED (their retry succeeds), never the 422. So by default the gateway refuses
+ * such a timestamp itself, before producing (SLUICE_MAX_TIMESTAMP_AHEAD_MS, 1 h): then no neighbour fails.
+ * The first two tests turn that check off to see Kafka's refusal and how it is answered.
  */
 import { expect, inject, it } from 'vitest';
-import { postJson, postJsonOnce, randomTopic, sluiceForFile } from './helpers/sluice-process.js';
+import { postJson, postJsonOnce, randomTopic, sluiceForFile, startSluice } from './helpers/sluice-process.js';
 import { readTopic } from './helpers/kafka-read.js';
 
 const kafka = inject('kafkaBootstrap');
-const sluice = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka }));
+// The gateway's own check off: these records reach Kafka, which refuses them.
+const sluice = sluiceForFile(() => ({ KAFKA_BOOTSTRAP_SERVERS: kafka, SLUICE_MAX_TIMESTAMP_AHEAD_MS: '0' }));
 
 const YEAR_MS = 365 * 86_400_000;
 const farFuture = () => String(Date.now() + 2 * YEAR_MS);
@@ -95,4 +98,41 @@ it('requests that shared a refused Kafka batch keep the retriable 503, and their
   console.log(
     `ts-batch: ${retried.length} of ${good.length} neighbour requests were refused with the far-future one's batch and then retried`,
   );
+});
+
+it('by default a timestamp over SLUICE_MAX_TIMESTAMP_AHEAD_MS ahead is refused before producing: every concurrent neighbour is written', async () => {
+  const gateway = await startSluice({ KAFKA_BOOTSTRAP_SERVERS: kafka });
+  try {
+    const topic = randomTopic('ts-ahead');
+    const url = `${gateway.url}/topics/${topic}?key=k`;
+    expect((await postJson(url, '{"n":"warm"}')).status).toBe(200);
+    const good: { body: string; status: number }[] = [];
+    const bad: { status: number; code?: string; limit?: string; retryAfter: string | null }[] = [];
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          const isBad = i === 10;
+          const body = JSON.stringify({ round, i });
+          const res = await postJsonOnce(url, body, 'application/json', isBad ? { 'X-Kafka-Timestamp': farFuture() } : {});
+          if (isBad)
+            bad.push({
+              status: res.status,
+              code: res.json?.error?.code,
+              limit: res.json?.error?.limit,
+              retryAfter: res.headers.get('retry-after'),
+            });
+          else good.push({ body, status: res.status });
+        }),
+      );
+    }
+    expect(bad).toEqual(
+      Array(5).fill({ status: 422, code: 'TIMESTAMP_REFUSED', limit: 'SLUICE_MAX_TIMESTAMP_AHEAD_MS', retryAfter: null }),
+    );
+    // With the check off, most of these neighbours shared the refused batch (test above); here none may fail.
+    expect(good.filter((g) => g.status !== 200)).toEqual([]);
+    const values = (await readTopic(kafka, topic, 1 + good.length)).map((r) => r.value);
+    expect(new Set(values)).toEqual(new Set(['{"n":"warm"}', ...good.map((g) => g.body)]));
+  } finally {
+    await gateway.stop();
+  }
 });
