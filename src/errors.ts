@@ -49,6 +49,10 @@ export const ERRORS = {
     413,
     'Body over `SLUICE_MAX_BODY_BYTES` (default 1 MiB) as sent or once decoded: refused from `Content-Length` before reading, as soon as a streamed body passes the limit, or as soon as decoding does. `limitBytes` gives the limit.',
   ),
+  RECORD_TOO_LARGE: fix(
+    413,
+    "A record (its value, key and headers) is larger than the producer's `message.max.bytes` (librdkafka's default 1,000,000 bytes, below the default `SLUICE_MAX_BODY_BYTES`); librdkafka refuses it before sending. `queued` counts the request's records queued before it (they are written). Send smaller records.",
+  ),
   TOO_MANY_RECORDS: fix(413, 'More records in one body than `SLUICE_MAX_RECORDS_PER_REQUEST` (default 10,000); nothing written. Split it.'),
   UNSUPPORTED_MEDIA_TYPE: fix(415, 'Content-Type is not JSON/NDJSON, or a Content-Encoding other than gzip or lz4.'),
   UPGRADE_REQUIRED: fix(
@@ -89,6 +93,10 @@ export const ERRORS = {
     "A record does not match its topic's JSON Schema (`SLUICE_SCHEMAS_DIR`, or the Schema Registry): `index` names the array element (or `line` the NDJSON line), `pointer` the JSON pointer into the record, `rule` the schema keyword that failed; the whole request was refused, nothing written. Fix the record and resend.",
   ),
   VALIDATION_FAILED: fix(422, 'Valid JSON without the fields a seed route needs.'),
+  TIMESTAMP_REFUSED: fix(
+    422,
+    "The `X-Kafka-Timestamp` is one Kafka does not take. Refused before producing when it is more than `SLUICE_MAX_TIMESTAMP_AHEAD_MS` (default 1 h, Kafka 4's default `message.timestamp.after.max.ms`) ahead of the gateway's clock, with `limit` naming that setting: Kafka would refuse the whole batch such a record travels in, other requests' records too. Otherwise Kafka refused the records for it: too far ahead of the broker's clock (the topic's `message.timestamp.after.max.ms`) or behind it (`message.timestamp.before.max.ms`; unlimited by default), answered when every record Kafka did not write was refused by its record validation and the timestamp is more than 60 s from the gateway's clock; `delivered` counts the records Kafka did write (none, when the timestamp is at fault). The same request fails again: send the measurement's real time, or no timestamp. (With `ack=none` the `202` came first: the records are dropped and logged.)",
+  ),
   QUEUE_FULL: later(503, "The producer's queue or Sluice's in-flight budget is full; nothing was queued. Retry after `Retry-After`."),
   OVERLOADED: later(
     503,
@@ -101,7 +109,7 @@ export const ERRORS = {
   BROKER_UNAVAILABLE: later(503, 'No Kafka broker is reachable; nothing was queued. Retry after `Retry-After`.'),
   DELIVERY_FAILED: later(
     503,
-    'Kafka did not acknowledge every record within `message.timeout.ms` (30 s); `delivered` of them may be in Kafka, so a retry can duplicate those.',
+    "Kafka did not acknowledge every record within `message.timeout.ms` (30 s), or refused them because another request's record in the same Kafka batch failed its validation (a retry lands in another batch); `delivered` of them may be in Kafka, so a retry can duplicate those.",
   ),
   DELIVERY_UNCONFIRMED: later(
     503,

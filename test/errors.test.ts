@@ -155,6 +155,17 @@ describe('413 TOO_MANY_RECORDS', () => {
   });
 });
 
+describe('413 RECORD_TOO_LARGE', () => {
+  it("a record over the producer's message.max.bytes (1,000,000) inside the 1 MiB body limit: not a retriable 503, nothing written", async () => {
+    const topic = randomTopic();
+    await expectNothingWritten(topic, async () => {
+      const res = await postJson(`${small.url}/topics/${topic}`, JSON.stringify({ pad: 'x'.repeat(1_010_000) }));
+      expectError(res, 413, 'RECORD_TOO_LARGE');
+      expect(res.json.error.queued).toBe(0);
+    });
+  });
+});
+
 describe('413 / 400 for compressed bodies', () => {
   it('a decompression bomb gets 413 (the limit applies to the decoded size) and the gateway stays up', async () => {
     const bomb = gzipSync(Buffer.alloc(3 * 1024 * 1024, 0x20)); // ~3 KB on the wire (under the 4 KB limit), 3 MB decoded

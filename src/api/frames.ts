@@ -28,7 +28,7 @@ export function errorBodySchema(codes: readonly ErrorCode[] = Object.keys(ERRORS
           allow: { type: 'array', items: { type: 'string' }, description: 'METHOD_NOT_ALLOWED: the methods the path takes.' },
           limit: {
             description:
-              'OVERLOADED: the setting whose bound was reached; CONNECTION_LIMIT, CLIENT_LIMIT: the setting of the share this connection or client holds; TOO_MANY_RECORDS: the record limit.',
+              'OVERLOADED: the setting whose bound was reached; CONNECTION_LIMIT, CLIENT_LIMIT: the setting of the share this connection or client holds; TOO_MANY_RECORDS: the record limit; TIMESTAMP_REFUSED (refused before producing): the setting.',
           },
           limitBytes: { type: 'integer', description: 'BODY_TOO_LARGE, HEADERS_TOO_LARGE: the limit.' },
           index: { type: 'integer', description: 'INVALID_JSON: the failing array element.' },

@@ -124,7 +124,8 @@ export const KAFKA_TIMESTAMP: ParamSpec = {
   name: 'X-Kafka-Timestamp',
   type: 'string',
   // Epoch ms as a plain decimal integer (15 digits: exact as a double); the broker refuses a time too far
-  // from its clock (log.message.timestamp.after.max.ms / before.max.ms).
+  // from its clock (log.message.timestamp.after.max.ms / before.max.ms): 422 TIMESTAMP_REFUSED after the
+  // broker's answer, since only the broker knows the topic's limits and its own clock.
   pattern: '^[0-9]{1,15}$',
   description:
     "Kafka CreateTime of every record of the request, in epoch milliseconds (the device's clock); default: the time the producer queued it.",
@@ -145,6 +146,7 @@ const INGEST_ERRORS: readonly ErrorCode[] = [
   'TOPIC_NOT_FOUND',
   'BODY_TOO_LARGE',
   'TOO_MANY_RECORDS',
+  'RECORD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
   'INVALID_TOPIC',
   'HEADERS_TOO_LARGE',
@@ -264,7 +266,8 @@ export const ROUTES: readonly RouteSpec[] = [
         example: { topic: 'telemetry', count: 2 },
       },
     },
-    errors: INGEST_ERRORS,
+    // Only this route takes X-Kafka-Timestamp (the seed routes let the producer stamp the time).
+    errors: [...INGEST_ERRORS, 'TIMESTAMP_REFUSED'],
   },
   {
     id: 'producer',

@@ -132,6 +132,13 @@ export const SETTINGS = {
     ['durable', 'fire'] as const,
     '`durable`: answer 200 once Kafka acknowledged every record (acks=all). `fire`: answer 202 once queued. Per request: `?ack=all|none`.',
   ),
+  maxTimestampAheadMs: int(
+    'SLUICE_MAX_TIMESTAMP_AHEAD_MS',
+    3_600_000,
+    0,
+    Number.MAX_SAFE_INTEGER,
+    "Refuse (`422 TIMESTAMP_REFUSED`, before producing) an `X-Kafka-Timestamp` further ahead of the gateway's clock than this: Kafka 4 refuses records more than `message.timestamp.after.max.ms` (default 1 h) ahead, and refuses the whole batch they travel in, other requests' records too. Set it to the topics' limit; 0: no check (Kafka still refuses).",
+  ),
   keyField: str(
     'SLUICE_KEY_FIELD',
     '',

@@ -48,10 +48,16 @@ export function handleIngest(res: HttpResponse, req: HttpRequest, route: IngestR
   if (deps.lifecycle.draining) return x.refuse(new SluiceError('SHUTTING_DOWN', 'gateway is shutting down'));
 
   // 2. Metadata: topic, key, headers, timestamp, ack mode, body format and encoding — or the refusal.
-  const meta = readRequestMetadata(head, topic, {
-    ndjsonAllowed: route.ndjsonAllowed,
-    durableByDefault: deps.config.ackMode === 'durable',
-  });
+  const meta = readRequestMetadata(
+    head,
+    topic,
+    {
+      ndjsonAllowed: route.ndjsonAllowed,
+      durableByDefault: deps.config.ackMode === 'durable',
+      maxTimestampAheadMs: deps.config.maxTimestampAheadMs,
+    },
+    Date.now(),
+  );
   if (meta instanceof SluiceError) return x.refuse(meta);
   // 3. Credentials: the API key may produce to this topic (and is within its rate).
   if (deps.access.enabled) {

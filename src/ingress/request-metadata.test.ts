@@ -22,17 +22,19 @@ function head(over: Partial<RequestHead> = {}): RequestHead {
   };
 }
 
-const TOPICS = { ndjsonAllowed: true, durableByDefault: false };
-const SEED = { ndjsonAllowed: false, durableByDefault: false };
+/** The gateway's clock in these tests. */
+const NOW = 1_780_000_000_000;
+const TOPICS = { ndjsonAllowed: true, durableByDefault: false, maxTimestampAheadMs: 0 };
+const SEED = { ndjsonAllowed: false, durableByDefault: false, maxTimestampAheadMs: 0 };
 
 function read(h: RequestHead, rules = TOPICS, topic = 'orders'): RequestMetadata {
-  const m = readRequestMetadata(h, topic, rules);
+  const m = readRequestMetadata(h, topic, rules, NOW);
   if (m instanceof SluiceError) throw new Error(`refused: ${m.code} ${m.message}`);
   return m;
 }
 
 function refusal(h: RequestHead, rules = TOPICS, topic = 'orders'): SluiceError {
-  const m = readRequestMetadata(h, topic, rules);
+  const m = readRequestMetadata(h, topic, rules, NOW);
   if (!(m instanceof SluiceError)) throw new Error('accepted');
   return m;
 }
@@ -58,7 +60,7 @@ describe('the request-metadata stage', () => {
   it('ack= chooses the answer: all waits for Kafka, none does not, empty follows SLUICE_ACK_MODE; anything else is refused', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 8 }), fc.boolean(), (ack, durableByDefault) => {
-        const m = readRequestMetadata(head({ ack }), 'orders', { ndjsonAllowed: true, durableByDefault });
+        const m = readRequestMetadata(head({ ack }), 'orders', { ...TOPICS, durableByDefault }, NOW);
         if (ack === '') expect(m).toMatchObject({ durable: durableByDefault });
         else if (ack === 'all') expect(m).toMatchObject({ durable: true });
         else if (ack === 'none') expect(m).toMatchObject({ durable: false });
@@ -88,7 +90,7 @@ describe('the request-metadata stage', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 6000 }), fc.string({ maxLength: 200 }), (lineBytes, query) => {
         const h = head({ headerLineBytes: lineBytes, query });
-        const m = readRequestMetadata(h, 'orders', TOPICS);
+        const m = readRequestMetadata(h, 'orders', TOPICS, NOW);
         if (headerBlockBytes(h) > MAX_HEADER_BLOCK_BYTES) expect(m).toMatchObject({ code: 'HEADERS_TOO_LARGE', status: 431 });
         else expect(m).not.toBeInstanceOf(SluiceError);
       }),
@@ -145,10 +147,32 @@ describe('the request-metadata stage', () => {
     });
     fc.assert(
       fc.property(anyHead, fc.string({ maxLength: 20 }), fc.boolean(), (h, topic, ndjsonAllowed) => {
-        const m = readRequestMetadata(head(h), topic, { ndjsonAllowed, durableByDefault: true });
+        const m = readRequestMetadata(head(h), topic, { ndjsonAllowed, durableByDefault: true, maxTimestampAheadMs: 0 }, NOW);
         if (m instanceof SluiceError) expect(m.status).toBeGreaterThanOrEqual(400);
         else expect(m.topic).toBe(topic);
       }),
     );
+  });
+});
+
+describe('X-Kafka-Timestamp ahead of the clock', () => {
+  const HOUR = 3_600_000;
+  const rules = { ...TOPICS, maxTimestampAheadMs: HOUR };
+  it('more than SLUICE_MAX_TIMESTAMP_AHEAD_MS ahead is TIMESTAMP_REFUSED naming the setting; up to it, or any past time, is taken', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 10 * HOUR }), fc.boolean(), (offset, ahead) => {
+        const ts = ahead ? NOW + offset : NOW - offset;
+        const m = readRequestMetadata(head({ timestamp: String(ts) }), 'orders', rules, NOW);
+        if (ahead && offset > HOUR) {
+          expect(m).toBeInstanceOf(SluiceError);
+          expect(m).toMatchObject({ code: 'TIMESTAMP_REFUSED', details: { limit: 'SLUICE_MAX_TIMESTAMP_AHEAD_MS' } });
+        } else expect(m).toMatchObject({ timestampMs: ts });
+      }),
+    );
+  });
+  it('0 turns the check off (Kafka still decides)', () => {
+    expect(readRequestMetadata(head({ timestamp: String(NOW + 100 * HOUR) }), 'orders', TOPICS, NOW)).toMatchObject({
+      timestampMs: NOW + 100 * HOUR,
+    });
   });
 });

@@ -27,6 +27,8 @@ export interface MetadataRules {
   ndjsonAllowed: boolean;
   /** SLUICE_ACK_MODE=durable: without `ack=`, wait for Kafka. */
   durableByDefault: boolean;
+  /** SLUICE_MAX_TIMESTAMP_AHEAD_MS: how far ahead of `nowMs` an X-Kafka-Timestamp may be (0: any). */
+  maxTimestampAheadMs: number;
 }
 
 export const MAX_KAFKA_HEADERS = 32;
@@ -46,16 +48,16 @@ export function headerBlockBytes(head: RequestHead): number {
 }
 
 /** The request's metadata, or the SluiceError (from the error registry) that refuses it; never throws one. */
-export function readRequestMetadata(head: RequestHead, topic: string, rules: MetadataRules): RequestMetadata | SluiceError {
+export function readRequestMetadata(head: RequestHead, topic: string, rules: MetadataRules, nowMs: number): RequestMetadata | SluiceError {
   try {
-    return readOrThrow(head, topic, rules);
+    return readOrThrow(head, topic, rules, nowMs);
   } catch (err) {
     if (err instanceof SluiceError) return err;
     throw err;
   }
 }
 
-function readOrThrow(head: RequestHead, topic: string, rules: MetadataRules): RequestMetadata {
+function readOrThrow(head: RequestHead, topic: string, rules: MetadataRules, nowMs: number): RequestMetadata {
   // Only blocks certainly over the limit are refused.
   if (headerBlockBytes(head) > MAX_HEADER_BLOCK_BYTES) {
     throw new SluiceError('HEADERS_TOO_LARGE', `the request's headers take more than ${MAX_HEADER_BLOCK_BYTES} bytes`, {
@@ -72,6 +74,14 @@ function readOrThrow(head: RequestHead, topic: string, rules: MetadataRules): Re
   const durable = ackMode(head.ack, rules.durableByDefault);
   const key = head.key === undefined || head.key === '' ? null : head.key;
   const timestampMs = head.timestamp === null ? null : timestampOf(head.timestamp);
+  // Refused here, not by Kafka: Kafka refuses the whole batch such a record travels in, other requests' too.
+  if (timestampMs !== null && rules.maxTimestampAheadMs > 0 && timestampMs - nowMs > rules.maxTimestampAheadMs) {
+    throw new SluiceError(
+      'TIMESTAMP_REFUSED',
+      `X-Kafka-Timestamp ${timestampMs} is ${Math.round((timestampMs - nowMs) / 60_000)} min ahead of the gateway's clock; at most SLUICE_MAX_TIMESTAMP_AHEAD_MS (${rules.maxTimestampAheadMs} ms) is accepted`,
+      { limit: 'SLUICE_MAX_TIMESTAMP_AHEAD_MS' },
+    );
+  }
   assertProducibleTopicName(topic);
   return { topic, format, encoding, declaredLength, key, durable, headers, timestampMs };
 }

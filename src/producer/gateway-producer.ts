@@ -176,7 +176,7 @@ export class GatewayProducer {
     this.inflightBytes += bytes;
 
     // Fire records go without an opaque: librdkafka's binding would keep a persistent handle per record.
-    const ctx = durable ? new DurableDelivery(topic, count, done, this.settleDurable) : undefined;
+    const ctx = durable ? new DurableDelivery(topic, count, done, this.settleDurable, timestamp) : undefined;
     let i = 0;
     try {
       for (; i < count; i++) {
@@ -184,8 +184,9 @@ export class GatewayProducer {
         this.producer.produce(topic, null, body.subarray(starts[i], ends[i]), recordKey, timestamp, ctx, headers);
       }
     } catch (err) {
-      // Only reachable if librdkafka's queue is smaller than Sluice's budget (checked at start-up) or
-      // the client is closing. Records 0..i-1 stay queued: say so rather than pretend nothing was.
+      // Only reachable for a record over message.max.bytes, if librdkafka's queue is smaller than Sluice's
+      // budget (checked at start-up), or when the client is closing. Records 0..i-1 stay queued: say so
+      // rather than pretend nothing was.
       const unsent = count - i;
       this.inflightRecords -= unsent;
       for (let j = i; j < count; j++) this.inflightBytes -= ends[j] - starts[j];
@@ -193,7 +194,14 @@ export class GatewayProducer {
         ctx.pending -= unsent;
         ctx.answered = true; // the reports of the queued records still arrive; they must not answer again
       }
-      const code = (err as LibrdKafkaError).code === CODES.ERRORS.ERR__QUEUE_FULL ? 'QUEUE_FULL' : 'BROKER_UNAVAILABLE';
+      const errCode = (err as LibrdKafkaError).code;
+      // A record over message.max.bytes is refused for itself: a retry fails the same way, so not a 503.
+      const code =
+        errCode === CODES.ERRORS.ERR__QUEUE_FULL
+          ? 'QUEUE_FULL'
+          : errCode === CODES.ERRORS.ERR_MSG_SIZE_TOO_LARGE
+            ? 'RECORD_TOO_LARGE'
+            : 'BROKER_UNAVAILABLE';
       this.log.error({ err: (err as Error).message, queued: i, of: count, topic }, 'produce failed part-way through a batch');
       done(
         new SluiceError(code, `${(err as Error).message}; ${i} of ${count} records were queued before the failure`, { queued: i }),
