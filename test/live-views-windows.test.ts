@@ -12,8 +12,14 @@ import { reference, type Rec } from './helpers/window-reference.js';
 import { parseViewSpec, type ViewParams } from '../src/subscription/view-spec.js';
 
 const kafka = inject('kafkaBootstrap');
-/** Event time of the tests' records: a fixed past instant, aligned to every window used. */
-const BASE = 1_700_000_000_000 - (1_700_000_000_000 % 3_600_000);
+const HOUR = 3_600_000;
+/**
+ * Event time of the tests' records: aligned to every window used, hours in the past (the broker refuses a
+ * timestamp more than 1 h ahead; the closing records are 3 h later) and well inside the broker's 7-day
+ * retention: records stamped years ago are deleted at its next retention check (30 s after it starts, then
+ * every 5 min), and a `from=earliest` view replaying after that check would find no history.
+ */
+const BASE = Date.now() - (Date.now() % HOUR) - 6 * HOUR;
 const AGGS = 'count(),sum(temperature),avg(temperature),min(temperature),max(temperature),last(temperature)';
 
 interface Out {
@@ -28,6 +34,17 @@ interface Out {
 
 const parse = (s: { frames: string[] }) => s.frames.map((f) => JSON.parse(f) as Out);
 const outputs = (s: RecordingSocket) => parse(s).filter((f) => f.event === 'window' || f.event === 'alert');
+
+/**
+ * Waits for the socket's `subscribed` frame: `from=latest` gets what is produced after it (docs/live.md), not
+ * after the 101. With ingress threads the 101 leaves the worker before the main thread joins the channel (or
+ * counts the view), so a record posted at `open` may reach the live feed first and miss the view; with history
+ * the frame is sent as the replay takes its join point.
+ */
+async function subscribed(s: RecordingSocket): Promise<void> {
+  const [first] = await s.waitForFrames(1, 30_000);
+  expect(JSON.parse(first)).toMatchObject({ event: 'subscribed' });
+}
 
 /** `what` is read when the wait times out, so it can describe the state at that moment. */
 async function until(cond: () => boolean, what: string | (() => string), timeoutMs = 30_000): Promise<void> {
@@ -108,13 +125,19 @@ for (const threads of ['0', '2'])
         const tap = await connect(`${gateway().wsUrl}/ws/topics/${topic}`);
         const live = await connect(`${gateway().wsUrl}/ws/topics/${topic}?${query(p)}`);
         const liveToo = await connect(`${gateway().wsUrl}/ws/topics/${topic}?${query(p)}`);
+        for (const s of [tap, live, liveToo]) await subscribed(s);
         for (const r of records.slice(0, half)) await post(topic, r);
         // Closed however the case ends: a failed case must not leave views that the next case counts.
         let history: RecordingSocket | undefined;
         try {
           history = await connect(`${gateway().wsUrl}/ws/topics/${topic}?${query(p)}&from=earliest`);
+          // Posted while the replay starts: each record lands in its history or in its live buffer.
           for (const r of records.slice(half)) await post(topic, r);
           await until(() => parse(tap).filter((f) => f.event === undefined).length >= records.length, 'every record at the live feed');
+          // The closing record must come after the replay's join point: read back from Kafka with the history,
+          // it could come before another partition's records (partitions are read one after another) and make
+          // them late, as a live feed never does here.
+          await subscribed(history);
           const flush: Rec = { ts: ts + 3 * 3_600_000, key: 'd1', value: { device_id: 'd1', temperature: 0 } };
           await post(topic, flush);
           const spec = parseViewSpec(p);
@@ -155,6 +178,7 @@ for (const threads of ['0', '2'])
       const lateBefore = await metric('sluice_window_late_records_total');
       await post(topic, { ts: BASE - 60_000, key: 'd', value: { temperature: 0 } });
       const s = await connect(`${gateway().wsUrl}/ws/topics/${topic}?window=10s&grace=5s&agg=sum(temperature)`);
+      await subscribed(s);
       const at = (sec: number, temperature: number) => post(topic, { ts: BASE + sec * 1000, key: 'd', value: { temperature } });
       await at(1, 10);
       await at(12, 20); // watermark 12 s: [0, 10 s) stays open until 15 s
@@ -181,6 +205,7 @@ for (const threads of ['0', '2'])
       const topic = randomTopic('win-alert');
       await post(topic, { ts: BASE - 60_000, key: 'sensor-1', value: { temperature: 0 } });
       const s = await connect(`${gateway().wsUrl}/ws/topics/${topic}?window=1m&agg=avg(temperature)&by=key&alert=avg(temperature)>50`);
+      await subscribed(s);
       const minute = (m: number, temperature: number) =>
         post(topic, { ts: BASE + m * 60_000 + 1000, key: 'sensor-1', value: { temperature } });
       for (const [m, t] of [
@@ -237,11 +262,14 @@ for (const threads of ['0', '2'])
       const topic = randomTopic('win-limit');
       await post(topic, { ts: BASE, key: 'x', value: {} });
       const s = await connect(`${gateway().wsUrl}/ws/topics/${topic}?window=10s&by=device_id`);
+      await subscribed(s);
       for (let d = 0; d < 6; d++) await post(topic, { ts: BASE + 1000, key: `d${d}`, value: { device_id: `d${d}` } });
       const closed = await s.closed;
       expect(parse(s).find((f) => f.event === 'error')?.error).toMatchObject({ code: 'VIEW_TOO_LARGE' });
       expect(closed.code).toBe(1011);
       const views = await Promise.all(['10s', '20s', '30s'].map((w) => connect(`${gateway().wsUrl}/ws/topics/${topic}?window=${w}`)));
+      // Counted once joined (each one's `subscribed`): a view still between its 101 and its join is no computation yet.
+      for (const v of views) await subscribed(v);
       await expect(connect(`${gateway().wsUrl}/ws/topics/${topic}?window=40s`)).rejects.toMatchObject({ status: 503 });
       // An equal view is no new computation.
       const same = await connect(`${gateway().wsUrl}/ws/topics/${topic}?window=10s&agg=count()`);
