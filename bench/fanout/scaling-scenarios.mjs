@@ -271,13 +271,7 @@ export async function runTopicsScenario(
         rdkafka: (loadShares.rdkafka / gateway.seconds) * 100,
         other: (loadShares.other / gateway.seconds) * 100,
       },
-      cpuSecondsPerMillion: r.framesDelivered ? gateway.cpuSeconds / (r.framesDelivered / 1e6) : 0,
-      ingestCpuPct: ingestUse.cpuPct,
-      ...(brokerUse ? { brokerCpuPct: brokerUse.cpuPct } : {}),
-      posterCpuPct: ((posterSelf.user + posterSelf.system) / 1e6 / gateway.seconds) * 100,
-      machineBusyPct: machine.busyPct,
-      clientCpuPct: clients.reduce((a, c) => a + c.cpuPct, 0),
-      clientWaitPct: clients.reduce((a, c) => a + c.waitPct, 0),
+      ...usedAround(gateway, r.framesDelivered, { ingestUse, brokerUse, posterSelf, machine, clients }),
     };
   } finally {
     for (const { sw } of swarms) await sw.stop();
@@ -445,17 +439,28 @@ export async function runResumeStormScenario({ server: spec, fanout: f }, { boot
       cpuSeconds: gateway.cpuSeconds,
       waitPct: gateway.waitPct,
       rssMB: gateway.rssMB,
-      cpuSecondsPerMillion: r.framesDelivered ? gateway.cpuSeconds / (r.framesDelivered / 1e6) : 0,
-      ingestCpuPct: ingestUse.cpuPct,
-      ...(brokerUse ? { brokerCpuPct: brokerUse.cpuPct } : {}),
-      posterCpuPct: ((posterSelf.user + posterSelf.system) / 1e6 / gateway.seconds) * 100,
-      machineBusyPct: machine.busyPct,
-      clientCpuPct: clients.reduce((a, c) => a + c.cpuPct, 0),
-      clientWaitPct: clients.reduce((a, c) => a + c.waitPct, 0),
+      ...usedAround(gateway, r.framesDelivered, { ingestUse, brokerUse, posterSelf, machine, clients }),
     };
   } finally {
     for (const { sw } of swarms) await sw.stop();
     await stopServer(fanout);
     await stopServer(ingest);
   }
+}
+
+/**
+ * The CPU a row's measured window cost beyond the fan-out server itself, the same fields for the topics and
+ * the storm rows: CPU seconds per million frames delivered, the ingest server, the broker (when this bench
+ * started it), the poster (this process), the whole machine and the subscriber clients.
+ */
+function usedAround(gateway, framesDelivered, { ingestUse, brokerUse, posterSelf, machine, clients }) {
+  return {
+    cpuSecondsPerMillion: framesDelivered ? gateway.cpuSeconds / (framesDelivered / 1e6) : 0,
+    ingestCpuPct: ingestUse.cpuPct,
+    ...(brokerUse ? { brokerCpuPct: brokerUse.cpuPct } : {}),
+    posterCpuPct: ((posterSelf.user + posterSelf.system) / 1e6 / gateway.seconds) * 100,
+    machineBusyPct: machine.busyPct,
+    clientCpuPct: clients.reduce((a, c) => a + c.cpuPct, 0),
+    clientWaitPct: clients.reduce((a, c) => a + c.waitPct, 0),
+  };
 }
